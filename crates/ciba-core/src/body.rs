@@ -1,0 +1,286 @@
+//! Reading JSON bodies and building form bodies, with size limits and strict checks.
+
+use http::header::CONTENT_TYPE;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::error::{ParseError, ParseErrorKind};
+use crate::limits::Limits;
+
+/// Media type of every JSON body in CIBA.
+pub const APPLICATION_JSON: &str = "application/json";
+/// Media type of every form body in CIBA.
+pub const FORM_URLENCODED: &str = "application/x-www-form-urlencoded";
+
+/// Checks that `headers` declare the media type `expected` (parameters such as `charset` allowed).
+pub fn check_content_type(
+    headers: &http::HeaderMap,
+    expected: &'static str,
+    body: &[u8],
+    limits: &Limits,
+) -> Result<(), ParseError> {
+    let found = headers.get(CONTENT_TYPE).map(|v| v.to_str());
+    let ok = match found {
+        Some(Ok(v)) => media_type_is(v, expected),
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    let found = match found {
+        Some(Ok(v)) => Some(v.chars().take(128).collect()),
+        Some(Err(_)) => Some("<non-ASCII value>".to_owned()),
+        None => None,
+    };
+    Err(ParseError::new(
+        ParseErrorKind::UnexpectedContentType { expected, found },
+        body,
+        limits.max_body_bytes,
+    ))
+}
+
+/// True when the `Content-Type` value `value` names the media type `expected`.
+pub fn media_type_is(value: &str, expected: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case(expected)
+}
+
+/// Parses `body` as one JSON object, refusing oversize bodies, non-objects and duplicate
+/// top-level members (a duplicate lets two parsers see two different messages).
+pub fn parse_json_object(body: &[u8], limits: &Limits) -> Result<Map<String, Value>, ParseError> {
+    let fail = |kind| ParseError::new(kind, body, limits.max_body_bytes);
+    if body.len() > limits.max_body_bytes {
+        return Err(fail(ParseErrorKind::BodyTooLarge {
+            limit: limits.max_body_bytes,
+            actual: body.len(),
+        }));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = de.deserialize_any(StrictObjectVisitor);
+    let parsed = parsed.and_then(|m| de.end().map(|()| m));
+    match parsed {
+        Ok(Ok(map)) => Ok(map),
+        Ok(Err(kind)) => Err(fail(kind)),
+        Err(e) if e.is_data() => Err(fail(ParseErrorKind::NotAnObject)),
+        Err(e) => Err(fail(ParseErrorKind::InvalidJson {
+            line: e.line(),
+            column: e.column(),
+        })),
+    }
+}
+
+struct StrictObjectVisitor;
+
+impl<'de> Visitor<'de> for StrictObjectVisitor {
+    type Value = Result<Map<String, Value>, ParseErrorKind>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut map = Map::new();
+        let mut duplicate = None;
+        while let Some((k, v)) = access.next_entry::<String, Value>()? {
+            if map.contains_key(&k) && duplicate.is_none() {
+                duplicate = Some(k.clone());
+            }
+            map.insert(k, v);
+        }
+        Ok(match duplicate {
+            Some(member) => Err(ParseErrorKind::DuplicateMember { member }),
+            None => Ok(map),
+        })
+    }
+}
+
+/// Reads an optional string member; a present non-string is an error.
+pub fn opt_str(
+    map: &Map<String, Value>,
+    member: &'static str,
+) -> Result<Option<String>, ParseErrorKind> {
+    match map.get(member) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ParseErrorKind::InvalidMember {
+            member,
+            reason: "not a string",
+        }),
+    }
+}
+
+/// Reads a required, non-empty string member.
+pub fn req_str(map: &Map<String, Value>, member: &'static str) -> Result<String, ParseErrorKind> {
+    match opt_str(map, member)? {
+        Some(s) if !s.is_empty() => Ok(s),
+        Some(_) => Err(ParseErrorKind::InvalidMember {
+            member,
+            reason: "empty string",
+        }),
+        None => Err(ParseErrorKind::MissingMember { member }),
+    }
+}
+
+/// Reads an optional positive integer member (a JSON number with no fraction).
+pub fn opt_positive_int(
+    map: &Map<String, Value>,
+    member: &'static str,
+) -> Result<Option<u64>, ParseErrorKind> {
+    match map.get(member) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(v) if v > 0 => Ok(Some(v)),
+            _ => Err(ParseErrorKind::InvalidMember {
+                member,
+                reason: "not a positive integer",
+            }),
+        },
+        Some(_) => Err(ParseErrorKind::InvalidMember {
+            member,
+            reason: "not a number",
+        }),
+    }
+}
+
+/// Builds an `application/x-www-form-urlencoded` body from name/value pairs.
+pub fn encode_form<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        ser.append_pair(k, v);
+    }
+    ser.finish().into_bytes()
+}
+
+/// Why a form body was refused by [`parse_form`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormError {
+    /// The body is larger than allowed.
+    #[error("form body exceeds {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// More parameters than allowed.
+    #[error("form body has more than {limit} parameters")]
+    TooManyParameters {
+        /// The limit.
+        limit: usize,
+    },
+    /// A parameter appears more than once (RFC 6749 section 3.1 forbids repeats).
+    #[error("parameter {name} appears more than once")]
+    Repeated {
+        /// The repeated name.
+        name: String,
+    },
+    /// The body is not UTF-8 after percent-decoding.
+    #[error("form body is not valid UTF-8")]
+    NotUtf8,
+}
+
+/// Parses a form body into name/value pairs. Refuses repeated names, oversize bodies, too many
+/// parameters and invalid UTF-8. Parameters with an empty value are treated as absent
+/// (RFC 6749 section 3.1).
+pub fn parse_form(
+    body: &[u8],
+    max_bytes: usize,
+    max_params: usize,
+) -> Result<Vec<(String, String)>, FormError> {
+    if body.len() > max_bytes {
+        return Err(FormError::TooLarge { limit: max_bytes });
+    }
+    if std::str::from_utf8(body).is_err() {
+        return Err(FormError::NotUtf8);
+    }
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        if k.contains('\u{FFFD}') || v.contains('\u{FFFD}') {
+            return Err(FormError::NotUtf8);
+        }
+        if out.iter().any(|(n, _)| n == &k) {
+            return Err(FormError::Repeated {
+                name: k.chars().take(64).collect(),
+            });
+        }
+        if out.len() >= max_params {
+            return Err(FormError::TooManyParameters { limit: max_params });
+        }
+        out.push((k.into_owned(), v.into_owned()));
+    }
+    out.retain(|(_, v)| !v.is_empty());
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_an_object() {
+        let m = parse_json_object(br#"{"a":"b","n":1}"#, &Limits::DEFAULT).unwrap();
+        assert_eq!(m.get("a").unwrap(), "b");
+    }
+
+    #[test]
+    fn duplicate_members_are_refused() {
+        let e = parse_json_object(br#"{"a":"b","a":"c"}"#, &Limits::DEFAULT).unwrap_err();
+        assert_eq!(
+            e.kind,
+            ParseErrorKind::DuplicateMember {
+                member: "a".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn non_objects_and_garbage_are_typed_errors_that_keep_the_bytes() {
+        let e = parse_json_object(b"[1,2]", &Limits::DEFAULT).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::NotAnObject);
+        let e = parse_json_object(b"<html>", &Limits::DEFAULT).unwrap_err();
+        assert!(matches!(e.kind, ParseErrorKind::InvalidJson { .. }));
+        assert_eq!(e.raw, b"<html>");
+        let e = parse_json_object(br#"{"a":1} x"#, &Limits::DEFAULT).unwrap_err();
+        assert!(matches!(e.kind, ParseErrorKind::InvalidJson { .. }));
+    }
+
+    #[test]
+    fn oversize_bodies_are_refused_before_parsing() {
+        let limits = Limits {
+            max_body_bytes: 4,
+            ..Limits::DEFAULT
+        };
+        let e = parse_json_object(br#"{"a":1}"#, &limits).unwrap_err();
+        assert!(matches!(e.kind, ParseErrorKind::BodyTooLarge { .. }));
+        assert_eq!(e.raw.len(), 4);
+    }
+
+    #[test]
+    fn content_type_parameters_are_ignored() {
+        assert!(media_type_is(
+            "application/json; charset=utf-8",
+            APPLICATION_JSON
+        ));
+        assert!(media_type_is("Application/JSON", APPLICATION_JSON));
+        assert!(!media_type_is("text/html", APPLICATION_JSON));
+    }
+
+    #[test]
+    fn form_round_trip_and_repeats_refused() {
+        let body = encode_form([("scope", "openid email"), ("login_hint", "a+b@c")]);
+        let pairs = parse_form(&body, 1024, 10).unwrap();
+        assert_eq!(pairs[0], ("scope".into(), "openid email".into()));
+        assert_eq!(pairs[1], ("login_hint".into(), "a+b@c".into()));
+        assert!(matches!(
+            parse_form(b"a=1&a=2", 1024, 10),
+            Err(FormError::Repeated { .. })
+        ));
+        assert!(matches!(
+            parse_form(b"a=1&b=2&c=3", 1024, 2),
+            Err(FormError::TooManyParameters { .. })
+        ));
+        assert!(matches!(
+            parse_form(b"a=%FF", 1024, 2),
+            Err(FormError::NotUtf8)
+        ));
+    }
+}

@@ -1,0 +1,131 @@
+//! A minimal DER writer: just enough to hand private JWKs to the crypto backend as PKCS#1
+//! (RSA) and PKCS#8 (EC, Ed25519) documents.
+
+const SEQUENCE: u8 = 0x30;
+const INTEGER: u8 = 0x02;
+const OCTET_STRING: u8 = 0x04;
+const BIT_STRING: u8 = 0x03;
+const OID_EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
+const OID_P256: &[u8] = &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+const OID_P384: &[u8] = &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22];
+const OID_ED25519: &[u8] = &[0x06, 0x03, 0x2B, 0x65, 0x70];
+
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let first = bytes
+            .iter()
+            .position(|b| *b != 0)
+            .unwrap_or(bytes.len() - 1);
+        let significant = bytes.get(first..).unwrap_or_default();
+        out.push(0x80 | significant.len() as u8);
+        out.extend_from_slice(significant);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// A non-negative INTEGER from big-endian magnitude bytes.
+fn uint(magnitude: &[u8]) -> Vec<u8> {
+    let first = magnitude.iter().position(|b| *b != 0);
+    let trimmed = first.and_then(|i| magnitude.get(i..)).unwrap_or(&[0u8][..]);
+    let mut content = Vec::with_capacity(trimmed.len() + 1);
+    if trimmed.first().is_some_and(|b| b & 0x80 != 0) {
+        content.push(0);
+    }
+    content.extend_from_slice(trimmed);
+    tlv(INTEGER, &content)
+}
+
+/// The elliptic curves we write keys for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Curve {
+    P256,
+    P384,
+}
+
+impl Curve {
+    pub(crate) fn scalar_len(self) -> usize {
+        match self {
+            Curve::P256 => 32,
+            Curve::P384 => 48,
+        }
+    }
+}
+
+/// PKCS#1 `RSAPrivateKey` from the JWK members, in the order RFC 8017 A.1.2 lists them.
+pub(crate) fn rsa_pkcs1(parts: [&[u8]; 8]) -> Vec<u8> {
+    let mut content = uint(&[0]);
+    for p in parts {
+        content.extend(uint(p));
+    }
+    tlv(SEQUENCE, &content)
+}
+
+/// PKCS#8 `PrivateKeyInfo` wrapping an RFC 5915 `ECPrivateKey`. `public` is the uncompressed
+/// point (0x04 || x || y) when known.
+pub(crate) fn ec_pkcs8(curve: Curve, d: &[u8], public: Option<&[u8]>) -> Vec<u8> {
+    let curve_oid = match curve {
+        Curve::P256 => OID_P256,
+        Curve::P384 => OID_P384,
+    };
+    let mut scalar = vec![0u8; curve.scalar_len().saturating_sub(d.len())];
+    scalar.extend_from_slice(d);
+    let mut ec_key = uint(&[1]);
+    ec_key.extend(tlv(OCTET_STRING, &scalar));
+    if let Some(point) = public {
+        let mut bits = vec![0u8];
+        bits.extend_from_slice(point);
+        ec_key.extend(tlv(0xA1, &tlv(BIT_STRING, &bits)));
+    }
+    let ec_key = tlv(SEQUENCE, &ec_key);
+    let mut alg_id = OID_EC_PUBLIC_KEY.to_vec();
+    alg_id.extend_from_slice(curve_oid);
+    let mut content = uint(&[0]);
+    content.extend(tlv(SEQUENCE, &alg_id));
+    content.extend(tlv(OCTET_STRING, &ec_key));
+    tlv(SEQUENCE, &content)
+}
+
+/// PKCS#8 v1 `PrivateKeyInfo` for an Ed25519 seed (RFC 8410).
+pub(crate) fn ed25519_pkcs8(seed: &[u8]) -> Vec<u8> {
+    let mut content = uint(&[0]);
+    content.extend(tlv(SEQUENCE, OID_ED25519));
+    content.extend(tlv(OCTET_STRING, &tlv(OCTET_STRING, seed)));
+    tlv(SEQUENCE, &content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ed25519_document_has_the_rfc8410_layout() {
+        let seed = [7u8; 32];
+        let doc = ed25519_pkcs8(&seed);
+        let mut expected = vec![
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
+        expected.extend_from_slice(&seed);
+        assert_eq!(doc, expected);
+    }
+
+    #[test]
+    fn integers_are_minimal_and_positive() {
+        assert_eq!(uint(&[0, 0, 5]), vec![0x02, 0x01, 0x05]);
+        assert_eq!(uint(&[0x80]), vec![0x02, 0x02, 0x00, 0x80]);
+        assert_eq!(uint(&[]), vec![0x02, 0x01, 0x00]);
+    }
+
+    #[test]
+    fn long_lengths_use_the_long_form() {
+        let content = vec![0u8; 300];
+        let out = tlv(OCTET_STRING, &content);
+        assert_eq!(&out[..4], &[0x04, 0x82, 0x01, 0x2c]);
+    }
+}

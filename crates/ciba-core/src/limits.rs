@@ -1,0 +1,40 @@
+//! Size bounds applied to everything ciba-core parses.
+//!
+//! Every parser checks its input against one of these limits before it does any work, so a
+//! hostile or broken peer cannot make the library allocate without bound. The defaults are
+//! generous for real CIBA traffic; [`Limits`] lets an application tighten or widen them.
+
+/// Upper bounds on input sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest response or notification body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest compact JWT accepted (ID tokens, request objects, DPoP proofs), in bytes.
+    pub max_jwt_bytes: usize,
+    /// Largest `auth_req_id` accepted, in bytes.
+    pub max_auth_req_id_bytes: usize,
+    /// Largest number of keys accepted in a JWK Set.
+    pub max_jwks_keys: usize,
+    /// Largest header value (for example `WWW-Authenticate` or `Authorization`), in bytes.
+    pub max_header_bytes: usize,
+}
+
+impl Limits {
+    /// The defaults used throughout the crate.
+    pub const DEFAULT: Limits = Limits {
+        max_body_bytes: 256 * 1024,
+        max_jwt_bytes: 64 * 1024,
+        max_auth_req_id_bytes: 1024,
+        max_jwks_keys: 64,
+        max_header_bytes: 8 * 1024,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Longest `client_notification_token` allowed by CIBA Core section 7.1.
+pub const MAX_CLIENT_NOTIFICATION_TOKEN_CHARS: usize = 1024;

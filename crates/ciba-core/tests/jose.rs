@@ -1,0 +1,230 @@
+//! Signing and verification across every supported algorithm, and the attacks an allow-list
+//! and strict key selection must stop.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ciba_core::Limits;
+use ciba_core::jose::verify::verify_with_set;
+use ciba_core::jose::{
+    AlgorithmPolicy, CompactJws, HmacSigner, JoseError, Jwk, JwkSet, JwkSigner, JwsAlgorithm,
+    Signer, jws::sign_compact,
+};
+use serde_json::{Map, Value, json};
+
+fn key(name: &str) -> Jwk {
+    let path = format!("{}/testdata/{name}.jwk.json", env!("CARGO_MANIFEST_DIR"));
+    Jwk::from_json(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn claims() -> Map<String, Value> {
+    json!({"iss": "https://op.example", "sub": "alice"})
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
+fn set_of(jwks: &[&Jwk]) -> JwkSet {
+    JwkSet {
+        keys: jwks.iter().map(|k| k.to_public()).collect(),
+    }
+}
+
+#[test]
+fn every_asymmetric_algorithm_signs_and_verifies() {
+    for name in ["rs256", "ps256", "es256", "es384", "eddsa"] {
+        let jwk = key(name);
+        let signer = JwkSigner::from_jwk(&jwk, None).unwrap();
+        let token = sign_compact(Map::new(), &claims(), &signer).unwrap();
+        let jws = CompactJws::parse(&token, &Limits::DEFAULT).unwrap();
+        let alg = verify_with_set(&jws, &set_of(&[&jwk]), &AlgorithmPolicy::default()).unwrap();
+        assert_eq!(alg, signer.algorithm(), "{name}");
+        assert_eq!(jws.claims(&Limits::DEFAULT).unwrap(), claims());
+    }
+}
+
+#[test]
+fn rsa_keys_also_sign_rs384_and_ps512() {
+    let jwk = Jwk {
+        alg: None,
+        ..key("rs256")
+    };
+    for alg in [JwsAlgorithm::RS384, JwsAlgorithm::PS512] {
+        let signer = JwkSigner::from_jwk(&jwk, Some(alg)).unwrap();
+        let token = sign_compact(Map::new(), &claims(), &signer).unwrap();
+        let jws = CompactJws::parse(&token, &Limits::DEFAULT).unwrap();
+        assert_eq!(
+            verify_with_set(&jws, &set_of(&[&jwk]), &AlgorithmPolicy::default()).unwrap(),
+            alg
+        );
+    }
+}
+
+#[test]
+fn alg_none_is_rejected() {
+    let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","kid":"ec-1"}"#);
+    let p = URL_SAFE_NO_PAD.encode(br#"{"sub":"alice"}"#);
+    let jws = CompactJws::parse(&format!("{h}.{p}."), &Limits::DEFAULT).unwrap();
+    let err =
+        verify_with_set(&jws, &set_of(&[&key("es256")]), &AlgorithmPolicy::default()).unwrap_err();
+    assert!(matches!(err, JoseError::AlgorithmNotAllowed { .. }));
+}
+
+#[test]
+fn hs256_signed_with_the_public_key_is_rejected() {
+    // The classic confusion attack: HMAC keyed with the RSA public key's bytes.
+    let public = key("rs256").to_public();
+    let secret = serde_json::to_vec(&public).unwrap();
+    let forged = sign_compact(
+        Map::new(),
+        &claims(),
+        &HmacSigner::new(JwsAlgorithm::HS256, &secret).unwrap(),
+    )
+    .unwrap();
+    let jws = CompactJws::parse(&forged, &Limits::DEFAULT).unwrap();
+    // Even a policy that lists HS256 refuses HMAC against a JWK Set.
+    let lax = AlgorithmPolicy::only(JwsAlgorithm::ALL);
+    let err = verify_with_set(&jws, &set_of(&[&public]), &lax).unwrap_err();
+    assert!(matches!(err, JoseError::AlgorithmNotAllowed { .. }));
+    let err = verify_with_set(&jws, &set_of(&[&public]), &AlgorithmPolicy::default()).unwrap_err();
+    assert!(matches!(err, JoseError::AlgorithmNotAllowed { .. }));
+}
+
+#[test]
+fn tampered_signature_is_rejected() {
+    let jwk = key("es256");
+    let signer = JwkSigner::from_jwk(&jwk, None).unwrap();
+    let token = sign_compact(Map::new(), &claims(), &signer).unwrap();
+    let (input, _) = token.rsplit_once('.').unwrap();
+    let other = sign_compact(
+        Map::new(),
+        &json!({"sub": "mallory"}).as_object().unwrap().clone(),
+        &signer,
+    )
+    .unwrap();
+    let other_sig = other.rsplit_once('.').unwrap().1;
+    let jws = CompactJws::parse(&format!("{input}.{other_sig}"), &Limits::DEFAULT).unwrap();
+    let err = verify_with_set(&jws, &set_of(&[&jwk]), &AlgorithmPolicy::default()).unwrap_err();
+    assert_eq!(err, JoseError::BadSignature);
+}
+
+#[test]
+fn tampered_payload_is_rejected() {
+    let jwk = key("rs256");
+    let token = sign_compact(
+        Map::new(),
+        &claims(),
+        &JwkSigner::from_jwk(&jwk, None).unwrap(),
+    )
+    .unwrap();
+    let mut parts: Vec<&str> = token.split('.').collect();
+    let evil = URL_SAFE_NO_PAD.encode(br#"{"iss":"https://op.example","sub":"mallory"}"#);
+    parts[1] = &evil;
+    let jws = CompactJws::parse(&parts.join("."), &Limits::DEFAULT).unwrap();
+    let err = verify_with_set(&jws, &set_of(&[&jwk]), &AlgorithmPolicy::default()).unwrap_err();
+    assert_eq!(err, JoseError::BadSignature);
+}
+
+#[test]
+fn a_key_with_the_right_kid_but_from_another_party_fails() {
+    let good = key("rs256");
+    let attacker = key("attacker_rs256"); // same kid "rsa-1"
+    let token = sign_compact(
+        Map::new(),
+        &claims(),
+        &JwkSigner::from_jwk(&attacker, None).unwrap(),
+    )
+    .unwrap();
+    let jws = CompactJws::parse(&token, &Limits::DEFAULT).unwrap();
+    let err = verify_with_set(&jws, &set_of(&[&good]), &AlgorithmPolicy::default()).unwrap_err();
+    assert_eq!(err, JoseError::BadSignature);
+}
+
+#[test]
+fn algorithm_outside_the_policy_is_rejected() {
+    let jwk = key("rs256");
+    let token = sign_compact(
+        Map::new(),
+        &claims(),
+        &JwkSigner::from_jwk(&jwk, None).unwrap(),
+    )
+    .unwrap();
+    let jws = CompactJws::parse(&token, &Limits::DEFAULT).unwrap();
+    let err = verify_with_set(
+        &jws,
+        &set_of(&[&jwk]),
+        &AlgorithmPolicy::only([JwsAlgorithm::ES256]),
+    )
+    .unwrap_err();
+    assert!(matches!(err, JoseError::AlgorithmNotAllowed { .. }));
+}
+
+#[test]
+fn embedded_jwk_header_is_never_trusted_for_ordinary_tokens() {
+    // Signed by the attacker, who embeds their own key in the header.
+    let attacker = key("attacker_rs256");
+    let mut extra = Map::new();
+    extra.insert(
+        "jwk".into(),
+        serde_json::to_value(attacker.to_public()).unwrap(),
+    );
+    let token = sign_compact(
+        extra,
+        &claims(),
+        &JwkSigner::from_jwk(&attacker, None).unwrap(),
+    )
+    .unwrap();
+    let jws = CompactJws::parse(&token, &Limits::DEFAULT).unwrap();
+    let err =
+        verify_with_set(&jws, &set_of(&[&key("rs256")]), &AlgorithmPolicy::default()).unwrap_err();
+    assert_eq!(err, JoseError::BadSignature);
+}
+
+#[test]
+fn no_kid_with_two_candidate_keys_is_ambiguous() {
+    let a = key("es256");
+    let b = Jwk {
+        kid: Some("other".into()),
+        ..a.clone()
+    };
+    let signer = JwkSigner::from_jwk(
+        &Jwk {
+            kid: None,
+            ..a.clone()
+        },
+        None,
+    )
+    .unwrap();
+    let token = sign_compact(Map::new(), &claims(), &signer).unwrap();
+    let jws = CompactJws::parse(&token, &Limits::DEFAULT).unwrap();
+    let err = verify_with_set(&jws, &set_of(&[&a, &b]), &AlgorithmPolicy::default()).unwrap_err();
+    assert!(matches!(err, JoseError::AmbiguousKey { .. }));
+}
+
+#[test]
+fn mismatched_private_and_public_members_are_refused() {
+    let mut jwk = key("es256");
+    jwk.x = key("es256").y.clone();
+    assert!(JwkSigner::from_jwk(&jwk, None).is_err());
+}
+
+#[test]
+fn generated_ed25519_keys_sign() {
+    struct Fixed;
+    impl ciba_core::Random for Fixed {
+        fn fill(&self, d: &mut [u8]) -> Result<(), ciba_core::random::RandomError> {
+            d.fill(42);
+            Ok(())
+        }
+    }
+    let signer = JwkSigner::generate_ed25519(&Fixed, Some("gen".into())).unwrap();
+    let public = signer.public_jwk().unwrap();
+    assert!(!public.is_private());
+    let token = sign_compact(Map::new(), &claims(), &signer).unwrap();
+    let jws = CompactJws::parse(&token, &Limits::DEFAULT).unwrap();
+    verify_with_set(
+        &jws,
+        &JwkSet { keys: vec![public] },
+        &AlgorithmPolicy::default(),
+    )
+    .unwrap();
+}
