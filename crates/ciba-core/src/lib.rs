@@ -7,16 +7,25 @@
 #![forbid(unsafe_code)]
 
 pub mod body;
+pub mod client;
+pub mod client_auth;
 pub mod ct;
+pub mod delivery_mode;
 pub mod endpoint;
 pub mod error;
 pub mod jose;
 pub mod limits;
+pub mod metadata;
 pub mod oauth_error;
 pub mod random;
 pub mod time;
 
+pub use client::{Client, ClientConfig};
+pub use client_auth::{ClientAuth, ClientSecret};
+pub use delivery_mode::{CIBA_GRANT_TYPE, DeliveryMode};
+pub use endpoint::EndpointPolicy;
 pub use error::{ConfigError, Error, ParseError, ParseErrorKind};
 pub use limits::Limits;
+pub use metadata::ServerMetadata;
 pub use oauth_error::{ErrorCode, OAuthError};
 pub use random::Random;
