@@ -1,0 +1,78 @@
+//! `cargo xtask ci`: the whole CI pipeline, runnable locally exactly as CI runs it.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+/// The workspace root (the parent of `xtask/`).
+pub(crate) fn root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(PathBuf::from).unwrap_or(here)
+}
+
+/// Runs `cargo` with `args` (and extra environment) from the workspace root; fails on a
+/// non-zero exit.
+pub(crate) fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let started = Instant::now();
+    println!("\n==> cargo {}", args.join(" "));
+    let mut cmd = Command::new(cargo);
+    cmd.args(args).current_dir(root());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    println!(
+        "<== cargo {} ({:.1} s)",
+        args.first().copied().unwrap_or_default(),
+        started.elapsed().as_secs_f64()
+    );
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+    }
+}
+
+pub(crate) fn run() -> Result<(), String> {
+    let started = Instant::now();
+    cargo(&["fmt", "--all", "--", "--check"], &[])?;
+    cargo(
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    crate::tidy::run()?;
+    cargo(&["test", "--workspace", "--locked"], &[])?;
+    // The pure-Rust JOSE backend must work as well as the default one.
+    cargo(
+        &[
+            "test",
+            "--locked",
+            "-p",
+            "ciba-core",
+            "-p",
+            "ciba-server",
+            "--no-default-features",
+            "--features",
+            "rust-crypto,os-rng",
+        ],
+        &[],
+    )?;
+    cargo(
+        &["doc", "--workspace", "--no-deps", "--locked"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    println!(
+        "\nxtask ci: all checks passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

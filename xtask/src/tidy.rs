@@ -1,0 +1,155 @@
+//! Tidy checks: project rules that are cheaper to check mechanically than to review.
+//!
+//! - The sans-I/O crates (ciba-core, ciba-server) never depend on a runtime or an HTTP stack.
+//! - Their library code never reads the clock or sleeps, and carries no `todo!`/`unimplemented!`.
+//!
+//! `cargo xtask tidy` runs them; they are also ordinary `#[test]`s of this crate, so
+//! `cargo test --workspace` enforces them too.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Crates that must stay free of I/O stacks.
+const SANS_IO_CRATES: &[&str] = &["ciba-core", "ciba-server"];
+
+/// Package names that must never appear in the dependency tree of a sans-I/O crate.
+const FORBIDDEN_DEPS: &[&str] = &[
+    "tokio",
+    "async-std",
+    "smol",
+    "mio",
+    "reqwest",
+    "hyper",
+    "hyper-util",
+    "h2",
+    "ureq",
+    "isahc",
+    "curl",
+    "surf",
+    "actix-web",
+    "axum",
+    "tower",
+];
+
+/// Source fragments that must not appear in the library code of a sans-I/O crate.
+const FORBIDDEN_CALLS: &[&str] = &[
+    "SystemTime::now(",
+    "Instant::now(",
+    "thread::sleep(",
+    "std::thread::spawn(",
+    "todo!(",
+    "unimplemented!(",
+];
+
+pub(crate) fn run() -> Result<(), String> {
+    println!("\n==> tidy");
+    let mut problems = Vec::new();
+    for krate in SANS_IO_CRATES {
+        problems.extend(forbidden_dependencies(krate)?);
+        problems.extend(forbidden_calls(krate)?);
+    }
+    if problems.is_empty() {
+        println!("<== tidy: ok");
+        Ok(())
+    } else {
+        Err(format!("tidy found problems:\n  {}", problems.join("\n  ")))
+    }
+}
+
+/// Package names in the normal (non-dev) dependency tree of `krate`, all features on.
+fn dependency_names(krate: &str) -> Result<Vec<String>, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let out = Command::new(cargo)
+        .args([
+            "tree",
+            "-p",
+            krate,
+            "--edges",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+            "--all-features",
+        ])
+        .current_dir(crate::ci::root())
+        .output()
+        .map_err(|e| format!("cannot run cargo tree: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo tree -p {krate} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect())
+}
+
+fn forbidden_dependencies(krate: &str) -> Result<Vec<String>, String> {
+    let names = dependency_names(krate)?;
+    Ok(names
+        .iter()
+        .filter(|n| FORBIDDEN_DEPS.contains(&n.as_str()))
+        .map(|n| format!("{krate} depends on {n}, an I/O stack"))
+        .collect())
+}
+
+fn forbidden_calls(krate: &str) -> Result<Vec<String>, String> {
+    let src = crate::ci::root().join("crates").join(krate).join("src");
+    let mut problems = Vec::new();
+    visit(&src, &mut |path, text| {
+        // Unit tests at the bottom of a file may use anything.
+        let lib_part = text.split("#[cfg(test)]").next().unwrap_or(text);
+        for call in FORBIDDEN_CALLS {
+            for (i, line) in lib_part.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or(line);
+                if code.contains(call) {
+                    problems.push(format!("{}:{}: {call}", path.display(), i + 1));
+                }
+            }
+        }
+    })
+    .map_err(|e| format!("cannot read {}: {e}", src.display()))?;
+    Ok(problems)
+}
+
+fn visit(dir: &Path, f: &mut dyn FnMut(&Path, &str)) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            visit(&path, f)?;
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path)?;
+            f(&path, &text);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sans_io_crates_have_no_runtime_or_http_dependency() {
+        for krate in SANS_IO_CRATES {
+            let names = dependency_names(krate).unwrap_or_default();
+            assert!(
+                names.iter().any(|n| n == krate),
+                "cargo tree did not list {krate} itself"
+            );
+            let bad = forbidden_dependencies(krate).unwrap_or_else(|e| vec![e]);
+            assert!(bad.is_empty(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sans_io_library_code_reads_no_clock_and_has_no_placeholders() {
+        for krate in SANS_IO_CRATES {
+            let bad = forbidden_calls(krate).unwrap_or_else(|e| vec![e]);
+            assert!(bad.is_empty(), "{bad:?}");
+        }
+    }
+}
