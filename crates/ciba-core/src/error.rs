@@ -28,6 +28,27 @@ pub enum Error {
     /// The random source failed.
     #[error(transparent)]
     Random(#[from] RandomError),
+    /// An authentication request was refused before sending (CIBA 7.1, 7.1.1).
+    #[error(transparent)]
+    Request(#[from] crate::auth_request::RequestError),
+    /// A DPoP key was unusable or a DPoP proof was refused (RFC 9449).
+    #[error(transparent)]
+    Dpop(#[from] crate::dpop::DpopError),
+    /// An ID token failed validation (OIDC Core 3.1.3.7, CIBA 10.3.1).
+    #[error(transparent)]
+    IdToken(#[from] crate::id_token::IdTokenError),
+    /// A token response was refused (OIDC Core 3.1.3.3).
+    #[error(transparent)]
+    TokenResponse(#[from] crate::token_response::TokenResponseError),
+    /// A ping or push notification was refused (CIBA 10.2, 10.3).
+    #[error(transparent)]
+    Notification(#[from] crate::notification::NotificationError),
+    /// A token request was refused before sending (CIBA 10.1).
+    #[error(transparent)]
+    TokenRequest(#[from] crate::token_request::TokenRequestError),
+    /// Polling the token endpoint ended without tokens (CIBA 10.1, 11).
+    #[error(transparent)]
+    Poll(#[from] crate::poll::PollError),
 }
 
 /// Why a response body could not be used.

@@ -1,0 +1,749 @@
+//! Polling the token endpoint (CIBA Core 10.1, 11): a state machine driven by the caller's clock.
+//!
+//! The [`Poller`] never reads a clock, sleeps or does I/O. The caller drives it, in the manner of
+//! quinn-proto's `poll_transmit(now)` / `handle_timeout(now)`:
+//!
+//! ```text
+//! loop {
+//!     match poller.next(now, rng) {
+//!         Wait(deadline)   => sleep until deadline (or until a ping arrives), then loop
+//!         Send(request)    => send it; then exactly one of
+//!                               poller.on_response(response, now)
+//!                               poller.on_transport_error(now)
+//!         Done(tokens)     => the ID token is validated: finished
+//!         Failed(error)    => finished
+//!         AwaitingResponse => a Send is still unanswered (a caller bug): answer it first
+//!         Finished         => Done or Failed was already returned
+//!     }
+//! }
+//! ```
+//!
+//! # Rules it enforces
+//!
+//! - **One request at a time.** After a `Send`, `next` returns
+//!   [`PollAction::AwaitingResponse`] until [`Poller::on_response`] or
+//!   [`Poller::on_transport_error`] answers it (CIBA 10.1).
+//! - **The interval.** The first request goes out one interval after [`Poller::new`]; each
+//!   later one no sooner than the interval after the previous request was **sent** (so a slow
+//!   response eats into the wait, as CIBA 10.1 says). Two exemptions, both from the
+//!   specifications: the single immediate retry after `use_dpop_nonce` (RFC 9449 section 8, not
+//!   counted as a poll), and the immediate request after [`Poller::ping_received`] (ping clients).
+//! - **`authorization_pending`** keeps the interval (a larger `Retry-After` sent with it is
+//!   honoured). **`slow_down`** adds 5 seconds to the interval for this and every later request
+//!   (5, 10, 15 s ...).
+//! - **HTTP 503** with `Retry-After` (delay-seconds or an HTTP-date) waits that long, and never
+//!   less than the interval. A 503 without a usable `Retry-After`, or a 5xx whose body is not an
+//!   OAuth error (a gateway page), counts as a transient failure, like a transport error.
+//! - **Transient failures** ([`Poller::on_transport_error`] and the above) back off
+//!   exponentially from the interval (1, 2, 4 ... times it, capped at
+//!   [`PollConfig::max_backoff`]); after [`PollConfig::max_consecutive_failures`] in a row the
+//!   poller gives up with [`PollError::TooManyFailures`]. Any other HTTP answer resets the count.
+//! - **Terminal answers**: `expired_token`, `access_denied`, `invalid_grant`, `invalid_request`,
+//!   `unauthorized_client` and `invalid_client` each have their own [`PollError`] variant; any
+//!   other error code is [`PollError::Rejected`]. No request follows any of them.
+//! - **The deadline.** At or after the acknowledgement's `expires_at`, `next` returns
+//!   [`PollError::ExpiredLocally`] instead of a request; `Wait` never names a later time. A
+//!   response to a request sent before the deadline is still processed.
+//! - **Success** is a 200 token response whose `token_type` matches the request (`DPoP` when a
+//!   DPoP key is configured, `Bearer` otherwise) and whose ID token passes the configured
+//!   [`IdTokenValidator`] (an `auth_req_id` claim, `at_hash` and `rt_hash` are checked when
+//!   present).
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use http::StatusCode;
+
+use crate::ack::{AuthReqId, AuthRequestAck, DEFAULT_INTERVAL};
+use crate::client::Client;
+use crate::delivery_mode::DeliveryMode;
+use crate::dpop::{DpopKey, is_use_dpop_nonce, nonce_from_response};
+use crate::error::{Error, ParseError};
+use crate::id_token::{IdTokenContext, IdTokenError, IdTokenValidator};
+use crate::oauth_error::{ErrorCode, OAuthError};
+use crate::random::Random;
+use crate::time::from_unix_seconds;
+use crate::token_request::CibaGrant;
+use crate::token_response::{TokenResponse, TokenResponseError, TokenType, ValidatedTokens};
+
+/// How much `slow_down` adds to the interval (CIBA 11).
+pub const SLOW_DOWN_INCREMENT: Duration = Duration::from_secs(5);
+/// Default number of consecutive transient failures after which polling stops.
+pub const DEFAULT_MAX_CONSECUTIVE_FAILURES: u32 = 5;
+/// Default cap on the backoff after transient failures.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Why polling ended without tokens.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PollError {
+    /// The local clock reached the acknowledgement's `expires_at` before a result came.
+    #[error("the authentication request expired locally")]
+    ExpiredLocally {
+        /// The deadline that passed.
+        expires_at: SystemTime,
+    },
+    /// `expired_token`: the OP says the request expired; start a new one.
+    #[error("the OP reports the auth_req_id expired: {0}")]
+    ExpiredToken(OAuthError),
+    /// `access_denied`: the end-user (or the OP) denied the request.
+    #[error("access denied: {0}")]
+    AccessDenied(OAuthError),
+    /// `invalid_grant`: the `auth_req_id` is unknown, used, or belongs to another client.
+    #[error("invalid grant: {0}")]
+    InvalidGrant(OAuthError),
+    /// `invalid_request`: the OP refused the request; no further request may be made for this
+    /// `auth_req_id` (CIBA 11).
+    #[error("invalid request: {0}")]
+    InvalidRequest(OAuthError),
+    /// `unauthorized_client`: the client may not use the CIBA grant.
+    #[error("unauthorized client: {0}")]
+    UnauthorizedClient(OAuthError),
+    /// `invalid_client`: client authentication failed.
+    #[error("client authentication failed: {0}")]
+    InvalidClient(OAuthError),
+    /// Any other error code (including `unsupported_grant_type`, `invalid_dpop_proof`, and a
+    /// second `use_dpop_nonce` in a row).
+    #[error("the OP refused the token request: {0}")]
+    Rejected(OAuthError),
+    /// The answer could not be understood (not an OAuth error, unexpected status, redirect).
+    #[error("unusable token endpoint response: {0}")]
+    Response(ParseError),
+    /// A 200 answer that is not an acceptable token response.
+    #[error(transparent)]
+    TokenResponse(TokenResponseError),
+    /// The tokens came but their ID token failed validation.
+    #[error(transparent)]
+    IdToken(IdTokenError),
+    /// Too many transient failures in a row (transport errors, 503 without `Retry-After`).
+    #[error("gave up after {attempts} consecutive transient failures")]
+    TooManyFailures {
+        /// How many failed in a row.
+        attempts: u32,
+    },
+    /// The token request could not be built (signing a client assertion or a DPoP proof, the
+    /// random source).
+    #[error("the token request could not be built: {0}")]
+    Request(#[source] Box<Error>),
+}
+
+/// What the caller should do next. See the [module documentation](self).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PollAction {
+    /// Call [`Poller::next`] again at this time (earlier is harmless).
+    Wait(SystemTime),
+    /// Send this request, then report its fate with [`Poller::on_response`] or
+    /// [`Poller::on_transport_error`].
+    Send(http::Request<Vec<u8>>),
+    /// The last request has not been answered yet.
+    AwaitingResponse,
+    /// Tokens with a validated ID token. Returned once.
+    Done(Box<ValidatedTokens>),
+    /// Polling ended without tokens. Returned once.
+    Failed(PollError),
+    /// `Done` or `Failed` has already been returned.
+    Finished,
+}
+
+/// How a [`Poller`] builds requests and validates the result.
+#[derive(Debug, Clone)]
+pub struct PollConfig {
+    validator: IdTokenValidator,
+    dpop: Option<DpopKey>,
+    params: Vec<(String, String)>,
+    max_consecutive_failures: u32,
+    max_backoff: Duration,
+}
+
+impl PollConfig {
+    /// Validates ID tokens with `validator`; no DPoP, no extra parameters, default failure
+    /// limits.
+    pub fn new(validator: IdTokenValidator) -> PollConfig {
+        PollConfig {
+            validator,
+            dpop: None,
+            params: Vec::new(),
+            max_consecutive_failures: DEFAULT_MAX_CONSECUTIVE_FAILURES,
+            max_backoff: DEFAULT_MAX_BACKOFF,
+        }
+    }
+
+    /// Sends a fresh DPoP proof by `key` with every request and expects `DPoP` tokens.
+    pub fn dpop(mut self, key: DpopKey) -> PollConfig {
+        self.dpop = Some(key);
+        self
+    }
+
+    /// Adds an extension parameter to every token request (for example `resource`).
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> PollConfig {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Transient failures in a row that end polling (default 5; at least 1).
+    pub fn max_consecutive_failures(mut self, n: u32) -> PollConfig {
+        self.max_consecutive_failures = n.max(1);
+        self
+    }
+
+    /// Longest backoff after transient failures (default 60 s; never below the interval).
+    pub fn max_backoff(mut self, d: Duration) -> PollConfig {
+        self.max_backoff = d;
+        self
+    }
+}
+
+enum State {
+    /// No request outstanding; the next may go out at `not_before`.
+    Idle,
+    /// A request went out at `sent_at`; `nonce_retry` when it was the `use_dpop_nonce` retry.
+    InFlight {
+        sent_at: SystemTime,
+        nonce_retry: bool,
+    },
+    /// The outcome, waiting to be returned by `next`.
+    Ready(Box<PollAction>),
+    /// The outcome was returned.
+    Finished,
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            State::Idle => f.write_str("Idle"),
+            State::InFlight {
+                sent_at,
+                nonce_retry,
+            } => f
+                .debug_struct("InFlight")
+                .field("sent_at", sent_at)
+                .field("nonce_retry", nonce_retry)
+                .finish(),
+            State::Ready(_) => f.write_str("Ready"),
+            State::Finished => f.write_str("Finished"),
+        }
+    }
+}
+
+/// The poll state machine for one `auth_req_id`. See the [module documentation](self).
+#[derive(Debug)]
+pub struct Poller {
+    client: Client,
+    grant: CibaGrant,
+    config: PollConfig,
+    state: State,
+    interval: Duration,
+    expires_at: SystemTime,
+    not_before: SystemTime,
+    last_sent: Option<SystemTime>,
+    dpop_nonce: Option<String>,
+    retry_with_nonce: bool,
+    pinged: bool,
+    polls_sent: u32,
+    slow_downs: u32,
+    dpop_retries: u32,
+    consecutive_failures: u32,
+}
+
+/// `t + d`, or `cap` when that is not representable.
+fn later(t: SystemTime, d: Duration, cap: SystemTime) -> SystemTime {
+    t.checked_add(d).unwrap_or(cap)
+}
+
+impl Poller {
+    /// A poller for the request `ack` acknowledges, created at `now`: the first request is due
+    /// one interval later. Refuses push clients and clients without a token endpoint.
+    pub fn new(
+        client: &Client,
+        ack: &AuthRequestAck,
+        config: PollConfig,
+        now: SystemTime,
+    ) -> Result<Poller, Error> {
+        Poller::from_parts(
+            client,
+            ack.auth_req_id.clone(),
+            ack.interval,
+            ack.expires_at,
+            config,
+            now,
+        )
+    }
+
+    /// A poller from stored values (for example after a restart): the `auth_req_id`, the
+    /// current interval (zero means the 5 s default) and the absolute deadline.
+    pub fn from_parts(
+        client: &Client,
+        auth_req_id: AuthReqId,
+        interval: Duration,
+        expires_at: SystemTime,
+        config: PollConfig,
+        now: SystemTime,
+    ) -> Result<Poller, Error> {
+        let grant = config
+            .params
+            .iter()
+            .fold(CibaGrant::new(auth_req_id), |g, (k, v)| {
+                g.param(k.clone(), v.clone())
+            });
+        grant.validate(client)?;
+        client.token_endpoint()?;
+        let interval = if interval.is_zero() {
+            DEFAULT_INTERVAL
+        } else {
+            interval
+        };
+        Ok(Poller {
+            client: client.clone(),
+            grant,
+            config,
+            state: State::Idle,
+            interval,
+            expires_at,
+            not_before: later(now, interval, expires_at),
+            last_sent: None,
+            dpop_nonce: None,
+            retry_with_nonce: false,
+            pinged: false,
+            polls_sent: 0,
+            slow_downs: 0,
+            dpop_retries: 0,
+            consecutive_failures: 0,
+        })
+    }
+
+    /// What to do at `now`: wait, send a request, or take the outcome.
+    pub fn next(&mut self, now: SystemTime, rng: &dyn Random) -> PollAction {
+        match std::mem::replace(&mut self.state, State::Finished) {
+            State::Finished => PollAction::Finished,
+            State::Ready(action) => *action,
+            state @ State::InFlight { .. } => {
+                self.state = state;
+                PollAction::AwaitingResponse
+            }
+            State::Idle => self.next_idle(now, rng),
+        }
+    }
+
+    fn next_idle(&mut self, now: SystemTime, rng: &dyn Random) -> PollAction {
+        if now >= self.expires_at {
+            return PollAction::Failed(PollError::ExpiredLocally {
+                expires_at: self.expires_at,
+            });
+        }
+        let due = self.pinged || self.retry_with_nonce || now >= self.not_before;
+        if !due {
+            self.state = State::Idle;
+            return PollAction::Wait(self.not_before.min(self.expires_at));
+        }
+        let built = match &self.config.dpop {
+            Some(key) => {
+                self.grant
+                    .build_with_dpop(&self.client, key, self.dpop_nonce.as_deref(), now, rng)
+            }
+            None => self.grant.build(&self.client, now, rng),
+        };
+        let request = match built {
+            Ok(r) => r,
+            Err(e) => return PollAction::Failed(PollError::Request(Box::new(e))),
+        };
+        let nonce_retry = std::mem::take(&mut self.retry_with_nonce);
+        if nonce_retry {
+            self.dpop_retries = self.dpop_retries.saturating_add(1);
+        } else {
+            self.polls_sent = self.polls_sent.saturating_add(1);
+        }
+        self.pinged = false;
+        self.last_sent = Some(now);
+        self.state = State::InFlight {
+            sent_at: now,
+            nonce_retry,
+        };
+        PollAction::Send(request)
+    }
+
+    /// Reports the response to the last request, received at `now`. Ignored when no request is
+    /// outstanding.
+    pub fn on_response(&mut self, resp: http::Response<Vec<u8>>, now: SystemTime) {
+        let State::InFlight {
+            sent_at,
+            nonce_retry,
+        } = self.state
+        else {
+            return;
+        };
+        self.state = State::Idle;
+        if self.config.dpop.is_some() {
+            if let Some(nonce) = nonce_from_response(&resp) {
+                self.dpop_nonce = Some(nonce);
+            }
+        }
+        let status = resp.status();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            match retry_after(resp.headers(), now) {
+                Some(wait) => {
+                    self.consecutive_failures = 0;
+                    self.pinged = false;
+                    self.not_before =
+                        self.interval_after(sent_at)
+                            .max(later(now, wait, self.expires_at));
+                }
+                None => self.transient_failure(sent_at, now),
+            }
+            return;
+        }
+        if status.is_client_error() || status.is_server_error() {
+            match OAuthError::from_response(&resp, self.client.limits()) {
+                Ok(err) => self.on_oauth_error(err, &resp, sent_at, nonce_retry, now),
+                Err(_) if status.is_server_error() => self.transient_failure(sent_at, now),
+                Err(e) => self.finish(PollAction::Failed(PollError::Response(e))),
+            }
+            return;
+        }
+        self.consecutive_failures = 0;
+        let expected = if self.config.dpop.is_some() {
+            TokenType::DPoP
+        } else {
+            TokenType::Bearer
+        };
+        let outcome =
+            match TokenResponse::from_response(&resp, Some(expected), self.client.limits()) {
+                Err(TokenResponseError::Parse(e)) => PollAction::Failed(PollError::Response(e)),
+                Err(e) => PollAction::Failed(PollError::TokenResponse(e)),
+                Ok(tokens) => {
+                    let ctx =
+                        IdTokenContext::token_endpoint(self.grant.auth_req_id().as_str(), "", None);
+                    match tokens.validate(&self.config.validator, &ctx, now) {
+                        Ok(valid) => PollAction::Done(Box::new(valid)),
+                        Err(e) => PollAction::Failed(PollError::IdToken(e)),
+                    }
+                }
+            };
+        self.finish(outcome);
+    }
+
+    fn on_oauth_error(
+        &mut self,
+        err: OAuthError,
+        resp: &http::Response<Vec<u8>>,
+        sent_at: SystemTime,
+        nonce_retry: bool,
+        now: SystemTime,
+    ) {
+        self.consecutive_failures = 0;
+        if is_use_dpop_nonce(&err) {
+            let fresh = nonce_from_response(resp);
+            if self.config.dpop.is_some() && !nonce_retry && fresh.is_some() {
+                self.dpop_nonce = fresh;
+                self.retry_with_nonce = true;
+                return;
+            }
+            return self.finish(PollAction::Failed(PollError::Rejected(err)));
+        }
+        let terminal = match err.code {
+            ErrorCode::AuthorizationPending => {
+                let mut next = if self.pinged {
+                    now
+                } else {
+                    self.interval_after(sent_at)
+                };
+                if let Some(wait) = retry_after(resp.headers(), now) {
+                    next = next.max(later(now, wait, self.expires_at));
+                }
+                self.not_before = next;
+                return;
+            }
+            ErrorCode::SlowDown => {
+                self.slow_downs = self.slow_downs.saturating_add(1);
+                self.interval = self.interval.saturating_add(SLOW_DOWN_INCREMENT);
+                self.pinged = false;
+                self.not_before = self.interval_after(sent_at);
+                return;
+            }
+            ErrorCode::ExpiredToken => PollError::ExpiredToken(err),
+            ErrorCode::AccessDenied => PollError::AccessDenied(err),
+            ErrorCode::InvalidGrant => PollError::InvalidGrant(err),
+            ErrorCode::InvalidRequest => PollError::InvalidRequest(err),
+            ErrorCode::UnauthorizedClient => PollError::UnauthorizedClient(err),
+            ErrorCode::InvalidClient => PollError::InvalidClient(err),
+            _ => PollError::Rejected(err),
+        };
+        self.finish(PollAction::Failed(terminal));
+    }
+
+    /// Reports that the last request got no HTTP response (connection refused or reset,
+    /// timeout...), noticed at `now`. Ignored when no request is outstanding.
+    pub fn on_transport_error(&mut self, now: SystemTime) {
+        if let State::InFlight { sent_at, .. } = self.state {
+            self.state = State::Idle;
+            self.transient_failure(sent_at, now);
+        }
+    }
+
+    /// A ping arrived for this request (ping mode, CIBA 10.2): the next request may go out at
+    /// once, whatever the interval, or at once after the response to the request in flight if
+    /// that says `authorization_pending`. Has no effect for poll clients, or once finished.
+    pub fn ping_received(&mut self) {
+        let live = matches!(self.state, State::Idle | State::InFlight { .. });
+        if live && self.client.delivery_mode() == DeliveryMode::Ping {
+            self.pinged = true;
+        }
+    }
+
+    fn transient_failure(&mut self, sent_at: SystemTime, now: SystemTime) {
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        if self.consecutive_failures >= self.config.max_consecutive_failures {
+            let attempts = self.consecutive_failures;
+            return self.finish(PollAction::Failed(PollError::TooManyFailures { attempts }));
+        }
+        let factor = 1u32
+            .checked_shl(self.consecutive_failures.saturating_sub(1))
+            .unwrap_or(u32::MAX);
+        let cap = self.config.max_backoff.max(self.interval);
+        let backoff = self.interval.saturating_mul(factor).min(cap);
+        self.not_before = self
+            .interval_after(sent_at)
+            .max(later(now, backoff, self.expires_at));
+    }
+
+    fn interval_after(&self, sent_at: SystemTime) -> SystemTime {
+        later(sent_at, self.interval, self.expires_at)
+    }
+
+    fn finish(&mut self, action: PollAction) {
+        self.state = State::Ready(Box::new(action));
+    }
+
+    /// The `auth_req_id` being polled.
+    pub fn auth_req_id(&self) -> &AuthReqId {
+        self.grant.auth_req_id()
+    }
+
+    /// The current interval (grown by each `slow_down`).
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// The deadline: the acknowledgement's `expires_at`.
+    pub fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+
+    /// When the last request was sent, if any.
+    pub fn last_sent(&self) -> Option<SystemTime> {
+        self.last_sent
+    }
+
+    /// Token requests sent, not counting `use_dpop_nonce` retries.
+    pub fn polls_sent(&self) -> u32 {
+        self.polls_sent
+    }
+
+    /// `slow_down` answers received.
+    pub fn slow_downs(&self) -> u32 {
+        self.slow_downs
+    }
+
+    /// Immediate retries made after `use_dpop_nonce`.
+    pub fn dpop_retries(&self) -> u32 {
+        self.dpop_retries
+    }
+
+    /// Transient failures in a row so far.
+    pub fn consecutive_failures(&self) -> u32 {
+        self.consecutive_failures
+    }
+
+    /// True while a request is outstanding.
+    pub fn is_awaiting_response(&self) -> bool {
+        matches!(self.state, State::InFlight { .. })
+    }
+
+    /// True once the outcome is known (whether or not `next` returned it yet).
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, State::Ready(_) | State::Finished)
+    }
+}
+
+/// The wait a `Retry-After` header asks for at `now`: delay-seconds or an HTTP-date (a date in
+/// the past means no wait). `None` when absent or unusable.
+fn retry_after(headers: &http::HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if value.is_empty() || value.len() > 64 {
+        return None;
+    }
+    if value.bytes().all(|b| b.is_ascii_digit()) {
+        // Too many digits to fit is still "a very long time".
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
+    }
+    let at = parse_http_date(value)?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+const LONG_DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+/// Parses an HTTP-date in any of the three formats RFC 9110 section 5.6.7 requires recipients
+/// to accept: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850
+/// (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`).
+pub fn parse_http_date(s: &str) -> Option<SystemTime> {
+    let s = s.trim();
+    if let Some((day, rest)) = s.split_once(", ") {
+        let fields: Vec<&str> = rest.split(' ').collect();
+        match fields.as_slice() {
+            [d, mon, y, time, "GMT"] if DAYS.contains(&day) => {
+                if d.len() != 2 || y.len() != 4 {
+                    return None;
+                }
+                civil(number(y)?, month(mon)?, number(d)?, time)
+            }
+            [date, time, "GMT"] if LONG_DAYS.contains(&day) => {
+                let mut parts = date.split('-');
+                let (Some(d), Some(mon), Some(y), None) =
+                    (parts.next(), parts.next(), parts.next(), parts.next())
+                else {
+                    return None;
+                };
+                if d.len() != 2 || y.len() != 2 {
+                    return None;
+                }
+                // Two-digit years: the RFC says to pick the most recent past century that is
+                // not more than 50 years ahead; 1970..=2069 is close enough for Retry-After.
+                let yy = number(y)?;
+                let year = if yy < 70 { 2000 + yy } else { 1900 + yy };
+                civil(year, month(mon)?, number(d)?, time)
+            }
+            _ => None,
+        }
+    } else {
+        let fields: Vec<&str> = s.split_whitespace().collect();
+        match fields.as_slice() {
+            [day, mon, d, time, y] if DAYS.contains(day) => {
+                if d.len() > 2 || y.len() != 4 {
+                    return None;
+                }
+                civil(number(y)?, month(mon)?, number(d)?, time)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn number(s: &str) -> Option<i64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+fn month(s: &str) -> Option<i64> {
+    let i = MONTHS.iter().position(|m| *m == s)?;
+    i64::try_from(i).ok().map(|i| i + 1)
+}
+
+/// Seconds since the epoch of a UTC calendar date and `HH:MM:SS` time.
+fn civil(year: i64, month: i64, day: i64, time: &str) -> Option<SystemTime> {
+    let mut hms = time.split(':');
+    let (Some(h), Some(m), Some(sec), None) = (hms.next(), hms.next(), hms.next(), hms.next())
+    else {
+        return None;
+    };
+    if h.len() != 2 || m.len() != 2 || sec.len() != 2 {
+        return None;
+    }
+    let (h, m, sec) = (number(h)?, number(m)?, number(sec)?);
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let month_days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1..=12).contains(&month) || day < 1 || day > month_days || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    // Days from 1970-01-01 to the date (H. Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(from_unix_seconds(days * 86_400 + h * 3600 + m * 60 + sec))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::unix_seconds;
+
+    #[test]
+    fn the_three_http_date_formats_parse_to_the_same_instant() {
+        for s in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(
+                parse_http_date(s).map(unix_seconds),
+                Some(784_111_777),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_http_dates_are_refused() {
+        for s in [
+            "",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 31 Feb 2024 08:49:37 GMT",
+            "Xyz, 06 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 6 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49 GMT",
+            "tomorrow",
+        ] {
+            assert_eq!(parse_http_date(s), None, "{s}");
+        }
+        assert!(parse_http_date("Thu, 29 Feb 2024 00:00:00 GMT").is_some());
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now = from_unix_seconds(784_111_700);
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::RETRY_AFTER, "120".parse().unwrap());
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(120)));
+        h.insert(
+            http::header::RETRY_AFTER,
+            "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(77)));
+        h.insert(http::header::RETRY_AFTER, "-5".parse().unwrap());
+        assert_eq!(retry_after(&h, now), None);
+        h.insert(
+            http::header::RETRY_AFTER,
+            "99999999999999999999999".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(u64::MAX)));
+    }
+}

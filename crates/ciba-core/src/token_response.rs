@@ -1,0 +1,325 @@
+//! The token response (OpenID Connect Core 3.1.3.3, RFC 6749 5.1 and 5.2), as returned by the
+//! token endpoint to a poll or ping client, and as pushed to a push client (CIBA Core 10.3).
+//!
+//! [`TokenResponse::from_response`] checks the HTTP layer and the members; a token endpoint
+//! error comes back as [`TokenResponseError::OAuth`]. [`TokenResponse::validate`] then checks the
+//! ID token with an [`IdTokenValidator`] and yields [`ValidatedTokens`].
+//!
+//! Tokens are secrets: `Debug` output shows neither the access token, the refresh token nor the
+//! ID token.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Map, Value};
+
+use crate::body::{
+    APPLICATION_JSON, check_content_type, opt_positive_int, opt_str, parse_json_object, req_str,
+};
+use crate::dpop::nonce_from_response;
+use crate::error::{ParseError, ParseErrorKind};
+use crate::id_token::{IdTokenClaims, IdTokenContext, IdTokenError, IdTokenValidator};
+use crate::limits::Limits;
+use crate::oauth_error::OAuthError;
+
+/// The `token_type` of an access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenType {
+    /// `Bearer` (RFC 6750).
+    Bearer,
+    /// `DPoP` (RFC 9449): the token is bound to the client's DPoP key.
+    DPoP,
+}
+
+impl TokenType {
+    /// The canonical spelling: `Bearer` or `DPoP`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenType::Bearer => "Bearer",
+            TokenType::DPoP => "DPoP",
+        }
+    }
+
+    /// Parses a `token_type`, ignoring ASCII case (RFC 6749 5.1).
+    pub fn parse(value: &str) -> Option<TokenType> {
+        if value.eq_ignore_ascii_case("bearer") {
+            Some(TokenType::Bearer)
+        } else if value.eq_ignore_ascii_case("dpop") {
+            Some(TokenType::DPoP)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for TokenType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a token response was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenResponseError {
+    /// The server answered with an OAuth error.
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+    /// The response is not a well-formed token response (status, content type, JSON, members).
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// `token_type` is neither `Bearer` nor `DPoP`.
+    #[error("unsupported token_type {found:?}")]
+    UnsupportedTokenType {
+        /// The value received (truncated).
+        found: String,
+    },
+    /// `token_type` is not the one the request asked for: a DPoP proof was sent and a Bearer
+    /// token came back (the server ignored the proof), or the other way round.
+    #[error("expected a {expected} token, got {found}")]
+    TokenTypeMismatch {
+        /// The type the request asked for.
+        expected: TokenType,
+        /// The type received.
+        found: TokenType,
+    },
+}
+
+/// A successful token response. Its ID token has not been validated yet: see
+/// [`TokenResponse::validate`].
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenResponse {
+    /// `access_token` (non-empty).
+    pub access_token: String,
+    /// `token_type`.
+    pub token_type: TokenType,
+    /// `expires_in`, when sent.
+    pub expires_in: Option<Duration>,
+    /// `refresh_token`, when sent.
+    pub refresh_token: Option<String>,
+    /// `scope`, when sent (when absent, the requested scope was granted).
+    pub scope: Option<String>,
+    /// `id_token`, when sent.
+    pub id_token: Option<String>,
+    /// The `DPoP-Nonce` header, when the server sent one (use it in the next DPoP proof).
+    pub dpop_nonce: Option<String>,
+    /// Every other member, as sent.
+    pub extra: Map<String, Value>,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"<redacted>")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &redacted(&self.refresh_token))
+            .field("scope", &self.scope)
+            .field("id_token", &redacted(&self.id_token))
+            .field("dpop_nonce", &self.dpop_nonce)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+
+/// The members a token response names; everything else goes to `extra`.
+const NAMED: [&str; 6] = [
+    "access_token",
+    "token_type",
+    "expires_in",
+    "refresh_token",
+    "scope",
+    "id_token",
+];
+
+/// A required-if-present string member must not be empty either.
+fn opt_non_empty(
+    map: &Map<String, Value>,
+    member: &'static str,
+) -> Result<Option<String>, ParseErrorKind> {
+    match opt_str(map, member)? {
+        Some(s) if s.is_empty() => Err(ParseErrorKind::InvalidMember {
+            member,
+            reason: "empty string",
+        }),
+        other => Ok(other),
+    }
+}
+
+impl TokenResponse {
+    /// Processes the token endpoint's response.
+    ///
+    /// 4xx and 5xx become [`TokenResponseError::OAuth`] (or [`TokenResponseError::Parse`] when
+    /// the body is not an OAuth error). Success needs status 200, `application/json`, and a JSON
+    /// object without repeated members holding a non-empty `access_token` and a `token_type` of
+    /// `Bearer` or `DPoP` (any case); `expires_in` must be a positive integer when present, and
+    /// `refresh_token`, `scope` and `id_token` strings. Unknown members are kept in `extra`.
+    ///
+    /// `expected` is the token type the request asked for: `Some(TokenType::DPoP)` when a DPoP
+    /// proof was sent, `Some(TokenType::Bearer)` when none was, `None` to accept either.
+    pub fn from_response(
+        resp: &http::Response<Vec<u8>>,
+        expected: Option<TokenType>,
+        limits: &Limits,
+    ) -> Result<TokenResponse, TokenResponseError> {
+        let status = resp.status();
+        let body = resp.body();
+        if status.is_client_error() || status.is_server_error() {
+            return Err(match OAuthError::from_response(resp, limits) {
+                Ok(e) => TokenResponseError::OAuth(e),
+                Err(e) => TokenResponseError::Parse(e),
+            });
+        }
+        if status != http::StatusCode::OK {
+            return Err(ParseError::new(
+                ParseErrorKind::UnexpectedStatus {
+                    status: status.as_u16(),
+                },
+                body,
+                limits.max_body_bytes,
+            )
+            .into());
+        }
+        check_content_type(resp.headers(), APPLICATION_JSON, body, limits)?;
+        let map = parse_json_object(body, limits)?;
+        let mut parsed = TokenResponse::from_members(map, body, expected, limits)?;
+        parsed.dpop_nonce = nonce_from_response(resp);
+        Ok(parsed)
+    }
+
+    /// Reads a token response from an already parsed JSON object (the body of a token endpoint
+    /// response or of a push delivery). `raw` is kept in parse errors.
+    pub fn from_members(
+        mut map: Map<String, Value>,
+        raw: &[u8],
+        expected: Option<TokenType>,
+        limits: &Limits,
+    ) -> Result<TokenResponse, TokenResponseError> {
+        let fail = |kind| ParseError::new(kind, raw, limits.max_body_bytes);
+        let access_token = req_str(&map, "access_token").map_err(fail)?;
+        let raw_type = req_str(&map, "token_type").map_err(fail)?;
+        let token_type = TokenType::parse(&raw_type).ok_or_else(|| {
+            TokenResponseError::UnsupportedTokenType {
+                found: raw_type.chars().take(64).collect(),
+            }
+        })?;
+        if let Some(expected) = expected {
+            if expected != token_type {
+                return Err(TokenResponseError::TokenTypeMismatch {
+                    expected,
+                    found: token_type,
+                });
+            }
+        }
+        let expires_in = opt_positive_int(&map, "expires_in")
+            .map_err(fail)?
+            .map(Duration::from_secs);
+        let refresh_token = opt_non_empty(&map, "refresh_token").map_err(fail)?;
+        let scope = opt_str(&map, "scope").map_err(fail)?;
+        let id_token = opt_non_empty(&map, "id_token").map_err(fail)?;
+        for name in NAMED {
+            map.remove(name);
+        }
+        Ok(TokenResponse {
+            access_token,
+            token_type,
+            expires_in,
+            refresh_token,
+            scope,
+            id_token,
+            dpop_nonce: None,
+            extra: map,
+        })
+    }
+
+    /// The granted scopes, when `scope` was sent.
+    pub fn scopes(&self) -> Option<impl Iterator<Item = &str>> {
+        self.scope
+            .as_deref()
+            .map(|s| s.split(' ').filter(|t| !t.is_empty()))
+    }
+
+    /// Validates the ID token, which must be present, with `validator` at `now`. `ctx` names
+    /// the `auth_req_id` and delivery mode; its access and refresh tokens are replaced by this
+    /// response's own, so `at_hash` and `rt_hash` are always checked against what was delivered.
+    pub fn validate(
+        self,
+        validator: &IdTokenValidator,
+        ctx: &IdTokenContext<'_>,
+        now: SystemTime,
+    ) -> Result<ValidatedTokens, IdTokenError> {
+        let id_token = self.id_token.as_deref().ok_or(IdTokenError::Missing)?;
+        let mut ctx = *ctx;
+        ctx.access_token = Some(&self.access_token);
+        ctx.refresh_token = self.refresh_token.as_deref();
+        let claims = validator.validate(id_token, &ctx, now)?;
+        Ok(ValidatedTokens {
+            response: self,
+            id_token: claims,
+        })
+    }
+}
+
+/// A token response whose ID token passed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ValidatedTokens {
+    /// The response as received.
+    pub response: TokenResponse,
+    /// The claims of its ID token.
+    pub id_token: IdTokenClaims,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(body: &str) -> http::Response<Vec<u8>> {
+        http::Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(body.as_bytes().to_vec())
+            .unwrap()
+    }
+
+    #[test]
+    fn minimal_response_parses_and_keeps_unknown_members() {
+        let r = TokenResponse::from_response(
+            &ok(r#"{"access_token":"at","token_type":"bearer","x":1}"#),
+            Some(TokenType::Bearer),
+            &Limits::DEFAULT,
+        )
+        .unwrap();
+        assert_eq!(r.token_type, TokenType::Bearer);
+        assert_eq!(r.extra.get("x"), Some(&Value::from(1)));
+        assert!(r.expires_in.is_none());
+    }
+
+    #[test]
+    fn debug_hides_every_token() {
+        let r = TokenResponse::from_response(
+            &ok(r#"{"access_token":"SECRET-AT","token_type":"Bearer","refresh_token":"SECRET-RT","id_token":"SECRET-ID"}"#),
+            None,
+            &Limits::DEFAULT,
+        )
+        .unwrap();
+        let s = format!("{r:?}");
+        assert!(!s.contains("SECRET"), "{s}");
+    }
+
+    #[test]
+    fn zero_expires_in_and_empty_access_token_are_refused() {
+        for body in [
+            r#"{"access_token":"at","token_type":"Bearer","expires_in":0}"#,
+            r#"{"access_token":"","token_type":"Bearer"}"#,
+            r#"{"access_token":"at","token_type":"Bearer","refresh_token":""}"#,
+        ] {
+            assert!(matches!(
+                TokenResponse::from_response(&ok(body), None, &Limits::DEFAULT),
+                Err(TokenResponseError::Parse(_))
+            ));
+        }
+    }
+}
