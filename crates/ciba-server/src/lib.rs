@@ -1,1 +1,210 @@
-//! placeholder
+//! # ciba-server
+//!
+//! A sans-I/O helper for authorization servers that offer OpenID Connect Client-Initiated
+//! Backchannel Authentication (CIBA Core 1.0): it validates backchannel authentication
+//! requests, issues `auth_req_id`s, tracks each request to its end, answers the CIBA grant at
+//! the token endpoint, and builds the ping and push notifications.
+//!
+//! It does no I/O and reads no clock: every call takes the HTTP request as received, the
+//! caller's `now`, and a random source, and returns a typed outcome that carries the
+//! `http::Response` (or `http::Request`) to send. Any framework, or none, can host it.
+//!
+//! ```text
+//!  POST backchannel endpoint ─► authenticate_request ─┬─► Respond(400/401 response)
+//!                                                     └─► UserIdentification(Ticket)
+//!  AS resolves the hint to a user ─► issue(ticket, subject) ─► 200 {auth_req_id, expires_in, interval}
+//!                                 └► fail(ticket, reason)    ─► 400/403/500 section 13 error
+//!  authentication device result  ─► complete(auth_req_id, result)
+//!                                     ─► poll: nothing | ping: http::Request | push: http::Request
+//!  POST token endpoint            ─► token_request ─┬─► Issued(200 tokens)
+//!                                                   ├─► Respond(authorization_pending, slow_down,
+//!                                                   │    expired_token, access_denied, invalid_grant, ...)
+//!                                                   └─► NotCibaGrant (the AS's other grants)
+//! ```
+//!
+//! State lives behind the [`Store`] trait, whose operations are each one atomic step
+//! (complete once, redeem once, record a poll and decide `slow_down`, replay caches);
+//! [`MemoryStore`] is the embedded default. Clients come from a [`ClientRegistry`]
+//! ([`StaticClientRegistry`] validates metadata as it registers it). Tokens come from a
+//! [`TokenMinter`] ([`DefaultTokenMinter`]: opaque access and refresh tokens, a signed ID
+//! token with `at_hash`, `rt_hash` and, for push, the `auth_req_id` claim).
+//!
+//! ## Decisions this crate makes
+//!
+//! * `scope` without `openid` is `invalid_scope`; request object defects are
+//!   `invalid_request`; an `id_token_hint` that is not ours is `invalid_request`.
+//! * Check precedence at the backchannel endpoint is documented in [`backchannel`].
+//! * A public client (`none`) is refused with 401 `invalid_client`.
+//! * Each `slow_down` adds 5 seconds to the stored interval, cumulatively.
+//! * A denial is reported once (`access_denied`), then the `auth_req_id` is `invalid_grant`;
+//!   an expired request answers `expired_token` until its tombstone goes, then
+//!   `invalid_grant`; a second redemption is `invalid_grant` and revokes the first tokens.
+//! * [`AuthenticationResult::TransactionFailed`] is pushed as `transaction_failed` and answers
+//!   `expired_token` at the token endpoint (section 11 has no other code for it).
+//! * A client with too many entries in the store is answered 503 `temporarily_unavailable`
+//!   with `Retry-After`.
+//!
+//! ## Example: the four calls in an authorization server
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::{Duration, SystemTime};
+//!
+//! use ciba_core::body::encode_form;
+//! use ciba_core::jose::JwkSigner;
+//! use ciba_core::random::{OsRandom, Random};
+//! use ciba_server::{
+//!     AuthenticationResult, Authorization, BackchannelOutcome, CIBA_GRANT_TYPE, CibaServer,
+//!     ClientMetadata, CompleteOutcome, DefaultTokenMinter, DeliveryMode, FailReason,
+//!     IncomingRequest, IssueOutcome, MemoryStore, ServerConfig, StaticClientRegistry,
+//!     TokenOutcome,
+//! };
+//!
+//! // Set-up: configuration, one registered poll client, a signing key, the embedded store.
+//! let config = ServerConfig::new(
+//!     "https://op.example",
+//!     "https://op.example/token",
+//!     "https://op.example/bc-authorize",
+//! )?;
+//! let mut clients = StaticClientRegistry::new();
+//! let mut rp = ClientMetadata::new("rp");
+//! rp.client_secret = Some("s3cret".into());
+//! rp.grant_types = vec![CIBA_GRANT_TYPE.into()];
+//! rp.backchannel_token_delivery_mode = Some(DeliveryMode::Poll);
+//! clients.register(rp, &config)?;
+//! let key = JwkSigner::generate_ed25519(&OsRandom, Some("op-key-1".into()))?;
+//! let server = CibaServer::new(
+//!     config,
+//!     Arc::new(clients),
+//!     Arc::new(MemoryStore::new()),
+//!     Arc::new(DefaultTokenMinter::new(Arc::new(key))),
+//! );
+//!
+//! // The AS's own pieces: a user directory and the authentication device queue.
+//! fn find_user(hint: &str) -> Option<&'static str> {
+//!     (hint == "alice@example.com").then_some("alice")
+//! }
+//! let mut device_queue: Vec<String> = Vec::new();
+//!
+//! // Handler of POST /bc-authorize: authenticate_request, then issue or fail.
+//! let backchannel = |req: &http::Request<Vec<u8>>,
+//!                    now: SystemTime,
+//!                    rng: &dyn Random,
+//!                    queue: &mut Vec<String>| {
+//!     match server.authenticate_request(&IncomingRequest::from_http(req), now, rng) {
+//!         BackchannelOutcome::Respond(rejection) => rejection.response,
+//!         BackchannelOutcome::UserIdentification(ticket) => match find_user(ticket.hint.value()) {
+//!             None => server.fail(&*ticket, FailReason::UnknownUserId, None).response,
+//!             Some(subject) => match server.issue(&*ticket, subject, now, rng) {
+//!                 IssueOutcome::Issued(ack) => {
+//!                     queue.push(ack.auth_req_id.clone()); // ask the user on their device
+//!                     ack.response
+//!                 }
+//!                 IssueOutcome::InvalidTicket(r) | IssueOutcome::Refused(r) => r.response,
+//!             },
+//!         },
+//!     }
+//! };
+//!
+//! // Handler of POST /token: the CIBA grant, or one of the AS's other grants.
+//! let token = |req: &http::Request<Vec<u8>>, now: SystemTime, rng: &dyn Random| {
+//!     match server.token_request(&IncomingRequest::from_http(req), now, rng) {
+//!         TokenOutcome::Issued(grant) => grant.response,
+//!         TokenOutcome::Respond(rejection) => rejection.response,
+//!         TokenOutcome::NotCibaGrant { .. } => http::Response::new(Vec::new()), // other grants
+//!     }
+//! };
+//!
+//! let form_post = |uri: &str, pairs: &[(&str, &str)]| {
+//!     http::Request::post(uri)
+//!         .header("content-type", "application/x-www-form-urlencoded")
+//!         .header("authorization", "Basic cnA6czNjcmV0") // rp:s3cret
+//!         .body(encode_form(pairs.iter().copied()))
+//! };
+//!
+//! // A virtual clock: the AS passes its real clock here.
+//! let mut now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+//! let rng = OsRandom;
+//!
+//! // 1. The client starts the flow.
+//! let ack = backchannel(
+//!     &form_post(
+//!         "https://op.example/bc-authorize",
+//!         &[("scope", "openid"), ("login_hint", "alice@example.com")],
+//!     )?,
+//!     now,
+//!     &rng,
+//!     &mut device_queue,
+//! );
+//! assert_eq!(ack.status(), 200);
+//! let ack: serde_json::Value = serde_json::from_slice(ack.body())?;
+//! let auth_req_id = ack["auth_req_id"].as_str().unwrap_or_default().to_owned();
+//!
+//! // 2. The client polls before the user has answered.
+//! now += Duration::from_secs(5);
+//! let poll = [("grant_type", CIBA_GRANT_TYPE), ("auth_req_id", auth_req_id.as_str())];
+//! let pending = token(&form_post("https://op.example/token", &poll)?, now, &rng);
+//! assert_eq!(pending.status(), 400); // authorization_pending
+//!
+//! // 3. The user approves on the authentication device.
+//! for id in device_queue.drain(..) {
+//!     let approval = AuthenticationResult::Authorized(Authorization::new("alice"));
+//!     match server.complete(&id, approval, now, &rng)? {
+//!         CompleteOutcome::NothingToSend => {} // poll mode
+//!         other => {
+//!             // Ping and push: POST `other.notification()` with your HTTP client.
+//!             let _request = other.notification();
+//!         }
+//!     }
+//! }
+//!
+//! // 4. The next poll gets the tokens, exactly once.
+//! now += Duration::from_secs(5);
+//! let tokens = token(&form_post("https://op.example/token", &poll)?, now, &rng);
+//! assert_eq!(tokens.status(), 200);
+//! assert_eq!(tokens.headers()["cache-control"], "no-store");
+//! now += Duration::from_secs(5);
+//! let replay = token(&form_post("https://op.example/token", &poll)?, now, &rng);
+//! assert_eq!(replay.status(), 400); // invalid_grant
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![forbid(unsafe_code)]
+
+pub mod backchannel;
+pub mod client;
+pub mod client_auth;
+pub mod complete;
+pub mod config;
+pub mod discovery;
+pub mod incoming;
+pub mod issue;
+pub mod jwt_claims;
+pub mod minter;
+pub mod notification;
+pub mod params;
+pub mod registration;
+pub mod registry;
+pub mod request_object;
+pub mod response;
+pub mod secret;
+pub mod server;
+pub mod store;
+pub mod ticket;
+pub mod token_endpoint;
+
+pub use backchannel::{BackchannelError, BackchannelOutcome};
+pub use client::{AuthMethod, CIBA_GRANT_TYPE, ClientMetadata, DeliveryMode};
+pub use complete::{AuthenticationResult, Authorization, CompleteError, CompleteOutcome};
+pub use config::{RequestLimits, ServerConfig, ServerConfigError};
+pub use incoming::{IncomingRequest, TlsClientCertificate};
+pub use issue::{Acknowledgement, FailReason, Failure, IssueError, IssueOutcome};
+pub use minter::{DefaultTokenMinter, MintedTokens, TokenMinter};
+pub use registration::{ClientMetadataError, validate_client_metadata};
+pub use registry::{ClientRegistry, StaticClientRegistry};
+pub use response::Rejection;
+pub use secret::Secret;
+pub use server::CibaServer;
+pub use store::{MemoryStore, Store};
+pub use ticket::{Hint, HintType, Ticket};
+pub use token_endpoint::{TokenError, TokenGrant, TokenOutcome};

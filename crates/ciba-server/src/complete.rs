@@ -1,0 +1,313 @@
+//! Recording the user's decision ([`CibaServer::complete`]) and building the ping or push
+//! notification it calls for.
+
+use std::time::{Duration, SystemTime};
+
+use ciba_core::ErrorCode;
+use ciba_core::random::Random;
+use serde_json::{Map, Value};
+
+use crate::client::DeliveryMode;
+use crate::minter::{MintError, MintRequest, MintedTokens, RESERVED_CLAIMS};
+use crate::notification::{NotificationError, Target};
+use crate::server::{CibaServer, token_fingerprint};
+use crate::store::{
+    CompleteStatus, Completion, Grant, RequestState, StoreError, StoredRequest, TokenFingerprint,
+};
+
+/// What the user approved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Authorization {
+    /// The subject who authenticated; must be the one given to
+    /// [`CibaServer::issue`] (the user the hint named).
+    pub subject: String,
+    /// Granted scopes, a subset of the requested ones that keeps `openid`; `None` grants
+    /// all the requested scopes.
+    pub scopes: Option<Vec<String>>,
+    /// The authentication context class reached.
+    pub acr: Option<String>,
+    /// The authentication methods used.
+    pub amr: Vec<String>,
+    /// When the user authenticated.
+    pub auth_time: Option<SystemTime>,
+    /// Extra ID token claims (not the ones in [`RESERVED_CLAIMS`]).
+    pub claims: Map<String, Value>,
+}
+
+impl Authorization {
+    /// An approval by `subject` of all the requested scopes.
+    pub fn new(subject: impl Into<String>) -> Authorization {
+        Authorization {
+            subject: subject.into(),
+            scopes: None,
+            acr: None,
+            amr: Vec::new(),
+            auth_time: None,
+            claims: Map::new(),
+        }
+    }
+}
+
+/// The result of the user's authentication on the authentication device.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthenticationResult {
+    /// The user authenticated and approved.
+    Authorized(Authorization),
+    /// The user denied (`access_denied`).
+    AccessDenied,
+    /// No result could be obtained (device unreachable, timeout, ...). Push clients receive
+    /// a `transaction_failed` error payload (CIBA Core section 12); poll and ping clients
+    /// get `expired_token` at the token endpoint, since section 11 has no code for it.
+    TransactionFailed,
+}
+
+/// What to send after [`CibaServer::complete`].
+#[derive(Debug)]
+pub enum CompleteOutcome {
+    /// Poll mode: nothing; the client learns the result at the token endpoint.
+    NothingToSend,
+    /// Ping mode: POST this to the client (body `{"auth_req_id"}`, bearer
+    /// `client_notification_token`), after approval, denial or failure alike.
+    Ping(http::Request<Vec<u8>>),
+    /// Push mode: POST this token delivery to the client.
+    PushTokens(http::Request<Vec<u8>>),
+    /// Push mode: POST this section 12 error payload to the client.
+    PushError {
+        /// The request.
+        request: http::Request<Vec<u8>>,
+        /// `access_denied`, `transaction_failed` or `expired_token`.
+        error: ErrorCode,
+    },
+}
+
+impl CompleteOutcome {
+    /// The request to send to the client's notification endpoint, if any. Send it without
+    /// following redirects and without retrying on a 4xx answer.
+    pub fn notification(&self) -> Option<&http::Request<Vec<u8>>> {
+        match self {
+            CompleteOutcome::NothingToSend => None,
+            CompleteOutcome::Ping(r) | CompleteOutcome::PushTokens(r) => Some(r),
+            CompleteOutcome::PushError { request, .. } => Some(request),
+        }
+    }
+}
+
+/// Why [`CibaServer::complete`] recorded nothing.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompleteError {
+    /// No such `auth_req_id` (never issued, or forgotten).
+    #[error("unknown auth_req_id")]
+    UnknownRequest,
+    /// A result was already recorded.
+    #[error("the request was already completed")]
+    AlreadyCompleted,
+    /// The poll or ping request expired before the result came (the client is told
+    /// `expired_token` at the token endpoint).
+    #[error("the request has expired")]
+    Expired,
+    /// The approving subject is not the user the request was issued for.
+    #[error("the approving subject is not the identified user")]
+    SubjectMismatch,
+    /// A granted scope was not requested.
+    #[error("scope {scope:?} was not requested")]
+    ScopeNotRequested {
+        /// The scope.
+        scope: String,
+    },
+    /// The granted scopes drop `openid`.
+    #[error("granted scopes must keep openid")]
+    OpenidScopeRemoved,
+    /// An extra claim uses a name the helper sets itself.
+    #[error("claim {name:?} is reserved")]
+    ReservedClaim {
+        /// The claim name.
+        name: String,
+    },
+    /// Minting the pushed tokens failed.
+    #[error(transparent)]
+    Mint(#[from] MintError),
+    /// The notification request could not be built.
+    #[error(transparent)]
+    Notification(#[from] NotificationError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Fingerprints of freshly minted tokens, with their expiry.
+pub(crate) fn fingerprints(tokens: &MintedTokens, now: SystemTime) -> Vec<TokenFingerprint> {
+    let at = |secs: u64| now.checked_add(Duration::from_secs(secs)).unwrap_or(now);
+    let mut out = Vec::new();
+    if let Some(fp) = token_fingerprint(tokens.access_token.expose()) {
+        out.push(TokenFingerprint {
+            fingerprint: fp,
+            expires_at: at(tokens.expires_in),
+        });
+    }
+    if let Some(rt) = &tokens.refresh_token
+        && let Some(fp) = token_fingerprint(rt.expose())
+    {
+        out.push(TokenFingerprint {
+            fingerprint: fp,
+            expires_at: at(tokens.refresh_token_expires_in.unwrap_or(u64::MAX / 4)),
+        });
+    }
+    out
+}
+
+fn grant_for(request: &StoredRequest, a: &Authorization) -> Result<Grant, CompleteError> {
+    if a.subject != request.subject {
+        return Err(CompleteError::SubjectMismatch);
+    }
+    let scopes = a.scopes.clone().unwrap_or_else(|| request.scopes.clone());
+    if let Some(extra) = scopes.iter().find(|s| !request.scopes.contains(s)) {
+        return Err(CompleteError::ScopeNotRequested {
+            scope: extra.clone(),
+        });
+    }
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(CompleteError::OpenidScopeRemoved);
+    }
+    if let Some(name) = a
+        .claims
+        .keys()
+        .find(|k| RESERVED_CLAIMS.contains(&k.as_str()))
+    {
+        return Err(CompleteError::ReservedClaim { name: name.clone() });
+    }
+    Ok(Grant {
+        subject: a.subject.clone(),
+        scopes,
+        acr: a.acr.clone(),
+        amr: a.amr.clone(),
+        auth_time: a.auth_time,
+        claims: a.claims.clone(),
+    })
+}
+
+fn unexpected(status: CompleteStatus) -> CompleteError {
+    match status {
+        CompleteStatus::AlreadyCompleted => CompleteError::AlreadyCompleted,
+        CompleteStatus::Expired(_) => CompleteError::Expired,
+        _ => CompleteError::UnknownRequest,
+    }
+}
+
+impl CibaServer {
+    /// Records the user's decision for `auth_req_id`, exactly once, and says what to send.
+    ///
+    /// * Poll: [`CompleteOutcome::NothingToSend`].
+    /// * Ping: [`CompleteOutcome::Ping`], whatever the result.
+    /// * Push: tokens are minted now (`rng` supplies their randomness) and delivered with
+    ///   [`CompleteOutcome::PushTokens`]; a denial or failure gives
+    ///   [`CompleteOutcome::PushError`] with `access_denied` or `transaction_failed`. A push
+    ///   request completed after it expired gives a `PushError` with `expired_token`, once.
+    ///
+    /// A second call for the same request is [`CompleteError::AlreadyCompleted`].
+    pub fn complete(
+        &self,
+        auth_req_id: &str,
+        result: AuthenticationResult,
+        now: SystemTime,
+        rng: &dyn Random,
+    ) -> Result<CompleteOutcome, CompleteError> {
+        let current = self
+            .store
+            .request(auth_req_id, now)?
+            .ok_or(CompleteError::UnknownRequest)?;
+        if current.state != RequestState::Pending {
+            return Err(CompleteError::AlreadyCompleted);
+        }
+        let grant = match &result {
+            AuthenticationResult::Authorized(a) => Some(grant_for(&current, a)?),
+            _ => None,
+        };
+        let target = Target {
+            endpoint: current.notification_endpoint.as_deref(),
+            token: current.client_notification_token.as_ref(),
+        };
+        match current.delivery_mode {
+            DeliveryMode::Push => self.complete_push(&current, &target, &result, grant, now, rng),
+            mode => {
+                // Build the ping first, so a bad endpoint changes nothing.
+                let ping = match mode {
+                    DeliveryMode::Ping => Some(target.ping(auth_req_id)?),
+                    _ => None,
+                };
+                let completion = match grant {
+                    Some(g) => Completion::Authorized(Box::new(g)),
+                    None if result == AuthenticationResult::AccessDenied => Completion::Denied,
+                    None => Completion::Failed,
+                };
+                match self.store.complete(auth_req_id, completion, now)? {
+                    CompleteStatus::Completed(_) => Ok(match ping {
+                        Some(request) => CompleteOutcome::Ping(request),
+                        None => CompleteOutcome::NothingToSend,
+                    }),
+                    other => Err(unexpected(other)),
+                }
+            }
+        }
+    }
+
+    fn complete_push(
+        &self,
+        current: &StoredRequest,
+        target: &Target<'_>,
+        result: &AuthenticationResult,
+        grant: Option<Grant>,
+        now: SystemTime,
+        rng: &dyn Random,
+    ) -> Result<CompleteOutcome, CompleteError> {
+        let id = current.auth_req_id.as_str();
+        let expired = || -> Result<CompleteOutcome, CompleteError> {
+            let error = ErrorCode::ExpiredToken;
+            let request = target.push_error(id, &error, "the request has expired")?;
+            Ok(CompleteOutcome::PushError { request, error })
+        };
+        // Prepare the delivery before committing, so a failure here changes nothing.
+        let (prepared, tokens) = match grant {
+            _ if current.is_expired(now) => (expired()?, Vec::new()),
+            Some(grant) => {
+                let minted = self.minter.mint(
+                    &MintRequest {
+                        issuer: &self.config.issuer,
+                        client_id: &current.client_id,
+                        auth_req_id: id,
+                        delivery_mode: DeliveryMode::Push,
+                        grant: &grant,
+                    },
+                    now,
+                    rng,
+                )?;
+                let request = target.push_tokens(id, &minted)?;
+                (
+                    CompleteOutcome::PushTokens(request),
+                    fingerprints(&minted, now),
+                )
+            }
+            None => {
+                let (error, text) = match result {
+                    AuthenticationResult::AccessDenied => {
+                        (ErrorCode::AccessDenied, "the user denied the request")
+                    }
+                    _ => (
+                        ErrorCode::TransactionFailed,
+                        "no result could be obtained from the authentication device",
+                    ),
+                };
+                let request = target.push_error(id, &error, text)?;
+                (CompleteOutcome::PushError { request, error }, Vec::new())
+            }
+        };
+        match self
+            .store
+            .complete(id, Completion::Delivered(tokens), now)?
+        {
+            CompleteStatus::Completed(_) => Ok(prepared),
+            CompleteStatus::Expired(_) => expired(),
+            other => Err(unexpected(other)),
+        }
+    }
+}

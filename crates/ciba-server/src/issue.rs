@@ -1,0 +1,268 @@
+//! After user identification: [`CibaServer::issue`] acknowledges the request with an
+//! `auth_req_id` (CIBA Core section 7.3); [`CibaServer::fail`] refuses it with one of the
+//! section 13 errors.
+
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime};
+
+use ciba_core::ErrorCode;
+use ciba_core::random::{IDENTIFIER_BYTES, Random, RandomError, random_identifier};
+use http::StatusCode;
+use serde_json::{Map, Value};
+
+use crate::response::{ProtocolError, Rejection, json_response, sanitize_description};
+use crate::server::CibaServer;
+use crate::store::{RequestState, StoreError, StoredRequest};
+
+/// A successful acknowledgement.
+#[derive(Debug)]
+pub struct Acknowledgement {
+    /// The minted `auth_req_id` (160 random bits, base64url).
+    pub auth_req_id: String,
+    /// Its lifetime in seconds.
+    pub expires_in: u64,
+    /// The polling interval, for poll and ping clients.
+    pub interval: Option<u64>,
+    /// The 200 response: `{"auth_req_id", "expires_in", "interval"}`, JSON, no-store.
+    pub response: http::Response<Vec<u8>>,
+}
+
+/// What [`CibaServer::issue`] decided.
+#[derive(Debug)]
+pub enum IssueOutcome {
+    /// The request is acknowledged: send the response, then start the user's
+    /// authentication on the authentication device.
+    Issued(Acknowledgement),
+    /// The ticket is unknown, already used or expired: a 500 `server_error` response (the
+    /// client did nothing wrong).
+    InvalidTicket(Rejection<IssueError>),
+    /// The request could not be stored: 503 `temporarily_unavailable` with `Retry-After`
+    /// when the client has too many requests in flight, 500 `server_error` otherwise.
+    Refused(Rejection<IssueError>),
+}
+
+/// Why [`CibaServer::issue`] did not acknowledge the request.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// The ticket is unknown, already used or expired.
+    #[error("the ticket is unknown, used or expired")]
+    InvalidTicket,
+    /// The subject is empty.
+    #[error("the subject must not be empty")]
+    EmptySubject,
+    /// The client has too many requests in flight.
+    #[error("too many requests in flight for this client")]
+    TooManyRequests,
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+    /// The random source failed.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+}
+
+impl ProtocolError for IssueError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            IssueError::TooManyRequests => ErrorCode::TemporarilyUnavailable,
+            _ => ErrorCode::ServerError,
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            IssueError::TooManyRequests => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn description(&self) -> Cow<'static, str> {
+        match self {
+            IssueError::TooManyRequests => {
+                Cow::Borrowed("too many requests in flight, retry later")
+            }
+            _ => Cow::Borrowed("the server could not process the request"),
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        matches!(self, IssueError::TooManyRequests).then_some(60)
+    }
+}
+
+/// The reasons an AS may refuse a request after the user identification step, with the
+/// CIBA Core section 13 error each one sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailReason {
+    /// 400 `expired_login_hint_token`.
+    ExpiredLoginHintToken,
+    /// 400 `unknown_user_id`: the hint does not identify a user.
+    UnknownUserId,
+    /// 400 `unauthorized_client`: a rule of the AS forbids this client.
+    UnauthorizedClient,
+    /// 400 `missing_user_code`: a user code is required (for example by a per-user rule).
+    MissingUserCode,
+    /// 400 `invalid_user_code`.
+    InvalidUserCode,
+    /// 400 `invalid_binding_message`.
+    InvalidBindingMessage,
+    /// 400 `invalid_target` (RFC 8707 `resource`).
+    InvalidTarget,
+    /// 403 `access_denied`: refused without asking the user.
+    AccessDenied,
+    /// 500 `server_error`.
+    ServerError,
+}
+
+impl FailReason {
+    /// Every reason.
+    pub const ALL: [FailReason; 9] = [
+        FailReason::ExpiredLoginHintToken,
+        FailReason::UnknownUserId,
+        FailReason::UnauthorizedClient,
+        FailReason::MissingUserCode,
+        FailReason::InvalidUserCode,
+        FailReason::InvalidBindingMessage,
+        FailReason::InvalidTarget,
+        FailReason::AccessDenied,
+        FailReason::ServerError,
+    ];
+}
+
+/// A refusal by the AS: the reason and an optional description for the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the request was refused: {reason:?}")]
+pub struct Failure {
+    /// The reason.
+    pub reason: FailReason,
+    /// The `error_description` sent (characters RFC 6749 forbids removed).
+    pub description: Option<String>,
+}
+
+impl ProtocolError for Failure {
+    fn code(&self) -> ErrorCode {
+        match self.reason {
+            FailReason::ExpiredLoginHintToken => ErrorCode::ExpiredLoginHintToken,
+            FailReason::UnknownUserId => ErrorCode::UnknownUserId,
+            FailReason::UnauthorizedClient => ErrorCode::UnauthorizedClient,
+            FailReason::MissingUserCode => ErrorCode::MissingUserCode,
+            FailReason::InvalidUserCode => ErrorCode::InvalidUserCode,
+            FailReason::InvalidBindingMessage => ErrorCode::InvalidBindingMessage,
+            FailReason::InvalidTarget => ErrorCode::InvalidTarget,
+            FailReason::AccessDenied => ErrorCode::AccessDenied,
+            FailReason::ServerError => ErrorCode::ServerError,
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self.reason {
+            FailReason::AccessDenied => StatusCode::FORBIDDEN,
+            FailReason::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn description(&self) -> Cow<'static, str> {
+        Cow::Owned(self.description.clone().unwrap_or_default())
+    }
+}
+
+impl CibaServer {
+    /// Acknowledges the request of `ticket` for the user `subject` the AS identified from the
+    /// hint: mints the `auth_req_id` from `rng`, stores the pending request and returns the
+    /// 200 response. `expires_in` is the client's `requested_expiry` capped at
+    /// [`ServerConfig::max_expires_in`](crate::ServerConfig::max_expires_in), or the default;
+    /// poll and ping clients also get the `interval`.
+    ///
+    /// `ticket` is a [`Ticket`](crate::Ticket) or its id. Each ticket is used once.
+    pub fn issue<T: AsRef<str> + ?Sized>(
+        &self,
+        ticket: &T,
+        subject: &str,
+        now: SystemTime,
+        rng: &dyn Random,
+    ) -> IssueOutcome {
+        let reject = |e| Rejection::new(e, &self.config.issuer);
+        let ticket = match self.store.take_ticket(ticket.as_ref(), now) {
+            Ok(Some(t)) => t,
+            Ok(None) => return IssueOutcome::InvalidTicket(reject(IssueError::InvalidTicket)),
+            Err(e) => return IssueOutcome::Refused(reject(IssueError::Store(e))),
+        };
+        if subject.is_empty() {
+            return IssueOutcome::Refused(reject(IssueError::EmptySubject));
+        }
+        let auth_req_id = match random_identifier(rng, IDENTIFIER_BYTES) {
+            Ok(id) => id,
+            Err(e) => return IssueOutcome::Refused(reject(IssueError::Random(e))),
+        };
+        let expires_in = self.config.expires_in_for(ticket.requested_expiry);
+        let interval = ticket
+            .delivery_mode
+            .uses_token_endpoint()
+            .then_some(self.config.interval);
+        let expires_at = now
+            .checked_add(Duration::from_secs(expires_in))
+            .unwrap_or(now);
+        let keep_until = expires_at
+            .checked_add(self.config.tombstone_ttl)
+            .unwrap_or(expires_at);
+        let stored = StoredRequest {
+            auth_req_id: auth_req_id.clone(),
+            client_id: ticket.client_id,
+            subject: subject.to_owned(),
+            delivery_mode: ticket.delivery_mode,
+            notification_endpoint: ticket.notification_endpoint,
+            client_notification_token: ticket.client_notification_token,
+            scopes: ticket.scopes,
+            acr_values: ticket.acr_values,
+            binding_message: ticket.binding_message,
+            issued_at: now,
+            expires_at,
+            interval: self.config.interval,
+            last_poll: None,
+            state: RequestState::Pending,
+        };
+        match self.store.insert_request(&stored, keep_until, now) {
+            Ok(()) => {}
+            Err(StoreError::ClientLimitReached { .. }) => {
+                return IssueOutcome::Refused(reject(IssueError::TooManyRequests));
+            }
+            Err(e) => return IssueOutcome::Refused(reject(IssueError::Store(e))),
+        }
+        let mut body = Map::new();
+        body.insert("auth_req_id".into(), Value::String(auth_req_id.clone()));
+        body.insert("expires_in".into(), expires_in.into());
+        if let Some(i) = interval {
+            body.insert("interval".into(), i.into());
+        }
+        IssueOutcome::Issued(Acknowledgement {
+            auth_req_id,
+            expires_in,
+            interval,
+            response: json_response(StatusCode::OK, &Value::Object(body)),
+        })
+    }
+
+    /// Refuses the request of `ticket` with the error for `reason` (CIBA Core section 13:
+    /// 403 for `access_denied`, 500 for `server_error`, 400 otherwise) and an optional
+    /// `description`. The ticket is discarded; an unknown ticket still yields the response.
+    pub fn fail<T: AsRef<str> + ?Sized>(
+        &self,
+        ticket: &T,
+        reason: FailReason,
+        description: Option<&str>,
+    ) -> Rejection<Failure> {
+        // The response does not depend on the ticket, so a store failure here only leaves a
+        // ticket to expire on its own.
+        let _ = self.store.remove_ticket(ticket.as_ref());
+        let failure = Failure {
+            reason,
+            description: description
+                .map(sanitize_description)
+                .filter(|d| !d.is_empty()),
+        };
+        Rejection::new(failure, &self.config.issuer)
+    }
+}

@@ -1,0 +1,242 @@
+//! Minting access tokens, refresh tokens and ID tokens.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ciba_core::jose::hash::left_half_hash;
+use ciba_core::jose::jws::sign_compact;
+use ciba_core::jose::{JoseError, Jwk, JwkSet, JwsAlgorithm, Signer};
+use ciba_core::random::{Random, RandomError, random_identifier};
+use ciba_core::time::unix_seconds;
+use serde_json::{Map, Value};
+
+use crate::client::DeliveryMode;
+use crate::secret::Secret;
+use crate::store::Grant;
+
+/// The ID token claim that binds a pushed token response to its request (CIBA Core 10.3.1).
+pub const AUTH_REQ_ID_CLAIM: &str = "urn:openid:params:jwt:claim:auth_req_id";
+/// The ID token claim with the hash of the refresh token (CIBA Core 10.3.1).
+pub const RT_HASH_CLAIM: &str = "urn:openid:params:jwt:claim:rt_hash";
+
+/// ID token claims the helper sets itself; a [`Grant`]'s extra claims may not use them.
+pub const RESERVED_CLAIMS: [&str; 13] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "auth_time",
+    "acr",
+    "amr",
+    "at_hash",
+    AUTH_REQ_ID_CLAIM,
+    RT_HASH_CLAIM,
+];
+
+/// Bytes of randomness in a default access or refresh token (256 bits).
+pub const TOKEN_BYTES: usize = 32;
+
+/// What to mint tokens for.
+#[derive(Debug, Clone, Copy)]
+pub struct MintRequest<'a> {
+    /// The issuer identifier.
+    pub issuer: &'a str,
+    /// The client the tokens are for (the ID token audience).
+    pub client_id: &'a str,
+    /// The request's `auth_req_id`.
+    pub auth_req_id: &'a str,
+    /// How the tokens reach the client. Push ID tokens carry the `auth_req_id` claim.
+    pub delivery_mode: DeliveryMode,
+    /// What the user granted.
+    pub grant: &'a Grant,
+}
+
+/// Freshly minted tokens.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MintedTokens {
+    /// The access token.
+    pub access_token: Secret,
+    /// `Bearer`.
+    pub token_type: String,
+    /// Access token lifetime in seconds.
+    pub expires_in: u64,
+    /// The refresh token, if one is issued.
+    pub refresh_token: Option<Secret>,
+    /// Refresh token lifetime in seconds, when one is issued.
+    pub refresh_token_expires_in: Option<u64>,
+    /// The signed ID token.
+    pub id_token: String,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+}
+
+impl fmt::Debug for MintedTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MintedTokens")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &self.refresh_token.is_some())
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Minting failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum MintError {
+    /// The random source failed.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    /// Signing the ID token failed.
+    #[error(transparent)]
+    Signing(#[from] JoseError),
+}
+
+/// Mints the tokens for an approved request. Implement it to issue JWT access tokens, bind
+/// tokens to a certificate, or keep keys in an HSM; [`DefaultTokenMinter`] is the default.
+pub trait TokenMinter: Send + Sync {
+    /// Mints an access token, an ID token and optionally a refresh token.
+    fn mint(
+        &self,
+        request: &MintRequest<'_>,
+        now: SystemTime,
+        rng: &dyn Random,
+    ) -> Result<MintedTokens, MintError>;
+
+    /// The public keys that verify this minter's ID tokens, for the JWKS document.
+    fn public_jwks(&self) -> JwkSet;
+
+    /// The ID token signing algorithms, for discovery.
+    fn id_token_signing_algs(&self) -> Vec<JwsAlgorithm>;
+}
+
+/// The default minter: opaque random access and refresh tokens ([`TOKEN_BYTES`] bytes,
+/// base64url) and an ID token signed by a [`Signer`] (RS256, PS256, ES256, EdDSA, ...).
+///
+/// The ID token carries `iss`, `sub`, `aud` (the client id), `exp`, `iat`, `auth_time`,
+/// `acr`, `amr` when known, `at_hash`, `urn:openid:params:jwt:claim:rt_hash` when a refresh
+/// token is issued, `urn:openid:params:jwt:claim:auth_req_id` in push mode, and the grant's
+/// extra claims.
+#[derive(Clone)]
+pub struct DefaultTokenMinter {
+    signer: Arc<dyn Signer>,
+    published: Vec<Jwk>,
+    /// Access token lifetime (default 3600 s).
+    pub access_token_ttl: Duration,
+    /// ID token lifetime (default 3600 s).
+    pub id_token_ttl: Duration,
+    /// Refresh token lifetime, or `None` to issue no refresh tokens (default 30 days).
+    pub refresh_token_ttl: Option<Duration>,
+}
+
+impl fmt::Debug for DefaultTokenMinter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DefaultTokenMinter")
+            .field("alg", &self.signer.algorithm())
+            .field("kid", &self.signer.key_id())
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DefaultTokenMinter {
+    /// A minter signing ID tokens with `signer`.
+    pub fn new(signer: Arc<dyn Signer>) -> DefaultTokenMinter {
+        let published = signer.public_jwk().into_iter().collect();
+        DefaultTokenMinter {
+            signer,
+            published,
+            access_token_ttl: Duration::from_secs(3600),
+            id_token_ttl: Duration::from_secs(3600),
+            refresh_token_ttl: Some(Duration::from_secs(30 * 24 * 3600)),
+        }
+    }
+
+    /// Also publishes `key` in the JWKS (for example the previous key during a rotation).
+    /// Private members are removed.
+    pub fn publish_key(mut self, key: &Jwk) -> DefaultTokenMinter {
+        self.published.push(key.to_public());
+        self
+    }
+}
+
+impl TokenMinter for DefaultTokenMinter {
+    fn mint(
+        &self,
+        request: &MintRequest<'_>,
+        now: SystemTime,
+        rng: &dyn Random,
+    ) -> Result<MintedTokens, MintError> {
+        let alg = self.signer.algorithm();
+        let access_token = random_identifier(rng, TOKEN_BYTES)?;
+        let refresh_token = match self.refresh_token_ttl {
+            Some(_) => Some(random_identifier(rng, TOKEN_BYTES)?),
+            None => None,
+        };
+        let grant = request.grant;
+        let iat = unix_seconds(now);
+        let mut claims = Map::new();
+        // Extra claims first, so the protocol claims below always win.
+        for (k, v) in &grant.claims {
+            if !RESERVED_CLAIMS.contains(&k.as_str()) {
+                claims.insert(k.clone(), v.clone());
+            }
+        }
+        claims.insert("iss".into(), request.issuer.into());
+        claims.insert("sub".into(), grant.subject.clone().into());
+        claims.insert("aud".into(), request.client_id.into());
+        claims.insert(
+            "exp".into(),
+            iat.saturating_add(secs_i64(self.id_token_ttl)).into(),
+        );
+        claims.insert("iat".into(), iat.into());
+        if let Some(t) = grant.auth_time {
+            claims.insert("auth_time".into(), unix_seconds(t).into());
+        }
+        if let Some(acr) = &grant.acr {
+            claims.insert("acr".into(), acr.clone().into());
+        }
+        if !grant.amr.is_empty() {
+            claims.insert("amr".into(), grant.amr.clone().into());
+        }
+        claims.insert("at_hash".into(), left_half_hash(alg, &access_token)?.into());
+        if let Some(rt) = &refresh_token {
+            claims.insert(RT_HASH_CLAIM.into(), left_half_hash(alg, rt)?.into());
+        }
+        if request.delivery_mode == DeliveryMode::Push {
+            claims.insert(AUTH_REQ_ID_CLAIM.into(), request.auth_req_id.into());
+        }
+        let mut header = Map::new();
+        header.insert("typ".into(), Value::String("JWT".into()));
+        let id_token = sign_compact(header, &claims, self.signer.as_ref())?;
+        Ok(MintedTokens {
+            access_token: Secret::new(access_token),
+            token_type: "Bearer".into(),
+            expires_in: self.access_token_ttl.as_secs(),
+            refresh_token: refresh_token.map(Secret::new),
+            refresh_token_expires_in: self.refresh_token_ttl.map(|d| d.as_secs()),
+            id_token,
+            scope: grant.scopes.join(" "),
+        })
+    }
+
+    fn public_jwks(&self) -> JwkSet {
+        JwkSet {
+            keys: self.published.clone(),
+        }
+    }
+
+    fn id_token_signing_algs(&self) -> Vec<JwsAlgorithm> {
+        vec![self.signer.algorithm()]
+    }
+}
+
+fn secs_i64(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}

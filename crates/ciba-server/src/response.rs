@@ -1,0 +1,156 @@
+//! Ready-to-send HTTP responses: JSON bodies with `Cache-Control: no-store` and
+//! `Pragma: no-cache`, and OAuth error responses built from typed errors.
+
+use std::borrow::Cow;
+
+use ciba_core::ErrorCode;
+use ciba_core::body::APPLICATION_JSON;
+use ciba_core::oauth_error::is_valid_error_text;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderValue, StatusCode};
+use serde_json::{Map, Value};
+
+/// A typed error that maps to an OAuth error response.
+pub trait ProtocolError: std::fmt::Debug {
+    /// The `error` code.
+    fn code(&self) -> ErrorCode;
+    /// The HTTP status.
+    fn status(&self) -> StatusCode;
+    /// A short `error_description` (characters RFC 6749 forbids are dropped when sent).
+    fn description(&self) -> Cow<'static, str>;
+    /// Seconds for a `Retry-After` header, for 503 answers.
+    fn retry_after(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// A refusal: the typed reason, and the response that tells the peer.
+#[derive(Debug)]
+pub struct Rejection<E> {
+    /// Why the request was refused.
+    pub error: E,
+    /// The response to send: status, `Content-Type: application/json`,
+    /// `Cache-Control: no-store`, `Pragma: no-cache`, a `WWW-Authenticate` challenge on 401,
+    /// and the `{"error", "error_description"}` body.
+    pub response: http::Response<Vec<u8>>,
+}
+
+impl<E: ProtocolError> Rejection<E> {
+    /// Builds the response for `error`. `realm` names the protection space in the
+    /// `WWW-Authenticate` challenge of 401 answers (the issuer is a good choice).
+    pub fn new(error: E, realm: &str) -> Rejection<E> {
+        let response = error_response(&error, realm);
+        Rejection { error, response }
+    }
+
+    /// The `error` code sent.
+    pub fn code(&self) -> ErrorCode {
+        self.error.code()
+    }
+
+    /// The HTTP status sent.
+    pub fn status(&self) -> StatusCode {
+        self.response.status()
+    }
+
+    /// The response, without the typed reason.
+    pub fn into_response(self) -> http::Response<Vec<u8>> {
+        self.response
+    }
+}
+
+/// Keeps only the characters RFC 6749 allows in `error_description`, at most 200 of them.
+pub fn sanitize_description(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii() && is_valid_error_text(c.encode_utf8(&mut [0u8; 4])))
+        .take(200)
+        .collect()
+}
+
+/// The OAuth error body for `code` and an optional description.
+pub fn error_body(code: &ErrorCode, description: Option<&str>) -> Value {
+    let mut m = Map::new();
+    m.insert("error".into(), Value::String(code.as_str().to_owned()));
+    if let Some(d) = description.map(sanitize_description)
+        && !d.is_empty()
+    {
+        m.insert("error_description".into(), Value::String(d));
+    }
+    Value::Object(m)
+}
+
+fn error_response<E: ProtocolError>(error: &E, realm: &str) -> http::Response<Vec<u8>> {
+    let body = error_body(&error.code(), Some(&error.description()));
+    let mut response = json_response(error.status(), &body);
+    if error.status() == StatusCode::UNAUTHORIZED {
+        let challenge = HeaderValue::from_str(&format!("Basic realm=\"{}\"", realm_text(realm)))
+            .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"ciba\""));
+        response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+    }
+    if let Some(secs) = error.retry_after() {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+fn realm_text(realm: &str) -> String {
+    realm
+        .chars()
+        .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\')
+        .take(200)
+        .collect()
+}
+
+/// A response with `status`, the JSON `body`, `Content-Type: application/json`,
+/// `Cache-Control: no-store` and `Pragma: no-cache`.
+pub fn json_response(status: StatusCode, body: &Value) -> http::Response<Vec<u8>> {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = http::Response::new(bytes);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(APPLICATION_JSON));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Unauthorized;
+    impl ProtocolError for Unauthorized {
+        fn code(&self) -> ErrorCode {
+            ErrorCode::InvalidClient
+        }
+        fn status(&self) -> StatusCode {
+            StatusCode::UNAUTHORIZED
+        }
+        fn description(&self) -> Cow<'static, str> {
+            Cow::Borrowed("bad \"client\"\n\\ credentials")
+        }
+    }
+
+    #[test]
+    fn unauthorized_rejections_carry_a_challenge_and_a_clean_description() {
+        let r = Rejection::new(Unauthorized, "https://op.example");
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            r.response.headers().get(WWW_AUTHENTICATE).unwrap(),
+            "Basic realm=\"https://op.example\""
+        );
+        assert_eq!(r.response.headers().get(CACHE_CONTROL).unwrap(), "no-store");
+        let v: Value = serde_json::from_slice(r.response.body()).unwrap();
+        assert_eq!(v["error"], "invalid_client");
+        assert_eq!(v["error_description"], "bad client credentials");
+    }
+}

@@ -1,0 +1,80 @@
+//! A string that must not leak: client secrets, notification tokens, user codes, tokens.
+
+use std::fmt;
+
+use ciba_core::ct::ct_eq;
+use serde::{Deserialize, Serialize};
+
+/// A secret string. `Debug` never prints it, and `==` compares in constant time.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps `value`.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret value, for the one place that must use it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// True when the secret equals `candidate`; the comparison time does not depend on where
+    /// the two differ.
+    pub fn matches(&self, candidate: &str) -> bool {
+        ct_eq(self.0.as_bytes(), candidate.as_bytes())
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.matches(&other.0)
+    }
+}
+
+impl Eq for Secret {}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Secret {
+        Secret::new(s)
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Secret {
+        Secret(s)
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod tests {
+    use super::Secret;
+
+    #[test]
+    fn debug_output_hides_the_value() {
+        let s = Secret::new("hunter2");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn equality_compares_the_values() {
+        assert_eq!(Secret::new("a"), Secret::new("a"));
+        assert_ne!(Secret::new("a"), Secret::new("b"));
+        assert!(Secret::new("abc").matches("abc"));
+        assert!(!Secret::new("abc").matches("abd"));
+    }
+}

@@ -1,0 +1,84 @@
+//! [`CibaServer`]: the configuration, client registry, store and token minter, together.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use ciba_core::jose::hash::sha256_b64;
+
+use crate::config::ServerConfig;
+use crate::minter::TokenMinter;
+use crate::registry::ClientRegistry;
+use crate::store::{Store, StoreError, StoredRequest};
+
+/// The authorization-server helper. Cheap to share: wrap it in an `Arc` and call it from
+/// any thread; all state lives in the [`Store`].
+///
+/// The endpoint methods live next to their logic:
+/// [`authenticate_request`](CibaServer::authenticate_request),
+/// [`issue`](CibaServer::issue), [`fail`](CibaServer::fail),
+/// [`complete`](CibaServer::complete), [`token_request`](CibaServer::token_request),
+/// [`discovery_document`](CibaServer::discovery_document) and
+/// [`jwks_document`](CibaServer::jwks_document).
+pub struct CibaServer {
+    pub(crate) config: ServerConfig,
+    pub(crate) registry: Arc<dyn ClientRegistry>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) minter: Arc<dyn TokenMinter>,
+}
+
+impl fmt::Debug for CibaServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CibaServer")
+            .field("issuer", &self.config.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CibaServer {
+    /// A server over `config`, looking clients up in `registry`, keeping state in `store`
+    /// and minting tokens with `minter`.
+    pub fn new(
+        config: ServerConfig,
+        registry: Arc<dyn ClientRegistry>,
+        store: Arc<dyn Store>,
+        minter: Arc<dyn TokenMinter>,
+    ) -> CibaServer {
+        CibaServer {
+            config,
+            registry,
+            store,
+            minter,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// The request `auth_req_id` as stored (for the authentication device: binding message,
+    /// scopes, acr values), or `None` once forgotten.
+    pub fn pending_request(
+        &self,
+        auth_req_id: &str,
+        now: SystemTime,
+    ) -> Result<Option<StoredRequest>, StoreError> {
+        self.store.request(auth_req_id, now)
+    }
+
+    /// True when `token` (an access or refresh token this server issued) was revoked because
+    /// its `auth_req_id` was redeemed a second time. Resource servers and the refresh grant
+    /// should refuse revoked tokens.
+    pub fn is_revoked(&self, token: &str, now: SystemTime) -> Result<bool, StoreError> {
+        match token_fingerprint(token) {
+            Some(fp) => self.store.is_revoked(&fp, now),
+            None => Ok(false),
+        }
+    }
+}
+
+/// The fingerprint under which a token's revocation is recorded: base64url(SHA-256(token)).
+pub fn token_fingerprint(token: &str) -> Option<String> {
+    sha256_b64(token).ok()
+}

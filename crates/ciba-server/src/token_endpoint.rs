@@ -1,0 +1,332 @@
+//! The token endpoint for the CIBA grant (CIBA Core sections 10.1, 10.1.1 and 11).
+//!
+//! Order of checks: transport (`POST`, form body, limits); `grant_type` (another grant is
+//! handed back to the AS as [`TokenOutcome::NotCibaGrant`]); client authentication (401
+//! `invalid_client`); the client's mode (push clients and clients without the CIBA grant get
+//! `unauthorized_client`); `auth_req_id` present; then the stored request decides, in one
+//! atomic store step: `invalid_grant` (unknown, another client's, or already used),
+//! `expired_token`, `slow_down`, `authorization_pending`, `access_denied`, or the tokens.
+
+use std::borrow::Cow;
+use std::time::SystemTime;
+
+use ciba_core::ErrorCode;
+use ciba_core::body::{FORM_URLENCODED, FormError, media_type_is, parse_form};
+use ciba_core::random::Random;
+use http::header::CONTENT_TYPE;
+use http::{Method, StatusCode};
+use serde_json::{Map, Value};
+
+use crate::client::{CIBA_GRANT_TYPE, DeliveryMode};
+use crate::client_auth::{ClientAuthError, Endpoint};
+use crate::complete::fingerprints;
+use crate::incoming::IncomingRequest;
+use crate::minter::{MintError, MintRequest, MintedTokens};
+use crate::response::{ProtocolError, Rejection, json_response};
+use crate::server::CibaServer;
+use crate::store::{PollStatus, RequestState, StoreError};
+
+/// The seconds added to a request's interval at each `slow_down` (CIBA Core section 11).
+pub const SLOW_DOWN_INCREMENT: u64 = 5;
+
+/// Tokens issued at the token endpoint.
+#[derive(Debug)]
+pub struct TokenGrant {
+    /// The client the tokens went to.
+    pub client_id: String,
+    /// The redeemed `auth_req_id`.
+    pub auth_req_id: String,
+    /// The tokens.
+    pub tokens: MintedTokens,
+    /// The 200 response: `{access_token, token_type, expires_in, refresh_token?, id_token,
+    /// scope}`, JSON, no-store.
+    pub response: http::Response<Vec<u8>>,
+}
+
+/// What [`CibaServer::token_request`] decided.
+#[derive(Debug)]
+pub enum TokenOutcome {
+    /// Tokens were issued: send the response.
+    Issued(Box<TokenGrant>),
+    /// An error answer (including `authorization_pending` and `slow_down`): send the
+    /// response.
+    Respond(Rejection<TokenError>),
+    /// The request is for another grant type: the AS handles it (and answers
+    /// `unsupported_grant_type` if it does not know it either).
+    NotCibaGrant {
+        /// The `grant_type` sent.
+        grant_type: String,
+    },
+}
+
+/// Why the client may not use the CIBA grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GrantUnauthorizedReason {
+    /// The client is registered in push mode (CIBA Core section 11).
+    PushClient,
+    /// The client has no CIBA delivery mode.
+    NotCibaClient,
+    /// The client's `grant_types` lacks the CIBA grant.
+    MissingCibaGrant,
+}
+
+/// Why the `auth_req_id` is `invalid_grant`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidGrantReason {
+    /// Unknown, forgotten, or issued to another client.
+    Unknown,
+    /// Already redeemed (the first redemption's tokens are now revoked) or already
+    /// answered with a denial or failure.
+    AlreadyUsed,
+}
+
+/// The error answers of the CIBA grant.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The method is not `POST`.
+    #[error("the method must be POST")]
+    MethodNotAllowed,
+    /// The body is not `application/x-www-form-urlencoded`.
+    #[error("the content type must be application/x-www-form-urlencoded")]
+    UnsupportedContentType,
+    /// The form body is too large, has too many or repeated parameters, or is not UTF-8.
+    #[error(transparent)]
+    Form(#[from] FormError),
+    /// A parameter value is longer than allowed.
+    #[error("parameter {name:?} is too long")]
+    ParameterTooLong {
+        /// The parameter (truncated).
+        name: String,
+    },
+    /// `grant_type` is missing.
+    #[error("grant_type is required")]
+    MissingGrantType,
+    /// Client authentication failed.
+    #[error(transparent)]
+    ClientAuth(#[from] ClientAuthError),
+    /// The client may not use the CIBA grant.
+    #[error("the client may not use the CIBA grant: {reason:?}")]
+    UnauthorizedClient {
+        /// Why.
+        reason: GrantUnauthorizedReason,
+    },
+    /// `auth_req_id` is missing.
+    #[error("auth_req_id is required")]
+    MissingAuthReqId,
+    /// The `auth_req_id` cannot be redeemed by this client.
+    #[error("the auth_req_id is not valid: {reason:?}")]
+    InvalidGrant {
+        /// Why.
+        reason: InvalidGrantReason,
+    },
+    /// The user has not decided yet.
+    #[error("the authorization is pending")]
+    AuthorizationPending,
+    /// The client polls too fast; the stored interval is now `interval` seconds.
+    #[error("polling too fast; the interval is now {interval} seconds")]
+    SlowDown {
+        /// The new interval.
+        interval: u64,
+    },
+    /// The `auth_req_id` has expired.
+    #[error("the auth_req_id has expired")]
+    ExpiredToken,
+    /// The user denied the request.
+    #[error("the user denied the request")]
+    AccessDenied,
+    /// No result could be obtained from the authentication device; answered with
+    /// `expired_token`, as section 11 has no code for it.
+    #[error("no result could be obtained from the authentication device")]
+    TransactionFailed,
+    /// Minting the tokens failed.
+    #[error(transparent)]
+    Mint(#[from] MintError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ProtocolError for TokenError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            TokenError::ClientAuth(e) => e.code(),
+            TokenError::UnauthorizedClient { .. } => ErrorCode::UnauthorizedClient,
+            TokenError::InvalidGrant { .. } => ErrorCode::InvalidGrant,
+            TokenError::AuthorizationPending => ErrorCode::AuthorizationPending,
+            TokenError::SlowDown { .. } => ErrorCode::SlowDown,
+            TokenError::ExpiredToken | TokenError::TransactionFailed => ErrorCode::ExpiredToken,
+            TokenError::AccessDenied => ErrorCode::AccessDenied,
+            TokenError::Store(StoreError::ClientLimitReached { .. }) => {
+                ErrorCode::TemporarilyUnavailable
+            }
+            TokenError::Mint(_) | TokenError::Store(_) => ErrorCode::ServerError,
+            _ => ErrorCode::InvalidRequest,
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            TokenError::ClientAuth(e) => e.status(),
+            TokenError::Store(StoreError::ClientLimitReached { .. }) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            TokenError::Mint(_) | TokenError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn description(&self) -> Cow<'static, str> {
+        match self {
+            TokenError::ClientAuth(e) => e.description(),
+            TokenError::Mint(_) | TokenError::Store(_) => {
+                Cow::Borrowed("the server could not process the request")
+            }
+            other => Cow::Owned(other.to_string()),
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        (self.code() == ErrorCode::TemporarilyUnavailable).then_some(60)
+    }
+}
+
+impl CibaServer {
+    /// Answers a token request. Requests for other grant types come back as
+    /// [`TokenOutcome::NotCibaGrant`] so the AS can route them; everything else carries the
+    /// response to send. Every response has `Cache-Control: no-store`, `Pragma: no-cache`
+    /// and a JSON body; client authentication failures are 401 with `WWW-Authenticate`.
+    ///
+    /// Each `auth_req_id` yields tokens once. A second redemption is `invalid_grant` and
+    /// revokes what the first issued (see [`CibaServer::is_revoked`]). The redemption is
+    /// committed before the tokens are minted, so if minting fails (500 `server_error`) the
+    /// request is used up and the client must start again.
+    pub fn token_request(
+        &self,
+        request: &IncomingRequest<'_>,
+        now: SystemTime,
+        rng: &dyn Random,
+    ) -> TokenOutcome {
+        match self.ciba_grant(request, now, rng) {
+            Ok(outcome) => outcome,
+            Err(e) => TokenOutcome::Respond(Rejection::new(e, &self.config.issuer)),
+        }
+    }
+
+    fn ciba_grant(
+        &self,
+        request: &IncomingRequest<'_>,
+        now: SystemTime,
+        rng: &dyn Random,
+    ) -> Result<TokenOutcome, TokenError> {
+        if request.method != Method::POST {
+            return Err(TokenError::MethodNotAllowed);
+        }
+        let form_type = request
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| media_type_is(v, FORM_URLENCODED));
+        if !form_type {
+            return Err(TokenError::UnsupportedContentType);
+        }
+        let limits = &self.config.limits;
+        let form = parse_form(request.body, limits.max_body_bytes, limits.max_parameters)?;
+        for (name, value) in &form {
+            if value.len() > limits.max_jwt_bytes || name.len() > limits.max_value_bytes {
+                return Err(TokenError::ParameterTooLong {
+                    name: name.chars().take(64).collect(),
+                });
+            }
+        }
+        let find = |name: &str| {
+            form.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let grant_type = find("grant_type").ok_or(TokenError::MissingGrantType)?;
+        if grant_type != CIBA_GRANT_TYPE {
+            return Ok(TokenOutcome::NotCibaGrant {
+                grant_type: grant_type.to_owned(),
+            });
+        }
+        let client = self
+            .authenticate_client(request, &form, Endpoint::Token, now)?
+            .metadata;
+        let unauthorized = |reason| TokenError::UnauthorizedClient { reason };
+        match client.backchannel_token_delivery_mode {
+            None => return Err(unauthorized(GrantUnauthorizedReason::NotCibaClient)),
+            Some(DeliveryMode::Push) => {
+                return Err(unauthorized(GrantUnauthorizedReason::PushClient));
+            }
+            Some(_) if !client.has_ciba_grant() => {
+                return Err(unauthorized(GrantUnauthorizedReason::MissingCibaGrant));
+            }
+            Some(_) => {}
+        }
+        let auth_req_id = find("auth_req_id").ok_or(TokenError::MissingAuthReqId)?;
+        if auth_req_id.len() > limits.max_value_bytes {
+            return Err(TokenError::InvalidGrant {
+                reason: InvalidGrantReason::Unknown,
+            });
+        }
+        let stored =
+            match self
+                .store
+                .poll(auth_req_id, &client.client_id, SLOW_DOWN_INCREMENT, now)?
+            {
+                PollStatus::Authorized(stored) => stored,
+                PollStatus::Pending => return Err(TokenError::AuthorizationPending),
+                PollStatus::SlowDown { interval } => return Err(TokenError::SlowDown { interval }),
+                PollStatus::Expired => return Err(TokenError::ExpiredToken),
+                PollStatus::Denied => return Err(TokenError::AccessDenied),
+                PollStatus::Failed => return Err(TokenError::TransactionFailed),
+                PollStatus::AlreadyUsed => {
+                    return Err(TokenError::InvalidGrant {
+                        reason: InvalidGrantReason::AlreadyUsed,
+                    });
+                }
+                _ => {
+                    return Err(TokenError::InvalidGrant {
+                        reason: InvalidGrantReason::Unknown,
+                    });
+                }
+            };
+        let RequestState::Authorized(grant) = &stored.state else {
+            return Err(TokenError::InvalidGrant {
+                reason: InvalidGrantReason::Unknown,
+            });
+        };
+        let tokens = self.minter.mint(
+            &MintRequest {
+                issuer: &self.config.issuer,
+                client_id: &stored.client_id,
+                auth_req_id,
+                delivery_mode: stored.delivery_mode,
+                grant,
+            },
+            now,
+            rng,
+        )?;
+        self.store
+            .attach_tokens(auth_req_id, &fingerprints(&tokens, now), now)?;
+        let mut body = Map::new();
+        body.insert("access_token".into(), tokens.access_token.expose().into());
+        body.insert("token_type".into(), tokens.token_type.clone().into());
+        body.insert("expires_in".into(), tokens.expires_in.into());
+        if let Some(rt) = &tokens.refresh_token {
+            body.insert("refresh_token".into(), rt.expose().into());
+        }
+        body.insert("id_token".into(), tokens.id_token.clone().into());
+        body.insert("scope".into(), tokens.scope.clone().into());
+        let response = json_response(StatusCode::OK, &Value::Object(body));
+        Ok(TokenOutcome::Issued(Box::new(TokenGrant {
+            client_id: stored.client_id.clone(),
+            auth_req_id: auth_req_id.to_owned(),
+            tokens,
+            response,
+        })))
+    }
+}

@@ -1,0 +1,241 @@
+//! Every CIBA section 13 (backchannel endpoint) and section 11 (token endpoint) error this
+//! server emits, with its status and a well-formed body.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use ciba_core::oauth_error::is_valid_error_text;
+use ciba_server::store::MemoryStoreConfig;
+use ciba_server::{
+    AuthenticationResult, Authorization, BackchannelOutcome, FailReason, IssueOutcome, TokenOutcome,
+};
+use common::*;
+
+type Make = fn(&Harness) -> http::Response<Vec<u8>>;
+
+fn bc(h: &Harness, req: Req) -> http::Response<Vec<u8>> {
+    match h.backchannel(&req, t0()) {
+        BackchannelOutcome::Respond(r) => r.response,
+        BackchannelOutcome::UserIdentification(t) => panic!("accepted: {t:?}"),
+    }
+}
+
+fn tok(h: &Harness, req: Req, at: u64) -> http::Response<Vec<u8>> {
+    match h.token(&req, t0() + secs(at)) {
+        TokenOutcome::Respond(r) => r.response,
+        other => panic!("not an error: {other:?}"),
+    }
+}
+
+fn failed(h: &Harness, reason: FailReason) -> http::Response<Vec<u8>> {
+    let ticket = h.ticket(&bc_request(POLL, &[]), t0());
+    h.server
+        .fail(&ticket, reason, Some("refused by\n\"policy\""))
+        .into_response()
+}
+
+fn completed(h: &Harness, result: AuthenticationResult) -> String {
+    let ack = h.start(POLL, t0());
+    h.server
+        .complete(&ack.auth_req_id, result, t0(), &h.rng)
+        .unwrap();
+    ack.auth_req_id
+}
+
+fn cases() -> Vec<(&'static str, u16, &'static str, Make)> {
+    vec![
+        // Section 13, decided by authenticate_request.
+        ("bc: missing scope", 400, "invalid_request", |h| {
+            bc(h, bc_request(POLL, &[("scope", "")]))
+        }),
+        ("bc: two hints", 400, "invalid_request", |h| {
+            bc(h, bc_request(POLL, &[("login_hint_token", "lht")]))
+        }),
+        ("bc: no openid", 400, "invalid_scope", |h| {
+            bc(h, bc_request(POLL, &[("scope", "email")]))
+        }),
+        (
+            "bc: client may not use CIBA",
+            400,
+            "unauthorized_client",
+            |h| bc(h, bc_request(NO_CIBA, &[])),
+        ),
+        ("bc: user code required", 400, "missing_user_code", |h| {
+            bc(h, bc_request(USER_CODE, &[]))
+        }),
+        (
+            "bc: binding message too long",
+            400,
+            "invalid_binding_message",
+            |h| {
+                bc(
+                    h,
+                    bc_request(POLL, &[("binding_message", &"x".repeat(129))]),
+                )
+            },
+        ),
+        ("bc: bad client secret", 401, "invalid_client", |h| {
+            bc(h, bc_request(POLL, &[]).basic(POLL, "wrong"))
+        }),
+        // Section 13, decided by the AS through fail().
+        (
+            "fail: expired login hint token",
+            400,
+            "expired_login_hint_token",
+            |h| failed(h, FailReason::ExpiredLoginHintToken),
+        ),
+        ("fail: unknown user", 400, "unknown_user_id", |h| {
+            failed(h, FailReason::UnknownUserId)
+        }),
+        (
+            "fail: unauthorized client",
+            400,
+            "unauthorized_client",
+            |h| failed(h, FailReason::UnauthorizedClient),
+        ),
+        ("fail: missing user code", 400, "missing_user_code", |h| {
+            failed(h, FailReason::MissingUserCode)
+        }),
+        ("fail: invalid user code", 400, "invalid_user_code", |h| {
+            failed(h, FailReason::InvalidUserCode)
+        }),
+        (
+            "fail: invalid binding message",
+            400,
+            "invalid_binding_message",
+            |h| failed(h, FailReason::InvalidBindingMessage),
+        ),
+        ("fail: invalid target", 400, "invalid_target", |h| {
+            failed(h, FailReason::InvalidTarget)
+        }),
+        ("fail: access denied", 403, "access_denied", |h| {
+            failed(h, FailReason::AccessDenied)
+        }),
+        ("fail: server error", 500, "server_error", |h| {
+            failed(h, FailReason::ServerError)
+        }),
+        // issue() with a ticket that is gone.
+        ("issue: invalid ticket", 500, "server_error", |h| {
+            match h.server.issue("no-such-ticket", "alice", t0(), &h.rng) {
+                IssueOutcome::InvalidTicket(r) => r.response,
+                other => panic!("{other:?}"),
+            }
+        }),
+        // issue() beyond the per-client bound.
+        (
+            "issue: too many requests in flight",
+            503,
+            "temporarily_unavailable",
+            |_| {
+                let h = Harness::with(
+                    base_config(),
+                    MemoryStoreConfig {
+                        max_entries_per_client: 1,
+                    },
+                    "eddsa",
+                );
+                h.start(POLL, t0());
+                match h.backchannel(&bc_request(POLL, &[]), t0()) {
+                    BackchannelOutcome::Respond(r) => {
+                        assert_eq!(r.response.headers()["retry-after"], "60");
+                        r.response
+                    }
+                    other => panic!("{other:?}"),
+                }
+            },
+        ),
+        // Section 11, decided by token_request.
+        ("token: pending", 400, "authorization_pending", |h| {
+            let id = h.start(POLL, t0()).auth_req_id;
+            tok(h, token_request(POLL, &id, t0()), 0)
+        }),
+        ("token: too fast", 400, "slow_down", |h| {
+            let id = h.start(POLL, t0()).auth_req_id;
+            tok(h, token_request(POLL, &id, t0()), 5);
+            tok(h, token_request(POLL, &id, t0()), 6)
+        }),
+        ("token: expired", 400, "expired_token", |h| {
+            let id = h.start(POLL, t0()).auth_req_id;
+            tok(h, token_request(POLL, &id, t0()), 300)
+        }),
+        ("token: denied", 400, "access_denied", |h| {
+            let id = completed(h, AuthenticationResult::AccessDenied);
+            tok(h, token_request(POLL, &id, t0()), 5)
+        }),
+        ("token: unknown auth_req_id", 400, "invalid_grant", |h| {
+            tok(h, token_request(POLL, "nope", t0()), 0)
+        }),
+        ("token: redeemed twice", 400, "invalid_grant", |h| {
+            let id = completed(
+                h,
+                AuthenticationResult::Authorized(Authorization::new("alice")),
+            );
+            assert!(matches!(h.poll(POLL, &id, t0()), TokenOutcome::Issued(_)));
+            tok(h, token_request(POLL, &id, t0()), 1)
+        }),
+        ("token: missing auth_req_id", 400, "invalid_request", |h| {
+            tok(
+                h,
+                Req::form(&[("grant_type", ciba_server::CIBA_GRANT_TYPE)]).basic(POLL, POLL_SECRET),
+                0,
+            )
+        }),
+        ("token: push client", 400, "unauthorized_client", |h| {
+            tok(h, token_request(PUSH, "anything", t0()), 0)
+        }),
+        ("token: bad client secret", 401, "invalid_client", |h| {
+            tok(h, token_request(POLL, "x", t0()).basic(POLL, "wrong"), 0)
+        }),
+    ]
+}
+
+#[test]
+fn every_error_has_its_status_and_a_well_formed_no_store_json_body() {
+    for (name, status, error, make) in cases() {
+        let h = Harness::new();
+        let resp = make(&h);
+        assert_eq!(resp.status().as_u16(), status, "{name}");
+        assert_no_store_json(&resp);
+        let body = json_body(&resp);
+        assert_eq!(body["error"], error, "{name}");
+        for (member, value) in &body {
+            assert!(
+                matches!(member.as_str(), "error" | "error_description" | "error_uri"),
+                "{name}: unexpected member {member}"
+            );
+            assert!(
+                is_valid_error_text(value.as_str().unwrap()),
+                "{name}: {value}"
+            );
+        }
+        if status == 401 {
+            assert!(
+                resp.headers()["www-authenticate"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("Basic realm="),
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn fail_covers_every_reason_and_consumes_the_ticket() {
+    let h = Harness::new();
+    for reason in FailReason::ALL {
+        let ticket = h.ticket(&bc_request(POLL, &[]), t0());
+        let r = h.server.fail(&ticket, reason, None);
+        assert!(matches!(r.status().as_u16(), 400 | 403 | 500));
+        assert!(json_body(&r.response).get("error_description").is_none());
+        assert!(matches!(
+            h.server.issue(&ticket, "alice", t0(), &h.rng),
+            IssueOutcome::InvalidTicket(_)
+        ));
+    }
+}

@@ -1,0 +1,172 @@
+//! Push mode on a virtual clock: token delivery, the section 12 error payloads, and the
+//! token endpoint refusing push clients.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use ciba_core::ErrorCode;
+use ciba_core::jose::hash::left_half_hash;
+use ciba_server::{AuthenticationResult, Authorization, CompleteError, CompleteOutcome};
+use common::*;
+use serde_json::{Map, Value};
+
+fn push_body(req: &http::Request<Vec<u8>>) -> Map<String, Value> {
+    assert_eq!(req.method(), http::Method::POST);
+    assert_eq!(req.uri(), PUSH_ENDPOINT);
+    assert_eq!(
+        req.headers()["authorization"],
+        format!("Bearer {CNT}").as_str()
+    );
+    assert_eq!(req.headers()["content-type"], "application/json");
+    serde_json::from_slice::<Value>(req.body())
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn push_client_receives_tokens_bound_to_the_request() {
+    let h = Harness::new();
+    let ack = h.start(PUSH, t0());
+    assert_eq!(ack.interval, None, "push clients do not poll");
+    assert!(json_body(&ack.response).get("interval").is_none());
+    let at = t0() + secs(20);
+    let done = h
+        .server
+        .complete(
+            &ack.auth_req_id,
+            AuthenticationResult::Authorized(Authorization::new("alice")),
+            at,
+            &h.rng,
+        )
+        .unwrap();
+    let CompleteOutcome::PushTokens(req) = &done else {
+        panic!("expected a push, got {done:?}")
+    };
+    let body = push_body(req);
+    assert_eq!(body["auth_req_id"], ack.auth_req_id.as_str());
+    assert_eq!(body["expires_in"], 3600);
+    let claims = check_token_response(&h.op_keys, &body, PUSH, at);
+    assert_eq!(
+        claims["urn:openid:params:jwt:claim:auth_req_id"],
+        ack.auth_req_id.as_str()
+    );
+    assert_eq!(
+        claims["at_hash"],
+        left_half_hash(
+            ciba_core::jose::JwsAlgorithm::EdDSA,
+            body["access_token"].as_str().unwrap()
+        )
+        .unwrap()
+    );
+    // Delivered once: a second completion is refused.
+    let again = h.server.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::Authorized(Authorization::new("alice")),
+        at,
+        &h.rng,
+    );
+    assert!(matches!(again, Err(CompleteError::AlreadyCompleted)));
+}
+
+#[test]
+fn push_client_denied_receives_an_access_denied_payload() {
+    let h = Harness::new();
+    let ack = h.start(PUSH, t0());
+    let done = h
+        .server
+        .complete(
+            &ack.auth_req_id,
+            AuthenticationResult::AccessDenied,
+            t0() + secs(5),
+            &h.rng,
+        )
+        .unwrap();
+    let CompleteOutcome::PushError { request, error } = &done else {
+        panic!("expected a push error, got {done:?}")
+    };
+    assert_eq!(*error, ErrorCode::AccessDenied);
+    let body = push_body(request);
+    assert_eq!(body["error"], "access_denied");
+    assert_eq!(body["auth_req_id"], ack.auth_req_id.as_str());
+    assert!(body.get("access_token").is_none());
+    assert_eq!(
+        body.len(),
+        3,
+        "auth_req_id, error, error_description: {body:?}"
+    );
+}
+
+#[test]
+fn transaction_failure_is_pushed_as_transaction_failed() {
+    let h = Harness::new();
+    let ack = h.start(PUSH, t0());
+    let done = h
+        .server
+        .complete(
+            &ack.auth_req_id,
+            AuthenticationResult::TransactionFailed,
+            t0(),
+            &h.rng,
+        )
+        .unwrap();
+    let CompleteOutcome::PushError { request, error } = &done else {
+        panic!("expected a push error")
+    };
+    assert_eq!(*error, ErrorCode::TransactionFailed);
+    assert_eq!(push_body(request)["error"], "transaction_failed");
+}
+
+#[test]
+fn push_request_completed_after_expiry_pushes_expired_token_once() {
+    let h = Harness::new();
+    let ack = h.issue(
+        &h.ticket(&bc_request(PUSH, &[("requested_expiry", "10")]), t0()),
+        t0(),
+    );
+    let done = h
+        .server
+        .complete(
+            &ack.auth_req_id,
+            AuthenticationResult::Authorized(Authorization::new("alice")),
+            t0() + secs(10),
+            &h.rng,
+        )
+        .unwrap();
+    let CompleteOutcome::PushError { request, error } = &done else {
+        panic!("expected a push error, got {done:?}")
+    };
+    assert_eq!(*error, ErrorCode::ExpiredToken);
+    let body = push_body(request);
+    assert_eq!(body["error"], "expired_token");
+    assert!(body.get("access_token").is_none());
+    let again = h.server.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::AccessDenied,
+        t0() + secs(11),
+        &h.rng,
+    );
+    assert!(matches!(again, Err(CompleteError::AlreadyCompleted)));
+}
+
+#[test]
+fn push_client_at_the_token_endpoint_is_unauthorized_client() {
+    let h = Harness::new();
+    let ack = h.start(PUSH, t0());
+    h.server
+        .complete(
+            &ack.auth_req_id,
+            AuthenticationResult::Authorized(Authorization::new("alice")),
+            t0(),
+            &h.rng,
+        )
+        .unwrap();
+    let outcome = h.poll(PUSH, &ack.auth_req_id, t0() + secs(5));
+    assert_eq!(token_error(&outcome), (400, "unauthorized_client".into()));
+}
