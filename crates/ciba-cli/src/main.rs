@@ -1,0 +1,2 @@
+//! The `ciba` command.
+fn main() {}

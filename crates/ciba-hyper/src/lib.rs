@@ -1,0 +1,1 @@
+//! CIBA over hyper (work in progress).

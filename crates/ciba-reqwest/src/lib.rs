@@ -1,0 +1,1 @@
+//! Async CIBA client over reqwest (work in progress).
