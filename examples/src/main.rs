@@ -1,1 +1,2 @@
+//! Small programs, one idea each (see the `[[bin]]` targets).
 fn main() {}

@@ -2,7 +2,7 @@
 //!
 //! Errors are layered: [`Error`] says which stage failed, and each stage has its own
 //! `#[non_exhaustive]` enum with structured fields. Errors a peer sent us are
-//! [`OAuthError`](crate::oauth_error::OAuthError)s; responses we could not understand are
+//! [`OAuthError`]s; responses we could not understand are
 //! [`ParseError`]s, which keep the raw bytes.
 
 use crate::jose::JoseError;

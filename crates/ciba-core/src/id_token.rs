@@ -626,10 +626,10 @@ impl IdTokenValidator {
         if iat > t.saturating_add(skew) {
             return Err(IdTokenError::IssuedInFuture { iat });
         }
-        if let Some(max) = self.max_iat_age {
-            if iat < t.saturating_sub(secs(max)).saturating_sub(skew) {
-                return Err(IdTokenError::IssuedTooLongAgo { iat });
-            }
+        if let Some(max) = self.max_iat_age
+            && iat < t.saturating_sub(secs(max)).saturating_sub(skew)
+        {
+            return Err(IdTokenError::IssuedTooLongAgo { iat });
         }
 
         let sub =
@@ -766,7 +766,6 @@ fn take_date(
         Some(Value::Number(n)) => match (n.as_i64(), n.as_f64()) {
             (Some(i), _) => Ok(Some(i)),
             // Floats beyond this are not dates any clock will reach; refuse rather than saturate.
-            #[allow(clippy::cast_possible_truncation)]
             (None, Some(f)) if f.is_finite() && f.abs() < 1e15 => Ok(Some(f.trunc() as i64)),
             _ => Err(bad),
         },
@@ -823,6 +822,7 @@ fn take_string_list(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

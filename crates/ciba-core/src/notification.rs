@@ -10,7 +10,7 @@
 //! | accepted (ping, pushed tokens, pushed error) | 204 |
 //! | method other than `POST` | 405 with `Allow: POST` |
 //! | missing or malformed `Authorization: Bearer`, unknown `auth_req_id`, wrong token | 401 with `WWW-Authenticate: Bearer error="invalid_token"` |
-//! | body not JSON, no `auth_req_id`, pushed tokens that fail validation | 400 |
+//! | not `application/json`, body not a JSON object, no `auth_req_id`, a malformed push payload, pushed tokens that fail validation | 400 |
 //!
 //! No answer is ever a redirect.
 //!
@@ -379,6 +379,7 @@ impl fmt::Display for PushErrorCode {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -373,10 +373,10 @@ impl Poller {
             return;
         };
         self.state = State::Idle;
-        if self.config.dpop.is_some() {
-            if let Some(nonce) = nonce_from_response(&resp) {
-                self.dpop_nonce = Some(nonce);
-            }
+        if self.config.dpop.is_some()
+            && let Some(nonce) = nonce_from_response(&resp)
+        {
+            self.dpop_nonce = Some(nonce);
         }
         let status = resp.status();
         if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -691,6 +691,7 @@ fn civil(year: i64, month: i64, day: i64, time: &str) -> Option<SystemTime> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::time::unix_seconds;

@@ -205,13 +205,13 @@ impl TokenResponse {
                 found: raw_type.chars().take(64).collect(),
             }
         })?;
-        if let Some(expected) = expected {
-            if expected != token_type {
-                return Err(TokenResponseError::TokenTypeMismatch {
-                    expected,
-                    found: token_type,
-                });
-            }
+        if let Some(expected) = expected
+            && expected != token_type
+        {
+            return Err(TokenResponseError::TokenTypeMismatch {
+                expected,
+                found: token_type,
+            });
         }
         let expires_in = opt_positive_int(&map, "expires_in")
             .map_err(fail)?
@@ -273,6 +273,7 @@ pub struct ValidatedTokens {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -1,6 +1,8 @@
 //! Signing and verification across every supported algorithm, and the attacks an allow-list
 //! and strict key selection must stop.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ciba_core::Limits;

@@ -1,0 +1,195 @@
+//! Shared fixtures for the client-side tests (poll, token response, ID token, notifications):
+//! a virtual clock origin, a deterministic random source, an OP and its clients, and an ID
+//! token minter that signs with the test keys.
+
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ciba_core::id_token::{AUTH_REQ_ID_CLAIM, IdTokenValidator, RT_HASH_CLAIM};
+use ciba_core::jose::hash::left_half_hash;
+use ciba_core::jose::jws::sign_compact;
+use ciba_core::jose::{Jwk, JwkSet, JwkSigner, Signer};
+use ciba_core::random::RandomError;
+use ciba_core::{
+    AuthRequestAck, Client, ClientAuth, ClientConfig, ClientSecret, DeliveryMode, Limits, Random,
+    ServerMetadata,
+};
+use serde_json::{Map, Value, json};
+
+pub const ISSUER: &str = "https://op.example";
+pub const CLIENT_ID: &str = "client-1";
+pub const TOKEN_ENDPOINT: &str = "https://op.example/token";
+pub const AUTH_REQ_ID: &str = "1c266114-a1be-4252-8ad1-04986c5b9ac1";
+
+/// A deterministic random source: every call returns a different, predictable pattern.
+pub struct Counter(AtomicU8);
+
+impl Random for Counter {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
+        let start = self.0.fetch_add(1, Ordering::Relaxed);
+        for (i, b) in dest.iter_mut().enumerate() {
+            *b = start.wrapping_add(i as u8);
+        }
+        Ok(())
+    }
+}
+
+pub fn rng() -> Counter {
+    Counter(AtomicU8::new(1))
+}
+
+/// The origin of the virtual clock.
+pub fn t0() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+}
+
+pub fn at(secs: u64) -> SystemTime {
+    t0() + Duration::from_secs(secs)
+}
+
+pub fn unix(t: SystemTime) -> i64 {
+    ciba_core::time::unix_seconds(t)
+}
+
+pub fn key(name: &str) -> Jwk {
+    let path = format!("{}/testdata/{name}.jwk.json", env!("CARGO_MANIFEST_DIR"));
+    Jwk::from_json(&std::fs::read(path).unwrap()).unwrap()
+}
+
+pub fn signer(name: &str) -> JwkSigner {
+    JwkSigner::from_jwk(&key(name), None).unwrap()
+}
+
+/// The OP's published keys: every test key but the attacker's.
+pub fn op_jwks() -> JwkSet {
+    JwkSet {
+        keys: ["rs256", "ps256", "es256", "es384", "eddsa"]
+            .iter()
+            .map(|n| key(n).to_public())
+            .collect(),
+    }
+}
+
+pub fn metadata() -> ServerMetadata {
+    let doc = json!({
+        "issuer": ISSUER,
+        "token_endpoint": TOKEN_ENDPOINT,
+        "jwks_uri": "https://op.example/jwks",
+        "backchannel_authentication_endpoint": "https://op.example/bc",
+        "backchannel_token_delivery_modes_supported": ["poll", "ping", "push"],
+        "grant_types_supported": ["urn:openid:params:grant-type:ciba"],
+        "id_token_signing_alg_values_supported": ["ES256", "RS256", "EdDSA", "ES384", "none", "HS256"],
+    });
+    ServerMetadata::from_json(doc.to_string().as_bytes(), ISSUER, &Limits::DEFAULT).unwrap()
+}
+
+pub fn client(mode: DeliveryMode) -> Client {
+    let mut cfg = ClientConfig::new(
+        CLIENT_ID,
+        ClientAuth::SecretPost(ClientSecret::new("s3cret-s3cret-s3cret-s3cret-s3cret")),
+        mode,
+    );
+    if mode.uses_notifications() {
+        cfg.notification_endpoint = Some("https://client.example/cb".into());
+    }
+    Client::new(cfg, metadata()).unwrap()
+}
+
+pub fn validator(client: &Client) -> IdTokenValidator {
+    IdTokenValidator::for_client(client, op_jwks())
+}
+
+/// The claims of a valid ID token issued at `now` for [`AUTH_REQ_ID`].
+pub fn claims(now: SystemTime) -> Map<String, Value> {
+    json!({
+        "iss": ISSUER,
+        "sub": "alice",
+        "aud": CLIENT_ID,
+        "exp": unix(now) + 300,
+        "iat": unix(now),
+        AUTH_REQ_ID_CLAIM: AUTH_REQ_ID,
+    })
+    .as_object()
+    .unwrap()
+    .clone()
+}
+
+pub fn sign(claims: &Map<String, Value>, signer: &dyn Signer) -> String {
+    sign_compact(Map::new(), claims, signer).unwrap()
+}
+
+/// An ES256 ID token with [`claims`] plus `at_hash` / `rt_hash` for the given tokens.
+pub fn id_token_for(now: SystemTime, access_token: &str, refresh_token: Option<&str>) -> String {
+    let s = signer("es256");
+    let mut c = claims(now);
+    c.insert(
+        "at_hash".into(),
+        left_half_hash(s.algorithm(), access_token).unwrap().into(),
+    );
+    if let Some(rt) = refresh_token {
+        c.insert(
+            RT_HASH_CLAIM.into(),
+            left_half_hash(s.algorithm(), rt).unwrap().into(),
+        );
+    }
+    sign(&c, &s)
+}
+
+pub fn json_response(status: u16, body: &Value) -> http::Response<Vec<u8>> {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store")
+        .body(body.to_string().into_bytes())
+        .unwrap()
+}
+
+pub fn error_response(status: u16, code: &str) -> http::Response<Vec<u8>> {
+    json_response(status, &json!({ "error": code }))
+}
+
+/// A 200 token response with a valid ID token for `now`.
+pub fn tokens_response(now: SystemTime, token_type: &str) -> http::Response<Vec<u8>> {
+    json_response(
+        200,
+        &json!({
+            "access_token": "at-123",
+            "token_type": token_type,
+            "expires_in": 3600,
+            "refresh_token": "rt-456",
+            "id_token": id_token_for(now, "at-123", Some("rt-456")),
+        }),
+    )
+}
+
+/// The acknowledgement a scripted OP returns at `now`.
+pub fn ack(now: SystemTime, expires_in: u64, interval: Option<u64>) -> AuthRequestAck {
+    let mut body = json!({ "auth_req_id": AUTH_REQ_ID, "expires_in": expires_in });
+    if let Some(i) = interval {
+        body["interval"] = json!(i);
+    }
+    AuthRequestAck::from_response(&json_response(200, &body), now, &Limits::DEFAULT).unwrap()
+}
+
+/// The form parameters of a request.
+pub fn form(req: &http::Request<Vec<u8>>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(req.body())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
