@@ -1,0 +1,145 @@
+//! One idea: the ciba-core client and the ciba-server helper talk in one process, with no
+//! sockets and a virtual clock. Every HTTP message is an `http::Request` / `http::Response`
+//! value handed from one side to the other.
+//!
+//! Run with `cargo run -p ciba-examples --bin in-process`.
+
+use std::error::Error;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ciba_core::auth_request::{AuthRequest, Hint};
+use ciba_core::id_token::IdTokenValidator;
+use ciba_core::jose::{JwkSet, JwkSigner};
+use ciba_core::poll::{PollAction, PollConfig, Poller};
+use ciba_core::random::OsRandom;
+use ciba_core::{
+    AuthRequestAck, Client, ClientAuth, ClientConfig, ClientSecret, Limits, ServerMetadata,
+};
+use ciba_server::{
+    AuthenticationResult, Authorization, BackchannelOutcome, CIBA_GRANT_TYPE, CibaServer,
+    ClientMetadata, DefaultTokenMinter, DeliveryMode, IncomingRequest, IssueOutcome, MemoryStore,
+    ServerConfig, StaticClientRegistry, TokenOutcome,
+};
+
+const ISSUER: &str = "https://op.example";
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let rng = OsRandom;
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let mut now = start;
+    let at = |t: SystemTime| t.duration_since(start).unwrap_or_default().as_secs();
+
+    // The authorization server: one poll client, an Ed25519 signing key, the memory store.
+    let config = ServerConfig::new(ISSUER, "https://op.example/token", "https://op.example/bc")?;
+    let mut registry = StaticClientRegistry::new();
+    let mut rp = ClientMetadata::new("rp");
+    rp.client_secret = Some("a-long-client-secret".into());
+    rp.grant_types = vec![CIBA_GRANT_TYPE.into()];
+    rp.backchannel_token_delivery_mode = Some(DeliveryMode::Poll);
+    registry.register(rp, &config)?;
+    let key = JwkSigner::generate_ed25519(&rng, Some("op-key".into()))?;
+    let server = CibaServer::new(
+        config,
+        Arc::new(registry),
+        Arc::new(MemoryStore::new()),
+        Arc::new(DefaultTokenMinter::new(Arc::new(key))),
+    );
+
+    // The relying party reads the server's discovery document and JWK Set.
+    let metadata = ServerMetadata::from_json(
+        &serde_json::to_vec(&server.discovery_document())?,
+        ISSUER,
+        &Limits::DEFAULT,
+    )?;
+    let jwks: JwkSet = serde_json::from_value(server.jwks_document())?;
+    let secret = ClientSecret::new("a-long-client-secret");
+    let client = Client::new(
+        ClientConfig::new("rp", ClientAuth::SecretBasic(secret), DeliveryMode::Poll),
+        metadata,
+    )?;
+
+    // 1. Backchannel authentication request -> ticket -> issue.
+    let request = AuthRequest::new(Hint::LoginHint("alice@example.com".into()))
+        .binding_message("K7-2Q")
+        .build(&client, now, &rng)?;
+    let response =
+        match server.authenticate_request(&IncomingRequest::from_http(&request), now, &rng) {
+            BackchannelOutcome::Respond(rejection) => rejection.response,
+            BackchannelOutcome::UserIdentification(ticket) => {
+                println!(
+                    "[t={:>2}s] AS: identify user from {:?}",
+                    at(now),
+                    ticket.hint.value()
+                );
+                match server.issue(&*ticket, "alice", now, &rng) {
+                    IssueOutcome::Issued(ack) => ack.response,
+                    IssueOutcome::InvalidTicket(r) | IssueOutcome::Refused(r) => r.response,
+                }
+            }
+        };
+    let ack = AuthRequestAck::from_response(&response, now, client.limits())?;
+    println!(
+        "[t={:>2}s] RP: acknowledged, expires in {} s, interval {} s",
+        at(now),
+        ack.expires_in.as_secs(),
+        ack.interval.as_secs()
+    );
+
+    // 2. Poll on the virtual clock; the user approves at t = 12 s.
+    let approve_at = start + Duration::from_secs(12);
+    let mut approved = false;
+    let validator = IdTokenValidator::for_client(&client, jwks);
+    let mut poller = Poller::new(&client, &ack, PollConfig::new(validator), now)?;
+    loop {
+        if !approved && now >= approve_at {
+            let id = poller.auth_req_id().as_str().to_owned();
+            server.complete(
+                &id,
+                AuthenticationResult::Authorized(Authorization::new("alice")),
+                now,
+                &rng,
+            )?;
+            println!("[t={:>2}s] device: alice approves", at(now));
+            approved = true;
+        }
+        match poller.next(now, &rng) {
+            PollAction::Wait(deadline) => {
+                now = if approved {
+                    deadline
+                } else {
+                    deadline.min(approve_at).max(now)
+                };
+            }
+            PollAction::Send(token_request) => {
+                let response = match server.token_request(
+                    &IncomingRequest::from_http(&token_request),
+                    now,
+                    &rng,
+                ) {
+                    TokenOutcome::Issued(grant) => grant.response,
+                    TokenOutcome::Respond(rejection) => rejection.response,
+                    TokenOutcome::NotCibaGrant { .. } => return Err("not a CIBA grant".into()),
+                };
+                println!(
+                    "[t={:>2}s] RP: poll -> HTTP {}",
+                    at(now),
+                    response.status().as_u16()
+                );
+                poller.on_response(response, now);
+            }
+            PollAction::Done(tokens) => {
+                println!(
+                    "[t={:>2}s] RP: tokens after {} polls; ID token sub={} iss={} (signature, at_hash and rt_hash checked)",
+                    at(now),
+                    poller.polls_sent(),
+                    tokens.id_token.sub,
+                    tokens.id_token.iss
+                );
+                return Ok(());
+            }
+            PollAction::Failed(error) => return Err(error.into()),
+            other => return Err(format!("unexpected poll action {other:?}").into()),
+        }
+    }
+}

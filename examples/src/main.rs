@@ -1,2 +1,0 @@
-//! Small programs, one idea each (see the `[[bin]]` targets).
-fn main() {}
