@@ -168,6 +168,16 @@ impl JwkSigner {
     }
 }
 
+/// Signs `input` with the backend's signer for `alg` over `key`.
+fn sign_with(alg: JwsAlgorithm, key: &EncodingKey, input: &[u8]) -> Result<Vec<u8>, JoseError> {
+    let failed = |e: &dyn std::fmt::Display| JoseError::SigningFailed {
+        reason: e.to_string(),
+    };
+    let signer = (backend::provider().signer_factory)(&alg.to_jsonwebtoken(), key)
+        .map_err(|e| failed(&e))?;
+    signer.try_sign(input).map_err(|e| failed(&e))
+}
+
 fn unreachable_family(alg: JwsAlgorithm) -> Result<EncodingKey, JoseError> {
     Err(JoseError::KeyMismatch {
         alg,
@@ -186,15 +196,7 @@ impl Signer for JwkSigner {
         Some(self.public.clone())
     }
     fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, JoseError> {
-        let signer = (backend::provider().signer_factory)(&self.alg.to_jsonwebtoken(), &self.key)
-            .map_err(|e| JoseError::SigningFailed {
-            reason: e.to_string(),
-        })?;
-        signer
-            .try_sign(signing_input)
-            .map_err(|e| JoseError::SigningFailed {
-                reason: e.to_string(),
-            })
+        sign_with(self.alg, &self.key, signing_input)
     }
 }
 
@@ -245,14 +247,6 @@ impl Signer for HmacSigner {
         None
     }
     fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, JoseError> {
-        let signer = (backend::provider().signer_factory)(&self.alg.to_jsonwebtoken(), &self.key)
-            .map_err(|e| JoseError::SigningFailed {
-            reason: e.to_string(),
-        })?;
-        signer
-            .try_sign(signing_input)
-            .map_err(|e| JoseError::SigningFailed {
-                reason: e.to_string(),
-            })
+        sign_with(self.alg, &self.key, signing_input)
     }
 }
