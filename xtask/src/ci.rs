@@ -50,6 +50,8 @@ pub(crate) fn run() -> Result<(), String> {
         &[],
     )?;
     crate::tidy::run()?;
+    // The device-page test of ciba-cli drives a real headless browser.
+    crate::services::ensure_debian_binary("/usr/bin/chromium", "chromium")?;
     cargo(&["test", "--workspace", "--locked"], &[])?;
     // The pure-Rust JOSE backend must work as well as the default one.
     cargo(

@@ -3,6 +3,7 @@
 //! Dependency-free on purpose, so it compiles in seconds.
 
 mod ci;
+mod services;
 mod tidy;
 
 use std::process::ExitCode;

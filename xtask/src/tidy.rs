@@ -31,6 +31,12 @@ const FORBIDDEN_DEPS: &[&str] = &[
     "tower",
 ];
 
+/// Direct dependencies a transport crate must not take (ARCHITECTURE.md's table).
+const FORBIDDEN_DIRECT: &[(&str, &[&str])] = &[
+    ("ciba-reqwest", &["hyper", "hyper-util", "ciba-server"]),
+    ("ciba-hyper", &["reqwest"]),
+];
+
 /// Source fragments that must not appear in the library code of a sans-I/O crate.
 const FORBIDDEN_CALLS: &[&str] = &[
     "SystemTime::now(",
@@ -48,6 +54,9 @@ pub(crate) fn run() -> Result<(), String> {
         problems.extend(forbidden_dependencies(krate)?);
         problems.extend(forbidden_calls(krate)?);
     }
+    for (krate, banned) in FORBIDDEN_DIRECT {
+        problems.extend(forbidden_direct_dependencies(krate, banned)?);
+    }
     if problems.is_empty() {
         println!("<== tidy: ok");
         Ok(())
@@ -58,6 +67,21 @@ pub(crate) fn run() -> Result<(), String> {
 
 /// Package names in the normal (non-dev) dependency tree of `krate`, all features on.
 fn dependency_names(krate: &str) -> Result<Vec<String>, String> {
+    tree(krate, None)
+}
+
+fn forbidden_direct_dependencies(krate: &str, banned: &[&str]) -> Result<Vec<String>, String> {
+    let names = tree(krate, Some(1))?;
+    Ok(names
+        .iter()
+        .filter(|n| banned.contains(&n.as_str()))
+        .map(|n| format!("{krate} depends directly on {n}"))
+        .collect())
+}
+
+/// `cargo tree` package names for `krate` (normal and build edges), down to `depth` if given.
+fn tree(krate: &str, depth: Option<u32>) -> Result<Vec<String>, String> {
+    let depth = depth.map(|d| d.to_string());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = Command::new(cargo)
         .args([
@@ -72,6 +96,7 @@ fn dependency_names(krate: &str) -> Result<Vec<String>, String> {
             "{p}",
             "--all-features",
         ])
+        .args(depth.iter().flat_map(|d| ["--depth", d.as_str()]))
         .current_dir(crate::ci::root())
         .output()
         .map_err(|e| format!("cannot run cargo tree: {e}"))?;
@@ -141,6 +166,19 @@ mod tests {
                 "cargo tree did not list {krate} itself"
             );
             let bad = forbidden_dependencies(krate).unwrap_or_else(|e| vec![e]);
+            assert!(bad.is_empty(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn transports_keep_to_their_own_stack() {
+        for (krate, banned) in FORBIDDEN_DIRECT {
+            let direct = tree(krate, Some(1)).unwrap_or_default();
+            assert!(
+                direct.iter().any(|n| n == "ciba-core"),
+                "{krate}: {direct:?}"
+            );
+            let bad = forbidden_direct_dependencies(krate, banned).unwrap_or_else(|e| vec![e]);
             assert!(bad.is_empty(), "{bad:?}");
         }
     }
