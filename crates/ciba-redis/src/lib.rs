@@ -1,0 +1,1 @@
+//! Redis-backed store for ciba-server (work in progress).
