@@ -1,2 +1,99 @@
-//! The `ciba` command.
-fn main() {}
+//! # ciba
+//!
+//! The `ciba` command: OpenID Connect Client-Initiated Backchannel Authentication (CIBA Core
+//! 1.0) from a terminal.
+//!
+//! ```text
+//! ciba demo   provider + client on loopback, through poll, ping and push; a table per mode
+//! ciba serve  a development provider with an authentication-device page at /device
+//! ciba login  one CIBA flow against any provider; validated tokens as JSON on stdout
+//! ```
+//!
+//! The provider side is `ciba-hyper`'s authorization-server service over `ciba-server`, with
+//! this crate's development pieces around it: a user directory that accepts any login hint,
+//! an authentication device (automatic, or a web page and a JSON API), and demo clients. The
+//! client side is `ciba-reqwest` (TLS, discovery, JWKS cache, polling with progress), with
+//! `ciba-hyper`'s notification receiver for ping and push.
+//!
+//! Exit codes: 0 success, 1 error, 2 usage error, 3 access denied, 4 request expired. Errors
+//! are one line on stderr, `error: ...`.
+//!
+//! Modules, one job each: [`cli`] (options and help texts), [`demo`], [`serve`], [`login`]
+//! (the subcommands), [`provider`] (the development authorization server), [`device`] (the
+//! authentication device: decisions, automatic answers), [`device_page`] (its web page and
+//! JSON API), [`clients`] (client files and demo clients), [`receiver`] (`ciba login`'s
+//! notification endpoint), [`http_server`] (serving a handler on a listener), [`outcome`] (how
+//! a flow ended), [`output`] (tables and JSON), [`progress`] (the spinner), [`error`]
+//! (messages and exit codes).
+
+#![forbid(unsafe_code)]
+
+mod cli;
+mod clients;
+mod demo;
+mod device;
+mod device_page;
+mod error;
+mod http_server;
+mod login;
+mod outcome;
+mod output;
+mod progress;
+mod provider;
+mod receiver;
+mod serve;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::CliError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&CliError::error(format!("cannot start the runtime: {e}"))),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Demo(args) => demo::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
+            Command::Login(args) => login::run(*args).await,
+        }
+    });
+    // Background tasks (servers, receivers) must not delay the exit.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &CliError) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "error: {e}");
+    e.exit_code()
+}
+
+/// Logs go to stderr: none by default (errors are reported once, as `error: ...`), more
+/// with `-v`/`-vv`, or as RUST_LOG says.
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "off",
+        1 => "info,ciba_core=debug,ciba_server=debug,ciba_hyper=debug,ciba_reqwest=debug",
+        _ => "debug,ciba_core=trace,ciba_server=trace,ciba_hyper=trace,ciba_reqwest=trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

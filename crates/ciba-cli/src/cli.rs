@@ -1,0 +1,393 @@
+//! The command line: every subcommand, its options, and the examples `--help` shows.
+//!
+//! Parsing only; each subcommand runs in its own module ([`crate::demo`], [`crate::serve`],
+//! [`crate::login`]).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+
+const TOP_HELP: &str = "\
+Examples:
+  ciba demo                      run poll, ping and push against a built-in provider
+  ciba serve --addr 127.0.0.1:8080 --auto approve:2
+  ciba login --issuer http://127.0.0.1:8080 --client-id demo-poll \\
+             --client-secret <secret> --login-hint alice --allow-insecure-loopback
+
+Exit codes:
+  0  success          1  error          2  usage error
+  3  access denied    4  request expired";
+
+const DEMO_HELP: &str = "\
+Example:
+  ciba demo                         all three modes; the simulated user approves after 2 s
+  ciba demo --mode push --approve-after 5
+  ciba demo --deny                  every flow must end with access_denied
+
+The demo starts a CIBA provider on a free loopback port (memory store, simulated
+authentication device) and runs a client through each mode. Progress goes to stderr; the
+per-mode result table goes to stdout.
+
+Exit codes:
+  0  every flow ended as expected (tokens; with --deny, access_denied)
+  1  a flow ended otherwise, or the provider could not start";
+
+const SERVE_HELP: &str = "\
+Example:
+  ciba serve --addr 127.0.0.1:8080 --auto approve:2
+  ciba serve --addr 127.0.0.1:0 --auto manual      # then open <issuer>/device
+  ciba serve --addr 0.0.0.0:8443 --issuer https://op.example --clients clients.json
+
+Output: the first line of stdout is `issuer: <URL>` (with the bound port when --addr uses
+port 0), then `device page: <URL>` and, without --clients, one `client: ...` line per demo
+client with its id, secret and mode. The ping and push demo clients are registered with
+notification endpoints on the provider's port + 1 and + 2: give that address to
+`ciba login --listen`.
+
+Authentication device: <issuer>/device lists pending requests with Approve and Deny buttons.
+Scripts use the JSON API beside it:
+  GET  /device/api/pending
+  POST /device/api/{auth_req_id}/approve
+  POST /device/api/{auth_req_id}/deny
+
+--clients FILE is a JSON array of client metadata under the standard names (client_id,
+client_secret, token_endpoint_auth_method, grant_types, backchannel_token_delivery_mode,
+backchannel_client_notification_endpoint, backchannel_authentication_request_signing_alg,
+backchannel_user_code_parameter, jwks). On a loopback issuer, http notification endpoints on
+loopback are accepted; elsewhere https is required.
+
+Any login_hint names a user (the subject is the hint itself). Ctrl-C stops the server.
+
+Exit codes:
+  0  stopped by Ctrl-C     1  error (port in use, ...)     2  usage error";
+
+const LOGIN_HELP: &str = "\
+Example:
+  ciba login --issuer http://127.0.0.1:8080 --client-id demo-poll --client-secret <secret> \\
+             --login-hint alice --binding-message W4SCT --allow-insecure-loopback
+  ciba login --issuer https://op.example --client-id rp --private-key rp.jwk \\
+             --login-hint alice@example.com --mode ping --listen 127.0.0.1:9000
+
+Output: progress on stderr; on success, stdout gets one JSON object with the validated token
+response (it CONTAINS THE TOKENS: access_token, refresh_token, id_token) and the ID token
+claims: {\"token_response\": {...}, \"id_token_claims\": {...}}.
+
+Ping and push: a notification receiver listens on --listen (default 127.0.0.1:0) and the
+notification URL the client must have registered is printed on stderr. Without
+--notification-token a random client_notification_token is generated.
+
+Exit codes:
+  0  tokens received and validated
+  1  error (network, protocol, validation, provider refused the client, ...)
+  2  usage error (bad option, unreadable key file)
+  3  access denied (access_denied)
+  4  the request expired before the user answered (expired_token)";
+
+/// `ciba`: an OpenID Connect CIBA toolbox.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ciba",
+    version,
+    about = "OpenID Connect CIBA (Client-Initiated Backchannel Authentication): demo, development provider, client",
+    after_help = TOP_HELP
+)]
+pub(crate) struct Cli {
+    /// Log protocol details to stderr (`-v` debug, `-vv` trace; RUST_LOG also works).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run a provider and a client on loopback through poll, ping and push, and report.
+    #[command(after_help = DEMO_HELP)]
+    Demo(DemoArgs),
+    /// Run a development CIBA provider with an authentication-device web page.
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
+    /// Run one CIBA flow against a provider and print the validated tokens as JSON.
+    #[command(after_help = LOGIN_HELP)]
+    Login(Box<LoginArgs>),
+}
+
+/// A CIBA token delivery mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub(crate) enum Mode {
+    /// The client polls the token endpoint.
+    Poll,
+    /// The provider pings the client, which then calls the token endpoint.
+    Ping,
+    /// The provider pushes the tokens to the client.
+    Push,
+}
+
+impl Mode {
+    /// The three modes, in the order the demo runs them.
+    pub(crate) const ALL: [Mode; 3] = [Mode::Poll, Mode::Ping, Mode::Push];
+
+    /// The mode as ciba-core names it.
+    pub(crate) fn delivery_mode(self) -> ciba_core::DeliveryMode {
+        match self {
+            Mode::Poll => ciba_core::DeliveryMode::Poll,
+            Mode::Ping => ciba_core::DeliveryMode::Ping,
+            Mode::Push => ciba_core::DeliveryMode::Push,
+        }
+    }
+
+    /// The registered name (`poll`, `ping`, `push`).
+    pub(crate) fn as_str(self) -> &'static str {
+        self.delivery_mode().as_str()
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which modes the demo runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DemoMode {
+    /// Poll only.
+    Poll,
+    /// Ping only.
+    Ping,
+    /// Push only.
+    Push,
+    /// Poll, then ping, then push.
+    All,
+}
+
+impl DemoMode {
+    /// The modes to run, in order.
+    pub(crate) fn modes(self) -> Vec<Mode> {
+        match self {
+            DemoMode::Poll => vec![Mode::Poll],
+            DemoMode::Ping => vec![Mode::Ping],
+            DemoMode::Push => vec![Mode::Push],
+            DemoMode::All => Mode::ALL.to_vec(),
+        }
+    }
+}
+
+/// Options of `ciba demo`.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Which delivery modes to run.
+    #[arg(long, value_enum, default_value_t = DemoMode::All)]
+    pub(crate) mode: DemoMode,
+    /// Seconds the simulated user takes to answer on the authentication device.
+    #[arg(long, value_name = "SECS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub(crate) approve_after: u64,
+    /// The simulated user denies instead of approving; every flow must end with access_denied.
+    #[arg(long)]
+    pub(crate) deny: bool,
+    /// The polling interval the provider hands out, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub(crate) interval: u64,
+    /// Lifetime of each authentication request, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) expires_in: u64,
+}
+
+/// Where `ciba serve` keeps pending requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StoreArg {
+    /// In this process (`memory`).
+    Memory,
+    /// A Redis server (`redis://...`); not available in this build yet.
+    Redis(String),
+}
+
+fn parse_store(s: &str) -> Result<StoreArg, String> {
+    if s == "memory" {
+        Ok(StoreArg::Memory)
+    } else if s.starts_with("redis://") || s.starts_with("rediss://") {
+        Ok(StoreArg::Redis(s.to_owned()))
+    } else {
+        Err("expected `memory` or a redis://... URL".to_owned())
+    }
+}
+
+/// How `ciba serve`'s authentication device answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AutoDecision {
+    /// Approve every request after this delay.
+    Approve(Duration),
+    /// Deny every request at once.
+    Deny,
+    /// Wait for a person (the `/device` page) or a script (the JSON API).
+    Manual,
+}
+
+impl fmt::Display for AutoDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AutoDecision::Approve(d) => write!(f, "approve after {} s", d.as_secs()),
+            AutoDecision::Deny => f.write_str("deny"),
+            AutoDecision::Manual => f.write_str("manual (use the device page or its JSON API)"),
+        }
+    }
+}
+
+/// Parses `approve:SECS`, `approve` (0 s), `deny` or `manual`.
+pub(crate) fn parse_auto(s: &str) -> Result<AutoDecision, String> {
+    match s {
+        "deny" => Ok(AutoDecision::Deny),
+        "manual" => Ok(AutoDecision::Manual),
+        "approve" => Ok(AutoDecision::Approve(Duration::ZERO)),
+        _ => match s.strip_prefix("approve:").map(str::parse::<u64>) {
+            Some(Ok(secs)) if secs <= 3600 => Ok(AutoDecision::Approve(Duration::from_secs(secs))),
+            _ => Err("expected approve:SECS (0 to 3600), deny or manual".to_owned()),
+        },
+    }
+}
+
+/// Options of `ciba serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    pub(crate) addr: SocketAddr,
+    /// The issuer identifier (default: http://HOST:PORT, the bound address). A non-loopback issuer must be
+    /// https (terminate TLS in front of this server).
+    #[arg(long, value_name = "URL")]
+    pub(crate) issuer: Option<String>,
+    /// A JSON array of client metadata (standard names). Default: one demo client per mode.
+    #[arg(long, value_name = "FILE.json")]
+    pub(crate) clients: Option<PathBuf>,
+    /// Where pending requests live: `memory`, or `redis://...` (not available yet).
+    #[arg(long, value_name = "memory|redis://...", default_value = "memory", value_parser = parse_store)]
+    pub(crate) store: StoreArg,
+    /// What the authentication device answers: approve:SECS, deny, or manual.
+    #[arg(long, value_name = "approve:SECS|deny|manual", default_value = "manual", value_parser = parse_auto)]
+    pub(crate) auto: AutoDecision,
+    /// The polling interval handed to poll and ping clients, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub(crate) interval: u64,
+    /// Lifetime of authentication requests without requested_expiry, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub(crate) expires_in: u64,
+}
+
+/// Options of `ciba login`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("hint").required(true).args(["login_hint", "id_token_hint", "login_hint_token"])))]
+#[command(group(ArgGroup::new("credential").required(true).args(["client_secret", "private_key"])))]
+pub(crate) struct LoginArgs {
+    /// The provider's issuer identifier; its discovery document is fetched from
+    /// ISSUER/.well-known/openid-configuration.
+    #[arg(long, value_name = "URL")]
+    pub(crate) issuer: String,
+    /// The registered client_id.
+    #[arg(long, value_name = "ID")]
+    pub(crate) client_id: String,
+    /// The client secret (client_secret_basic by default).
+    #[arg(long, value_name = "S")]
+    pub(crate) client_secret: Option<String>,
+    /// A private JWK file for private_key_jwt.
+    #[arg(long, value_name = "FILE.jwk")]
+    pub(crate) private_key: Option<PathBuf>,
+    /// Client authentication method: client_secret_basic, client_secret_post,
+    /// client_secret_jwt or private_key_jwt (default: client_secret_basic with a secret,
+    /// private_key_jwt with a key).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) auth_method: Option<String>,
+    /// Who should authenticate: a login_hint.
+    #[arg(long, value_name = "H")]
+    pub(crate) login_hint: Option<String>,
+    /// Who should authenticate: an ID token the provider issued earlier.
+    #[arg(long, value_name = "JWT")]
+    pub(crate) id_token_hint: Option<String>,
+    /// Who should authenticate: a login_hint_token.
+    #[arg(long, value_name = "TOKEN")]
+    pub(crate) login_hint_token: Option<String>,
+    /// Space-separated scopes; must include openid.
+    #[arg(long, value_name = "S", default_value = "openid")]
+    pub(crate) scope: String,
+    /// A short message shown on both the consumption and the authentication device.
+    #[arg(long, value_name = "M")]
+    pub(crate) binding_message: Option<String>,
+    /// A secret code the user knows (only for clients registered with user codes).
+    #[arg(long, value_name = "C")]
+    pub(crate) user_code: Option<String>,
+    /// Requested lifetime of the request, in seconds.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) requested_expiry: Option<u32>,
+    /// The client's registered token delivery mode.
+    #[arg(long, value_enum, default_value_t = Mode::Poll)]
+    pub(crate) mode: Mode,
+    /// Ping and push: where the notification receiver listens.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:0")]
+    pub(crate) listen: SocketAddr,
+    /// Ping and push: the client_notification_token (default: a random one).
+    #[arg(long, value_name = "T")]
+    pub(crate) notification_token: Option<String>,
+    /// Bind the tokens to a fresh DPoP key (RFC 9449); the provider must support DPoP
+    /// (`ciba serve` does not).
+    #[arg(long)]
+    pub(crate) dpop: bool,
+    /// Accept plain http endpoints on loopback hosts (local development only).
+    #[arg(long)]
+    pub(crate) allow_insecure_loopback: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn auto_accepts_approve_with_seconds_deny_and_manual() {
+        assert_eq!(
+            parse_auto("approve:3"),
+            Ok(AutoDecision::Approve(Duration::from_secs(3)))
+        );
+        assert_eq!(parse_auto("deny"), Ok(AutoDecision::Deny));
+        assert_eq!(parse_auto("manual"), Ok(AutoDecision::Manual));
+        assert!(parse_auto("approve:x").is_err());
+        assert!(parse_auto("maybe").is_err());
+    }
+
+    #[test]
+    fn store_accepts_memory_and_redis_urls_only() {
+        assert_eq!(parse_store("memory"), Ok(StoreArg::Memory));
+        assert!(matches!(
+            parse_store("redis://127.0.0.1"),
+            Ok(StoreArg::Redis(_))
+        ));
+        assert!(parse_store("postgres://x").is_err());
+    }
+
+    #[test]
+    fn login_needs_a_hint_and_a_credential() {
+        let base = [
+            "ciba",
+            "login",
+            "--issuer",
+            "https://op.example",
+            "--client-id",
+            "c",
+        ];
+        assert!(Cli::try_parse_from(base).is_err());
+        let mut ok = base.to_vec();
+        ok.extend(["--client-secret", "s", "--login-hint", "alice"]);
+        assert!(Cli::try_parse_from(&ok).is_ok());
+        let mut two = ok.clone();
+        two.extend(["--id-token-hint", "x"]);
+        assert!(Cli::try_parse_from(&two).is_err());
+    }
+}

@@ -1,0 +1,332 @@
+//! The authentication-device web page of `ciba serve`, and the JSON API beside it.
+//!
+//! ```text
+//! GET  /device                          the page (plain HTML, a little vanilla JS, no external assets)
+//! GET  /device/api/pending              {"pending": [{auth_req_id, client_id, login_hint, subject,
+//!                                                     scope, binding_message, mode, expires_at}]}
+//! POST /device/api/{auth_req_id}/approve   {"auth_req_id", "decision": "approved"}
+//! POST /device/api/{auth_req_id}/deny      {"auth_req_id", "decision": "denied"}
+//! ```
+//!
+//! The page polls the pending list every second and posts the decisions. A POST carrying an
+//! `Origin` header from another site is refused, so a foreign web page cannot decide for the
+//! user; scripts (which send no `Origin`) can.
+
+use std::time::SystemTime;
+
+use ciba_core::time::unix_seconds;
+use ciba_hyper::server::PendingRequest;
+use http::{HeaderMap, Method, Response, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::device::{Decision, DecisionError, Device};
+
+/// The path prefix of the page and its API.
+pub(crate) const DEVICE_PATH: &str = "/device";
+
+/// True when `path` belongs to the device page or its API.
+pub(crate) fn is_device_path(path: &str) -> bool {
+    path == DEVICE_PATH
+        || path
+            .strip_prefix(DEVICE_PATH)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Answers a request for a device path (see [`is_device_path`]).
+pub(crate) async fn handle(
+    device: &Device,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+) -> Response<Vec<u8>> {
+    let rest = path.strip_prefix(DEVICE_PATH).unwrap_or(path);
+    match (method, rest) {
+        (&Method::GET | &Method::HEAD, "" | "/") => html(PAGE),
+        (&Method::GET, "/api/pending") => {
+            let now = SystemTime::now();
+            let pending: Vec<Value> = device
+                .pending()
+                .iter()
+                .filter(|r| r.expires_at > now)
+                .map(view)
+                .collect();
+            json_response(StatusCode::OK, &json!({ "pending": pending }))
+        }
+        (&Method::POST, api) => match decision_route(api) {
+            Some((id, decision)) => {
+                if !same_origin(headers) {
+                    return error(StatusCode::FORBIDDEN, "cross-origin requests are refused");
+                }
+                decide(device, id, decision).await
+            }
+            None => error(StatusCode::NOT_FOUND, "no such device endpoint"),
+        },
+        (_, "" | "/" | "/api/pending") => {
+            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        }
+        _ => error(StatusCode::NOT_FOUND, "no such device endpoint"),
+    }
+}
+
+/// A pending request as the API shows it. Without a `login_hint`, the hint's kind is shown.
+fn view(r: &PendingRequest) -> Value {
+    let login_hint = r
+        .login_hint
+        .clone()
+        .unwrap_or_else(|| format!("({})", r.hint_type.as_str()));
+    json!({
+        "auth_req_id": r.auth_req_id,
+        "client_id": r.client_id,
+        "login_hint": login_hint,
+        "subject": r.subject,
+        "scope": r.scopes.join(" "),
+        "binding_message": r.binding_message,
+        "mode": r.delivery_mode.as_str(),
+        "expires_at": unix_seconds(r.expires_at),
+    })
+}
+
+/// `/api/{auth_req_id}/approve` or `/api/{auth_req_id}/deny`.
+fn decision_route(rest: &str) -> Option<(&str, Decision)> {
+    let rest = rest.strip_prefix("/api/")?;
+    let (id, action) = rest.rsplit_once('/')?;
+    if id.is_empty() || id.contains('/') {
+        return None;
+    }
+    match action {
+        "approve" => Some((id, Decision::Approve)),
+        "deny" => Some((id, Decision::Deny)),
+        _ => None,
+    }
+}
+
+async fn decide(device: &Device, id: &str, decision: Decision) -> Response<Vec<u8>> {
+    let label = match decision {
+        Decision::Approve => "approved",
+        Decision::Deny => "denied",
+    };
+    match device.decide(id, decision).await {
+        Ok(()) => json_response(
+            StatusCode::OK,
+            &json!({"auth_req_id": id, "decision": label}),
+        ),
+        Err(DecisionError::NotPending) => error(
+            StatusCode::NOT_FOUND,
+            "no pending request with this auth_req_id (unknown, decided or expired)",
+        ),
+        Err(DecisionError::Failed(why)) => error(StatusCode::INTERNAL_SERVER_ERROR, &why),
+    }
+}
+
+/// A POST without `Origin` (a script) or whose `Origin` names the `Host` it was sent to.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let (Ok(origin), Some(Ok(host))) = (
+        origin.to_str(),
+        headers.get(header::HOST).map(|h| h.to_str()),
+    ) else {
+        return false;
+    };
+    origin
+        .split_once("://")
+        .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+}
+
+fn html(body: &str) -> Response<Vec<u8>> {
+    let mut response = Response::new(body.as_bytes().to_vec());
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+        ),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    response
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Vec<u8>> {
+    let mut response = Response::new(body.to_string().into_bytes());
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+fn error(status: StatusCode, message: &str) -> Response<Vec<u8>> {
+    json_response(status, &json!({ "error": message }))
+}
+
+/// The page. Rows are built with `textContent`, never `innerHTML`, so hints and binding
+/// messages cannot inject markup.
+const PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>CIBA authentication device</title>
+<style>
+  body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
+  h1 { font-size: 1.4rem; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }
+  .binding { font-family: monospace; font-size: 1.1rem; font-weight: bold; }
+  button { padding: .3rem .9rem; margin-right: .3rem; cursor: pointer; }
+  button.approve { background: #2e7d32; color: #fff; border: none; }
+  button.deny { background: #c62828; color: #fff; border: none; }
+  #status { margin-top: 1rem; min-height: 1.2rem; color: #555; }
+  #empty { color: #777; }
+</style>
+</head>
+<body>
+<h1>CIBA authentication device</h1>
+<p>Requests waiting for the user. Compare the binding message with the one on the consumption device before approving.</p>
+<table id="requests">
+  <thead><tr><th>Login hint</th><th>Client</th><th>Scope</th><th>Binding message</th><th>Mode</th><th>Expires in</th><th></th></tr></thead>
+  <tbody id="rows"></tbody>
+</table>
+<p id="empty">No pending requests.</p>
+<div id="status" role="status"></div>
+<script>
+"use strict";
+const rows = document.getElementById("rows");
+const empty = document.getElementById("empty");
+const statusLine = document.getElementById("status");
+let busy = false;
+
+function cell(text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (cls) td.className = cls;
+  return td;
+}
+
+function button(label, cls, id, action) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  b.className = cls;
+  b.dataset.id = id;
+  b.addEventListener("click", () => decide(id, action));
+  return b;
+}
+
+function render(pending) {
+  const now = Date.now() / 1000;
+  rows.replaceChildren(...pending.map((r) => {
+    const tr = document.createElement("tr");
+    tr.dataset.id = r.auth_req_id;
+    tr.append(
+      cell(r.login_hint),
+      cell(r.client_id),
+      cell(r.scope),
+      cell(r.binding_message || "", "binding"),
+      cell(r.mode),
+      cell(Math.max(0, Math.round(r.expires_at - now)) + " s"),
+    );
+    const actions = document.createElement("td");
+    actions.append(button("Approve", "approve", r.auth_req_id, "approve"),
+                   button("Deny", "deny", r.auth_req_id, "deny"));
+    tr.append(actions);
+    return tr;
+  }));
+  empty.hidden = pending.length > 0;
+}
+
+async function refresh() {
+  if (busy) return;
+  try {
+    const resp = await fetch("/device/api/pending", { cache: "no-store" });
+    const body = await resp.json();
+    render(body.pending || []);
+  } catch (e) {
+    statusLine.textContent = "Cannot reach the provider: " + e;
+  }
+}
+
+async function decide(id, action) {
+  busy = true;
+  try {
+    const resp = await fetch("/device/api/" + encodeURIComponent(id) + "/" + action, { method: "POST" });
+    const body = await resp.json();
+    statusLine.textContent = resp.ok ? ("Request " + body.decision + ".") : ("Failed: " + body.error);
+  } catch (e) {
+    statusLine.textContent = "Failed: " + e;
+  } finally {
+    busy = false;
+    refresh();
+  }
+}
+
+refresh();
+setInterval(refresh, 1000);
+</script>
+</body>
+</html>
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_paths_are_recognised() {
+        assert!(is_device_path("/device"));
+        assert!(is_device_path("/device/api/pending"));
+        assert!(!is_device_path("/devices"));
+        assert!(!is_device_path("/token"));
+    }
+
+    #[test]
+    fn decision_routes_name_the_request_and_the_action() {
+        assert!(matches!(
+            decision_route("/api/abc/approve"),
+            Some(("abc", Decision::Approve))
+        ));
+        assert!(matches!(
+            decision_route("/api/abc/deny"),
+            Some(("abc", Decision::Deny))
+        ));
+        assert!(decision_route("/api/abc/maybe").is_none());
+        assert!(decision_route("/api//approve").is_none());
+        assert!(decision_route("/api/a/b/approve").is_none());
+    }
+
+    #[test]
+    fn cross_origin_posts_are_refused_and_scripts_are_not() {
+        let mut h = HeaderMap::new();
+        assert!(same_origin(&h));
+        h.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
+        h.insert(header::ORIGIN, "http://127.0.0.1:8080".parse().unwrap());
+        assert!(same_origin(&h));
+        h.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+        assert!(!same_origin(&h));
+    }
+
+    #[test]
+    fn the_page_loads_no_external_assets() {
+        assert!(!PAGE.contains("src=\"http"));
+        assert!(!PAGE.contains("href=\"http"));
+        assert!(PAGE.contains("/device/api/pending"));
+    }
+}

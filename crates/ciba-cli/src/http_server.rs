@@ -1,0 +1,143 @@
+//! Serving an async request handler over HTTP/1.1 on a TCP listener until stopped, and the
+//! body plumbing the handlers share.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::error::CliError;
+
+/// A response with a complete body.
+pub(crate) type FullResponse = http::Response<Full<Bytes>>;
+
+/// A running server; stopped by [`HttpServer::shutdown`] or when dropped.
+#[derive(Debug)]
+pub(crate) struct HttpServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl HttpServer {
+    /// The bound address.
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, closes the open connections and waits for the server task.
+    pub(crate) async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Binds `addr`; the error says which address could not be used and why (in use, not
+/// permitted, not a local address).
+pub(crate) async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, CliError> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::AddrInUse => "the address is already in use".to_owned(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+            std::io::ErrorKind::AddrNotAvailable => "not an address of this machine".to_owned(),
+            _ => e.to_string(),
+        };
+        CliError::error(format!("cannot listen on {addr} for the {what}: {why}"))
+    })
+}
+
+/// Serves `handler` on `listener` in a spawned task, one task per connection.
+pub(crate) fn spawn<H, F>(listener: TcpListener, handler: H) -> Result<HttpServer, CliError>
+where
+    H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = FullResponse> + Send + 'static,
+{
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::error(format!("cannot read the bound address: {e}")))?;
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let mut connections = JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = &mut stopped => break,
+                accepted = listener.accept() => {
+                    let Ok((stream, peer)) = accepted else { continue };
+                    let handler = handler.clone();
+                    let service = hyper::service::service_fn(move |request| {
+                        let response = handler(request);
+                        async move { Ok::<_, Infallible>(response.await) }
+                    });
+                    connections.spawn(async move {
+                        let served = hyper::server::conn::http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                        if let Err(e) = served {
+                            tracing::debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                    });
+                }
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+        connections.shutdown().await;
+    });
+    Ok(HttpServer {
+        addr,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+/// Reads a request body of at most `limit` bytes; a ready 413 or 400 answer otherwise.
+pub(crate) async fn collect(
+    request: http::Request<Incoming>,
+    limit: usize,
+) -> Result<http::Request<Vec<u8>>, FullResponse> {
+    let (parts, body) = request.into_parts();
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(http::Request::from_parts(
+            parts,
+            collected.to_bytes().to_vec(),
+        )),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(status(http::StatusCode::PAYLOAD_TOO_LARGE))
+        }
+        Err(_) => Err(status(http::StatusCode::BAD_REQUEST)),
+    }
+}
+
+/// `response` with a `Full<Bytes>` body.
+pub(crate) fn full(response: http::Response<Vec<u8>>) -> FullResponse {
+    response.map(|body| Full::new(Bytes::from(body)))
+}
+
+/// An empty response with `status`.
+pub(crate) fn status(status: http::StatusCode) -> FullResponse {
+    let mut response = http::Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}

@@ -1,0 +1,243 @@
+//! The development authorization server behind `ciba serve` and `ciba demo`: ciba-hyper's
+//! `AuthorizationServer` over ciba-server (memory store, a fresh Ed25519 signing key), a user
+//! directory that accepts any `login_hint`, the authentication device, and the device page
+//! mounted beside the CIBA endpoints.
+//!
+//! ```text
+//! {issuer}/.well-known/openid-configuration   discovery        ┐
+//! {issuer}/jwks                               JWK Set          │ ciba-hyper's
+//! {issuer}/bc-authorize                       backchannel      │ AuthorizationServer
+//! {issuer}/token                              token endpoint   ┘
+//! {issuer}/device, /device/api/...            the authentication device (device_page)
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ciba_core::EndpointPolicy;
+use ciba_core::endpoint::is_loopback as url_is_loopback;
+use ciba_core::jose::JwkSigner;
+use ciba_core::random::OsRandom;
+use ciba_hyper::server::{AsHandle, AuthorizationHooks, AuthorizationServer, PendingRequest};
+use ciba_server::{
+    CibaServer, DefaultTokenMinter, FailReason, MemoryStore, ServerConfig, StaticClientRegistry,
+    Ticket,
+};
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tower_service::Service as _;
+use url::Url;
+
+use crate::device::{Automatic, DecisionEvent, Device};
+use crate::device_page;
+use crate::error::CliError;
+use crate::http_server::{self, HttpServer};
+
+/// Path of the backchannel authentication endpoint under the issuer.
+const BACKCHANNEL_PATH: &str = "/bc-authorize";
+/// Path of the token endpoint under the issuer.
+const TOKEN_PATH: &str = "/token";
+/// Path of the JWK Set under the issuer.
+const JWKS_PATH: &str = "/jwks";
+
+/// True when the issuer's host is a loopback address or `localhost`.
+pub(crate) fn is_loopback(issuer: &str) -> bool {
+    Url::parse(issuer).is_ok_and(|u| url_is_loopback(&u))
+}
+
+/// The issuer identifier: `--issuer` as given (https, or http on a loopback host), or
+/// `http://<bound address>` (`127.0.0.1` when bound to every interface).
+pub(crate) fn issuer_for(addr: SocketAddr, explicit: Option<&str>) -> Result<String, CliError> {
+    let Some(raw) = explicit else {
+        let host = match addr {
+            SocketAddr::V4(a) if a.ip().is_unspecified() => "127.0.0.1".to_owned(),
+            SocketAddr::V4(a) => a.ip().to_string(),
+            SocketAddr::V6(a) if a.ip().is_unspecified() => "[::1]".to_owned(),
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        };
+        return Ok(format!("http://{host}:{}", addr.port()));
+    };
+    let url = Url::parse(raw)
+        .map_err(|e| CliError::usage(format!("--issuer {raw:?} is not a URL: {e}")))?;
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(CliError::usage(
+            "--issuer must not have a query, a fragment or user information",
+        ));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if url_is_loopback(&url) => {}
+        "http" => {
+            return Err(CliError::usage(format!(
+                "--issuer {raw} must be https (plain http is allowed only on loopback hosts); terminate TLS in front of ciba serve"
+            )));
+        }
+        other => {
+            return Err(CliError::usage(format!(
+                "--issuer must be an https URL, not {other}:"
+            )));
+        }
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+/// The server configuration for `issuer`: endpoints under it, all three delivery modes,
+/// user codes accepted, `interval` and `expires_in` as given. On a loopback issuer plain
+/// http endpoints and loopback notification endpoints are allowed; elsewhere https is
+/// required.
+pub(crate) fn server_config(
+    issuer: &str,
+    interval: u64,
+    expires_in: u64,
+) -> Result<ServerConfig, CliError> {
+    let invalid = |e: &dyn std::fmt::Display| {
+        CliError::usage(format!("the provider cannot use issuer {issuer}: {e}"))
+    };
+    let url = Url::parse(issuer).map_err(|e| invalid(&e))?;
+    let loopback_http = url.scheme() == "http" && url_is_loopback(&url);
+    // ciba-server's ServerConfig::new accepts only https URLs. On a loopback issuer it is
+    // built with the https spelling of the same URLs, and the plain http ones set afterwards.
+    let spelled = |path: &str| {
+        let base = if loopback_http {
+            issuer.replacen("http://", "https://", 1)
+        } else {
+            issuer.to_owned()
+        };
+        format!("{base}{path}")
+    };
+    let mut config = ServerConfig::new(spelled(""), spelled(TOKEN_PATH), spelled(BACKCHANNEL_PATH))
+        .map_err(|e| invalid(&e))?;
+    if loopback_http {
+        config.issuer = issuer.to_owned();
+        config.token_endpoint = format!("{issuer}{TOKEN_PATH}");
+        config.backchannel_authentication_endpoint = format!("{issuer}{BACKCHANNEL_PATH}");
+        config.endpoint_policy = EndpointPolicy::ALLOW_HTTP_LOOPBACK;
+    }
+    config.jwks_uri = Some(format!("{issuer}{JWKS_PATH}"));
+    config.interval = interval;
+    config.default_expires_in = expires_in;
+    config.max_expires_in = config.max_expires_in.max(expires_in);
+    config.user_code_supported = true;
+    Ok(config)
+}
+
+/// The development user directory and the device hook.
+struct DevHooks {
+    auto: Automatic,
+    events: broadcast::Sender<DecisionEvent>,
+}
+
+impl AuthorizationHooks for DevHooks {
+    /// Any `login_hint` names a user (the subject is the hint); an `id_token_hint` names the
+    /// subject of the ID token (ciba-server verified it); `login_hint_token`s are not
+    /// understood here: `unknown_user_id`.
+    fn identify_user(&self, ticket: &Ticket) -> Result<String, FailReason> {
+        match &ticket.hint {
+            ciba_server::Hint::LoginHint { value } if !value.trim().is_empty() => Ok(value.clone()),
+            ciba_server::Hint::IdTokenHint { subject, .. } => Ok(subject.clone()),
+            _ => Err(FailReason::UnknownUserId),
+        }
+    }
+
+    fn authentication_requested(&self, request: &PendingRequest, handle: &AsHandle) {
+        Device::new(handle.clone(), self.events.clone())
+            .answer_automatically(&request.auth_req_id, self.auto);
+    }
+}
+
+/// A running development provider.
+#[derive(Debug)]
+pub(crate) struct Provider {
+    server: HttpServer,
+    device: Device,
+}
+
+impl Provider {
+    /// Serves `config`'s endpoints and the device page on `listener`, for the clients of
+    /// `registry`; the device answers as `auto` says.
+    pub(crate) fn start(
+        listener: TcpListener,
+        config: ServerConfig,
+        registry: StaticClientRegistry,
+        auto: Automatic,
+    ) -> Result<Provider, CliError> {
+        let key = JwkSigner::generate_ed25519(&OsRandom, Some("ciba-dev-1".to_owned()))
+            .map_err(|e| CliError::error(format!("cannot generate the signing key: {e}")))?;
+        let ciba = CibaServer::new(
+            config,
+            Arc::new(registry),
+            Arc::new(MemoryStore::new()),
+            Arc::new(DefaultTokenMinter::new(Arc::new(key))),
+        );
+        let events = broadcast::Sender::new(64);
+        let hooks = DevHooks {
+            auto,
+            events: events.clone(),
+        };
+        let endpoints = AuthorizationServer::new(ciba, hooks);
+        let device = Device::new(endpoints.handle(), events);
+        let routed = device.clone();
+        let server = http_server::spawn(listener, move |request: http::Request<_>| {
+            let device = routed.clone();
+            let mut endpoints = endpoints.clone();
+            async move {
+                let path = request.uri().path().to_owned();
+                if device_page::is_device_path(&path) {
+                    let response =
+                        device_page::handle(&device, request.method(), &path, request.headers())
+                            .await;
+                    return http_server::full(response);
+                }
+                match endpoints.call(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            }
+        })?;
+        Ok(Provider { server, device })
+    }
+
+    /// The authentication device.
+    pub(crate) fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Stops serving.
+    pub(crate) async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_issuer_is_the_bound_address() {
+        let addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(issuer_for(addr, None).unwrap(), "http://127.0.0.1:8080");
+        let any: SocketAddr = "0.0.0.0:9000".parse().unwrap();
+        assert_eq!(issuer_for(any, None).unwrap(), "http://127.0.0.1:9000");
+    }
+
+    #[test]
+    fn a_non_loopback_issuer_must_be_https() {
+        let addr: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert!(issuer_for(addr, Some("http://op.example")).is_err());
+        assert_eq!(
+            issuer_for(addr, Some("https://op.example/")).unwrap(),
+            "https://op.example"
+        );
+        assert!(issuer_for(addr, Some("http://localhost:8080")).is_ok());
+    }
+
+    #[test]
+    fn a_loopback_issuer_allows_http_endpoints_and_loopback_notifications() {
+        let config = server_config("http://127.0.0.1:8080", 2, 60).unwrap();
+        assert_eq!(config.token_endpoint, "http://127.0.0.1:8080/token");
+        assert_eq!(config.endpoint_policy, EndpointPolicy::ALLOW_HTTP_LOOPBACK);
+        assert_eq!(config.interval, 2);
+        let remote = server_config("https://op.example", 2, 60).unwrap();
+        assert_eq!(remote.endpoint_policy, EndpointPolicy::HTTPS_ONLY);
+    }
+}

@@ -1,0 +1,149 @@
+//! `ciba serve`: a development CIBA provider with an authentication-device page.
+//!
+//! Start-up output (stdout), in this order, so scripts and tests can read it:
+//!
+//! ```text
+//! issuer: http://127.0.0.1:41234
+//! device page: http://127.0.0.1:41234/device
+//! client: client_id=demo-poll client_secret=... mode=poll
+//! client: client_id=demo-ping client_secret=... mode=ping notification_endpoint=http://127.0.0.1:41235/ciba/notify
+//! client: client_id=demo-push client_secret=... mode=push notification_endpoint=http://127.0.0.1:41236/ciba/notify
+//! ```
+//!
+//! The `client:` lines appear only without `--clients`. The demo ping and push clients are
+//! registered with notification endpoints on the two ports after the provider's; run
+//! `ciba login --listen <that address>` to receive their notifications.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use tokio::sync::broadcast;
+
+use crate::cli::{Mode, ServeArgs, StoreArg};
+use crate::clients::{DemoClient, load_clients_file, registry};
+use crate::device::{DecisionEvent, automatic};
+use crate::error::CliError;
+use crate::http_server;
+use crate::provider::{self, Provider};
+
+/// The path of demo clients' notification endpoints.
+const NOTIFY_PATH: &str = "/ciba/notify";
+
+/// Runs `ciba serve` until Ctrl-C (or SIGTERM).
+pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
+    if let StoreArg::Redis(_) = args.store {
+        return Err(CliError::usage(
+            "redis store is not available in this build yet",
+        ));
+    }
+    // Usage errors first, before anything listens.
+    let file_clients = args.clients.as_deref().map(load_clients_file).transpose()?;
+    let listener = http_server::bind(args.addr, "provider").await?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::error(format!("cannot read the bound address: {e}")))?;
+    let issuer = provider::issuer_for(addr, args.issuer.as_deref())?;
+    let config = provider::server_config(&issuer, args.interval, args.expires_in)?;
+    let (clients, demo) = match file_clients {
+        Some(clients) => (clients, Vec::new()),
+        None => {
+            let demo = demo_clients(addr, provider::is_loopback(&issuer))?;
+            (demo.iter().map(DemoClient::metadata).collect(), demo)
+        }
+    };
+    let registry = registry(clients, &config)?;
+    let provider = Provider::start(listener, config, registry, automatic(args.auto))?;
+    let shutdown = install_shutdown_signal()?;
+
+    println!("issuer: {issuer}");
+    println!("device page: {issuer}/device");
+    for client in &demo {
+        println!("{}", client.describe());
+    }
+    eprintln!(
+        "ciba serve: listening on {addr}; the device answers: {}. Ctrl-C stops.",
+        args.auto
+    );
+    let log = tokio::spawn(log_decisions(provider.device().subscribe()));
+    shutdown.await;
+    log.abort();
+    provider.shutdown().await;
+    eprintln!("ciba serve: stopped");
+    Ok(())
+}
+
+/// One demo client per mode; ping and push get notification endpoints on the next two
+/// ports (loopback issuers only: elsewhere notification endpoints must be https).
+fn demo_clients(addr: SocketAddr, loopback: bool) -> Result<Vec<DemoClient>, CliError> {
+    let mut clients = vec![DemoClient::generate(Mode::Poll, None)?];
+    if !loopback {
+        eprintln!(
+            "ciba serve: only the poll demo client is registered (ping and push need https notification endpoints; use --clients)"
+        );
+        return Ok(clients);
+    }
+    let host = if addr.ip().is_unspecified() || !addr.ip().is_loopback() {
+        "127.0.0.1".to_owned()
+    } else {
+        match addr {
+            SocketAddr::V4(a) => a.ip().to_string(),
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        }
+    };
+    for (offset, mode) in [(1u16, Mode::Ping), (2, Mode::Push)] {
+        let Some(port) = addr.port().checked_add(offset) else {
+            continue;
+        };
+        let endpoint = format!("http://{host}:{port}{NOTIFY_PATH}");
+        clients.push(DemoClient::generate(mode, Some(endpoint))?);
+    }
+    Ok(clients)
+}
+
+/// Prints each decision on stderr.
+async fn log_decisions(mut events: broadcast::Receiver<DecisionEvent>) {
+    loop {
+        match events.recv().await {
+            Ok(e) => eprintln!(
+                "device: {} the request of {} for {} (mode {})",
+                e.decision,
+                e.request.client_id,
+                e.request
+                    .login_hint
+                    .as_deref()
+                    .unwrap_or(&e.request.subject),
+                e.request.delivery_mode.as_str()
+            ),
+            Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+}
+
+/// Waits for Ctrl-C (or SIGTERM on Unix). The handlers are installed when this is called,
+/// before the start-up lines are printed, so a signal sent right after them is not lost.
+fn install_shutdown_signal() -> Result<Pin<Box<dyn Future<Output = ()> + Send>>, CliError> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let install = |kind| {
+            signal(kind)
+                .map_err(|e| CliError::error(format!("cannot install the signal handler: {e}")))
+        };
+        let mut interrupt = install(SignalKind::interrupt())?;
+        let mut terminate = install(SignalKind::terminate())?;
+        Ok(Box::pin(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        }))
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(Box::pin(async {
+            let _ = tokio::signal::ctrl_c().await;
+        }))
+    }
+}

@@ -1,0 +1,317 @@
+//! Helpers shared by the integration tests: run the built `ciba` binary, kill every process
+//! on drop, read `ciba serve`'s start-up lines, and speak minimal HTTP/1.1 on loopback.
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The `ciba` binary cargo built for these tests.
+pub fn ciba() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ciba"));
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+/// A child process killed (and reaped) when dropped.
+pub struct ChildGuard {
+    pub child: Child,
+}
+
+impl ChildGuard {
+    pub fn spawn(cmd: &mut Command) -> ChildGuard {
+        let child = cmd.spawn().expect("spawn");
+        ChildGuard { child }
+    }
+
+    /// Waits for the process to exit, at most `timeout`; kills it and panics after that.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("process did not exit within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for the exit and collects the remaining stdout and stderr.
+    pub fn output(mut self, timeout: Duration) -> Output {
+        let mut stdout = self.child.stdout.take();
+        let mut stderr = self.child.stderr.take();
+        let out = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(s) = stdout.as_mut() {
+                let _ = s.read_to_end(&mut buf);
+            }
+            buf
+        });
+        let err = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(s) = stderr.as_mut() {
+                let _ = s.read_to_end(&mut buf);
+            }
+            buf
+        });
+        let status = self.wait_timeout(timeout);
+        Output {
+            status,
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `ciba` with `args` to completion (at most `timeout`).
+pub fn run_ciba(args: &[&str], timeout: Duration) -> Output {
+    let guard = ChildGuard::spawn(
+        ciba()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    guard.output(timeout)
+}
+
+/// A demo client `ciba serve` printed.
+#[derive(Debug, Clone)]
+pub struct ServedClient {
+    pub client_id: String,
+    pub client_secret: String,
+    pub mode: String,
+    pub notification_endpoint: Option<String>,
+}
+
+/// A running `ciba serve`, killed on drop, with what it printed on start-up.
+pub struct Served {
+    pub guard: ChildGuard,
+    pub issuer: String,
+    pub clients: Vec<ServedClient>,
+    pub stdout_lines: mpsc::Receiver<String>,
+}
+
+impl Served {
+    pub fn client(&self, mode: &str) -> &ServedClient {
+        self.clients
+            .iter()
+            .find(|c| c.mode == mode)
+            .unwrap_or_else(|| panic!("no {mode} client in {:?}", self.clients))
+    }
+
+    /// `host:port` of the notification endpoint of the `mode` demo client.
+    pub fn listen_addr(&self, mode: &str) -> String {
+        let endpoint = self
+            .client(mode)
+            .notification_endpoint
+            .clone()
+            .expect("notification endpoint");
+        let rest = endpoint.strip_prefix("http://").expect("http endpoint");
+        rest.split('/').next().expect("authority").to_owned()
+    }
+}
+
+/// Starts `ciba serve --addr 127.0.0.1:0 <extra>` and reads its start-up lines: the first one
+/// is `issuer: URL`; with demo clients, waits for `expected_clients` `client:` lines.
+pub fn serve(extra: &[&str], expected_clients: usize) -> Served {
+    let mut args = vec!["serve", "--addr", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut guard = ChildGuard::spawn(
+        ciba()
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit()),
+    );
+    let stdout = guard.child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("ciba serve printed no first line");
+    let issuer = first
+        .strip_prefix("issuer: ")
+        .unwrap_or_else(|| panic!("first line is not `issuer: URL`: {first:?}"))
+        .to_owned();
+    let mut clients = Vec::new();
+    while clients.len() < expected_clients {
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("ciba serve stopped printing before listing its clients");
+        if let Some(rest) = line.strip_prefix("client: ") {
+            clients.push(parse_client(rest));
+        }
+    }
+    Served {
+        guard,
+        issuer,
+        clients,
+        stdout_lines: rx,
+    }
+}
+
+fn parse_client(rest: &str) -> ServedClient {
+    let field = |name: &str| {
+        rest.split(' ')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .map(str::to_owned)
+    };
+    ServedClient {
+        client_id: field("client_id").expect("client_id"),
+        client_secret: field("client_secret").expect("client_secret"),
+        mode: field("mode").expect("mode"),
+        notification_endpoint: field("notification_endpoint"),
+    }
+}
+
+/// `ciba login` arguments for a demo client of `served`.
+pub fn login_args(served: &Served, mode: &str, login_hint: &str) -> Vec<String> {
+    let client = served.client(mode);
+    let mut args: Vec<String> = [
+        "login",
+        "--issuer",
+        &served.issuer,
+        "--client-id",
+        &client.client_id,
+        "--client-secret",
+        &client.client_secret,
+        "--login-hint",
+        login_hint,
+        "--mode",
+        mode,
+        "--allow-insecure-loopback",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if mode != "poll" {
+        args.push("--listen".into());
+        args.push(served.listen_addr(mode));
+    }
+    args
+}
+
+/// A minimal HTTP/1.1 exchange on loopback: `(status, body)`.
+pub fn http(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut stream = TcpStream::connect(authority).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("write");
+    read_response(&mut stream)
+}
+
+/// Reads one response: the head, then a `Content-Length` body, a chunked body, or everything
+/// until the peer closes (some servers, Chromium's DevTools among them, keep the connection
+/// open after answering).
+fn read_response(stream: &mut TcpStream) -> (u16, String) {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = find(&raw, b"\r\n\r\n") {
+            break i;
+        }
+        let n = stream.read(&mut buf).expect("read");
+        assert!(n > 0, "connection closed before the response head");
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let length = head.lines().find_map(|l| {
+        l.strip_prefix("content-length:")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+    });
+    let chunked = head.contains("transfer-encoding: chunked");
+    let mut body = raw[head_end + 4..].to_vec();
+    loop {
+        let complete = match length {
+            Some(n) => body.len() >= n,
+            None if chunked => find(&body, b"0\r\n\r\n").is_some(),
+            None => false,
+        };
+        if complete {
+            break;
+        }
+        let n = stream.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&buf[..n]);
+    }
+    if let Some(n) = length {
+        body.truncate(n);
+    }
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let body = if chunked { dechunk(&body) } else { body };
+    (status, body)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Calls `f` every 100 ms until it returns `Some`, at most `timeout`.
+pub fn eventually<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

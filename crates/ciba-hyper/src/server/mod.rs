@@ -1,0 +1,355 @@
+//! The authorization server's CIBA endpoints over `ciba_server::CibaServer` (feature
+//! `server`): discovery, JWKS, the backchannel authentication endpoint and the token endpoint,
+//! as one service.
+//!
+//! ```text
+//!  GET  {issuer path}/.well-known/openid-configuration ─► CibaServer::discovery_response
+//!  GET  jwks_uri path                                  ─► CibaServer::jwks_response
+//!  POST backchannel endpoint path ─► authenticate_request ─► AuthorizationHooks::identify_user
+//!                                     ─► issue (or fail) ─► AuthorizationHooks::authentication_requested
+//!  POST token endpoint path       ─► token_request
+//!  AsHandle::complete(id, result) ─► CibaServer::complete ─► NotificationDeliverer (ping, push)
+//! ```
+//!
+//! Every answer is the `http::Response` ciba-server built, copied out unchanged (including 503
+//! with `Retry-After` when the store is full). Routes come from the paths of the URLs in the
+//! `ServerConfig`; anything else is 404.
+//!
+//! ```no_run
+//! use ciba_hyper::server::{AsHandle, AuthorizationHooks, AuthorizationServer, PendingRequest};
+//! use ciba_server::{AuthenticationResult, Authorization, CibaServer, FailReason, Ticket};
+//!
+//! struct Directory;
+//!
+//! impl AuthorizationHooks for Directory {
+//!     fn identify_user(&self, ticket: &Ticket) -> Result<String, FailReason> {
+//!         match ticket.hint.value() {
+//!             "alice@example.com" => Ok("alice".into()),
+//!             _ => Err(FailReason::UnknownUserId),
+//!         }
+//!     }
+//!
+//!     fn authentication_requested(&self, request: &PendingRequest, handle: &AsHandle) {
+//!         let (handle, id) = (handle.clone(), request.auth_req_id.clone());
+//!         let approval = AuthenticationResult::Authorized(Authorization::new(&request.subject));
+//!         // Ask the user's device here; this example approves at once.
+//!         tokio::spawn(async move { handle.complete(&id, approval).await });
+//!     }
+//! }
+//!
+//! # async fn run(server: CibaServer) -> std::io::Result<()> {
+//! let running = AuthorizationServer::new(server, Directory).bind("127.0.0.1:8080").await?;
+//! // ... later
+//! running.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod deliver;
+mod handle;
+
+use std::convert::Infallible;
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use ciba_core::ErrorCode;
+use ciba_core::ack::AuthReqId;
+use ciba_core::random::{OsRandom, Random};
+use ciba_server::response::{error_body, json_response};
+use ciba_server::{BackchannelOutcome, CibaServer, IncomingRequest, IssueOutcome, TokenOutcome};
+use http::{Method, StatusCode};
+use http_body_util::Full;
+use hyper::body::Body;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use url::Url;
+
+pub use deliver::{
+    DEFAULT_DELIVERY_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_DELAY, Delivery, DeliveryFailure,
+    NotificationDeliverer,
+};
+pub use handle::{AsHandle, AuthorizationHooks, PendingRequest};
+
+use crate::error::BoxError;
+use crate::serve::{RunningServer, ServiceFuture, collect_request, full, spawn_server};
+
+/// The paths the service answers.
+#[derive(Debug, Clone)]
+struct Routes {
+    discovery: String,
+    jwks: Option<String>,
+    backchannel: Option<String>,
+    token: Option<String>,
+}
+
+fn path_of(url: &str) -> Option<String> {
+    Url::parse(url).ok().map(|u| u.path().to_owned())
+}
+
+impl Routes {
+    fn new(server: &CibaServer) -> Routes {
+        let config = server.config();
+        let issuer_path = path_of(&config.issuer).unwrap_or_default();
+        Routes {
+            discovery: format!(
+                "{}/.well-known/openid-configuration",
+                issuer_path.trim_end_matches('/')
+            ),
+            jwks: config.jwks_uri.as_deref().and_then(path_of),
+            backchannel: path_of(&config.backchannel_authentication_endpoint),
+            token: path_of(&config.token_endpoint),
+        }
+    }
+}
+
+/// Builds an [`AuthorizationServer`].
+pub struct AuthorizationServerBuilder {
+    server: Arc<CibaServer>,
+    hooks: Arc<dyn AuthorizationHooks>,
+    deliverer: Option<NotificationDeliverer>,
+    rng: Option<Arc<dyn Random>>,
+}
+
+impl fmt::Debug for AuthorizationServerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationServerBuilder")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthorizationServerBuilder {
+    /// Delivers ping and push notifications with `deliverer` (default:
+    /// `NotificationDeliverer::default()`, plain http with a 10 s timeout).
+    pub fn deliverer(mut self, deliverer: NotificationDeliverer) -> Self {
+        self.deliverer = Some(deliverer);
+        self
+    }
+
+    /// The random source for `auth_req_id`s and tokens (default `OsRandom`).
+    pub fn rng(mut self, rng: Arc<dyn Random>) -> Self {
+        self.rng = Some(rng);
+        self
+    }
+
+    /// The server.
+    pub fn build(self) -> AuthorizationServer {
+        let routes = Routes::new(&self.server);
+        let shared = handle::Shared::new(
+            self.server,
+            self.hooks,
+            self.deliverer.unwrap_or_default(),
+            self.rng.unwrap_or_else(|| Arc::new(OsRandom)),
+        );
+        AuthorizationServer {
+            handle: AsHandle {
+                shared: Arc::new(shared),
+            },
+            routes: Arc::new(routes),
+        }
+    }
+}
+
+/// The CIBA endpoints of an authorization server, as a service. Cheap to clone.
+///
+/// Serve it with [`AuthorizationServer::bind`] / [`AuthorizationServer::serve`], or mount it
+/// in your own server: it implements `tower_service::Service<http::Request<B>>` for any
+/// `http_body::Body` `B` (request bodies are read up to ciba-server's `max_body_bytes`).
+#[derive(Clone)]
+pub struct AuthorizationServer {
+    handle: AsHandle,
+    routes: Arc<Routes>,
+}
+
+impl fmt::Debug for AuthorizationServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationServer")
+            .field("routes", &self.routes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthorizationServer {
+    /// The endpoints of `server`, with the application's `hooks` and the defaults.
+    pub fn new(
+        server: impl Into<Arc<CibaServer>>,
+        hooks: impl AuthorizationHooks,
+    ) -> AuthorizationServer {
+        AuthorizationServer::builder(server, hooks).build()
+    }
+
+    /// A builder, to set the deliverer or the random source.
+    pub fn builder(
+        server: impl Into<Arc<CibaServer>>,
+        hooks: impl AuthorizationHooks,
+    ) -> AuthorizationServerBuilder {
+        AuthorizationServerBuilder {
+            server: server.into(),
+            hooks: Arc::new(hooks),
+            deliverer: None,
+            rng: None,
+        }
+    }
+
+    /// The application's handle: pending requests, `complete`.
+    pub fn handle(&self) -> AsHandle {
+        self.handle.clone()
+    }
+
+    /// Binds `addr` and serves until the returned server is shut down or dropped.
+    pub async fn bind(self, addr: impl ToSocketAddrs) -> std::io::Result<RunningServer> {
+        let listener = TcpListener::bind(addr).await?;
+        self.serve(listener)
+    }
+
+    /// Serves on an already bound `listener` (bind first when the configuration needs the
+    /// port, as loopback tests do).
+    pub fn serve(self, listener: TcpListener) -> std::io::Result<RunningServer> {
+        let server = spawn_server(listener, self)?;
+        tracing::info!(addr = %server.local_addr(), "authorization server listening");
+        Ok(server)
+    }
+
+    /// Answers one request whose body was already read.
+    pub async fn handle_request(&self, request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+        let path = request.uri().path();
+        let routes = &*self.routes;
+        let server = &*self.handle.shared.server;
+        if path == routes.discovery {
+            get_only(&request, || server.discovery_response())
+        } else if routes.jwks.as_deref() == Some(path) {
+            get_only(&request, || server.jwks_response())
+        } else if routes.backchannel.as_deref() == Some(path) {
+            self.backchannel(&request)
+        } else if routes.token.as_deref() == Some(path) {
+            self.token(&request)
+        } else {
+            status_only(StatusCode::NOT_FOUND)
+        }
+    }
+
+    fn backchannel(&self, request: &http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+        let shared = &*self.handle.shared;
+        let server = &*shared.server;
+        let rng = &*shared.rng;
+        let now = SystemTime::now();
+        let ticket =
+            match server.authenticate_request(&IncomingRequest::from_http(request), now, rng) {
+                BackchannelOutcome::Respond(refusal) => {
+                    tracing::info!(status = refusal.status().as_u16(), error = %refusal.error,
+                    "backchannel request refused");
+                    return refusal.response;
+                }
+                BackchannelOutcome::UserIdentification(ticket) => ticket,
+            };
+        let subject = match shared.hooks.identify_user(&ticket) {
+            Ok(subject) => subject,
+            Err(reason) => {
+                tracing::info!(client_id = %ticket.client_id, ?reason, "user not identified");
+                return server.fail(&*ticket, reason, None).response;
+            }
+        };
+        match server.issue(&*ticket, &subject, now, rng) {
+            IssueOutcome::Issued(ack) => {
+                let pending =
+                    PendingRequest::new(&ticket, &subject, &ack.auth_req_id, ack.expires_in, now);
+                tracing::info!(
+                    client_id = %ticket.client_id,
+                    auth_req_id = ?AuthReqId::new(ack.auth_req_id.clone()),
+                    mode = %ticket.delivery_mode.as_str(),
+                    "authentication request issued"
+                );
+                self.handle.insert_pending(pending.clone());
+                shared
+                    .hooks
+                    .authentication_requested(&pending, &self.handle);
+                ack.response
+            }
+            IssueOutcome::InvalidTicket(refusal) | IssueOutcome::Refused(refusal) => {
+                tracing::warn!(status = refusal.status().as_u16(), error = %refusal.error,
+                    "authentication request not issued");
+                refusal.response
+            }
+        }
+    }
+
+    fn token(&self, request: &http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+        let shared = &*self.handle.shared;
+        let outcome = shared.server.token_request(
+            &IncomingRequest::from_http(request),
+            SystemTime::now(),
+            &*shared.rng,
+        );
+        match outcome {
+            TokenOutcome::Issued(grant) => {
+                tracing::info!(
+                    client_id = %grant.client_id,
+                    auth_req_id = ?AuthReqId::new(grant.auth_req_id.clone()),
+                    "tokens issued"
+                );
+                grant.response
+            }
+            TokenOutcome::Respond(refusal) => {
+                tracing::debug!(status = refusal.status().as_u16(), code = %refusal.code(),
+                    "token request answered");
+                refusal.response
+            }
+            TokenOutcome::NotCibaGrant { .. } => json_response(
+                StatusCode::BAD_REQUEST,
+                &error_body(
+                    &ErrorCode::UnsupportedGrantType,
+                    Some("only the CIBA grant is served here"),
+                ),
+            ),
+        }
+    }
+}
+
+fn status_only(status: StatusCode) -> http::Response<Vec<u8>> {
+    let mut response = http::Response::new(Vec::new());
+    *response.status_mut() = status;
+    response
+}
+
+fn get_only(
+    request: &http::Request<Vec<u8>>,
+    answer: impl FnOnce() -> http::Response<Vec<u8>>,
+) -> http::Response<Vec<u8>> {
+    if request.method() == Method::GET || request.method() == Method::HEAD {
+        return answer();
+    }
+    let mut response = status_only(StatusCode::METHOD_NOT_ALLOWED);
+    response.headers_mut().insert(
+        http::header::ALLOW,
+        http::HeaderValue::from_static("GET, HEAD"),
+    );
+    response
+}
+
+impl<B> tower_service::Service<http::Request<B>> for AuthorizationServer
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    type Response = http::Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = ServiceFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> ServiceFuture {
+        let this = self.clone();
+        Box::pin(async move {
+            let limit = this.handle.shared.server.config().limits.max_body_bytes;
+            let response = match collect_request(request, limit).await {
+                Ok(request) => this.handle_request(request).await,
+                Err(refused) => refused,
+            };
+            Ok(full(response))
+        })
+    }
+}

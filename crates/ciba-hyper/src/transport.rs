@@ -1,0 +1,191 @@
+//! [`HttpClient`]: one request out, one bounded response in, within a timeout. Redirects are
+//! never followed (hyper does not follow them); a 3xx goes back to ciba-core like any answer.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Body;
+use hyper_util::client::legacy::connect::{Connect, HttpConnector};
+use hyper_util::client::legacy::{Client, ResponseFuture};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::error::{Error, endpoint_of};
+
+/// Default per-request timeout: 30 seconds for the whole exchange (connect, headers, body).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default response body cap: ciba-core's `Limits::DEFAULT.max_body_bytes`.
+pub const DEFAULT_MAX_BODY_BYTES: usize = ciba_core::Limits::DEFAULT.max_body_bytes;
+
+/// The hyper client, with its connector type erased.
+trait Exchange: Send + Sync {
+    fn request(&self, request: http::Request<Full<Bytes>>) -> ResponseFuture;
+}
+
+impl<C> Exchange for Client<C, Full<Bytes>>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
+    fn request(&self, request: http::Request<Full<Bytes>>) -> ResponseFuture {
+        Client::request(self, request)
+    }
+}
+
+/// The HTTP client every part of this crate sends through: a hyper-util legacy client with any
+/// connector, a per-request timeout and a response body cap.
+///
+/// [`HttpClient::http`] speaks plain `http` only (enough for loopback tests and development).
+/// For `https`, build a `hyper_util::client::legacy::Client` over a TLS connector (for example
+/// `hyper-rustls`'s `HttpsConnector`) and wrap it with [`HttpClient::new`]; this crate picks no
+/// TLS stack for you.
+///
+/// Cheap to clone: clones share the connection pool.
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Arc<dyn Exchange>,
+    timeout: Duration,
+    max_body_bytes: usize,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("timeout", &self.timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        HttpClient::http()
+    }
+}
+
+impl HttpClient {
+    /// Wraps `client` (any connector: plain, TLS, proxy...), with the default timeout and body
+    /// cap.
+    pub fn new<C>(client: Client<C, Full<Bytes>>) -> HttpClient
+    where
+        C: Connect + Clone + Send + Sync + 'static,
+    {
+        HttpClient {
+            inner: Arc::new(client),
+            timeout: DEFAULT_TIMEOUT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+
+    /// A client over hyper-util's plain `HttpConnector` (no TLS: `https` URLs fail with
+    /// [`Error::Transport`]).
+    pub fn http() -> HttpClient {
+        let client = Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .build::<_, Full<Bytes>>(HttpConnector::new());
+        HttpClient::new(client)
+    }
+
+    /// Sets the per-request timeout (connect, headers and the whole body). A timeout while
+    /// polling is a transport error that ciba-core's `Poller` backs off from.
+    pub fn timeout(mut self, timeout: Duration) -> HttpClient {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the response body cap in bytes. A larger body ends the exchange with
+    /// [`Error::BodyTooLarge`].
+    pub fn max_body_bytes(mut self, limit: usize) -> HttpClient {
+        self.max_body_bytes = limit;
+        self
+    }
+
+    /// The per-request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The response body cap in bytes.
+    pub fn body_limit(&self) -> usize {
+        self.max_body_bytes
+    }
+
+    /// Sends `request` and reads the whole response, within the timeout and the body cap.
+    /// Whatever the status (3xx included), the response is returned as received.
+    pub async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, Error> {
+        let endpoint = endpoint_of(request.uri());
+        let request = request.map(|body| Full::new(Bytes::from(body)));
+        let exchange = self.exchange(request, &endpoint);
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout {
+                endpoint,
+                after: self.timeout,
+            }),
+        }
+    }
+
+    async fn exchange(
+        &self,
+        request: http::Request<Full<Bytes>>,
+        endpoint: &str,
+    ) -> Result<http::Response<Vec<u8>>, Error> {
+        let transport = |source| Error::Transport {
+            endpoint: endpoint.to_owned(),
+            source,
+        };
+        let too_large = || Error::BodyTooLarge {
+            endpoint: endpoint.to_owned(),
+            limit: self.max_body_bytes,
+        };
+        let response = self
+            .inner
+            .request(request)
+            .await
+            .map_err(|e| transport(Box::new(e)))?;
+        let (parts, body) = response.into_parts();
+        if body.size_hint().lower() > self.max_body_bytes as u64 {
+            return Err(too_large());
+        }
+        let collected = Limited::new(body, self.max_body_bytes)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.downcast_ref::<LengthLimitError>().is_some() {
+                    too_large()
+                } else {
+                    transport(e)
+                }
+            })?;
+        Ok(http::Response::from_parts(
+            parts,
+            collected.to_bytes().to_vec(),
+        ))
+    }
+}
+
+#[cfg(feature = "server")]
+/// A copy of `request` (for retries: `http::Request` is not `Clone`).
+pub(crate) fn copy_request(request: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+    let mut copy = http::Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+/// A copy of `response` (status, version, headers and body).
+pub(crate) fn copy_response(response: &http::Response<Vec<u8>>) -> http::Response<Vec<u8>> {
+    let mut copy = http::Response::new(response.body().clone());
+    *copy.status_mut() = response.status();
+    *copy.version_mut() = response.version();
+    *copy.headers_mut() = response.headers().clone();
+    copy
+}
