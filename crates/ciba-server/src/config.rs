@@ -130,7 +130,8 @@ pub struct ServerConfig {
     /// errata 1 and FAPI 2.0). Off by default: CIBA Core 1.0 also allows the token and
     /// backchannel endpoint URLs.
     pub strict_assertion_audience: bool,
-    /// Which notification endpoint URLs client registration accepts.
+    /// Which URLs are acceptable: the server's own endpoints and the notification endpoints
+    /// clients register (https only by default; http on loopback by explicit opt-in).
     pub endpoint_policy: EndpointPolicy,
     /// Input bounds.
     pub limits: RequestLimits,
@@ -146,6 +147,23 @@ impl ServerConfig {
         issuer: impl Into<String>,
         token_endpoint: impl Into<String>,
         backchannel_authentication_endpoint: impl Into<String>,
+    ) -> Result<ServerConfig, ServerConfigError> {
+        Self::with_policy(
+            issuer,
+            token_endpoint,
+            backchannel_authentication_endpoint,
+            EndpointPolicy::HTTPS_ONLY,
+        )
+    }
+
+    /// Like [`ServerConfig::new`], with an explicit endpoint policy: pass
+    /// [`EndpointPolicy::ALLOW_HTTP_LOOPBACK`] for a development server on a loopback `http`
+    /// issuer. The policy also governs the notification endpoints clients may register.
+    pub fn with_policy(
+        issuer: impl Into<String>,
+        token_endpoint: impl Into<String>,
+        backchannel_authentication_endpoint: impl Into<String>,
+        endpoint_policy: EndpointPolicy,
     ) -> Result<ServerConfig, ServerConfigError> {
         let config = ServerConfig {
             issuer: issuer.into(),
@@ -179,7 +197,7 @@ impl ServerConfig {
             clock_skew: Duration::from_secs(30),
             max_assertion_lifetime: Duration::from_secs(600),
             strict_assertion_audience: false,
-            endpoint_policy: EndpointPolicy::HTTPS_ONLY,
+            endpoint_policy,
             limits: RequestLimits::DEFAULT,
             extra_metadata: Map::new(),
         };
@@ -187,10 +205,10 @@ impl ServerConfig {
         Ok(config)
     }
 
-    /// Checks the endpoint URLs and the algorithm lists. [`ServerConfig::new`] calls it; call
-    /// it again after changing fields.
+    /// Checks the endpoint URLs (against [`ServerConfig::endpoint_policy`]) and the algorithm
+    /// lists. [`ServerConfig::new`] calls it; call it again after changing fields.
     pub fn validate(&self) -> Result<(), ServerConfigError> {
-        let https = EndpointPolicy::HTTPS_ONLY;
+        let https = self.endpoint_policy;
         let issuer = https.parse("issuer", &self.issuer)?;
         if issuer.query().is_some() {
             return Err(ConfigError::UrlHasForbiddenParts { field: "issuer" }.into());

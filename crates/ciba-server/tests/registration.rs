@@ -171,3 +171,27 @@ fn registered_scope_must_be_well_formed() {
     m.scope = Some("openid \"quoted\"".into());
     assert!(matches!(refused(&m), ClientMetadataError::MalformedScope));
 }
+
+#[test]
+fn an_http_issuer_is_accepted_only_on_loopback_with_the_opt_in() {
+    use ciba_server::ServerConfig;
+    let urls = (
+        "http://127.0.0.1:8080",
+        "http://127.0.0.1:8080/token",
+        "http://127.0.0.1:8080/bc",
+    );
+    assert!(ServerConfig::new(urls.0, urls.1, urls.2).is_err());
+    let config =
+        ServerConfig::with_policy(urls.0, urls.1, urls.2, EndpointPolicy::ALLOW_HTTP_LOOPBACK)
+            .unwrap();
+    assert_eq!(config.issuer, urls.0);
+    assert!(
+        ServerConfig::with_policy(
+            "http://op.example",
+            "http://op.example/token",
+            "http://op.example/bc",
+            EndpointPolicy::ALLOW_HTTP_LOOPBACK
+        )
+        .is_err()
+    );
+}
