@@ -52,7 +52,10 @@ pub(crate) fn run() -> Result<(), String> {
     crate::tidy::run()?;
     // The device-page test of ciba-cli drives a real headless browser.
     crate::services::ensure_debian_binary("/usr/bin/chromium", "chromium")?;
-    cargo(&["test", "--workspace", "--locked"], &[])?;
+    // ciba-redis's tests need a Redis: CIBA_TEST_REDIS_URL, or one started (and stopped
+    // when `redis` drops, on success or failure) here.
+    let redis = crate::redis::ensure()?;
+    cargo(&["test", "--workspace", "--locked"], &redis.env())?;
     // The pure-Rust JOSE backend must work as well as the default one.
     cargo(
         &[

@@ -3,6 +3,7 @@
 //! Dependency-free on purpose, so it compiles in seconds.
 
 mod ci;
+mod redis;
 mod services;
 mod tidy;
 

@@ -185,10 +185,13 @@ impl ProtocolError for BackchannelError {
     fn code(&self) -> ErrorCode {
         match self {
             BackchannelError::ClientAuth(e) => e.code(),
-            BackchannelError::RequestObject(RequestObjectError::Store(
-                StoreError::ClientLimitReached { .. },
-            ))
-            | BackchannelError::TooManyRequests => ErrorCode::TemporarilyUnavailable,
+            BackchannelError::RequestObject(RequestObjectError::Store(e))
+            | BackchannelError::Store(e)
+                if e.retry_after().is_some() =>
+            {
+                ErrorCode::TemporarilyUnavailable
+            }
+            BackchannelError::TooManyRequests => ErrorCode::TemporarilyUnavailable,
             BackchannelError::RequestObject(RequestObjectError::Store(_))
             | BackchannelError::Store(_)
             | BackchannelError::Random(_) => ErrorCode::ServerError,
@@ -228,7 +231,13 @@ impl ProtocolError for BackchannelError {
     }
 
     fn retry_after(&self) -> Option<u64> {
-        (self.code() == ErrorCode::TemporarilyUnavailable).then_some(60)
+        match self {
+            BackchannelError::ClientAuth(e) => e.retry_after(),
+            BackchannelError::RequestObject(RequestObjectError::Store(e))
+            | BackchannelError::Store(e) => e.retry_after(),
+            BackchannelError::TooManyRequests => Some(60),
+            _ => None,
+        }
     }
 }
 

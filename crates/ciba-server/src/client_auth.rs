@@ -136,7 +136,7 @@ pub enum ClientAuthError {
 impl ProtocolError for ClientAuthError {
     fn code(&self) -> ErrorCode {
         match self {
-            ClientAuthError::Store(StoreError::ClientLimitReached { .. }) => {
+            ClientAuthError::Store(e) if e.retry_after().is_some() => {
                 ErrorCode::TemporarilyUnavailable
             }
             ClientAuthError::Store(_) => ErrorCode::ServerError,
@@ -146,7 +146,7 @@ impl ProtocolError for ClientAuthError {
 
     fn status(&self) -> StatusCode {
         match self {
-            ClientAuthError::Store(StoreError::ClientLimitReached { .. }) => {
+            ClientAuthError::Store(e) if e.retry_after().is_some() => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ClientAuthError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -165,11 +165,10 @@ impl ProtocolError for ClientAuthError {
     }
 
     fn retry_after(&self) -> Option<u64> {
-        matches!(
-            self,
-            ClientAuthError::Store(StoreError::ClientLimitReached { .. })
-        )
-        .then_some(60)
+        match self {
+            ClientAuthError::Store(e) => e.retry_after(),
+            _ => None,
+        }
     }
 }
 

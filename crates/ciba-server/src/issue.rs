@@ -37,7 +37,8 @@ pub enum IssueOutcome {
     /// client did nothing wrong).
     InvalidTicket(Rejection<IssueError>),
     /// The request could not be stored: 503 `temporarily_unavailable` with `Retry-After`
-    /// when the client has too many requests in flight, 500 `server_error` otherwise.
+    /// when the client has too many requests in flight or the store backend failed, 500
+    /// `server_error` otherwise.
     Refused(Rejection<IssueError>),
 }
 
@@ -66,6 +67,7 @@ impl ProtocolError for IssueError {
     fn code(&self) -> ErrorCode {
         match self {
             IssueError::TooManyRequests => ErrorCode::TemporarilyUnavailable,
+            IssueError::Store(e) if e.retry_after().is_some() => ErrorCode::TemporarilyUnavailable,
             _ => ErrorCode::ServerError,
         }
     }
@@ -73,6 +75,7 @@ impl ProtocolError for IssueError {
     fn status(&self) -> StatusCode {
         match self {
             IssueError::TooManyRequests => StatusCode::SERVICE_UNAVAILABLE,
+            IssueError::Store(e) if e.retry_after().is_some() => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -87,7 +90,11 @@ impl ProtocolError for IssueError {
     }
 
     fn retry_after(&self) -> Option<u64> {
-        matches!(self, IssueError::TooManyRequests).then_some(60)
+        match self {
+            IssueError::TooManyRequests => Some(60),
+            IssueError::Store(e) => e.retry_after(),
+            _ => None,
+        }
     }
 }
 

@@ -42,7 +42,8 @@
 //! * [`AuthenticationResult::TransactionFailed`] is pushed as `transaction_failed` and answers
 //!   `expired_token` at the token endpoint (section 11 has no other code for it).
 //! * A client with too many entries in the store is answered 503 `temporarily_unavailable`
-//!   with `Retry-After`.
+//!   with `Retry-After: 60`; a failing store backend (a shared store that is unreachable)
+//!   with `Retry-After: 5` (see [`StoreError::retry_after`](store::StoreError::retry_after)).
 //!
 //! ## Example: the four calls in an authorization server
 //!

@@ -159,9 +159,7 @@ impl ProtocolError for TokenError {
             TokenError::SlowDown { .. } => ErrorCode::SlowDown,
             TokenError::ExpiredToken | TokenError::TransactionFailed => ErrorCode::ExpiredToken,
             TokenError::AccessDenied => ErrorCode::AccessDenied,
-            TokenError::Store(StoreError::ClientLimitReached { .. }) => {
-                ErrorCode::TemporarilyUnavailable
-            }
+            TokenError::Store(e) if e.retry_after().is_some() => ErrorCode::TemporarilyUnavailable,
             TokenError::Mint(_) | TokenError::Store(_) => ErrorCode::ServerError,
             _ => ErrorCode::InvalidRequest,
         }
@@ -170,9 +168,7 @@ impl ProtocolError for TokenError {
     fn status(&self) -> StatusCode {
         match self {
             TokenError::ClientAuth(e) => e.status(),
-            TokenError::Store(StoreError::ClientLimitReached { .. }) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            TokenError::Store(e) if e.retry_after().is_some() => StatusCode::SERVICE_UNAVAILABLE,
             TokenError::Mint(_) | TokenError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -189,7 +185,11 @@ impl ProtocolError for TokenError {
     }
 
     fn retry_after(&self) -> Option<u64> {
-        (self.code() == ErrorCode::TemporarilyUnavailable).then_some(60)
+        match self {
+            TokenError::ClientAuth(e) => e.retry_after(),
+            TokenError::Store(e) => e.retry_after(),
+            _ => None,
+        }
     }
 }
 

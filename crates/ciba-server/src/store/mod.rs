@@ -46,6 +46,20 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The `Retry-After` seconds of the 503 `temporarily_unavailable` answer this error
+    /// calls for: 60 when the client reached its limit (its entries must expire first), 5
+    /// when the backend failed (for example a shared store that is unreachable). `None`
+    /// for the errors answered with 500 `server_error`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            StoreError::ClientLimitReached { .. } => Some(60),
+            StoreError::Backend { .. } => Some(5),
+            StoreError::DuplicateKey => None,
+        }
+    }
+}
+
 /// Storage for the server helper. Implementations must make each method one atomic step
 /// and must not panic.
 pub trait Store: Send + Sync {

@@ -1,0 +1,657 @@
+//! One behaviour suite, two stores: every test here runs against ciba-server's MemoryStore
+//! (the reference) and against RedisStore, through `&dyn Store` only.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::time::SystemTime;
+
+use ciba_server::store::{
+    CompleteStatus, Completion, Grant, MemoryStoreConfig, PollStatus, ReplayKey, ReplayPurpose,
+    RequestState, Store, StoreError, StoredRequest, TokenFingerprint,
+};
+use ciba_server::{DeliveryMode, Hint, MemoryStore, Ticket};
+use common::{TestRedis, secs, t0};
+use serde_json::Map;
+
+/// Makes a store whose per-client bound is the argument.
+type MakeStore<'a> = &'a dyn Fn(usize) -> Box<dyn Store>;
+
+const ROOMY: usize = 10_000;
+
+fn ticket(id: &str, client: &str, ttl: u64) -> Ticket {
+    Ticket {
+        id: id.into(),
+        client_id: client.into(),
+        delivery_mode: DeliveryMode::Poll,
+        hint: Hint::LoginHint {
+            value: "alice@example.com".into(),
+        },
+        scopes: vec!["openid".into()],
+        acr_values: vec![],
+        binding_message: Some("A1B2".into()),
+        user_code: None,
+        user_code_required: false,
+        requested_expiry: None,
+        client_notification_token: None,
+        notification_endpoint: None,
+        signed_request: false,
+        extra: Map::new(),
+        expires_at: t0() + secs(ttl),
+    }
+}
+
+fn request(id: &str, client: &str, mode: DeliveryMode, expires_in: u64) -> StoredRequest {
+    StoredRequest {
+        auth_req_id: id.into(),
+        client_id: client.into(),
+        subject: "alice".into(),
+        delivery_mode: mode,
+        notification_endpoint: (mode != DeliveryMode::Poll)
+            .then(|| "https://rp.example/cb".to_owned()),
+        client_notification_token: (mode != DeliveryMode::Poll).then(|| "cnt".into()),
+        scopes: vec!["openid".into(), "profile".into()],
+        acr_values: vec!["urn:acr:1".into()],
+        binding_message: Some("A1B2".into()),
+        issued_at: t0(),
+        expires_at: t0() + secs(expires_in),
+        interval: 5,
+        last_poll: None,
+        state: RequestState::Pending,
+    }
+}
+
+/// A poll request `id` of client `c`, expiring after 60 s and kept for 600 s more.
+fn insert(store: &dyn Store, id: &str) -> StoredRequest {
+    let r = request(id, "c", DeliveryMode::Poll, 60);
+    store.insert_request(&r, t0() + secs(660), t0()).unwrap();
+    r
+}
+
+fn grant() -> Grant {
+    let mut claims = Map::new();
+    claims.insert("nickname".into(), "al".into());
+    Grant {
+        subject: "alice".into(),
+        scopes: vec!["openid".into()],
+        acr: Some("urn:acr:1".into()),
+        amr: vec!["pwd".into(), "otp".into()],
+        auth_time: Some(t0() + std::time::Duration::new(2, 500_000_000)),
+        claims,
+    }
+}
+
+fn fingerprint(fp: &str, expires_at: SystemTime) -> TokenFingerprint {
+    TokenFingerprint {
+        fingerprint: fp.into(),
+        expires_at,
+    }
+}
+
+fn replay_key(client: &str, purpose: ReplayPurpose, jti: &str) -> ReplayKey {
+    ReplayKey {
+        client_id: client.into(),
+        purpose,
+        jti: jti.into(),
+    }
+}
+
+// ---- the suite ------------------------------------------------------------------------
+
+fn a_ticket_is_taken_once(make: MakeStore<'_>) {
+    let store = make(ROOMY);
+    let t = ticket("t1", "c", 120);
+    store.insert_ticket(&t, t0()).unwrap();
+    assert!(matches!(
+        store.insert_ticket(&t, t0() + secs(1)),
+        Err(StoreError::DuplicateKey)
+    ));
+    assert_eq!(store.take_ticket("t1", t0() + secs(1)).unwrap(), Some(t));
+    assert_eq!(store.take_ticket("t1", t0() + secs(1)).unwrap(), None);
+    assert!(!store.remove_ticket("t1").unwrap());
+    assert_eq!(store.take_ticket("never", t0()).unwrap(), None);
+}
+
+fn a_removed_or_expired_ticket_cannot_be_taken(make: MakeStore<'_>) {
+    let store = make(ROOMY);
+    store
+        .insert_ticket(&ticket("gone", "c", 120), t0())
+        .unwrap();
+    assert!(store.remove_ticket("gone").unwrap());
+    assert_eq!(store.take_ticket("gone", t0()).unwrap(), None);
+    store.insert_ticket(&ticket("old", "c", 120), t0()).unwrap();
+    assert_eq!(store.take_ticket("old", t0() + secs(120)).unwrap(), None);
+    // An expired ticket's id may be used again.
+    store.insert_ticket(&ticket("t2", "c", 10), t0()).unwrap();
+    let again = Ticket {
+        expires_at: t0() + secs(30),
+        ..ticket("t2", "c", 0)
+    };
+    store.insert_ticket(&again, t0() + secs(10)).unwrap();
+    assert_eq!(
+        store.take_ticket("t2", t0() + secs(11)).unwrap(),
+        Some(again)
+    );
+}
+
+fn a_request_is_visible_as_stored_until_its_tombstone_goes(make: MakeStore<'_>) {
+    let store = make(ROOMY);
+    let r = request("r", "c", DeliveryMode::Ping, 60);
+    store.insert_request(&r, t0() + secs(660), t0()).unwrap();
+    assert_eq!(store.request("r", t0()).unwrap(), Some(r.clone()));
+    assert_eq!(store.request("other", t0()).unwrap(), None);
+    assert!(matches!(
+        store.insert_request(&r, t0() + secs(660), t0() + secs(1)),
+        Err(StoreError::DuplicateKey)
+    ));
+    // Past its expiry it is still kept (a tombstone), until keep-until.
+    assert_eq!(
+        store.request("r", t0() + secs(659)).unwrap(),
+        Some(r.clone())
+    );
+    assert_eq!(store.request("r", t0() + secs(660)).unwrap(), None);
+    // Once forgotten, the id may be stored again.
+    store
+        .insert_request(&r, t0() + secs(1000), t0() + secs(660))
+        .unwrap();
+    assert_eq!(store.request("r", t0() + secs(661)).unwrap(), Some(r));
+}
+
+fn a_request_in_any_state_round_trips(make: MakeStore<'_>) {
+    let store = make(ROOMY);
+    let states = [
+        RequestState::Authorized(Box::new(grant())),
+        RequestState::Denied,
+        RequestState::Failed,
+        RequestState::Redeemed {
+            tokens: vec![fingerprint("fp-a", t0() + secs(3600))],
+            replayed: false,
+        },
+        RequestState::Delivered {
+            tokens: vec![
+                fingerprint("fp-b", t0() + std::time::Duration::new(3600, 17)),
+                fingerprint("fp-c", t0() + secs(7200)),
+            ],
+        },
+        RequestState::Consumed,
+    ];
+    for (i, state) in states.into_iter().enumerate() {
+        let r = StoredRequest {
+            state,
+            interval: 15,
+            last_poll: Some(t0() + secs(3)),
+            ..request(&format!("r{i}"), "c", DeliveryMode::Poll, 60)
+        };
+        store.insert_request(&r, t0() + secs(660), t0()).unwrap();
+        assert_eq!(store.request(&r.auth_req_id, t0()).unwrap(), Some(r));
+    }
+}
+
+fn a_request_is_completed_once(make: MakeStore<'_>) {
+    let store = make(ROOMY);
+    let r = insert(&*store, "r");
+    let done = store
+        .complete(
+            "r",
+            Completion::Authorized(Box::new(grant())),
+            t0() + secs(3),
+        )
+        .unwrap();
+    assert_eq!(done, CompleteStatus::Completed(Box::new(r.clone())));
+    assert_eq!(
+        store
+            .complete("r", Completion::Denied, t0() + secs(4))
+            .unwrap(),
+        CompleteStatus::AlreadyCompleted
+    );
+    assert_eq!(
+        store.complete("nope", Completion::Denied, t0()).unwrap(),
+        CompleteStatus::Unknown
+    );
+    let now = store.request("r", t0() + secs(5)).unwrap().unwrap();
+    assert_eq!(now.state, RequestState::Authorized(Box::new(grant())));
+}
+
+fn polling_a_pending_request_records_the_poll(make: MakeStore<'_>) {
+    let store = make(ROOMY);
+    insert(&*store, "r");
+    assert_eq!(
+        store.poll("r", "c", 5, t0() + secs(5)).unwrap(),
+        PollStatus::Pending
+    );
+    let r = store.request("r", t0() + secs(5)).unwrap().unwrap();
+    assert_eq!(r.last_poll, Some(t0() + secs(5)));
+    assert_eq!(r.interval, 5);
+    // Exactly one interval later is on time.
+    assert_eq!(
+        store.poll("r", "c", 5, t0() + secs(10)).unwrap(),
+        PollStatus::Pending
+    );
+}
+
+fn slow_down_adds_five_seconds_cumulatively(make: MakeStore<'_>) {
+    let store = make(ROOMY);
+    insert(&*store, "r");
+    let at = |s| t0() + secs(s);
+    assert_eq!(store.poll("r", "c", 5, at(1)).unwrap(), PollStatus::Pending);
+    assert_eq!(
+        store.poll("r", "c", 5, at(2)).unwrap(),
+        PollStatus::SlowDown { interval: 10 }
+    );
+    assert_eq!(
+        store.poll("r", "c", 5, at(11)).unwrap(),
+        PollStatus::SlowDown { interval: 15 }
+    );
+    // The interval counts from the last poll, early or not.
+    assert_eq!(
+        store.poll("r", "c", 5, at(26)).unwrap(),
+        PollStatus::Pending
+    );
+    let r = store.request("r", at(26)).unwrap().unwrap();
+    assert_eq!((r.interval, r.last_poll), (15, Some(at(26))));
+    // The increment is the caller's.
+    assert_eq!(
+        store.poll("r", "c", 7, at(27)).unwrap(),
+        PollStatus::SlowDown { interval: 22 }
+    );
+}
+
+fn an_expired_request_answers_expired_until_its_tombstone_goes_then_unknown(make: MakeStore<'_>) {
+    let store = make(ROOMY);
+    let r = request("r", "c", DeliveryMode::Poll, 10);
+    store.insert_request(&r, t0() + secs(20), t0()).unwrap();
+    assert_eq!(
+        store.poll("r", "c", 5, t0() + secs(9)).unwrap(),
+        PollStatus::Pending
+    );
+    assert_eq!(
+        store.poll("r", "c", 5, t0() + secs(10)).unwrap(),
+        PollStatus::Expired
+    );
+    // A result that comes too late leaves a poll request answering expired_token.
+    let before = store.request("r", t0() + secs(12)).unwrap().unwrap();
+    assert_eq!(
+        store
+            .complete(
+                "r",
+                Completion::Authorized(Box::new(grant())),
+                t0() + secs(12)
+            )
+            .unwrap(),
+        CompleteStatus::Expired(Box::new(before))
+    );
+    assert_eq!(
+        store.poll("r", "c", 5, t0() + secs(19)).unwrap(),
+        PollStatus::Expired
+    );
+    assert_eq!(
+        store.poll("r", "c", 5, t0() + secs(20)).unwrap(),
+        PollStatus::Unknown
+    );
+    assert_eq!(
+        store
+            .complete("r", Completion::Denied, t0() + secs(20))
+            .unwrap(),
+        CompleteStatus::Unknown
+    );
+}
+
+fn an_expired_push_request_reports_its_expiry_once(make: MakeStore<'_>) {
+    let store = make(ROOMY);
+    let r = request("p", "c", DeliveryMode::Push, 10);
+    store.insert_request(&r, t0() + secs(20), t0()).unwrap();
+    assert_eq!(
+        store
+            .complete("p", Completion::Delivered(vec![]), t0() + secs(10))
+            .unwrap(),
+        CompleteStatus::Expired(Box::new(r))
+    );
+    assert_eq!(
+        store
+            .complete("p", Completion::Delivered(vec![]), t0() + secs(11))
+            .unwrap(),
+        CompleteStatus::AlreadyCompleted
+    );
+    let now = store.request("p", t0() + secs(11)).unwrap().unwrap();
+    assert_eq!(now.state, RequestState::Delivered { tokens: vec![] });
+}
+
+fn a_denial_is_reported_once(make: MakeStore<'_>) {
+    let store = make(ROOMY);
+    insert(&*store, "d");
+    insert(&*store, "f");
+    store.complete("d", Completion::Denied, t0()).unwrap();
+    store.complete("f", Completion::Failed, t0()).unwrap();
+    assert_eq!(store.poll("d", "c", 5, t0()).unwrap(), PollStatus::Denied);
+    assert_eq!(
+        store.poll("d", "c", 5, t0()).unwrap(),
+        PollStatus::AlreadyUsed
+    );
+    assert_eq!(store.poll("f", "c", 5, t0()).unwrap(), PollStatus::Failed);
+    assert_eq!(
+        store.poll("f", "c", 5, t0()).unwrap(),
+        PollStatus::AlreadyUsed
+    );
+    let d = store.request("d", t0()).unwrap().unwrap();
+    assert_eq!(d.state, RequestState::Consumed);
+}
+
+fn an_approved_request_is_redeemed_once(make: MakeStore<'_>) {
+    let store = make(ROOMY);
+    let r = insert(&*store, "r");
+    store
+        .complete(
+            "r",
+            Completion::Authorized(Box::new(grant())),
+            t0() + secs(1),
+        )
+        .unwrap();
+    let expected = StoredRequest {
+        state: RequestState::Authorized(Box::new(grant())),
+        ..r
+    };
+    // Even a poll that comes early gets the tokens.
+    assert_eq!(
+        store.poll("r", "c", 5, t0() + secs(2)).unwrap(),
+        PollStatus::Authorized(Box::new(expected))
+    );
+    assert_eq!(
+        store.poll("r", "c", 5, t0() + secs(30)).unwrap(),
+        PollStatus::AlreadyUsed
+    );
+    let now = store.request("r", t0() + secs(30)).unwrap().unwrap();
+    assert_eq!(
+        now.state,
+        RequestState::Redeemed {
+            tokens: vec![],
+            replayed: true
+        }
+    );
+    assert_eq!(now.last_poll, Some(t0() + secs(2)));
+}
+
+fn another_clients_request_is_unknown_and_untouched(make: MakeStore<'_>) {
+    let store = make(ROOMY);
+    let r = insert(&*store, "r");
+    assert_eq!(
+        store.poll("r", "intruder", 5, t0() + secs(1)).unwrap(),
+        PollStatus::Unknown
+    );
+    store
+        .complete("r", Completion::Authorized(Box::new(grant())), t0())
+        .unwrap();
+    assert_eq!(
+        store.poll("r", "intruder", 5, t0() + secs(1)).unwrap(),
+        PollStatus::Unknown
+    );
+    let now = store.request("r", t0() + secs(1)).unwrap().unwrap();
+    assert_eq!(now.last_poll, r.last_poll);
+    assert!(matches!(now.state, RequestState::Authorized(_)));
+}
+
+fn a_jti_is_remembered_once_until_it_expires(make: MakeStore<'_>) {
+    let store = make(ROOMY);
+    let key = replay_key("c", ReplayPurpose::ClientAssertion, "j1");
+    assert!(store.remember_jti(&key, t0() + secs(60), t0()).unwrap());
+    assert!(
+        !store
+            .remember_jti(&key, t0() + secs(60), t0() + secs(1))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remember_jti(&key, t0() + secs(90), t0() + secs(59))
+            .unwrap()
+    );
+    // Other purposes and other clients have their own caches.
+    let other_purpose = replay_key("c", ReplayPurpose::RequestObject, "j1");
+    assert!(
+        store
+            .remember_jti(&other_purpose, t0() + secs(60), t0())
+            .unwrap()
+    );
+    let other_client = replay_key("d", ReplayPurpose::ClientAssertion, "j1");
+    assert!(
+        store
+            .remember_jti(&other_client, t0() + secs(60), t0())
+            .unwrap()
+    );
+    let colon = replay_key("c:j1", ReplayPurpose::ClientAssertion, "");
+    assert!(store.remember_jti(&colon, t0() + secs(60), t0()).unwrap());
+    // Once expired, the same jti is new again.
+    assert!(
+        store
+            .remember_jti(&key, t0() + secs(200), t0() + secs(60))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remember_jti(&key, t0() + secs(200), t0() + secs(61))
+            .unwrap()
+    );
+}
+
+fn a_replay_after_redemption_revokes_the_attached_tokens(make: MakeStore<'_>) {
+    let store = make(ROOMY);
+    insert(&*store, "r");
+    store
+        .complete("r", Completion::Authorized(Box::new(grant())), t0())
+        .unwrap();
+    assert!(matches!(
+        store.poll("r", "c", 5, t0()).unwrap(),
+        PollStatus::Authorized(_)
+    ));
+    let tokens = [
+        fingerprint("at-1", t0() + secs(3600)),
+        fingerprint("rt-1", t0() + secs(86_400)),
+    ];
+    store.attach_tokens("r", &tokens, t0()).unwrap();
+    let now = store.request("r", t0()).unwrap().unwrap();
+    assert_eq!(
+        now.state,
+        RequestState::Redeemed {
+            tokens: tokens.to_vec(),
+            replayed: false
+        }
+    );
+    assert!(!store.is_revoked("at-1", t0() + secs(1)).unwrap());
+    assert_eq!(
+        store.poll("r", "c", 5, t0() + secs(10)).unwrap(),
+        PollStatus::AlreadyUsed
+    );
+    assert!(store.is_revoked("at-1", t0() + secs(10)).unwrap());
+    assert!(store.is_revoked("rt-1", t0() + secs(10)).unwrap());
+    assert!(!store.is_revoked("at-2", t0() + secs(10)).unwrap());
+    // A revocation is remembered until the token would have expired anyway.
+    assert!(!store.is_revoked("at-1", t0() + secs(3600)).unwrap());
+    assert!(store.is_revoked("rt-1", t0() + secs(3600)).unwrap());
+}
+
+fn tokens_attached_after_a_replay_are_revoked_at_once(make: MakeStore<'_>) {
+    let store = make(ROOMY);
+    insert(&*store, "r");
+    store
+        .complete("r", Completion::Authorized(Box::new(grant())), t0())
+        .unwrap();
+    assert!(matches!(
+        store.poll("r", "c", 5, t0()).unwrap(),
+        PollStatus::Authorized(_)
+    ));
+    // The replay races ahead of the winner attaching its tokens.
+    assert_eq!(
+        store.poll("r", "c", 5, t0()).unwrap(),
+        PollStatus::AlreadyUsed
+    );
+    let tokens = [
+        fingerprint("late-at", t0() + secs(3600)),
+        fingerprint("already-expired", t0()),
+    ];
+    store.attach_tokens("r", &tokens, t0()).unwrap();
+    assert!(store.is_revoked("late-at", t0()).unwrap());
+    assert!(!store.is_revoked("already-expired", t0()).unwrap());
+}
+
+fn attaching_tokens_to_an_unredeemed_or_unknown_request_does_nothing(make: MakeStore<'_>) {
+    let store = make(ROOMY);
+    insert(&*store, "r");
+    let tokens = [fingerprint("x", t0() + secs(3600))];
+    store.attach_tokens("r", &tokens, t0()).unwrap();
+    store.attach_tokens("unknown", &tokens, t0()).unwrap();
+    let now = store.request("r", t0()).unwrap().unwrap();
+    assert_eq!(now.state, RequestState::Pending);
+    assert!(!store.is_revoked("x", t0()).unwrap());
+}
+
+fn a_delivered_push_request_is_already_used(make: MakeStore<'_>) {
+    let store = make(ROOMY);
+    let r = request("p", "c", DeliveryMode::Push, 60);
+    store.insert_request(&r, t0() + secs(660), t0()).unwrap();
+    let tokens = vec![fingerprint("pushed", t0() + secs(3600))];
+    assert_eq!(
+        store
+            .complete("p", Completion::Delivered(tokens.clone()), t0())
+            .unwrap(),
+        CompleteStatus::Completed(Box::new(r))
+    );
+    let now = store.request("p", t0()).unwrap().unwrap();
+    assert_eq!(now.state, RequestState::Delivered { tokens });
+    assert_eq!(
+        store.poll("p", "c", 5, t0()).unwrap(),
+        PollStatus::AlreadyUsed
+    );
+    assert!(!store.is_revoked("pushed", t0()).unwrap());
+}
+
+fn one_client_cannot_fill_the_store(make: MakeStore<'_>) {
+    let store = make(3);
+    let limited = |r: Result<(), StoreError>| {
+        assert!(
+            matches!(
+                &r,
+                Err(StoreError::ClientLimitReached { client_id, limit: 3 }) if client_id == "greedy"
+            ),
+            "{r:?}"
+        );
+    };
+    // Tickets, requests and replay entries all count.
+    store
+        .insert_ticket(&ticket("t", "greedy", 60), t0())
+        .unwrap();
+    store
+        .insert_request(
+            &request("a", "greedy", DeliveryMode::Poll, 30),
+            t0() + secs(60),
+            t0(),
+        )
+        .unwrap();
+    let jti = replay_key("greedy", ReplayPurpose::ClientAssertion, "j");
+    assert!(store.remember_jti(&jti, t0() + secs(90), t0()).unwrap());
+    limited(store.insert_ticket(&ticket("t2", "greedy", 60), t0()));
+    limited(store.insert_request(
+        &request("b", "greedy", DeliveryMode::Poll, 30),
+        t0() + secs(60),
+        t0(),
+    ));
+    let jti2 = replay_key("greedy", ReplayPurpose::RequestObject, "j2");
+    limited(store.remember_jti(&jti2, t0() + secs(60), t0()).map(|_| ()));
+    // A known jti is a replay before it is a limit.
+    assert!(!store.remember_jti(&jti, t0() + secs(90), t0()).unwrap());
+    // Another client is unaffected.
+    store
+        .insert_request(
+            &request("m", "modest", DeliveryMode::Poll, 30),
+            t0() + secs(60),
+            t0(),
+        )
+        .unwrap();
+    // Taking a ticket gives its room back.
+    assert!(store.take_ticket("t", t0()).unwrap().is_some());
+    store
+        .insert_ticket(&ticket("t3", "greedy", 60), t0())
+        .unwrap();
+    limited(store.insert_ticket(&ticket("t4", "greedy", 60), t0()));
+    assert!(store.remove_ticket("t3").unwrap());
+    store
+        .insert_ticket(&ticket("t5", "greedy", 60), t0())
+        .unwrap();
+    // Entries give their room back when their deadline comes (the request's is its
+    // keep-until, the tombstone included).
+    limited(store.insert_ticket(&ticket("t6", "greedy", 100), t0() + secs(59)));
+    store
+        .insert_request(
+            &request("c", "greedy", DeliveryMode::Poll, 120),
+            t0() + secs(160),
+            t0() + secs(60),
+        )
+        .unwrap();
+    store
+        .insert_ticket(&ticket("t7", "greedy", 100), t0() + secs(89))
+        .unwrap();
+    limited(store.insert_ticket(&ticket("t8", "greedy", 100), t0() + secs(89)));
+    // The jti's deadline (90) frees the last slot.
+    store
+        .insert_ticket(&ticket("t9", "greedy", 200), t0() + secs(90))
+        .unwrap();
+}
+
+fn duplicate_inserts_are_refused_before_the_bound_is_charged(make: MakeStore<'_>) {
+    let store = make(1);
+    store.insert_ticket(&ticket("t", "c", 60), t0()).unwrap();
+    assert!(matches!(
+        store.insert_ticket(&ticket("t", "c", 60), t0()),
+        Err(StoreError::DuplicateKey)
+    ));
+}
+
+// ---- the two stores -------------------------------------------------------------------
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            use super::*;
+            fn make(limit: usize) -> Box<dyn Store> {
+                Box::new(MemoryStore::with_config(MemoryStoreConfig {
+                    max_entries_per_client: limit,
+                }))
+            }
+            $( #[test] fn $name() { super::$name(&make); } )*
+        }
+        mod redis {
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    let redis = TestRedis::new();
+                    super::$name(&|limit| Box::new(redis.store(limit)));
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    a_ticket_is_taken_once,
+    a_removed_or_expired_ticket_cannot_be_taken,
+    a_request_is_visible_as_stored_until_its_tombstone_goes,
+    a_request_in_any_state_round_trips,
+    a_request_is_completed_once,
+    polling_a_pending_request_records_the_poll,
+    slow_down_adds_five_seconds_cumulatively,
+    an_expired_request_answers_expired_until_its_tombstone_goes_then_unknown,
+    an_expired_push_request_reports_its_expiry_once,
+    a_denial_is_reported_once,
+    an_approved_request_is_redeemed_once,
+    another_clients_request_is_unknown_and_untouched,
+    a_jti_is_remembered_once_until_it_expires,
+    a_replay_after_redemption_revokes_the_attached_tokens,
+    tokens_attached_after_a_replay_are_revoked_at_once,
+    attaching_tokens_to_an_unredeemed_or_unknown_request_does_nothing,
+    a_delivered_push_request_is_already_used,
+    one_client_cannot_fill_the_store,
+    duplicate_inserts_are_refused_before_the_bound_is_charged,
+);
