@@ -35,6 +35,7 @@ const FORBIDDEN_DEPS: &[&str] = &[
 const FORBIDDEN_DIRECT: &[(&str, &[&str])] = &[
     ("ciba-reqwest", &["hyper", "hyper-util", "ciba-server"]),
     ("ciba-hyper", &["reqwest"]),
+    ("ciba-redis", &["reqwest", "hyper", "hyper-util"]),
 ];
 
 /// Source fragments that must not appear in the library code of a sans-I/O crate.
