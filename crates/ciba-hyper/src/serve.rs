@@ -104,7 +104,9 @@ where
                     let (stream, peer) = match accepted {
                         Ok(a) => a,
                         Err(e) => {
+                            // Out of file descriptors, for example: back off a little.
                             tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                             continue;
                         }
                     };
