@@ -26,18 +26,17 @@ use std::borrow::Cow;
 use std::time::SystemTime;
 
 use ciba_core::ErrorCode;
-use ciba_core::body::{FORM_URLENCODED, FormError, media_type_is, parse_form};
+use ciba_core::body::FormError;
 use ciba_core::jose::verify::verify_with_set;
 use ciba_core::jose::{AlgorithmPolicy, CompactJws};
 use ciba_core::limits::Limits;
 use ciba_core::random::{IDENTIFIER_BYTES, Random, RandomError, random_identifier};
-use http::header::CONTENT_TYPE;
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde_json::{Map, Value};
 
 use crate::client::ClientMetadata;
 use crate::client_auth::{CLIENT_AUTH_PARAMETERS, ClientAuthError, Endpoint};
-use crate::incoming::IncomingRequest;
+use crate::incoming::{FormPostError, IncomingRequest};
 use crate::jwt_claims::{audience_ok, req_string};
 use crate::params::{
     is_scope_token, is_valid_notification_token, parse_requested_expiry, split_list,
@@ -319,19 +318,8 @@ impl CibaServer {
         rng: &dyn Random,
     ) -> Result<Ticket, BackchannelError> {
         // 1. Transport.
-        if request.method != Method::POST {
-            return Err(BackchannelError::MethodNotAllowed);
-        }
-        let form_type = request
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| media_type_is(v, FORM_URLENCODED));
-        if !form_type {
-            return Err(BackchannelError::UnsupportedContentType);
-        }
         let limits = &self.config.limits;
-        let form = parse_form(request.body, limits.max_body_bytes, limits.max_parameters)?;
+        let form = request.form_post(limits)?;
         self.check_lengths(form.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
 
         // 2. Client authentication.
@@ -548,5 +536,15 @@ impl CibaServer {
         req_string(&claims, "sub")
             .map(str::to_owned)
             .map_err(|_| invalid())
+    }
+}
+
+impl From<FormPostError> for BackchannelError {
+    fn from(e: FormPostError) -> Self {
+        match e {
+            FormPostError::MethodNotAllowed => BackchannelError::MethodNotAllowed,
+            FormPostError::UnsupportedContentType => BackchannelError::UnsupportedContentType,
+            FormPostError::Form(e) => BackchannelError::Form(e),
+        }
     }
 }

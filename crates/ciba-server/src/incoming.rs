@@ -1,6 +1,10 @@
 //! What the authorization server hands over from an HTTP request it received.
 
+use ciba_core::body::{FORM_URLENCODED, FormError, media_type_is, parse_form};
+use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method};
+
+use crate::config::RequestLimits;
 
 /// Facts about the TLS client certificate of the connection, extracted by the AS's TLS
 /// terminator, for `tls_client_auth` (RFC 8705 section 2.1). The certificate chain must
@@ -49,11 +53,52 @@ impl<'a> IncomingRequest<'a> {
         IncomingRequest::new(request.method(), request.headers(), request.body().as_ref())
     }
 
+    /// The form parameters of a `POST` with an `application/x-www-form-urlencoded` body, the
+    /// only shape both CIBA endpoints accept.
+    pub(crate) fn form_post(
+        &self,
+        limits: &RequestLimits,
+    ) -> Result<Vec<(String, String)>, FormPostError> {
+        if self.method != Method::POST {
+            return Err(FormPostError::MethodNotAllowed);
+        }
+        let is_form = self
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| media_type_is(v, FORM_URLENCODED));
+        if !is_form {
+            return Err(FormPostError::UnsupportedContentType);
+        }
+        Ok(parse_form(
+            self.body,
+            limits.max_body_bytes,
+            limits.max_parameters,
+        )?)
+    }
+
     /// The same request, with the connection's client certificate facts.
     pub fn with_client_certificate(self, certificate: &'a TlsClientCertificate) -> Self {
         IncomingRequest {
             client_certificate: Some(certificate),
             ..self
         }
+    }
+}
+
+/// Why a request is not a usable form `POST`; each endpoint maps it into its own error type.
+#[derive(Debug)]
+pub(crate) enum FormPostError {
+    /// The method is not `POST`.
+    MethodNotAllowed,
+    /// The body is not `application/x-www-form-urlencoded`.
+    UnsupportedContentType,
+    /// The form body is malformed or too large.
+    Form(FormError),
+}
+
+impl From<FormError> for FormPostError {
+    fn from(e: FormError) -> Self {
+        FormPostError::Form(e)
     }
 }

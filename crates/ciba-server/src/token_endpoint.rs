@@ -11,16 +11,15 @@ use std::borrow::Cow;
 use std::time::SystemTime;
 
 use ciba_core::ErrorCode;
-use ciba_core::body::{FORM_URLENCODED, FormError, media_type_is, parse_form};
+use ciba_core::body::FormError;
 use ciba_core::random::Random;
-use http::header::CONTENT_TYPE;
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde_json::{Map, Value};
 
 use crate::client::{CIBA_GRANT_TYPE, DeliveryMode};
 use crate::client_auth::{ClientAuthError, Endpoint};
 use crate::complete::fingerprints;
-use crate::incoming::IncomingRequest;
+use crate::incoming::{FormPostError, IncomingRequest};
 use crate::minter::{MintError, MintRequest, MintedTokens};
 use crate::response::{ProtocolError, Rejection, json_response};
 use crate::server::CibaServer;
@@ -221,19 +220,8 @@ impl CibaServer {
         now: SystemTime,
         rng: &dyn Random,
     ) -> Result<TokenOutcome, TokenError> {
-        if request.method != Method::POST {
-            return Err(TokenError::MethodNotAllowed);
-        }
-        let form_type = request
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| media_type_is(v, FORM_URLENCODED));
-        if !form_type {
-            return Err(TokenError::UnsupportedContentType);
-        }
         let limits = &self.config.limits;
-        let form = parse_form(request.body, limits.max_body_bytes, limits.max_parameters)?;
+        let form = request.form_post(limits)?;
         for (name, value) in &form {
             if value.len() > limits.max_jwt_bytes || name.len() > limits.max_value_bytes {
                 return Err(TokenError::ParameterTooLong {
@@ -328,5 +316,15 @@ impl CibaServer {
             tokens,
             response,
         })))
+    }
+}
+
+impl From<FormPostError> for TokenError {
+    fn from(e: FormPostError) -> Self {
+        match e {
+            FormPostError::MethodNotAllowed => TokenError::MethodNotAllowed,
+            FormPostError::UnsupportedContentType => TokenError::UnsupportedContentType,
+            FormPostError::Form(e) => TokenError::Form(e),
+        }
     }
 }
