@@ -353,6 +353,27 @@ impl AuthRequest {
         self
     }
 
+    /// The `client_notification_token` set on this request, if any. (The plain name is the
+    /// setter's.)
+    pub fn get_client_notification_token(&self) -> Option<&str> {
+        self.client_notification_token.as_deref()
+    }
+
+    /// For a ping or push `client`: this request with a fresh `client_notification_token`
+    /// (160 bits from `rng`, see [`generate_client_notification_token`]) when none was set.
+    /// A token the caller set is never replaced, and a poll client gets none. Read the token
+    /// to bind to the `auth_req_id` with [`AuthRequest::get_client_notification_token`].
+    pub fn ensure_client_notification_token(
+        mut self,
+        client: &Client,
+        rng: &dyn Random,
+    ) -> Result<AuthRequest, RandomError> {
+        if self.client_notification_token.is_none() && client.delivery_mode().uses_notifications() {
+            self.client_notification_token = Some(generate_client_notification_token(rng)?);
+        }
+        Ok(self)
+    }
+
     /// Sets `acr_values`, in order of preference. Items are split on spaces.
     pub fn acr_values<I, S>(mut self, values: I) -> AuthRequest
     where

@@ -11,6 +11,8 @@ use crate::limits::Limits;
 pub const APPLICATION_JSON: &str = "application/json";
 /// Media type of every form body in CIBA.
 pub const FORM_URLENCODED: &str = "application/x-www-form-urlencoded";
+/// Media type of a JWK Set document (RFC 7517 section 8.5.1).
+pub const APPLICATION_JWK_SET_JSON: &str = "application/jwk-set+json";
 
 /// Checks that `headers` declare the media type `expected` (parameters such as `charset` allowed).
 pub fn check_content_type(
@@ -19,9 +21,21 @@ pub fn check_content_type(
     body: &[u8],
     limits: &Limits,
 ) -> Result<(), ParseError> {
+    check_content_type_in(headers, &[expected], expected, body, limits)
+}
+
+/// Checks that `headers` declare one of the media types `accepted` (parameters allowed); the
+/// error names them as `expected`.
+pub(crate) fn check_content_type_in(
+    headers: &http::HeaderMap,
+    accepted: &[&str],
+    expected: &'static str,
+    body: &[u8],
+    limits: &Limits,
+) -> Result<(), ParseError> {
     let found = headers.get(CONTENT_TYPE).map(|v| v.to_str());
     let ok = match found {
-        Some(Ok(v)) => media_type_is(v, expected),
+        Some(Ok(v)) => accepted.iter().any(|a| media_type_is(v, a)),
         _ => false,
     };
     if ok {

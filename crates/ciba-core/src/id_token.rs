@@ -198,6 +198,19 @@ pub enum IdTokenError {
     Hash(#[source] JoseError),
 }
 
+impl IdTokenError {
+    /// True when the token names a `kid` that no usable key of the JWK Set has: the one
+    /// refusal a freshly fetched JWK Set can cure (the OP rotated its signing keys). A bad
+    /// signature, a refused algorithm, a token without `kid`, an ambiguous choice or a broken
+    /// key are not: fetching the set again would not change them.
+    pub fn is_unknown_kid(&self) -> bool {
+        matches!(
+            self,
+            IdTokenError::KeyUnavailable(JoseError::NoMatchingKey { kid: Some(_), .. })
+        )
+    }
+}
+
 /// Where an ID token came from, which decides the CIBA-specific checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {

@@ -30,6 +30,8 @@
 //!                   Wait(deadline) ──> sleep (or ping_received() on a ping)
 //!                   Send(request)  ──> transport ──> on_response(resp, now)
 //!                                                 or on_transport_error(now)
+//!                   FetchKeys      ──> (opt-in: unknown kid) JwkSet::from_response(GET jwks_uri)
+//!                                      ──> keys_refreshed(jwks, now) or keys_unavailable()
 //!                   Done(tokens)   ──> TokenResponse + validated IdTokenClaims
 //!                   Failed(error)  ──> PollError (denied, expired, invalid_request, ...)
 //!   ping / push:  notification endpoint: receive_ping / receive_push(request, bindings, ...)

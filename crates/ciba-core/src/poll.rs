@@ -10,9 +10,13 @@
 //!         Send(request)    => send it; then exactly one of
 //!                               poller.on_response(response, now)
 //!                               poller.on_transport_error(now)
+//!         FetchKeys        => (only with PollConfig::fetch_keys_on_unknown_kid) fetch the
+//!                             OP's JWK Set; then exactly one of
+//!                               poller.keys_refreshed(jwks, now)
+//!                               poller.keys_unavailable()
 //!         Done(tokens)     => the ID token is validated: finished
 //!         Failed(error)    => finished
-//!         AwaitingResponse => a Send is still unanswered (a caller bug): answer it first
+//!         AwaitingResponse => a Send or FetchKeys is still unanswered (a caller bug)
 //!         Finished         => Done or Failed was already returned
 //!     }
 //! }
@@ -48,6 +52,15 @@
 //!   DPoP key is configured, `Bearer` otherwise) and whose ID token passes the configured
 //!   [`IdTokenValidator`] (an `auth_req_id` claim, `at_hash` and `rt_hash` are checked when
 //!   present).
+//! - **Key rotation.** When the ID token of that 200 answer names a `kid` the validator's JWK
+//!   Set lacks ([`IdTokenError::is_unknown_kid`]), and only then, a poller configured with
+//!   [`PollConfig::fetch_keys_on_unknown_kid`] keeps the answer and returns
+//!   [`PollAction::FetchKeys`], once for that answer, instead of failing. The caller fetches the
+//!   set (it owns the cache and decides how often the OP may be asked: a caller that may not
+//!   fetch now calls [`Poller::keys_unavailable`]) and hands it to [`Poller::keys_refreshed`],
+//!   which validates the kept answer again: `Done`, or `Failed` with whatever the new set
+//!   leaves wrong. No token request is sent meanwhile, and none after. Without that option an
+//!   unknown `kid` ends polling with [`PollError::IdToken`] at once, as any other refusal.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -60,6 +73,7 @@ use crate::delivery_mode::DeliveryMode;
 use crate::dpop::{DpopKey, is_use_dpop_nonce, nonce_from_response};
 use crate::error::{Error, ParseError};
 use crate::id_token::{IdTokenContext, IdTokenError, IdTokenValidator};
+use crate::jose::JwkSet;
 use crate::oauth_error::{ErrorCode, OAuthError};
 use crate::random::Random;
 use crate::time::from_unix_seconds;
@@ -136,7 +150,13 @@ pub enum PollAction {
     /// Send this request, then report its fate with [`Poller::on_response`] or
     /// [`Poller::on_transport_error`].
     Send(http::Request<Vec<u8>>),
-    /// The last request has not been answered yet.
+    /// The token response's ID token names a `kid` the validator's JWK Set lacks. Fetch the
+    /// OP's JWK Set (`jwks_uri`), then call [`Poller::keys_refreshed`] with it, or
+    /// [`Poller::keys_unavailable`] when it cannot or may not be fetched (rate limit, network
+    /// error). Returned at most once per response, and only when
+    /// [`PollConfig::fetch_keys_on_unknown_kid`] is on.
+    FetchKeys,
+    /// The last [`PollAction::Send`] or [`PollAction::FetchKeys`] has not been answered yet.
     AwaitingResponse,
     /// Tokens with a validated ID token. Returned once.
     Done(Box<ValidatedTokens>),
@@ -154,6 +174,7 @@ pub struct PollConfig {
     params: Vec<(String, String)>,
     max_consecutive_failures: u32,
     max_backoff: Duration,
+    fetch_keys_on_unknown_kid: bool,
 }
 
 impl PollConfig {
@@ -166,6 +187,7 @@ impl PollConfig {
             params: Vec::new(),
             max_consecutive_failures: DEFAULT_MAX_CONSECUTIVE_FAILURES,
             max_backoff: DEFAULT_MAX_BACKOFF,
+            fetch_keys_on_unknown_kid: false,
         }
     }
 
@@ -192,6 +214,15 @@ impl PollConfig {
         self.max_backoff = d;
         self
     }
+
+    /// When `enabled`, an ID token naming an unknown `kid` does not end polling at once: the
+    /// poller asks for the OP's JWK Set with [`PollAction::FetchKeys`] (once per response) and
+    /// validates the same response again with it. Off by default, so a caller that cannot
+    /// fetch keys never sees that action.
+    pub fn fetch_keys_on_unknown_kid(mut self, enabled: bool) -> PollConfig {
+        self.fetch_keys_on_unknown_kid = enabled;
+        self
+    }
 }
 
 enum State {
@@ -201,6 +232,13 @@ enum State {
     InFlight {
         sent_at: SystemTime,
         nonce_retry: bool,
+    },
+    /// A token response whose ID token names an unknown `kid`, kept until the caller brings a
+    /// fresh JWK Set; `asked` once `FetchKeys` was returned.
+    NeedKeys {
+        tokens: Box<TokenResponse>,
+        error: IdTokenError,
+        asked: bool,
     },
     /// The outcome, waiting to be returned by `next`.
     Ready(Box<PollAction>),
@@ -220,6 +258,11 @@ impl fmt::Debug for State {
                 .field("sent_at", sent_at)
                 .field("nonce_retry", nonce_retry)
                 .finish(),
+            State::NeedKeys { error, asked, .. } => f
+                .debug_struct("NeedKeys")
+                .field("error", error)
+                .field("asked", asked)
+                .finish_non_exhaustive(),
             State::Ready(_) => f.write_str("Ready"),
             State::Finished => f.write_str("Finished"),
         }
@@ -317,9 +360,17 @@ impl Poller {
         match std::mem::replace(&mut self.state, State::Finished) {
             State::Finished => PollAction::Finished,
             State::Ready(action) => *action,
-            state @ State::InFlight { .. } => {
+            state @ (State::InFlight { .. } | State::NeedKeys { asked: true, .. }) => {
                 self.state = state;
                 PollAction::AwaitingResponse
+            }
+            State::NeedKeys { tokens, error, .. } => {
+                self.state = State::NeedKeys {
+                    tokens,
+                    error,
+                    asked: true,
+                };
+                PollAction::FetchKeys
             }
             State::Idle => self.next_idle(now, rng),
         }
@@ -406,20 +457,72 @@ impl Poller {
         } else {
             TokenType::Bearer
         };
-        let outcome =
-            match TokenResponse::from_response(&resp, Some(expected), self.client.limits()) {
-                Err(TokenResponseError::Parse(e)) => PollAction::Failed(PollError::Response(e)),
-                Err(e) => PollAction::Failed(PollError::TokenResponse(e)),
-                Ok(tokens) => {
-                    let ctx =
-                        IdTokenContext::token_endpoint(self.grant.auth_req_id().as_str(), "", None);
-                    match tokens.validate(&self.config.validator, &ctx, now) {
-                        Ok(valid) => PollAction::Done(Box::new(valid)),
-                        Err(e) => PollAction::Failed(PollError::IdToken(e)),
-                    }
+        let tokens = match TokenResponse::from_response(&resp, Some(expected), self.client.limits())
+        {
+            Ok(tokens) => tokens,
+            Err(TokenResponseError::Parse(e)) => {
+                return self.finish(PollAction::Failed(PollError::Response(e)));
+            }
+            Err(e) => return self.finish(PollAction::Failed(PollError::TokenResponse(e))),
+        };
+        let kept = self
+            .config
+            .fetch_keys_on_unknown_kid
+            .then(|| Box::new(tokens.clone()));
+        match self.validate(tokens, now) {
+            Ok(valid) => self.finish(PollAction::Done(Box::new(valid))),
+            Err(error) => match kept {
+                Some(tokens) if error.is_unknown_kid() => {
+                    self.state = State::NeedKeys {
+                        tokens,
+                        error,
+                        asked: false,
+                    };
                 }
-            };
-        self.finish(outcome);
+                _ => self.finish(PollAction::Failed(PollError::IdToken(error))),
+            },
+        }
+    }
+
+    fn validate(
+        &self,
+        tokens: TokenResponse,
+        now: SystemTime,
+    ) -> Result<ValidatedTokens, IdTokenError> {
+        let ctx = IdTokenContext::token_endpoint(self.grant.auth_req_id().as_str(), "", None);
+        tokens.validate(&self.config.validator, &ctx, now)
+    }
+
+    /// Answers [`PollAction::FetchKeys`]: `jwks` is the OP's JWK Set, fetched at `now`. The
+    /// validator uses it from now on, and the kept token response is validated again with
+    /// it: the next action is `Done`, or `Failed` with the new refusal (the `kid` may still be
+    /// unknown: keys are not asked for twice). Ignored unless a response waits for keys
+    /// ([`Poller::is_awaiting_keys`]).
+    pub fn keys_refreshed(&mut self, jwks: JwkSet, now: SystemTime) {
+        if !self.is_awaiting_keys() {
+            return;
+        }
+        let State::NeedKeys { tokens, .. } = std::mem::replace(&mut self.state, State::Finished)
+        else {
+            return;
+        };
+        self.config.validator.set_jwks(jwks);
+        match self.validate(*tokens, now) {
+            Ok(valid) => self.finish(PollAction::Done(Box::new(valid))),
+            Err(e) => self.finish(PollAction::Failed(PollError::IdToken(e))),
+        }
+    }
+
+    /// Answers [`PollAction::FetchKeys`] when no JWK Set can be had (the fetch failed, or the
+    /// caller's rate limit forbids one now): polling fails with the original
+    /// [`PollError::IdToken`]. Ignored unless a response waits for keys.
+    pub fn keys_unavailable(&mut self) {
+        if !self.is_awaiting_keys() {
+            return;
+        }
+        if let State::NeedKeys { error, .. } = std::mem::replace(&mut self.state, State::Finished) {
+            self.finish(PollAction::Failed(PollError::IdToken(error)));
+        }
     }
 
     fn on_oauth_error(
@@ -557,6 +660,12 @@ impl Poller {
     /// True while a request is outstanding.
     pub fn is_awaiting_response(&self) -> bool {
         matches!(self.state, State::InFlight { .. })
+    }
+
+    /// True while a token response waits for a fresh JWK Set ([`PollAction::FetchKeys`]
+    /// returned or about to be).
+    pub fn is_awaiting_keys(&self) -> bool {
+        matches!(self.state, State::NeedKeys { .. })
     }
 
     /// True once the outcome is known (whether or not `next` returned it yet).

@@ -456,6 +456,66 @@ fn ping_client_sends_its_notification_token() {
     );
 }
 
+fn notification_client(mode: DeliveryMode) -> Client {
+    client_with(
+        ClientAuth::SecretPost(ClientSecret::new("s")),
+        mode,
+        false,
+        metadata_with(json!({})),
+    )
+}
+
+#[test]
+fn the_notification_token_set_by_the_caller_can_be_read_back() {
+    assert_eq!(login_hint().get_client_notification_token(), None);
+    let r = login_hint().client_notification_token("caller-token-0123456789");
+    assert_eq!(
+        r.get_client_notification_token(),
+        Some("caller-token-0123456789")
+    );
+}
+
+#[test]
+fn ensuring_a_notification_token_never_replaces_the_callers() {
+    for mode in [DeliveryMode::Ping, DeliveryMode::Push] {
+        let client = notification_client(mode);
+        let req = login_hint()
+            .client_notification_token("caller-token-0123456789")
+            .ensure_client_notification_token(&client, &rng())
+            .unwrap();
+        assert_eq!(
+            req.get_client_notification_token(),
+            Some("caller-token-0123456789")
+        );
+        let sent = req.build(&client, now(), &rng()).unwrap();
+        assert_eq!(
+            param(&form(&sent), "client_notification_token"),
+            Some("caller-token-0123456789")
+        );
+    }
+}
+
+#[test]
+fn ensuring_a_notification_token_generates_one_only_for_ping_and_push_when_absent() {
+    for mode in [DeliveryMode::Ping, DeliveryMode::Push] {
+        let client = notification_client(mode);
+        let req = login_hint()
+            .ensure_client_notification_token(&client, &rng())
+            .unwrap();
+        let token = req.get_client_notification_token().unwrap().to_owned();
+        assert!(is_b64token(&token) && token.len() >= 27, "{token}");
+        let sent = req.build(&client, now(), &rng()).unwrap();
+        assert_eq!(
+            param(&form(&sent), "client_notification_token"),
+            Some(token.as_str())
+        );
+    }
+    let req = login_hint()
+        .ensure_client_notification_token(&poll_client(), &rng())
+        .unwrap();
+    assert_eq!(req.get_client_notification_token(), None);
+}
+
 #[test]
 fn notification_token_longer_than_1024_characters_is_refused() {
     let client = client_with(

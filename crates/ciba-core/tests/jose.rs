@@ -1,16 +1,21 @@
 //! Signing and verification across every supported algorithm, and the attacks an allow-list
 //! and strict key selection must stop.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ciba_core::Limits;
 use ciba_core::jose::verify::verify_with_set;
 use ciba_core::jose::{
     AlgorithmPolicy, CompactJws, HmacSigner, JoseError, Jwk, JwkSet, JwkSigner, JwsAlgorithm,
     Signer, jws::sign_compact,
 };
+use ciba_core::{Limits, ParseErrorKind};
 use serde_json::{Map, Value, json};
 
 fn key(name: &str) -> Jwk {
@@ -229,4 +234,67 @@ fn generated_ed25519_keys_sign() {
         &AlgorithmPolicy::default(),
     )
     .unwrap();
+}
+
+fn jwks_response(status: u16, content_type: Option<&str>, body: &[u8]) -> http::Response<Vec<u8>> {
+    let mut b = http::Response::builder().status(status);
+    if let Some(ct) = content_type {
+        b = b.header("content-type", ct);
+    }
+    b.body(body.to_vec()).unwrap()
+}
+
+fn published() -> Vec<u8> {
+    serde_json::to_vec(&set_of(&[&key("es256"), &key("eddsa")])).unwrap()
+}
+
+#[test]
+fn jwk_set_from_response_accepts_json_and_jwk_set_json() {
+    for ct in [
+        "application/json",
+        "application/jwk-set+json",
+        "application/json; charset=utf-8",
+        "Application/JWK-Set+JSON",
+    ] {
+        let set = JwkSet::from_response(
+            &jwks_response(200, Some(ct), &published()),
+            &Limits::DEFAULT,
+        )
+        .unwrap_or_else(|e| panic!("{ct}: {e}"));
+        assert_eq!(set.keys.len(), 2, "{ct}");
+        assert!(set.keys.iter().all(|k| !k.is_private()));
+    }
+}
+
+#[test]
+fn jwk_set_from_response_refuses_other_statuses_and_content_types() {
+    let limits = Limits::DEFAULT;
+    for status in [201, 301, 304, 404, 500] {
+        let e = JwkSet::from_response(
+            &jwks_response(status, Some("application/json"), &published()),
+            &limits,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.kind,
+            ParseErrorKind::UnexpectedStatus { status },
+            "{status}"
+        );
+    }
+    for ct in [Some("text/html"), Some("application/jose"), None] {
+        let e = JwkSet::from_response(&jwks_response(200, ct, &published()), &limits).unwrap_err();
+        assert!(
+            matches!(
+                &e.kind,
+                ParseErrorKind::UnexpectedContentType { found, .. } if found.as_deref() == ct
+            ),
+            "{ct:?}: {e:?}"
+        );
+    }
+    let e = JwkSet::from_response(
+        &jwks_response(200, Some("application/json"), br#"{"kys":[]}"#),
+        &limits,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, ParseErrorKind::MissingMember { member: "keys" });
 }

@@ -17,6 +17,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ciba_core::dpop::DpopKey;
 use ciba_core::id_token::{AUTH_REQ_ID_CLAIM, IdTokenError};
+use ciba_core::jose::JoseError;
 use ciba_core::poll::{PollAction, PollConfig, PollError, Poller};
 use ciba_core::token_request::{CibaGrant, TokenRequestError};
 use ciba_core::token_response::{TokenResponseError, TokenType};
@@ -671,4 +672,173 @@ fn counters_report_progress() {
     assert_eq!(p.last_sent(), Some(at(15)));
     assert_eq!((p.polls_sent(), p.slow_downs()), (2, 1));
     assert_eq!(p.auth_req_id().as_str(), AUTH_REQ_ID);
+}
+
+// --- Key rotation: an ID token naming a kid the JWK Set lacks -------------------------------
+
+fn rotation_poller() -> Poller {
+    let c = client(DeliveryMode::Poll);
+    poller_with(
+        DeliveryMode::Poll,
+        Some(5),
+        PollConfig::new(validator(&c)).fetch_keys_on_unknown_kid(true),
+    )
+}
+
+/// A poller that sent at 5 s and got tokens signed by the rotated key at 6 s.
+fn rotated_answer() -> Poller {
+    let mut p = rotation_poller();
+    send(&mut p, at(5));
+    p.on_response(rotated_tokens_response(at(6), "Bearer"), at(6));
+    p
+}
+
+fn is_unknown_kid(e: &PollError, kid: &str) -> bool {
+    matches!(
+        e,
+        PollError::IdToken(IdTokenError::KeyUnavailable(JoseError::NoMatchingKey { kid: Some(k), .. }))
+            if k == kid
+    )
+}
+
+#[test]
+fn unknown_kid_asks_for_keys_then_the_new_set_completes_polling() {
+    let mut p = rotated_answer();
+    assert!(p.is_awaiting_keys());
+    assert!(!p.is_finished());
+    assert!(matches!(p.next(at(6), &rng()), PollAction::FetchKeys));
+    p.keys_refreshed(rotated_jwks(), at(7));
+    match p.next(at(7), &rng()) {
+        PollAction::Done(tokens) => {
+            assert_eq!(tokens.id_token.kid.as_deref(), Some("ec-2"));
+            assert_eq!(tokens.response.access_token, "at-123");
+            assert_eq!(tokens.id_token.auth_req_id.as_deref(), Some(AUTH_REQ_ID));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(p.next(at(8), &rng()), PollAction::Finished));
+    assert_eq!(p.polls_sent(), 1);
+}
+
+#[test]
+fn a_new_set_still_without_the_kid_fails_polling() {
+    let mut p = rotated_answer();
+    assert!(matches!(p.next(at(6), &rng()), PollAction::FetchKeys));
+    p.keys_refreshed(op_jwks(), at(7));
+    let e = failed(&mut p, at(7));
+    assert!(is_unknown_kid(&e, "ec-2"), "{e:?}");
+    assert!(matches!(p.next(at(8), &rng()), PollAction::Finished));
+}
+
+#[test]
+fn keys_unavailable_fails_with_the_original_error() {
+    let mut p = rotated_answer();
+    assert!(matches!(p.next(at(6), &rng()), PollAction::FetchKeys));
+    p.keys_unavailable();
+    let e = failed(&mut p, at(6));
+    assert!(is_unknown_kid(&e, "ec-2"), "{e:?}");
+}
+
+#[test]
+fn keys_are_asked_for_once_and_nothing_is_sent_meanwhile() {
+    let mut p = rotated_answer();
+    assert!(matches!(p.next(at(6), &rng()), PollAction::FetchKeys));
+    // Whatever else happens while the caller fetches keys, no request goes out and the
+    // question is not asked again.
+    p.ping_received();
+    p.on_response(pending(), at(7));
+    p.on_transport_error(at(7));
+    for t in [6, 11, 60, 500] {
+        assert!(
+            matches!(p.next(at(t), &rng()), PollAction::AwaitingResponse),
+            "at {t}"
+        );
+    }
+    assert!(p.is_awaiting_keys());
+    assert_eq!(p.polls_sent(), 1);
+    // A refreshed set that still lacks the kid ends it: there is no second FetchKeys.
+    p.keys_refreshed(op_jwks(), at(8));
+    assert!(matches!(p.next(at(8), &rng()), PollAction::Failed(_)));
+    // Answers after the end change nothing.
+    p.keys_refreshed(rotated_jwks(), at(9));
+    p.keys_unavailable();
+    assert!(matches!(p.next(at(9), &rng()), PollAction::Finished));
+}
+
+#[test]
+fn key_answers_nobody_asked_for_are_ignored() {
+    let mut p = rotation_poller();
+    p.keys_refreshed(rotated_jwks(), at(1));
+    p.keys_unavailable();
+    assert_eq!(wait(&mut p, at(1)), at(5));
+    send(&mut p, at(5));
+    p.keys_unavailable();
+    assert!(p.is_awaiting_response());
+    p.on_response(tokens_response(at(5), "Bearer"), at(6));
+    assert!(matches!(p.next(at(6), &rng()), PollAction::Done(_)));
+}
+
+#[test]
+fn a_kept_answer_is_validated_even_after_the_deadline() {
+    // The request went out before the deadline (120 s); the keys come after it.
+    let mut p = rotation_poller();
+    send(&mut p, at(115));
+    p.on_response(rotated_tokens_response(at(119), "Bearer"), at(119));
+    assert!(matches!(p.next(at(121), &rng()), PollAction::FetchKeys));
+    p.keys_refreshed(rotated_jwks(), at(125));
+    assert!(matches!(p.next(at(125), &rng()), PollAction::Done(_)));
+}
+
+#[test]
+fn without_the_option_an_unknown_kid_fails_at_once() {
+    let mut p = poller(Some(5));
+    send(&mut p, at(5));
+    p.on_response(rotated_tokens_response(at(6), "Bearer"), at(6));
+    assert!(!p.is_awaiting_keys());
+    let e = failed(&mut p, at(6));
+    assert!(is_unknown_kid(&e, "ec-2"), "{e:?}");
+}
+
+#[test]
+fn only_an_unknown_kid_asks_for_keys() {
+    // Signed by another key under a kid the set has: a bad signature, which new keys
+    // would not cure.
+    let mut p = rotation_poller();
+    send(&mut p, at(5));
+    let forged = sign(&claims(at(5)), &signer("attacker_rs256"));
+    p.on_response(
+        json_response(
+            200,
+            &json!({"access_token": "at", "token_type": "Bearer", "id_token": forged}),
+        ),
+        at(6),
+    );
+    assert!(matches!(
+        failed(&mut p, at(6)),
+        PollError::IdToken(IdTokenError::BadSignature)
+    ));
+    // A token for another request, signed by a known key: refused without asking for keys.
+    let mut p = rotation_poller();
+    send(&mut p, at(5));
+    let mut c = claims(at(5));
+    c.insert(AUTH_REQ_ID_CLAIM.into(), json!("someone-elses-request"));
+    p.on_response(
+        json_response(
+            200,
+            &json!({"access_token": "at", "token_type": "Bearer", "id_token": sign(&c, &signer("es256"))}),
+        ),
+        at(6),
+    );
+    assert!(matches!(
+        failed(&mut p, at(6)),
+        PollError::IdToken(IdTokenError::AuthReqIdMismatch)
+    ));
+    // The wrong token type is refused before the ID token is even looked at.
+    let mut p = rotation_poller();
+    send(&mut p, at(5));
+    p.on_response(rotated_tokens_response(at(6), "DPoP"), at(6));
+    assert!(matches!(
+        failed(&mut p, at(6)),
+        PollError::TokenResponse(TokenResponseError::TokenTypeMismatch { .. })
+    ));
 }

@@ -1,7 +1,10 @@
 //! Property: whatever the token endpoint answers and however the clock moves, the poller never
 //! sends before the current interval has passed since the previous request (except the single
 //! `use_dpop_nonce` retry and the request right after a ping), never sends at or after the
-//! deadline, never has two requests in flight, and never sends again once finished.
+//! deadline, never has two requests in flight, and never sends again once finished. With
+//! `fetch_keys_on_unknown_kid`, an ID token naming an unknown `kid` asks for keys at most once
+//! per response, nothing is sent while the keys are awaited, and only a set holding the key
+//! can lead to `Done`.
 
 #![allow(
     clippy::unwrap_used,
@@ -33,6 +36,22 @@ enum Answer {
     Raw(u16, Vec<u8>),
     Transport,
     Tokens,
+    /// Tokens whose ID token is signed by the rotated key; what the caller does when asked for
+    /// keys.
+    RotatedTokens(KeyFate),
+}
+
+/// How the caller answers `FetchKeys`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyFate {
+    /// A fresh set that holds the rotated key.
+    NewSetHasKey,
+    /// A fresh set that still lacks it.
+    NewSetLacksKey,
+    /// No set could be had (fetch failed, rate limited).
+    Unavailable,
+    /// Never answered (a caller bug): the poller must stay put.
+    Unanswered,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +101,13 @@ fn answer() -> impl Strategy<Value = Answer> {
             .prop_map(|(s, b)| Answer::Raw(s, b)),
         3 => Just(Answer::Transport),
         1 => Just(Answer::Tokens),
+        2 => prop_oneof![
+            Just(KeyFate::NewSetHasKey),
+            Just(KeyFate::NewSetLacksKey),
+            Just(KeyFate::Unavailable),
+            Just(KeyFate::Unanswered),
+        ]
+        .prop_map(Answer::RotatedTokens),
     ]
 }
 
@@ -94,7 +120,7 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-fn response(answer: &Answer, now: SystemTime) -> Option<http::Response<Vec<u8>>> {
+fn response(answer: &Answer, now: SystemTime, dpop: bool) -> Option<http::Response<Vec<u8>>> {
     let with_header = |mut r: http::Response<Vec<u8>>, name: &'static str, v: &Option<String>| {
         if let Some(v) = v
             && let Ok(v) = v.parse()
@@ -131,12 +157,24 @@ fn response(answer: &Answer, now: SystemTime) -> Option<http::Response<Vec<u8>>>
         }
         Answer::Transport => return None,
         Answer::Tokens => tokens_response(now, "Bearer"),
+        Answer::RotatedTokens(_) => {
+            rotated_tokens_response(now, if dpop { "DPoP" } else { "Bearer" })
+        }
     })
 }
 
-fn run(mode: DeliveryMode, dpop: bool, interval: u64, expires_in: u64, steps: &[Step]) {
+fn run(
+    mode: DeliveryMode,
+    dpop: bool,
+    fetch_keys: bool,
+    interval: u64,
+    expires_in: u64,
+    steps: &[Step],
+) {
     let c = client(mode);
-    let mut cfg = PollConfig::new(validator(&c)).max_backoff(Duration::from_secs(30));
+    let mut cfg = PollConfig::new(validator(&c))
+        .max_backoff(Duration::from_secs(30))
+        .fetch_keys_on_unknown_kid(fetch_keys);
     if dpop {
         cfg = cfg.dpop(DpopKey::from_signer(signer("es256")).unwrap());
     }
@@ -147,6 +185,10 @@ fn run(mode: DeliveryMode, dpop: bool, interval: u64, expires_in: u64, steps: &[
     let mut last_sent: Option<SystemTime> = None;
     let mut pinged = false;
     let mut finished = false;
+    // The fate of a kept response awaiting keys, and whether keys were asked for it yet.
+    let mut awaiting_keys: Option<KeyFate> = None;
+    let mut keys_asked = false;
+    let mut last_fate: Option<KeyFate> = None;
 
     for s in steps {
         match s {
@@ -165,6 +207,7 @@ fn run(mode: DeliveryMode, dpop: bool, interval: u64, expires_in: u64, steps: &[
                 match p.next(now, &r) {
                     PollAction::Send(_) => {
                         assert!(!finished, "sent after finishing");
+                        assert!(awaiting_keys.is_none(), "sent while awaiting keys");
                         assert!(now < deadline, "sent at or after the deadline");
                         let exempt = pinged || p.dpop_retries() > retries_before;
                         if let (Some(prev), false) = (last_sent, exempt) {
@@ -183,21 +226,61 @@ fn run(mode: DeliveryMode, dpop: bool, interval: u64, expires_in: u64, steps: &[
                         assert!(p.is_awaiting_response());
                         prop_assert_never_sends(&mut p, now, &r);
                         now += Duration::from_secs(*after);
-                        match response(answer, now) {
+                        match response(answer, now, dpop) {
                             Some(resp) => p.on_response(resp, now),
                             None => p.on_transport_error(now),
+                        }
+                        last_fate = None;
+                        if let Answer::RotatedTokens(fate) = answer {
+                            last_fate = Some(*fate);
+                            assert_eq!(p.is_awaiting_keys(), fetch_keys, "{answer:?}");
+                            if fetch_keys {
+                                awaiting_keys = Some(*fate);
+                                keys_asked = false;
+                            }
+                        } else {
+                            assert!(!p.is_awaiting_keys(), "{answer:?} asked for keys");
+                        }
+                    }
+                    PollAction::FetchKeys => {
+                        assert!(fetch_keys, "FetchKeys without the option");
+                        assert!(!finished, "FetchKeys after finishing");
+                        let fate = awaiting_keys.expect("FetchKeys without an unknown kid");
+                        assert!(!keys_asked, "keys asked for twice for one response");
+                        keys_asked = true;
+                        prop_assert_never_sends(&mut p, now, &r);
+                        match fate {
+                            KeyFate::NewSetHasKey => p.keys_refreshed(rotated_jwks(), now),
+                            KeyFate::NewSetLacksKey => p.keys_refreshed(op_jwks(), now),
+                            KeyFate::Unavailable => p.keys_unavailable(),
+                            KeyFate::Unanswered => {}
+                        }
+                        if fate != KeyFate::Unanswered {
+                            assert!(p.is_finished(), "keys answered but no outcome");
+                            awaiting_keys = None;
                         }
                     }
                     PollAction::Wait(t) => {
                         assert!(t > now, "waits for a time already passed");
                         assert!(t <= deadline, "waits past the deadline");
                     }
-                    PollAction::Done(_) | PollAction::Failed(_) => {
+                    PollAction::Done(_) => {
+                        assert!(!finished, "outcome returned twice");
+                        if let Some(fate) = last_fate {
+                            assert_eq!(fate, KeyFate::NewSetHasKey, "Done without the key");
+                            assert!(fetch_keys, "Done without fetching the key");
+                        }
+                        finished = true;
+                    }
+                    PollAction::Failed(_) => {
                         assert!(!finished, "outcome returned twice");
                         finished = true;
                     }
                     PollAction::Finished => assert!(finished),
-                    PollAction::AwaitingResponse => panic!("nothing is in flight"),
+                    PollAction::AwaitingResponse => assert!(
+                        keys_asked && awaiting_keys == Some(KeyFate::Unanswered),
+                        "nothing is in flight"
+                    ),
                     other => panic!("unexpected {other:?}"),
                 }
             }
@@ -217,19 +300,21 @@ proptest! {
 
     #[test]
     fn poll_client_respects_interval_deadline_and_single_flight(
+        fetch_keys in any::<bool>(),
         interval in 1u64..20,
         expires_in in 1u64..1200,
         steps in prop::collection::vec(step(), 0..100),
     ) {
-        run(DeliveryMode::Poll, false, interval, expires_in, &steps);
+        run(DeliveryMode::Poll, false, fetch_keys, interval, expires_in, &steps);
     }
 
     #[test]
     fn ping_client_with_dpop_respects_interval_deadline_and_single_flight(
+        fetch_keys in any::<bool>(),
         interval in 1u64..20,
         expires_in in 1u64..1200,
         steps in prop::collection::vec(step(), 0..100),
     ) {
-        run(DeliveryMode::Ping, true, interval, expires_in, &steps);
+        run(DeliveryMode::Ping, true, fetch_keys, interval, expires_in, &steps);
     }
 }

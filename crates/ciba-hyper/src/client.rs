@@ -10,14 +10,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ciba_core::ack::AuthRequestAck;
-use ciba_core::auth_request::{AuthRequest, generate_client_notification_token};
-use ciba_core::id_token::{IdTokenContext, IdTokenError, IdTokenValidator};
+use ciba_core::auth_request::AuthRequest;
+use ciba_core::id_token::IdTokenValidator;
 use ciba_core::jose::{JwkSet, Signer};
 use ciba_core::metadata::{DiscoveryDocument, discovery_request};
 use ciba_core::notification::Push;
 use ciba_core::poll::{PollAction, PollConfig, PollError, Poller};
 use ciba_core::random::{OsRandom, Random};
-use ciba_core::token_response::{TokenResponse, ValidatedTokens};
+use ciba_core::token_response::ValidatedTokens;
 use ciba_core::{ClientConfig, DeliveryMode, DpopKey, ServerMetadata};
 use tokio::sync::{Notify, watch};
 
@@ -26,7 +26,7 @@ use crate::error::Error;
 use crate::jwks::{DEFAULT_JWKS_MIN_REFRESH, DEFAULT_JWKS_TTL, JwksCache};
 use crate::progress::{PollPhase, PollProgress};
 use crate::receiver::{BindingGuard, NotificationRegistry, PushSlot, Waker};
-use crate::transport::{HttpClient, copy_response};
+use crate::transport::HttpClient;
 
 type PollTuning = Arc<dyn Fn(PollConfig) -> PollConfig + Send + Sync>;
 type ValidatorTuning = Arc<dyn Fn(IdTokenValidator) -> IdTokenValidator + Send + Sync>;
@@ -245,9 +245,9 @@ impl CibaClient {
     }
 
     /// Sends the backchannel authentication request (CIBA 7.1) and returns the OP's
-    /// acknowledgement. For ping and push clients a fresh `client_notification_token` (160
-    /// bits) replaces any set on `request`, and the `auth_req_id` is bound to it in the
-    /// notification registry before this returns.
+    /// acknowledgement. For ping and push clients the `client_notification_token` set on
+    /// `request` is sent, or a fresh one (160 bits) when none is set, and the `auth_req_id` is
+    /// bound to that token in the notification registry before this returns.
     pub async fn initiate(&self, request: AuthRequest) -> Result<AuthRequestAck, Error> {
         self.initiate_with(request, None).await
     }
@@ -270,15 +270,13 @@ impl CibaClient {
         let inner = &*self.inner;
         let mode = inner.client.delivery_mode();
         let rng: &dyn Random = &*inner.rng;
-        let (request, token) = if mode.uses_notifications() {
-            let token = generate_client_notification_token(rng).map_err(ciba_core::Error::from)?;
-            (
-                request.client_notification_token(token.clone()),
-                Some(token),
-            )
-        } else {
-            (request, None)
-        };
+        let request = request
+            .ensure_client_notification_token(&inner.client, rng)
+            .map_err(ciba_core::Error::from)?;
+        let token = request
+            .get_client_notification_token()
+            .filter(|_| mode.uses_notifications())
+            .map(str::to_owned);
         // A push may arrive as soon as the OP answers: its validator must be ready first.
         let push_validator = match mode {
             DeliveryMode::Push => Some(self.id_token_validator().await?),
@@ -357,8 +355,10 @@ impl CibaClient {
         }
     }
 
+    /// The flow's poll configuration: asking for keys on an unknown `kid` (answered from the
+    /// JWK Set cache), DPoP, and the caller's tuning.
     fn poll_config(&self, validator: IdTokenValidator) -> PollConfig {
-        let mut config = PollConfig::new(validator);
+        let mut config = PollConfig::new(validator).fetch_keys_on_unknown_kid(true);
         if let Some(key) = &self.inner.dpop {
             config = config.dpop(key.clone());
         }
@@ -390,18 +390,12 @@ impl CibaClient {
             None => (None, None),
         };
         let validator = self.id_token_validator().await?;
-        let mut poller = Poller::new(
-            &inner.client,
-            ack,
-            self.poll_config(validator.clone()),
-            clock.now(),
-        )?;
+        let mut poller = Poller::new(&inner.client, ack, self.poll_config(validator), clock.now())?;
         let mut report = Reporter {
             progress,
             clock,
             pings: 0,
         };
-        let mut last_response = None;
         let result = loop {
             match poller.next(clock.now(), &*inner.rng) {
                 PollAction::Wait(deadline) => {
@@ -426,10 +420,7 @@ impl CibaClient {
                         "token request"
                     );
                     match inner.http.send(request).await {
-                        Ok(response) => {
-                            last_response = Some(copy_response(&response));
-                            poller.on_response(response, clock.now());
-                        }
+                        Ok(response) => poller.on_response(response, clock.now()),
                         Err(e) if e.is_transient() => {
                             tracing::warn!(auth_req_id = ?ack.auth_req_id, error = %e,
                                 "token request failed");
@@ -438,19 +429,19 @@ impl CibaClient {
                         Err(e) => break Err(e),
                     }
                 }
-                PollAction::Done(tokens) => break Ok(*tokens),
-                PollAction::Failed(PollError::IdToken(IdTokenError::KeyUnavailable(cause))) => {
-                    let retried = self
-                        .revalidate(last_response.as_ref(), auth_req_id, &validator, &clock)
-                        .await;
-                    break match retried {
-                        Some(Ok(tokens)) => Ok(tokens),
-                        Some(Err(e)) => Err(Error::Poll(PollError::IdToken(e))),
-                        None => Err(Error::Poll(PollError::IdToken(
-                            IdTokenError::KeyUnavailable(cause),
-                        ))),
-                    };
+                PollAction::FetchKeys => {
+                    // The cache decides whether the OP may be asked again (its refresh
+                    // interval).
+                    report.poller(&poller, PollPhase::FetchingKeys, None);
+                    match inner.jwks.refresh().await {
+                        Some(keys) => {
+                            tracing::info!("ID token key not in the cached JWK Set: refetched it");
+                            poller.keys_refreshed(keys, clock.now());
+                        }
+                        None => poller.keys_unavailable(),
+                    }
                 }
+                PollAction::Done(tokens) => break Ok(*tokens),
                 PollAction::Failed(e) => break Err(Error::Poll(e)),
                 _ => break Err(Error::UnknownOutcome),
             }
@@ -462,26 +453,6 @@ impl CibaClient {
             Err(e) => tracing::info!(auth_req_id = ?ack.auth_req_id, error = %e, "flow ended"),
         }
         result
-    }
-
-    /// After the ID token named a key the cached set lacks: refetches the set (rate-limited)
-    /// and validates the same token response again with ciba-core. `None` when no refetch
-    /// happened.
-    async fn revalidate(
-        &self,
-        response: Option<&http::Response<Vec<u8>>>,
-        auth_req_id: &str,
-        validator: &IdTokenValidator,
-        clock: &FlowClock,
-    ) -> Option<Result<ValidatedTokens, IdTokenError>> {
-        let response = response?;
-        let keys = self.inner.jwks.refresh().await?;
-        tracing::info!("ID token key not in the cached JWK Set: refetched it");
-        // The poller already checked the status, the members and the token type.
-        let tokens =
-            TokenResponse::from_response(response, None, self.inner.client.limits()).ok()?;
-        let ctx = IdTokenContext::token_endpoint(auth_req_id, "", None);
-        Some(tokens.validate(&validator.clone().jwks(keys), &ctx, clock.now()))
     }
 
     async fn push_flow(

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use ciba_core::error::{ParseError, ParseErrorKind};
+use ciba_core::body::{APPLICATION_JSON, APPLICATION_JWK_SET_JSON};
 use ciba_core::jose::JwkSet;
 use ciba_core::{Limits, ServerMetadata};
 use tokio::sync::Mutex;
@@ -119,25 +119,17 @@ impl JwksCache {
             return Ok(JwkSet::default());
         };
         let request = http::Request::get(uri.as_str())
-            .header(http::header::ACCEPT, ciba_core::body::APPLICATION_JSON)
+            .header(
+                http::header::ACCEPT,
+                format!("{APPLICATION_JWK_SET_JSON}, {APPLICATION_JSON}"),
+            )
             .body(Vec::new())
             .map_err(|_| {
                 ciba_core::Error::from(ciba_core::ConfigError::InvalidUrl { field: "jwks_uri" })
             })?;
         let response = self.http.send(request).await?;
-        let body = response.body();
-        if response.status() != http::StatusCode::OK {
-            let kind = ParseErrorKind::UnexpectedStatus {
-                status: response.status().as_u16(),
-            };
-            return Err(ciba_core::Error::from(ParseError::new(
-                kind,
-                body,
-                self.limits.max_body_bytes,
-            ))
-            .into());
-        }
-        let keys = JwkSet::from_json(body, &self.limits).map_err(ciba_core::Error::from)?;
+        let keys =
+            JwkSet::from_response(&response, &self.limits).map_err(ciba_core::Error::from)?;
         tracing::debug!(keys = keys.keys.len(), "fetched the OP's JWK Set");
         Ok(keys)
     }

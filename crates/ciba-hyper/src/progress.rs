@@ -14,6 +14,9 @@ pub enum PollPhase {
     Waiting,
     /// A token request is in flight.
     Requesting,
+    /// The token response's ID token named a key the cached JWK Set lacks: the set is being
+    /// fetched again.
+    FetchingKeys,
     /// Waiting for the OP to push the result (push mode).
     AwaitingPush,
     /// The flow ended (tokens or an error).

@@ -180,12 +180,3 @@ pub(crate) fn copy_request(request: &http::Request<Vec<u8>>) -> http::Request<Ve
     *copy.headers_mut() = request.headers().clone();
     copy
 }
-
-/// A copy of `response` (status, version, headers and body).
-pub(crate) fn copy_response(response: &http::Response<Vec<u8>>) -> http::Response<Vec<u8>> {
-    let mut copy = http::Response::new(response.body().clone());
-    *copy.status_mut() = response.status();
-    *copy.version_mut() = response.version();
-    *copy.headers_mut() = response.headers().clone();
-    copy
-}

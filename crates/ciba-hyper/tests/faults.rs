@@ -226,6 +226,32 @@ async fn unknown_kid_refetches_the_jwks_once() {
 }
 
 #[tokio::test]
+async fn unknown_kid_missing_from_the_refetched_set_fails_after_one_refetch() {
+    // Key 1 is never published: the one refetch cannot help, and there is no second.
+    let server = Scripted::start(vec![Step::Tokens(1)]).await;
+    let (client, ack) = start_poll_with(&server, HttpClient::http(), |b| {
+        b.jwks_min_refresh_interval(ms(0))
+    })
+    .await;
+    let result = client.poll(&ack).await;
+    assert!(
+        matches!(
+            result,
+            Err(Error::Poll(PollError::IdToken(
+                IdTokenError::KeyUnavailable(_)
+            )))
+        ),
+        "{result:?}"
+    );
+    assert_eq!(
+        server.arrivals("GET /jwks").len(),
+        2,
+        "first fetch and one refetch"
+    );
+    assert_eq!(server.arrivals(TOKEN).len(), 1);
+}
+
+#[tokio::test]
 async fn unknown_kid_refetch_is_rate_limited() {
     let server = Scripted::start(vec![Step::Tokens(1)]).await;
     let (client, ack) = start_poll_with(&server, HttpClient::http(), |b| {

@@ -1,5 +1,6 @@
 //! The ciba-hyper client against the ciba-hyper authorization server, over loopback sockets:
-//! poll, ping and push, each to tokens, to denial and to expiry.
+//! poll, ping and push, each to tokens, to denial and to expiry, and the caller's
+//! `client_notification_token` kept and bound.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -16,9 +17,10 @@ use ciba_core::notification::PushErrorCode;
 use ciba_core::poll::PollError;
 use ciba_core::{DeliveryMode, ErrorCode};
 use ciba_hyper::server::Delivery;
-use ciba_hyper::{Error, PollPhase, PollProgress};
+use ciba_hyper::{Error, HttpClient, PollPhase, PollProgress};
 use ciba_server::{AuthenticationResult, Authorization};
 use common::*;
+use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -96,6 +98,79 @@ async fn ping_wakes_the_flow_before_the_next_poll() {
     }
     // The flow ended: its binding is gone.
     assert!(client.notifications().unwrap().is_empty());
+    env.stop().await;
+}
+
+/// A token the caller chose (not one ciba-core generated).
+const CALLER_TOKEN: &str = "caller-chosen-notification-token-0123456789";
+
+#[tokio::test]
+async fn the_callers_notification_token_is_sent_and_bound() {
+    // A 5 s interval: only a ping accepted by the binding can explain tokens sooner.
+    let env = TestAs::with(AsOptions {
+        interval: 5,
+        ..AsOptions::default()
+    })
+    .await;
+    let client = env.client(DeliveryMode::Ping).await;
+    let request = alice().client_notification_token(CALLER_TOKEN);
+    let ack = client.initiate(request).await.unwrap();
+    // The binding expects the caller's token, and only it.
+    let url = env.receiver.url().to_string();
+    let ping = |token: &str| {
+        json_post(
+            &url,
+            Some(&format!("Bearer {token}")),
+            json!({ "auth_req_id": ack.auth_req_id.as_str() }),
+        )
+    };
+    let http = HttpClient::http();
+    let refused = http.send(ping("someone-elses-token-0123456789")).await;
+    assert!(refused.unwrap().status().is_client_error());
+    let accepted = http.send(ping(CALLER_TOKEN)).await.unwrap();
+    assert_eq!(accepted.status(), 204);
+    // The OP received the caller's token too: the ping it sends with it wakes the flow.
+    let started = Instant::now();
+    let (tokens, delivery) = tokio::join!(
+        client.tokens(&ack),
+        complete_after(&env, ms(200), approve())
+    );
+    assert_eq!(tokens.unwrap().id_token.sub, "alice");
+    assert!(started.elapsed() < ms(4500), "{:?}", started.elapsed());
+    match delivery {
+        Delivery::Delivered { status, .. } => assert_eq!(status, 204),
+        other => panic!("{other:?}"),
+    }
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn the_callers_notification_token_is_kept_for_push() {
+    let env = TestAs::start().await;
+    let client = env.client(DeliveryMode::Push).await;
+    let ack = client
+        .initiate(alice().client_notification_token(CALLER_TOKEN))
+        .await
+        .unwrap();
+    // A push error payload (CIBA 12) needs no signature: only the bearer token authenticates
+    // it, so only the caller's token may be accepted.
+    let url = env.receiver.url().to_string();
+    let push = |token: &str| {
+        json_post(
+            &url,
+            Some(&format!("Bearer {token}")),
+            json!({ "auth_req_id": ack.auth_req_id.as_str(), "error": "access_denied" }),
+        )
+    };
+    let http = HttpClient::http();
+    let refused = http.send(push("someone-elses-token-0123456789")).await;
+    assert!(refused.unwrap().status().is_client_error());
+    let accepted = http.send(push(CALLER_TOKEN)).await.unwrap();
+    assert_eq!(accepted.status(), 204);
+    match client.tokens(&ack).await {
+        Err(Error::Pushed(e)) => assert_eq!(e.code, PushErrorCode::AccessDenied),
+        other => panic!("{other:?}"),
+    }
     env.stop().await;
 }
 

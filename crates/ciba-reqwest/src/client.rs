@@ -6,17 +6,17 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use ciba_core::auth_request::AuthRequest;
-use ciba_core::id_token::{IdTokenContext, IdTokenError, IdTokenValidator};
+use ciba_core::id_token::{IdTokenError, IdTokenValidator};
 use ciba_core::jose::{JwkSet, Signer};
 use ciba_core::metadata::{ServerMetadata, discovery_request};
 use ciba_core::notification::{
     NotificationError, NotificationOutcome, NotificationTokens, Ping, Push, receive_ping,
     receive_push,
 };
-use ciba_core::poll::{PollConfig, PollError};
-use ciba_core::token_response::{TokenResponse, ValidatedTokens};
+use ciba_core::poll::PollConfig;
+use ciba_core::token_response::ValidatedTokens;
 use ciba_core::{AuthRequestAck, Client, ClientConfig, Limits};
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::error::Error;
 use crate::jwks::{JwksCache, Refresh};
@@ -290,9 +290,10 @@ impl Inner {
         }
     }
 
-    /// The poll configuration for `jwks`: DPoP and the caller's adjustments.
+    /// The poll configuration for `jwks`: asking for keys on an unknown `kid` (this client
+    /// answers from its cache), DPoP, and the caller's adjustments.
     pub(crate) fn poll_config(&self, jwks: JwkSet) -> PollConfig {
-        let mut config = PollConfig::new(self.validator(jwks));
+        let mut config = PollConfig::new(self.validator(jwks)).fetch_keys_on_unknown_kid(true);
         if let Some(key) = &self.options.dpop {
             config = config.dpop(key.clone());
         }
@@ -317,27 +318,5 @@ impl Inner {
                 None
             }
         }
-    }
-
-    /// A 200 token response whose ID token named a key the cached JWK Set lacks: refetch the
-    /// set (cooldown permitting) and validate the same response again. The core's poller has
-    /// already checked everything before the signature, including the token type.
-    pub(crate) async fn revalidate(
-        &self,
-        response: &http::Response<Vec<u8>>,
-        ack: &AuthRequestAck,
-        original: PollError,
-    ) -> Result<ValidatedTokens, Error> {
-        let Some(jwks) = self.refresh_jwks().await else {
-            return Err(original.into());
-        };
-        debug!(auth_req_id = ?ack.auth_req_id, "validating the ID token again with the refetched JWKS");
-        let validator = self.validator(jwks);
-        let tokens = TokenResponse::from_response(response, None, self.core.limits())
-            .map_err(PollError::TokenResponse)?;
-        let ctx = IdTokenContext::token_endpoint(ack.auth_req_id.as_str(), "", None);
-        tokens
-            .validate(&validator, &ctx, SystemTime::now())
-            .map_err(|e| PollError::IdToken(e).into())
     }
 }

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use ciba_core::error::{ParseError, ParseErrorKind};
 use ciba_core::jose::JwkSet;
 use ciba_core::{ConfigError, Limits};
 use tokio::sync::Mutex;
@@ -112,17 +111,7 @@ impl JwksCache {
         state.attempted_at = Some(Instant::now());
         state.fetches = state.fetches.saturating_add(1);
         let response = transport.send(request).await?;
-        if response.status() != http::StatusCode::OK {
-            return Err(ParseError::new(
-                ParseErrorKind::UnexpectedStatus {
-                    status: response.status().as_u16(),
-                },
-                response.body(),
-                limits.max_body_bytes,
-            )
-            .into());
-        }
-        let set = JwkSet::from_json(response.body(), limits)?;
+        let set = JwkSet::from_response(&response, limits)?;
         debug!(url = %redacted(uri), keys = set.keys.len(), "JWKS fetched");
         state.set = Some(set.clone());
         state.fetched_at = state.attempted_at;

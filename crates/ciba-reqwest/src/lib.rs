@@ -17,7 +17,9 @@
 //!  client.poll(&ack)            ──► Poller: Wait(deadline) ─► sleep_until
 //!  (or wait_for_tokens(&ack)               Send(request)   ─► reqwest ─► on_response
 //!      .notifications(rx)                                     or on_transport_error
-//!      .progress(tx))                      Done(tokens)    ─► ValidatedTokens
+//!      .progress(tx))                      FetchKeys       ─► JWKS cache ─► keys_refreshed
+//!                                                             or keys_unavailable
+//!                                          Done(tokens)    ─► ValidatedTokens
 //!                                          Failed(error)   ─► Error::Poll
 //!  ping / push: your notification endpoint ─► NotificationEvent ─► rx
 //! ```

@@ -14,6 +14,9 @@ pub enum PollPhase {
     Waiting,
     /// A token request is in flight.
     Requesting,
+    /// The token response's ID token named a key the cached JWK Set lacks: the set is being
+    /// fetched again.
+    FetchingKeys,
     /// Push mode: waiting for the delivery.
     AwaitingPush,
     /// The wait ended (with tokens or an error).

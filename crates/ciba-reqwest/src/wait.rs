@@ -9,7 +9,6 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
-use ciba_core::id_token::IdTokenError;
 use ciba_core::notification::Push;
 use ciba_core::poll::{PollAction, PollError, Poller};
 use ciba_core::token_response::ValidatedTokens;
@@ -185,8 +184,6 @@ async fn drive_poller<S: NotificationSource>(
     let mut poller = Poller::new(&inner.core, ack, inner.poll_config(jwks), SystemTime::now())?;
     let rng = &*inner.options.rng;
     let mut listening = true;
-    // The last 200 answer, kept in case its ID token names a key the cached JWKS lacks.
-    let mut last_ok: Option<http::Response<Vec<u8>>> = None;
     loop {
         match poller.next(SystemTime::now(), rng) {
             PollAction::Wait(deadline) => {
@@ -211,11 +208,7 @@ async fn drive_poller<S: NotificationSource>(
                 reporter.update(&poller, PollPhase::Requesting, None);
                 debug!(auth_req_id = ?ack.auth_req_id, poll = poller.polls_sent(), interval = ?poller.interval(), "token request");
                 match inner.transport.send(request).await {
-                    Ok(response) => {
-                        last_ok = (response.status() == http::StatusCode::OK)
-                            .then(|| copy_response(&response));
-                        poller.on_response(response, SystemTime::now());
-                    }
+                    Ok(response) => poller.on_response(response, SystemTime::now()),
                     Err(e) if e.is_transient_transport() => {
                         warn!(auth_req_id = ?ack.auth_req_id, error = %e, "token request failed; the poller decides on a retry");
                         poller.on_transport_error(SystemTime::now());
@@ -223,14 +216,15 @@ async fn drive_poller<S: NotificationSource>(
                     Err(e) => return Err(e),
                 }
             }
-            PollAction::Done(tokens) => return Ok(*tokens),
-            PollAction::Failed(PollError::IdToken(IdTokenError::KeyUnavailable(e))) => {
-                let original = PollError::IdToken(IdTokenError::KeyUnavailable(e));
-                return match last_ok.take() {
-                    Some(response) => inner.revalidate(&response, ack, original).await,
-                    None => Err(original.into()),
-                };
+            PollAction::FetchKeys => {
+                // The cache decides whether the OP may be asked again (its cooldown).
+                reporter.update(&poller, PollPhase::FetchingKeys, None);
+                match inner.refresh_jwks().await {
+                    Some(jwks) => poller.keys_refreshed(jwks, SystemTime::now()),
+                    None => poller.keys_unavailable(),
+                }
             }
+            PollAction::Done(tokens) => return Ok(*tokens),
             PollAction::Failed(e) => return Err(e.into()),
             PollAction::AwaitingResponse => {
                 return Err(Error::UnexpectedPollState {
@@ -261,14 +255,6 @@ fn on_event(poller: &mut Poller, ack: &AuthRequestAck, event: NotificationEvent)
             debug!(auth_req_id = ?other.auth_req_id(), "ignoring a notification for another request or mode");
         }
     }
-}
-
-fn copy_response(response: &http::Response<Vec<u8>>) -> http::Response<Vec<u8>> {
-    let mut copy = http::Response::new(response.body().clone());
-    *copy.status_mut() = response.status();
-    *copy.version_mut() = response.version();
-    *copy.headers_mut() = response.headers().clone();
-    copy
 }
 
 /// Push: nothing to send; wait for the delivery for this request until it expires.
@@ -316,18 +302,5 @@ mod tests {
         assert!(past >= before && past <= Instant::now());
         let far = instant_at(SystemTime::now() + Duration::from_secs(u32::MAX.into()));
         assert!(far <= Instant::now() + Duration::from_secs(366 * 24 * 60 * 60));
-    }
-
-    #[test]
-    fn copied_responses_keep_status_headers_and_body() {
-        let r = http::Response::builder()
-            .status(200)
-            .header("dpop-nonce", "n")
-            .body(b"{}".to_vec())
-            .unwrap();
-        let c = copy_response(&r);
-        assert_eq!(c.status(), 200);
-        assert_eq!(c.headers()["dpop-nonce"], "n");
-        assert_eq!(c.body(), b"{}");
     }
 }

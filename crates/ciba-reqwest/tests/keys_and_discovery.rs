@@ -1,5 +1,6 @@
 //! Discovery (issuer check, no redirects), the JWK Set cache (TTL, refetch on an unknown key,
-//! rate-limited), signed requests, mTLS endpoint aliases and DPoP, against a scripted OP.
+//! rate-limited), the caller's notification token, signed requests, mTLS endpoint aliases and
+//! DPoP, against a scripted OP.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -129,6 +130,31 @@ async fn an_unknown_kid_refetches_the_jwks_and_validates() {
 }
 
 #[tokio::test]
+async fn an_unknown_kid_missing_from_the_refetched_set_fails_after_one_refetch() {
+    let op = ScriptedOp::start(1, 30).await;
+    op.script_token([op.tokens_signed_by(&rotated_key(), "Bearer")]);
+    let options = ClientOptions::default().jwks_refresh_cooldown(Duration::ZERO);
+    let client = op.client(options).await;
+    let ack = client.initiate(alice()).await.unwrap();
+    let err = client.poll(&ack).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Poll(PollError::IdToken(IdTokenError::KeyUnavailable(
+                JoseError::NoMatchingKey { .. }
+            )))
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        client.jwks_fetches().await,
+        2,
+        "first fetch and one refetch"
+    );
+    assert_eq!(op.token_requests().len(), 1);
+}
+
+#[tokio::test]
 async fn unknown_kid_refetches_are_rate_limited() {
     let op = ScriptedOp::start(1, 30).await;
     let new_key = rotated_key();
@@ -151,6 +177,70 @@ async fn unknown_kid_refetches_are_rate_limited() {
         1,
         "no refetch within the cooldown"
     );
+}
+
+#[tokio::test]
+async fn the_callers_notification_token_is_sent_and_is_what_pings_must_bear() {
+    const CALLER_TOKEN: &str = "caller-chosen-notification-token-0123456789";
+    let op = ScriptedOp::start(1, 30).await;
+    let client = op
+        .client_with(
+            ClientAuth::SecretBasic(ClientSecret::new(CLIENT_SECRET)),
+            DeliveryMode::Ping,
+            ClientOptions::default(),
+        )
+        .await;
+    let request = alice().client_notification_token(CALLER_TOKEN);
+    assert_eq!(request.get_client_notification_token(), Some(CALLER_TOKEN));
+    let ack = client.initiate(request).await.unwrap();
+    let bc = &op.server.requests_to("/bc")[0];
+    assert_eq!(
+        bc.form_value("client_notification_token").as_deref(),
+        Some(CALLER_TOKEN)
+    );
+    // The application's binding holds the caller's token: a ping bearing it is accepted,
+    // another is refused.
+    let binding = |id: &str| (id == ack.auth_req_id.as_str()).then(|| CALLER_TOKEN.to_owned());
+    let ping = |token: &str| {
+        http::Request::post("/cb")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(
+                json!({ "auth_req_id": AUTH_REQ_ID })
+                    .to_string()
+                    .into_bytes(),
+            )
+            .unwrap()
+    };
+    let accepted = client.receive_ping(&ping(CALLER_TOKEN), &binding);
+    assert_eq!(accepted.result.unwrap().auth_req_id, ack.auth_req_id);
+    let refused = client.receive_ping(&ping("someone-elses-token-0123456789"), &binding);
+    assert!(refused.result.is_err());
+    assert_eq!(refused.response.status(), 401);
+}
+
+#[tokio::test]
+async fn a_ping_request_without_a_notification_token_is_refused_before_sending() {
+    // This client never invents a token: the application's endpoint could not know it.
+    let op = ScriptedOp::start(1, 30).await;
+    let client = op
+        .client_with(
+            ClientAuth::SecretBasic(ClientSecret::new(CLIENT_SECRET)),
+            DeliveryMode::Ping,
+            ClientOptions::default(),
+        )
+        .await;
+    let err = client.initiate(alice()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Core(ciba_core::Error::Request(
+                ciba_core::RequestError::MissingClientNotificationToken { .. }
+            ))
+        ),
+        "{err:?}"
+    );
+    assert!(op.server.requests_to("/bc").is_empty());
 }
 
 #[tokio::test]

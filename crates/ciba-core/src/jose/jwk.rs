@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 
 use super::alg::KeyFamily;
 use super::{JoseError, JwsAlgorithm, hash};
-use crate::body::parse_json_object;
+use crate::body::{
+    APPLICATION_JSON, APPLICATION_JWK_SET_JSON, check_content_type_in, parse_json_object,
+};
 use crate::limits::Limits;
 
 /// One JSON Web Key, public or private. Private members never appear in `Debug` output.
@@ -256,6 +258,9 @@ impl Jwk {
     }
 }
 
+/// How [`JwkSet::from_response`] names the media types it accepts in its errors.
+const JWK_SET_CONTENT_TYPES: &str = "application/json or application/jwk-set+json";
+
 /// A JWK Set (RFC 7517 section 5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct JwkSet {
@@ -286,6 +291,39 @@ impl JwkSet {
             }
         }
         Ok(JwkSet { keys: out })
+    }
+
+    /// Processes the answer to a `GET` of the OP's `jwks_uri`: status 200, a `Content-Type`
+    /// of `application/json` or `application/jwk-set+json` (RFC 7517 section 8.5.1;
+    /// parameters such as `charset` allowed), then the document as [`JwkSet::from_json`]
+    /// reads it. Anything else (a redirect, an error page) is a typed [`ParseError`] that
+    /// keeps the start of the body.
+    ///
+    /// [`ParseError`]: crate::error::ParseError
+    pub fn from_response(
+        resp: &http::Response<Vec<u8>>,
+        limits: &Limits,
+    ) -> Result<JwkSet, crate::error::ParseError> {
+        use crate::error::{ParseError, ParseErrorKind};
+        let body = resp.body();
+        let status = resp.status();
+        if status != http::StatusCode::OK {
+            return Err(ParseError::new(
+                ParseErrorKind::UnexpectedStatus {
+                    status: status.as_u16(),
+                },
+                body,
+                limits.max_body_bytes,
+            ));
+        }
+        check_content_type_in(
+            resp.headers(),
+            &[APPLICATION_JSON, APPLICATION_JWK_SET_JSON],
+            JWK_SET_CONTENT_TYPES,
+            body,
+            limits,
+        )?;
+        JwkSet::from_json(body, limits)
     }
 
     /// The set with every key's private members removed, ready to publish.

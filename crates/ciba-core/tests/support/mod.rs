@@ -129,7 +129,16 @@ pub fn sign(claims: &Map<String, Value>, signer: &dyn Signer) -> String {
 
 /// An ES256 ID token with [`claims`] plus `at_hash` / `rt_hash` for the given tokens.
 pub fn id_token_for(now: SystemTime, access_token: &str, refresh_token: Option<&str>) -> String {
-    let s = signer("es256");
+    id_token_signed_by(&signer("es256"), now, access_token, refresh_token)
+}
+
+/// [`id_token_for`], signed by `s`.
+pub fn id_token_signed_by(
+    s: &dyn Signer,
+    now: SystemTime,
+    access_token: &str,
+    refresh_token: Option<&str>,
+) -> String {
     let mut c = claims(now);
     c.insert(
         "at_hash".into(),
@@ -141,7 +150,7 @@ pub fn id_token_for(now: SystemTime, access_token: &str, refresh_token: Option<&
             left_half_hash(s.algorithm(), rt).unwrap().into(),
         );
     }
-    sign(&c, &s)
+    sign(&c, s)
 }
 
 pub fn json_response(status: u16, body: &Value) -> http::Response<Vec<u8>> {
@@ -167,6 +176,36 @@ pub fn tokens_response(now: SystemTime, token_type: &str) -> http::Response<Vec<
             "expires_in": 3600,
             "refresh_token": "rt-456",
             "id_token": id_token_for(now, "at-123", Some("rt-456")),
+        }),
+    )
+}
+
+/// The OP's new signing key after a rotation: kid `ec-2`, which [`op_jwks`] lacks.
+pub fn rotated_key() -> Jwk {
+    Jwk {
+        kid: Some("ec-2".into()),
+        ..key("es256")
+    }
+}
+
+/// [`op_jwks`] plus the public part of [`rotated_key`]: the set after the rotation.
+pub fn rotated_jwks() -> JwkSet {
+    let mut set = op_jwks();
+    set.keys.push(rotated_key().to_public());
+    set
+}
+
+/// [`tokens_response`] with the ID token signed by [`rotated_key`].
+pub fn rotated_tokens_response(now: SystemTime, token_type: &str) -> http::Response<Vec<u8>> {
+    let s = JwkSigner::from_jwk(&rotated_key(), None).unwrap();
+    json_response(
+        200,
+        &json!({
+            "access_token": "at-123",
+            "token_type": token_type,
+            "expires_in": 3600,
+            "refresh_token": "rt-456",
+            "id_token": id_token_signed_by(&s, now, "at-123", Some("rt-456")),
         }),
     )
 }
