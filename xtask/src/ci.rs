@@ -71,6 +71,8 @@ pub(crate) fn run() -> Result<(), String> {
         ],
         &[],
     )?;
+    // The interop matrix against the JavaScript implementations (interop/, Node.js).
+    crate::interop::run_in_ci()?;
     cargo(
         &["doc", "--workspace", "--no-deps", "--locked"],
         &[("RUSTDOCFLAGS", "-D warnings")],

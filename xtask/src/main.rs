@@ -3,6 +3,7 @@
 //! Dependency-free on purpose, so it compiles in seconds.
 
 mod ci;
+mod interop;
 mod redis;
 mod services;
 mod tidy;
@@ -13,8 +14,9 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci      format check, clippy, tests (both JOSE backends), docs, tidy checks
-  tidy    only the tidy checks (dependency boundaries, forbidden calls)
+  ci        format check, clippy, tests (both JOSE backends), interop, docs, tidy checks
+  interop   the interop matrix against oidc-provider, openid-client, oauth4webapi (Node.js)
+  tidy      only the tidy checks (dependency boundaries, forbidden calls)
 ";
 
 fn main() -> ExitCode {
@@ -22,6 +24,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
         Some("tidy") => tidy::run(),
+        Some("interop") => interop::run(),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
