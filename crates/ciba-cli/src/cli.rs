@@ -61,8 +61,23 @@ loopback are accepted; elsewhere https is required.
 
 Any login_hint names a user (the subject is the hint itself). Ctrl-C stops the server.
 
+Store: --store memory (the default) keeps pending requests in this process. With
+--store redis://HOST:PORT[/DB] they live in Redis, so several instances can serve one issuer;
+Redis must answer at start-up (otherwise: exit 1), and while it is unreachable later the
+endpoints answer 503 temporarily_unavailable.
+
+Several instances: start each with the same --store redis://..., --clients file,
+--signing-key file and --issuer (the URL clients use: a load balancer's, or one instance's
+own). Every instance answers on the paths of that issuer, so a request started on one can
+be polled and redeemed on another, and all sign ID tokens with the one published key:
+  ciba serve --addr 127.0.0.1:8080 --store redis://127.0.0.1:6379 --clients c.json \
+             --signing-key op.jwk
+  ciba serve --addr 127.0.0.1:8081 --store redis://127.0.0.1:6379 --clients c.json \
+             --signing-key op.jwk --issuer http://127.0.0.1:8080
+The device page and its API list the requests started on the instance that serves them.
+
 Exit codes:
-  0  stopped by Ctrl-C     1  error (port in use, ...)     2  usage error";
+  0  stopped by Ctrl-C     1  error (port in use, Redis unreachable, ...)     2  usage error";
 
 const LOGIN_HELP: &str = "\
 Example:
@@ -75,9 +90,14 @@ Output: progress on stderr; on success, stdout gets one JSON object with the val
 response (it CONTAINS THE TOKENS: access_token, refresh_token, id_token) and the ID token
 claims: {\"token_response\": {...}, \"id_token_claims\": {...}}.
 
-Ping and push: a notification receiver listens on --listen (default 127.0.0.1:0) and the
-notification URL the client must have registered is printed on stderr. Without
---notification-token a random client_notification_token is generated.
+Ping and push: a notification receiver (ciba-hyper's) listens on --listen (default
+127.0.0.1:0) and the notification URL the client must have registered is printed on stderr.
+Without --notification-token a random client_notification_token is generated.
+
+Transport: --transport reqwest (the default) runs the flow through ciba-reqwest (TLS,
+discovery, JWKS cache); --transport hyper through ciba-hyper's client, which in this
+command has no TLS connector: http issuers only (with --allow-insecure-loopback), and the
+client_notification_token is always generated.
 
 Exit codes:
   0  tokens received and validated
@@ -203,18 +223,30 @@ pub(crate) struct DemoArgs {
 pub(crate) enum StoreArg {
     /// In this process (`memory`).
     Memory,
-    /// A Redis server (`redis://...`); not available in this build yet.
+    /// A Redis server (`redis://HOST:PORT[/DB]` or `redis+unix:///PATH`), shared by every
+    /// instance that uses it.
     Redis(String),
 }
 
 fn parse_store(s: &str) -> Result<StoreArg, String> {
     if s == "memory" {
         Ok(StoreArg::Memory)
-    } else if s.starts_with("redis://") || s.starts_with("rediss://") {
+    } else if s.starts_with("redis://") || s.starts_with("redis+unix://") {
         Ok(StoreArg::Redis(s.to_owned()))
+    } else if s.starts_with("rediss://") {
+        Err("rediss:// (Redis over TLS) is not supported by this build; use redis://".to_owned())
     } else {
-        Err("expected `memory` or a redis://... URL".to_owned())
+        Err("expected `memory` or a redis://HOST:PORT[/DB] URL".to_owned())
     }
+}
+
+/// The HTTP client `ciba login` runs the flow with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Transport {
+    /// ciba-reqwest: TLS, discovery, JWKS cache.
+    Reqwest,
+    /// ciba-hyper's client (plain http only in this command).
+    Hyper,
 }
 
 /// How `ciba serve`'s authentication device answers.
@@ -264,9 +296,14 @@ pub(crate) struct ServeArgs {
     /// A JSON array of client metadata (standard names). Default: one demo client per mode.
     #[arg(long, value_name = "FILE.json")]
     pub(crate) clients: Option<PathBuf>,
-    /// Where pending requests live: `memory`, or `redis://...` (not available yet).
+    /// Where pending requests live: `memory`, or `redis://HOST:PORT[/DB]` (shared by every
+    /// instance using it).
     #[arg(long, value_name = "memory|redis://...", default_value = "memory", value_parser = parse_store)]
     pub(crate) store: StoreArg,
+    /// A private JWK (with `alg`) to sign ID tokens with and publish at /jwks; instances
+    /// sharing a store need the same one. Default: a fresh Ed25519 key.
+    #[arg(long, value_name = "FILE.jwk")]
+    pub(crate) signing_key: Option<PathBuf>,
     /// What the authentication device answers: approve:SECS, deny, or manual.
     #[arg(long, value_name = "approve:SECS|deny|manual", default_value = "manual", value_parser = parse_auto)]
     pub(crate) auto: AutoDecision,
@@ -338,6 +375,9 @@ pub(crate) struct LoginArgs {
     /// Accept plain http endpoints on loopback hosts (local development only).
     #[arg(long)]
     pub(crate) allow_insecure_loopback: bool,
+    /// The HTTP client: reqwest (ciba-reqwest) or hyper (ciba-hyper; http issuers only).
+    #[arg(long, value_enum, default_value_t = Transport::Reqwest)]
+    pub(crate) transport: Transport,
 }
 
 #[cfg(test)]
@@ -370,6 +410,7 @@ mod tests {
             Ok(StoreArg::Redis(_))
         ));
         assert!(parse_store("postgres://x").is_err());
+        assert!(parse_store("rediss://127.0.0.1").is_err());
     }
 
     #[test]

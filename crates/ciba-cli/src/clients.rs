@@ -62,10 +62,17 @@ impl DemoClient {
     }
 }
 
-/// 32 random bytes, base64url: a client secret or a `client_notification_token`.
+/// 32 random bytes, base64url: a client secret or a `client_notification_token`. Never
+/// starts with `-`, so that it can follow an option on a command line (`--client-secret
+/// -x...` would read as an option).
 pub(crate) fn random_secret() -> Result<String, CliError> {
-    random_identifier(&OsRandom, 32)
-        .map_err(|e| CliError::error(format!("the system random source failed: {e}")))
+    loop {
+        let secret = random_identifier(&OsRandom, 32)
+            .map_err(|e| CliError::error(format!("the system random source failed: {e}")))?;
+        if !secret.starts_with('-') {
+            return Ok(secret);
+        }
+    }
 }
 
 /// Reads a `--clients` file: a JSON array of client metadata objects.
@@ -135,6 +142,13 @@ mod tests {
         assert!(parse_clients(br#"{"client_id":"rp"}"#).is_err());
         assert!(parse_clients(b"[]").is_err());
         assert!(parse_clients(b"not json").is_err());
+    }
+
+    #[test]
+    fn random_secrets_can_follow_an_option_on_a_command_line() {
+        for _ in 0..500 {
+            assert!(!random_secret().unwrap().starts_with('-'));
+        }
     }
 
     #[test]

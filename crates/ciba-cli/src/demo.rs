@@ -7,12 +7,14 @@
 //! to stdout.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ciba_core::{
     AuthRequest, ClientAuth, ClientConfig, ClientSecret, EndpointPolicy, Hint, ValidatedTokens,
 };
-use ciba_hyper::{CibaClient, NotificationReceiver, PollPhase, PollProgress};
+use ciba_hyper::{CibaClient, NotificationReceiver, PollProgress};
+use ciba_server::MemoryStore;
 use tokio::sync::{broadcast, watch};
 
 use crate::cli::{DemoArgs, Mode};
@@ -20,10 +22,11 @@ use crate::clients::{DemoClient, registry};
 use crate::device::{Decision, DecisionEvent};
 use crate::error::{CliError, chain};
 use crate::http_server;
+use crate::keys;
 use crate::outcome::Outcome;
 use crate::output::{FlowReport, claims_json, render_reports};
-use crate::progress::Progress;
-use crate::provider::{self, Provider};
+use crate::progress::{Progress, mirror_hyper};
+use crate::provider::{self, Backend, Provider};
 
 /// The user every demo flow asks for.
 const DEMO_USER: &str = "alice@example.com";
@@ -68,7 +71,11 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), CliError> {
         Decision::Approve
     };
     let after = Duration::from_secs(args.approve_after);
-    let provider = Provider::start(listener, config, registry, Some((decision, after)))?;
+    let backend = Backend {
+        store: Arc::new(MemoryStore::new()),
+        key: keys::generate_signing_key()?,
+    };
+    let provider = Provider::start(listener, config, registry, backend, Some((decision, after)));
     eprintln!(
         "demo: provider at {issuer}; the simulated user {} after {} s; interval {} s",
         match decision {
@@ -119,7 +126,7 @@ async fn run_flow(
     let mut decisions = provider.device().subscribe();
     let progress = Progress::start(client.mode.as_str());
     let (tx, rx) = watch::channel(PollProgress::default());
-    let mirror = tokio::spawn(mirror_progress(rx.clone(), progress.clone()));
+    let mirror = tokio::spawn(mirror_hyper(rx.clone(), progress.clone()));
     let result = flow(issuer, client, receiver, &tx).await;
     let ended = Instant::now();
     mirror.abort();
@@ -228,32 +235,6 @@ async fn decision_time(
             Ok(Ok(e)) if e.request.auth_req_id == id => return Some(e.at),
             Ok(Ok(_) | Err(broadcast::error::RecvError::Lagged(_))) => {}
             Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => return None,
-        }
-    }
-}
-
-/// Shows ciba-hyper's progress snapshots on the spinner.
-async fn mirror_progress(mut rx: watch::Receiver<PollProgress>, progress: Progress) {
-    loop {
-        {
-            let p = rx.borrow_and_update().clone();
-            if !matches!(p.phase, PollPhase::Starting | PollPhase::Finished) {
-                progress.update(|s| {
-                    s.phase = match p.phase {
-                        PollPhase::Requesting => "asking the token endpoint",
-                        PollPhase::AwaitingPush => "waiting for the push delivery",
-                        _ => "waiting for the user",
-                    }
-                    .to_owned();
-                    s.expires_at = Some(p.expires_at);
-                    s.interval = (p.phase != PollPhase::AwaitingPush && !p.interval.is_zero())
-                        .then_some(p.interval);
-                    s.token_requests = p.polls_sent;
-                });
-            }
-        }
-        if rx.changed().await.is_err() {
-            break;
         }
     }
 }

@@ -1,12 +1,13 @@
-//! Serving an async request handler over HTTP/1.1 on a TCP listener until stopped, and the
-//! body plumbing the handlers share.
+//! Serving the development provider's request handler (the CIBA endpoints and the device
+//! page) over HTTP/1.1 on a TCP listener until stopped, and binding listeners with errors a
+//! person can act on.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
@@ -21,17 +22,11 @@ pub(crate) type FullResponse = http::Response<Full<Bytes>>;
 /// A running server; stopped by [`HttpServer::shutdown`] or when dropped.
 #[derive(Debug)]
 pub(crate) struct HttpServer {
-    addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
 
 impl HttpServer {
-    /// The bound address.
-    pub(crate) fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// Stops accepting, closes the open connections and waits for the server task.
     pub(crate) async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -69,14 +64,11 @@ pub(crate) async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, Cl
 }
 
 /// Serves `handler` on `listener` in a spawned task, one task per connection.
-pub(crate) fn spawn<H, F>(listener: TcpListener, handler: H) -> Result<HttpServer, CliError>
+pub(crate) fn spawn<H, F>(listener: TcpListener, handler: H) -> HttpServer
 where
     H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = FullResponse> + Send + 'static,
 {
-    let addr = listener
-        .local_addr()
-        .map_err(|e| CliError::error(format!("cannot read the bound address: {e}")))?;
     let (stop, mut stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let mut connections = JoinSet::new();
@@ -105,39 +97,13 @@ where
         }
         connections.shutdown().await;
     });
-    Ok(HttpServer {
-        addr,
+    HttpServer {
         stop: Some(stop),
         task: Some(task),
-    })
-}
-
-/// Reads a request body of at most `limit` bytes; a ready 413 or 400 answer otherwise.
-pub(crate) async fn collect(
-    request: http::Request<Incoming>,
-    limit: usize,
-) -> Result<http::Request<Vec<u8>>, FullResponse> {
-    let (parts, body) = request.into_parts();
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(http::Request::from_parts(
-            parts,
-            collected.to_bytes().to_vec(),
-        )),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(status(http::StatusCode::PAYLOAD_TOO_LARGE))
-        }
-        Err(_) => Err(status(http::StatusCode::BAD_REQUEST)),
     }
 }
 
 /// `response` with a `Full<Bytes>` body.
 pub(crate) fn full(response: http::Response<Vec<u8>>) -> FullResponse {
     response.map(|body| Full::new(Bytes::from(body)))
-}
-
-/// An empty response with `status`.
-pub(crate) fn status(status: http::StatusCode) -> FullResponse {
-    let mut response = http::Response::new(Full::new(Bytes::new()));
-    *response.status_mut() = status;
-    response
 }

@@ -1,51 +1,80 @@
-//! `ciba login`: one CIBA flow against any provider, through ciba-reqwest (TLS, discovery,
-//! JWKS cache, polling). Progress on stderr; the validated token response and the ID token
-//! claims as JSON on stdout.
+//! `ciba login`: one CIBA flow against any provider. The options become a ciba-core
+//! `ClientConfig` and `AuthRequest` here; the flow runs through ciba-reqwest (TLS, discovery,
+//! JWKS cache, polling; [`crate::login_reqwest`]) or, with `--transport hyper`, through
+//! ciba-hyper's client ([`crate::login_hyper`]). Ping and push notifications arrive at
+//! ciba-hyper's `NotificationReceiver` on `--listen` either way. Progress on stderr; the
+//! validated token response and the ID token claims as JSON on stdout.
 
 use std::io::Write;
 use std::num::NonZeroU32;
-use std::path::Path;
 
-use ciba_core::DpopKey;
 use ciba_core::auth_request::check_client_notification_token;
-use ciba_core::jose::{Jwk, JwkSigner, JwsAlgorithm};
+use ciba_core::jose::{JwkSigner, JwsAlgorithm};
 use ciba_core::random::OsRandom;
-use ciba_core::{AuthRequest, ClientAuth, ClientConfig, ClientSecret, EndpointPolicy, Hint};
-use ciba_reqwest::{CibaClient, ClientOptions, PollPhase, PollProgress};
-use tokio::sync::watch;
+use ciba_core::{
+    AuthRequest, ClientAuth, ClientConfig, ClientSecret, DpopKey, EndpointPolicy, Hint,
+    ValidatedTokens,
+};
+use ciba_hyper::{NotificationReceiver, NotificationRegistry};
+use url::Url;
 
-use crate::cli::{LoginArgs, Mode};
+use crate::cli::{LoginArgs, Mode, Transport};
 use crate::clients::random_secret;
 use crate::error::{CliError, chain};
+use crate::http_server;
+use crate::keys::{KeyUse, load_signer};
 use crate::outcome::Outcome;
 use crate::output::login_json;
 use crate::progress::Progress;
-use crate::receiver::LoginReceiver;
+use crate::{login_hyper, login_reqwest};
+
+/// The path printed in the notification endpoint URL (the receiver answers on every path;
+/// `ciba serve` registers its demo clients with this one).
+const NOTIFY_PATH: &str = "ciba/notify";
+
+/// What a flow needs, whichever client runs it.
+pub(crate) struct Flow<'a> {
+    /// `--issuer`.
+    pub(crate) issuer: &'a str,
+    /// The client: id, authentication, mode, endpoint policy, notification endpoint.
+    pub(crate) config: ClientConfig,
+    /// The backchannel authentication request (with the notification token, for
+    /// ciba-reqwest's ping and push).
+    pub(crate) request: AuthRequest,
+    /// The DPoP key, with `--dpop`.
+    pub(crate) dpop: Option<DpopKey>,
+    /// Ping and push: the running notification receiver.
+    pub(crate) receiver: Option<&'a NotificationReceiver>,
+    /// Ping and push through ciba-reqwest: the `client_notification_token` on the request.
+    pub(crate) notification_token: Option<String>,
+    /// `--mode`.
+    pub(crate) mode: Mode,
+    /// `--allow-insecure-loopback` (for the hint in discovery errors).
+    pub(crate) allow_insecure_loopback: bool,
+}
 
 /// Runs `ciba login`.
 pub(crate) async fn run(args: LoginArgs) -> Result<(), CliError> {
+    check_transport(&args)?;
     let auth = client_auth(&args)?;
-    let request = auth_request(&args)?;
-    let notification_token = match (args.mode, &args.notification_token) {
-        (Mode::Poll, _) => None,
-        (_, Some(token)) => {
-            check_client_notification_token(token)
-                .map_err(|e| CliError::usage(format!("--notification-token is not usable: {e}")))?;
-            Some(token.clone())
-        }
-        (_, None) => Some(random_secret()?),
+    let mut request = auth_request(&args)?;
+    let notification_token = notification_token(&args)?;
+    if let Some(token) = &notification_token {
+        request = request.client_notification_token(token.clone());
+    }
+    let dpop = if args.dpop { Some(dpop_key()?) } else { None };
+    let receiver = match args.mode {
+        Mode::Poll => None,
+        Mode::Ping | Mode::Push => Some(bind_receiver(&args).await?),
     };
-    let (request, mut receiver) = match notification_token {
-        None => (request, None),
-        Some(token) => {
-            let receiver = LoginReceiver::bind(args.listen, args.mode, token.clone()).await?;
-            eprintln!(
-                "notification endpoint: {} (register it as the client's backchannel_client_notification_endpoint)",
-                receiver.url()
-            );
-            (request.client_notification_token(token), Some(receiver))
-        }
-    };
+    let endpoint = receiver
+        .as_ref()
+        .map(|r| format!("{}{NOTIFY_PATH}", r.url()));
+    if let Some(url) = &endpoint {
+        eprintln!(
+            "notification endpoint: {url} (register it as the client's backchannel_client_notification_endpoint)"
+        );
+    }
 
     let mut config = ClientConfig::new(args.client_id.clone(), auth, args.mode.delivery_mode());
     config.endpoint_policy = if args.allow_insecure_loopback {
@@ -53,65 +82,101 @@ pub(crate) async fn run(args: LoginArgs) -> Result<(), CliError> {
     } else {
         EndpointPolicy::HTTPS_ONLY
     };
-    config.notification_endpoint = receiver.as_ref().map(|r| r.url().to_owned());
+    config.notification_endpoint = endpoint;
     config.user_code_parameter = args.user_code.is_some();
-    let mut options = ClientOptions::default();
-    if args.dpop {
-        let key = JwkSigner::generate_ed25519(&OsRandom, None)
-            .map_err(|e| CliError::error(format!("cannot generate a DPoP key: {e}")))
-            .and_then(|signer| {
-                DpopKey::from_signer(signer)
-                    .map_err(|e| CliError::error(format!("cannot use the DPoP key: {e}")))
-            })?;
-        options = options.dpop(key);
-    }
-
-    let client = CibaClient::discover(&args.issuer, config, options)
-        .await
-        .map_err(|e| discovery_error(&args, &e))?;
-    let ack = client.initiate(request).await.map_err(|e| {
-        CliError::error(format!(
-            "the provider refused the authentication request: {}",
-            chain(&e)
-        ))
-    })?;
-    eprintln!(
-        "authentication request accepted: expires in {} s; waiting for the user",
-        ack.expires_in.as_secs()
-    );
-    if let Some(r) = &receiver {
-        r.expect(client.clone(), ack.auth_req_id.as_str());
-    }
-
-    let progress = Progress::start(args.mode.as_str());
-    let (progress_tx, progress_rx) = watch::channel(PollProgress::initial(&ack));
-    let mirror = tokio::spawn(mirror_progress(progress_rx, progress.clone()));
-    let wait = client.wait_for_tokens(&ack).progress(progress_tx);
-    let result = match receiver.as_mut().and_then(LoginReceiver::events) {
-        Some(mut events) => wait.notifications(&mut events).await,
-        None => wait.await,
+    let flow = Flow {
+        issuer: &args.issuer,
+        config,
+        request,
+        dpop,
+        receiver: receiver.as_ref(),
+        notification_token,
+        mode: args.mode,
+        allow_insecure_loopback: args.allow_insecure_loopback,
     };
-    mirror.abort();
-    let _ = mirror.await;
+    let result = match args.transport {
+        Transport::Reqwest => login_reqwest::run(flow).await,
+        Transport::Hyper => login_hyper::run(flow).await,
+    };
     if let Some(r) = receiver {
         r.shutdown().await;
     }
+    let json = serde_json::to_string_pretty(&login_json(&result?))
+        .map_err(|e| CliError::error(format!("cannot print the tokens: {e}")))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{json}").map_err(|e| CliError::error(format!("cannot write to stdout: {e}")))
+}
+
+/// Checks the options `--transport` rules out: ciba-hyper's client has no TLS connector in
+/// this command and makes its own notification tokens.
+fn check_transport(args: &LoginArgs) -> Result<(), CliError> {
+    if args.transport != Transport::Hyper {
+        return Ok(());
+    }
+    if Url::parse(&args.issuer).is_ok_and(|u| u.scheme() == "https") {
+        return Err(CliError::usage(format!(
+            "--transport hyper cannot reach {}: the hyper transport in this CLI has no TLS connector (use an http issuer, or --transport reqwest)",
+            args.issuer
+        )));
+    }
+    if args.notification_token.is_some() {
+        return Err(CliError::usage(
+            "--notification-token cannot be used with --transport hyper: ciba-hyper's client generates a fresh token for every request",
+        ));
+    }
+    Ok(())
+}
+
+/// Ping and push through ciba-reqwest: `--notification-token`, or a random one.
+fn notification_token(args: &LoginArgs) -> Result<Option<String>, CliError> {
+    match (args.mode, args.transport, &args.notification_token) {
+        (Mode::Poll, _, _) | (_, Transport::Hyper, _) => Ok(None),
+        (_, Transport::Reqwest, Some(token)) => {
+            check_client_notification_token(token)
+                .map_err(|e| CliError::usage(format!("--notification-token is not usable: {e}")))?;
+            Ok(Some(token.clone()))
+        }
+        (_, Transport::Reqwest, None) => Ok(Some(random_secret()?)),
+    }
+}
+
+/// A fresh DPoP key (`--dpop`).
+fn dpop_key() -> Result<DpopKey, CliError> {
+    let signer = JwkSigner::generate_ed25519(&OsRandom, None)
+        .map_err(|e| CliError::error(format!("cannot generate a DPoP key: {e}")))?;
+    DpopKey::from_signer(signer)
+        .map_err(|e| CliError::error(format!("cannot use the DPoP key: {e}")))
+}
+
+/// ciba-hyper's notification receiver on `--listen`.
+async fn bind_receiver(args: &LoginArgs) -> Result<NotificationReceiver, CliError> {
+    let listener = http_server::bind(args.listen, "notification endpoint").await?;
+    NotificationReceiver::serve(listener, NotificationRegistry::new())
+        .map_err(|e| CliError::error(format!("cannot start the notification endpoint: {e}")))
+}
+
+/// Prints the acknowledgement on stderr.
+pub(crate) fn acknowledged(expires_in: std::time::Duration) {
+    eprintln!(
+        "authentication request accepted: expires in {} s; waiting for the user",
+        expires_in.as_secs()
+    );
+}
+
+/// Ends the spinner with the result, and turns a failure into the error to exit with.
+pub(crate) fn finish(
+    progress: &Progress,
+    result: Result<ValidatedTokens, (Outcome, String)>,
+) -> Result<ValidatedTokens, CliError> {
     match result {
         Ok(tokens) => {
             progress.finish(format!(
                 "tokens received; ID token validated (sub {})",
                 tokens.id_token.sub
             ));
-            let json = serde_json::to_string_pretty(&login_json(&tokens))
-                .map_err(|e| CliError::error(format!("cannot print the tokens: {e}")))?;
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "{json}")
-                .map_err(|e| CliError::error(format!("cannot write to stdout: {e}")))?;
-            Ok(())
+            Ok(tokens)
         }
-        Err(e) => {
-            let message = chain(&e);
-            let outcome = Outcome::of_reqwest(&e, message.clone());
+        Err((outcome, message)) => {
             progress.finish(format!("ended without tokens: {}", outcome.label()));
             let text = match &outcome {
                 Outcome::AccessDenied => format!("access_denied: {message}"),
@@ -123,30 +188,36 @@ pub(crate) async fn run(args: LoginArgs) -> Result<(), CliError> {
     }
 }
 
-/// Shows ciba-reqwest's progress snapshots on the spinner.
-async fn mirror_progress(mut rx: watch::Receiver<PollProgress>, progress: Progress) {
-    loop {
-        {
-            let p = rx.borrow_and_update().clone();
-            if p.phase != PollPhase::Finished {
-                progress.update(|s| {
-                    s.phase = match p.phase {
-                        PollPhase::Requesting => "asking the token endpoint",
-                        PollPhase::AwaitingPush => "waiting for the push delivery",
-                        _ => "waiting for the user",
-                    }
-                    .to_owned();
-                    s.expires_at = Some(p.expires_at);
-                    s.interval = (p.phase != PollPhase::AwaitingPush && !p.interval.is_zero())
-                        .then_some(p.interval);
-                    s.token_requests = p.polls_sent;
-                });
-            }
-        }
-        if rx.changed().await.is_err() {
-            break;
-        }
+/// The provider refused the backchannel authentication request.
+pub(crate) fn refused(e: &(dyn std::error::Error + 'static)) -> CliError {
+    CliError::error(format!(
+        "the provider refused the authentication request: {}",
+        chain(e)
+    ))
+}
+
+/// A discovery failure, with a hint at the likely fix. `insecure`: ciba-core refused a plain
+/// http endpoint.
+pub(crate) fn discovery_error(
+    flow: &Flow<'_>,
+    e: &(dyn std::error::Error + 'static),
+    insecure: bool,
+) -> CliError {
+    let mut message = format!("discovery at {} failed: {}", flow.issuer, chain(e));
+    if insecure && !flow.allow_insecure_loopback {
+        message.push_str(" (add --allow-insecure-loopback for a provider on this machine)");
+    } else if !message.contains("issuer mismatch") {
+        message.push_str(" (check --issuer)");
     }
+    CliError::error(message)
+}
+
+/// True when ciba-core refused an endpoint for being plain http.
+pub(crate) fn is_insecure_endpoint(e: &ciba_core::Error) -> bool {
+    matches!(
+        e,
+        ciba_core::Error::Config(ciba_core::ConfigError::InsecureEndpoint { .. })
+    )
 }
 
 /// The client authentication method from `--client-secret`/`--private-key` and
@@ -168,7 +239,10 @@ fn client_auth(args: &LoginArgs) -> Result<ClientAuth, CliError> {
             }
         }
         (None, Some(path)) => match method.unwrap_or("private_key_jwt") {
-            "private_key_jwt" => Ok(ClientAuth::private_key_jwt(load_signer(path)?)),
+            "private_key_jwt" => Ok(ClientAuth::private_key_jwt(load_signer(
+                path,
+                KeyUse::ClientAuthentication,
+            )?)),
             "client_secret_basic" | "client_secret_post" | "client_secret_jwt" => {
                 Err(CliError::usage(format!(
                     "--auth-method {} needs --client-secret",
@@ -187,35 +261,6 @@ fn unknown_method(name: &str) -> CliError {
     CliError::usage(format!(
         "unknown --auth-method {name:?}: use client_secret_basic, client_secret_post, client_secret_jwt or private_key_jwt"
     ))
-}
-
-/// A signer from a private JWK file (its `alg` member names the algorithm).
-fn load_signer(path: &Path) -> Result<JwkSigner, CliError> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        CliError::usage(format!(
-            "cannot read the private key file {}: {}",
-            path.display(),
-            io_reason(&e)
-        ))
-    })?;
-    let jwk = Jwk::from_json(&bytes)
-        .map_err(|e| CliError::usage(format!("{} is not a private JWK: {e}", path.display())))?;
-    if !jwk.is_private() {
-        return Err(CliError::usage(format!(
-            "{} holds a public key; private_key_jwt needs the private key",
-            path.display()
-        )));
-    }
-    JwkSigner::from_jwk(&jwk, None)
-        .map_err(|e| CliError::usage(format!("the key in {} cannot sign: {e}", path.display())))
-}
-
-fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".to_owned(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-        _ => e.to_string(),
-    }
 }
 
 /// The backchannel authentication request from the options.
@@ -249,21 +294,4 @@ fn auth_request(args: &LoginArgs) -> Result<AuthRequest, CliError> {
         request = request.requested_expiry(n);
     }
     Ok(request)
-}
-
-/// A discovery failure, with a hint at the likely fix.
-fn discovery_error(args: &LoginArgs, e: &ciba_reqwest::Error) -> CliError {
-    let mut message = format!("discovery at {} failed: {}", args.issuer, chain(e));
-    let insecure = matches!(
-        e,
-        ciba_reqwest::Error::Core(ciba_core::Error::Config(
-            ciba_core::ConfigError::InsecureEndpoint { .. }
-        ))
-    );
-    if insecure && !args.allow_insecure_loopback {
-        message.push_str(" (add --allow-insecure-loopback for a provider on this machine)");
-    } else if !message.contains("issuer mismatch") {
-        message.push_str(" (check --issuer)");
-    }
-    CliError::error(message)
 }

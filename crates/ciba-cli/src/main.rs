@@ -11,20 +11,23 @@
 //!
 //! The provider side is `ciba-hyper`'s authorization-server service over `ciba-server`, with
 //! this crate's development pieces around it: a user directory that accepts any login hint,
-//! an authentication device (automatic, or a web page and a JSON API), and demo clients. The
-//! client side is `ciba-reqwest` (TLS, discovery, JWKS cache, polling with progress), with
-//! `ciba-hyper`'s notification receiver for ping and push.
+//! an authentication device (automatic, or a web page and a JSON API), demo clients, and a
+//! store in memory or in Redis (`ciba-redis`, so several instances can serve one issuer). The
+//! client side is `ciba-reqwest` (TLS, discovery, JWKS cache, polling with progress) or, with
+//! `--transport hyper`, `ciba-hyper`'s client; either way ping and push notifications arrive
+//! at `ciba-hyper`'s notification receiver.
 //!
 //! Exit codes: 0 success, 1 error, 2 usage error, 3 access denied, 4 request expired. Errors
 //! are one line on stderr, `error: ...`.
 //!
 //! Modules, one job each: [`cli`] (options and help texts), [`demo`], [`serve`], [`login`]
-//! (the subcommands), [`provider`] (the development authorization server), [`device`] (the
+//! (the subcommands), [`login_reqwest`] and [`login_hyper`] (`ciba login`'s flow through
+//! each client), [`provider`] (the development authorization server), [`store`] (memory or
+//! Redis), [`keys`] (private JWK files, the generated signing key), [`device`] (the
 //! authentication device: decisions, automatic answers), [`device_page`] (its web page and
-//! JSON API), [`clients`] (client files and demo clients), [`receiver`] (`ciba login`'s
-//! notification endpoint), [`http_server`] (serving a handler on a listener), [`outcome`] (how
-//! a flow ended), [`output`] (tables and JSON), [`progress`] (the spinner), [`error`]
-//! (messages and exit codes).
+//! JSON API), [`clients`] (client files and demo clients), [`http_server`] (serving the
+//! provider's handler on a listener), [`outcome`] (how a flow ended), [`output`] (tables and
+//! JSON), [`progress`] (the spinner), [`error`] (messages and exit codes).
 
 #![forbid(unsafe_code)]
 
@@ -35,13 +38,16 @@ mod device;
 mod device_page;
 mod error;
 mod http_server;
+mod keys;
 mod login;
+mod login_hyper;
+mod login_reqwest;
 mod outcome;
 mod output;
 mod progress;
 mod provider;
-mod receiver;
 mod serve;
+mod store;
 
 use std::io::Write;
 use std::process::ExitCode;

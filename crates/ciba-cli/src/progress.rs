@@ -1,11 +1,13 @@
 //! Live progress on stderr while a flow waits for the user: a spinner with the time left
 //! before expiry, the current interval and the token requests made. When stderr is not a
-//! terminal, plain lines are printed instead, one per change.
+//! terminal, plain lines are printed instead, one per change. [`mirror_reqwest`] and
+//! [`mirror_hyper`] feed it from either client's progress snapshots.
 
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 const FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -112,6 +114,78 @@ impl Drop for Progress {
                 let _ = write!(std::io::stderr(), "\r\x1b[2K");
             }
         }
+    }
+}
+
+/// Shows ciba-reqwest's progress snapshots on `progress` until the sender goes away.
+pub(crate) async fn mirror_reqwest(
+    mut rx: watch::Receiver<ciba_reqwest::PollProgress>,
+    progress: Progress,
+) {
+    use ciba_reqwest::PollPhase;
+    loop {
+        {
+            let p = rx.borrow_and_update().clone();
+            if p.phase != PollPhase::Finished {
+                let phase = match p.phase {
+                    PollPhase::Requesting => Phase::Requesting,
+                    PollPhase::AwaitingPush => Phase::AwaitingPush,
+                    _ => Phase::Waiting,
+                };
+                progress.show(phase, p.expires_at, p.interval, p.polls_sent);
+            }
+        }
+        if rx.changed().await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Shows ciba-hyper's progress snapshots on `progress` until the sender goes away.
+pub(crate) async fn mirror_hyper(
+    mut rx: watch::Receiver<ciba_hyper::PollProgress>,
+    progress: Progress,
+) {
+    use ciba_hyper::PollPhase;
+    loop {
+        {
+            let p = rx.borrow_and_update().clone();
+            if !matches!(p.phase, PollPhase::Starting | PollPhase::Finished) {
+                let phase = match p.phase {
+                    PollPhase::Requesting => Phase::Requesting,
+                    PollPhase::AwaitingPush => Phase::AwaitingPush,
+                    _ => Phase::Waiting,
+                };
+                progress.show(phase, p.expires_at, p.interval, p.polls_sent);
+            }
+        }
+        if rx.changed().await.is_err() {
+            break;
+        }
+    }
+}
+
+/// What a client's progress snapshot says the flow is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Waiting,
+    Requesting,
+    AwaitingPush,
+}
+
+impl Progress {
+    fn show(&self, phase: Phase, expires_at: SystemTime, interval: Duration, polls: u32) {
+        self.update(|s| {
+            s.phase = match phase {
+                Phase::Requesting => "asking the token endpoint",
+                Phase::AwaitingPush => "waiting for the push delivery",
+                Phase::Waiting => "waiting for the user",
+            }
+            .to_owned();
+            s.expires_at = Some(expires_at);
+            s.interval = (phase != Phase::AwaitingPush && !interval.is_zero()).then_some(interval);
+            s.token_requests = polls;
+        });
     }
 }
 

@@ -1,7 +1,7 @@
 //! The development authorization server behind `ciba serve` and `ciba demo`: ciba-hyper's
-//! `AuthorizationServer` over ciba-server (memory store, a fresh Ed25519 signing key), a user
-//! directory that accepts any `login_hint`, the authentication device, and the device page
-//! mounted beside the CIBA endpoints.
+//! `AuthorizationServer` over ciba-server (with the store and signing key it is given: see
+//! [`crate::store`] and [`crate::keys`]), a user directory that accepts any `login_hint`, the
+//! authentication device, and the device page mounted beside the CIBA endpoints.
 //!
 //! ```text
 //! {issuer}/.well-known/openid-configuration   discovery        ┐
@@ -17,11 +17,10 @@ use std::sync::Arc;
 use ciba_core::EndpointPolicy;
 use ciba_core::endpoint::is_loopback as url_is_loopback;
 use ciba_core::jose::JwkSigner;
-use ciba_core::random::OsRandom;
 use ciba_hyper::server::{AsHandle, AuthorizationHooks, AuthorizationServer, PendingRequest};
+use ciba_server::store::Store;
 use ciba_server::{
-    CibaServer, DefaultTokenMinter, FailReason, MemoryStore, ServerConfig, StaticClientRegistry,
-    Ticket,
+    CibaServer, DefaultTokenMinter, FailReason, ServerConfig, StaticClientRegistry, Ticket,
 };
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
@@ -94,25 +93,18 @@ pub(crate) fn server_config(
         CliError::usage(format!("the provider cannot use issuer {issuer}: {e}"))
     };
     let url = Url::parse(issuer).map_err(|e| invalid(&e))?;
-    let loopback_http = url.scheme() == "http" && url_is_loopback(&url);
-    // ciba-server's ServerConfig::new accepts only https URLs. On a loopback issuer it is
-    // built with the https spelling of the same URLs, and the plain http ones set afterwards.
-    let spelled = |path: &str| {
-        let base = if loopback_http {
-            issuer.replacen("http://", "https://", 1)
-        } else {
-            issuer.to_owned()
-        };
-        format!("{base}{path}")
+    let policy = if url.scheme() == "http" && url_is_loopback(&url) {
+        EndpointPolicy::ALLOW_HTTP_LOOPBACK
+    } else {
+        EndpointPolicy::HTTPS_ONLY
     };
-    let mut config = ServerConfig::new(spelled(""), spelled(TOKEN_PATH), spelled(BACKCHANNEL_PATH))
-        .map_err(|e| invalid(&e))?;
-    if loopback_http {
-        config.issuer = issuer.to_owned();
-        config.token_endpoint = format!("{issuer}{TOKEN_PATH}");
-        config.backchannel_authentication_endpoint = format!("{issuer}{BACKCHANNEL_PATH}");
-        config.endpoint_policy = EndpointPolicy::ALLOW_HTTP_LOOPBACK;
-    }
+    let mut config = ServerConfig::with_policy(
+        issuer,
+        format!("{issuer}{TOKEN_PATH}"),
+        format!("{issuer}{BACKCHANNEL_PATH}"),
+        policy,
+    )
+    .map_err(|e| invalid(&e))?;
     config.jwks_uri = Some(format!("{issuer}{JWKS_PATH}"));
     config.interval = interval;
     config.default_expires_in = expires_in;
@@ -145,6 +137,15 @@ impl AuthorizationHooks for DevHooks {
     }
 }
 
+/// Where a provider keeps its state and what it signs with: what instances serving one
+/// issuer share.
+pub(crate) struct Backend {
+    /// Pending requests (memory or Redis).
+    pub(crate) store: Arc<dyn Store>,
+    /// The ID token signing key, published at `{issuer}/jwks`.
+    pub(crate) key: JwkSigner,
+}
+
 /// A running development provider.
 #[derive(Debug)]
 pub(crate) struct Provider {
@@ -154,20 +155,20 @@ pub(crate) struct Provider {
 
 impl Provider {
     /// Serves `config`'s endpoints and the device page on `listener`, for the clients of
-    /// `registry`; the device answers as `auto` says.
+    /// `registry`, keeping state in `store` and signing ID tokens with `key`; the device
+    /// answers as `auto` says.
     pub(crate) fn start(
         listener: TcpListener,
         config: ServerConfig,
         registry: StaticClientRegistry,
+        backend: Backend,
         auto: Automatic,
-    ) -> Result<Provider, CliError> {
-        let key = JwkSigner::generate_ed25519(&OsRandom, Some("ciba-dev-1".to_owned()))
-            .map_err(|e| CliError::error(format!("cannot generate the signing key: {e}")))?;
+    ) -> Provider {
         let ciba = CibaServer::new(
             config,
             Arc::new(registry),
-            Arc::new(MemoryStore::new()),
-            Arc::new(DefaultTokenMinter::new(Arc::new(key))),
+            backend.store,
+            Arc::new(DefaultTokenMinter::new(Arc::new(backend.key))),
         );
         let events = broadcast::Sender::new(64);
         let hooks = DevHooks {
@@ -193,8 +194,8 @@ impl Provider {
                     Err(never) => match never {},
                 }
             }
-        })?;
-        Ok(Provider { server, device })
+        });
+        Provider { server, device }
     }
 
     /// The authentication device.

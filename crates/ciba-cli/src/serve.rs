@@ -13,6 +13,11 @@
 //! The `client:` lines appear only without `--clients`. The demo ping and push clients are
 //! registered with notification endpoints on the two ports after the provider's; run
 //! `ciba login --listen <that address>` to receive their notifications.
+//!
+//! Several instances serve one issuer when they share `--store redis://...`, `--clients`,
+//! `--signing-key` and `--issuer`: every instance advertises that issuer and its endpoint
+//! URLs, and answers on their paths, so a request started on one instance can be polled and
+//! redeemed on any other.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,20 +30,22 @@ use crate::clients::{DemoClient, load_clients_file, registry};
 use crate::device::{DecisionEvent, automatic};
 use crate::error::CliError;
 use crate::http_server;
-use crate::provider::{self, Provider};
+use crate::keys::{self, KeyUse};
+use crate::provider::{self, Backend, Provider};
+use crate::store;
 
 /// The path of demo clients' notification endpoints.
 const NOTIFY_PATH: &str = "/ciba/notify";
 
 /// Runs `ciba serve` until Ctrl-C (or SIGTERM).
 pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
-    if let StoreArg::Redis(_) = args.store {
-        return Err(CliError::usage(
-            "redis store is not available in this build yet",
-        ));
-    }
-    // Usage errors first, before anything listens.
+    // Usage errors first, then the store check, before anything listens.
     let file_clients = args.clients.as_deref().map(load_clients_file).transpose()?;
+    let key = match &args.signing_key {
+        Some(path) => keys::load_signer(path, KeyUse::IdTokenSigning)?,
+        None => keys::generate_signing_key()?,
+    };
+    let store = store::open(&args.store).await?;
     let listener = http_server::bind(args.addr, "provider").await?;
     let addr = listener
         .local_addr()
@@ -53,7 +60,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         }
     };
     let registry = registry(clients, &config)?;
-    let provider = Provider::start(listener, config, registry, automatic(args.auto))?;
+    let backend = Backend { store, key };
+    let provider = Provider::start(listener, config, registry, backend, automatic(args.auto));
     let shutdown = install_shutdown_signal()?;
 
     println!("issuer: {issuer}");
@@ -62,7 +70,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         println!("{}", client.describe());
     }
     eprintln!(
-        "ciba serve: listening on {addr}; the device answers: {}. Ctrl-C stops.",
+        "ciba serve: listening on {addr}; store: {}; the device answers: {}. Ctrl-C stops.",
+        match args.store {
+            StoreArg::Memory => "memory",
+            StoreArg::Redis(_) => "redis",
+        },
         args.auto
     );
     let log = tokio::spawn(log_decisions(provider.device().subscribe()));

@@ -100,6 +100,47 @@ fn login_in_push_mode_gets_validated_tokens() {
 }
 
 #[test]
+fn login_through_the_hyper_transport_gets_validated_tokens_in_every_mode() {
+    let served = serve(&["--auto", "approve:1", "--interval", "1"], 3);
+    for (mode, user) in [("poll", "heidi"), ("ping", "ivan"), ("push", "judy")] {
+        let mut args = login_args(&served, mode, user);
+        args.extend(["--transport".into(), "hyper".into()]);
+        let out = login(&args);
+        assert_tokens_for(&out, user, &format!("demo-{mode}"));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!("[{mode}] tokens received")),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn login_through_the_hyper_transport_refuses_an_https_issuer_in_one_line() {
+    let out = run_ciba(
+        &[
+            "login",
+            "--issuer",
+            "https://op.example",
+            "--client-id",
+            "rp",
+            "--client-secret",
+            "s",
+            "--login-hint",
+            "alice",
+            "--transport",
+            "hyper",
+        ],
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_one_error_line(
+        &text(&out.stderr),
+        "the hyper transport in this CLI has no TLS connector",
+    );
+}
+
+#[test]
 fn login_exits_3_when_the_user_denies() {
     let served = serve(&["--auto", "deny", "--interval", "1"], 3);
     for mode in ["poll", "ping"] {
@@ -276,25 +317,6 @@ fn serve_refuses_an_invalid_clients_file_with_exit_code_2() {
     assert_eq!(out.status.code(), Some(2));
     assert_one_error_line(&text(&out.stderr), "cannot read the clients file");
     let _ = std::fs::remove_dir_all(dir);
-}
-
-#[test]
-fn serve_with_a_redis_store_says_it_is_not_available_yet() {
-    let out = run_ciba(
-        &[
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--store",
-            "redis://127.0.0.1:6379",
-        ],
-        Duration::from_secs(10),
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        text(&out.stderr).trim(),
-        "error: redis store is not available in this build yet"
-    );
 }
 
 #[test]

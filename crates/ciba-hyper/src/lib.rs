@@ -91,7 +91,9 @@ pub use error::{BoxError, Error};
 pub use jwks::{DEFAULT_JWKS_MIN_REFRESH, DEFAULT_JWKS_TTL};
 pub use progress::{PollPhase, PollProgress};
 pub use receiver::{
-    DEFAULT_BINDING_GRACE, NotificationReceiver, NotificationRegistry, NotificationService,
+    DEFAULT_BINDING_GRACE, InitiationGuard, Notification, NotificationReceiver,
+    NotificationRegistry, NotificationService, NotificationWaiter, PUSH_ANSWER_TIMEOUT,
+    PushDelivery,
 };
 pub use serve::{RunningServer, ServiceFuture};
 pub use transport::{DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, HttpClient};

@@ -13,8 +13,11 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use ciba_core::DeliveryMode;
+use ciba_core::ack::AuthRequestAck;
+use ciba_core::notification::Push;
 use ciba_core::random::OsRandom;
-use ciba_hyper::{HttpClient, NotificationRegistry, NotificationService};
+use ciba_hyper::server::Delivery;
+use ciba_hyper::{HttpClient, Notification, NotificationRegistry, NotificationService};
 use ciba_server::{AuthenticationResult, Authorization, CompleteOutcome};
 use common::*;
 use http_body_util::{BodyExt, Full};
@@ -153,4 +156,44 @@ async fn bare_service_answers_through_tower() {
             .to_bytes()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn a_push_expected_by_another_client_is_validated_by_its_waiter() {
+    let env = TestAs::start().await;
+    // Only for its configuration and ID token validator: this client sends nothing itself.
+    let client = env.client(DeliveryMode::Push).await;
+    let registry = env.receiver.registry().clone();
+    let token = "a-client-notification-token-of-another-client";
+    let in_flight = registry.begin_initiation();
+    let request = alice()
+        .client_notification_token(token)
+        .build(client.core(), SystemTime::now(), &OsRandom)
+        .unwrap();
+    let response = HttpClient::http().send(request).await.unwrap();
+    let ack = AuthRequestAck::from_response(&response, SystemTime::now(), client.core().limits())
+        .unwrap();
+    let mut waiter = registry.expect_push(&ack.auth_req_id, token, ack.expires_at);
+    drop(in_flight);
+
+    let handle = env.handle.clone();
+    let id = ack.auth_req_id.as_str().to_owned();
+    let completed = tokio::spawn(async move { handle.complete(&id, approve()).await });
+    let Some(Notification::Push(delivery)) = waiter.next().await else {
+        panic!("no push handed over");
+    };
+    let validator = client.id_token_validator().await.unwrap();
+    let push = delivery.validate(&validator, SystemTime::now()).unwrap();
+    let Push::Tokens { tokens, .. } = push else {
+        panic!("{push:?}");
+    };
+    assert_eq!(tokens.id_token.sub, "alice");
+    let delivery = completed.await.unwrap().unwrap();
+    assert!(
+        matches!(delivery, Delivery::Delivered { status, .. } if status == 204),
+        "{delivery:?}"
+    );
+    drop(waiter);
+    assert!(registry.is_empty());
+    env.stop().await;
 }

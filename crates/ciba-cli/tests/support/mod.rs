@@ -9,6 +9,8 @@
     clippy::indexing_slicing
 )]
 
+pub mod redis;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -134,7 +136,12 @@ impl Served {
 /// Starts `ciba serve --addr 127.0.0.1:0 <extra>` and reads its start-up lines: the first one
 /// is `issuer: URL`; with demo clients, waits for `expected_clients` `client:` lines.
 pub fn serve(extra: &[&str], expected_clients: usize) -> Served {
-    let mut args = vec!["serve", "--addr", "127.0.0.1:0"];
+    serve_at("127.0.0.1:0", extra, expected_clients)
+}
+
+/// [`serve`] on `addr`.
+pub fn serve_at(addr: &str, extra: &[&str], expected_clients: usize) -> Served {
+    let mut args = vec!["serve", "--addr", addr];
     args.extend_from_slice(extra);
     let mut guard = ChildGuard::spawn(
         ciba()
@@ -220,6 +227,30 @@ pub fn login_args(served: &Served, mode: &str, login_hint: &str) -> Vec<String> 
 
 /// A minimal HTTP/1.1 exchange on loopback: `(status, body)`.
 pub fn http(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
+    http_with(
+        method,
+        url,
+        &[("Content-Type", "application/json")],
+        body.unwrap_or(""),
+    )
+}
+
+/// A form POST authenticated with HTTP Basic (`client_secret_basic`): `(status, body)`.
+pub fn form_post(url: &str, client_id: &str, secret: &str, form: &str) -> (u16, String) {
+    let credentials = basic(&format!("{client_id}:{secret}"));
+    http_with(
+        "POST",
+        url,
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Authorization", &format!("Basic {credentials}")),
+        ],
+        form,
+    )
+}
+
+/// A minimal HTTP/1.1 exchange on loopback with the given headers: `(status, body)`.
+pub fn http_with(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
     let rest = url.strip_prefix("http://").expect("http URL");
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -229,13 +260,46 @@ pub fn http(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    let body = body.unwrap_or("");
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{body}",
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
     stream.write_all(request.as_bytes()).expect("write");
     read_response(&mut stream)
+}
+
+/// Standard base64 (with padding), for a Basic credential.
+fn basic(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
 }
 
 /// Reads one response: the head, then a `Content-Length` body, a chunked body, or everything

@@ -87,20 +87,17 @@ impl TestAs {
         let receiver = NotificationReceiver::bind("127.0.0.1:0").await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let issuer = format!("http://{}", listener.local_addr().unwrap());
-        let mut config = ServerConfig::new(
-            "https://placeholder.invalid",
-            "https://placeholder.invalid/token",
-            "https://placeholder.invalid/bc",
+        // Loopback tests use plain http, by the explicit opt-in.
+        let mut config = ServerConfig::with_policy(
+            issuer.clone(),
+            format!("{issuer}/token"),
+            format!("{issuer}/bc"),
+            EndpointPolicy::ALLOW_HTTP_LOOPBACK,
         )
         .unwrap();
-        // ServerConfig::new insists on https; loopback tests use plain http.
-        config.issuer = issuer.clone();
-        config.token_endpoint = format!("{issuer}/token");
-        config.backchannel_authentication_endpoint = format!("{issuer}/bc");
         config.jwks_uri = Some(format!("{issuer}/jwks"));
         config.interval = options.interval;
         config.default_expires_in = options.expires_in;
-        config.endpoint_policy = EndpointPolicy::ALLOW_HTTP_LOOPBACK;
         let mut registry = StaticClientRegistry::new();
         for (id, mode) in [
             (POLL, DeliveryMode::Poll),
