@@ -3,6 +3,7 @@
 //! Dependency-free on purpose, so it compiles in seconds.
 
 mod ci;
+mod fuzz;
 mod interop;
 mod redis;
 mod services;
@@ -17,6 +18,7 @@ commands:
   ci        format check, clippy, tests (both JOSE backends), interop, docs, tidy checks
   interop   the interop matrix against oidc-provider, openid-client, oauth4webapi (Node.js)
   tidy      only the tidy checks (dependency boundaries, forbidden calls)
+  fuzz      [--seconds N] [TARGET...] run the cargo-fuzz targets in fuzz/ (default 60 s each)
 ";
 
 fn main() -> ExitCode {
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
         Some("tidy") => tidy::run(),
+        Some("fuzz") => fuzz::run(args.get(1..).unwrap_or_default()),
         Some("interop") => interop::run(),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
