@@ -55,7 +55,10 @@ pub(crate) fn run() -> Result<(), String> {
     // ciba-redis's tests need a Redis: CIBA_TEST_REDIS_URL, or one started (and stopped
     // when `redis` drops, on success or failure) here.
     let redis = crate::redis::ensure()?;
-    cargo(&["test", "--workspace", "--locked", "--no-fail-fast"], &redis.env())?;
+    cargo(
+        &["test", "--workspace", "--locked", "--no-fail-fast"],
+        &redis.env(),
+    )?;
     // The pure-Rust JOSE backend must work as well as the default one.
     cargo(
         &[
