@@ -116,19 +116,15 @@ impl Setup {
         let receiver = TestServer::start(move |_| move |r: &Recorded| answering.answer(r)).await;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let issuer = format!("http://{}", listener.local_addr().unwrap());
-        let mut config = ServerConfig::new(
-            "https://placeholder.invalid",
-            "https://placeholder.invalid/token",
-            "https://placeholder.invalid/bc",
+        let mut config = ServerConfig::with_policy(
+            issuer.clone(),
+            format!("{issuer}/token"),
+            format!("{issuer}/bc"),
+            EndpointPolicy::ALLOW_HTTP_LOOPBACK,
         )
         .unwrap();
-        // ServerConfig::new insists on https; loopback tests use plain http.
-        config.issuer = issuer.clone();
-        config.token_endpoint = format!("{issuer}/token");
-        config.backchannel_authentication_endpoint = format!("{issuer}/bc");
         config.jwks_uri = Some(format!("{issuer}/jwks"));
         config.interval = interval;
-        config.endpoint_policy = EndpointPolicy::ALLOW_HTTP_LOOPBACK;
         let mut registry = StaticClientRegistry::new();
         for mode in [DeliveryMode::Poll, DeliveryMode::Ping, DeliveryMode::Push] {
             let mut m = ClientMetadata::new(mode.as_str());
@@ -310,4 +306,53 @@ async fn hyper_as_push_over_http_reports_access_denied() {
         Err(Error::Push(e)) => assert_eq!(e.code, PushErrorCode::AccessDenied),
         other => panic!("expected a pushed access_denied, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn hyper_as_ping_over_http_reports_access_denied() {
+    let mut s = Setup::start(10).await;
+    let (client, ack) = s.start_flow(DeliveryMode::Ping, None).await;
+    let started = Instant::now();
+    let mut events = std::mem::replace(&mut s.events, mpsc::unbounded_channel().1);
+    let (result, ()) = tokio::join!(
+        client.poll_with_notifications(&ack, &mut events),
+        s.decide(
+            &ack,
+            AuthenticationResult::AccessDenied,
+            Duration::from_millis(300)
+        )
+    );
+    assert!(
+        matches!(result, Err(Error::Poll(PollError::AccessDenied(_)))),
+        "{result:?}"
+    );
+    // The ping, not the 10 s interval, brought the answer.
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(s.receiver.requests_to("/cb").len(), 1);
+}
+
+#[tokio::test]
+async fn hyper_as_ping_flow_ends_at_expiry_without_a_ping() {
+    let mut s = Setup::start(1).await;
+    let (client, ack) = s.start_flow(DeliveryMode::Ping, Some(2)).await;
+    let mut events = std::mem::replace(&mut s.events, mpsc::unbounded_channel().1);
+    let result = client.poll_with_notifications(&ack, &mut events).await;
+    assert!(
+        matches!(result, Err(Error::Poll(PollError::ExpiredLocally { .. }))),
+        "{result:?}"
+    );
+    assert!(s.receiver.requests_to("/cb").is_empty());
+}
+
+#[tokio::test]
+async fn hyper_as_push_flow_ends_at_expiry_without_a_delivery() {
+    let mut s = Setup::start(1).await;
+    let (client, ack) = s.start_flow(DeliveryMode::Push, Some(2)).await;
+    let mut events = std::mem::replace(&mut s.events, mpsc::unbounded_channel().1);
+    let result = client.poll_with_notifications(&ack, &mut events).await;
+    assert!(
+        matches!(result, Err(Error::Poll(PollError::ExpiredLocally { .. }))),
+        "{result:?}"
+    );
+    assert!(s.receiver.requests_to("/cb").is_empty());
 }
