@@ -50,6 +50,7 @@ pub(crate) fn run() -> Result<(), String> {
         &[],
     )?;
     crate::tidy::run()?;
+    crate::deny::run()?;
     // The device-page test of ciba-cli drives a real headless browser.
     crate::services::ensure_debian_binary("/usr/bin/chromium", "chromium")?;
     // ciba-redis's tests need a Redis: CIBA_TEST_REDIS_URL, or one started (and stopped

@@ -19,7 +19,7 @@
 //! Time: after the build of `ciba`, the whole run (npm ci included) is bounded by
 //! [`BUDGET`]; each cell by [`CELL_TIMEOUT`]; every wait on a peer has its own timeout.
 
-mod json;
+pub(crate) mod json;
 mod support;
 
 use std::collections::{HashMap, VecDeque};

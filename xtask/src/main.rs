@@ -3,6 +3,7 @@
 //! Dependency-free on purpose, so it compiles in seconds.
 
 mod ci;
+mod deny;
 mod fuzz;
 mod interop;
 mod redis;
@@ -15,9 +16,10 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci        format check, clippy, tests (both JOSE backends), interop, docs, tidy checks
+  ci        format check, clippy, tidy, deny, tests (both JOSE backends), interop, docs, tidy checks
   interop   the interop matrix against oidc-provider, openid-client, oauth4webapi (Node.js)
   tidy      only the tidy checks (dependency boundaries, forbidden calls)
+  deny      offline dependency checks: licenses, banned crates, duplicate versions
   fuzz      [--seconds N] [TARGET...] run the cargo-fuzz targets in fuzz/ (default 60 s each)
 ";
 
@@ -26,6 +28,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
         Some("tidy") => tidy::run(),
+        Some("deny") => deny::run(),
         Some("fuzz") => fuzz::run(args.get(1..).unwrap_or_default()),
         Some("interop") => interop::run(),
         Some("help" | "--help" | "-h") | None => {

@@ -289,7 +289,10 @@ impl<'a> IdTokenContext<'a> {
 }
 
 /// The claims of a validated ID token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` form redacts the `auth_req_id` claim, like [`AuthReqId`](crate::AuthReqId)
+/// does.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IdTokenClaims {
     /// `iss`.
@@ -322,6 +325,31 @@ pub struct IdTokenClaims {
     pub kid: Option<String>,
     /// Every other claim, as sent.
     pub extra: Map<String, Value>,
+}
+
+impl fmt::Debug for IdTokenClaims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdTokenClaims")
+            .field("iss", &self.iss)
+            .field("sub", &self.sub)
+            .field("aud", &self.aud)
+            .field("exp", &self.exp)
+            .field("iat", &self.iat)
+            .field("auth_time", &self.auth_time)
+            .field("azp", &self.azp)
+            .field("acr", &self.acr)
+            .field("amr", &self.amr)
+            .field("at_hash", &self.at_hash)
+            .field("rt_hash", &self.rt_hash)
+            .field(
+                "auth_req_id",
+                &self.auth_req_id.as_ref().map(|_| "<redacted>"),
+            )
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .field("extra", &self.extra)
+            .finish()
+    }
 }
 
 /// Validates ID tokens for one client of one OP. See the [module documentation](self).

@@ -14,8 +14,8 @@ use crate::response::{ProtocolError, Rejection, json_response, sanitize_descript
 use crate::server::CibaServer;
 use crate::store::{RequestState, StoreError, StoredRequest};
 
-/// A successful acknowledgement.
-#[derive(Debug)]
+/// A successful acknowledgement. Its `Debug` form shows neither the `auth_req_id` nor the
+/// response body.
 pub struct Acknowledgement {
     /// The minted `auth_req_id` (160 random bits, base64url).
     pub auth_req_id: String,
@@ -25,6 +25,20 @@ pub struct Acknowledgement {
     pub interval: Option<u64>,
     /// The 200 response: `{"auth_req_id", "expires_in", "interval"}`, JSON, no-store.
     pub response: http::Response<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Acknowledgement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acknowledgement")
+            .field("auth_req_id", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .field("interval", &self.interval)
+            .field(
+                "response",
+                &crate::response::RedactedResponse(&self.response),
+            )
+            .finish()
+    }
 }
 
 /// What [`CibaServer::issue`] decided.

@@ -38,8 +38,10 @@ impl Target<'_> {
             .parse()
             .map_err(|_| NotificationError::InvalidEndpoint)?;
         let token = self.token.ok_or(NotificationError::InvalidToken)?;
-        let bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
             .map_err(|_| NotificationError::InvalidToken)?;
+        // Keeps the token out of `Debug` output of the request (and of HTTP/2 header tables).
+        bearer.set_sensitive(true);
         let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
         let mut request = http::Request::new(bytes);
         *request.method_mut() = Method::POST;

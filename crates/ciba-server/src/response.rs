@@ -116,6 +116,20 @@ pub fn json_response(status: StatusCode, body: &Value) -> http::Response<Vec<u8>
     response
 }
 
+/// `Debug` for a response whose body holds a secret (an `auth_req_id` or tokens): status and
+/// headers, and only the length of the body.
+pub(crate) struct RedactedResponse<'a>(pub(crate) &'a http::Response<Vec<u8>>);
+
+impl std::fmt::Debug for RedactedResponse<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.0.status())
+            .field("headers", self.0.headers())
+            .field("body_bytes", &self.0.body().len())
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 #[allow(
     clippy::unwrap_used,

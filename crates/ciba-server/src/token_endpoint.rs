@@ -28,8 +28,8 @@ use crate::store::{PollStatus, RequestState, StoreError};
 /// The seconds added to a request's interval at each `slow_down` (CIBA Core section 11).
 pub const SLOW_DOWN_INCREMENT: u64 = 5;
 
-/// Tokens issued at the token endpoint.
-#[derive(Debug)]
+/// Tokens issued at the token endpoint. Its `Debug` form shows neither the `auth_req_id`,
+/// the tokens nor the response body.
 pub struct TokenGrant {
     /// The client the tokens went to.
     pub client_id: String,
@@ -40,6 +40,20 @@ pub struct TokenGrant {
     /// The 200 response: `{access_token, token_type, expires_in, refresh_token?, id_token,
     /// scope}`, JSON, no-store.
     pub response: http::Response<Vec<u8>>,
+}
+
+impl std::fmt::Debug for TokenGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenGrant")
+            .field("client_id", &self.client_id)
+            .field("auth_req_id", &"<redacted>")
+            .field("tokens", &self.tokens)
+            .field(
+                "response",
+                &crate::response::RedactedResponse(&self.response),
+            )
+            .finish()
+    }
 }
 
 /// What [`CibaServer::token_request`] decided.
