@@ -54,7 +54,7 @@ const WORKERS: usize = 8;
 /// One cell, from start to its client's exit.
 const CELL_TIMEOUT: Duration = Duration::from_secs(60);
 /// A server printing its ready line.
-const READY_TIMEOUT: Duration = Duration::from_secs(20);
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
 /// A request showing up in a server's pending list.
 const PENDING_TIMEOUT: Duration = Duration::from_secs(20);
 /// One admin/device API call (an approval of a ping request includes the ping).
