@@ -25,8 +25,8 @@
 //! each client), [`provider`] (the development authorization server), [`store`] (memory or
 //! Redis), [`keys`] (private JWK files, the generated signing key), [`device`] (the
 //! authentication device: decisions, automatic answers), [`device_page`] (its web page and
-//! JSON API), [`clients`] (client files and demo clients), [`http_server`] (serving the
-//! provider's handler on a listener), [`outcome`] (how a flow ended), [`output`] (tables and
+//! JSON API), [`clients`] (client files and demo clients), [`http_server`] (binding
+//! listeners), [`outcome`] (how a flow ended), [`output`] (tables and
 //! JSON), [`progress`] (the spinner), [`error`] (messages and exit codes).
 
 #![forbid(unsafe_code)]

@@ -18,6 +18,7 @@ use ciba_core::EndpointPolicy;
 use ciba_core::endpoint::is_loopback as url_is_loopback;
 use ciba_core::jose::JwkSigner;
 use ciba_hyper::server::{AsHandle, AuthorizationHooks, AuthorizationServer, PendingRequest};
+use ciba_hyper::{RunningServer, serve_fn};
 use ciba_server::store::Store;
 use ciba_server::{
     CibaServer, DefaultTokenMinter, FailReason, ServerConfig, StaticClientRegistry, Ticket,
@@ -30,7 +31,7 @@ use url::Url;
 use crate::device::{Automatic, DecisionEvent, Device};
 use crate::device_page;
 use crate::error::CliError;
-use crate::http_server::{self, HttpServer};
+use crate::http_server;
 
 /// Path of the backchannel authentication endpoint under the issuer.
 const BACKCHANNEL_PATH: &str = "/bc-authorize";
@@ -149,7 +150,7 @@ pub(crate) struct Backend {
 /// A running development provider.
 #[derive(Debug)]
 pub(crate) struct Provider {
-    server: HttpServer,
+    server: RunningServer,
     device: Device,
 }
 
@@ -163,7 +164,7 @@ impl Provider {
         registry: StaticClientRegistry,
         backend: Backend,
         auto: Automatic,
-    ) -> Provider {
+    ) -> Result<Provider, CliError> {
         let ciba = CibaServer::new(
             config,
             Arc::new(registry),
@@ -178,7 +179,7 @@ impl Provider {
         let endpoints = AuthorizationServer::new(ciba, hooks);
         let device = Device::new(endpoints.handle(), events);
         let routed = device.clone();
-        let server = http_server::spawn(listener, move |request: http::Request<_>| {
+        let server = serve_fn(listener, move |request: http::Request<_>| {
             let device = routed.clone();
             let mut endpoints = endpoints.clone();
             async move {
@@ -194,8 +195,9 @@ impl Provider {
                     Err(never) => match never {},
                 }
             }
-        });
-        Provider { server, device }
+        })
+        .map_err(|e| CliError::error(format!("cannot serve the provider: {e}")))?;
+        Ok(Provider { server, device })
     }
 
     /// The authentication device.

@@ -95,5 +95,5 @@ pub use receiver::{
     NotificationRegistry, NotificationService, NotificationWaiter, PUSH_ANSWER_TIMEOUT,
     PushDelivery,
 };
-pub use serve::{RunningServer, ServiceFuture};
+pub use serve::{RunningServer, ServiceFuture, serve_fn};
 pub use transport::{DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, HttpClient};

@@ -93,6 +93,38 @@ where
         + Sync
         + 'static,
 {
+    accept_loop(listener, move || TowerToHyperService::new(service.clone()))
+}
+
+/// Serves `handler` on `listener` (HTTP/1.1) in a spawned task, until the returned
+/// [`RunningServer`] is shut down or dropped. For applications that route a few paths of
+/// their own around this crate's services (a development server with extra pages, say).
+pub fn serve_fn<H, F>(listener: TcpListener, handler: H) -> std::io::Result<RunningServer>
+where
+    H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = http::Response<Full<Bytes>>> + Send + 'static,
+{
+    accept_loop(listener, move || {
+        let handler = handler.clone();
+        hyper::service::service_fn(move |request| {
+            let response = handler(request);
+            async move { Ok::<_, Infallible>(response.await) }
+        })
+    })
+}
+
+/// The accept loop: one task per connection, each served by a fresh service from `make`.
+fn accept_loop<M, S>(listener: TcpListener, make: M) -> std::io::Result<RunningServer>
+where
+    M: Fn() -> S + Send + 'static,
+    S: hyper::service::Service<
+            http::Request<Incoming>,
+            Response = http::Response<Full<Bytes>>,
+            Error = Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -110,7 +142,7 @@ where
                             continue;
                         }
                     };
-                    let service = TowerToHyperService::new(service.clone());
+                    let service = make();
                     connections.spawn(async move {
                         let served = hyper::server::conn::http1::Builder::new()
                             .timer(TokioTimer::new())
