@@ -25,7 +25,7 @@ use crate::http_server;
 use crate::keys;
 use crate::outcome::Outcome;
 use crate::output::{FlowReport, claims_json, render_reports};
-use crate::progress::{Progress, mirror_hyper};
+use crate::progress::{Progress, mirror};
 use crate::provider::{self, Backend, Provider};
 
 /// The user every demo flow asks for.
@@ -126,7 +126,7 @@ async fn run_flow(
     let mut decisions = provider.device().subscribe();
     let progress = Progress::start(client.mode.as_str());
     let (tx, rx) = watch::channel(PollProgress::default());
-    let mirror = tokio::spawn(mirror_hyper(rx.clone(), progress.clone()));
+    let mirror = tokio::spawn(mirror(rx.clone(), progress.clone()));
     let result = flow(issuer, client, receiver, &tx).await;
     let ended = Instant::now();
     mirror.abort();

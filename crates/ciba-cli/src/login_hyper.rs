@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use crate::error::{CliError, chain};
 use crate::login::{Flow, acknowledged, discovery_error, finish, is_insecure_endpoint, refused};
 use crate::outcome::Outcome;
-use crate::progress::{Progress, mirror_hyper};
+use crate::progress::{Progress, mirror};
 
 /// Runs `flow` with ciba-hyper's client.
 pub(crate) async fn run(flow: Flow<'_>) -> Result<ValidatedTokens, CliError> {
@@ -33,7 +33,7 @@ pub(crate) async fn run(flow: Flow<'_>) -> Result<ValidatedTokens, CliError> {
 
     let progress = Progress::start(flow.mode.as_str());
     let (progress_tx, progress_rx) = watch::channel(PollProgress::default());
-    let mirror = tokio::spawn(mirror_hyper(progress_rx, progress.clone()));
+    let mirror = tokio::spawn(mirror(progress_rx, progress.clone()));
     let result = client.tokens_with_progress(&ack, &progress_tx).await;
     mirror.abort();
     let _ = mirror.await;

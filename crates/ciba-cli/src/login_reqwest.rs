@@ -14,7 +14,7 @@ use crate::cli::Mode;
 use crate::error::{CliError, chain};
 use crate::login::{Flow, acknowledged, discovery_error, finish, is_insecure_endpoint, refused};
 use crate::outcome::Outcome;
-use crate::progress::{Progress, mirror_reqwest};
+use crate::progress::{Progress, mirror};
 
 /// Runs `flow` with ciba-reqwest.
 pub(crate) async fn run(flow: Flow<'_>) -> Result<ValidatedTokens, CliError> {
@@ -50,8 +50,8 @@ pub(crate) async fn run(flow: Flow<'_>) -> Result<ValidatedTokens, CliError> {
     acknowledged(ack.expires_in);
 
     let progress = Progress::start(flow.mode.as_str());
-    let (progress_tx, progress_rx) = watch::channel(PollProgress::initial(&ack));
-    let mirror = tokio::spawn(mirror_reqwest(progress_rx, progress.clone()));
+    let (progress_tx, progress_rx) = watch::channel(PollProgress::default());
+    let mirror = tokio::spawn(mirror(progress_rx, progress.clone()));
     let wait = client.wait_for_tokens(&ack).progress(progress_tx);
     let result = match (waiter, flow.notification_token) {
         (Some(waiter), Some(token)) => {

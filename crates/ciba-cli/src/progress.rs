@@ -1,12 +1,13 @@
 //! Live progress on stderr while a flow waits for the user: a spinner with the time left
 //! before expiry, the current interval and the token requests made. When stderr is not a
-//! terminal, plain lines are printed instead, one per change. [`mirror_reqwest`] and
-//! [`mirror_hyper`] feed it from either client's progress snapshots.
+//! terminal, plain lines are printed instead, one per change. [`mirror`] feeds it from either
+//! client's progress snapshots (both publish ciba-core's `PollProgress`).
 
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
+use ciba_core::progress::{PollPhase, PollProgress};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -117,36 +118,9 @@ impl Drop for Progress {
     }
 }
 
-/// Shows ciba-reqwest's progress snapshots on `progress` until the sender goes away.
-pub(crate) async fn mirror_reqwest(
-    mut rx: watch::Receiver<ciba_reqwest::PollProgress>,
-    progress: Progress,
-) {
-    use ciba_reqwest::PollPhase;
-    loop {
-        {
-            let p = rx.borrow_and_update().clone();
-            if p.phase != PollPhase::Finished {
-                let phase = match p.phase {
-                    PollPhase::Requesting => Phase::Requesting,
-                    PollPhase::AwaitingPush => Phase::AwaitingPush,
-                    _ => Phase::Waiting,
-                };
-                progress.show(phase, p.expires_at, p.interval, p.polls_sent);
-            }
-        }
-        if rx.changed().await.is_err() {
-            break;
-        }
-    }
-}
-
-/// Shows ciba-hyper's progress snapshots on `progress` until the sender goes away.
-pub(crate) async fn mirror_hyper(
-    mut rx: watch::Receiver<ciba_hyper::PollProgress>,
-    progress: Progress,
-) {
-    use ciba_hyper::PollPhase;
+/// Shows a client's progress snapshots (ciba-core's [`PollProgress`], which both transports
+/// publish) on `progress` until the sender goes away.
+pub(crate) async fn mirror(mut rx: watch::Receiver<PollProgress>, progress: Progress) {
     loop {
         {
             let p = rx.borrow_and_update().clone();

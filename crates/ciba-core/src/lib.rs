@@ -39,7 +39,7 @@
 //! ```
 //!
 //! Modules, one job each: [`metadata`] and [`client`] (the OP and the registration),
-//! [`auth_request`] and [`ack`] (CIBA 7), [`token_request`], [`poll`] and [`token_response`]
+//! [`auth_request`] and [`ack`] (CIBA 7), [`token_request`], [`poll`] (with [`progress`] snapshots) and [`token_response`]
 //! (CIBA 10.1, 11), [`notification`] (CIBA 10.2, 10.3, 12), [`id_token`] (OIDC Core 3.1.3.7 with
 //! the CIBA claims), [`dpop`] (RFC 9449), [`client_auth`] (client authentication), [`jose`],
 //! and the shared [`error`], [`oauth_error`], [`body`], [`limits`], [`random`], [`time`], [`ct`].
@@ -192,6 +192,7 @@ pub mod metadata;
 pub mod notification;
 pub mod oauth_error;
 pub mod poll;
+pub mod progress;
 pub mod random;
 pub mod time;
 pub mod token_request;
@@ -210,5 +211,6 @@ pub use limits::Limits;
 pub use metadata::ServerMetadata;
 pub use oauth_error::{ErrorCode, OAuthError};
 pub use poll::{PollAction, PollConfig, PollError, Poller};
+pub use progress::{PollPhase, PollProgress};
 pub use random::Random;
 pub use token_response::{TokenResponse, TokenType, ValidatedTokens};

@@ -283,6 +283,8 @@ pub struct Poller {
     dpop_nonce: Option<String>,
     retry_with_nonce: bool,
     pinged: bool,
+    /// Pings received while the flow was live.
+    pings: u32,
     polls_sent: u32,
     slow_downs: u32,
     dpop_retries: u32,
@@ -348,6 +350,7 @@ impl Poller {
             dpop_nonce: None,
             retry_with_nonce: false,
             pinged: false,
+            pings: 0,
             polls_sent: 0,
             slow_downs: 0,
             dpop_retries: 0,
@@ -590,6 +593,7 @@ impl Poller {
         let live = matches!(self.state, State::Idle | State::InFlight { .. });
         if live && self.client.delivery_mode() == DeliveryMode::Ping {
             self.pinged = true;
+            self.pings = self.pings.saturating_add(1);
         }
     }
 
@@ -642,7 +646,12 @@ impl Poller {
         self.polls_sent
     }
 
-    /// `slow_down` answers received.
+    /// Pings received while the flow was live (ping mode).
+    pub fn pings_received(&self) -> u32 {
+        self.pings
+    }
+
+    /// `slow_down` answers received so far.
     pub fn slow_downs(&self) -> u32 {
         self.slow_downs
     }

@@ -842,3 +842,42 @@ fn only_an_unknown_kid_asks_for_keys() {
         PollError::TokenResponse(TokenResponseError::TokenTypeMismatch { .. })
     ));
 }
+
+#[test]
+fn progress_snapshot_reports_the_pollers_counters_and_time_left() {
+    use ciba_core::progress::PollPhase;
+    let mut p = poller(Some(5));
+    send(&mut p, at(5));
+    p.on_response(error_response(400, "slow_down"), at(5));
+    let next = wait(&mut p, at(5));
+    let snap = p.progress(PollPhase::Waiting, Some(next), at(5));
+    assert_eq!(snap.phase, PollPhase::Waiting);
+    assert_eq!(snap.polls_sent, 1);
+    assert_eq!(snap.slow_downs, 1);
+    assert_eq!(snap.interval, Duration::from_secs(10));
+    assert_eq!(snap.next_request_at, Some(at(15)));
+    assert_eq!(snap.expires_at, p.expires_at());
+    assert_eq!(
+        snap.time_left,
+        p.expires_at().duration_since(at(5)).unwrap()
+    );
+    // Past the deadline there is no time left, and no underflow.
+    let late = p.progress(
+        PollPhase::Finished,
+        None,
+        p.expires_at() + Duration::from_secs(9),
+    );
+    assert_eq!(late.time_left, Duration::ZERO);
+}
+
+#[test]
+fn pings_are_counted_for_ping_clients_only() {
+    let c = client(DeliveryMode::Ping);
+    let mut ping = poller_with(DeliveryMode::Ping, Some(5), PollConfig::new(validator(&c)));
+    ping.ping_received();
+    ping.ping_received();
+    assert_eq!(ping.pings_received(), 2);
+    let mut poll = poller(Some(5));
+    poll.ping_received();
+    assert_eq!(poll.pings_received(), 0);
+}

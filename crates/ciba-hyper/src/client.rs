@@ -24,9 +24,9 @@ use tokio::sync::{Notify, watch};
 use crate::clock::FlowClock;
 use crate::error::Error;
 use crate::jwks::{DEFAULT_JWKS_MIN_REFRESH, DEFAULT_JWKS_TTL, JwksCache};
-use crate::progress::{PollPhase, PollProgress};
 use crate::receiver::{BindingGuard, NotificationRegistry, PushSlot, Waker};
 use crate::transport::HttpClient;
+use ciba_core::progress::{PollPhase, PollProgress};
 
 type PollTuning = Arc<dyn Fn(PollConfig) -> PollConfig + Send + Sync>;
 type ValidatorTuning = Arc<dyn Fn(IdTokenValidator) -> IdTokenValidator + Send + Sync>;
@@ -391,11 +391,7 @@ impl CibaClient {
         };
         let validator = self.id_token_validator().await?;
         let mut poller = Poller::new(&inner.client, ack, self.poll_config(validator), clock.now())?;
-        let mut report = Reporter {
-            progress,
-            clock,
-            pings: 0,
-        };
+        let report = Reporter { progress, clock };
         let result = loop {
             match poller.next(clock.now(), &*inner.rng) {
                 PollAction::Wait(deadline) => {
@@ -404,10 +400,7 @@ impl CibaClient {
                     match &ping {
                         Some(notify) => tokio::select! {
                             () = sleep => {}
-                            () = notify.notified() => {
-                                report.pings += 1;
-                                poller.ping_received();
-                            }
+                            () = notify.notified() => poller.ping_received(),
                         },
                         None => sleep.await,
                     }
@@ -474,11 +467,7 @@ impl CibaClient {
             auth_req_id: auth_req_id.to_owned(),
         };
         let clock = FlowClock::start();
-        let report = Reporter {
-            progress,
-            clock,
-            pings: 0,
-        };
+        let report = Reporter { progress, clock };
         report.push(ack, PollPhase::AwaitingPush);
         let mut delivered = slot.result.subscribe();
         let outcome = tokio::select! {
@@ -509,33 +498,18 @@ impl CibaClient {
 struct Reporter<'a> {
     progress: Option<&'a watch::Sender<PollProgress>>,
     clock: FlowClock,
-    pings: u32,
 }
 
 impl Reporter<'_> {
     fn poller(&self, poller: &Poller, phase: PollPhase, next: Option<SystemTime>) {
         if let Some(tx) = self.progress {
-            tx.send_replace(PollProgress {
-                phase,
-                polls_sent: poller.polls_sent(),
-                interval: poller.interval(),
-                pings_received: self.pings,
-                consecutive_failures: poller.consecutive_failures(),
-                next_request_at: next,
-                expires_at: poller.expires_at(),
-                time_left: self.clock.until(poller.expires_at()),
-            });
+            tx.send_replace(poller.progress(phase, next, self.clock.now()));
         }
     }
 
     fn push(&self, ack: &AuthRequestAck, phase: PollPhase) {
         if let Some(tx) = self.progress {
-            tx.send_replace(PollProgress {
-                phase,
-                expires_at: ack.expires_at,
-                time_left: self.clock.until(ack.expires_at),
-                ..PollProgress::default()
-            });
+            tx.send_replace(PollProgress::from_ack(ack, phase, self.clock.now()));
         }
     }
 }

@@ -39,11 +39,6 @@ impl FlowClock {
             Err(_) => self.instant,
         }
     }
-
-    /// Time left until `t` (zero when past).
-    pub(crate) fn until(&self, t: SystemTime) -> Duration {
-        t.duration_since(self.now()).unwrap_or(Duration::ZERO)
-    }
 }
 
 #[cfg(test)]
@@ -57,7 +52,6 @@ mod tests {
         let deadline = t0 + Duration::from_secs(5);
         tokio::time::sleep_until(clock.instant_at(deadline)).await;
         assert!(clock.now() >= deadline);
-        assert_eq!(clock.until(deadline), Duration::ZERO);
         assert_eq!(clock.instant_at(t0 - Duration::from_secs(1)), clock.instant);
     }
 }

@@ -48,7 +48,7 @@
 //! ## Modules
 //!
 //! [`client`] ([`CibaClient`]), [`transport`] ([`HttpClient`]: timeout, body cap, any
-//! connector), [`receiver`] (the notification endpoint), [`progress`], [`error`], and
+//! connector), [`receiver`] (the notification endpoint), progress snapshots ([`PollProgress`], from ciba-core), [`error`], and
 //! [`server`] (feature `server`: [`server::AuthorizationServer`], [`server::AsHandle`],
 //! [`server::NotificationDeliverer`]).
 //!
@@ -79,17 +79,16 @@ pub mod client;
 mod clock;
 pub mod error;
 mod jwks;
-pub mod progress;
 pub mod receiver;
 mod serve;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod transport;
 
+pub use ciba_core::progress::{PollPhase, PollProgress};
 pub use client::{CibaClient, CibaClientBuilder};
 pub use error::{BoxError, Error};
 pub use jwks::{DEFAULT_JWKS_MIN_REFRESH, DEFAULT_JWKS_TTL};
-pub use progress::{PollPhase, PollProgress};
 pub use receiver::{
     DEFAULT_BINDING_GRACE, InitiationGuard, Notification, NotificationReceiver,
     NotificationRegistry, NotificationService, NotificationWaiter, PUSH_ANSWER_TIMEOUT,

@@ -61,7 +61,7 @@
 //!   truncated as ciba-core's `Debug` shows it; never tokens, secrets or assertions.
 //!
 //! Modules, one job each: [`client`] (the [`CibaClient`]), [`wait`] (driving the poller,
-//! waiting for push), [`notification`] (events from a notification endpoint), [`progress`],
+//! waiting for push), [`notification`] (events from a notification endpoint), progress snapshots ([`PollProgress`], from ciba-core),
 //! [`options`], [`error`]; the transport and the JWKS cache are private.
 //!
 //! ## reqwest in the public API
@@ -77,14 +77,13 @@ pub mod error;
 mod jwks;
 pub mod notification;
 pub mod options;
-pub mod progress;
 mod transport;
 pub mod wait;
 
 pub use ciba_core;
+pub use ciba_core::progress::{PollPhase, PollProgress};
 pub use client::CibaClient;
 pub use error::{Error, TransportErrorKind};
 pub use notification::{NoNotifications, NotificationEvent, NotificationSource};
 pub use options::ClientOptions;
-pub use progress::{PollPhase, PollProgress};
 pub use wait::TokenWait;

@@ -20,7 +20,7 @@ use tracing::{debug, info, warn};
 use crate::client::CibaClient;
 use crate::error::Error;
 use crate::notification::{NoNotifications, NotificationEvent, NotificationSource};
-use crate::progress::{PollPhase, PollProgress};
+use ciba_core::progress::{PollPhase, PollProgress};
 
 /// A wait for the tokens of one acknowledged request; made by
 /// [`CibaClient::wait_for_tokens`]. Configure it, then `.await` it.
@@ -31,7 +31,7 @@ use crate::progress::{PollPhase, PollProgress};
 /// # -> Result<(), ciba_reqwest::Error> {
 /// use ciba_reqwest::PollProgress;
 ///
-/// let (progress, mut watch) = tokio::sync::watch::channel(PollProgress::initial(&ack));
+/// let (progress, mut watch) = tokio::sync::watch::channel(PollProgress::default());
 /// let spinner = async move {
 ///     while watch.changed().await.is_ok() {
 ///         let p = watch.borrow().clone();
@@ -86,7 +86,7 @@ impl<'a, S: NotificationSource> TokenWait<'a, S> {
     }
 
     /// Publishes a [`PollProgress`] snapshot on `sender` at every step (create it with
-    /// `watch::channel(PollProgress::initial(&ack))`).
+    /// `watch::channel(PollProgress::default())`).
     pub fn progress(mut self, sender: watch::Sender<PollProgress>) -> Self {
         self.progress = Some(sender);
         self
@@ -105,7 +105,7 @@ impl<'a, S: NotificationSource> TokenWait<'a, S> {
         } = self;
         let mut reporter = Reporter {
             sender: progress,
-            snapshot: PollProgress::initial(ack),
+            snapshot: PollProgress::from_ack(ack, PollPhase::Starting, SystemTime::now()),
         };
         let result = if client.core().delivery_mode() == DeliveryMode::Push {
             wait_for_push(ack, &mut source, &mut reporter).await
@@ -139,23 +139,26 @@ struct Reporter {
 }
 
 impl Reporter {
+    /// A snapshot of the poller, computed by the core.
     fn update(&mut self, poller: &Poller, phase: PollPhase, next: Option<SystemTime>) {
-        self.snapshot.polls_sent = poller.polls_sent();
-        self.snapshot.interval = poller.interval();
-        self.snapshot.slow_downs = poller.slow_downs();
-        self.snapshot.consecutive_failures = poller.consecutive_failures();
-        self.set(phase, next);
+        self.snapshot = poller.progress(phase, next, SystemTime::now());
+        self.publish();
     }
 
+    /// The last snapshot in a new phase (push waits, the end).
     fn set(&mut self, phase: PollPhase, next: Option<SystemTime>) {
+        self.snapshot.phase = phase;
+        self.snapshot.next_request_at = next;
+        self.snapshot.time_left = self
+            .snapshot
+            .expires_at
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        self.publish();
+    }
+
+    fn publish(&self) {
         if let Some(sender) = &self.sender {
-            self.snapshot.phase = phase;
-            self.snapshot.next_request_at = next;
-            self.snapshot.time_left = self
-                .snapshot
-                .expires_at
-                .duration_since(SystemTime::now())
-                .unwrap_or(Duration::ZERO);
             sender.send_replace(self.snapshot.clone());
         }
     }

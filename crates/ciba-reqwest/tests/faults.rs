@@ -207,7 +207,7 @@ async fn progress_is_published_for_a_spinner() {
     op.script_token([Reply::pending(), op.tokens()]);
     let client = op.client(ClientOptions::default()).await;
     let ack = client.initiate(alice()).await.unwrap();
-    let (tx, mut rx) = tokio::sync::watch::channel(PollProgress::initial(&ack));
+    let (tx, mut rx) = tokio::sync::watch::channel(PollProgress::default());
     let seen = tokio::spawn(async move {
         let mut phases = Vec::new();
         while rx.changed().await.is_ok() {
