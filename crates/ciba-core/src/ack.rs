@@ -15,6 +15,7 @@ use std::hash::{Hash, Hasher};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 use crate::body::{APPLICATION_JSON, check_content_type, parse_json_object, req_str};
 use crate::ct::ct_eq;
@@ -34,13 +35,14 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 ///   (so at least 20 stay hidden), followed by its length; shorter values are fully redacted.
 ///   There is no `Display`: use [`AuthReqId::as_str`] where the value is really needed.
 /// - Equality compares in constant time.
+/// - The value is wiped from memory when the `AuthReqId` (or a clone) is dropped.
 #[derive(Clone)]
-pub struct AuthReqId(String);
+pub struct AuthReqId(Zeroizing<String>);
 
 impl AuthReqId {
     /// Wraps a value without checks (for example one read back from the caller's storage).
     pub fn new(value: impl Into<String>) -> AuthReqId {
-        AuthReqId(value.into())
+        AuthReqId(Zeroizing::new(value.into()))
     }
 
     /// Checks a value received from a peer: a non-empty string of at most
@@ -58,7 +60,7 @@ impl AuthReqId {
                 reason: "longer than the configured limit",
             });
         }
-        Ok(AuthReqId(value))
+        Ok(AuthReqId(Zeroizing::new(value)))
     }
 
     /// The value, exactly as the OP sent it.
@@ -66,9 +68,9 @@ impl AuthReqId {
         &self.0
     }
 
-    /// The value as an owned string.
-    pub fn into_string(self) -> String {
-        self.0
+    /// The value as an owned string (no longer wiped on drop: it is the caller's now).
+    pub fn into_string(mut self) -> String {
+        std::mem::take(&mut *self.0)
     }
 }
 
@@ -94,7 +96,7 @@ impl Eq for AuthReqId {}
 
 impl Hash for AuthReqId {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
+        self.0.as_str().hash(state);
     }
 }
 

@@ -24,6 +24,7 @@ use std::num::NonZeroU32;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::client::Client;
 use crate::delivery_mode::DeliveryMode;
@@ -278,15 +279,16 @@ where
 ///
 /// `Debug` never shows the `client_notification_token`, the `user_code` or hint values.
 /// CIBA 7.1.2 says the client must not store the user code: drop the `AuthRequest` once the
-/// request is built.
+/// request is built. Both are wiped from memory when the `AuthRequest` is dropped (the built
+/// `http::Request` holds its own copy, which is the caller's).
 #[derive(Clone)]
 pub struct AuthRequest {
     scope: Vec<String>,
     hint: Hint,
-    client_notification_token: Option<String>,
+    client_notification_token: Option<Zeroizing<String>>,
     acr_values: Vec<String>,
     binding_message: Option<String>,
-    user_code: Option<String>,
+    user_code: Option<Zeroizing<String>>,
     requested_expiry: Option<NonZeroU32>,
     extra: Vec<(String, Value)>,
     request_lifetime: Duration,
@@ -349,14 +351,16 @@ impl AuthRequest {
 
     /// Sets the `client_notification_token` (required for ping and push clients).
     pub fn client_notification_token(mut self, token: impl Into<String>) -> AuthRequest {
-        self.client_notification_token = Some(token.into());
+        self.client_notification_token = Some(Zeroizing::new(token.into()));
         self
     }
 
     /// The `client_notification_token` set on this request, if any. (The plain name is the
     /// setter's.)
     pub fn get_client_notification_token(&self) -> Option<&str> {
-        self.client_notification_token.as_deref()
+        self.client_notification_token
+            .as_deref()
+            .map(String::as_str)
     }
 
     /// For a ping or push `client`: this request with a fresh `client_notification_token`
@@ -369,7 +373,8 @@ impl AuthRequest {
         rng: &dyn Random,
     ) -> Result<AuthRequest, RandomError> {
         if self.client_notification_token.is_none() && client.delivery_mode().uses_notifications() {
-            self.client_notification_token = Some(generate_client_notification_token(rng)?);
+            self.client_notification_token =
+                Some(Zeroizing::new(generate_client_notification_token(rng)?));
         }
         Ok(self)
     }
@@ -393,7 +398,7 @@ impl AuthRequest {
     /// Sets the `user_code` (only for clients that registered `backchannel_user_code_parameter`
     /// with an OP that supports it).
     pub fn user_code(mut self, code: impl Into<String>) -> AuthRequest {
-        self.user_code = Some(code.into());
+        self.user_code = Some(Zeroizing::new(code.into()));
         self
     }
 
@@ -532,13 +537,13 @@ impl AuthRequest {
             out.push(("binding_message".to_owned(), text(m)));
         }
         if let Some(c) = &self.user_code {
-            out.push(("user_code".to_owned(), text(c)));
+            out.push(("user_code".to_owned(), text(c.as_str())));
         }
         if let Some(e) = self.requested_expiry {
             out.push(("requested_expiry".to_owned(), Value::from(e.get())));
         }
         if let Some(t) = &self.client_notification_token {
-            out.push(("client_notification_token".to_owned(), text(t)));
+            out.push(("client_notification_token".to_owned(), text(t.as_str())));
         }
         out.extend(self.extra.iter().cloned());
         out
@@ -620,7 +625,14 @@ impl AuthRequest {
         for (k, v) in self.members() {
             claims.insert(k, v);
         }
-        Ok(sign_compact(Map::new(), &claims, signer)?)
+        let jwt = sign_compact(Map::new(), &claims, signer);
+        // The claims hold copies of the notification token and the user code.
+        for value in claims.values_mut() {
+            if let Value::String(s) = value {
+                s.zeroize();
+            }
+        }
+        Ok(jwt?)
     }
 
     /// Builds the authenticated `POST` carrying only the signed `request` object (see

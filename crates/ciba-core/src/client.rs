@@ -4,6 +4,7 @@
 use std::time::SystemTime;
 
 use url::Url;
+use zeroize::Zeroizing;
 
 use crate::body::{FORM_URLENCODED, encode_form};
 use crate::client_auth::ClientAuth;
@@ -170,6 +171,8 @@ impl Client {
             &mut headers,
             &mut params,
         )?;
+        // The parameters may hold the client secret or a notification token: wiped on drop.
+        let params = Zeroizing::new(params);
         let body = encode_form(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let mut req = http::Request::post(endpoint.as_str())
             .body(body)

@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
+use zeroize::Zeroizing;
 
+use crate::ct::ct_eq;
 use crate::error::Error;
 use crate::jose::jws::sign_compact;
 use crate::jose::{HmacSigner, JwsAlgorithm, Signer};
@@ -19,20 +21,33 @@ use crate::time::unix_seconds;
 pub const JWT_BEARER_ASSERTION_TYPE: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// A client secret. Its `Debug` output never shows the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClientSecret(String);
+/// A client secret. Its `Debug` output never shows the value, equality compares in constant
+/// time, and the bytes are wiped from memory when the secret (and every clone) is dropped.
+///
+/// Copies made from [`ClientSecret::expose`] are the caller's: the `Authorization` header or
+/// form body of a built request, and the HMAC key jsonwebtoken keeps for `client_secret_jwt`
+/// (see [`HmacSigner`]).
+#[derive(Clone)]
+pub struct ClientSecret(Zeroizing<String>);
 
 impl ClientSecret {
     /// Wraps a secret.
     pub fn new(secret: impl Into<String>) -> Self {
-        ClientSecret(secret.into())
+        ClientSecret(Zeroizing::new(secret.into()))
     }
     /// The secret itself.
     pub fn expose(&self) -> &str {
         &self.0
     }
 }
+
+impl PartialEq for ClientSecret {
+    fn eq(&self, other: &Self) -> bool {
+        ct_eq(self.0.as_bytes(), other.0.as_bytes())
+    }
+}
+
+impl Eq for ClientSecret {}
 
 impl fmt::Debug for ClientSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -174,11 +189,16 @@ fn push_assertion(
 /// `Basic base64(urlencode(id) ":" urlencode(secret))`, as RFC 6749 section 2.3.1 requires.
 pub fn basic_authorization(client_id: &str, secret: &str) -> Result<http::HeaderValue, Error> {
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let raw = format!("{}:{}", enc(client_id), enc(secret));
-    let mut value = http::HeaderValue::try_from(format!("Basic {}", STANDARD.encode(raw)))
-        .map_err(|_| crate::error::ConfigError::InvalidClient {
+    let id = enc(client_id);
+    let secret = Zeroizing::new(enc(secret));
+    let raw = Zeroizing::new(format!("{id}:{}", secret.as_str()));
+    let encoded = Zeroizing::new(STANDARD.encode(raw.as_bytes()));
+    let header = Zeroizing::new(format!("Basic {}", encoded.as_str()));
+    let mut value = http::HeaderValue::try_from(header.as_str()).map_err(|_| {
+        crate::error::ConfigError::InvalidClient {
             reason: "credentials cannot form an Authorization header",
-        })?;
+        }
+    })?;
     value.set_sensitive(true);
     Ok(value)
 }

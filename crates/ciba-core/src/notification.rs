@@ -31,6 +31,7 @@ use std::time::SystemTime;
 
 use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 use crate::ack::AuthReqId;
 use crate::body::{APPLICATION_JSON, check_content_type, parse_json_object, req_str};
@@ -41,7 +42,8 @@ use crate::limits::Limits;
 use crate::oauth_error::{ErrorCode, error_members};
 use crate::token_response::{TokenResponse, TokenResponseError, ValidatedTokens};
 
-/// Looks up the `client_notification_token` bound to a pending `auth_req_id`.
+/// Looks up the `client_notification_token` bound to a pending `auth_req_id`. The returned copy
+/// is wiped from memory once compared.
 pub trait NotificationTokens {
     /// The token sent with the authentication request that returned `auth_req_id`, while that
     /// request is pending; `None` for unknown or completed requests.
@@ -285,6 +287,7 @@ fn authenticate(
     let auth_req_id = AuthReqId::from_wire(id, limits).map_err(fail)?;
     let expected = tokens
         .client_notification_token(auth_req_id.as_str())
+        .map(Zeroizing::new)
         .ok_or(NotificationError::UnknownAuthReqId)?;
     if !ct_eq(bearer.as_bytes(), expected.as_bytes()) {
         return Err(NotificationError::WrongToken);

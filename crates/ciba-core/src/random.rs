@@ -32,9 +32,10 @@ pub const IDENTIFIER_BYTES: usize = 20;
 
 /// A fresh URL-safe identifier (base64url, no padding) of `bytes` random bytes.
 pub fn random_identifier(rng: &dyn Random, bytes: usize) -> Result<String, RandomError> {
-    let mut buf = vec![0u8; bytes];
+    // The raw bytes of what may become a secret (a notification token): wiped on drop.
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; bytes]);
     rng.fill(&mut buf)?;
-    Ok(URL_SAFE_NO_PAD.encode(&buf))
+    Ok(URL_SAFE_NO_PAD.encode(buf.as_slice()))
 }
 
 /// The operating system's CSPRNG (getrandom).

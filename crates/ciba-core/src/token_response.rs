@@ -12,6 +12,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
+use zeroize::Zeroize;
 
 use crate::body::{
     APPLICATION_JSON, check_content_type, opt_positive_int, opt_str, parse_json_object, req_str,
@@ -86,7 +87,8 @@ pub enum TokenResponseError {
 }
 
 /// A successful token response. Its ID token has not been validated yet: see
-/// [`TokenResponse::validate`].
+/// [`TokenResponse::validate`]. `Debug` redacts the tokens, and dropping the response wipes
+/// them from memory.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TokenResponse {
@@ -121,6 +123,16 @@ impl fmt::Debug for TokenResponse {
             .field("dpop_nonce", &self.dpop_nonce)
             .field("extra", &self.extra)
             .finish()
+    }
+}
+
+/// The tokens are wiped from memory when the response (or a clone) is dropped. (So their
+/// fields cannot be moved out: clone or borrow them.)
+impl Drop for TokenResponse {
+    fn drop(&mut self) {
+        self.access_token.zeroize();
+        self.refresh_token.zeroize();
+        self.id_token.zeroize();
     }
 }
 
@@ -220,7 +232,10 @@ impl TokenResponse {
         let scope = opt_str(&map, "scope").map_err(fail)?;
         let id_token = opt_non_empty(&map, "id_token").map_err(fail)?;
         for name in NAMED {
-            map.remove(name);
+            // The parsed copies of the tokens: wiped, as the response's own are on drop.
+            if let Some(Value::String(mut copy)) = map.remove(name) {
+                copy.zeroize();
+            }
         }
         Ok(TokenResponse {
             access_token,

@@ -822,3 +822,25 @@ fn claims_of_a_signed_request_are_a_json_object_without_nested_request() {
     assert!(c.get("request_uri").is_none());
     assert!(c.get("client_id").is_none() || c["client_id"] == "client-1");
 }
+
+#[test]
+fn request_object_has_no_sub_so_it_cannot_double_as_a_client_assertion() {
+    // JAR (RFC 9101) 10.8, checklist C-SRQ-7: a request object with sub = client_id, iss =
+    // client_id and aud = the issuer would also be a valid client assertion.
+    let jwt = login_hint()
+        .request_object(&poll_client(), &signer("es256"), now(), &rng())
+        .unwrap();
+    let c: Map<String, Value> = CompactJws::parse(&jwt, &Limits::DEFAULT)
+        .unwrap()
+        .claims(&Limits::DEFAULT)
+        .unwrap();
+    assert!(c.get("sub").is_none(), "{c:?}");
+    // Not even through an extra parameter.
+    let smuggled = login_hint().extra("sub", "client-1").request_object(
+        &poll_client(),
+        &signer("es256"),
+        now(),
+        &rng(),
+    );
+    assert!(smuggled.is_err());
+}

@@ -231,6 +231,22 @@ fn push_with_valid_tokens_is_accepted_with_204() {
 }
 
 #[test]
+fn push_ignores_unknown_body_members() {
+    // CIBA Core 10.3.1 (checklist C-PUSH-7): unknown members neither fail the delivery nor
+    // get lost; they are kept in the token response's extra members.
+    let mut body = push_tokens_body(&id_token_for(t0(), "at-123", Some("rt-456")), true);
+    body["x-vendor"] = json!({"trace": [1, 2]});
+    let out = push(&request("POST", Some(&bearer()), &body));
+    assert_eq!(out.response.status(), StatusCode::NO_CONTENT);
+    match out.result.unwrap() {
+        Push::Tokens { tokens, .. } => {
+            assert_eq!(tokens.response.extra["x-vendor"], json!({"trace": [1, 2]}));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn push_with_a_wrong_bearer_gets_401() {
     let body = push_tokens_body(&id_token_for(t0(), "at-123", None), false);
     let out = push(&request("POST", Some("Bearer other-token"), &body));

@@ -76,7 +76,7 @@ fn client_credentials_and_keys_never_print_their_secret() {
         let private: Vec<String> = [&jwk.d, &jwk.p, &jwk.q, &jwk.dp, &jwk.dq, &jwk.qi]
             .into_iter()
             .flatten()
-            .cloned()
+            .map(|m| m.as_str().to_owned())
             .collect();
         assert!(!private.is_empty(), "{name} has private members");
         let private: Vec<&str> = private.iter().map(String::as_str).collect();

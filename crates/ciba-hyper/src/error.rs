@@ -75,10 +75,14 @@ impl Error {
     }
 }
 
-/// `uri` without query or fragment, for errors and logs.
+/// `uri` without userinfo, query or fragment, for errors and logs (a notification endpoint or
+/// a URL given to [`HttpClient::send`](crate::HttpClient::send) may carry credentials).
 pub(crate) fn endpoint_of(uri: &http::Uri) -> String {
     let scheme = uri.scheme_str().unwrap_or("");
     let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_userinfo, host)| host);
     if scheme.is_empty() {
         format!("{authority}{}", uri.path())
     } else {

@@ -45,6 +45,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use ciba_core::Limits;
 use ciba_core::ack::AuthReqId;
+use ciba_core::ct::ct_eq;
 use ciba_core::id_token::{IdTokenError, IdTokenValidator};
 use ciba_core::notification::{NotificationError, Ping, Push, receive_ping, receive_push};
 use http_body_util::Full;
@@ -205,7 +206,8 @@ impl PushDelivery {
         now: SystemTime,
     ) -> Result<Push, NotificationError> {
         let id = self.auth_req_id.as_str();
-        let lookup = |asked: &str| (asked == id).then(|| self.token.clone());
+        let lookup =
+            |asked: &str| ct_eq(asked.as_bytes(), id.as_bytes()).then(|| self.token.clone());
         let outcome = receive_push(&self.request, &lookup, validator, now, &self.limits);
         let _ = self.answer.send(outcome.response);
         outcome.result

@@ -142,6 +142,9 @@ where
                             continue;
                         }
                     };
+                    // Small request/response exchanges: do not let Nagle's algorithm hold
+                    // back the answer.
+                    let _ = stream.set_nodelay(true);
                     let service = make();
                     connections.spawn(async move {
                         let served = hyper::server::conn::http1::Builder::new()

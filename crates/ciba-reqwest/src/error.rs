@@ -75,6 +75,12 @@ impl Error {
     }
 
     pub(crate) fn from_reqwest(e: reqwest::Error, timeout: Duration) -> Error {
+        // reqwest's message and `Debug` name the URL with its userinfo and query, which may
+        // carry credentials: keep scheme, host, port and path only.
+        let e = match e.url().map(crate::transport::stripped) {
+            Some(url) => e.with_url(url),
+            None => e,
+        };
         if e.is_timeout() {
             return Error::Timeout { after: timeout };
         }

@@ -127,12 +127,17 @@ impl Transport {
 
 /// The URL for logs: scheme, host, port and path only.
 pub(crate) fn redacted(url: &url::Url) -> String {
+    stripped(url).to_string()
+}
+
+/// `url` without userinfo, query and fragment, which may carry credentials.
+pub(crate) fn stripped(url: &url::Url) -> url::Url {
     let mut u = url.clone();
     u.set_query(None);
     u.set_fragment(None);
     let _ = u.set_username("");
     let _ = u.set_password(None);
-    u.to_string()
+    u
 }
 
 #[cfg(test)]
@@ -156,6 +161,22 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn transport_errors_never_name_credentials_or_queries_of_the_url() {
+        // reqwest's own messages name the URL in full; ours keep scheme, host, port and path.
+        let t = Transport::new(None, None, true, Duration::from_secs(5), 1024).unwrap();
+        let request = http::Request::get("http://user:SECRET-pw@127.0.0.1:9/p?key=SECRET-q")
+            .body(Vec::new())
+            .unwrap();
+        let e = t.send(request).await.unwrap_err();
+        let shown = format!("{e} {e:?}");
+        assert!(
+            matches!(e, Error::Transport { .. } | Error::Timeout { .. }),
+            "{shown}"
+        );
+        assert!(!shown.contains("SECRET"), "{shown}");
     }
 
     #[tokio::test]

@@ -61,8 +61,9 @@ pub enum AuthenticationResult {
     TransactionFailed,
 }
 
-/// What to send after [`CibaServer::complete`].
-#[derive(Debug)]
+/// What to send after [`CibaServer::complete`]. Its `Debug` form shows the method, URI and
+/// headers of the request (the bearer token is marked sensitive) but not the body, which
+/// holds the `auth_req_id` and, for a push, the tokens.
 pub enum CompleteOutcome {
     /// Poll mode: nothing; the client learns the result at the token endpoint.
     NothingToSend,
@@ -78,6 +79,38 @@ pub enum CompleteOutcome {
         /// `access_denied`, `transaction_failed` or `expired_token`.
         error: ErrorCode,
     },
+}
+
+/// `Debug` for a notification request: everything but the body, of which only the length.
+struct RedactedRequest<'a>(&'a http::Request<Vec<u8>>);
+
+impl std::fmt::Debug for RedactedRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", self.0.method())
+            .field("uri", self.0.uri())
+            .field("headers", self.0.headers())
+            .field("body_bytes", &self.0.body().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for CompleteOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompleteOutcome::NothingToSend => f.write_str("NothingToSend"),
+            CompleteOutcome::Ping(r) => f.debug_tuple("Ping").field(&RedactedRequest(r)).finish(),
+            CompleteOutcome::PushTokens(r) => f
+                .debug_tuple("PushTokens")
+                .field(&RedactedRequest(r))
+                .finish(),
+            CompleteOutcome::PushError { request, error } => f
+                .debug_struct("PushError")
+                .field("request", &RedactedRequest(request))
+                .field("error", error)
+                .finish(),
+        }
+    }
 }
 
 impl CompleteOutcome {

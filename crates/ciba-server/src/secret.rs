@@ -4,8 +4,13 @@ use std::fmt;
 
 use ciba_core::ct::ct_eq;
 use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// A secret string. `Debug` never prints it, and `==` compares in constant time.
+/// A secret string. `Debug` never prints it (and there is no `Display`), `==` compares in
+/// constant time, and its bytes are overwritten with zeros when it is dropped.
+///
+/// Each clone is its own allocation and is wiped when it goes; text obtained through
+/// [`Secret::expose`] and copied elsewhere is not.
 #[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
@@ -36,6 +41,22 @@ impl PartialEq for Secret {
 
 impl Eq for Secret {}
 
+impl Zeroize for Secret {
+    /// Overwrites the whole buffer (its capacity, not only its length) with zeros and
+    /// leaves the secret empty.
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Secret {}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
@@ -63,11 +84,27 @@ impl From<String> for Secret {
 )]
 mod tests {
     use super::Secret;
+    use zeroize::{Zeroize, ZeroizeOnDrop};
 
     #[test]
     fn debug_output_hides_the_value() {
         let s = Secret::new("hunter2");
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn zeroize_empties_the_secret_and_runs_on_drop() {
+        let mut s = Secret::new("hunter2");
+        s.zeroize();
+        assert_eq!(s.expose(), "");
+        assert!(s.matches(""));
+        fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+        wiped_on_drop::<Secret>();
+        // A clone is independent: wiping one leaves the other intact.
+        let a = Secret::new("hunter2");
+        let mut b = a.clone();
+        b.zeroize();
+        assert_eq!(a.expose(), "hunter2");
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //!
 //! Order of checks: transport (`POST`, form body, limits); `grant_type` (another grant is
 //! handed back to the AS as [`TokenOutcome::NotCibaGrant`]); client authentication (401
-//! `invalid_client`); the client's mode (push clients and clients without the CIBA grant get
-//! `unauthorized_client`); `auth_req_id` present; then the stored request decides, in one
-//! atomic store step: `invalid_grant` (unknown, another client's, or already used),
-//! `expired_token`, `slow_down`, `authorization_pending`, `access_denied`, or the tokens.
+//! `invalid_client`); the client's mode (push clients, clients without the CIBA grant and
+//! clients whose delivery mode the server no longer offers get `unauthorized_client`);
+//! `auth_req_id` present; then the stored request decides, in one atomic store step:
+//! `invalid_grant` (unknown, another client's, or already used), `expired_token`,
+//! `slow_down`, `authorization_pending`, `access_denied`, or the tokens. A parameter sent
+//! without a value counts as absent (RFC 6749 section 3.2; the form parser drops it).
 
 use std::borrow::Cow;
 use std::time::SystemTime;
@@ -82,6 +84,8 @@ pub enum GrantUnauthorizedReason {
     NotCibaClient,
     /// The client's `grant_types` lacks the CIBA grant.
     MissingCibaGrant,
+    /// The client's delivery mode is not (or no longer) offered by the server.
+    DeliveryModeNotSupported,
 }
 
 /// Why the `auth_req_id` is `invalid_grant`.
@@ -265,6 +269,11 @@ impl CibaServer {
             }
             Some(_) if !client.has_ciba_grant() => {
                 return Err(unauthorized(GrantUnauthorizedReason::MissingCibaGrant));
+            }
+            Some(mode) if !self.config.delivery_modes.contains(&mode) => {
+                return Err(unauthorized(
+                    GrantUnauthorizedReason::DeliveryModeNotSupported,
+                ));
             }
             Some(_) => {}
         }

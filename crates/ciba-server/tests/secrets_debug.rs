@@ -1,6 +1,7 @@
 //! No secret or token in `Debug` output of ciba-server types (docs/security.md, "Secrets"):
-//! client secrets, `client_notification_token`s, user codes, `auth_req_id`s, minted tokens and
-//! the notification requests that carry them.
+//! client secrets, `client_notification_token`s, user codes, `auth_req_id`s, minted tokens,
+//! the notification requests that carry them, and the signing key behind the server. None
+//! of these types implements `Display` (checked at compile time).
 
 #![allow(
     clippy::unwrap_used,
@@ -11,15 +12,65 @@
 
 mod common;
 
-use ciba_server::store::Store;
-use ciba_server::{AuthenticationResult, Authorization, CompleteOutcome, Secret, TokenOutcome};
+use std::sync::Arc;
+
+use ciba_server::store::{MemoryStoreConfig, Store, StoredRequest};
+use ciba_server::{
+    Acknowledgement, AuthenticationResult, Authorization, CibaServer, ClientMetadata,
+    CompleteOutcome, DefaultTokenMinter, MemoryStore, MintedTokens, Secret, ServerConfig,
+    StaticClientRegistry, Ticket, TokenGrant, TokenOutcome,
+};
 use common::*;
 
+/// Fails when `text` shows one of `secrets`, as text or as the decimal byte list that the
+/// `Debug` of a `Vec<u8>` body would print.
 fn assert_hidden(what: &str, text: &str, secrets: &[&str]) {
     for s in secrets {
         assert!(!s.is_empty());
         assert!(!text.contains(s), "{what} prints {s:?}: {text}");
+        let bytes = format!("{:?}", s.as_bytes());
+        let bytes = bytes.trim_start_matches('[').trim_end_matches(']');
+        assert!(
+            !text.contains(bytes),
+            "{what} prints the bytes of {s:?}: {text}"
+        );
     }
+}
+
+/// Compiles only while `T` does not implement `Display`: with a `Display` impl both blanket
+/// impls apply and the `_` below is ambiguous (the `static_assertions` technique).
+trait NoDisplay<Marker> {
+    fn check() {}
+}
+impl<T: ?Sized> NoDisplay<()> for T {}
+#[allow(dead_code)]
+struct HasDisplay;
+impl<T: ?Sized + std::fmt::Display> NoDisplay<HasDisplay> for T {}
+
+macro_rules! assert_no_display {
+    ($($t:ty),+ $(,)?) => {
+        $( <$t as NoDisplay<_>>::check(); )+
+    };
+}
+
+#[test]
+fn no_type_holding_a_secret_implements_display() {
+    assert_no_display!(
+        Secret,
+        ClientMetadata,
+        Ticket,
+        StoredRequest,
+        Acknowledgement,
+        MintedTokens,
+        TokenGrant,
+        TokenOutcome,
+        CompleteOutcome,
+        DefaultTokenMinter,
+        CibaServer,
+        MemoryStore,
+        StaticClientRegistry,
+        ServerConfig,
+    );
 }
 
 #[test]
@@ -67,7 +118,7 @@ fn tickets_requests_notifications_and_grants_never_print_secrets() {
         )
         .unwrap();
     assert!(matches!(done, CompleteOutcome::Ping(_)));
-    assert_hidden("CompleteOutcome::Ping", &format!("{done:?}"), &[CNT]);
+    assert_hidden("CompleteOutcome::Ping", &format!("{done:?}"), &[CNT, &id]);
 
     let TokenOutcome::Issued(grant) = h.poll(PING, &id, now + secs(2)) else {
         panic!("expected tokens")
@@ -83,4 +134,127 @@ fn tickets_requests_notifications_and_grants_never_print_secrets() {
     assert_hidden("TokenGrant", &format!("{grant:?}"), &secrets);
     let outcome = TokenOutcome::Issued(grant);
     assert_hidden("TokenOutcome", &format!("{outcome:?}"), &secrets);
+}
+
+#[test]
+fn client_metadata_hides_its_secret_and_any_private_key_it_was_given() {
+    let mut c = ClientMetadata::new("careless");
+    c.client_secret = Some("SECRET-client-secret-4711".into());
+    // A registration that wrongly carries a private key.
+    let private = jwk("es256");
+    let d = private.d.clone().unwrap();
+    c.jwks = Some(ciba_core::jose::JwkSet {
+        keys: vec![private],
+    });
+    let printed = format!("{c:?} {c:#?}");
+    assert_hidden(
+        "ClientMetadata",
+        &printed,
+        &["SECRET-client-secret-4711", &d],
+    );
+}
+
+#[test]
+fn push_notifications_never_print_the_tokens_they_carry() {
+    let h = Harness::new();
+    let now = t0();
+    let ack = h.start(PUSH, now);
+    let id = ack.auth_req_id.clone();
+    let done = h
+        .server
+        .complete(
+            &id,
+            AuthenticationResult::Authorized(Authorization::new("alice")),
+            now + secs(1),
+            &h.rng,
+        )
+        .unwrap();
+    let CompleteOutcome::PushTokens(request) = &done else {
+        panic!("expected a push, got {done:?}")
+    };
+    let body = json_body(&http::Response::new(request.body().clone()));
+    let at = body["access_token"].as_str().unwrap();
+    let rt = body["refresh_token"].as_str().unwrap();
+    let id_token = body["id_token"].as_str().unwrap();
+    let printed = format!("{done:?} {done:#?}");
+    assert_hidden(
+        "CompleteOutcome::PushTokens",
+        &printed,
+        &[at, rt, id_token, &id, CNT],
+    );
+    assert!(
+        printed.contains(PUSH_ENDPOINT),
+        "the target stays visible: {printed}"
+    );
+
+    let ack = h.start(PUSH, now);
+    let denied = h
+        .server
+        .complete(
+            &ack.auth_req_id,
+            AuthenticationResult::AccessDenied,
+            now + secs(1),
+            &h.rng,
+        )
+        .unwrap();
+    assert!(matches!(denied, CompleteOutcome::PushError { .. }));
+    assert_hidden(
+        "CompleteOutcome::PushError",
+        &format!("{denied:?}"),
+        &[&ack.auth_req_id, CNT],
+    );
+}
+
+#[test]
+fn server_store_registry_minter_and_config_never_print_keys_or_request_ids() {
+    let h = Harness::new();
+    let now = t0();
+    let ack = h.start(PING, now);
+    let uc = h.ticket(
+        &bc_request(USER_CODE, &[("user_code", "SECRET-user-code-1999")]),
+        now,
+    );
+    let op_private = jwk("eddsa").d.unwrap();
+
+    // The store holds the auth_req_id (its key), the ticket (its id and user code) and the CNT.
+    let store = format!("{:?} {:#?}", h.store, h.store);
+    assert_hidden(
+        "MemoryStore",
+        &store,
+        &[&ack.auth_req_id, &uc.id, "SECRET-user-code-1999", CNT],
+    );
+    assert!(
+        store.contains("requests: 1"),
+        "counts stay visible: {store}"
+    );
+
+    // The server holds the signing key (through the minter) and the client secrets.
+    let server = format!("{:?} {:#?}", h.server, h.server);
+    let mut secrets: Vec<&str> = clients()
+        .iter()
+        .map(|c| secret_of(&c.client_id))
+        .filter(|s| !s.is_empty())
+        .collect();
+    secrets.push(&op_private);
+    assert_hidden("CibaServer", &server, &secrets);
+
+    let minter = DefaultTokenMinter::new(Arc::new(signer("eddsa")));
+    assert_hidden(
+        "DefaultTokenMinter",
+        &format!("{minter:?} {minter:#?}"),
+        &[&op_private],
+    );
+
+    let mut registry = StaticClientRegistry::new();
+    for c in clients() {
+        registry.register(c, &base_config()).unwrap();
+    }
+    assert_hidden("StaticClientRegistry", &format!("{registry:?}"), &secrets);
+
+    // The configuration holds no secret of its own; its Debug must stay that way.
+    let config = base_config();
+    assert_hidden("ServerConfig", &format!("{config:?}"), &secrets);
+
+    let empty = MemoryStore::with_config(MemoryStoreConfig::default());
+    assert!(format!("{empty:?}").contains("requests: 0"));
 }

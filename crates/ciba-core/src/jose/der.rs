@@ -1,6 +1,8 @@
 //! A minimal DER writer: just enough to hand private JWKs to the crypto backend as PKCS#1
 //! (RSA) and PKCS#8 (EC, Ed25519) documents.
 
+use zeroize::Zeroizing;
+
 const SEQUENCE: u8 = 0x30;
 const INTEGER: u8 = 0x02;
 const OCTET_STRING: u8 = 0x04;
@@ -10,11 +12,24 @@ const OID_P256: &[u8] = &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 
 const OID_P384: &[u8] = &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22];
 const OID_ED25519: &[u8] = &[0x06, 0x03, 0x2B, 0x65, 0x70];
 
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
+/// A DER buffer. Most hold private key bytes, so every one is wiped when dropped, and each is
+/// allocated at its final size so that no reallocation leaves a copy behind.
+pub(crate) type Der = Zeroizing<Vec<u8>>;
+
+/// `parts` one after the other, in a buffer of exactly their total length.
+fn concat(parts: &[&[u8]]) -> Der {
+    let mut out = Zeroizing::new(Vec::with_capacity(parts.iter().map(|p| p.len()).sum()));
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+fn tlv(tag: u8, content: &[u8]) -> Der {
+    let mut header = vec![tag];
     let len = content.len();
     if len < 0x80 {
-        out.push(len as u8);
+        header.push(len as u8);
     } else {
         let bytes = len.to_be_bytes();
         let first = bytes
@@ -22,23 +37,22 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
             .position(|b| *b != 0)
             .unwrap_or(bytes.len() - 1);
         let significant = bytes.get(first..).unwrap_or_default();
-        out.push(0x80 | significant.len() as u8);
-        out.extend_from_slice(significant);
+        header.push(0x80 | significant.len() as u8);
+        header.extend_from_slice(significant);
     }
-    out.extend_from_slice(content);
-    out
+    concat(&[&header, content])
 }
 
 /// A non-negative INTEGER from big-endian magnitude bytes.
-fn uint(magnitude: &[u8]) -> Vec<u8> {
+fn uint(magnitude: &[u8]) -> Der {
     let first = magnitude.iter().position(|b| *b != 0);
     let trimmed = first.and_then(|i| magnitude.get(i..)).unwrap_or(&[0u8][..]);
-    let mut content = Vec::with_capacity(trimmed.len() + 1);
-    if trimmed.first().is_some_and(|b| b & 0x80 != 0) {
-        content.push(0);
-    }
-    content.extend_from_slice(trimmed);
-    tlv(INTEGER, &content)
+    let pad: &[u8] = if trimmed.first().is_some_and(|b| b & 0x80 != 0) {
+        &[0]
+    } else {
+        &[]
+    };
+    tlv(INTEGER, &concat(&[pad, trimmed]))
 }
 
 /// The elliptic curves we write keys for.
@@ -58,45 +72,48 @@ impl Curve {
 }
 
 /// PKCS#1 `RSAPrivateKey` from the JWK members, in the order RFC 8017 A.1.2 lists them.
-pub(crate) fn rsa_pkcs1(parts: [&[u8]; 8]) -> Vec<u8> {
-    let mut content = uint(&[0]);
-    for p in parts {
-        content.extend(uint(p));
-    }
-    tlv(SEQUENCE, &content)
+pub(crate) fn rsa_pkcs1(parts: [&[u8]; 8]) -> Der {
+    let integers: Vec<Der> = std::iter::once(uint(&[0]))
+        .chain(parts.iter().map(|p| uint(p)))
+        .collect();
+    let slices: Vec<&[u8]> = integers.iter().map(|i| i.as_slice()).collect();
+    tlv(SEQUENCE, &concat(&slices))
 }
 
 /// PKCS#8 `PrivateKeyInfo` wrapping an RFC 5915 `ECPrivateKey`. `public` is the uncompressed
 /// point (0x04 || x || y) when known.
-pub(crate) fn ec_pkcs8(curve: Curve, d: &[u8], public: Option<&[u8]>) -> Vec<u8> {
+pub(crate) fn ec_pkcs8(curve: Curve, d: &[u8], public: Option<&[u8]>) -> Der {
     let curve_oid = match curve {
         Curve::P256 => OID_P256,
         Curve::P384 => OID_P384,
     };
-    let mut scalar = vec![0u8; curve.scalar_len().saturating_sub(d.len())];
-    scalar.extend_from_slice(d);
-    let mut ec_key = uint(&[1]);
-    ec_key.extend(tlv(OCTET_STRING, &scalar));
-    if let Some(point) = public {
-        let mut bits = vec![0u8];
-        bits.extend_from_slice(point);
-        ec_key.extend(tlv(0xA1, &tlv(BIT_STRING, &bits)));
-    }
-    let ec_key = tlv(SEQUENCE, &ec_key);
-    let mut alg_id = OID_EC_PUBLIC_KEY.to_vec();
-    alg_id.extend_from_slice(curve_oid);
-    let mut content = uint(&[0]);
-    content.extend(tlv(SEQUENCE, &alg_id));
-    content.extend(tlv(OCTET_STRING, &ec_key));
-    tlv(SEQUENCE, &content)
+    let pad = vec![0u8; curve.scalar_len().saturating_sub(d.len())];
+    let scalar = concat(&[&pad, d]);
+    let version = uint(&[1]);
+    let private = tlv(OCTET_STRING, &scalar);
+    let public = public.map(|point| tlv(0xA1, &tlv(BIT_STRING, &concat(&[&[0u8], point]))));
+    let public: &[u8] = public.as_ref().map_or(&[], |p| p.as_slice());
+    let ec_key = tlv(
+        SEQUENCE,
+        &concat(&[version.as_slice(), private.as_slice(), public]),
+    );
+    let alg_id = tlv(SEQUENCE, &concat(&[OID_EC_PUBLIC_KEY, curve_oid]));
+    let wrapped = tlv(OCTET_STRING, &ec_key);
+    tlv(
+        SEQUENCE,
+        &concat(&[uint(&[0]).as_slice(), alg_id.as_slice(), wrapped.as_slice()]),
+    )
 }
 
 /// PKCS#8 v1 `PrivateKeyInfo` for an Ed25519 seed (RFC 8410).
-pub(crate) fn ed25519_pkcs8(seed: &[u8]) -> Vec<u8> {
-    let mut content = uint(&[0]);
-    content.extend(tlv(SEQUENCE, OID_ED25519));
-    content.extend(tlv(OCTET_STRING, &tlv(OCTET_STRING, seed)));
-    tlv(SEQUENCE, &content)
+pub(crate) fn ed25519_pkcs8(seed: &[u8]) -> Der {
+    let version = uint(&[0]);
+    let alg_id = tlv(SEQUENCE, OID_ED25519);
+    let private = tlv(OCTET_STRING, &tlv(OCTET_STRING, seed));
+    tlv(
+        SEQUENCE,
+        &concat(&[version.as_slice(), alg_id.as_slice(), private.as_slice()]),
+    )
 }
 
 #[cfg(test)]
@@ -112,14 +129,14 @@ mod tests {
             0x04, 0x20,
         ];
         expected.extend_from_slice(&seed);
-        assert_eq!(doc, expected);
+        assert_eq!(*doc, expected);
     }
 
     #[test]
     fn integers_are_minimal_and_positive() {
-        assert_eq!(uint(&[0, 0, 5]), vec![0x02, 0x01, 0x05]);
-        assert_eq!(uint(&[0x80]), vec![0x02, 0x02, 0x00, 0x80]);
-        assert_eq!(uint(&[]), vec![0x02, 0x01, 0x00]);
+        assert_eq!(*uint(&[0, 0, 5]), vec![0x02, 0x01, 0x05]);
+        assert_eq!(*uint(&[0x80]), vec![0x02, 0x02, 0x00, 0x80]);
+        assert_eq!(*uint(&[]), vec![0x02, 0x01, 0x00]);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::DecodingKey;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 use super::alg::KeyFamily;
 use super::{JoseError, JwsAlgorithm, hash};
@@ -16,7 +17,9 @@ use crate::body::{
 };
 use crate::limits::Limits;
 
-/// One JSON Web Key, public or private. Private members never appear in `Debug` output.
+/// One JSON Web Key, public or private. Private members never appear in `Debug` output, and
+/// they are [`Zeroizing`]: wiped from memory when the key (or a clone) is dropped. Build one with
+/// `Some(Zeroizing::new(value))` (or `Some(value.into())` from a `String`).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Jwk {
     /// Key type: `RSA`, `EC`, `OKP` or `oct`.
@@ -50,25 +53,25 @@ pub struct Jwk {
     pub y: Option<String>,
     /// Private exponent / scalar / seed (private keys only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub d: Option<String>,
+    pub d: Option<Zeroizing<String>>,
     /// RSA first prime factor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p: Option<String>,
+    pub p: Option<Zeroizing<String>>,
     /// RSA second prime factor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub q: Option<String>,
+    pub q: Option<Zeroizing<String>>,
     /// RSA first factor CRT exponent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dp: Option<String>,
+    pub dp: Option<Zeroizing<String>>,
     /// RSA second factor CRT exponent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dq: Option<String>,
+    pub dq: Option<Zeroizing<String>>,
     /// RSA first CRT coefficient.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub qi: Option<String>,
+    pub qi: Option<Zeroizing<String>>,
     /// Symmetric key value (`oct`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub k: Option<String>,
+    pub k: Option<Zeroizing<String>>,
     /// Members this struct does not model (`x5c`, `x5t#S256`, ...), kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -87,12 +90,16 @@ impl fmt::Debug for Jwk {
     }
 }
 
-pub(crate) fn b64(field: &'static str, v: &Option<String>) -> Result<Vec<u8>, JoseError> {
-    let s = v
-        .as_deref()
-        .ok_or(JoseError::InvalidKey { reason: field })?;
+/// The bytes of a base64url key member; `field` is the error when it is absent. The result is
+/// wiped on drop, since the member may be private.
+pub(crate) fn b64<S: AsRef<str>>(
+    field: &'static str,
+    v: &Option<S>,
+) -> Result<Zeroizing<Vec<u8>>, JoseError> {
+    let s = v.as_ref().ok_or(JoseError::InvalidKey { reason: field })?;
     URL_SAFE_NO_PAD
-        .decode(s)
+        .decode(s.as_ref())
+        .map(Zeroizing::new)
         .map_err(|_| JoseError::InvalidKey {
             reason: "a key member is not base64url",
         })
@@ -222,8 +229,8 @@ impl Jwk {
     /// The RFC 7638 JWK thumbprint (SHA-256, base64url).
     pub fn thumbprint(&self) -> Result<String, JoseError> {
         let mut m: BTreeMap<&str, &str> = BTreeMap::new();
-        fn need(v: &Option<String>) -> Result<&str, JoseError> {
-            v.as_deref().ok_or(JoseError::InvalidKey {
+        fn need<S: AsRef<str>>(v: &Option<S>) -> Result<&str, JoseError> {
+            v.as_ref().map(AsRef::as_ref).ok_or(JoseError::InvalidKey {
                 reason: "key lacks a member its thumbprint needs",
             })
         }
@@ -251,9 +258,13 @@ impl Jwk {
                 });
             }
         }
-        let canonical = serde_json::to_string(&m).map_err(|_| JoseError::InvalidKey {
-            reason: "key cannot be serialized",
-        })?;
+        // Holds `k` for symmetric keys: wiped on drop.
+        let canonical =
+            serde_json::to_string(&m)
+                .map(Zeroizing::new)
+                .map_err(|_| JoseError::InvalidKey {
+                    reason: "key cannot be serialized",
+                })?;
         Ok(URL_SAFE_NO_PAD.encode(hash::sha256(canonical.as_bytes())?))
     }
 }
@@ -351,7 +362,7 @@ mod tests {
     fn debug_never_prints_private_members() {
         let jwk = Jwk {
             kty: "oct".into(),
-            k: Some("c2VjcmV0LXNlY3JldA".into()),
+            k: Some(String::from("c2VjcmV0LXNlY3JldA").into()),
             ..Jwk::default()
         };
         let s = format!("{jwk:?}");

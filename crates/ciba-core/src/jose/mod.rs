@@ -25,6 +25,8 @@ pub use jwk::{Jwk, JwkSet};
 pub use jws::{CompactJws, JwsHeader};
 pub use signer::{HmacSigner, JwkSigner, Signer};
 pub use verify::{AlgorithmPolicy, verify_jws};
+/// The wrapper of [`Jwk`]'s private members (from the `zeroize` crate): wiped on drop.
+pub use zeroize::Zeroizing;
 
 /// Errors of the JOSE layer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

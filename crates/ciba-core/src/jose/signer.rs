@@ -6,6 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::EncodingKey;
 use jsonwebtoken::jwk::EllipticCurve;
+use zeroize::Zeroizing;
 
 use super::alg::KeyFamily;
 use super::der::{self, Curve};
@@ -27,6 +28,13 @@ pub trait Signer: Send + Sync {
 }
 
 /// A [`Signer`] over a private JWK (RSA, EC P-256/P-384 or Ed25519) held in memory.
+///
+/// Wiping: the key is held as jsonwebtoken's `EncodingKey`, which wipes its DER bytes when
+/// dropped (jsonwebtoken 11 derives `ZeroizeOnDrop` for it); the decoded JWK members and the DER
+/// document built from them are wiped by this crate as soon as the key is made. What this
+/// crate cannot wipe: the key objects the crypto backend (aws-lc-rs or RustCrypto) builds from
+/// the `EncodingKey` for each signature, which are the backend's to clear, and the caller's
+/// own copies of the JWK.
 #[derive(Clone)]
 pub struct JwkSigner {
     alg: JwsAlgorithm,
@@ -80,7 +88,7 @@ impl JwkSigner {
                         reason: "RSA modulus shorter than 2048 bits",
                     });
                 }
-                let [n, e, d, p, q, dp, dq, qi] = &parts;
+                let [n, e, d, p, q, dp, dq, qi] = parts.each_ref().map(|p| p.as_slice());
                 EncodingKey::from_rsa_der(&der::rsa_pkcs1([n, e, d, p, q, dp, dq, qi]))
             }
             KeyFamily::Ec => {
@@ -130,11 +138,12 @@ impl JwkSigner {
 
     /// A fresh Ed25519 signing key from 32 bytes of `rng`.
     pub fn generate_ed25519(rng: &dyn Random, kid: Option<String>) -> Result<JwkSigner, JoseError> {
-        let mut seed = [0u8; 32];
-        rng.fill(&mut seed).map_err(|e| JoseError::SigningFailed {
-            reason: e.to_string(),
-        })?;
-        let doc = der::ed25519_pkcs8(&seed);
+        let mut seed = Zeroizing::new([0u8; 32]);
+        rng.fill(seed.as_mut_slice())
+            .map_err(|e| JoseError::SigningFailed {
+                reason: e.to_string(),
+            })?;
+        let doc = der::ed25519_pkcs8(seed.as_slice());
         let x = (backend::provider()
             .key_utils
             .ed_pub_components_from_private_key)(&doc, &EllipticCurve::Ed25519)
@@ -146,7 +155,7 @@ impl JwkSigner {
             crv: Some("Ed25519".into()),
             kid,
             x: Some(URL_SAFE_NO_PAD.encode(x)),
-            d: Some(URL_SAFE_NO_PAD.encode(seed)),
+            d: Some(Zeroizing::new(URL_SAFE_NO_PAD.encode(seed.as_slice()))),
             ..Jwk::default()
         };
         JwkSigner::from_jwk(&jwk, Some(JwsAlgorithm::EdDSA))
@@ -201,6 +210,10 @@ impl Signer for JwkSigner {
 }
 
 /// A [`Signer`] over a shared secret (HS256/384/512): `client_secret_jwt`.
+///
+/// The secret is copied into jsonwebtoken's `EncodingKey`, which wipes it when dropped
+/// (jsonwebtoken 11 derives `ZeroizeOnDrop`). The HMAC state the crypto backend builds from it
+/// for each signature is the backend's to clear; this crate cannot wipe it.
 #[derive(Clone)]
 pub struct HmacSigner {
     alg: JwsAlgorithm,

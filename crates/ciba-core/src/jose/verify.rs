@@ -119,7 +119,9 @@ pub fn verify_with_secret(
     }
     let key = Jwk {
         kty: "oct".into(),
-        k: Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)),
+        k: Some(zeroize::Zeroizing::new(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
+        )),
         ..Jwk::default()
     };
     verify_jws(jws, &key, alg)?;

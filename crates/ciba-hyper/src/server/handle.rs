@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use ciba_core::ack::AuthReqId;
+use ciba_core::ct::ct_eq;
 use ciba_core::random::Random;
 use ciba_server::{
     AuthenticationResult, CibaServer, CompleteError, CompleteOutcome, DeliveryMode, FailReason,
@@ -32,8 +33,9 @@ pub trait AuthorizationHooks: Send + Sync + 'static {
     }
 }
 
-/// A request waiting for the user's decision, as a device page shows it.
-#[derive(Clone, PartialEq, Eq)]
+/// A request waiting for the user's decision, as a device page shows it. Equality compares
+/// the `auth_req_id` in constant time.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct PendingRequest {
     /// The `auth_req_id` (a bearer-like secret: not shown by `Debug`).
@@ -74,6 +76,25 @@ impl fmt::Debug for PendingRequest {
             .finish_non_exhaustive()
     }
 }
+
+impl PartialEq for PendingRequest {
+    fn eq(&self, other: &Self) -> bool {
+        // `&`, not `&&`: the secret is compared in full whatever the other fields hold.
+        ct_eq(self.auth_req_id.as_bytes(), other.auth_req_id.as_bytes())
+            & (self.client_id == other.client_id
+                && self.subject == other.subject
+                && self.hint_type == other.hint_type
+                && self.login_hint == other.login_hint
+                && self.scopes == other.scopes
+                && self.acr_values == other.acr_values
+                && self.binding_message == other.binding_message
+                && self.delivery_mode == other.delivery_mode
+                && self.issued_at == other.issued_at
+                && self.expires_at == other.expires_at)
+    }
+}
+
+impl Eq for PendingRequest {}
 
 impl PendingRequest {
     pub(crate) fn new(

@@ -2,8 +2,12 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ciba_core::random::IDENTIFIER_BYTES;
 
 use super::expiry_queue::ExpiryQueue;
 use super::records::{
@@ -12,6 +16,7 @@ use super::records::{
 };
 use super::{Store, StoreError};
 use crate::client::DeliveryMode;
+use crate::secret::Secret;
 use crate::ticket::Ticket;
 
 /// Settings of a [`MemoryStore`].
@@ -38,34 +43,268 @@ impl Default for MemoryStoreConfig {
 /// Every entry is scheduled in an expiry queue ordered by deadline when it is inserted, and
 /// every operation first removes the entries whose deadline is at or before its `now`. The
 /// work of that sweep is proportional to what expired, never to what is stored.
-#[derive(Debug, Default)]
+///
+/// A pending request is kept compactly: under an identifier the server minted it is keyed
+/// by the identifier's 20 bytes, and it shares its `client_id` and (usually) its scope list
+/// with the client's other requests. About 300 bytes each at a million pending
+/// (`cargo run --release -p ciba-bench --bin scale`).
+///
+/// Its `Debug` form shows the settings and how many entries of each kind are kept, never
+/// the entries: their keys are `auth_req_id`s and token fingerprints.
+#[derive(Default)]
 pub struct MemoryStore {
     config: MemoryStoreConfig,
     inner: Mutex<Inner>,
 }
 
-#[derive(Debug)]
-enum Slot {
-    Ticket(String),
-    Request(String),
-    Jti(ReplayKey),
-    Revoked(String),
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.lock();
+        f.debug_struct("MemoryStore")
+            .field("config", &self.config)
+            .field("tickets", &inner.tickets.len())
+            .field("requests", &inner.requests.len())
+            .field("jtis", &inner.jtis.len())
+            .field("revoked", &inner.revoked.len())
+            .finish_non_exhaustive()
+    }
 }
 
-#[derive(Debug)]
+/// What an expiry-queue deadline removes. Small (24 bytes): a request under a minted
+/// identifier is named by the identifier's 20 bytes, not by a second copy of its text.
+enum Slot {
+    Ticket(Box<str>),
+    Request(MintedId),
+    OtherRequest(Box<str>),
+    Jti(Box<ReplayKey>),
+    Revoked(Box<str>),
+}
+
 struct Kept<T> {
     value: T,
     seq: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Inner {
     queue: ExpiryQueue<Slot>,
     tickets: HashMap<String, Kept<Ticket>>,
-    requests: HashMap<String, Kept<StoredRequest>>,
+    requests: Requests,
     jtis: HashMap<ReplayKey, u64>,
     revoked: HashMap<String, u64>,
-    per_client: HashMap<String, usize>,
+    per_client: HashMap<Arc<str>, ClientEntry>,
+}
+
+/// One client's count of entries, and what its requests share.
+struct ClientEntry {
+    /// The interned `client_id`, shared by the client's kept requests.
+    id: Arc<str>,
+    count: usize,
+    /// The scopes of the client's latest request, shared by every kept request that asked
+    /// for the same list (clients usually ask for the same scopes every time).
+    scopes: Option<Arc<[String]>>,
+}
+
+/// The 20 random bytes behind an identifier the server minted (27 characters of canonical
+/// base64url, see [`ciba_core::random::random_identifier`]).
+type MintedId = [u8; IDENTIFIER_BYTES];
+
+/// Length of the base64url text of a [`MintedId`].
+const MINTED_ID_LEN: usize = 27;
+
+/// The bytes behind `id` when `id` is the canonical base64url text of [`IDENTIFIER_BYTES`]
+/// bytes; `None` for any other text. Only one text maps to given bytes, so keying by the
+/// bytes never merges two identifiers.
+fn minted_id(id: &str) -> Option<MintedId> {
+    if id.len() != MINTED_ID_LEN {
+        return None;
+    }
+    // `decode_slice` wants room for its estimate (21 bytes), not the exact length.
+    let mut decoded = [0u8; IDENTIFIER_BYTES + 1];
+    let len = URL_SAFE_NO_PAD.decode_slice(id, &mut decoded).ok()?;
+    if len != IDENTIFIER_BYTES {
+        return None;
+    }
+    let bytes: MintedId = decoded.get(..IDENTIFIER_BYTES)?.try_into().ok()?;
+    let mut text = [0u8; MINTED_ID_LEN];
+    let written = URL_SAFE_NO_PAD.encode_slice(bytes, &mut text).ok()?;
+    (text.get(..written)? == id.as_bytes()).then_some(bytes)
+}
+
+/// How a request identifier is looked up.
+enum RequestKey<'a> {
+    Minted(MintedId),
+    Other(&'a str),
+}
+
+impl RequestKey<'_> {
+    fn of(id: &str) -> RequestKey<'_> {
+        match minted_id(id) {
+            Some(bytes) => RequestKey::Minted(bytes),
+            None => RequestKey::Other(id),
+        }
+    }
+
+    fn slot(&self) -> Slot {
+        match self {
+            RequestKey::Minted(bytes) => Slot::Request(*bytes),
+            RequestKey::Other(id) => Slot::OtherRequest((*id).into()),
+        }
+    }
+}
+
+/// The kept requests: those under identifiers the server minted keyed by their 20 bytes,
+/// any other identifier (a custom store user, tests) by its text.
+#[derive(Default)]
+struct Requests {
+    minted: HashMap<MintedId, Box<Record>>,
+    other: HashMap<Box<str>, Box<Record>>,
+}
+
+impl Requests {
+    fn len(&self) -> usize {
+        self.minted.len() + self.other.len()
+    }
+
+    fn get(&self, key: &RequestKey<'_>) -> Option<&Record> {
+        match key {
+            RequestKey::Minted(bytes) => self.minted.get(bytes),
+            RequestKey::Other(id) => self.other.get(*id),
+        }
+        .map(|r| &**r)
+    }
+
+    fn get_mut(&mut self, key: &RequestKey<'_>) -> Option<&mut Record> {
+        match key {
+            RequestKey::Minted(bytes) => self.minted.get_mut(bytes),
+            RequestKey::Other(id) => self.other.get_mut(*id),
+        }
+        .map(|r| &mut **r)
+    }
+
+    fn insert(&mut self, key: &RequestKey<'_>, record: Box<Record>) {
+        match key {
+            RequestKey::Minted(bytes) => {
+                self.minted.insert(*bytes, record);
+            }
+            RequestKey::Other(id) => {
+                self.other.insert((*id).into(), record);
+            }
+        }
+    }
+}
+
+/// A kept [`StoredRequest`] in the form that costs least while it is pending: the
+/// identifier is the map key, the `client_id` and the scope list are shared with the
+/// client's other requests, the state is boxed only once it leaves `Pending`, and the parts
+/// a poll-mode request rarely has are boxed together and absent when empty.
+struct Record {
+    /// The expiry-queue scheduling that removes this record.
+    seq: u64,
+    client_id: Arc<str>,
+    subject: Box<str>,
+    scopes: Arc<[String]>,
+    issued_at: SystemTime,
+    expires_at: SystemTime,
+    last_poll: Option<SystemTime>,
+    interval: u64,
+    delivery_mode: DeliveryMode,
+    /// `None` while pending.
+    state: Option<Box<RequestState>>,
+    /// `None` when the request has none of these.
+    cold: Option<Box<ColdParts>>,
+}
+
+/// The parts of a request a poll-mode request usually does not have.
+struct ColdParts {
+    notification_endpoint: Option<String>,
+    client_notification_token: Option<Secret>,
+    acr_values: Vec<String>,
+    binding_message: Option<String>,
+}
+
+impl Record {
+    fn new(
+        request: &StoredRequest,
+        seq: u64,
+        client_id: Arc<str>,
+        scopes: Arc<[String]>,
+    ) -> Record {
+        let has_cold = request.notification_endpoint.is_some()
+            || request.client_notification_token.is_some()
+            || !request.acr_values.is_empty()
+            || request.binding_message.is_some();
+        let mut record = Record {
+            seq,
+            client_id,
+            subject: request.subject.as_str().into(),
+            scopes,
+            issued_at: request.issued_at,
+            expires_at: request.expires_at,
+            last_poll: request.last_poll,
+            interval: request.interval,
+            delivery_mode: request.delivery_mode,
+            state: None,
+            cold: has_cold.then(|| {
+                Box::new(ColdParts {
+                    notification_endpoint: request.notification_endpoint.clone(),
+                    client_notification_token: request.client_notification_token.clone(),
+                    acr_values: request.acr_values.clone(),
+                    binding_message: request.binding_message.clone(),
+                })
+            }),
+        };
+        record.set_state(request.state.clone());
+        record
+    }
+
+    /// The request as the [`Store`] API hands it out, under `auth_req_id` (the text it was
+    /// looked up by, which is the text it was stored under).
+    fn to_stored(&self, auth_req_id: &str) -> StoredRequest {
+        let cold = self.cold.as_deref();
+        StoredRequest {
+            auth_req_id: auth_req_id.to_owned(),
+            client_id: self.client_id.as_ref().to_owned(),
+            subject: self.subject.as_ref().to_owned(),
+            delivery_mode: self.delivery_mode,
+            notification_endpoint: cold.and_then(|c| c.notification_endpoint.clone()),
+            client_notification_token: cold.and_then(|c| c.client_notification_token.clone()),
+            scopes: self.scopes.to_vec(),
+            acr_values: cold.map(|c| c.acr_values.clone()).unwrap_or_default(),
+            binding_message: cold.and_then(|c| c.binding_message.clone()),
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            interval: self.interval,
+            last_poll: self.last_poll,
+            state: self
+                .state
+                .as_deref()
+                .cloned()
+                .unwrap_or(RequestState::Pending),
+        }
+    }
+
+    fn is_pending(&self) -> bool {
+        matches!(self.state.as_deref(), None | Some(RequestState::Pending))
+    }
+
+    fn set_state(&mut self, state: RequestState) {
+        self.state = match state {
+            RequestState::Pending => None,
+            other => Some(Box::new(other)),
+        };
+    }
+
+    fn is_expired(&self, now: SystemTime) -> bool {
+        now >= self.expires_at
+    }
+
+    fn poll_too_early(&self, now: SystemTime) -> bool {
+        self.last_poll.is_some_and(|last| {
+            last.checked_add(Duration::from_secs(self.interval))
+                .is_none_or(|next| now < next)
+        })
+    }
 }
 
 impl MemoryStore {
@@ -86,7 +325,7 @@ impl MemoryStore {
     pub fn client_entries(&self, client_id: &str, now: SystemTime) -> usize {
         let mut inner = self.lock();
         inner.sweep(now);
-        inner.per_client.get(client_id).copied().unwrap_or(0)
+        inner.per_client.get(client_id).map_or(0, |c| c.count)
     }
 
     /// Total number of kept entries (tickets, requests, replay entries, revocations) as of
@@ -120,30 +359,37 @@ impl Inner {
         while let Some((seq, slot)) = self.queue.pop_due(now) {
             match slot {
                 Slot::Ticket(id) => {
-                    if let Entry::Occupied(e) = self.tickets.entry(id)
-                        && e.get().seq == seq
+                    if self.tickets.get(&*id).is_some_and(|k| k.seq == seq)
+                        && let Some(kept) = self.tickets.remove(&*id)
                     {
-                        let kept = e.remove();
                         release(&mut self.per_client, &kept.value.client_id);
                     }
                 }
-                Slot::Request(id) => {
-                    if let Entry::Occupied(e) = self.requests.entry(id)
+                Slot::Request(bytes) => {
+                    if let Entry::Occupied(e) = self.requests.minted.entry(bytes)
                         && e.get().seq == seq
                     {
-                        let kept = e.remove();
-                        release(&mut self.per_client, &kept.value.client_id);
+                        let record = e.remove();
+                        release(&mut self.per_client, &record.client_id);
+                    }
+                }
+                Slot::OtherRequest(id) => {
+                    if let Entry::Occupied(e) = self.requests.other.entry(id)
+                        && e.get().seq == seq
+                    {
+                        let record = e.remove();
+                        release(&mut self.per_client, &record.client_id);
                     }
                 }
                 Slot::Jti(key) => {
-                    if self.jtis.get(&key) == Some(&seq) {
-                        self.jtis.remove(&key);
+                    if self.jtis.get(&*key) == Some(&seq) {
+                        self.jtis.remove(&*key);
                         release(&mut self.per_client, &key.client_id);
                     }
                 }
                 Slot::Revoked(fp) => {
-                    if self.revoked.get(&fp) == Some(&seq) {
-                        self.revoked.remove(&fp);
+                    if self.revoked.get(&*fp) == Some(&seq) {
+                        self.revoked.remove(&*fp);
                     }
                 }
             }
@@ -151,15 +397,48 @@ impl Inner {
     }
 
     fn charge(&mut self, client_id: &str, limit: usize) -> Result<(), StoreError> {
-        let count = self.per_client.entry(client_id.to_owned()).or_insert(0);
-        if *count >= limit {
+        let count = self.per_client.get(client_id).map_or(0, |c| c.count);
+        if count >= limit {
             return Err(StoreError::ClientLimitReached {
                 client_id: client_id.to_owned(),
                 limit,
             });
         }
-        *count += 1;
+        match self.per_client.get_mut(client_id) {
+            Some(c) => c.count += 1,
+            None => {
+                let id: Arc<str> = client_id.into();
+                self.per_client.insert(
+                    Arc::clone(&id),
+                    ClientEntry {
+                        id,
+                        count: 1,
+                        scopes: None,
+                    },
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// The shared `client_id` and scope list for a new request of a charged client.
+    fn interned(&mut self, request: &StoredRequest) -> (Arc<str>, Arc<[String]>) {
+        let Some(client) = self.per_client.get_mut(request.client_id.as_str()) else {
+            // Not reached: the client was charged for this request.
+            return (
+                request.client_id.as_str().into(),
+                request.scopes.as_slice().into(),
+            );
+        };
+        let scopes = match &client.scopes {
+            Some(s) if s.as_ref() == request.scopes.as_slice() => Arc::clone(s),
+            _ => {
+                let s: Arc<[String]> = request.scopes.as_slice().into();
+                client.scopes = Some(Arc::clone(&s));
+                s
+            }
+        };
+        (Arc::clone(&client.id), scopes)
     }
 
     fn revoke(&mut self, tokens: &[TokenFingerprint], now: SystemTime) {
@@ -167,27 +446,20 @@ impl Inner {
             if t.expires_at > now {
                 let seq = self
                     .queue
-                    .schedule(t.expires_at, Slot::Revoked(t.fingerprint.clone()));
+                    .schedule(t.expires_at, Slot::Revoked(t.fingerprint.as_str().into()));
                 self.revoked.insert(t.fingerprint.clone(), seq);
             }
         }
     }
 }
 
-fn release(per_client: &mut HashMap<String, usize>, client_id: &str) {
-    if let Entry::Occupied(mut e) = per_client.entry(client_id.to_owned()) {
-        *e.get_mut() = e.get().saturating_sub(1);
-        if *e.get() == 0 {
-            e.remove();
+fn release(per_client: &mut HashMap<Arc<str>, ClientEntry>, client_id: &str) {
+    if let Some(c) = per_client.get_mut(client_id) {
+        c.count = c.count.saturating_sub(1);
+        if c.count == 0 {
+            per_client.remove(client_id);
         }
     }
-}
-
-fn poll_too_early(request: &StoredRequest, now: SystemTime) -> bool {
-    request.last_poll.is_some_and(|last| {
-        last.checked_add(Duration::from_secs(request.interval))
-            .is_none_or(|next| now < next)
-    })
 }
 
 impl Store for MemoryStore {
@@ -199,7 +471,7 @@ impl Store for MemoryStore {
         inner.charge(&ticket.client_id, self.config.max_entries_per_client)?;
         let seq = inner
             .queue
-            .schedule(ticket.expires_at, Slot::Ticket(ticket.id.clone()));
+            .schedule(ticket.expires_at, Slot::Ticket(ticket.id.as_str().into()));
         inner.tickets.insert(
             ticket.id.clone(),
             Kept {
@@ -235,20 +507,15 @@ impl Store for MemoryStore {
         now: SystemTime,
     ) -> Result<(), StoreError> {
         let mut inner = self.locked(now);
-        if inner.requests.contains_key(&request.auth_req_id) {
+        let key = RequestKey::of(&request.auth_req_id);
+        if inner.requests.get(&key).is_some() {
             return Err(StoreError::DuplicateKey);
         }
         inner.charge(&request.client_id, self.config.max_entries_per_client)?;
-        let seq = inner
-            .queue
-            .schedule(keep_until, Slot::Request(request.auth_req_id.clone()));
-        inner.requests.insert(
-            request.auth_req_id.clone(),
-            Kept {
-                value: request.clone(),
-                seq,
-            },
-        );
+        let (client_id, scopes) = inner.interned(request);
+        let seq = inner.queue.schedule(keep_until, key.slot());
+        let record = Record::new(request, seq, client_id, scopes);
+        inner.requests.insert(&key, Box::new(record));
         Ok(())
     }
 
@@ -258,7 +525,8 @@ impl Store for MemoryStore {
         now: SystemTime,
     ) -> Result<Option<StoredRequest>, StoreError> {
         let inner = self.locked(now);
-        Ok(inner.requests.get(auth_req_id).map(|k| k.value.clone()))
+        let key = RequestKey::of(auth_req_id);
+        Ok(inner.requests.get(&key).map(|r| r.to_stored(auth_req_id)))
     }
 
     fn complete(
@@ -268,26 +536,26 @@ impl Store for MemoryStore {
         now: SystemTime,
     ) -> Result<CompleteStatus, StoreError> {
         let mut inner = self.locked(now);
-        let Some(kept) = inner.requests.get_mut(auth_req_id) else {
+        let key = RequestKey::of(auth_req_id);
+        let Some(record) = inner.requests.get_mut(&key) else {
             return Ok(CompleteStatus::Unknown);
         };
-        let request = &mut kept.value;
-        if request.state != RequestState::Pending {
+        if !record.is_pending() {
             return Ok(CompleteStatus::AlreadyCompleted);
         }
-        let before = Box::new(request.clone());
-        if request.is_expired(now) {
-            if request.delivery_mode == DeliveryMode::Push {
-                request.state = RequestState::Delivered { tokens: Vec::new() };
+        let before = Box::new(record.to_stored(auth_req_id));
+        if record.is_expired(now) {
+            if record.delivery_mode == DeliveryMode::Push {
+                record.set_state(RequestState::Delivered { tokens: Vec::new() });
             }
             return Ok(CompleteStatus::Expired(before));
         }
-        request.state = match result {
+        record.set_state(match result {
             Completion::Authorized(grant) => RequestState::Authorized(grant),
             Completion::Denied => RequestState::Denied,
             Completion::Failed => RequestState::Failed,
             Completion::Delivered(tokens) => RequestState::Delivered { tokens },
-        };
+        });
         Ok(CompleteStatus::Completed(before))
     }
 
@@ -299,50 +567,52 @@ impl Store for MemoryStore {
         now: SystemTime,
     ) -> Result<PollStatus, StoreError> {
         let mut inner = self.locked(now);
-        let Some(kept) = inner.requests.get_mut(auth_req_id) else {
+        let key = RequestKey::of(auth_req_id);
+        let Some(record) = inner.requests.get_mut(&key) else {
             return Ok(PollStatus::Unknown);
         };
-        let request = &mut kept.value;
-        if request.client_id != client_id {
+        if record.client_id.as_ref() != client_id {
             return Ok(PollStatus::Unknown);
         }
         let mut to_revoke = Vec::new();
-        let expired = request.is_expired(now);
-        let status = match &mut request.state {
-            RequestState::Redeemed { tokens, replayed } => {
+        let expired = record.is_expired(now);
+        let status = match record.state.as_deref_mut() {
+            Some(RequestState::Redeemed { tokens, replayed }) => {
                 *replayed = true;
                 to_revoke = std::mem::take(tokens);
                 PollStatus::AlreadyUsed
             }
-            RequestState::Delivered { .. } | RequestState::Consumed => PollStatus::AlreadyUsed,
+            Some(RequestState::Delivered { .. } | RequestState::Consumed) => {
+                PollStatus::AlreadyUsed
+            }
             _ if expired => PollStatus::Expired,
-            RequestState::Pending => {
-                let early = poll_too_early(request, now);
-                request.last_poll = Some(now);
+            None | Some(RequestState::Pending) => {
+                let early = record.poll_too_early(now);
+                record.last_poll = Some(now);
                 if early {
-                    request.interval = request.interval.saturating_add(interval_increment);
+                    record.interval = record.interval.saturating_add(interval_increment);
                     PollStatus::SlowDown {
-                        interval: request.interval,
+                        interval: record.interval,
                     }
                 } else {
                     PollStatus::Pending
                 }
             }
-            RequestState::Authorized(_) => {
-                let before = Box::new(request.clone());
-                request.state = RequestState::Redeemed {
+            Some(RequestState::Authorized(_)) => {
+                let before = Box::new(record.to_stored(auth_req_id));
+                record.set_state(RequestState::Redeemed {
                     tokens: Vec::new(),
                     replayed: false,
-                };
-                request.last_poll = Some(now);
+                });
+                record.last_poll = Some(now);
                 PollStatus::Authorized(before)
             }
-            RequestState::Denied => {
-                request.state = RequestState::Consumed;
+            Some(RequestState::Denied) => {
+                record.set_state(RequestState::Consumed);
                 PollStatus::Denied
             }
-            RequestState::Failed => {
-                request.state = RequestState::Consumed;
+            Some(RequestState::Failed) => {
+                record.set_state(RequestState::Consumed);
                 PollStatus::Failed
             }
         };
@@ -357,15 +627,16 @@ impl Store for MemoryStore {
         now: SystemTime,
     ) -> Result<(), StoreError> {
         let mut inner = self.locked(now);
-        let Some(kept) = inner.requests.get_mut(auth_req_id) else {
+        let key = RequestKey::of(auth_req_id);
+        let Some(record) = inner.requests.get_mut(&key) else {
             // Forgotten already: nothing can replay it any more.
             return Ok(());
         };
-        let revoke_now = match &mut kept.value.state {
-            RequestState::Redeemed {
+        let revoke_now = match record.state.as_deref_mut() {
+            Some(RequestState::Redeemed {
                 tokens: kept_tokens,
                 replayed,
-            } => {
+            }) => {
                 if *replayed {
                     true
                 } else {
@@ -397,8 +668,194 @@ impl Store for MemoryStore {
             return Ok(false);
         }
         inner.charge(&key.client_id, self.config.max_entries_per_client)?;
-        let seq = inner.queue.schedule(expires_at, Slot::Jti(key.clone()));
+        let seq = inner
+            .queue
+            .schedule(expires_at, Slot::Jti(Box::new(key.clone())));
         inner.jtis.insert(key.clone(), seq);
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+    use crate::store::Grant;
+    use ciba_core::random::{Random, RandomError, random_identifier};
+    use serde_json::Map;
+    use std::time::UNIX_EPOCH;
+
+    struct Fixed(u8);
+    impl Random for Fixed {
+        fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
+            dest.fill(self.0);
+            Ok(())
+        }
+    }
+
+    fn minted(byte: u8) -> String {
+        random_identifier(&Fixed(byte), IDENTIFIER_BYTES).unwrap()
+    }
+
+    fn t(s: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_700_000_000 + s)
+    }
+
+    fn pending(id: &str, client: &str) -> StoredRequest {
+        StoredRequest {
+            auth_req_id: id.into(),
+            client_id: client.into(),
+            subject: "alice".into(),
+            delivery_mode: DeliveryMode::Poll,
+            notification_endpoint: None,
+            client_notification_token: None,
+            scopes: vec!["openid".into()],
+            acr_values: vec![],
+            binding_message: None,
+            issued_at: t(0),
+            expires_at: t(300),
+            interval: 5,
+            last_poll: None,
+            state: RequestState::Pending,
+        }
+    }
+
+    fn with_every_part(id: &str) -> StoredRequest {
+        StoredRequest {
+            delivery_mode: DeliveryMode::Ping,
+            notification_endpoint: Some("https://rp.example/cb".into()),
+            client_notification_token: Some(Secret::new("cnt")),
+            scopes: vec!["openid".into(), "email".into()],
+            acr_values: vec!["urn:acr:2fa".into()],
+            binding_message: Some("W4SCT".into()),
+            last_poll: Some(t(7)),
+            ..pending(id, "client-b")
+        }
+    }
+
+    #[test]
+    fn minted_identifiers_are_keyed_by_their_bytes_and_others_by_their_text() {
+        let id = minted(0xab);
+        assert_eq!(id.len(), MINTED_ID_LEN);
+        assert_eq!(minted_id(&id), Some([0xab; IDENTIFIER_BYTES]));
+        // The last of the 27 characters carries 2 spare bits, zero in the canonical text
+        // ('s' here); with one set ('t') a lenient decoder yields the same bytes, so that
+        // text must not share the key.
+        assert!(id.ends_with('s'));
+        let mut bent = id.clone();
+        bent.pop();
+        bent.push('t');
+        assert_eq!(minted_id(&bent), None);
+        assert_eq!(minted_id("req-1"), None);
+        assert_eq!(minted_id(&format!("{}=", &id[..26])), None);
+        assert_eq!(minted_id(&id.replace('q', "+")), None);
+        assert!(matches!(RequestKey::of(&id), RequestKey::Minted(_)));
+        assert!(matches!(
+            RequestKey::of("req-1"),
+            RequestKey::Other("req-1")
+        ));
+    }
+
+    #[test]
+    fn requests_come_back_exactly_as_stored_under_either_kind_of_identifier() {
+        let store = MemoryStore::new();
+        let requests = [
+            pending(&minted(1), "client-a"),
+            with_every_part(&minted(2)),
+            pending("req-1", "client-a"),
+            with_every_part("req-2"),
+        ];
+        for r in &requests {
+            store.insert_request(r, t(900), t(0)).unwrap();
+        }
+        for r in &requests {
+            assert_eq!(
+                store.request(&r.auth_req_id, t(1)).unwrap().as_ref(),
+                Some(r)
+            );
+        }
+        let twin = pending(&minted(1), "client-a");
+        assert!(matches!(
+            store.insert_request(&twin, t(900), t(0)),
+            Err(StoreError::DuplicateKey)
+        ));
+        assert_eq!(store.len(t(1)), 4);
+        assert_eq!(store.client_entries("client-a", t(1)), 2);
+        assert_eq!(store.len(t(900)), 0);
+        assert_eq!(store.client_entries("client-a", t(900)), 0);
+    }
+
+    #[test]
+    fn states_other_than_pending_survive_the_compact_form() {
+        let store = MemoryStore::new();
+        let id = minted(3);
+        let request = pending(&id, "client-a");
+        store.insert_request(&request, t(900), t(0)).unwrap();
+        let grant = Box::new(Grant {
+            subject: "alice".into(),
+            scopes: vec!["openid".into()],
+            acr: None,
+            amr: vec!["pwd".into()],
+            auth_time: Some(t(2)),
+            claims: Map::new(),
+        });
+        let status = store
+            .complete(&id, Completion::Authorized(grant.clone()), t(3))
+            .unwrap();
+        assert_eq!(status, CompleteStatus::Completed(Box::new(request.clone())));
+        let stored = store.request(&id, t(4)).unwrap().unwrap();
+        assert_eq!(stored.state, RequestState::Authorized(grant.clone()));
+        let PollStatus::Authorized(before) = store.poll(&id, "client-a", 5, t(10)).unwrap() else {
+            panic!("not authorized");
+        };
+        assert_eq!(before.state, RequestState::Authorized(grant));
+        assert_eq!(
+            store.request(&id, t(11)).unwrap().unwrap().state,
+            RequestState::Redeemed {
+                tokens: vec![],
+                replayed: false
+            }
+        );
+        assert_eq!(
+            store.poll(&id, "client-b", 5, t(20)).unwrap(),
+            PollStatus::Unknown
+        );
+    }
+
+    #[test]
+    fn a_clients_requests_share_its_id_and_a_repeated_scope_list() {
+        let store = MemoryStore::new();
+        let a = pending(&minted(4), "client-a");
+        let b = pending(&minted(5), "client-a");
+        let c = StoredRequest {
+            scopes: vec!["openid".into(), "profile".into()],
+            ..pending(&minted(6), "client-a")
+        };
+        for r in [&a, &b, &c] {
+            store.insert_request(r, t(900), t(0)).unwrap();
+        }
+        let inner = store.lock();
+        let get = |r: &StoredRequest| inner.requests.get(&RequestKey::of(&r.auth_req_id));
+        let (ra, rb, rc) = (get(&a).unwrap(), get(&b).unwrap(), get(&c).unwrap());
+        assert!(Arc::ptr_eq(&ra.client_id, &rb.client_id));
+        assert!(Arc::ptr_eq(&ra.client_id, &rc.client_id));
+        assert!(Arc::ptr_eq(&ra.scopes, &rb.scopes));
+        assert!(!Arc::ptr_eq(&ra.scopes, &rc.scopes));
+        assert!(ra.cold.is_none() && ra.state.is_none());
+    }
+
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn a_pending_request_stays_small() {
+        // What one pending request costs besides its subject: a map bucket, the record, a
+        // queue slot. Growing any of these shows in `cargo run -p ciba-bench --bin scale`.
+        assert_eq!(std::mem::size_of::<(MintedId, Box<Record>)>(), 32);
+        assert!(std::mem::size_of::<Record>() <= 136);
+        assert_eq!(std::mem::size_of::<Slot>(), 24);
     }
 }
