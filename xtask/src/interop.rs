@@ -20,7 +20,7 @@
 //! [`BUDGET`]; each cell by [`CELL_TIMEOUT`]; every wait on a peer has its own timeout.
 
 pub(crate) mod json;
-mod support;
+pub(crate) mod support;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -133,7 +133,7 @@ pub(crate) fn run_in_ci() -> Result<(), String> {
 // ---------------------------------------------------------------------------------------
 
 /// Node.js ≥ 20 and npm on PATH.
-fn check_node() -> Result<(), String> {
+pub(crate) fn check_node() -> Result<(), String> {
     let version = tool_version("node")?;
     let major: u32 = version
         .trim_start_matches('v')
@@ -164,6 +164,18 @@ fn tool_version(tool: &str) -> Result<String, String> {
 
 /// `<target dir>/debug/ciba`, the target dir as cargo sees it (CARGO_TARGET_DIR, config).
 fn ciba_binary() -> Result<PathBuf, String> {
+    let bin = target_dir()?
+        .join("debug")
+        .join(format!("ciba{}", std::env::consts::EXE_SUFFIX));
+    if bin.exists() {
+        Ok(bin)
+    } else {
+        Err(format!("{} is missing after the build", bin.display()))
+    }
+}
+
+/// The target directory as cargo sees it (CARGO_TARGET_DIR, config).
+pub(crate) fn target_dir() -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = Command::new(cargo)
         .args(["metadata", "--format-version", "1", "--no-deps", "--locked"])
@@ -180,19 +192,12 @@ fn ciba_binary() -> Result<PathBuf, String> {
         .get("target_directory")
         .and_then(Json::as_str)
         .ok_or("cargo metadata has no target_directory")?;
-    let bin = Path::new(target)
-        .join("debug")
-        .join(format!("ciba{}", std::env::consts::EXE_SUFFIX));
-    if bin.exists() {
-        Ok(bin)
-    } else {
-        Err(format!("{} is missing after the build", bin.display()))
-    }
+    Ok(PathBuf::from(target))
 }
 
 /// Runs `npm ci --no-audit --no-fund` in interop/ when node_modules is missing, older than
 /// the lockfile, or holds other versions than the pinned ones.
-fn ensure_npm_packages(interop: &Path, deadline: Instant) -> Result<(), String> {
+pub(crate) fn ensure_npm_packages(interop: &Path, deadline: Instant) -> Result<(), String> {
     let Some(why) = npm_packages_stale(interop) else {
         println!("\n==> interop/node_modules is up to date");
         return Ok(());
@@ -1085,7 +1090,7 @@ fn write_clients(path: &Path, cells: &[Cell], kind: ServerKind, keys: &Path) -> 
 }
 
 /// Waits for the first stdout line of a server that `is_ready` accepts.
-fn ready_line(
+pub(crate) fn ready_line(
     proc: &mut Proc,
     log: &Path,
     is_ready: impl Fn(&str) -> bool,

@@ -2,6 +2,7 @@
 //!
 //! Dependency-free on purpose, so it compiles in seconds.
 
+mod bench;
 mod ci;
 mod deny;
 mod fuzz;
@@ -16,16 +17,19 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
+  bench     [--quick] benchmarks and load runs against a hyper ceiling and oidc-provider;
+            writes docs/performance.md and docs/performance.svg
   ci        format check, clippy, tidy, deny, tests (both JOSE backends), interop, docs, tidy checks
   interop   the interop matrix against oidc-provider, openid-client, oauth4webapi (Node.js)
   tidy      only the tidy checks (dependency boundaries, forbidden calls)
-  deny      offline dependency checks: licenses, banned crates, duplicate versions
+  deny      dependency checks without an advisory database: licenses, bans, duplicates
   fuzz      [--seconds N] [TARGET...] run the cargo-fuzz targets in fuzz/ (default 60 s each)
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
+        Some("bench") => bench::run(args.get(1..).unwrap_or_default()),
         Some("ci") => ci::run(),
         Some("tidy") => tidy::run(),
         Some("deny") => deny::run(),

@@ -313,6 +313,10 @@ pub(crate) struct ServeArgs {
     /// Lifetime of authentication requests without requested_expiry, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub(crate) expires_in: u64,
+    /// With `--store memory`: the most entries (pending and finished requests, replay-cache
+    /// entries) one client may keep; beyond it the provider answers 503. Load tests raise it.
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
+    pub(crate) max_pending_per_client: usize,
 }
 
 /// Options of `ciba login`.

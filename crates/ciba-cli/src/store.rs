@@ -9,16 +9,25 @@ use std::sync::Arc;
 
 use ciba_redis::RedisStore;
 use ciba_server::MemoryStore;
+use ciba_server::store::MemoryStoreConfig;
 use ciba_server::store::Store;
 use url::Url;
 
 use crate::cli::StoreArg;
 use crate::error::{CliError, chain};
 
-/// Opens the store `arg` names; for Redis, checks that it answers.
-pub(crate) async fn open(arg: &StoreArg) -> Result<Arc<dyn Store>, CliError> {
+/// Opens the store `arg` names; for Redis, checks that it answers. `max_per_client` bounds
+/// what one client may keep in a memory store (Redis has its own bound).
+pub(crate) async fn open(
+    arg: &StoreArg,
+    max_per_client: usize,
+) -> Result<Arc<dyn Store>, CliError> {
     let url = match arg {
-        StoreArg::Memory => return Ok(Arc::new(MemoryStore::new())),
+        StoreArg::Memory => {
+            return Ok(Arc::new(MemoryStore::with_config(MemoryStoreConfig {
+                max_entries_per_client: max_per_client,
+            })));
+        }
         StoreArg::Redis(url) => url,
     };
     let shown = redacted(url);

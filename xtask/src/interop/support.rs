@@ -92,6 +92,11 @@ impl Proc {
     pub(crate) fn name(&self) -> &str {
         &self.name
     }
+
+    /// The operating system's process id.
+    pub(crate) fn id(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Proc {
