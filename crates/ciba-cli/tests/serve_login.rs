@@ -15,7 +15,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{eventually, http, login_args, run_ciba, serve};
+use support::{eventually, free_port, http, login_args, run_ciba, serve};
 
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(40);
 
@@ -219,11 +219,7 @@ fn the_device_api_lists_pending_requests_and_lets_a_script_approve() {
 #[test]
 fn serve_registers_the_clients_of_a_clients_file() {
     // A port for the ping client's notification endpoint.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let dir = std::env::temp_dir().join(format!("ciba-cli-clients-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("clients.json");
@@ -354,11 +350,7 @@ fn login_reports_a_missing_key_file_in_one_line() {
 #[test]
 fn login_reports_a_wrong_issuer_in_one_line() {
     // Nothing listens there.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let issuer = format!("http://127.0.0.1:{port}");
     let out = run_ciba(
         &[

@@ -135,8 +135,13 @@ impl Served {
 
 /// Starts `ciba serve --addr 127.0.0.1:0 <extra>` and reads its start-up lines: the first one
 /// is `issuer: URL`; with demo clients, waits for `expected_clients` `client:` lines.
+///
+/// The demo ping and push clients listen on the issuer's port + 1 and + 2, so the issuer's
+/// port comes from [`free_port_block`], outside the range the OS hands out to outgoing
+/// connections: no other test's connection can take those two ports in the meantime.
 pub fn serve(extra: &[&str], expected_clients: usize) -> Served {
-    serve_at("127.0.0.1:0", extra, expected_clients)
+    let port = free_port_block(3);
+    serve_at(&format!("127.0.0.1:{port}"), extra, expected_clients)
 }
 
 /// [`serve`] on `addr`.
@@ -296,10 +301,35 @@ fn basic(text: &str) -> String {
     out
 }
 
-/// A loopback port that was free a moment ago.
+/// A loopback port that was free a moment ago, from outside the OS's ephemeral range (see
+/// [`free_port_block`]).
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
+    free_port_block(1)
+}
+
+/// The first of `n` consecutive loopback ports that the OS confirmed free a moment ago.
+///
+/// Candidates are drawn at random below Linux's ephemeral range (32768 and up by default), so
+/// the source port of a connection some other test opens can never land on one; each
+/// candidate block is bound (and released) to check it, and a busy one is skipped.
+pub fn free_port_block(n: u16) -> u16 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::BuildHasher;
+    const LOW: u16 = 20_000;
+    const HIGH: u16 = 32_000;
+    let random = RandomState::new();
+    for attempt in 0u32..1000 {
+        let span = u64::from(HIGH - LOW - n);
+        let offset = random.hash_one((attempt, std::process::id())) % span;
+        let first = LOW + u16::try_from(offset).expect("offset fits");
+        let held: Vec<_> = (first..first + n)
+            .map_while(|p| std::net::TcpListener::bind(("127.0.0.1", p)).ok())
+            .collect();
+        if held.len() == usize::from(n) {
+            return first;
+        }
+    }
+    panic!("no block of {n} free loopback ports in {LOW}..{HIGH}");
 }
 
 /// Reads one response: the head, then a `Content-Length` body, a chunked body, or everything
