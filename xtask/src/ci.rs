@@ -34,6 +34,9 @@ pub(crate) fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     }
 }
 
+/// Seconds each fuzz target runs in CI.
+const CI_FUZZ_SECONDS: u64 = 15;
+
 pub(crate) fn run() -> Result<(), String> {
     let started = Instant::now();
     cargo(&["fmt", "--all", "--", "--check"], &[])?;
@@ -77,6 +80,9 @@ pub(crate) fn run() -> Result<(), String> {
     )?;
     // The interop matrix against the JavaScript implementations (interop/, Node.js).
     crate::interop::run_in_ci()?;
+    // Every cargo-fuzz target for a short bounded time (the 10-minute runs are local:
+    // `cargo xtask fuzz --seconds 600`).
+    crate::fuzz::run(&[String::from("--seconds"), CI_FUZZ_SECONDS.to_string()])?;
     cargo(
         &["doc", "--workspace", "--no-deps", "--locked"],
         &[("RUSTDOCFLAGS", "-D warnings")],

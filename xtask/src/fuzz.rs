@@ -5,7 +5,8 @@
 //! with `RUSTC_BOOTSTRAP=1` for the fuzz build only. Sanitizers are off (`--sanitizer none`):
 //! the crates forbid `unsafe`, and the fuzzers look for panics, overflows and runaway
 //! allocation. cargo-fuzz is installed with `cargo install cargo-fuzz --locked` when missing.
-//! CI does not run this: the proptest harnesses feed the same parsers on every `cargo xtask ci`.
+//! `cargo xtask ci` runs every target for a few seconds (after the test suites, which feed the
+//! same parsers through proptest harnesses and so need no fuzzer); the long runs are local.
 
 use std::path::Path;
 use std::process::{Command, Stdio};

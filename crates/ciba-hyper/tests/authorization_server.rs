@@ -160,6 +160,31 @@ async fn deliverer_retries_server_errors_and_resets() {
 }
 
 #[tokio::test]
+async fn deliverer_takes_any_2xx_as_delivered_and_ignores_the_body() {
+    // CIBA Core 10.2: the client answers 204 No Content, but any 2xx means the
+    // notification arrived; the body the client sends with a 200 is not read.
+    for (code, body) in [
+        (200, b"{\"whatever\":true}".to_vec()),
+        (202, Vec::new()),
+        (200, b"not json".to_vec()),
+    ] {
+        let (delivery, endpoint) = deliver(
+            vec![Step::Raw(code, Vec::new(), body), status(500)],
+            fast_deliverer(),
+        )
+        .await;
+        match delivery {
+            Delivery::Delivered { status, attempts } => {
+                assert_eq!(status, code);
+                assert_eq!(attempts, 1, "a 2xx must not be retried");
+            }
+            other => panic!("{code}: {other:?}"),
+        }
+        assert_eq!(endpoint.arrivals("POST /token").len(), 1);
+    }
+}
+
+#[tokio::test]
 async fn deliverer_gives_up_after_its_attempts() {
     let (delivery, endpoint) = deliver(
         vec![status(503), status(502), status(500)],

@@ -3,7 +3,7 @@
 //! signature verification rate of `openssl speed` on the same machine, as a ceiling.
 //!
 //! ```text
-//! cargo run --release -p ciba-bench --bin client_rate [-- --seconds 2]
+//! cargo run --release -p ciba-bench --bin client_rate [-- --seconds 2] [--alg ES256]
 //! ```
 //!
 //! One unit of work is what a poll or ping client does with the token endpoint's answer:
@@ -41,8 +41,8 @@ const WARM_UP: Duration = Duration::from_millis(300);
 const CHUNK: u64 = 16;
 
 fn main() -> ExitCode {
-    let seconds = match seconds_from_args() {
-        Ok(s) => s,
+    let (seconds, only) = match options_from_args() {
+        Ok(o) => o,
         Err(e) => {
             eprintln!("client_rate: {e}");
             return ExitCode::from(2);
@@ -50,6 +50,9 @@ fn main() -> ExitCode {
     };
     let mut failed = false;
     for alg in keys::ID_TOKEN_ALGS {
+        if only.as_deref().is_some_and(|name| name != alg.as_str()) {
+            continue;
+        }
         match measure(alg, Duration::from_secs_f64(seconds)) {
             Ok((iterations, elapsed)) => emit(&json!({
                 "kind": "client_rate",
@@ -66,7 +69,9 @@ fn main() -> ExitCode {
             }
         }
     }
-    openssl_speed(seconds);
+    if only.is_none() {
+        openssl_speed(seconds);
+    }
     if failed {
         ExitCode::FAILURE
     } else {
@@ -74,10 +79,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--seconds N` (a positive number), or the default.
-fn seconds_from_args() -> Result<f64, String> {
+/// `--seconds N` (a positive number, or the default) and `--alg NAME` (one algorithm only,
+/// without the openssl run: for a profiler).
+fn options_from_args() -> Result<(f64, Option<String>), String> {
     let mut args = std::env::args().skip(1);
     let mut seconds = DEFAULT_SECONDS;
+    let mut only = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--seconds" => {
@@ -88,14 +95,23 @@ fn seconds_from_args() -> Result<f64, String> {
                     .filter(|s| s.is_finite() && *s > 0.0)
                     .ok_or_else(|| format!("--seconds {value:?} is not a positive number"))?;
             }
+            "--alg" => {
+                let value = args.next().ok_or("--alg needs a value")?;
+                if !keys::ID_TOKEN_ALGS.iter().any(|a| a.as_str() == value) {
+                    return Err(format!(
+                        "--alg {value:?} is not one of the measured algorithms"
+                    ));
+                }
+                only = Some(value);
+            }
             other => {
                 return Err(format!(
-                    "unknown argument {other:?} (usage: client_rate [--seconds N])"
+                    "unknown argument {other:?} (usage: client_rate [--seconds N] [--alg NAME])"
                 ));
             }
         }
     }
-    Ok(seconds)
+    Ok((seconds, only))
 }
 
 /// Processes a token response signed with `alg` for at least `duration` on this thread:

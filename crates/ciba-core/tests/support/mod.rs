@@ -79,8 +79,9 @@ pub fn op_jwks() -> JwkSet {
     }
 }
 
-pub fn metadata() -> ServerMetadata {
-    let doc = json!({
+/// The OP's discovery document the tests share (every delivery mode).
+pub fn metadata_document() -> serde_json::Value {
+    json!({
         "issuer": ISSUER,
         "token_endpoint": TOKEN_ENDPOINT,
         "jwks_uri": "https://op.example/jwks",
@@ -88,7 +89,11 @@ pub fn metadata() -> ServerMetadata {
         "backchannel_token_delivery_modes_supported": ["poll", "ping", "push"],
         "grant_types_supported": ["urn:openid:params:grant-type:ciba"],
         "id_token_signing_alg_values_supported": ["ES256", "RS256", "EdDSA", "ES384", "none", "HS256"],
-    });
+    })
+}
+
+pub fn metadata() -> ServerMetadata {
+    let doc = metadata_document();
     ServerMetadata::from_json(doc.to_string().as_bytes(), ISSUER, &Limits::DEFAULT).unwrap()
 }
 

@@ -2,7 +2,6 @@
 //! identification, the authentication device step), the handle it completes requests through,
 //! and the index of pending requests a device page can list.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -16,6 +15,7 @@ use ciba_server::{
 };
 
 use crate::server::deliver::{Delivery, NotificationDeliverer};
+use crate::server::pending_index::PendingIndex;
 
 /// What the application decides in the CIBA flow.
 pub trait AuthorizationHooks: Send + Sync + 'static {
@@ -97,6 +97,28 @@ impl PartialEq for PendingRequest {
 impl Eq for PendingRequest {}
 
 impl PendingRequest {
+    /// A request with only its identifier and times set (the index's unit tests).
+    #[cfg(test)]
+    pub(crate) fn for_index_test(
+        auth_req_id: &str,
+        issued_at: SystemTime,
+        lifetime_secs: u64,
+    ) -> PendingRequest {
+        PendingRequest {
+            auth_req_id: auth_req_id.to_owned(),
+            client_id: "client".to_owned(),
+            subject: "subject".to_owned(),
+            hint_type: HintType::LoginHint,
+            login_hint: None,
+            scopes: Vec::new(),
+            acr_values: Vec::new(),
+            binding_message: None,
+            delivery_mode: DeliveryMode::Poll,
+            issued_at,
+            expires_at: issued_at + std::time::Duration::from_secs(lifetime_secs),
+        }
+    }
+
     pub(crate) fn new(
         ticket: &Ticket,
         subject: &str,
@@ -128,7 +150,7 @@ pub(crate) struct Shared {
     pub(crate) hooks: Arc<dyn AuthorizationHooks>,
     pub(crate) deliverer: NotificationDeliverer,
     pub(crate) rng: Arc<dyn Random>,
-    pending: Mutex<BTreeMap<String, PendingRequest>>,
+    pending: Mutex<PendingIndex>,
 }
 
 impl Shared {
@@ -143,7 +165,7 @@ impl Shared {
             hooks,
             deliverer,
             rng,
-            pending: Mutex::new(BTreeMap::new()),
+            pending: Mutex::new(PendingIndex::default()),
         }
     }
 }
@@ -169,7 +191,7 @@ impl AsHandle {
         &self.shared.server
     }
 
-    fn index(&self) -> MutexGuard<'_, BTreeMap<String, PendingRequest>> {
+    fn index(&self) -> MutexGuard<'_, PendingIndex> {
         self.shared
             .pending
             .lock()
@@ -179,28 +201,16 @@ impl AsHandle {
     /// The requests acknowledged by this server and not yet completed or expired, oldest
     /// first.
     pub fn pending(&self) -> Vec<PendingRequest> {
-        let now = SystemTime::now();
-        let mut index = self.index();
-        index.retain(|_, p| p.expires_at > now);
-        let mut list: Vec<PendingRequest> = index.values().cloned().collect();
-        list.sort_by_key(|p| p.issued_at);
-        list
+        self.index().live(SystemTime::now())
     }
 
     /// One pending request.
     pub fn pending_request(&self, auth_req_id: &str) -> Option<PendingRequest> {
-        let now = SystemTime::now();
-        self.index()
-            .get(auth_req_id)
-            .filter(|p| p.expires_at > now)
-            .cloned()
+        self.index().get(auth_req_id, SystemTime::now()).cloned()
     }
 
     pub(crate) fn insert_pending(&self, request: PendingRequest) {
-        let now = SystemTime::now();
-        let mut index = self.index();
-        index.retain(|_, p| p.expires_at > now);
-        index.insert(request.auth_req_id.clone(), request);
+        self.index().insert(request, SystemTime::now());
     }
 
     /// Records the user's decision with ciba-server (`CibaServer::complete`) and, for ping and

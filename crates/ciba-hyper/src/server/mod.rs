@@ -46,6 +46,7 @@
 
 mod deliver;
 mod handle;
+mod pending_index;
 
 use std::convert::Infallible;
 use std::fmt;
