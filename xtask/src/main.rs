@@ -8,6 +8,7 @@ mod deny;
 mod fuzz;
 mod interop;
 mod redis;
+mod security_doc;
 mod services;
 mod tidy;
 

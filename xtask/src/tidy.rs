@@ -2,6 +2,7 @@
 //!
 //! - The sans-I/O crates (ciba-core, ciba-server) never depend on a runtime or an HTTP stack.
 //! - Their library code never reads the clock or sleeps, and carries no `todo!`/`unimplemented!`.
+//! - Every test docs/security.md names exists (xtask/src/security_doc.rs).
 //!
 //! `cargo xtask tidy` runs them; they are also ordinary `#[test]`s of this crate, so
 //! `cargo test --workspace` enforces them too.
@@ -58,6 +59,7 @@ pub(crate) fn run() -> Result<(), String> {
     for (krate, banned) in FORBIDDEN_DIRECT {
         problems.extend(forbidden_direct_dependencies(krate, banned)?);
     }
+    problems.extend(crate::security_doc::check()?);
     if problems.is_empty() {
         println!("<== tidy: ok");
         Ok(())

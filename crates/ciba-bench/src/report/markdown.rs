@@ -73,7 +73,10 @@ fn targets(md: &mut String, r: &Results) {
             t.verdict.as_str()
         );
     }
-    md.push('\n');
+    md.push_str(
+        "\nWhere the time goes, for every endpoint and for each target this run misses: \
+         [profiles.md](profiles.md) (perf, with the commands that made them).\n\n",
+    );
 }
 
 fn load(md: &mut String, r: &Results) {

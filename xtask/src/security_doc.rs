@@ -1,0 +1,151 @@
+//! A tidy check: every test docs/security.md names exists, so the conformance matrix cannot
+//! point at a test that was renamed or removed.
+//!
+//! A name is a backquoted path `crate::file::test` (an integration test,
+//! `crates/<crate>/tests/<file>.rs`) or `crate::module::tests::test` (a unit test in
+//! `crates/<crate>/src/**/<module>.rs`); `NM::test` and `CM` are the document's aliases for
+//! the two negative matrices. Paths to types' items and constants
+//! (`ciba_core::Limits::max_body_bytes`) are skipped: a test name is all lowercase; a
+//! lowercase path to a function (`ciba_core::ct::ct_eq`) must exist as well.
+
+use std::path::{Path, PathBuf};
+
+use crate::ci::root;
+
+/// Problems found: one line per missing test.
+pub(crate) fn check() -> Result<Vec<String>, String> {
+    let doc = root().join("docs/security.md");
+    let text =
+        std::fs::read_to_string(&doc).map_err(|e| format!("cannot read {}: {e}", doc.display()))?;
+    let mut problems = Vec::new();
+    let mut checked = 0usize;
+    for name in test_names(&text) {
+        checked += 1;
+        match resolve(&root(), &name) {
+            Some(files) if files.iter().any(|f| defines(f, leaf(&name))) => {}
+            _ => problems.push(format!("docs/security.md names a missing test: {name}")),
+        }
+    }
+    if checked == 0 {
+        problems.push("docs/security.md names no test at all".to_owned());
+    }
+    Ok(problems)
+}
+
+/// The backquoted test paths of `text`, aliases expanded, each once.
+fn test_names(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for (i, chunk) in text.split('`').enumerate() {
+        // Odd chunks are inside backquotes.
+        if i % 2 == 0 {
+            continue;
+        }
+        let expanded = if let Some(rest) = chunk.strip_prefix("NM::") {
+            format!("ciba_server::negative_matrix::{rest}")
+        } else {
+            chunk.to_owned()
+        };
+        if is_test_path(&expanded) && !names.contains(&expanded) {
+            names.push(expanded);
+        }
+    }
+    names
+}
+
+fn is_test_path(s: &str) -> bool {
+    let parts: Vec<&str> = s.split("::").collect();
+    parts.len() >= 3
+        && parts.first().is_some_and(|p| p.starts_with("ciba_"))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+}
+
+fn leaf(name: &str) -> &str {
+    name.rsplit("::").next().unwrap_or(name)
+}
+
+/// The files that may define `name`.
+fn resolve(root: &Path, name: &str) -> Option<Vec<PathBuf>> {
+    let parts: Vec<&str> = name.split("::").collect();
+    let krate = parts.first()?.replace('_', "-");
+    let base = root.join("crates").join(krate);
+    let module = parts.get(1)?;
+    let integration = base.join("tests").join(format!("{module}.rs"));
+    if parts.len() == 3 && integration.is_file() {
+        return Some(vec![integration]);
+    }
+    // crate::module::tests::name: a unit test in src/**/module.rs or src/**/module/mod.rs
+    // (and crate::module::function, an API function the document names).
+    let mut found = Vec::new();
+    collect(&base.join("src"), module, &mut found);
+    Some(found)
+}
+
+fn collect(dir: &Path, module: &str, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n == module) {
+                found.push(path.join("mod.rs"));
+            }
+            collect(&path, module, found);
+        } else if path.file_stem().is_some_and(|s| s == module) {
+            found.push(path);
+        }
+    }
+}
+
+/// Whether `file` defines a function called `test`.
+fn defines(file: &Path, test: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return false;
+    };
+    let needle = format!("fn {test}(");
+    text.contains(&needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_paths_are_told_from_api_paths() {
+        let names = test_names(
+            "a `ciba_core::ack::unknown_members_are_ignored` b `ciba_core::Limits::max_body_bytes` \
+             c `NM::some_row_test` d `ciba_hyper::DEFAULT_TIMEOUT` e `ciba_core::ack::unknown_members_are_ignored`",
+        );
+        assert_eq!(
+            names,
+            [
+                "ciba_core::ack::unknown_members_are_ignored",
+                "ciba_server::negative_matrix::some_row_test"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_test_named_by_the_security_document_exists() {
+        let problems = check().unwrap_or_else(|e| vec![e]);
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn a_renamed_test_is_reported() {
+        let root = root();
+        let missing = "ciba_core::ack::no_such_test_exists_here";
+        let files = resolve(&root, missing).unwrap_or_default();
+        assert_eq!(files, [root.join("crates/ciba-core/tests/ack.rs")]);
+        assert!(!files.iter().any(|f| defines(f, leaf(missing))));
+        assert!(
+            files
+                .iter()
+                .any(|f| defines(f, "unknown_members_are_ignored"))
+        );
+    }
+}
