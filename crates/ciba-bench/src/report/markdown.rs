@@ -211,7 +211,7 @@ fn client(md: &mut String, r: &Results) {
         "## Client: token response with full ID token validation, one core\n\n\
          `ciba-core` runs `client_rate` (Rust, release); `oauth4webapi` runs \
          interop/bench/oauth4webapi_rate.mjs with its signature check turned on; `openssl` is \
-         `openssl speed`'s bare verification rate, the floor of any implementation.\n\n\
+         `openssl speed`'s signature verifications alone, with nothing around them (a faster library can pass it).\n\n\
          | implementation | algorithm | per second |\n|---|---|---|\n",
     );
     for v in r.of_kind("client_rate") {
