@@ -9,7 +9,9 @@ use ciba_core::jose::{CompactJws, JwkSet};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(jws) = CompactJws::parse(text, &Limits::DEFAULT) {
         let _ = jws.claims(&Limits::DEFAULT);
     }

@@ -6,7 +6,11 @@ use ciba_core::token_response::TokenResponse;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let status = if data.first().is_some_and(|b| b % 2 == 0) { 200 } else { 400 };
+    let status = if data.first().is_some_and(|b| b % 2 == 0) {
+        200
+    } else {
+        400
+    };
     if let Ok(resp) = http::Response::builder()
         .status(status)
         .header("content-type", "application/json")

@@ -1,21 +1,100 @@
-//! Shared set-up for the server fuzz targets: one CibaServer with a few registered clients.
+//! Shared set-up for the server fuzz targets: one CibaServer with a few registered clients,
+//! and for the token endpoint one that also holds a pending and an approved request.
 
 use std::sync::{Arc, OnceLock};
 
 use ciba_core::jose::JwkSigner;
+use std::time::{Duration, SystemTime};
+
 use ciba_core::random::OsRandom;
 use ciba_server::{
-    CIBA_GRANT_TYPE, CibaServer, ClientMetadata, DefaultTokenMinter, DeliveryMode, MemoryStore,
+    AuthenticationResult, Authorization, BackchannelOutcome, CIBA_GRANT_TYPE, CibaServer,
+    ClientMetadata, DefaultTokenMinter, DeliveryMode, IncomingRequest, IssueOutcome, MemoryStore,
     ServerConfig, StaticClientRegistry,
 };
 
-/// The server every server target drives (built once per process).
+/// The time every server target runs at.
+pub fn now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+}
+
+/// The server the backchannel target drives (built once per process).
 pub fn server() -> &'static CibaServer {
     static SERVER: OnceLock<CibaServer> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let config =
-            ServerConfig::new("https://op.example", "https://op.example/token", "https://op.example/bc")
-                .expect("static configuration is valid");
+    SERVER.get_or_init(build)
+}
+
+/// The token endpoint's server: [`server`]'s set-up plus two requests of client `poll`,
+/// one pending and one approved. Inputs name them `$P` and `$A` (see [`with_ids`]), so the
+/// fuzzer reaches `authorization_pending`, `slow_down` and the token response, not only
+/// `invalid_grant`.
+pub fn seeded_server() -> &'static (CibaServer, String, String) {
+    static SEEDED: OnceLock<(CibaServer, String, String)> = OnceLock::new();
+    SEEDED.get_or_init(|| {
+        let server = build();
+        let pending = start(&server);
+        let approved = start(&server);
+        server
+            .complete(
+                &approved,
+                AuthenticationResult::Authorized(Authorization::new("alice")),
+                now(),
+                &OsRandom,
+            )
+            .expect("the approved request completes");
+        (server, pending, approved)
+    })
+}
+
+/// `body` with `$P` and `$A` replaced by the pending and the approved `auth_req_id`.
+pub fn with_ids(body: &[u8], pending: &str, approved: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body;
+    while let Some((&first, tail)) = rest.split_first() {
+        match (first, tail.first()) {
+            (b'$', Some(b'P')) => out.extend_from_slice(pending.as_bytes()),
+            (b'$', Some(b'A')) => out.extend_from_slice(approved.as_bytes()),
+            _ => {
+                out.push(first);
+                rest = tail;
+                continue;
+            }
+        }
+        rest = tail.get(1..).unwrap_or_default();
+    }
+    out
+}
+
+fn start(server: &CibaServer) -> String {
+    let request = http::Request::post("https://op.example/bc")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("authorization", "Basic cG9sbDpzZWNyZXQ=")
+        .body(b"scope=openid&login_hint=alice".to_vec())
+        .expect("static request");
+    let ticket = match server.authenticate_request(
+        &IncomingRequest::from_http(&request),
+        now(),
+        &OsRandom,
+    ) {
+        BackchannelOutcome::UserIdentification(ticket) => ticket,
+        BackchannelOutcome::Respond(r) => panic!("seed request refused: {}", r.error),
+    };
+    match server.issue(&*ticket, "alice", now(), &OsRandom) {
+        IssueOutcome::Issued(ack) => ack.auth_req_id,
+        IssueOutcome::InvalidTicket(r) | IssueOutcome::Refused(r) => {
+            panic!("seed request not issued: {}", r.error)
+        }
+    }
+}
+
+fn build() -> CibaServer {
+    {
+        let config = ServerConfig::new(
+            "https://op.example",
+            "https://op.example/token",
+            "https://op.example/bc",
+        )
+        .expect("static configuration is valid");
         let mut registry = StaticClientRegistry::new();
         for (id, mode) in [("poll", DeliveryMode::Poll), ("ping", DeliveryMode::Ping)] {
             let mut client = ClientMetadata::new(id);
@@ -26,7 +105,9 @@ pub fn server() -> &'static CibaServer {
                 client.backchannel_client_notification_endpoint =
                     Some("https://rp.example/cb".into());
             }
-            registry.register(client, &config).expect("static client is valid");
+            registry
+                .register(client, &config)
+                .expect("static client is valid");
         }
         let key = JwkSigner::generate_ed25519(&OsRandom, Some("k".into())).expect("key");
         CibaServer::new(
@@ -35,7 +116,7 @@ pub fn server() -> &'static CibaServer {
             Arc::new(MemoryStore::new()),
             Arc::new(DefaultTokenMinter::new(Arc::new(key))),
         )
-    })
+    }
 }
 
 /// A form POST built from fuzz input: the first byte says how much of the rest is the
