@@ -119,11 +119,11 @@ fn build() -> CibaServer {
     }
 }
 
-/// A form POST built from fuzz input: the first byte says how much of the rest is the
-/// `Authorization` header value; the remainder is the body.
+/// A form POST built from fuzz input: the first byte says how many of the bytes after it are
+/// the `Authorization` header value; the remainder is the body. Empty input builds nothing.
 pub fn request(data: &[u8]) -> Option<http::Request<Vec<u8>>> {
-    let split = data.first().map_or(0, |b| usize::from(*b)).min(data.len());
-    let (auth, body) = data.split_at(split);
+    let (&length, rest) = data.split_first()?;
+    let (auth, body) = rest.split_at(usize::from(length).min(rest.len()));
     let mut builder = http::Request::post("https://op.example/bc")
         .header("content-type", "application/x-www-form-urlencoded");
     if let Ok(value) = http::HeaderValue::from_bytes(auth) {
