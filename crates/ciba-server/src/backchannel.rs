@@ -274,13 +274,13 @@ impl CibaServer {
     /// with `WWW-Authenticate` for client authentication failures, 503 when the client has
     /// too many requests in flight, 500 when the store or the random source fails). `rng`
     /// mints the ticket id.
-    pub fn authenticate_request(
+    pub async fn authenticate_request(
         &self,
         request: &IncomingRequest<'_>,
         now: SystemTime,
         rng: &dyn Random,
     ) -> BackchannelOutcome {
-        match self.validate_backchannel(request, now, rng) {
+        match self.validate_backchannel(request, now, rng).await {
             Ok(ticket) => BackchannelOutcome::UserIdentification(Box::new(ticket)),
             Err(e) => BackchannelOutcome::Respond(Rejection::new(e, &self.config.issuer)),
         }
@@ -311,7 +311,7 @@ impl CibaServer {
         Ok(())
     }
 
-    fn validate_backchannel(
+    async fn validate_backchannel(
         &self,
         request: &IncomingRequest<'_>,
         now: SystemTime,
@@ -323,7 +323,9 @@ impl CibaServer {
         self.check_lengths(form.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
 
         // 2. Client authentication.
-        let client = self.authenticate_client(request, &form, Endpoint::Backchannel, now)?;
+        let client = self
+            .authenticate_client(request, &form, Endpoint::Backchannel, now)
+            .await?;
         let client = client.metadata;
 
         // 3. May this client use CIBA?
@@ -340,7 +342,7 @@ impl CibaServer {
         }
         let (params, signed) = match find("request") {
             Some(jwt) => {
-                let claims = self.verify_request_object(&client, jwt, &form, now)?;
+                let claims = self.verify_request_object(&client, jwt, &form, now).await?;
                 let strings = claims
                     .iter()
                     .filter_map(|(k, v)| v.as_str().map(|s| (k.as_str(), s)));
@@ -459,7 +461,7 @@ impl CibaServer {
             extra,
             expires_at: now.checked_add(self.config.ticket_ttl).unwrap_or(now),
         };
-        match self.store.insert_ticket(&ticket, now) {
+        match self.store.insert_ticket(&ticket, now).await {
             Ok(()) => Ok(ticket),
             Err(StoreError::ClientLimitReached { .. }) => Err(BackchannelError::TooManyRequests),
             Err(e) => Err(BackchannelError::Store(e)),

@@ -27,6 +27,7 @@ use crate::client::{AuthMethod, ClientMetadata};
 use crate::incoming::{IncomingRequest, TlsClientCertificate};
 use crate::jwt_claims::{ClaimError, Clock, audience_ok, opt_time, req_string, req_time};
 use crate::params::form_decode;
+use crate::registry::RegistryError;
 use crate::response::ProtocolError;
 use crate::secret::Secret;
 use crate::server::CibaServer;
@@ -131,6 +132,9 @@ pub enum ClientAuthError {
     /// The replay cache could not be consulted.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The client registry could not be consulted.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
 }
 
 impl ProtocolError for ClientAuthError {
@@ -140,6 +144,7 @@ impl ProtocolError for ClientAuthError {
                 ErrorCode::TemporarilyUnavailable
             }
             ClientAuthError::Store(_) => ErrorCode::ServerError,
+            ClientAuthError::Registry(_) => ErrorCode::TemporarilyUnavailable,
             _ => ErrorCode::InvalidClient,
         }
     }
@@ -150,13 +155,16 @@ impl ProtocolError for ClientAuthError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ClientAuthError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ClientAuthError::Registry(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
 
     fn description(&self) -> Cow<'static, str> {
         match self {
-            ClientAuthError::Store(_) => Cow::Borrowed("the server could not process the request"),
+            ClientAuthError::Store(_) | ClientAuthError::Registry(_) => {
+                Cow::Borrowed("the server could not process the request")
+            }
             ClientAuthError::MultipleMethods => {
                 Cow::Borrowed("more than one client authentication method was used")
             }
@@ -167,10 +175,14 @@ impl ProtocolError for ClientAuthError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             ClientAuthError::Store(e) => e.retry_after(),
+            ClientAuthError::Registry(_) => Some(REGISTRY_RETRY_AFTER),
             _ => None,
         }
     }
 }
+
+/// The `Retry-After` seconds when the client registry cannot answer (as for a store backend).
+const REGISTRY_RETRY_AFTER: u64 = 5;
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
@@ -272,7 +284,7 @@ fn certificate_matches(client: &ClientMetadata, cert: &TlsClientCertificate) -> 
 }
 
 impl CibaServer {
-    pub(crate) fn authenticate_client(
+    pub(crate) async fn authenticate_client(
         &self,
         request: &IncomingRequest<'_>,
         params: &[(String, String)],
@@ -309,7 +321,7 @@ impl CibaServer {
                 if form_id.is_some_and(|f| f != id) {
                     return Err(ClientAuthError::ClientIdMismatch);
                 }
-                let client = self.lookup(&id, AuthMethod::ClientSecretBasic)?;
+                let client = self.lookup(&id, AuthMethod::ClientSecretBasic).await?;
                 if !secret_matches(client.client_secret.as_ref(), &secret) {
                     return Err(ClientAuthError::InvalidSecret);
                 }
@@ -320,7 +332,7 @@ impl CibaServer {
             }
             Presented::Post { id, secret } => {
                 let id = id.ok_or(ClientAuthError::MissingClientId)?;
-                let client = self.lookup(id, AuthMethod::ClientSecretPost)?;
+                let client = self.lookup(id, AuthMethod::ClientSecretPost).await?;
                 if !secret_matches(client.client_secret.as_ref(), secret) {
                     return Err(ClientAuthError::InvalidSecret);
                 }
@@ -333,13 +345,14 @@ impl CibaServer {
                 let (Some(JWT_BEARER_ASSERTION_TYPE), Some(jwt)) = (kind, jwt) else {
                     return Err(ClientAuthError::UnsupportedAssertionType);
                 };
-                self.verify_assertion(jwt, form_id, endpoint, now)?
+                self.verify_assertion(jwt, form_id, endpoint, now).await?
             }
             Presented::Nothing => {
                 let id = form_id.ok_or(ClientAuthError::NoCredentials)?;
                 let client = self
                     .registry
                     .client(id)
+                    .await?
                     .ok_or(ClientAuthError::UnknownClient)?;
                 match (
                     &client.token_endpoint_auth_method,
@@ -374,10 +387,15 @@ impl CibaServer {
         Ok(authenticated)
     }
 
-    fn lookup(&self, id: &str, used: AuthMethod) -> Result<Arc<ClientMetadata>, ClientAuthError> {
+    async fn lookup(
+        &self,
+        id: &str,
+        used: AuthMethod,
+    ) -> Result<Arc<ClientMetadata>, ClientAuthError> {
         let client = self
             .registry
             .client(id)
+            .await?
             .ok_or(ClientAuthError::UnknownClient)?;
         if client.token_endpoint_auth_method != used {
             return Err(ClientAuthError::MethodNotRegistered {
@@ -388,7 +406,7 @@ impl CibaServer {
         Ok(client)
     }
 
-    fn verify_assertion(
+    async fn verify_assertion(
         &self,
         jwt: &str,
         form_id: Option<&str>,
@@ -419,7 +437,7 @@ impl CibaServer {
         } else {
             AuthMethod::PrivateKeyJwt
         };
-        let client = self.lookup(iss, used.clone())?;
+        let client = self.lookup(iss, used.clone()).await?;
         let policy = match client
             .token_endpoint_auth_signing_alg
             .as_deref()
@@ -489,7 +507,7 @@ impl CibaServer {
             jti: jti.to_owned(),
         };
         let until = from_unix_seconds(exp.saturating_add(clock.skew));
-        if !self.store.remember_jti(&key, until, now)? {
+        if !self.store.remember_jti(&key, until, now).await? {
             return Err(claim_err(ClaimError::Replayed));
         }
         Ok(AuthenticatedClient {

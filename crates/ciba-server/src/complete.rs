@@ -238,7 +238,7 @@ impl CibaServer {
     ///   request completed after it expired gives a `PushError` with `expired_token`, once.
     ///
     /// A second call for the same request is [`CompleteError::AlreadyCompleted`].
-    pub fn complete(
+    pub async fn complete(
         &self,
         auth_req_id: &str,
         result: AuthenticationResult,
@@ -247,7 +247,8 @@ impl CibaServer {
     ) -> Result<CompleteOutcome, CompleteError> {
         let current = self
             .store
-            .request(auth_req_id, now)?
+            .request(auth_req_id, now)
+            .await?
             .ok_or(CompleteError::UnknownRequest)?;
         if current.state != RequestState::Pending {
             return Err(CompleteError::AlreadyCompleted);
@@ -261,7 +262,10 @@ impl CibaServer {
             token: current.client_notification_token.as_ref(),
         };
         match current.delivery_mode {
-            DeliveryMode::Push => self.complete_push(&current, &target, &result, grant, now, rng),
+            DeliveryMode::Push => {
+                self.complete_push(&current, &target, &result, grant, now, rng)
+                    .await
+            }
             mode => {
                 // Build the ping first, so a bad endpoint changes nothing.
                 let ping = match mode {
@@ -273,7 +277,7 @@ impl CibaServer {
                     None if result == AuthenticationResult::AccessDenied => Completion::Denied,
                     None => Completion::Failed,
                 };
-                match self.store.complete(auth_req_id, completion, now)? {
+                match self.store.complete(auth_req_id, completion, now).await? {
                     CompleteStatus::Completed(_) => Ok(match ping {
                         Some(request) => CompleteOutcome::Ping(request),
                         None => CompleteOutcome::NothingToSend,
@@ -284,7 +288,7 @@ impl CibaServer {
         }
     }
 
-    fn complete_push(
+    async fn complete_push(
         &self,
         current: &StoredRequest,
         target: &Target<'_>,
@@ -336,7 +340,8 @@ impl CibaServer {
         };
         match self
             .store
-            .complete(id, Completion::Delivered(tokens), now)?
+            .complete(id, Completion::Delivered(tokens), now)
+            .await?
         {
             CompleteStatus::Completed(_) => Ok(prepared),
             CompleteStatus::Expired(_) => expired(),

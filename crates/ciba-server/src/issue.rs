@@ -198,7 +198,7 @@ impl CibaServer {
     /// poll and ping clients also get the `interval`.
     ///
     /// `ticket` is a [`Ticket`](crate::Ticket) or its id. Each ticket is used once.
-    pub fn issue<T: AsRef<str> + ?Sized>(
+    pub async fn issue<T: AsRef<str> + ?Sized>(
         &self,
         ticket: &T,
         subject: &str,
@@ -206,7 +206,7 @@ impl CibaServer {
         rng: &dyn Random,
     ) -> IssueOutcome {
         let reject = |e| Rejection::new(e, &self.config.issuer);
-        let ticket = match self.store.take_ticket(ticket.as_ref(), now) {
+        let ticket = match self.store.take_ticket(ticket.as_ref(), now).await {
             Ok(Some(t)) => t,
             Ok(None) => return IssueOutcome::InvalidTicket(reject(IssueError::InvalidTicket)),
             Err(e) => return IssueOutcome::Refused(reject(IssueError::Store(e))),
@@ -245,7 +245,7 @@ impl CibaServer {
             last_poll: None,
             state: RequestState::Pending,
         };
-        match self.store.insert_request(&stored, keep_until, now) {
+        match self.store.insert_request(&stored, keep_until, now).await {
             Ok(()) => {}
             Err(StoreError::ClientLimitReached { .. }) => {
                 return IssueOutcome::Refused(reject(IssueError::TooManyRequests));
@@ -269,7 +269,7 @@ impl CibaServer {
     /// Refuses the request of `ticket` with the error for `reason` (CIBA Core section 13:
     /// 403 for `access_denied`, 500 for `server_error`, 400 otherwise) and an optional
     /// `description`. The ticket is discarded; an unknown ticket still yields the response.
-    pub fn fail<T: AsRef<str> + ?Sized>(
+    pub async fn fail<T: AsRef<str> + ?Sized>(
         &self,
         ticket: &T,
         reason: FailReason,
@@ -277,7 +277,7 @@ impl CibaServer {
     ) -> Rejection<Failure> {
         // The response does not depend on the ticket, so a store failure here only leaves a
         // ticket to expire on its own.
-        let _ = self.store.remove_ticket(ticket.as_ref());
+        let _ = self.store.remove_ticket(ticket.as_ref()).await;
         let failure = Failure {
             reason,
             description: description

@@ -45,6 +45,15 @@
 //!   with `Retry-After: 60`; a failing store backend (a shared store that is unreachable)
 //!   with `Retry-After: 5` (see [`StoreError::retry_after`](store::StoreError::retry_after)).
 //!
+//! ## Async, runtime-agnostic
+//!
+//! The [`Store`] and the [`ClientRegistry`] are async traits (methods returning a
+//! [`BoxFuture`](store::BoxFuture), so both work as `Arc<dyn …>`): a store or a client
+//! database across a network never blocks the caller's thread. The endpoint methods that
+//! reach them are `async fn`s. This crate still has no runtime: it never spawns, sleeps or
+//! reads a clock; it only awaits the futures its store and registry return. With
+//! [`MemoryStore`] and [`StaticClientRegistry`] every call completes on its first poll.
+//!
 //! ## Example: the four calls in an authorization server
 //!
 //! ```
@@ -61,112 +70,131 @@
 //!     TokenOutcome,
 //! };
 //!
-//! // Set-up: configuration, one registered poll client, a signing key, the embedded store.
-//! let config = ServerConfig::new(
-//!     "https://op.example",
-//!     "https://op.example/token",
-//!     "https://op.example/bc-authorize",
-//! )?;
-//! let mut clients = StaticClientRegistry::new();
-//! let mut rp = ClientMetadata::new("rp");
-//! rp.client_secret = Some("s3cret".into());
-//! rp.grant_types = vec![CIBA_GRANT_TYPE.into()];
-//! rp.backchannel_token_delivery_mode = Some(DeliveryMode::Poll);
-//! clients.register(rp, &config)?;
-//! let key = JwkSigner::generate_ed25519(&OsRandom, Some("op-key-1".into()))?;
-//! let server = CibaServer::new(
-//!     config,
-//!     Arc::new(clients),
-//!     Arc::new(MemoryStore::new()),
-//!     Arc::new(DefaultTokenMinter::new(Arc::new(key))),
-//! );
-//!
-//! // The AS's own pieces: a user directory and the authentication device queue.
+//! // The AS's own pieces: a user directory.
 //! fn find_user(hint: &str) -> Option<&'static str> {
 //!     (hint == "alice@example.com").then_some("alice")
 //! }
-//! let mut device_queue: Vec<String> = Vec::new();
 //!
 //! // Handler of POST /bc-authorize: authenticate_request, then issue or fail.
-//! let backchannel = |req: &http::Request<Vec<u8>>,
-//!                    now: SystemTime,
-//!                    rng: &dyn Random,
-//!                    queue: &mut Vec<String>| {
-//!     match server.authenticate_request(&IncomingRequest::from_http(req), now, rng) {
+//! async fn backchannel(
+//!     server: &CibaServer,
+//!     req: &http::Request<Vec<u8>>,
+//!     now: SystemTime,
+//!     rng: &dyn Random,
+//!     device_queue: &mut Vec<String>,
+//! ) -> http::Response<Vec<u8>> {
+//!     match server.authenticate_request(&IncomingRequest::from_http(req), now, rng).await {
 //!         BackchannelOutcome::Respond(rejection) => rejection.response,
 //!         BackchannelOutcome::UserIdentification(ticket) => match find_user(ticket.hint.value()) {
-//!             None => server.fail(&*ticket, FailReason::UnknownUserId, None).response,
-//!             Some(subject) => match server.issue(&*ticket, subject, now, rng) {
+//!             None => server.fail(&*ticket, FailReason::UnknownUserId, None).await.response,
+//!             Some(subject) => match server.issue(&*ticket, subject, now, rng).await {
 //!                 IssueOutcome::Issued(ack) => {
-//!                     queue.push(ack.auth_req_id.clone()); // ask the user on their device
+//!                     device_queue.push(ack.auth_req_id.clone()); // ask the user on their device
 //!                     ack.response
 //!                 }
 //!                 IssueOutcome::InvalidTicket(r) | IssueOutcome::Refused(r) => r.response,
 //!             },
 //!         },
 //!     }
-//! };
+//! }
 //!
 //! // Handler of POST /token: the CIBA grant, or one of the AS's other grants.
-//! let token = |req: &http::Request<Vec<u8>>, now: SystemTime, rng: &dyn Random| {
-//!     match server.token_request(&IncomingRequest::from_http(req), now, rng) {
+//! async fn token(
+//!     server: &CibaServer,
+//!     req: &http::Request<Vec<u8>>,
+//!     now: SystemTime,
+//!     rng: &dyn Random,
+//! ) -> http::Response<Vec<u8>> {
+//!     match server.token_request(&IncomingRequest::from_http(req), now, rng).await {
 //!         TokenOutcome::Issued(grant) => grant.response,
 //!         TokenOutcome::Respond(rejection) => rejection.response,
 //!         TokenOutcome::NotCibaGrant { .. } => http::Response::new(Vec::new()), // other grants
 //!     }
-//! };
+//! }
 //!
-//! let form_post = |uri: &str, pairs: &[(&str, &str)]| {
+//! fn form_post(uri: &str, pairs: &[(&str, &str)]) -> http::Result<http::Request<Vec<u8>>> {
 //!     http::Request::post(uri)
 //!         .header("content-type", "application/x-www-form-urlencoded")
 //!         .header("authorization", "Basic cnA6czNjcmV0") // rp:s3cret
 //!         .body(encode_form(pairs.iter().copied()))
-//! };
-//!
-//! // A virtual clock: the AS passes its real clock here.
-//! let mut now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-//! let rng = OsRandom;
-//!
-//! // 1. The client starts the flow.
-//! let ack = backchannel(
-//!     &form_post(
-//!         "https://op.example/bc-authorize",
-//!         &[("scope", "openid"), ("login_hint", "alice@example.com")],
-//!     )?,
-//!     now,
-//!     &rng,
-//!     &mut device_queue,
-//! );
-//! assert_eq!(ack.status(), 200);
-//! let ack: serde_json::Value = serde_json::from_slice(ack.body())?;
-//! let auth_req_id = ack["auth_req_id"].as_str().unwrap_or_default().to_owned();
-//!
-//! // 2. The client polls before the user has answered.
-//! now += Duration::from_secs(5);
-//! let poll = [("grant_type", CIBA_GRANT_TYPE), ("auth_req_id", auth_req_id.as_str())];
-//! let pending = token(&form_post("https://op.example/token", &poll)?, now, &rng);
-//! assert_eq!(pending.status(), 400); // authorization_pending
-//!
-//! // 3. The user approves on the authentication device.
-//! for id in device_queue.drain(..) {
-//!     let approval = AuthenticationResult::Authorized(Authorization::new("alice"));
-//!     match server.complete(&id, approval, now, &rng)? {
-//!         CompleteOutcome::NothingToSend => {} // poll mode
-//!         other => {
-//!             // Ping and push: POST `other.notification()` with your HTTP client.
-//!             let _request = other.notification();
-//!         }
-//!     }
 //! }
 //!
-//! // 4. The next poll gets the tokens, exactly once.
-//! now += Duration::from_secs(5);
-//! let tokens = token(&form_post("https://op.example/token", &poll)?, now, &rng);
-//! assert_eq!(tokens.status(), 200);
-//! assert_eq!(tokens.headers()["cache-control"], "no-store");
-//! now += Duration::from_secs(5);
-//! let replay = token(&form_post("https://op.example/token", &poll)?, now, &rng);
-//! assert_eq!(replay.status(), 400); // invalid_grant
+//! async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//!     // Set-up: configuration, one registered poll client, a signing key, the embedded store.
+//!     let config = ServerConfig::new(
+//!         "https://op.example",
+//!         "https://op.example/token",
+//!         "https://op.example/bc-authorize",
+//!     )?;
+//!     let mut clients = StaticClientRegistry::new();
+//!     let mut rp = ClientMetadata::new("rp");
+//!     rp.client_secret = Some("s3cret".into());
+//!     rp.grant_types = vec![CIBA_GRANT_TYPE.into()];
+//!     rp.backchannel_token_delivery_mode = Some(DeliveryMode::Poll);
+//!     clients.register(rp, &config)?;
+//!     let key = JwkSigner::generate_ed25519(&OsRandom, Some("op-key-1".into()))?;
+//!     let server = CibaServer::new(
+//!         config,
+//!         Arc::new(clients),
+//!         Arc::new(MemoryStore::new()),
+//!         Arc::new(DefaultTokenMinter::new(Arc::new(key))),
+//!     );
+//!     let mut device_queue: Vec<String> = Vec::new();
+//!     // A virtual clock: the AS passes its real clock here.
+//!     let mut now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+//!     let rng = OsRandom;
+//!
+//!     // 1. The client starts the flow.
+//!     let start = form_post(
+//!         "https://op.example/bc-authorize",
+//!         &[("scope", "openid"), ("login_hint", "alice@example.com")],
+//!     )?;
+//!     let ack = backchannel(&server, &start, now, &rng, &mut device_queue).await;
+//!     assert_eq!(ack.status(), 200);
+//!     let ack: serde_json::Value = serde_json::from_slice(ack.body())?;
+//!     let auth_req_id = ack["auth_req_id"].as_str().unwrap_or_default().to_owned();
+//!
+//!     // 2. The client polls before the user has answered.
+//!     now += Duration::from_secs(5);
+//!     let poll = [("grant_type", CIBA_GRANT_TYPE), ("auth_req_id", auth_req_id.as_str())];
+//!     let pending = token(&server, &form_post("https://op.example/token", &poll)?, now, &rng).await;
+//!     assert_eq!(pending.status(), 400); // authorization_pending
+//!
+//!     // 3. The user approves on the authentication device.
+//!     for id in device_queue.drain(..) {
+//!         let approval = AuthenticationResult::Authorized(Authorization::new("alice"));
+//!         match server.complete(&id, approval, now, &rng).await? {
+//!             CompleteOutcome::NothingToSend => {} // poll mode
+//!             other => {
+//!                 // Ping and push: POST `other.notification()` with your HTTP client.
+//!                 let _request = other.notification();
+//!             }
+//!         }
+//!     }
+//!
+//!     // 4. The next poll gets the tokens, exactly once.
+//!     now += Duration::from_secs(5);
+//!     let tokens = token(&server, &form_post("https://op.example/token", &poll)?, now, &rng).await;
+//!     assert_eq!(tokens.status(), 200);
+//!     assert_eq!(tokens.headers()["cache-control"], "no-store");
+//!     now += Duration::from_secs(5);
+//!     let replay = token(&server, &form_post("https://op.example/token", &poll)?, now, &rng).await;
+//!     assert_eq!(replay.status(), 400); // invalid_grant
+//!     Ok(())
+//! }
+//!
+//! // Any executor runs it (tokio, async-std, or a plain loop as here: with the MemoryStore
+//! // every future is ready on its first poll).
+//! # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     let mut f = std::pin::pin!(f);
+//! #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+//! #     loop {
+//! #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+//! #             return v;
+//! #         }
+//! #     }
+//! # }
+//! block_on(run())?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -202,10 +230,10 @@ pub use incoming::{IncomingRequest, TlsClientCertificate};
 pub use issue::{Acknowledgement, FailReason, Failure, IssueError, IssueOutcome};
 pub use minter::{DefaultTokenMinter, MintedTokens, TokenMinter};
 pub use registration::{ClientMetadataError, validate_client_metadata};
-pub use registry::{ClientRegistry, StaticClientRegistry};
+pub use registry::{ClientRegistry, RegistryError, StaticClientRegistry};
 pub use response::Rejection;
 pub use secret::Secret;
 pub use server::CibaServer;
-pub use store::{MemoryStore, Store};
+pub use store::{BoxFuture, MemoryStore, Store};
 pub use ticket::{Hint, HintType, Ticket};
 pub use token_endpoint::{TokenError, TokenGrant, TokenOutcome};

@@ -6,12 +6,40 @@ use std::sync::Arc;
 use crate::client::ClientMetadata;
 use crate::config::ServerConfig;
 use crate::registration::{ClientMetadataError, validate_client_metadata};
+use crate::store::BoxFuture;
 
 /// Looks up registered clients. Implement it over a database or a dynamic registration
 /// service; [`StaticClientRegistry`] is the in-memory default.
+///
+/// The lookup is async, since a client database usually sits across a network; it returns
+/// a [`BoxFuture`] so that the trait stays usable as `Arc<dyn ClientRegistry>`. A registry
+/// that can wait on the network bounds that wait itself and answers
+/// [`RegistryError`] when it cannot answer; the server then answers 503
+/// `temporarily_unavailable` (never `invalid_client`, which would tell a legitimate client
+/// its credentials are wrong).
 pub trait ClientRegistry: Send + Sync {
-    /// The metadata registered for `client_id`, or `None` for an unknown client.
-    fn client(&self, client_id: &str) -> Option<Arc<ClientMetadata>>;
+    /// The metadata registered for `client_id`, `Ok(None)` for an unknown client.
+    fn client<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<ClientMetadata>>, RegistryError>>;
+}
+
+/// A [`ClientRegistry`] could not answer (its database is unreachable or too slow).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the client registry failed: {source}")]
+pub struct RegistryError {
+    /// The backend's error.
+    pub source: Arc<dyn std::error::Error + Send + Sync>,
+}
+
+impl RegistryError {
+    /// Wraps a backend error.
+    pub fn new(source: impl std::error::Error + Send + Sync + 'static) -> RegistryError {
+        RegistryError {
+            source: Arc::new(source),
+        }
+    }
 }
 
 /// A fixed set of clients held in memory, each validated when registered.
@@ -56,8 +84,18 @@ impl StaticClientRegistry {
     }
 }
 
-impl ClientRegistry for StaticClientRegistry {
-    fn client(&self, client_id: &str) -> Option<Arc<ClientMetadata>> {
+impl StaticClientRegistry {
+    /// The metadata registered for `client_id`, at once.
+    pub fn get(&self, client_id: &str) -> Option<Arc<ClientMetadata>> {
         self.clients.get(client_id).cloned()
+    }
+}
+
+impl ClientRegistry for StaticClientRegistry {
+    fn client<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<ClientMetadata>>, RegistryError>> {
+        Box::pin(std::future::ready(Ok(self.get(client_id))))
     }
 }

@@ -71,7 +71,7 @@ pub enum RequestObjectError {
 
 impl CibaServer {
     /// Verifies the request object and returns its authentication request parameters.
-    pub(crate) fn verify_request_object(
+    pub(crate) async fn verify_request_object(
         &self,
         client: &ClientMetadata,
         jwt: &str,
@@ -121,14 +121,14 @@ impl CibaServer {
         let mut claims = jws
             .claims(&limits)
             .map_err(|source| RequestObjectError::Malformed { source })?;
-        self.check_request_claims(client, &claims, now)?;
+        self.check_request_claims(client, &claims, now).await?;
         for name in JWT_CLAIMS {
             claims.remove(name);
         }
         Ok(claims)
     }
 
-    fn check_request_claims(
+    async fn check_request_claims(
         &self,
         client: &ClientMetadata,
         claims: &Map<String, Value>,
@@ -176,7 +176,7 @@ impl CibaServer {
             jti: jti.to_owned(),
         };
         let until = from_unix_seconds(exp.saturating_add(clock.skew));
-        if !self.store.remember_jti(&key, until, now)? {
+        if !self.store.remember_jti(&key, until, now).await? {
             return Err(err(ClaimError::Replayed));
         }
         Ok(())

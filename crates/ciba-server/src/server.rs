@@ -59,20 +59,33 @@ impl CibaServer {
 
     /// The request `auth_req_id` as stored (for the authentication device: binding message,
     /// scopes, acr values), or `None` once forgotten.
-    pub fn pending_request(
+    pub async fn pending_request(
         &self,
         auth_req_id: &str,
         now: SystemTime,
     ) -> Result<Option<StoredRequest>, StoreError> {
-        self.store.request(auth_req_id, now)
+        self.store.request(auth_req_id, now).await
+    }
+
+    /// Up to `limit` requests still waiting for the user, soonest expiry first (only those
+    /// of `subject` when given), from the [`Store`]: every server instance that shares the
+    /// store lists the same requests, whichever instance issued them. This is what an
+    /// authentication device shows before the user decides.
+    pub async fn pending_requests(
+        &self,
+        subject: Option<&str>,
+        limit: usize,
+        now: SystemTime,
+    ) -> Result<Vec<StoredRequest>, StoreError> {
+        self.store.pending_requests(subject, limit, now).await
     }
 
     /// True when `token` (an access or refresh token this server issued) was revoked because
     /// its `auth_req_id` was redeemed a second time. Resource servers and the refresh grant
     /// should refuse revoked tokens.
-    pub fn is_revoked(&self, token: &str, now: SystemTime) -> Result<bool, StoreError> {
+    pub async fn is_revoked(&self, token: &str, now: SystemTime) -> Result<bool, StoreError> {
         match token_fingerprint(token) {
-            Some(fp) => self.store.is_revoked(&fp, now),
+            Some(fp) => self.store.is_revoked(&fp, now).await,
             None => Ok(false),
         }
     }
@@ -81,4 +94,37 @@ impl CibaServer {
 /// The fingerprint under which a token's revocation is recorded: base64url(SHA-256(token)).
 pub fn token_fingerprint(token: &str) -> Option<String> {
     sha256_b64(token).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use ciba_core::random::Random;
+
+    use super::CibaServer;
+    use crate::complete::AuthenticationResult;
+    use crate::incoming::IncomingRequest;
+    use crate::issue::FailReason;
+
+    fn is_send<T: Send>(_: &T) {}
+
+    /// Hosts spawn the endpoint futures on multi-threaded runtimes, so each must be `Send`.
+    /// (Compiling is the test; the futures are never polled.)
+    #[test]
+    fn endpoint_futures_are_send() {
+        fn check(server: &CibaServer, request: &IncomingRequest<'_>, rng: &dyn Random) {
+            let now = SystemTime::UNIX_EPOCH;
+            is_send(&server.authenticate_request(request, now, rng));
+            is_send(&server.issue("ticket", "alice", now, rng));
+            is_send(&server.fail("ticket", FailReason::UnknownUserId, None));
+            let denied = AuthenticationResult::AccessDenied;
+            is_send(&server.complete("id", denied, now, rng));
+            is_send(&server.token_request(request, now, rng));
+            is_send(&server.pending_request("id", now));
+            is_send(&server.pending_requests(None, 10, now));
+            is_send(&server.is_revoked("token", now));
+        }
+        let _ = check;
+    }
 }

@@ -220,19 +220,19 @@ impl CibaServer {
     /// revokes what the first issued (see [`CibaServer::is_revoked`]). The redemption is
     /// committed before the tokens are minted, so if minting fails (500 `server_error`) the
     /// request is used up and the client must start again.
-    pub fn token_request(
+    pub async fn token_request(
         &self,
         request: &IncomingRequest<'_>,
         now: SystemTime,
         rng: &dyn Random,
     ) -> TokenOutcome {
-        match self.ciba_grant(request, now, rng) {
+        match self.ciba_grant(request, now, rng).await {
             Ok(outcome) => outcome,
             Err(e) => TokenOutcome::Respond(Rejection::new(e, &self.config.issuer)),
         }
     }
 
-    fn ciba_grant(
+    async fn ciba_grant(
         &self,
         request: &IncomingRequest<'_>,
         now: SystemTime,
@@ -259,7 +259,8 @@ impl CibaServer {
             });
         }
         let client = self
-            .authenticate_client(request, &form, Endpoint::Token, now)?
+            .authenticate_client(request, &form, Endpoint::Token, now)
+            .await?
             .metadata;
         let unauthorized = |reason| TokenError::UnauthorizedClient { reason };
         match client.backchannel_token_delivery_mode {
@@ -283,28 +284,28 @@ impl CibaServer {
                 reason: InvalidGrantReason::Unknown,
             });
         }
-        let stored =
-            match self
-                .store
-                .poll(auth_req_id, &client.client_id, SLOW_DOWN_INCREMENT, now)?
-            {
-                PollStatus::Authorized(stored) => stored,
-                PollStatus::Pending => return Err(TokenError::AuthorizationPending),
-                PollStatus::SlowDown { interval } => return Err(TokenError::SlowDown { interval }),
-                PollStatus::Expired => return Err(TokenError::ExpiredToken),
-                PollStatus::Denied => return Err(TokenError::AccessDenied),
-                PollStatus::Failed => return Err(TokenError::TransactionFailed),
-                PollStatus::AlreadyUsed => {
-                    return Err(TokenError::InvalidGrant {
-                        reason: InvalidGrantReason::AlreadyUsed,
-                    });
-                }
-                _ => {
-                    return Err(TokenError::InvalidGrant {
-                        reason: InvalidGrantReason::Unknown,
-                    });
-                }
-            };
+        let stored = match self
+            .store
+            .poll(auth_req_id, &client.client_id, SLOW_DOWN_INCREMENT, now)
+            .await?
+        {
+            PollStatus::Authorized(stored) => stored,
+            PollStatus::Pending => return Err(TokenError::AuthorizationPending),
+            PollStatus::SlowDown { interval } => return Err(TokenError::SlowDown { interval }),
+            PollStatus::Expired => return Err(TokenError::ExpiredToken),
+            PollStatus::Denied => return Err(TokenError::AccessDenied),
+            PollStatus::Failed => return Err(TokenError::TransactionFailed),
+            PollStatus::AlreadyUsed => {
+                return Err(TokenError::InvalidGrant {
+                    reason: InvalidGrantReason::AlreadyUsed,
+                });
+            }
+            _ => {
+                return Err(TokenError::InvalidGrant {
+                    reason: InvalidGrantReason::Unknown,
+                });
+            }
+        };
         let RequestState::Authorized(grant) = &stored.state else {
             return Err(TokenError::InvalidGrant {
                 reason: InvalidGrantReason::Unknown,
@@ -322,7 +323,8 @@ impl CibaServer {
             rng,
         )?;
         self.store
-            .attach_tokens(auth_req_id, &fingerprints(&tokens, now), now)?;
+            .attach_tokens(auth_req_id, &fingerprints(&tokens, now), now)
+            .await?;
         let mut body = Map::new();
         body.insert("access_token".into(), tokens.access_token.expose().into());
         body.insert("token_type".into(), tokens.token_type.clone().into());

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::future::ready;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -14,7 +15,7 @@ use super::records::{
     CompleteStatus, Completion, PollStatus, ReplayKey, RequestState, StoredRequest,
     TokenFingerprint,
 };
-use super::{Store, StoreError};
+use super::{BoxFuture, Store, StoreError};
 use crate::client::DeliveryMode;
 use crate::secret::Secret;
 use crate::ticket::Ticket;
@@ -462,8 +463,9 @@ fn release(per_client: &mut HashMap<Arc<str>, ClientEntry>, client_id: &str) {
     }
 }
 
-impl Store for MemoryStore {
-    fn insert_ticket(&self, ticket: &Ticket, now: SystemTime) -> Result<(), StoreError> {
+/// The store operations, each completed under the lock before it returns.
+impl MemoryStore {
+    fn insert_ticket_now(&self, ticket: &Ticket, now: SystemTime) -> Result<(), StoreError> {
         let mut inner = self.locked(now);
         if inner.tickets.contains_key(&ticket.id) {
             return Err(StoreError::DuplicateKey);
@@ -482,7 +484,7 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn take_ticket(&self, id: &str, now: SystemTime) -> Result<Option<Ticket>, StoreError> {
+    fn take_ticket_now(&self, id: &str, now: SystemTime) -> Result<Option<Ticket>, StoreError> {
         let mut inner = self.locked(now);
         let Some(kept) = inner.tickets.remove(id) else {
             return Ok(None);
@@ -491,7 +493,7 @@ impl Store for MemoryStore {
         Ok(Some(kept.value))
     }
 
-    fn remove_ticket(&self, id: &str) -> Result<bool, StoreError> {
+    fn remove_ticket_now(&self, id: &str) -> Result<bool, StoreError> {
         let mut inner = self.lock();
         let Some(kept) = inner.tickets.remove(id) else {
             return Ok(false);
@@ -500,7 +502,7 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
-    fn insert_request(
+    fn insert_request_now(
         &self,
         request: &StoredRequest,
         keep_until: SystemTime,
@@ -519,7 +521,7 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn request(
+    fn request_now(
         &self,
         auth_req_id: &str,
         now: SystemTime,
@@ -529,7 +531,7 @@ impl Store for MemoryStore {
         Ok(inner.requests.get(&key).map(|r| r.to_stored(auth_req_id)))
     }
 
-    fn complete(
+    fn complete_now(
         &self,
         auth_req_id: &str,
         result: Completion,
@@ -559,7 +561,7 @@ impl Store for MemoryStore {
         Ok(CompleteStatus::Completed(before))
     }
 
-    fn poll(
+    fn poll_now(
         &self,
         auth_req_id: &str,
         client_id: &str,
@@ -620,7 +622,7 @@ impl Store for MemoryStore {
         Ok(status)
     }
 
-    fn attach_tokens(
+    fn attach_tokens_now(
         &self,
         auth_req_id: &str,
         tokens: &[TokenFingerprint],
@@ -652,12 +654,12 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn is_revoked(&self, fingerprint: &str, now: SystemTime) -> Result<bool, StoreError> {
+    fn is_revoked_now(&self, fingerprint: &str, now: SystemTime) -> Result<bool, StoreError> {
         let inner = self.locked(now);
         Ok(inner.revoked.contains_key(fingerprint))
     }
 
-    fn remember_jti(
+    fn remember_jti_now(
         &self,
         key: &ReplayKey,
         expires_at: SystemTime,
@@ -673,6 +675,136 @@ impl Store for MemoryStore {
             .schedule(expires_at, Slot::Jti(Box::new(key.clone())));
         inner.jtis.insert(key.clone(), seq);
         Ok(true)
+    }
+
+    /// The pending, unexpired requests (of `subject` when given), soonest expiry first, at
+    /// most `limit`. It walks every kept request: a device page's query, not a hot path.
+    fn pending_now(
+        &self,
+        subject: Option<&str>,
+        limit: usize,
+        now: SystemTime,
+    ) -> Vec<StoredRequest> {
+        let inner = self.locked(now);
+        let wanted = |r: &Record| {
+            r.is_pending() && !r.is_expired(now) && subject.is_none_or(|s| *r.subject == *s)
+        };
+        let mut found: Vec<StoredRequest> = inner
+            .requests
+            .minted
+            .iter()
+            .filter(|(_, r)| wanted(r))
+            .map(|(bytes, r)| r.to_stored(&URL_SAFE_NO_PAD.encode(bytes)))
+            .chain(
+                inner
+                    .requests
+                    .other
+                    .iter()
+                    .filter(|(_, r)| wanted(r))
+                    .map(|(id, r)| r.to_stored(id)),
+            )
+            .collect();
+        found.sort_by(|a, b| (a.expires_at, &a.auth_req_id).cmp(&(b.expires_at, &b.auth_req_id)));
+        found.truncate(limit);
+        found
+    }
+}
+
+impl Store for MemoryStore {
+    fn insert_ticket<'a>(
+        &'a self,
+        ticket: &'a Ticket,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(ready(self.insert_ticket_now(ticket, now)))
+    }
+
+    fn take_ticket<'a>(
+        &'a self,
+        id: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<Ticket>, StoreError>> {
+        Box::pin(ready(self.take_ticket_now(id, now)))
+    }
+
+    fn insert_request<'a>(
+        &'a self,
+        request: &'a StoredRequest,
+        keep_until: SystemTime,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(ready(self.insert_request_now(request, keep_until, now)))
+    }
+
+    fn request<'a>(
+        &'a self,
+        auth_req_id: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<StoredRequest>, StoreError>> {
+        Box::pin(ready(self.request_now(auth_req_id, now)))
+    }
+
+    fn pending_requests<'a>(
+        &'a self,
+        subject: Option<&'a str>,
+        limit: usize,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Vec<StoredRequest>, StoreError>> {
+        Box::pin(ready(Ok(self.pending_now(subject, limit, now))))
+    }
+
+    fn complete<'a>(
+        &'a self,
+        auth_req_id: &'a str,
+        result: Completion,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<CompleteStatus, StoreError>> {
+        Box::pin(ready(self.complete_now(auth_req_id, result, now)))
+    }
+
+    fn poll<'a>(
+        &'a self,
+        auth_req_id: &'a str,
+        client_id: &'a str,
+        interval_increment: u64,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<PollStatus, StoreError>> {
+        Box::pin(ready(self.poll_now(
+            auth_req_id,
+            client_id,
+            interval_increment,
+            now,
+        )))
+    }
+
+    fn attach_tokens<'a>(
+        &'a self,
+        auth_req_id: &'a str,
+        tokens: &'a [TokenFingerprint],
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(ready(self.attach_tokens_now(auth_req_id, tokens, now)))
+    }
+
+    fn is_revoked<'a>(
+        &'a self,
+        fingerprint: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(ready(self.is_revoked_now(fingerprint, now)))
+    }
+
+    fn remember_jti<'a>(
+        &'a self,
+        key: &'a ReplayKey,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(ready(self.remember_jti_now(key, expires_at, now)))
+    }
+
+    fn remove_ticket<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(ready(self.remove_ticket_now(id)))
     }
 }
 
@@ -771,17 +903,17 @@ mod tests {
             with_every_part("req-2"),
         ];
         for r in &requests {
-            store.insert_request(r, t(900), t(0)).unwrap();
+            store.insert_request_now(r, t(900), t(0)).unwrap();
         }
         for r in &requests {
             assert_eq!(
-                store.request(&r.auth_req_id, t(1)).unwrap().as_ref(),
+                store.request_now(&r.auth_req_id, t(1)).unwrap().as_ref(),
                 Some(r)
             );
         }
         let twin = pending(&minted(1), "client-a");
         assert!(matches!(
-            store.insert_request(&twin, t(900), t(0)),
+            store.insert_request_now(&twin, t(900), t(0)),
             Err(StoreError::DuplicateKey)
         ));
         assert_eq!(store.len(t(1)), 4);
@@ -795,7 +927,7 @@ mod tests {
         let store = MemoryStore::new();
         let id = minted(3);
         let request = pending(&id, "client-a");
-        store.insert_request(&request, t(900), t(0)).unwrap();
+        store.insert_request_now(&request, t(900), t(0)).unwrap();
         let grant = Box::new(Grant {
             subject: "alice".into(),
             scopes: vec!["openid".into()],
@@ -805,24 +937,25 @@ mod tests {
             claims: Map::new(),
         });
         let status = store
-            .complete(&id, Completion::Authorized(grant.clone()), t(3))
+            .complete_now(&id, Completion::Authorized(grant.clone()), t(3))
             .unwrap();
         assert_eq!(status, CompleteStatus::Completed(Box::new(request.clone())));
-        let stored = store.request(&id, t(4)).unwrap().unwrap();
+        let stored = store.request_now(&id, t(4)).unwrap().unwrap();
         assert_eq!(stored.state, RequestState::Authorized(grant.clone()));
-        let PollStatus::Authorized(before) = store.poll(&id, "client-a", 5, t(10)).unwrap() else {
+        let PollStatus::Authorized(before) = store.poll_now(&id, "client-a", 5, t(10)).unwrap()
+        else {
             panic!("not authorized");
         };
         assert_eq!(before.state, RequestState::Authorized(grant));
         assert_eq!(
-            store.request(&id, t(11)).unwrap().unwrap().state,
+            store.request_now(&id, t(11)).unwrap().unwrap().state,
             RequestState::Redeemed {
                 tokens: vec![],
                 replayed: false
             }
         );
         assert_eq!(
-            store.poll(&id, "client-b", 5, t(20)).unwrap(),
+            store.poll_now(&id, "client-b", 5, t(20)).unwrap(),
             PollStatus::Unknown
         );
     }
@@ -837,7 +970,7 @@ mod tests {
             ..pending(&minted(6), "client-a")
         };
         for r in [&a, &b, &c] {
-            store.insert_request(r, t(900), t(0)).unwrap();
+            store.insert_request_now(r, t(900), t(0)).unwrap();
         }
         let inner = store.lock();
         let get = |r: &StoredRequest| inner.requests.get(&RequestKey::of(&r.auth_req_id));

@@ -11,6 +11,8 @@ mod expiry_queue;
 pub mod memory;
 mod records;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -60,74 +62,132 @@ impl StoreError {
     }
 }
 
+/// A boxed, `Send` future: what the methods of the async traits ([`Store`],
+/// [`ClientRegistry`](crate::ClientRegistry)) return, so that the traits stay usable as
+/// `Arc<dyn Store>` without a macro crate.
+///
+/// An implementation returns `Box::pin(async move { ... })`, or, when it has the answer at
+/// once (as [`MemoryStore`] always does), `Box::pin(std::future::ready(answer))`, which
+/// completes on its first poll without yielding.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
 /// Storage for the server helper. Implementations must make each method one atomic step
 /// and must not panic.
+///
+/// Every method is async, so a store may sit across a network (Redis, SQL). The server
+/// helper only awaits what it is given: it never spawns, sleeps or reads a clock. A store
+/// that can wait on the network must bound that wait itself and answer
+/// [`StoreError::Backend`] when it runs out (the helper then answers 503
+/// `temporarily_unavailable` with `Retry-After`).
+///
+/// Implementing it (each method returns a [`BoxFuture`]):
+///
+/// ```
+/// # use std::time::SystemTime;
+/// # use ciba_server::store::{BoxFuture, StoreError};
+/// struct MyStore;
+/// impl MyStore {
+///     fn is_revoked<'a>(&'a self, fingerprint: &'a str, now: SystemTime)
+///         -> BoxFuture<'a, Result<bool, StoreError>>
+///     {
+///         Box::pin(async move {
+///             // await your database here
+///             let _ = (fingerprint, now);
+///             Ok(false)
+///         })
+///     }
+/// }
+/// ```
 pub trait Store: Send + Sync {
     /// Stores `ticket` until `ticket.expires_at`.
-    fn insert_ticket(&self, ticket: &Ticket, now: SystemTime) -> Result<(), StoreError>;
+    fn insert_ticket<'a>(
+        &'a self,
+        ticket: &'a Ticket,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Removes and returns the ticket `id`, or `None` when it is unknown, used or expired.
-    fn take_ticket(&self, id: &str, now: SystemTime) -> Result<Option<Ticket>, StoreError>;
+    fn take_ticket<'a>(
+        &'a self,
+        id: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<Ticket>, StoreError>>;
 
     /// Stores a new request and keeps it until `keep_until` (its expiry plus the tombstone
     /// period).
-    fn insert_request(
-        &self,
-        request: &StoredRequest,
+    fn insert_request<'a>(
+        &'a self,
+        request: &'a StoredRequest,
         keep_until: SystemTime,
         now: SystemTime,
-    ) -> Result<(), StoreError>;
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// A copy of the request `auth_req_id`, if still kept.
-    fn request(
-        &self,
-        auth_req_id: &str,
+    fn request<'a>(
+        &'a self,
+        auth_req_id: &'a str,
         now: SystemTime,
-    ) -> Result<Option<StoredRequest>, StoreError>;
+    ) -> BoxFuture<'a, Result<Option<StoredRequest>, StoreError>>;
+
+    /// Up to `limit` requests still waiting for the user (state
+    /// [`RequestState::Pending`], not expired at `now`), soonest expiry first; only those of
+    /// `subject` when it is given. Every instance that shares the store sees the same list,
+    /// whichever instance issued the requests: it is what an authentication device (or a
+    /// development device page) shows.
+    fn pending_requests<'a>(
+        &'a self,
+        subject: Option<&'a str>,
+        limit: usize,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Vec<StoredRequest>, StoreError>>;
 
     /// Records the result of the user's authentication, once. A pending, unexpired request
     /// takes the result ([`CompleteStatus::Completed`]). A push request that has expired is
     /// marked finished so the expiry is reported once ([`CompleteStatus::Expired`]); a poll or
     /// ping request that has expired is left as it is, still answering `expired_token`.
-    fn complete(
-        &self,
-        auth_req_id: &str,
+    fn complete<'a>(
+        &'a self,
+        auth_req_id: &'a str,
         result: Completion,
         now: SystemTime,
-    ) -> Result<CompleteStatus, StoreError>;
+    ) -> BoxFuture<'a, Result<CompleteStatus, StoreError>>;
 
     /// A token request for `auth_req_id` by `client_id`: decides the answer and updates the
     /// request in the same step (see [`PollStatus`]). A request that belongs to another
     /// client is [`PollStatus::Unknown`] and is left untouched.
-    fn poll(
-        &self,
-        auth_req_id: &str,
-        client_id: &str,
+    fn poll<'a>(
+        &'a self,
+        auth_req_id: &'a str,
+        client_id: &'a str,
         interval_increment: u64,
         now: SystemTime,
-    ) -> Result<PollStatus, StoreError>;
+    ) -> BoxFuture<'a, Result<PollStatus, StoreError>>;
 
     /// Attaches the fingerprints of the tokens minted for a redeemed request, so a later
     /// replay revokes them. When a replay was already seen, the tokens are revoked at once.
-    fn attach_tokens(
-        &self,
-        auth_req_id: &str,
-        tokens: &[TokenFingerprint],
+    fn attach_tokens<'a>(
+        &'a self,
+        auth_req_id: &'a str,
+        tokens: &'a [TokenFingerprint],
         now: SystemTime,
-    ) -> Result<(), StoreError>;
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// True when the token with this fingerprint has been revoked and has not yet expired.
-    fn is_revoked(&self, fingerprint: &str, now: SystemTime) -> Result<bool, StoreError>;
+    fn is_revoked<'a>(
+        &'a self,
+        fingerprint: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Remembers a JWT `jti` until `expires_at`. Returns `false` when it was already
     /// remembered (a replay).
-    fn remember_jti(
-        &self,
-        key: &ReplayKey,
+    fn remember_jti<'a>(
+        &'a self,
+        key: &'a ReplayKey,
         expires_at: SystemTime,
         now: SystemTime,
-    ) -> Result<bool, StoreError>;
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Removes the ticket `id` if present. Returns whether it was there.
-    fn remove_ticket(&self, id: &str) -> Result<bool, StoreError>;
+    fn remove_ticket<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
 }
