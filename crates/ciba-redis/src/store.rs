@@ -1,9 +1,11 @@
 //! [`RedisStore`]: ciba-server's [`Store`] over Redis.
 
 use std::fmt;
+use std::future::ready;
 use std::time::SystemTime;
 
 use ciba_server::Ticket;
+use ciba_server::store::BoxFuture;
 use ciba_server::store::{
     CompleteStatus, Completion, PollStatus, ReplayKey, Store, StoreError, StoredRequest,
     TokenFingerprint,
@@ -181,8 +183,9 @@ fn unexpected(what: &'static str) -> StoreError {
     RedisStoreError::Corrupt { what }.into()
 }
 
-impl Store for RedisStore {
-    fn insert_ticket(&self, ticket: &Ticket, now: SystemTime) -> Result<(), StoreError> {
+/// The store operations over blocking connections (interim: made async by the redis rework).
+impl RedisStore {
+    fn insert_ticket_blocking(&self, ticket: &Ticket, now: SystemTime) -> Result<(), StoreError> {
         let json =
             serde_json::to_string(ticket).map_err(|source| RedisStoreError::Encode { source })?;
         let answer: String = self.pool.run("insert_ticket", |c| {
@@ -201,7 +204,11 @@ impl Store for RedisStore {
         self.inserted(&answer, &ticket.client_id)
     }
 
-    fn take_ticket(&self, id: &str, now: SystemTime) -> Result<Option<Ticket>, StoreError> {
+    fn take_ticket_blocking(
+        &self,
+        id: &str,
+        now: SystemTime,
+    ) -> Result<Option<Ticket>, StoreError> {
         let Some((json, deadline)) = self.delete_ticket("take_ticket", id)? else {
             return Ok(None);
         };
@@ -214,11 +221,11 @@ impl Store for RedisStore {
         Ok(Some(ticket))
     }
 
-    fn remove_ticket(&self, id: &str) -> Result<bool, StoreError> {
+    fn remove_ticket_blocking(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self.delete_ticket("remove_ticket", id)?.is_some())
     }
 
-    fn insert_request(
+    fn insert_request_blocking(
         &self,
         request: &StoredRequest,
         keep_until: SystemTime,
@@ -241,7 +248,7 @@ impl Store for RedisStore {
         self.inserted(&answer, &request.client_id)
     }
 
-    fn request(
+    fn request_blocking(
         &self,
         auth_req_id: &str,
         now: SystemTime,
@@ -262,7 +269,7 @@ impl Store for RedisStore {
         Ok(Some(decode_request(&pairs)?))
     }
 
-    fn complete(
+    fn complete_blocking(
         &self,
         auth_req_id: &str,
         result: Completion,
@@ -289,7 +296,7 @@ impl Store for RedisStore {
         })
     }
 
-    fn poll(
+    fn poll_blocking(
         &self,
         auth_req_id: &str,
         client_id: &str,
@@ -326,7 +333,7 @@ impl Store for RedisStore {
         })
     }
 
-    fn attach_tokens(
+    fn attach_tokens_blocking(
         &self,
         auth_req_id: &str,
         tokens: &[TokenFingerprint],
@@ -345,7 +352,7 @@ impl Store for RedisStore {
         Ok(())
     }
 
-    fn is_revoked(&self, fingerprint: &str, now: SystemTime) -> Result<bool, StoreError> {
+    fn is_revoked_blocking(&self, fingerprint: &str, now: SystemTime) -> Result<bool, StoreError> {
         let key = self.keys.revoked(fingerprint);
         let until: Option<String> = self
             .pool
@@ -361,7 +368,7 @@ impl Store for RedisStore {
         }
     }
 
-    fn remember_jti(
+    fn remember_jti_blocking(
         &self,
         key: &ReplayKey,
         expires_at: SystemTime,
@@ -382,5 +389,107 @@ impl Store for RedisStore {
             "replay" => Ok(false),
             other => self.inserted(other, &key.client_id).map(|()| true),
         }
+    }
+}
+
+// INTERIM (branch issue15-base only): the blocking operations wrapped in ready futures so the
+// workspace compiles against the async `Store`; the ciba-redis rework replaces all of this.
+impl Store for RedisStore {
+    fn insert_ticket<'a>(
+        &'a self,
+        ticket: &'a Ticket,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(ready(self.insert_ticket_blocking(ticket, now)))
+    }
+
+    fn take_ticket<'a>(
+        &'a self,
+        id: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<Ticket>, StoreError>> {
+        Box::pin(ready(self.take_ticket_blocking(id, now)))
+    }
+
+    fn insert_request<'a>(
+        &'a self,
+        request: &'a StoredRequest,
+        keep_until: SystemTime,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(ready(
+            self.insert_request_blocking(request, keep_until, now),
+        ))
+    }
+
+    fn request<'a>(
+        &'a self,
+        auth_req_id: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<StoredRequest>, StoreError>> {
+        Box::pin(ready(self.request_blocking(auth_req_id, now)))
+    }
+
+    fn pending_requests<'a>(
+        &'a self,
+        _subject: Option<&'a str>,
+        _limit: usize,
+        _now: SystemTime,
+    ) -> BoxFuture<'a, Result<Vec<StoredRequest>, StoreError>> {
+        Box::pin(ready(Ok(Vec::new())))
+    }
+
+    fn complete<'a>(
+        &'a self,
+        auth_req_id: &'a str,
+        result: Completion,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<CompleteStatus, StoreError>> {
+        Box::pin(ready(self.complete_blocking(auth_req_id, result, now)))
+    }
+
+    fn poll<'a>(
+        &'a self,
+        auth_req_id: &'a str,
+        client_id: &'a str,
+        interval_increment: u64,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<PollStatus, StoreError>> {
+        Box::pin(ready(self.poll_blocking(
+            auth_req_id,
+            client_id,
+            interval_increment,
+            now,
+        )))
+    }
+
+    fn attach_tokens<'a>(
+        &'a self,
+        auth_req_id: &'a str,
+        tokens: &'a [TokenFingerprint],
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(ready(self.attach_tokens_blocking(auth_req_id, tokens, now)))
+    }
+
+    fn is_revoked<'a>(
+        &'a self,
+        fingerprint: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(ready(self.is_revoked_blocking(fingerprint, now)))
+    }
+
+    fn remember_jti<'a>(
+        &'a self,
+        key: &'a ReplayKey,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(ready(self.remember_jti_blocking(key, expires_at, now)))
+    }
+
+    fn remove_ticket<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(ready(self.remove_ticket_blocking(id)))
     }
 }
