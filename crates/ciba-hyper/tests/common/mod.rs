@@ -20,7 +20,8 @@ use ciba_core::random::OsRandom;
 use ciba_core::time::unix_seconds;
 use ciba_core::{AuthRequest, ClientAuth, ClientConfig, ClientSecret, DeliveryMode, Hint};
 use ciba_hyper::server::{
-    AsHandle, AuthorizationHooks, AuthorizationServer, NotificationDeliverer,
+    AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture, NotificationDeliverer,
+    PendingRequest,
 };
 use ciba_hyper::{CibaClient, HttpClient, NotificationReceiver, RunningServer};
 use ciba_server::store::MemoryStoreConfig;
@@ -43,11 +44,14 @@ pub const SECRET: &str = "a-long-random-client-secret-for-tests";
 pub struct TestHooks;
 
 impl AuthorizationHooks for TestHooks {
-    fn identify_user(&self, ticket: &Ticket) -> Result<String, FailReason> {
-        match ticket.hint.value() {
+    fn identify_user<'a>(
+        &'a self,
+        ticket: &'a Ticket,
+    ) -> BoxFuture<'a, Result<String, FailReason>> {
+        Box::pin(std::future::ready(match ticket.hint.value() {
             "alice@example.com" => Ok("alice".into()),
             _ => Err(FailReason::UnknownUserId),
-        }
+        }))
     }
 }
 
@@ -165,6 +169,11 @@ impl TestAs {
         }
         let builder = CibaClient::builder(config).notifications(self.receiver.registry().clone());
         tune(builder).discover(&self.issuer).await.unwrap()
+    }
+
+    /// The requests waiting for the user, from the store.
+    pub async fn pending(&self) -> Vec<PendingRequest> {
+        self.handle.pending(None, 100).await.unwrap()
     }
 
     pub async fn stop(self) {
