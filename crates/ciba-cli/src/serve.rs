@@ -121,10 +121,7 @@ async fn log_decisions(mut events: broadcast::Receiver<DecisionEvent>) {
                 "device: {} the request of {} for {} (mode {})",
                 e.decision,
                 e.request.client_id,
-                e.request
-                    .login_hint
-                    .as_deref()
-                    .unwrap_or(&e.request.subject),
+                e.request.subject,
                 e.request.delivery_mode.as_str()
             ),
             Err(broadcast::error::RecvError::Lagged(_)) => {}
