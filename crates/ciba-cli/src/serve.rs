@@ -17,7 +17,8 @@
 //! Several instances serve one issuer when they share `--store redis://...`, `--clients`,
 //! `--signing-key` and `--issuer`: every instance advertises that issuer and its endpoint
 //! URLs, and answers on their paths, so a request started on one instance can be polled and
-//! redeemed on any other.
+//! redeemed on any other, and every instance's device page lists and decides it (the list
+//! comes from the store).
 
 use std::future::Future;
 use std::net::SocketAddr;
