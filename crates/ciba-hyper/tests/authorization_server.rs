@@ -13,7 +13,7 @@ use bytes::Bytes;
 use ciba_core::client_auth::basic_authorization;
 use ciba_core::{DeliveryMode, ErrorCode};
 use ciba_hyper::server::{Delivery, DeliveryFailure, NotificationDeliverer};
-use ciba_hyper::{Error, HttpClient};
+use ciba_hyper::{Error, HttpClient, TransportError, TransportErrorKind};
 use ciba_server::{AuthenticationResult, CompleteError};
 use common::*;
 use http_body_util::{BodyExt, Full};
@@ -210,7 +210,10 @@ async fn deliverer_gives_up_after_its_attempts() {
             delivery,
             Delivery::GaveUp {
                 attempts: 1,
-                last: DeliveryFailure::Transport(Error::Timeout { .. })
+                last: DeliveryFailure::Transport(Error::Transport(TransportError {
+                    kind: TransportErrorKind::Timeout,
+                    ..
+                }))
             }
         ),
         "{delivery:?}"

@@ -22,7 +22,7 @@ use ciba_core::{AuthRequest, ClientAuth, ClientConfig, ClientSecret, DeliveryMod
 use ciba_hyper::server::{
     AsHandle, AuthorizationHooks, AuthorizationServer, NotificationDeliverer,
 };
-use ciba_hyper::{CibaClient, HttpClient, NotificationReceiver, RunningServer};
+use ciba_hyper::{CibaClient, ClientOptions, HttpClient, NotificationReceiver, RunningServer};
 use ciba_server::store::MemoryStoreConfig;
 use ciba_server::{
     AuthMethod, CIBA_GRANT_TYPE, CibaServer, ClientMetadata, DefaultTokenMinter, FailReason,
@@ -143,16 +143,9 @@ impl TestAs {
         }
     }
 
-    /// A client of `mode` that discovered this server.
+    /// A client of `mode` that discovered this server, its notifications through the
+    /// receiver.
     pub async fn client(&self, mode: DeliveryMode) -> CibaClient {
-        self.client_with(mode, |b| b).await
-    }
-
-    pub async fn client_with(
-        &self,
-        mode: DeliveryMode,
-        tune: impl FnOnce(ciba_hyper::CibaClientBuilder) -> ciba_hyper::CibaClientBuilder,
-    ) -> CibaClient {
         let (id, auth) = match mode {
             DeliveryMode::Poll => (POLL, ClientAuth::SecretBasic(ClientSecret::new(SECRET))),
             DeliveryMode::Ping => (PING, ClientAuth::SecretPost(ClientSecret::new(SECRET))),
@@ -163,8 +156,10 @@ impl TestAs {
         if mode.uses_notifications() {
             config.notification_endpoint = Some(self.receiver.url().to_string());
         }
-        let builder = CibaClient::builder(config).notifications(self.receiver.registry().clone());
-        tune(builder).discover(&self.issuer).await.unwrap()
+        let options = ClientOptions::default().notifications(self.receiver.registry().clone());
+        CibaClient::discover(HttpClient::http(), &self.issuer, config, options)
+            .await
+            .unwrap()
     }
 
     pub async fn stop(self) {
@@ -346,22 +341,6 @@ impl Scripted {
             .collect()
     }
 
-    /// A poll client of this server, built with `http` (and the other settings of `tune`).
-    pub async fn client(
-        &self,
-        http: HttpClient,
-        tune: impl FnOnce(ciba_hyper::CibaClientBuilder) -> ciba_hyper::CibaClientBuilder,
-    ) -> Result<CibaClient, ciba_hyper::Error> {
-        let mut config = ClientConfig::new(
-            SCRIPTED_CLIENT,
-            ClientAuth::SecretBasic(ClientSecret::new(SECRET)),
-            DeliveryMode::Poll,
-        );
-        config.endpoint_policy = EndpointPolicy::ALLOW_HTTP_LOOPBACK;
-        tune(CibaClient::builder(config).http_client(http))
-            .discover(&self.base)
-            .await
-    }
 }
 
 async fn accept_loop(listener: TcpListener, state: Arc<Mutex<ScriptState>>, log: Log) {
