@@ -199,8 +199,7 @@ impl NotificationReceiver {
         options: ReceiverOptions,
     ) -> std::io::Result<NotificationReceiver> {
         let addr = listener.local_addr()?;
-        let service =
-            NotificationService::new(registry.clone()).body_timeout(options.body_timeout);
+        let service = NotificationService::new(registry.clone()).body_timeout(options.body_timeout);
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(accept_loop(listener, service, options, stopped));
         tracing::info!(%addr, "notification receiver listening");

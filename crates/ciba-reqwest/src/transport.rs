@@ -157,15 +157,17 @@ impl HttpSend for HttpClient {
         let uri = request.uri().clone();
         let method = request.method().clone();
         let endpoint = ciba_client::redacted_endpoint(&uri);
-        let request = reqwest::Request::try_from(request)
-            .map_err(|e| from_reqwest(e, &uri, self.timeout))?;
+        let request =
+            reqwest::Request::try_from(request).map_err(|e| from_reqwest(e, &uri, self.timeout))?;
         debug!(%method, %endpoint, "sending");
         let result = match tokio::time::timeout(self.timeout, self.exchange(request, &uri)).await {
             Ok(result) => result,
             Err(_) => Err(TransportError::timeout(&uri, self.timeout)),
         };
         match &result {
-            Ok(r) => debug!(%method, %endpoint, status = r.status().as_u16(), bytes = r.body().len(), "received"),
+            Ok(r) => {
+                debug!(%method, %endpoint, status = r.status().as_u16(), bytes = r.body().len(), "received")
+            }
             Err(e) => debug!(%method, %endpoint, error = %e, "exchange failed"),
         }
         result

@@ -340,7 +340,6 @@ impl Scripted {
             .map(|s| s.at)
             .collect()
     }
-
 }
 
 async fn accept_loop(listener: TcpListener, state: Arc<Mutex<ScriptState>>, log: Log) {
