@@ -35,13 +35,18 @@
 //! - **`authorization_pending`** keeps the interval (a larger `Retry-After` sent with it is
 //!   honoured). **`slow_down`** adds 5 seconds to the interval for this and every later request
 //!   (5, 10, 15 s ...).
-//! - **HTTP 503** with `Retry-After` (delay-seconds or an HTTP-date) waits that long, and never
-//!   less than the interval. A 503 without a usable `Retry-After`, or a 5xx whose body is not an
-//!   OAuth error (a gateway page), counts as a transient failure, like a transport error.
-//! - **Transient failures** ([`Poller::on_transport_error`] and the above) back off
-//!   exponentially from the interval (1, 2, 4 ... times it, capped at
-//!   [`PollConfig::max_backoff`]); after [`PollConfig::max_consecutive_failures`] in a row the
-//!   poller gives up with [`PollError::TooManyFailures`]. Any other HTTP answer resets the count.
+//! - **Transient answers** never end a flow by themselves. They are 429, every 5xx (whatever
+//!   its body: an OAuth error such as `temporarily_unavailable`, an HTML gateway page, plain
+//!   text or nothing), and a 4xx whose OAuth error is `temporarily_unavailable` or
+//!   `server_error`. A 429 or 503 with a usable `Retry-After` (delay-seconds or an HTTP-date)
+//!   is the server's own schedule: the next request waits that long, never less than the
+//!   interval, and the failure count is left as it is. Every other transient answer, and a
+//!   request that got no answer at all ([`Poller::on_transport_error`]), is a **transient
+//!   failure**: the wait backs off exponentially from the interval (1, 2, 4 ... times it,
+//!   capped at [`PollConfig::max_backoff`]), and after
+//!   [`PollConfig::max_consecutive_failures`] in a row the poller gives up with
+//!   [`PollError::TooManyFailures`]. Any other answer resets the count. A ping that came
+//!   meanwhile does not shorten the wait. Either way the retries stop at the deadline.
 //! - **Terminal answers**: `expired_token`, `access_denied`, `invalid_grant`, `invalid_request`,
 //!   `unauthorized_client` and `invalid_client` each have their own [`PollError`] variant; any
 //!   other error code is [`PollError::Rejected`]. No request follows any of them.
@@ -129,7 +134,8 @@ pub enum PollError {
     /// The tokens came but their ID token failed validation.
     #[error(transparent)]
     IdToken(IdTokenError),
-    /// Too many transient failures in a row (transport errors, 503 without `Retry-After`).
+    /// Too many transient failures in a row (transport errors, 5xx answers, 429 or 503 without
+    /// `Retry-After`).
     #[error("gave up after {attempts} consecutive transient failures")]
     TooManyFailures {
         /// How many failed in a row.
@@ -433,23 +439,12 @@ impl Poller {
             self.dpop_nonce = Some(nonce);
         }
         let status = resp.status();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            match retry_after(resp.headers(), now) {
-                Some(wait) => {
-                    self.consecutive_failures = 0;
-                    self.pinged = false;
-                    self.not_before =
-                        self.interval_after(sent_at)
-                            .max(later(now, wait, self.expires_at));
-                }
-                None => self.transient_failure(sent_at, now),
-            }
-            return;
+        if is_transient_status(status) {
+            return self.transient_answer(&resp, sent_at, now);
         }
-        if status.is_client_error() || status.is_server_error() {
+        if status.is_client_error() {
             match OAuthError::from_response(&resp, self.client.limits()) {
                 Ok(err) => self.on_oauth_error(err, &resp, sent_at, nonce_retry, now),
-                Err(_) if status.is_server_error() => self.transient_failure(sent_at, now),
                 Err(e) => self.finish(PollAction::Failed(PollError::Response(e))),
             }
             return;
@@ -536,6 +531,12 @@ impl Poller {
         nonce_retry: bool,
         now: SystemTime,
     ) {
+        if matches!(
+            err.code,
+            ErrorCode::TemporarilyUnavailable | ErrorCode::ServerError
+        ) {
+            return self.transient_failure(sent_at, now);
+        }
         self.consecutive_failures = 0;
         if is_use_dpop_nonce(&err) {
             let fresh = nonce_from_response(resp);
@@ -597,7 +598,31 @@ impl Poller {
         }
     }
 
+    /// A 429 or 5xx answer, whatever its body: the server's own schedule when it sends a
+    /// usable `Retry-After` with a 429 or 503, a counted transient failure otherwise.
+    fn transient_answer(
+        &mut self,
+        resp: &http::Response<Vec<u8>>,
+        sent_at: SystemTime,
+        now: SystemTime,
+    ) {
+        let scheduled = matches!(
+            resp.status(),
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        );
+        match retry_after(resp.headers(), now).filter(|_| scheduled) {
+            Some(wait) => {
+                self.pinged = false;
+                self.not_before =
+                    self.interval_after(sent_at)
+                        .max(later(now, wait, self.expires_at));
+            }
+            None => self.transient_failure(sent_at, now),
+        }
+    }
+
     fn transient_failure(&mut self, sent_at: SystemTime, now: SystemTime) {
+        self.pinged = false;
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
         if self.consecutive_failures >= self.config.max_consecutive_failures {
             let attempts = self.consecutive_failures;
@@ -681,6 +706,11 @@ impl Poller {
     pub fn is_finished(&self) -> bool {
         matches!(self.state, State::Ready(_) | State::Finished)
     }
+}
+
+/// 429 (RFC 6585) and every 5xx: answers that say "not now" rather than "no".
+fn is_transient_status(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
 }
 
 /// The wait a `Retry-After` header asks for at `now`: delay-seconds or an HTTP-date (a date in

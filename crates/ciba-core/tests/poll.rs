@@ -410,6 +410,147 @@ fn gateway_error_pages_are_transient_but_client_error_pages_are_not() {
     assert!(matches!(failed(&mut p, at(10)), PollError::Response(_)));
 }
 
+fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> http::Response<Vec<u8>> {
+    let mut b = http::Response::builder().status(status);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(body.as_bytes().to_vec()).unwrap()
+}
+
+fn done(p: &mut Poller, now: SystemTime) {
+    match p.next(now, &rng()) {
+        PollAction::Done(_) => {}
+        other => panic!("expected Done, got {other:?}"),
+    }
+}
+
+#[test]
+fn server_errors_with_an_oauth_error_body_are_retried_after_the_interval() {
+    for (status, code) in [
+        (502, "temporarily_unavailable"),
+        (500, "server_error"),
+        (503, "temporarily_unavailable"),
+        (504, "invalid_grant"),
+    ] {
+        let mut p = poller(Some(5));
+        send(&mut p, at(5));
+        // The wait (the interval, the first backoff step) counts from the answer.
+        p.on_response(error_response(status, code), at(6));
+        assert_eq!(p.consecutive_failures(), 1, "{status} {code}");
+        assert_eq!(wait(&mut p, at(6)), at(11), "{status} {code}");
+        send(&mut p, at(11));
+        p.on_response(tokens_response(at(11), "Bearer"), at(11));
+        done(&mut p, at(11));
+    }
+}
+
+#[test]
+fn temporarily_unavailable_and_server_error_codes_are_transient_at_any_status() {
+    for code in ["temporarily_unavailable", "server_error"] {
+        let mut p = poller(Some(5));
+        send(&mut p, at(5));
+        p.on_response(error_response(400, code), at(5));
+        assert_eq!(p.consecutive_failures(), 1, "{code}");
+        assert_eq!(wait(&mut p, at(5)), at(10), "{code}");
+    }
+}
+
+#[test]
+fn too_many_requests_with_retry_after_and_a_text_body_waits_then_polls() {
+    let mut p = poller(Some(5));
+    send(&mut p, at(5));
+    let busy = answer(
+        429,
+        &[("content-type", "text/plain"), ("retry-after", "30")],
+        "Too Many Requests",
+    );
+    p.on_response(busy, at(6));
+    assert_eq!(wait(&mut p, at(6)), at(36));
+    send(&mut p, at(36));
+    p.on_response(tokens_response(at(36), "Bearer"), at(36));
+    done(&mut p, at(36));
+}
+
+#[test]
+fn too_many_requests_honours_retry_after_as_an_http_date() {
+    let mut p = poller(Some(5));
+    send(&mut p, at(5));
+    // t0 is 2023-11-14T22:13:20Z; ask for 22:14:00, 40 s after t0.
+    let busy = answer(429, &[("retry-after", "Tue, 14 Nov 2023 22:14:00 GMT")], "");
+    p.on_response(busy, at(5));
+    assert_eq!(wait(&mut p, at(5)), at(40));
+}
+
+#[test]
+fn retry_after_shorter_than_the_interval_still_waits_the_interval() {
+    for status in [429, 503] {
+        let mut p = poller(Some(5));
+        send(&mut p, at(5));
+        p.on_response(answer(status, &[("retry-after", "1")], "slow"), at(5));
+        assert_eq!(wait(&mut p, at(5)), at(10), "{status}");
+    }
+}
+
+#[test]
+fn too_many_requests_without_retry_after_waits_the_interval() {
+    let mut p = poller(Some(5));
+    send(&mut p, at(5));
+    let busy = answer(429, &[("content-type", "text/html")], "<h1>429</h1>");
+    p.on_response(busy, at(5));
+    assert_eq!(p.consecutive_failures(), 1);
+    assert_eq!(wait(&mut p, at(5)), at(10));
+}
+
+#[test]
+fn repeated_server_errors_end_polling_after_the_failure_limit() {
+    let c = client(DeliveryMode::Poll);
+    let cfg = PollConfig::new(validator(&c)).max_consecutive_failures(3);
+    let mut p = Poller::new(&c, &ack(t0(), 600, Some(5)), cfg, t0()).unwrap();
+    // Waits after failures 1 and 2: 5, then 10 s; the third ends polling.
+    for (t, next) in [(5, 10), (10, 20)] {
+        send(&mut p, at(t));
+        p.on_response(error_response(502, "temporarily_unavailable"), at(t));
+        assert_eq!(wait(&mut p, at(t)), at(next));
+    }
+    send(&mut p, at(20));
+    p.on_response(error_response(502, "temporarily_unavailable"), at(20));
+    assert!(matches!(
+        failed(&mut p, at(20)),
+        PollError::TooManyFailures { attempts: 3 }
+    ));
+}
+
+#[test]
+fn retries_after_transient_answers_stop_at_the_deadline() {
+    let mut p = poller(Some(5));
+    send(&mut p, at(5));
+    p.on_response(answer(429, &[("retry-after", "30")], ""), at(5));
+    send(&mut p, at(35));
+    p.on_response(answer(429, &[("retry-after", "30")], ""), at(35));
+    send(&mut p, at(65));
+    p.on_response(answer(429, &[("retry-after", "30")], ""), at(65));
+    send(&mut p, at(95));
+    p.on_response(answer(429, &[("retry-after", "30")], ""), at(95));
+    // The ack said 120 s: the wait ends there, and no request follows.
+    assert_eq!(wait(&mut p, at(95)), at(120));
+    assert!(matches!(
+        failed(&mut p, at(120)),
+        PollError::ExpiredLocally { .. }
+    ));
+}
+
+#[test]
+fn a_ping_does_not_cut_short_the_wait_after_a_transient_failure() {
+    let c = client(DeliveryMode::Ping);
+    let mut p = poller_with(DeliveryMode::Ping, Some(5), PollConfig::new(validator(&c)));
+    p.ping_received();
+    send(&mut p, at(1));
+    p.ping_received();
+    p.on_response(error_response(503, "temporarily_unavailable"), at(2));
+    assert_eq!(wait(&mut p, at(2)), at(7));
+}
+
 #[test]
 fn redirects_are_never_followed() {
     let mut p = poller(Some(5));
