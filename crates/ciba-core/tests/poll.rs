@@ -552,6 +552,29 @@ fn a_ping_does_not_cut_short_the_wait_after_a_transient_failure() {
 }
 
 #[test]
+fn tokens_with_a_fractional_or_unusable_expires_in_complete_polling() {
+    for (expires_in, want) in [(json!(3600.0), Some(3600)), (json!("soon"), None)] {
+        let mut p = poller(Some(5));
+        send(&mut p, at(5));
+        let body = json!({
+            "access_token": "at-123",
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "id_token": id_token_for(at(5), "at-123", None),
+        });
+        p.on_response(json_response(200, &body), at(5));
+        match p.next(at(5), &rng()) {
+            PollAction::Done(t) => assert_eq!(
+                t.response.expires_in,
+                want.map(Duration::from_secs),
+                "{expires_in}"
+            ),
+            other => panic!("{expires_in}: expected Done, got {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn redirects_are_never_followed() {
     let mut p = poller(Some(5));
     send(&mut p, at(5));
