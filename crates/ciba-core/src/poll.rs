@@ -29,9 +29,16 @@
 //!   [`Poller::on_transport_error`] answers it (CIBA 10.1).
 //! - **The interval.** The first request goes out one interval after [`Poller::new`]; each
 //!   later one no sooner than the interval after the previous request was **sent** (so a slow
-//!   response eats into the wait, as CIBA 10.1 says). Two exemptions, both from the
-//!   specifications: the single immediate retry after `use_dpop_nonce` (RFC 9449 section 8, not
-//!   counted as a poll), and the immediate request after [`Poller::ping_received`] (ping clients).
+//!   response eats into the wait, as CIBA 10.1 says). One exemption, from the specification:
+//!   the immediate request after [`Poller::ping_received`] (ping clients).
+//! - **DPoP nonces** (RFC 9449 section 8). Every proof carries the latest `DPoP-Nonce` the
+//!   server sent on any response (or the one [`PollConfig::dpop_nonce`] /
+//!   [`Poller::set_dpop_nonce`] gave, learnt by another flow; [`Poller::dpop_nonce`] exposes
+//!   it for the next, see [`DpopNonces`](crate::dpop::DpopNonces)). `use_dpop_nonce` with a
+//!   fresh nonce is retried once, with that nonce, after the interval like any poll (CIBA 7.3:
+//!   never faster than the interval); the retry is counted in [`Poller::dpop_retries`], not in
+//!   [`Poller::polls_sent`]. A second `use_dpop_nonce` in a row, one without a nonce, or one
+//!   to a poller without a DPoP key, ends polling with [`PollError::Rejected`].
 //! - **`authorization_pending`** keeps the interval (a larger `Retry-After` sent with it is
 //!   honoured). **`slow_down`** adds 5 seconds to the interval for this and every later request
 //!   (5, 10, 15 s ...).
@@ -75,7 +82,7 @@ use http::StatusCode;
 use crate::ack::{AuthReqId, AuthRequestAck, DEFAULT_INTERVAL};
 use crate::client::Client;
 use crate::delivery_mode::DeliveryMode;
-use crate::dpop::{DpopKey, is_use_dpop_nonce, nonce_from_response};
+use crate::dpop::{DpopKey, is_nonce, is_use_dpop_nonce, nonce_from_response};
 use crate::error::{Error, ParseError};
 use crate::id_token::{IdTokenContext, IdTokenError, IdTokenValidator};
 use crate::jose::JwkSet;
@@ -177,6 +184,7 @@ pub enum PollAction {
 pub struct PollConfig {
     validator: IdTokenValidator,
     dpop: Option<DpopKey>,
+    dpop_nonce: Option<String>,
     params: Vec<(String, String)>,
     max_consecutive_failures: u32,
     max_backoff: Duration,
@@ -190,6 +198,7 @@ impl PollConfig {
         PollConfig {
             validator,
             dpop: None,
+            dpop_nonce: None,
             params: Vec::new(),
             max_consecutive_failures: DEFAULT_MAX_CONSECUTIVE_FAILURES,
             max_backoff: DEFAULT_MAX_BACKOFF,
@@ -200,6 +209,15 @@ impl PollConfig {
     /// Sends a fresh DPoP proof by `key` with every request and expects `DPoP` tokens.
     pub fn dpop(mut self, key: DpopKey) -> PollConfig {
         self.dpop = Some(key);
+        self
+    }
+
+    /// The `DPoP-Nonce` to put in the first proof: the latest one the token endpoint's server
+    /// gave another flow ([`DpopNonces::get`](crate::dpop::DpopNonces::get)). Ignored without a
+    /// DPoP key, or when `nonce` lacks the RFC 9449 nonce syntax.
+    pub fn dpop_nonce(mut self, nonce: impl Into<String>) -> PollConfig {
+        let nonce = nonce.into();
+        self.dpop_nonce = is_nonce(&nonce).then_some(nonce);
         self
     }
 
@@ -344,6 +362,7 @@ impl Poller {
         } else {
             interval
         };
+        let dpop_nonce = config.dpop.as_ref().and(config.dpop_nonce.clone());
         Ok(Poller {
             client: client.clone(),
             grant,
@@ -353,7 +372,7 @@ impl Poller {
             expires_at,
             not_before: later(now, interval, expires_at),
             last_sent: None,
-            dpop_nonce: None,
+            dpop_nonce,
             retry_with_nonce: false,
             pinged: false,
             pings: 0,
@@ -391,7 +410,7 @@ impl Poller {
                 expires_at: self.expires_at,
             });
         }
-        let due = self.pinged || self.retry_with_nonce || now >= self.not_before;
+        let due = self.pinged || now >= self.not_before;
         if !due {
             self.state = State::Idle;
             return PollAction::Wait(self.not_before.min(self.expires_at));
@@ -543,6 +562,7 @@ impl Poller {
             if self.config.dpop.is_some() && !nonce_retry && fresh.is_some() {
                 self.dpop_nonce = fresh;
                 self.retry_with_nonce = true;
+                self.not_before = self.interval_after(sent_at);
                 return;
             }
             return self.finish(PollAction::Failed(PollError::Rejected(err)));
@@ -681,7 +701,22 @@ impl Poller {
         self.slow_downs
     }
 
-    /// Immediate retries made after `use_dpop_nonce`.
+    /// The `DPoP-Nonce` the next proof will carry: the latest the server sent (or the one
+    /// given). Keep it for other flows to the same server
+    /// ([`DpopNonces::insert`](crate::dpop::DpopNonces::insert)). `None` without a DPoP key.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop_nonce.as_deref()
+    }
+
+    /// A fresher `DPoP-Nonce` for the server, learnt by another flow: the next proof carries
+    /// it. Ignored without a DPoP key, or when `nonce` lacks the RFC 9449 nonce syntax.
+    pub fn set_dpop_nonce(&mut self, nonce: &str) {
+        if self.config.dpop.is_some() && is_nonce(nonce) {
+            self.dpop_nonce = Some(nonce.to_owned());
+        }
+    }
+
+    /// Retries made after `use_dpop_nonce`.
     pub fn dpop_retries(&self) -> u32 {
         self.dpop_retries
     }

@@ -694,20 +694,68 @@ fn every_poll_carries_a_fresh_dpop_proof_for_the_token_endpoint() {
 }
 
 #[test]
-fn use_dpop_nonce_is_retried_once_immediately_with_the_nonce() {
+fn use_dpop_nonce_is_retried_with_the_nonce_after_the_interval() {
     let mut p = dpop_poller();
     send(&mut p, at(5));
-    p.on_response(use_dpop_nonce("nonce-1"), at(5));
-    // Immediately, although the interval has not passed, and not counted as a poll.
-    let retry = send(&mut p, at(5));
+    p.on_response(use_dpop_nonce("nonce-1"), at(6));
+    // CIBA 7.3: never faster than the interval, measured from the rejected request.
+    assert_eq!(wait(&mut p, at(6)), at(10));
+    let retry = send(&mut p, at(10));
     assert_eq!(dpop_claims(&retry)["nonce"], "nonce-1");
     assert_eq!(p.polls_sent(), 1);
     assert_eq!(p.dpop_retries(), 1);
-    p.on_response(pending(), at(6));
-    assert_eq!(wait(&mut p, at(6)), at(10));
+    p.on_response(pending(), at(11));
+    assert_eq!(wait(&mut p, at(11)), at(15));
     // Later polls keep the nonce.
-    let later = send(&mut p, at(10));
+    let later = send(&mut p, at(15));
     assert_eq!(dpop_claims(&later)["nonce"], "nonce-1");
+}
+
+fn dpop_poller_with(cfg: impl FnOnce(PollConfig) -> PollConfig) -> Poller {
+    let c = client(DeliveryMode::Poll);
+    let key = DpopKey::from_signer(signer("es256")).unwrap();
+    poller_with(
+        DeliveryMode::Poll,
+        Some(5),
+        cfg(PollConfig::new(validator(&c)).dpop(key)),
+    )
+}
+
+#[test]
+fn a_nonce_another_flow_learnt_goes_into_the_first_proof() {
+    let mut p = dpop_poller_with(|c| c.dpop_nonce("shared-1"));
+    assert_eq!(p.dpop_nonce(), Some("shared-1"));
+    let first = send(&mut p, at(5));
+    assert_eq!(dpop_claims(&first)["nonce"], "shared-1");
+    // Not a nonce by RFC 9449 syntax: ignored.
+    let mut p = dpop_poller_with(|c| c.dpop_nonce("bad nonce"));
+    assert_eq!(p.dpop_nonce(), None);
+    assert!(dpop_claims(&send(&mut p, at(5))).get("nonce").is_none());
+}
+
+#[test]
+fn the_latest_nonce_is_exposed_and_a_fresher_one_can_be_handed_in() {
+    let mut p = dpop_poller();
+    send(&mut p, at(5));
+    // Any response may rotate the nonce; the poller keeps the newest for its next proof.
+    let mut rotating = pending();
+    rotating
+        .headers_mut()
+        .insert("dpop-nonce", "from-op-2".parse().unwrap());
+    p.on_response(rotating, at(5));
+    assert_eq!(p.dpop_nonce(), Some("from-op-2"));
+    // Another flow to the same server learnt a newer one meanwhile.
+    p.set_dpop_nonce("from-other-flow-3");
+    p.set_dpop_nonce("not a nonce");
+    assert_eq!(p.dpop_nonce(), Some("from-other-flow-3"));
+    assert_eq!(
+        dpop_claims(&send(&mut p, at(10)))["nonce"],
+        "from-other-flow-3"
+    );
+    // Without a DPoP key there is nothing to keep.
+    let mut bearer = poller(Some(5));
+    bearer.set_dpop_nonce("n-1");
+    assert_eq!(bearer.dpop_nonce(), None);
 }
 
 #[test]
@@ -715,10 +763,10 @@ fn second_use_dpop_nonce_in_a_row_is_terminal() {
     let mut p = dpop_poller();
     send(&mut p, at(5));
     p.on_response(use_dpop_nonce("nonce-1"), at(5));
-    send(&mut p, at(5));
-    p.on_response(use_dpop_nonce("nonce-2"), at(5));
+    send(&mut p, at(10));
+    p.on_response(use_dpop_nonce("nonce-2"), at(10));
     assert!(matches!(
-        failed(&mut p, at(5)),
+        failed(&mut p, at(10)),
         PollError::Rejected(e) if e.code == ErrorCode::UseDpopNonce
     ));
 }
