@@ -155,7 +155,9 @@ pub enum PollError {
 }
 
 /// What the caller should do next. See the [module documentation](self).
-#[derive(Debug)]
+///
+/// `Debug` shows a `Send` request's method and URI only: its form body and its
+/// `Authorization` and `DPoP` headers carry credentials.
 #[non_exhaustive]
 pub enum PollAction {
     /// Call [`Poller::next`] again at this time (earlier is harmless).
@@ -177,6 +179,24 @@ pub enum PollAction {
     Failed(PollError),
     /// `Done` or `Failed` has already been returned.
     Finished,
+}
+
+impl fmt::Debug for PollAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PollAction::Wait(t) => f.debug_tuple("Wait").field(t).finish(),
+            PollAction::Send(req) => f
+                .debug_struct("Send")
+                .field("method", req.method())
+                .field("uri", req.uri())
+                .finish_non_exhaustive(),
+            PollAction::FetchKeys => f.write_str("FetchKeys"),
+            PollAction::AwaitingResponse => f.write_str("AwaitingResponse"),
+            PollAction::Done(tokens) => f.debug_tuple("Done").field(tokens).finish(),
+            PollAction::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+            PollAction::Finished => f.write_str("Finished"),
+        }
+    }
 }
 
 /// How a [`Poller`] builds requests and validates the result.

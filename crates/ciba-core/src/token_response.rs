@@ -124,7 +124,7 @@ impl fmt::Debug for TokenResponse {
             .field("scope", &self.scope)
             .field("id_token", &redacted(&self.id_token))
             .field("dpop_nonce", &self.dpop_nonce)
-            .field("extra", &self.extra)
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
             .finish()
     }
 }
