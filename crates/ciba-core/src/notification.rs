@@ -151,9 +151,10 @@ pub enum PushErrorCode {
 pub struct PushError {
     /// The `error` code.
     pub code: PushErrorCode,
-    /// `error_description`, if sent.
+    /// `error_description`, if sent, cleaned of control characters and bounded
+    /// ([`sanitize_text`](crate::oauth_error::sanitize_text)).
     pub description: Option<String>,
-    /// `error_uri`, if sent.
+    /// `error_uri`, if sent, cleaned the same way.
     pub uri: Option<String>,
 }
 

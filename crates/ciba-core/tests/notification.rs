@@ -358,6 +358,24 @@ fn push_error_payloads_end_the_request() {
 }
 
 #[test]
+fn pushed_error_text_reaches_the_caller_without_control_characters() {
+    let body = json!({
+        "auth_req_id": AUTH_REQ_ID,
+        "error": "access_denied",
+        "error_description": "\u{1b}[31mdenied\u{1b}[0m\r\u{7}\u{9b}6n",
+        "error_uri": "https://op.example/\u{1b}]8;;evil\u{7}",
+    });
+    let out = push(&request("POST", Some(&bearer()), &body));
+    match out.result.unwrap() {
+        Push::Error { error, .. } => {
+            assert_eq!(error.description.as_deref(), Some("[31mdenied[0m 6n"));
+            assert_eq!(error.uri.as_deref(), Some("https://op.example/]8;;evil"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn push_error_payload_still_needs_the_bearer_token() {
     let body = json!({"auth_req_id": AUTH_REQ_ID, "error": "access_denied"});
     let out = push(&request("POST", None, &body));
