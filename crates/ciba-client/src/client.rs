@@ -4,10 +4,11 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::SystemTime;
 
 use ciba_core::auth_request::AuthRequest;
+use ciba_core::dpop::DpopNonces;
 use ciba_core::id_token::IdTokenValidator;
 use ciba_core::jose::{JwkSet, Signer};
 use ciba_core::metadata::{ServerMetadata, discovery_request};
@@ -46,6 +47,8 @@ pub(crate) struct Inner<S> {
     pub(crate) core: Client,
     pub(crate) http: S,
     pub(crate) jwks: JwksCache,
+    /// The latest `DPoP-Nonce` per origin, shared by every wait of this client.
+    pub(crate) nonces: Mutex<DpopNonces>,
     pub(crate) options: ClientOptions,
 }
 
@@ -104,6 +107,7 @@ impl<S: HttpSend> CibaClient<S> {
                 core,
                 http,
                 jwks,
+                nonces: Mutex::new(DpopNonces::new()),
                 options,
             }),
         })
@@ -239,12 +243,26 @@ impl<S> Inner<S> {
         }
     }
 
+    /// The shared DPoP nonces.
+    pub(crate) fn nonces(&self) -> MutexGuard<'_, DpopNonces> {
+        self.nonces.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The poll configuration for `jwks`: keys asked for on an unknown `kid` (the cache
-    /// answers), DPoP, and the caller's adjustments.
+    /// answers), DPoP (with the token endpoint's latest nonce, learnt by any wait), and the
+    /// caller's adjustments.
     pub(crate) fn poll_config(&self, jwks: JwkSet) -> PollConfig {
         let mut config = PollConfig::new(self.validator(jwks)).fetch_keys_on_unknown_kid(true);
         if let Some(key) = &self.options.dpop {
             config = config.dpop(key.clone());
+            let nonce = self
+                .core
+                .token_endpoint()
+                .ok()
+                .and_then(|url| self.nonces().get(url).map(str::to_owned));
+            if let Some(nonce) = nonce {
+                config = config.dpop_nonce(nonce);
+            }
         }
         match &self.options.poll_hook {
             Some(hook) => hook(config),

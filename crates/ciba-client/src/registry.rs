@@ -478,17 +478,9 @@ impl NotificationRegistry {
     }
 }
 
-/// The token of a single well-formed `Authorization: Bearer` header.
+/// The token of a single well-formed `Authorization: Bearer` header (ciba-core's reading).
 fn bearer_token<'h>(headers: &'h http::HeaderMap, limits: &Limits) -> Option<&'h str> {
-    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
-    let value = values.next()?;
-    if values.next().is_some() || value.len() > limits.max_header_bytes {
-        return None;
-    }
-    let (scheme, token) = value.to_str().ok()?.split_once(' ')?;
-    let token = token.trim_matches(' ');
-    (scheme.eq_ignore_ascii_case("Bearer") && !token.is_empty() && !token.contains(' '))
-        .then_some(token)
+    ciba_core::notification::bearer_token(headers, limits).ok()
 }
 
 /// Keeps an initiation counted as in flight until dropped (see

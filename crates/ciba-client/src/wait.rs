@@ -147,9 +147,21 @@ impl<S: HttpSend> Flow<'_, S> {
         let config = inner.poll_config(keys.set);
         let mut poller = Poller::new(&inner.core, ack, config, clock.now())?;
         let rng = &*inner.options.rng;
+        let dpop_url = inner
+            .options
+            .dpop
+            .is_some()
+            .then(|| inner.core.token_endpoint().ok().cloned())
+            .flatten();
         loop {
             if let Some(slot) = &slot {
                 self.take_notifications(slot, Some(&mut poller));
+            }
+            if let Some(url) = &dpop_url
+                && let Some(nonce) = inner.nonces().get(url)
+            {
+                // The newest nonce any wait of this client learnt from that server.
+                poller.set_dpop_nonce(nonce);
             }
             match poller.next(clock.now(), rng) {
                 PollAction::Wait(deadline) => {
@@ -168,7 +180,12 @@ impl<S: HttpSend> Flow<'_, S> {
                     self.reporter.poller(&poller, PollPhase::Requesting, None);
                     debug!(auth_req_id = ?ack.auth_req_id, poll = poller.polls_sent(), "token request");
                     match inner.http.send(request).await {
-                        Ok(response) => poller.on_response(response, clock.now()),
+                        Ok(response) => {
+                            if let Some(url) = &dpop_url {
+                                inner.nonces().learn(url, &response);
+                            }
+                            poller.on_response(response, clock.now());
+                        }
                         Err(e) if e.is_transient() => {
                             warn!(auth_req_id = ?ack.auth_req_id, error = %e, "token request failed; the poller decides on a retry");
                             poller.on_transport_error(clock.now());
