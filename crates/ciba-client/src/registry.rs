@@ -510,3 +510,109 @@ impl Drop for Registration {
         self.registry.unregister(&self.issuer, &self.auth_req_id);
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn ping(id: &str, token: &str) -> http::Request<Vec<u8>> {
+        http::Request::post("/cb")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(format!(r#"{{"auth_req_id":"{id}"}}"#).into_bytes())
+            .unwrap()
+    }
+
+    fn later() -> SystemTime {
+        SystemTime::now() + Duration::from_secs(60)
+    }
+
+    fn id(s: &str) -> AuthReqId {
+        AuthReqId::new(s)
+    }
+
+    #[tokio::test]
+    async fn registrations_are_keyed_by_issuer_and_auth_req_id() {
+        let registry = NotificationRegistry::new();
+        registry
+            .register(
+                "https://a.example",
+                &id("same"),
+                "tok-a".into(),
+                later(),
+                None,
+            )
+            .unwrap();
+        registry
+            .register(
+                "https://b.example",
+                &id("same"),
+                "tok-b".into(),
+                later(),
+                None,
+            )
+            .unwrap();
+        let again = registry.register("https://a.example", &id("same"), "x".into(), later(), None);
+        assert!(matches!(again, Err(Error::DuplicateRegistration { .. })));
+        assert_eq!(registry.len(), 2);
+        assert_eq!(registry.handle(ping("same", "tok-b")).await.status(), 204);
+        let (a, _ga) = registry.watch("https://a.example", &id("same")).unwrap();
+        let (b, _gb) = registry.watch("https://b.example", &id("same")).unwrap();
+        assert_eq!(a.state().pings, 0);
+        assert_eq!(b.state().pings, 1);
+        // A wrong token for the id is reported to its registrations.
+        assert_eq!(registry.handle(ping("same", "tok-c")).await.status(), 401);
+        assert_eq!(a.state().refused, 1);
+        drop((_ga, _gb));
+        assert!(registry.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_ping_racing_the_acknowledgement_waits_for_the_registration() {
+        let registry = NotificationRegistry::new();
+        let in_flight = registry.begin_initiation();
+        let answer = {
+            let registry = registry.clone();
+            tokio::spawn(async move { registry.handle(ping("id-1", "tok")).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        registry
+            .register("https://op", &id("id-1"), "tok".into(), later(), None)
+            .unwrap();
+        drop(in_flight);
+        assert_eq!(answer.await.unwrap().status(), 204);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unknown_id_is_refused_at_once_or_after_the_grace_period() {
+        let registry = NotificationRegistry::new();
+        let started = tokio::time::Instant::now();
+        assert_eq!(registry.handle(ping("id-2", "tok")).await.status(), 401);
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        let _in_flight = registry.begin_initiation();
+        assert_eq!(registry.handle(ping("id-2", "tok")).await.status(), 401);
+        assert!(started.elapsed() >= DEFAULT_BINDING_GRACE);
+    }
+
+    #[tokio::test]
+    async fn the_header_check_knows_only_live_tokens() {
+        let registry = NotificationRegistry::new();
+        registry
+            .register("https://op", &id("id-3"), "tok".into(), later(), None)
+            .unwrap();
+        let headers = ping("id-3", "tok").headers().clone();
+        assert!(registry.check_bearer(&headers).await.is_ok());
+        let wrong = ping("id-3", "other").headers().clone();
+        assert_eq!(
+            registry.check_bearer(&wrong).await.unwrap_err().status(),
+            401
+        );
+        let gone = SystemTime::now() - Duration::from_secs(1);
+        registry
+            .register("https://op", &id("id-4"), "old".into(), gone, None)
+            .unwrap();
+        let old = ping("id-4", "old").headers().clone();
+        assert!(registry.check_bearer(&old).await.is_err());
+    }
+}

@@ -71,6 +71,7 @@ on_both_transports!(
     timeouts_oversized_bodies_redirects_and_bad_json_are_typed,
     denial_ends_the_wait_at_once,
     dropping_the_wait_sends_no_further_request,
+    plain_http_is_refused_without_the_loopback_opt_in,
 );
 
 const MS_50: Duration = Duration::from_millis(50);
@@ -553,6 +554,10 @@ async fn a_ping_sends_the_token_request_at_once_and_a_wrong_one_is_reported<A: A
         .expect("the ping did not send the token request before the 20 s interval");
     assert_eq!(result.unwrap().id_token.sub, "alice");
     assert_eq!(op.seen("POST /token").len(), 1);
+    // The request is completed: a second ping finds nothing to redeem.
+    let ping = json!({"auth_req_id": ack.auth_req_id.as_str()});
+    assert_eq!(notify(&receiver.url(), &token, &ping).await, 401);
+    assert_eq!(op.seen("POST /token").len(), 1);
 }
 
 async fn a_duplicate_registration_is_refused<A: Adapter>(a: A) {
@@ -626,6 +631,30 @@ async fn timeouts_oversized_bodies_redirects_and_bad_json_are_typed<A: Adapter>(
     );
 }
 
+async fn plain_http_is_refused_without_the_loopback_opt_in<A: Adapter>(a: A) {
+    let op = Scripted::start(Vec::new()).await;
+    let mut config = support::config(DeliveryMode::Poll, None);
+    config.endpoint_policy = ciba_core::EndpointPolicy::HTTPS_ONLY;
+    let e = ciba_client::CibaClient::discover(
+        a.default_http(),
+        &op.base,
+        config,
+        ClientOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Core(ciba_core::Error::Config(
+                ciba_core::ConfigError::InsecureEndpoint { .. }
+            ))
+        ),
+        "{e:?}"
+    );
+    assert!(op.seen("GET /.well-known/openid-configuration").is_empty());
+}
+
 async fn denial_ends_the_wait_at_once<A: Adapter>(a: A) {
     let op = Scripted::start(vec![Step::json(403, json!({"error": "access_denied"}))]).await;
     let client = poll_client(a, &op).await;
@@ -651,4 +680,48 @@ async fn dropping_the_wait_sends_no_further_request<A: Adapter>(a: A) {
     let sent = op.seen("POST /token").len();
     tokio::time::sleep(secs(2)).await;
     assert_eq!(op.seen("POST /token").len(), sent);
+}
+
+/// The receiver is ciba-hyper's whichever transport the client uses: once is enough.
+#[tokio::test]
+async fn a_notification_body_that_does_not_come_gets_408() {
+    let op = Scripted::start(Vec::new()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let options = ciba_hyper::ReceiverOptions::default().body_timeout(Duration::from_millis(300));
+    let registry = ciba_client::NotificationRegistry::new();
+    let receiver =
+        ciba_hyper::NotificationReceiver::serve_with(listener, registry, options).unwrap();
+    let http = support::Hyper.default_http();
+    let client = client(
+        http,
+        &op,
+        DeliveryMode::Ping,
+        Some(&receiver),
+        ClientOptions::default(),
+    )
+    .await
+    .unwrap();
+    client.initiate(alice()).await.unwrap();
+    let token = op.seen("POST /bc")[0]
+        .form("client_notification_token")
+        .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(receiver.local_addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /cb HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: 50\r\n\r\n{{"
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut stream, head.as_bytes())
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 64];
+    let n = tokio::time::timeout(
+        secs(5),
+        tokio::io::AsyncReadExt::read(&mut stream, &mut answer),
+    )
+    .await
+    .expect("the receiver kept waiting for the body")
+    .unwrap();
+    let line = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(line.starts_with("HTTP/1.1 408"), "{line}");
 }
