@@ -79,5 +79,7 @@ pub use jwks::{DEFAULT_JWKS_MIN_REFETCH_INTERVAL, DEFAULT_JWKS_TTL};
 pub use options::ClientOptions;
 pub use progress::{FlowProgress, NotificationKind, RefusedNotification};
 pub use registry::{DEFAULT_BINDING_GRACE, InitiationGuard, NotificationRegistry};
-pub use send::{BoxError, HttpSend, TransportError, TransportErrorKind, redacted_endpoint};
+pub use send::{
+    BoxError, HttpSend, TransportError, TransportErrorKind, redacted_endpoint, within_timeout,
+};
 pub use wait::TokenWait;

@@ -142,6 +142,23 @@ impl TransportError {
     }
 }
 
+/// Runs an adapter's `exchange` with `uri` within `timeout` (connect, headers and body):
+/// past it, the exchange is dropped (aborted) and the answer is a
+/// [`TransportErrorKind::Timeout`] error.
+pub async fn within_timeout<F>(
+    uri: &http::Uri,
+    timeout: Duration,
+    exchange: F,
+) -> Result<http::Response<Vec<u8>>, TransportError>
+where
+    F: Future<Output = Result<http::Response<Vec<u8>>, TransportError>>,
+{
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(TransportError::timeout(uri, timeout)),
+    }
+}
+
 /// `uri` without userinfo, query or fragment (which may carry credentials), for errors and
 /// logs.
 pub fn redacted_endpoint(uri: &http::Uri) -> String {

@@ -13,7 +13,7 @@ use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use ciba_client::{HttpSend, TransportError, TransportErrorKind};
+use ciba_client::{HttpSend, TransportError, TransportErrorKind, within_timeout};
 
 use crate::error::Error;
 
@@ -162,10 +162,7 @@ impl HttpSend for HttpClient {
     ) -> Result<http::Response<Vec<u8>>, TransportError> {
         let uri = request.uri().clone();
         let request = request.map(|body| Full::new(Bytes::from(body)));
-        match tokio::time::timeout(self.timeout, self.exchange(request, &uri)).await {
-            Ok(result) => result,
-            Err(_) => Err(TransportError::timeout(&uri, self.timeout)),
-        }
+        within_timeout(&uri, self.timeout, self.exchange(request, &uri)).await
     }
 }
 

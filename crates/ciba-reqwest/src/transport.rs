@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ciba_client::{HttpSend, TransportError, TransportErrorKind};
+use ciba_client::{HttpSend, TransportError, TransportErrorKind, within_timeout};
 use tracing::debug;
 
 /// Default per-request timeout: 30 seconds for the whole exchange (connect, headers, body).
@@ -160,10 +160,7 @@ impl HttpSend for HttpClient {
         let request =
             reqwest::Request::try_from(request).map_err(|e| from_reqwest(e, &uri, self.timeout))?;
         debug!(%method, %endpoint, "sending");
-        let result = match tokio::time::timeout(self.timeout, self.exchange(request, &uri)).await {
-            Ok(result) => result,
-            Err(_) => Err(TransportError::timeout(&uri, self.timeout)),
-        };
+        let result = within_timeout(&uri, self.timeout, self.exchange(request, &uri)).await;
         match &result {
             Ok(r) => {
                 debug!(%method, %endpoint, status = r.status().as_u16(), bytes = r.body().len(), "received")

@@ -190,6 +190,11 @@ impl Scripted {
         s.log.iter().filter(|r| r.line == line).cloned().collect()
     }
 
+    /// How many requests the server saw, on any path.
+    pub fn requests(&self) -> usize {
+        self.state.lock().unwrap().log.len()
+    }
+
     /// A push delivery for `auth_req_id`, the ID token signed by `key`, with an `at_hash`
     /// that matches unless `bad_at_hash`, and an `auth_req_id` claim naming `claim_id`.
     pub fn push_body(
