@@ -425,22 +425,13 @@ async fn a_provider_error_description_is_sanitised<A: Adapter>(a: A) {
 
 async fn a_push_delivers_validated_tokens_once<A: Adapter>(a: A) {
     let op = Scripted::start(Vec::new()).await;
-    let receiver = receiver().await;
-    let opts = ClientOptions::default();
-    let client = client(
-        a.default_http(),
-        &op,
-        DeliveryMode::Push,
-        Some(&receiver),
-        opts,
-    )
-    .await
-    .unwrap();
-    let ack = client.initiate(alice()).await.unwrap();
+    let support::Notified {
+        client,
+        receiver,
+        ack,
+        token,
+    } = support::notified(a, &op, DeliveryMode::Push).await;
     let id = ack.auth_req_id.as_str().to_owned();
-    let token = op.seen("POST /bc")[0]
-        .form("client_notification_token")
-        .unwrap();
     let body = op.push_body(&id, 0, &id, false);
     let push = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -457,22 +448,13 @@ async fn a_push_delivers_validated_tokens_once<A: Adapter>(a: A) {
 async fn a_refused_push_shows_at_once_and_the_expiry_error_names_it<A: Adapter>(a: A) {
     let op = Scripted::start(Vec::new()).await;
     op.ack_numbers(json!(4), json!(1));
-    let receiver = receiver().await;
-    let opts = ClientOptions::default();
-    let client = client(
-        a.default_http(),
-        &op,
-        DeliveryMode::Push,
-        Some(&receiver),
-        opts,
-    )
-    .await
-    .unwrap();
-    let ack = client.initiate(alice()).await.unwrap();
+    let support::Notified {
+        client,
+        receiver,
+        ack,
+        token,
+    } = support::notified(a, &op, DeliveryMode::Push).await;
     let id = ack.auth_req_id.as_str().to_owned();
-    let token = op.seen("POST /bc")[0]
-        .form("client_notification_token")
-        .unwrap();
     let (tx, mut rx) = progress();
     let pushes = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -511,22 +493,13 @@ async fn a_refused_push_shows_at_once_and_the_expiry_error_names_it<A: Adapter>(
 async fn a_ping_sends_the_token_request_at_once_and_a_wrong_one_is_reported<A: Adapter>(a: A) {
     let op = Scripted::start(vec![Step::tokens(0)]).await;
     op.ack_numbers(json!(30), json!(20));
-    let receiver = receiver().await;
-    let opts = ClientOptions::default();
-    let client = client(
-        a.default_http(),
-        &op,
-        DeliveryMode::Ping,
-        Some(&receiver),
-        opts,
-    )
-    .await
-    .unwrap();
-    let ack = client.initiate(alice()).await.unwrap();
+    let support::Notified {
+        client,
+        receiver,
+        ack,
+        token,
+    } = support::notified(a, &op, DeliveryMode::Ping).await;
     let id = ack.auth_req_id.as_str().to_owned();
-    let token = op.seen("POST /bc")[0]
-        .form("client_notification_token")
-        .unwrap();
     let (tx, mut rx) = progress();
     let pings = async {
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -87,6 +87,43 @@ pub async fn poll_client<A: Adapter>(a: A, op: &Scripted) -> CibaClient<A::Http>
     .unwrap()
 }
 
+/// A ping or push request under way: the client, its receiver, the acknowledgement, and the
+/// `client_notification_token` the client sent.
+pub struct Notified<S> {
+    pub client: CibaClient<S>,
+    pub receiver: NotificationReceiver,
+    pub ack: ciba_core::AuthRequestAck,
+    pub token: String,
+}
+
+/// Starts a `mode` (ping or push) request at `op` through `adapter`, its notifications
+/// through a fresh receiver.
+pub async fn notified<A: Adapter>(a: A, op: &Scripted, mode: DeliveryMode) -> Notified<A::Http> {
+    let receiver = receiver().await;
+    let client = client(
+        a.default_http(),
+        op,
+        mode,
+        Some(&receiver),
+        ClientOptions::default(),
+    )
+    .await
+    .unwrap();
+    let ack = client.initiate(alice()).await.unwrap();
+    let token = op
+        .seen("POST /bc")
+        .last()
+        .unwrap()
+        .form("client_notification_token")
+        .unwrap();
+    Notified {
+        client,
+        receiver,
+        ack,
+        token,
+    }
+}
+
 /// A notification receiver on loopback.
 pub async fn receiver() -> NotificationReceiver {
     NotificationReceiver::bind("127.0.0.1:0").await.unwrap()
