@@ -1,8 +1,8 @@
 //! `cargo xtask interop`: the interop matrix of our CIBA implementation against independent
 //! JavaScript ones (`interop/`, see interop/README.md and docs/interop.md).
 //!
-//! - Our clients (`ciba login`, through ciba-reqwest and, when the CLI has `--transport`,
-//!   ciba-hyper) against oidc-provider (`interop/op.mjs`): poll and ping, each with approval
+//! - Our client (`ciba login`: ciba-client over ciba-reqwest and, when the CLI has
+//!   `--transport`, over ciba-hyper) against oidc-provider (`interop/op.mjs`): poll and ping, each with approval
 //!   (tokens and ID token claims checked), denial and expiry, each with client_secret_basic,
 //!   client_secret_post and private_key_jwt.
 //! - openid-client and oauth4webapi (`interop/rp-*.mjs`) against `ciba serve`: the same

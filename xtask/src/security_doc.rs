@@ -101,13 +101,13 @@ fn collect(dir: &Path, module: &str, found: &mut Vec<PathBuf>) {
     }
 }
 
-/// Whether `file` defines a function called `test`.
+/// Whether `file` defines a function called `test` (generic ones included: a scenario run
+/// once per transport is `async fn name<A: Adapter>(a: A)`).
 fn defines(file: &Path, test: &str) -> bool {
     let Ok(text) = std::fs::read_to_string(file) else {
         return false;
     };
-    let needle = format!("fn {test}(");
-    text.contains(&needle)
+    text.contains(&format!("fn {test}(")) || text.contains(&format!("fn {test}<"))
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Tidy checks: project rules that are cheaper to check mechanically than to review.
 //!
 //! - The sans-I/O crates (ciba-core, ciba-server) never depend on a runtime or an HTTP stack.
+//! - ciba-client never depends on reqwest, hyper or ciba-server: it is generic over its send
+//!   trait, and the transports are its adapters.
 //! - Their library code never reads the clock or sleeps, and carries no `todo!`/`unimplemented!`.
 //! - Every test docs/security.md names exists (xtask/src/security_doc.rs).
 //!
@@ -32,7 +34,15 @@ const FORBIDDEN_DEPS: &[&str] = &[
     "tower",
 ];
 
-/// Direct dependencies a transport crate must not take (ARCHITECTURE.md's table).
+/// Packages that must never appear in the (normal) dependency tree of a crate: ciba-client
+/// stays generic over its send trait (ARCHITECTURE.md's table).
+const FORBIDDEN_TREE: &[(&str, &[&str])] = &[(
+    "ciba-client",
+    &["reqwest", "hyper", "hyper-util", "ciba-server"],
+)];
+
+/// Direct dependencies a transport crate must not take (ARCHITECTURE.md's table). The
+/// transports may depend on ciba-client: they are its adapters.
 const FORBIDDEN_DIRECT: &[(&str, &[&str])] = &[
     ("ciba-reqwest", &["hyper", "hyper-util", "ciba-server"]),
     ("ciba-hyper", &["reqwest"]),
@@ -56,6 +66,9 @@ pub(crate) fn run() -> Result<(), String> {
         problems.extend(forbidden_dependencies(krate)?);
         problems.extend(forbidden_calls(krate)?);
     }
+    for (krate, banned) in FORBIDDEN_TREE {
+        problems.extend(forbidden_tree_dependencies(krate, banned)?);
+    }
     for (krate, banned) in FORBIDDEN_DIRECT {
         problems.extend(forbidden_direct_dependencies(krate, banned)?);
     }
@@ -71,6 +84,15 @@ pub(crate) fn run() -> Result<(), String> {
 /// Package names in the normal (non-dev) dependency tree of `krate`, all features on.
 fn dependency_names(krate: &str) -> Result<Vec<String>, String> {
     tree(krate, None)
+}
+
+fn forbidden_tree_dependencies(krate: &str, banned: &[&str]) -> Result<Vec<String>, String> {
+    let names = dependency_names(krate)?;
+    Ok(names
+        .iter()
+        .filter(|n| banned.contains(&n.as_str()))
+        .map(|n| format!("{krate} depends on {n}"))
+        .collect())
 }
 
 fn forbidden_direct_dependencies(krate: &str, banned: &[&str]) -> Result<Vec<String>, String> {
@@ -183,6 +205,24 @@ mod tests {
             );
             let bad = forbidden_direct_dependencies(krate, banned).unwrap_or_else(|e| vec![e]);
             assert!(bad.is_empty(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_client_layer_stays_generic_over_its_send_trait() {
+        for (krate, banned) in FORBIDDEN_TREE {
+            let names = dependency_names(krate).unwrap_or_default();
+            assert!(names.iter().any(|n| n == "ciba-core"), "{krate}: {names:?}");
+            let bad = forbidden_tree_dependencies(krate, banned).unwrap_or_else(|e| vec![e]);
+            assert!(bad.is_empty(), "{bad:?}");
+        }
+        // The adapters do use it.
+        for krate in ["ciba-reqwest", "ciba-hyper"] {
+            let direct = tree(krate, Some(1)).unwrap_or_default();
+            assert!(
+                direct.iter().any(|n| n == "ciba-client"),
+                "{krate}: {direct:?}"
+            );
         }
     }
 

@@ -91,14 +91,18 @@ Output: progress on stderr; on success, stdout gets one JSON object with the val
 response (it CONTAINS THE TOKENS: access_token, refresh_token, id_token) and the ID token
 claims: {\"token_response\": {...}, \"id_token_claims\": {...}}.
 
+Client secret: --client-secret-file FILE, or the CIBA_CLIENT_SECRET environment variable, or
+--client-secret S (visible in the process list: a warning says so).
+
 Ping and push: a notification receiver (ciba-hyper's) listens on --listen (default
 127.0.0.1:0) and the notification URL the client must have registered is printed on stderr.
-Without --notification-token a random client_notification_token is generated.
+Without --notification-token a random client_notification_token is generated. A refused
+notification (a wrong token, a pushed ID token that fails validation) shows at once in the
+progress line, and the final error names it.
 
-Transport: --transport reqwest (the default) runs the flow through ciba-reqwest (TLS,
-discovery, JWKS cache); --transport hyper through ciba-hyper's client, which in this
-command has no TLS connector: http issuers only (with --allow-insecure-loopback), and the
-client_notification_token is always generated.
+Transport: one client (ciba-client) over --transport reqwest (the default; TLS) or
+--transport hyper (no TLS connector in this command: http issuers only, with
+--allow-insecure-loopback).
 
 Exit codes:
   0  tokens received and validated
@@ -244,9 +248,9 @@ fn parse_store(s: &str) -> Result<StoreArg, String> {
 /// The HTTP client `ciba login` runs the flow with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Transport {
-    /// ciba-reqwest: TLS, discovery, JWKS cache.
+    /// ciba-client over ciba-reqwest (TLS).
     Reqwest,
-    /// ciba-hyper's client (plain http only in this command).
+    /// ciba-client over ciba-hyper (plain http only in this command).
     Hyper,
 }
 
@@ -323,7 +327,7 @@ pub(crate) struct ServeArgs {
 /// Options of `ciba login`.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("hint").required(true).args(["login_hint", "id_token_hint", "login_hint_token"])))]
-#[command(group(ArgGroup::new("credential").required(true).args(["client_secret", "private_key"])))]
+#[command(group(ArgGroup::new("credential").args(["client_secret", "client_secret_file", "private_key"])))]
 pub(crate) struct LoginArgs {
     /// The provider's issuer identifier; its discovery document is fetched from
     /// ISSUER/.well-known/openid-configuration.
@@ -332,9 +336,14 @@ pub(crate) struct LoginArgs {
     /// The registered client_id.
     #[arg(long, value_name = "ID")]
     pub(crate) client_id: String,
-    /// The client secret (client_secret_basic by default).
+    /// The client secret (client_secret_basic by default). Visible to other users in the
+    /// process list: prefer --client-secret-file or the CIBA_CLIENT_SECRET environment
+    /// variable.
     #[arg(long, value_name = "S")]
     pub(crate) client_secret: Option<String>,
+    /// A file holding the client secret (one line; a trailing newline is ignored).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) client_secret_file: Option<PathBuf>,
     /// A private JWK file for private_key_jwt.
     #[arg(long, value_name = "FILE.jwk")]
     pub(crate) private_key: Option<PathBuf>,
@@ -380,7 +389,8 @@ pub(crate) struct LoginArgs {
     /// Accept plain http endpoints on loopback hosts (local development only).
     #[arg(long)]
     pub(crate) allow_insecure_loopback: bool,
-    /// The HTTP client: reqwest (ciba-reqwest) or hyper (ciba-hyper; http issuers only).
+    /// The HTTP transport under the one client: reqwest (ciba-reqwest) or hyper (ciba-hyper;
+    /// http issuers only).
     #[arg(long, value_enum, default_value_t = Transport::Reqwest)]
     pub(crate) transport: Transport,
 }
@@ -435,5 +445,8 @@ mod tests {
         let mut two = ok.clone();
         two.extend(["--id-token-hint", "x"]);
         assert!(Cli::try_parse_from(&two).is_err());
+        let mut two_secrets = ok.clone();
+        two_secrets.extend(["--client-secret-file", "s.txt"]);
+        assert!(Cli::try_parse_from(&two_secrets).is_err());
     }
 }

@@ -10,10 +10,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ciba_client::FlowProgress;
 use ciba_core::{
     AuthRequest, ClientAuth, ClientConfig, ClientSecret, EndpointPolicy, Hint, ValidatedTokens,
 };
-use ciba_hyper::{CibaClient, NotificationReceiver, PollProgress};
+use ciba_hyper::{CibaClient, ClientOptions, HttpClient, NotificationReceiver};
 use ciba_server::MemoryStore;
 use tokio::sync::{broadcast, watch};
 
@@ -125,13 +126,13 @@ async fn run_flow(
     let started = Instant::now();
     let mut decisions = provider.device().subscribe();
     let progress = Progress::start(client.mode.as_str());
-    let (tx, rx) = watch::channel(PollProgress::default());
+    let (tx, rx) = watch::channel(FlowProgress::default());
     let mirror = tokio::spawn(mirror(rx.clone(), progress.clone()));
-    let result = flow(issuer, client, receiver, &tx).await;
+    let result = flow(issuer, client, receiver, tx).await;
     let ended = Instant::now();
     mirror.abort();
     let _ = mirror.await;
-    let token_requests = rx.borrow().polls_sent;
+    let token_requests = rx.borrow().poll.polls_sent;
 
     let auth_req_id = result
         .as_ref()
@@ -186,7 +187,7 @@ async fn flow(
     issuer: &str,
     client: &DemoClient,
     receiver: Option<&NotificationReceiver>,
-    progress: &watch::Sender<PollProgress>,
+    progress: watch::Sender<FlowProgress>,
 ) -> Result<(String, ValidatedTokens), FlowError> {
     let secret = ClientSecret::new(client.client_secret.clone());
     let mut config = ClientConfig::new(
@@ -197,12 +198,11 @@ async fn flow(
     // The issuer is loopback: plain http is allowed there, by this explicit opt-in.
     config.endpoint_policy = EndpointPolicy::ALLOW_HTTP_LOOPBACK;
     config.notification_endpoint = client.notification_endpoint.clone();
-    let mut builder = CibaClient::builder(config);
+    let mut options = ClientOptions::default();
     if let Some(receiver) = receiver {
-        builder = builder.notifications(receiver.registry().clone());
+        options = options.notifications(receiver.registry().clone());
     }
-    let ciba = builder
-        .discover(issuer)
+    let ciba = CibaClient::discover(HttpClient::http(), issuer, config, options)
         .await
         .map_err(|e| FlowError::setup("discovery", &e))?;
     let request = AuthRequest::new(Hint::LoginHint(DEMO_USER.to_owned()))
@@ -213,10 +213,10 @@ async fn flow(
         .await
         .map_err(|e| FlowError::setup("backchannel authentication request", &e))?;
     let auth_req_id = ack.auth_req_id.as_str().to_owned();
-    match ciba.tokens_with_progress(&ack, progress).await {
+    match ciba.wait_for_tokens(&ack).progress(progress).await {
         Ok(tokens) => Ok((auth_req_id, tokens)),
         Err(e) => Err(FlowError {
-            outcome: Outcome::of_hyper(&e, chain(&e)),
+            outcome: Outcome::of_client(&e, chain(&e)),
             auth_req_id: Some(auth_req_id),
         }),
     }

@@ -1,9 +1,9 @@
 //! `ciba login`: one CIBA flow against any provider. The options become a ciba-core
-//! `ClientConfig` and `AuthRequest` here; the flow runs through ciba-reqwest (TLS, discovery,
-//! JWKS cache, polling; [`crate::login_reqwest`]) or, with `--transport hyper`, through
-//! ciba-hyper's client ([`crate::login_hyper`]). Ping and push notifications arrive at
-//! ciba-hyper's `NotificationReceiver` on `--listen` either way. Progress on stderr; the
-//! validated token response and the ID token claims as JSON on stdout.
+//! `ClientConfig` and `AuthRequest` here; the flow runs through ciba-client's one client
+//! ([`crate::login_flow`]) over the reqwest adapter (TLS) or, with `--transport hyper`, the
+//! hyper one. Ping and push notifications arrive at ciba-hyper's `NotificationReceiver` on
+//! `--listen` either way. Progress on stderr; the validated token response and the ID token
+//! claims as JSON on stdout.
 
 use std::io::Write;
 use std::num::NonZeroU32;
@@ -19,14 +19,13 @@ use ciba_hyper::{NotificationReceiver, NotificationRegistry};
 use url::Url;
 
 use crate::cli::{LoginArgs, Mode, Transport};
-use crate::clients::random_secret;
 use crate::error::{CliError, chain};
 use crate::http_server;
 use crate::keys::{KeyUse, load_signer};
+use crate::login_flow;
 use crate::outcome::Outcome;
 use crate::output::login_json;
 use crate::progress::Progress;
-use crate::{login_hyper, login_reqwest};
 
 /// The path printed in the notification endpoint URL (the receiver answers on every path;
 /// `ciba serve` registers its demo clients with this one).
@@ -38,15 +37,12 @@ pub(crate) struct Flow<'a> {
     pub(crate) issuer: &'a str,
     /// The client: id, authentication, mode, endpoint policy, notification endpoint.
     pub(crate) config: ClientConfig,
-    /// The backchannel authentication request (with the notification token, for
-    /// ciba-reqwest's ping and push).
+    /// The backchannel authentication request (with `--notification-token`, if given).
     pub(crate) request: AuthRequest,
     /// The DPoP key, with `--dpop`.
     pub(crate) dpop: Option<DpopKey>,
     /// Ping and push: the running notification receiver.
     pub(crate) receiver: Option<&'a NotificationReceiver>,
-    /// Ping and push through ciba-reqwest: the `client_notification_token` on the request.
-    pub(crate) notification_token: Option<String>,
     /// `--mode`.
     pub(crate) mode: Mode,
     /// `--allow-insecure-loopback` (for the hint in discovery errors).
@@ -90,13 +86,18 @@ pub(crate) async fn run(args: LoginArgs) -> Result<(), CliError> {
         request,
         dpop,
         receiver: receiver.as_ref(),
-        notification_token,
         mode: args.mode,
         allow_insecure_loopback: args.allow_insecure_loopback,
     };
     let result = match args.transport {
-        Transport::Reqwest => login_reqwest::run(flow).await,
-        Transport::Hyper => login_hyper::run(flow).await,
+        Transport::Reqwest => match ciba_reqwest::HttpClient::new() {
+            Ok(http) => login_flow::run(http, flow).await,
+            Err(e) => Err(CliError::error(format!(
+                "cannot build the HTTP client: {}",
+                chain(&e)
+            ))),
+        },
+        Transport::Hyper => login_flow::run(ciba_hyper::HttpClient::http(), flow).await,
     };
     if let Some(r) = receiver {
         r.shutdown().await;
@@ -107,8 +108,8 @@ pub(crate) async fn run(args: LoginArgs) -> Result<(), CliError> {
     writeln!(out, "{json}").map_err(|e| CliError::error(format!("cannot write to stdout: {e}")))
 }
 
-/// Checks the options `--transport` rules out: ciba-hyper's client has no TLS connector in
-/// this command and makes its own notification tokens.
+/// Checks the options `--transport` rules out: the hyper adapter has no TLS connector in
+/// this command.
 fn check_transport(args: &LoginArgs) -> Result<(), CliError> {
     if args.transport != Transport::Hyper {
         return Ok(());
@@ -119,24 +120,18 @@ fn check_transport(args: &LoginArgs) -> Result<(), CliError> {
             args.issuer
         )));
     }
-    if args.notification_token.is_some() {
-        return Err(CliError::usage(
-            "--notification-token cannot be used with --transport hyper: ciba-hyper's client generates a fresh token for every request",
-        ));
-    }
     Ok(())
 }
 
-/// Ping and push through ciba-reqwest: `--notification-token`, or a random one.
+/// Ping and push: `--notification-token`, checked; without it the client generates one.
 fn notification_token(args: &LoginArgs) -> Result<Option<String>, CliError> {
-    match (args.mode, args.transport, &args.notification_token) {
-        (Mode::Poll, _, _) | (_, Transport::Hyper, _) => Ok(None),
-        (_, Transport::Reqwest, Some(token)) => {
+    match (args.mode, &args.notification_token) {
+        (Mode::Poll, _) | (_, None) => Ok(None),
+        (_, Some(token)) => {
             check_client_notification_token(token)
                 .map_err(|e| CliError::usage(format!("--notification-token is not usable: {e}")))?;
             Ok(Some(token.clone()))
         }
-        (_, Transport::Reqwest, None) => Ok(Some(random_secret()?)),
     }
 }
 
@@ -220,24 +215,59 @@ pub(crate) fn is_insecure_endpoint(e: &ciba_core::Error) -> bool {
     )
 }
 
-/// The client authentication method from `--client-secret`/`--private-key` and
-/// `--auth-method`.
+/// The environment variable `ciba login` reads the client secret from.
+pub(crate) const CLIENT_SECRET_ENV: &str = "CIBA_CLIENT_SECRET";
+
+/// The client secret: `--client-secret-file`, `--client-secret` (with a warning: the process
+/// list shows it), or the `CIBA_CLIENT_SECRET` environment variable, in that order. `None`
+/// when none is given.
+fn client_secret(args: &LoginArgs) -> Result<Option<ClientSecret>, CliError> {
+    if let Some(path) = &args.client_secret_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::usage(format!(
+                "cannot read --client-secret-file {}: {e}",
+                path.display()
+            ))
+        })?;
+        let secret = text.trim_end_matches(['\r', '\n']);
+        if secret.is_empty() {
+            return Err(CliError::usage(format!(
+                "--client-secret-file {} is empty",
+                path.display()
+            )));
+        }
+        return Ok(Some(ClientSecret::new(secret)));
+    }
+    if let Some(secret) = &args.client_secret {
+        eprintln!(
+            "warning: --client-secret is visible to other users in the process list; prefer --client-secret-file or {CLIENT_SECRET_ENV}"
+        );
+        return Ok(Some(ClientSecret::new(secret.clone())));
+    }
+    if args.private_key.is_some() {
+        return Ok(None);
+    }
+    Ok(std::env::var(CLIENT_SECRET_ENV)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(ClientSecret::new))
+}
+
+/// The client authentication method from the secret (see [`client_secret`]) or
+/// `--private-key`, and `--auth-method`.
 fn client_auth(args: &LoginArgs) -> Result<ClientAuth, CliError> {
     let method = args.auth_method.as_deref();
-    match (&args.client_secret, &args.private_key) {
-        (Some(secret), None) => {
-            let secret = ClientSecret::new(secret.clone());
-            match method.unwrap_or("client_secret_basic") {
-                "client_secret_basic" => Ok(ClientAuth::SecretBasic(secret)),
-                "client_secret_post" => Ok(ClientAuth::SecretPost(secret)),
-                "client_secret_jwt" => ClientAuth::secret_jwt(JwsAlgorithm::HS256, &secret)
-                    .map_err(|e| CliError::usage(format!("cannot use the client secret: {e}"))),
-                "private_key_jwt" => Err(CliError::usage(
-                    "--auth-method private_key_jwt needs --private-key FILE.jwk",
-                )),
-                other => Err(unknown_method(other)),
-            }
-        }
+    match (client_secret(args)?, &args.private_key) {
+        (Some(secret), None) => match method.unwrap_or("client_secret_basic") {
+            "client_secret_basic" => Ok(ClientAuth::SecretBasic(secret)),
+            "client_secret_post" => Ok(ClientAuth::SecretPost(secret)),
+            "client_secret_jwt" => ClientAuth::secret_jwt(JwsAlgorithm::HS256, &secret)
+                .map_err(|e| CliError::usage(format!("cannot use the client secret: {e}"))),
+            "private_key_jwt" => Err(CliError::usage(
+                "--auth-method private_key_jwt needs --private-key FILE.jwk",
+            )),
+            other => Err(unknown_method(other)),
+        },
         (None, Some(path)) => match method.unwrap_or("private_key_jwt") {
             "private_key_jwt" => Ok(ClientAuth::private_key_jwt(load_signer(
                 path,
@@ -251,9 +281,9 @@ fn client_auth(args: &LoginArgs) -> Result<ClientAuth, CliError> {
             }
             other => Err(unknown_method(other)),
         },
-        _ => Err(CliError::usage(
-            "give exactly one of --client-secret and --private-key",
-        )),
+        _ => Err(CliError::usage(format!(
+            "give exactly one of --client-secret-file, {CLIENT_SECRET_ENV}, --client-secret and --private-key"
+        ))),
     }
 }
 

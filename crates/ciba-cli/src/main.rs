@@ -13,16 +13,16 @@
 //! this crate's development pieces around it: a user directory that accepts any login hint,
 //! an authentication device (automatic, or a web page and a JSON API), demo clients, and a
 //! store in memory or in Redis (`ciba-redis`, so several instances can serve one issuer). The
-//! client side is `ciba-reqwest` (TLS, discovery, JWKS cache, polling with progress) or, with
-//! `--transport hyper`, `ciba-hyper`'s client; either way ping and push notifications arrive
-//! at `ciba-hyper`'s notification receiver.
+//! client side is `ciba-client` over the `ciba-reqwest` adapter (TLS) or, with `--transport
+//! hyper`, the `ciba-hyper` one; either way ping and push notifications arrive at
+//! `ciba-hyper`'s notification receiver.
 //!
 //! Exit codes: 0 success, 1 error, 2 usage error, 3 access denied, 4 request expired. Errors
 //! are one line on stderr, `error: ...`.
 //!
 //! Modules, one job each: [`cli`] (options and help texts), [`demo`], [`serve`], [`login`]
-//! (the subcommands), [`login_reqwest`] and [`login_hyper`] (`ciba login`'s flow through
-//! each client), [`provider`] (the development authorization server), [`store`] (memory or
+//! (the subcommands), [`login_flow`] (`ciba login`'s flow, one code path for both
+//! transports), [`provider`] (the development authorization server), [`store`] (memory or
 //! Redis), [`keys`] (private JWK files, the generated signing key), [`device`] (the
 //! authentication device: decisions, automatic answers), [`device_page`] (its web page and
 //! JSON API), [`clients`] (client files and demo clients), [`http_server`] (binding
@@ -40,8 +40,7 @@ mod error;
 mod http_server;
 mod keys;
 mod login;
-mod login_hyper;
-mod login_reqwest;
+mod login_flow;
 mod outcome;
 mod output;
 mod progress;
@@ -88,18 +87,25 @@ fn fail(e: &CliError) -> ExitCode {
 }
 
 /// Logs go to stderr: none by default (errors are reported once, as `error: ...`), more
-/// with `-v`/`-vv`, or as RUST_LOG says.
+/// with `-v`/`-vv`, or as RUST_LOG says. Colours only when stderr is a terminal: a file or a
+/// pipe gets no escape codes.
 fn init_tracing(verbose: u8) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         0 => "off",
-        1 => "info,ciba_core=debug,ciba_server=debug,ciba_hyper=debug,ciba_reqwest=debug",
-        _ => "debug,ciba_core=trace,ciba_server=trace,ciba_hyper=trace,ciba_reqwest=trace",
+        1 => {
+            "info,ciba_core=debug,ciba_server=debug,ciba_client=debug,ciba_hyper=debug,ciba_reqwest=debug"
+        }
+        _ => {
+            "debug,ciba_core=trace,ciba_server=trace,ciba_client=trace,ciba_hyper=trace,ciba_reqwest=trace"
+        }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

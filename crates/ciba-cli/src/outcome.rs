@@ -1,4 +1,4 @@
-//! How a flow ended, read from the errors of ciba-core (through either client crate), and
+//! How a flow ended, read from the errors of ciba-core (through ciba-client), and
 //! what that means for the exit code.
 
 use ciba_core::notification::{PushError, PushErrorCode};
@@ -57,23 +57,14 @@ impl Outcome {
         }
     }
 
-    /// The outcome of a wait through ciba-reqwest.
-    pub(crate) fn of_reqwest(error: &ciba_reqwest::Error, message: String) -> Outcome {
+    /// The outcome of a wait, through either transport.
+    pub(crate) fn of_client(error: &ciba_client::Error, message: String) -> Outcome {
         match error {
-            ciba_reqwest::Error::Poll(e) => Outcome::of_poll(e, message),
-            ciba_reqwest::Error::Push(e) => Outcome::of_push(e, message),
-            ciba_reqwest::Error::Core(ciba_core::Error::Poll(e)) => Outcome::of_poll(e, message),
-            _ => Outcome::Failed(message),
-        }
-    }
-
-    /// The outcome of a wait through ciba-hyper.
-    pub(crate) fn of_hyper(error: &ciba_hyper::Error, message: String) -> Outcome {
-        match error {
-            ciba_hyper::Error::Poll(e) => Outcome::of_poll(e, message),
-            ciba_hyper::Error::Pushed(e) => Outcome::of_push(e, message),
-            ciba_hyper::Error::Core(ciba_core::Error::Poll(e)) => Outcome::of_poll(e, message),
-            _ => Outcome::Failed(message),
+            ciba_client::Error::Pushed(e) => Outcome::of_push(e, message),
+            other => match other.poll_error() {
+                Some(e) => Outcome::of_poll(e, message),
+                None => Outcome::Failed(message),
+            },
         }
     }
 }

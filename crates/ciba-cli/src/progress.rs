@@ -1,13 +1,14 @@
 //! Live progress on stderr while a flow waits for the user: a spinner with the time left
 //! before expiry, the current interval and the token requests made. When stderr is not a
-//! terminal, plain lines are printed instead, one per change. [`mirror`] feeds it from either
-//! client's progress snapshots (both publish ciba-core's `PollProgress`).
+//! terminal, plain lines are printed instead, one per change. [`mirror`] feeds it from
+//! ciba-client's progress snapshots; a refused notification shows at once.
 
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use ciba_core::progress::{PollPhase, PollProgress};
+use ciba_client::FlowProgress;
+use ciba_core::progress::PollPhase;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -25,6 +26,8 @@ pub(crate) struct ProgressState {
     pub(crate) interval: Option<Duration>,
     /// Token requests made so far.
     pub(crate) token_requests: u32,
+    /// The last refused notification, said at once.
+    pub(crate) refused: Option<String>,
 }
 
 #[derive(Debug)]
@@ -32,7 +35,7 @@ struct Shared {
     label: String,
     state: ProgressState,
     /// What the last plain line said (for non-terminals: print only on change).
-    last_plain: Option<(String, Option<Duration>, u32)>,
+    last_plain: Option<(String, Option<Duration>, u32, Option<String>)>,
     frame: usize,
     drawn: bool,
 }
@@ -118,19 +121,21 @@ impl Drop for Progress {
     }
 }
 
-/// Shows a client's progress snapshots (ciba-core's [`PollProgress`], which both transports
-/// publish) on `progress` until the sender goes away.
-pub(crate) async fn mirror(mut rx: watch::Receiver<PollProgress>, progress: Progress) {
+/// Shows a wait's progress snapshots (ciba-client's [`FlowProgress`]) on `progress` until
+/// the sender goes away.
+pub(crate) async fn mirror(mut rx: watch::Receiver<FlowProgress>, progress: Progress) {
     loop {
         {
-            let p = rx.borrow_and_update().clone();
+            let snapshot = rx.borrow_and_update().clone();
+            let p = &snapshot.poll;
             if !matches!(p.phase, PollPhase::Starting | PollPhase::Finished) {
                 let phase = match p.phase {
                     PollPhase::Requesting => Phase::Requesting,
                     PollPhase::AwaitingPush => Phase::AwaitingPush,
                     _ => Phase::Waiting,
                 };
-                progress.show(phase, p.expires_at, p.interval, p.polls_sent);
+                let refused = snapshot.last_refused.as_ref().map(ToString::to_string);
+                progress.show(phase, p.expires_at, p.interval, p.polls_sent, refused);
             }
         }
         if rx.changed().await.is_err() {
@@ -148,7 +153,14 @@ enum Phase {
 }
 
 impl Progress {
-    fn show(&self, phase: Phase, expires_at: SystemTime, interval: Duration, polls: u32) {
+    fn show(
+        &self,
+        phase: Phase,
+        expires_at: SystemTime,
+        interval: Duration,
+        polls: u32,
+        refused: Option<String>,
+    ) {
         self.update(|s| {
             s.phase = match phase {
                 Phase::Requesting => "asking the token endpoint",
@@ -159,6 +171,7 @@ impl Progress {
             s.expires_at = Some(expires_at);
             s.interval = (phase != Phase::AwaitingPush && !interval.is_zero()).then_some(interval);
             s.token_requests = polls;
+            s.refused = refused;
         });
     }
 }
@@ -187,7 +200,11 @@ pub(crate) fn describe(state: &ProgressState, now: SystemTime) -> String {
     } else {
         state.phase.as_str()
     };
-    format!("{phase}: {}", parts.join(", "))
+    let mut line = format!("{phase}: {}", parts.join(", "));
+    if let Some(refused) = &state.refused {
+        line.push_str(&format!("; {refused}"));
+    }
+    line
 }
 
 fn draw_spinner(s: &mut Shared) {
@@ -207,6 +224,7 @@ fn plain_line(s: &mut Shared) {
         s.state.phase.clone(),
         s.state.interval,
         s.state.token_requests,
+        s.state.refused.clone(),
     );
     if s.last_plain.as_ref() == Some(&key) {
         return;
@@ -228,6 +246,7 @@ mod tests {
             expires_at: Some(now + Duration::from_secs(57)),
             interval: Some(Duration::from_secs(2)),
             token_requests: 1,
+            refused: None,
         };
         assert_eq!(
             describe(&state, now),
@@ -243,5 +262,20 @@ mod tests {
             ..ProgressState::default()
         };
         assert_eq!(describe(&state, now), "waiting: 0 s left, 0 token requests");
+    }
+
+    #[test]
+    fn a_refused_notification_is_said_in_the_status() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let state = ProgressState {
+            phase: "waiting for the push delivery".into(),
+            expires_at: Some(now + Duration::from_secs(9)),
+            refused: Some("a push was refused: at_hash mismatch".into()),
+            ..ProgressState::default()
+        };
+        assert_eq!(
+            describe(&state, now),
+            "waiting for the push delivery: 9 s left, 0 token requests; a push was refused: at_hash mismatch"
+        );
     }
 }

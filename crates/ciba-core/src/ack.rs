@@ -17,7 +17,9 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use crate::body::{APPLICATION_JSON, check_content_type, parse_json_object, req_str};
+use crate::body::{
+    APPLICATION_JSON, check_content_type, parse_json_object, req_str, whole_seconds,
+};
 use crate::ct::ct_eq;
 use crate::error::{Error, ParseError, ParseErrorKind};
 use crate::limits::Limits;
@@ -124,9 +126,12 @@ impl AuthRequestAck {
     ///
     /// Success needs status 200, an `application/json` content type and a JSON object without
     /// repeated members, holding `auth_req_id` (a non-empty string within
-    /// `limits.max_auth_req_id_bytes`) and `expires_in` (a positive integer JSON number);
-    /// `interval`, when present, must be a positive integer JSON number too. Strings, floats,
-    /// zero, negatives and `null` are refused. Unknown members are ignored.
+    /// `limits.max_auth_req_id_bytes`) and `expires_in` (a JSON number of at least one whole
+    /// second); `interval`, when present, must be such a number too. A number written with a
+    /// fraction part or an exponent (`120.0`, `1.2e2`, `5.9`) is rounded down to whole seconds
+    /// (RFC 8259 numbers; what is left must still be positive). Strings, zero, negatives and
+    /// `null` are refused. An `expires_in` above `limits.max_ack_expires_in` (one day by
+    /// default) is shortened to it. Unknown members are ignored.
     pub fn from_response(
         resp: &http::Response<Vec<u8>>,
         now: SystemTime,
@@ -158,10 +163,11 @@ impl AuthRequestAck {
         limits: &Limits,
     ) -> Result<AuthRequestAck, ParseErrorKind> {
         let auth_req_id = AuthReqId::from_wire(req_str(map, "auth_req_id")?, limits)?;
-        let expires_in =
-            positive_seconds(map, "expires_in")?.ok_or(ParseErrorKind::MissingMember {
+        let expires_in = positive_seconds(map, "expires_in")?
+            .ok_or(ParseErrorKind::MissingMember {
                 member: "expires_in",
-            })?;
+            })?
+            .min(limits.max_ack_expires_in);
         let sent_interval = positive_seconds(map, "interval")?;
         let expires_at = now
             .checked_add(expires_in)
@@ -192,19 +198,19 @@ impl AuthRequestAck {
     }
 }
 
-/// An optional member that must be a positive integer JSON number when present (`null`
-/// included: it is present and not a number).
+/// An optional member that must be a JSON number of at least one whole second when present
+/// (`null` included: it is present and not a number); see [`whole_seconds`].
 fn positive_seconds(
     map: &Map<String, Value>,
     member: &'static str,
 ) -> Result<Option<Duration>, ParseErrorKind> {
     match map.get(member) {
         None => Ok(None),
-        Some(Value::Number(n)) => match n.as_u64() {
+        Some(Value::Number(n)) => match whole_seconds(n) {
             Some(v) if v > 0 => Ok(Some(Duration::from_secs(v))),
             _ => Err(ParseErrorKind::InvalidMember {
                 member,
-                reason: "not a positive integer",
+                reason: "not a positive number of seconds",
             }),
         },
         Some(_) => Err(ParseErrorKind::InvalidMember {

@@ -156,6 +156,18 @@ pub fn opt_positive_int(
     }
 }
 
+/// A JSON number read as whole seconds: an integer as it is; a number written with a fraction
+/// part or an exponent (`3600.0`, `3.6e3`, `5.9`; RFC 8259 makes them the same kind of number)
+/// rounded down, saturating at `u64::MAX`. `None` for a negative number.
+pub fn whole_seconds(n: &serde_json::Number) -> Option<u64> {
+    if let Some(v) = n.as_u64() {
+        return Some(v);
+    }
+    let f = n.as_f64()?;
+    // `as` saturates: anything at or above 2^64 becomes u64::MAX.
+    (f.is_finite() && f >= 0.0).then(|| f.floor() as u64)
+}
+
 /// Builds an `application/x-www-form-urlencoded` body from name/value pairs.
 pub fn encode_form<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
     let mut ser = url::form_urlencoded::Serializer::new(String::new());
@@ -266,6 +278,25 @@ mod tests {
         let e = parse_json_object(br#"{"a":1}"#, &limits).unwrap_err();
         assert!(matches!(e.kind, ParseErrorKind::BodyTooLarge { .. }));
         assert_eq!(e.raw.len(), 4);
+    }
+
+    #[test]
+    fn numbers_with_a_fraction_or_an_exponent_are_rounded_down_to_whole_seconds() {
+        let secs = |text: &str| {
+            let v: Value = serde_json::from_str(text).unwrap();
+            match v {
+                Value::Number(n) => whole_seconds(&n),
+                _ => unreachable!(),
+            }
+        };
+        assert_eq!(secs("3600"), Some(3600));
+        assert_eq!(secs("3600.0"), Some(3600));
+        assert_eq!(secs("3.6e3"), Some(3600));
+        assert_eq!(secs("5.9"), Some(5));
+        assert_eq!(secs("0.5"), Some(0));
+        assert_eq!(secs("1e300"), Some(u64::MAX));
+        assert_eq!(secs("-1"), None);
+        assert_eq!(secs("-0.5"), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::client_auth::ClientAuth;
 use crate::delivery_mode::DeliveryMode;
 use crate::endpoint::EndpointPolicy;
 use crate::error::{ConfigError, Error};
+use crate::jose::JwsAlgorithm;
 use crate::limits::Limits;
 use crate::metadata::ServerMetadata;
 use crate::random::Random;
@@ -32,11 +33,16 @@ pub struct ClientConfig {
     pub endpoint_policy: EndpointPolicy,
     /// Size limits for everything parsed on this client's behalf.
     pub limits: Limits,
+    /// The registered `id_token_signed_response_alg` (OIDC Registration 2), if any. When set,
+    /// [`IdTokenValidator::for_client`](crate::id_token::IdTokenValidator::for_client) accepts
+    /// exactly this algorithm and refuses every other, whatever the OP advertises; unset, it
+    /// accepts the asymmetric algorithms the OP advertises.
+    pub id_token_signed_response_alg: Option<JwsAlgorithm>,
 }
 
 impl ClientConfig {
     /// A configuration with secure defaults: https only, default limits, no notification
-    /// endpoint, no user code.
+    /// endpoint, no user code, no registered ID token algorithm.
     pub fn new(
         client_id: impl Into<String>,
         auth: ClientAuth,
@@ -50,6 +56,7 @@ impl ClientConfig {
             user_code_parameter: false,
             endpoint_policy: EndpointPolicy::HTTPS_ONLY,
             limits: Limits::DEFAULT,
+            id_token_signed_response_alg: None,
         }
     }
 }

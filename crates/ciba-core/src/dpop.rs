@@ -2,9 +2,14 @@
 //!
 //! Client side: a [`DpopKey`] signs a fresh proof for every request
 //! ([`DpopKey::proof`]); [`nonce_from_response`] and [`is_use_dpop_nonce`] implement the
-//! server-nonce retry of RFC 9449 sections 8 and 9. Server side: [`verify_proof`] performs the
+//! server-nonce retry of RFC 9449 sections 8 and 9, and [`DpopNonces`] keeps the latest nonce
+//! of each server so that every flow can start with it. Server side: [`verify_proof`] performs the
 //! checks of RFC 9449 section 4.3 that need no state (replay of `jti` within the window is the
 //! caller's to track, with [`VerifiedProof::jti`]).
+
+mod nonces;
+
+pub use nonces::{DEFAULT_MAX_ORIGINS, DpopNonces};
 
 use std::fmt;
 use std::sync::Arc;
@@ -222,9 +227,11 @@ fn strip_query(url: &Url) -> Url {
     u
 }
 
-/// RFC 9449 section 8.1 nonce syntax: `1*NQCHAR` (`%x21 / %x23-5B / %x5D-7E`).
-fn is_nonce(s: &str) -> bool {
+/// RFC 9449 section 8.1 nonce syntax: `1*NQCHAR` (`%x21 / %x23-5B / %x5D-7E`), and at most
+/// [`Limits::DEFAULT`]'s header size.
+pub fn is_nonce(s: &str) -> bool {
     !s.is_empty()
+        && s.len() <= Limits::DEFAULT.max_header_bytes
         && s.bytes()
             .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
@@ -233,7 +240,7 @@ fn is_nonce(s: &str) -> bool {
 /// any response to rotate the nonce). `None` when absent, oversize or not RFC 9449 syntax.
 pub fn nonce_from_response<B>(resp: &http::Response<B>) -> Option<String> {
     let v = resp.headers().get(DPOP_NONCE_HEADER)?.to_str().ok()?.trim();
-    (v.len() <= Limits::DEFAULT.max_header_bytes && is_nonce(v)).then(|| v.to_owned())
+    is_nonce(v).then(|| v.to_owned())
 }
 
 /// True when the server asks for a DPoP nonce: `error=use_dpop_nonce` in the body (an

@@ -5,6 +5,8 @@
 //! [`OAuthError`]s; responses we could not understand are
 //! [`ParseError`]s, which keep the raw bytes.
 
+use std::fmt;
+
 use crate::jose::JoseError;
 use crate::oauth_error::OAuthError;
 use crate::random::RandomError;
@@ -115,8 +117,10 @@ pub enum ParseErrorKind {
 }
 
 /// A response or notification that could not be parsed. Keeps the raw body (up to the body
-/// limit) so callers can log or inspect what the peer actually sent.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// limit) so callers can inspect what the peer actually sent. A body can hold tokens or
+/// secrets, so neither `Debug` nor `Display` prints it: `Debug` shows the kind and the body's
+/// length; read [`ParseError::raw`] deliberately where the bytes are needed.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", describe(.kind))]
 pub struct ParseError {
     /// What went wrong.
@@ -133,6 +137,15 @@ impl ParseError {
             kind,
             raw: keep.to_vec(),
         }
+    }
+}
+
+impl fmt::Debug for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParseError")
+            .field("kind", &self.kind)
+            .field("raw_len", &self.raw.len())
+            .finish_non_exhaustive()
     }
 }
 

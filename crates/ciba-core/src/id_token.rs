@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Map, Value};
 
 use crate::client::Client;
-use crate::client_auth::ClientSecret;
+use crate::client_auth::{ClientAuth, ClientSecret};
 use crate::ct::ct_eq;
 use crate::jose::hash::left_half_hash;
 use crate::jose::verify::{verify_with_secret, verify_with_set};
@@ -430,9 +430,14 @@ impl IdTokenValidator {
         }
     }
 
-    /// A validator for `client`: its issuer, `client_id` and limits, and the algorithms the OP
-    /// advertises in `id_token_signing_alg_values_supported` that are asymmetric (RS256 when
-    /// it advertises none).
+    /// A validator for `client`: its issuer, `client_id` and limits. The algorithms: exactly
+    /// the client's registered
+    /// [`id_token_signed_response_alg`](crate::ClientConfig::id_token_signed_response_alg) when
+    /// it has one (see [`Self::registered_alg`]; for an HS* algorithm the
+    /// `client_secret_basic` / `client_secret_post` secret is the key, and a `client_secret_jwt`
+    /// client adds it with [`Self::hmac_secret`]); otherwise those the OP advertises in
+    /// `id_token_signing_alg_values_supported` that are asymmetric (RS256 when it advertises
+    /// none).
     pub fn for_client(client: &Client, jwks: JwkSet) -> Self {
         let mut v = IdTokenValidator::new(client.issuer(), client.client_id(), jwks);
         v.algorithms = advertised_policy(
@@ -442,6 +447,15 @@ impl IdTokenValidator {
                 .as_deref(),
         );
         v.limits = *client.limits();
+        let config = client.config();
+        if let Some(alg) = config.id_token_signed_response_alg {
+            v = v.registered_alg(alg);
+            if let (true, ClientAuth::SecretBasic(secret) | ClientAuth::SecretPost(secret)) =
+                (alg.is_symmetric(), &config.auth)
+            {
+                v = v.hmac_secret(secret.clone());
+            }
+        }
         v
     }
 

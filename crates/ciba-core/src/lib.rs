@@ -36,6 +36,10 @@
 //!                   Failed(error)  ──> PollError (denied, expired, invalid_request, ...)
 //!   ping / push:  notification endpoint: receive_ping / receive_push(request, bindings, ...)
 //!                   ──> the auth_req_id or the pushed tokens, plus the response to send
+//!                 (or step by step: bearer_token(headers) before the body is read,
+//!                  authenticate_notification, then .ping() or .push(validator): keys last)
+//!   DPoP:         DpopNonces keeps each server's latest nonce for every flow
+//!                   (PollConfig::dpop_nonce, Poller::dpop_nonce / set_dpop_nonce)
 //! ```
 //!
 //! Modules, one job each: [`metadata`] and [`client`] (the OP and the registration),
@@ -203,7 +207,7 @@ pub use auth_request::{AuthRequest, Hint, RequestError};
 pub use client::{Client, ClientConfig};
 pub use client_auth::{ClientAuth, ClientSecret};
 pub use delivery_mode::{CIBA_GRANT_TYPE, DeliveryMode};
-pub use dpop::{DpopError, DpopKey};
+pub use dpop::{DpopError, DpopKey, DpopNonces};
 pub use endpoint::EndpointPolicy;
 pub use error::{ConfigError, Error, ParseError, ParseErrorKind};
 pub use id_token::{IdTokenClaims, IdTokenValidator};

@@ -4,7 +4,9 @@
 //! hostile or broken peer cannot make the library allocate without bound. The defaults are
 //! generous for real CIBA traffic; [`Limits`] lets an application tighten or widen them.
 
-/// Upper bounds on input sizes.
+use std::time::Duration;
+
+/// Upper bounds on input sizes, and on the one lifetime a peer sets for the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest response or notification body accepted, in bytes.
@@ -17,6 +19,11 @@ pub struct Limits {
     pub max_jwks_keys: usize,
     /// Largest header value (for example `WWW-Authenticate` or `Authorization`), in bytes.
     pub max_header_bytes: usize,
+    /// Longest acknowledgement `expires_in` honoured (CIBA 7.3). A longer one (an absurd
+    /// `1e300`, a year) is shortened to this, so a client never waits on a request longer than
+    /// it chose to: the request then expires locally at `received_at + max_ack_expires_in`.
+    /// Default: one day.
+    pub max_ack_expires_in: Duration,
 }
 
 impl Limits {
@@ -27,6 +34,7 @@ impl Limits {
         max_auth_req_id_bytes: 1024,
         max_jwks_keys: 64,
         max_header_bytes: 8 * 1024,
+        max_ack_expires_in: Duration::from_secs(24 * 60 * 60),
     };
 }
 

@@ -14,6 +14,25 @@
 //!
 //! No answer is ever a redirect.
 //!
+//! # The order of the checks, and keys only at the end
+//!
+//! Method, then the `Authorization: Bearer` syntax, then the body (JSON object with an
+//! `auth_req_id`), then the binding: the bearer token must be the one of that `auth_req_id`.
+//! Only a push that passed all of these, and that delivers tokens, needs the OP's JWK Set. The
+//! steps are public so that a receiver can act between them:
+//!
+//! 1. [`bearer_token`] reads the credential from the headers alone, before the body is read
+//!    (a receiver can refuse a request without one, or whose token it holds for no request,
+//!    without reading a byte of body);
+//! 2. [`authenticate_notification`] runs every check that needs no key and returns an
+//!    [`AuthenticatedNotification`];
+//! 3. [`AuthenticatedNotification::ping`], or [`AuthenticatedNotification::push`] with an
+//!    [`IdTokenValidator`]: only now does a receiver that fetches keys on demand need them,
+//!    and only when [`AuthenticatedNotification::is_token_delivery`] says so;
+//! 4. [`NotificationOutcome::from_result`] pairs the result with the response to send.
+//!
+//! [`receive_ping`] and [`receive_push`] run the steps in one call.
+//!
 //! # The binding lookup, and duplicate deliveries
 //!
 //! The caller keeps, for every request still pending, the `client_notification_token` it sent
@@ -151,9 +170,10 @@ pub enum PushErrorCode {
 pub struct PushError {
     /// The `error` code.
     pub code: PushErrorCode,
-    /// `error_description`, if sent.
+    /// `error_description`, if sent, cleaned of control characters and bounded
+    /// ([`sanitize_text`](crate::oauth_error::sanitize_text)).
     pub description: Option<String>,
-    /// `error_uri`, if sent.
+    /// `error_uri`, if sent, cleaned the same way.
     pub uri: Option<String>,
 }
 
@@ -186,6 +206,89 @@ impl Push {
     }
 }
 
+impl<T> NotificationOutcome<T> {
+    /// Pairs `result` with the response it calls for: 204 when accepted, otherwise the status
+    /// of [`NotificationError::status`] (401 with `WWW-Authenticate: Bearer
+    /// error="invalid_token"`, 405 with `Allow: POST`, 400 with an `invalid_request` body).
+    pub fn from_result(result: Result<T, NotificationError>) -> NotificationOutcome<T> {
+        finish(result)
+    }
+}
+
+/// A ping or push whose bearer token is the `client_notification_token` bound to its
+/// `auth_req_id` (see [`authenticate_notification`]); its payload is not interpreted yet.
+/// `Debug` shows the `auth_req_id` (redacted) and the names of the body's members only.
+pub struct AuthenticatedNotification<'r> {
+    auth_req_id: AuthReqId,
+    body: Map<String, Value>,
+    raw: &'r [u8],
+}
+
+impl fmt::Debug for AuthenticatedNotification<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthenticatedNotification")
+            .field("auth_req_id", &self.auth_req_id)
+            .field("members", &self.body.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthenticatedNotification<'_> {
+    /// The request the notification is about.
+    pub fn auth_req_id(&self) -> &AuthReqId {
+        &self.auth_req_id
+    }
+
+    /// True when the body delivers tokens (a push with any token member and no `error`): the
+    /// only case in which [`AuthenticatedNotification::push`] uses the validator's keys.
+    pub fn is_token_delivery(&self) -> bool {
+        !self.body.contains_key("error") && TOKEN_MEMBERS.iter().any(|m| self.body.contains_key(*m))
+    }
+
+    /// Reads it as a ping (CIBA Core 10.2): other body members are ignored.
+    pub fn ping(self) -> Ping {
+        Ping {
+            auth_req_id: self.auth_req_id,
+        }
+    }
+
+    /// Reads it as a push (CIBA Core 10.3, 12) received at `now`: an error payload, or a token
+    /// response whose ID token `validator` checks fully (see [`receive_push`]).
+    pub fn push(
+        self,
+        validator: &IdTokenValidator,
+        now: SystemTime,
+        limits: &Limits,
+    ) -> Result<Push, NotificationError> {
+        push_payload(
+            self.auth_req_id,
+            self.body,
+            self.raw,
+            validator,
+            now,
+            limits,
+        )
+    }
+}
+
+/// Runs every check a ping or push needs before its payload: the method is `POST`; there is
+/// one `Authorization: Bearer` header (scheme in any case; see [`bearer_token`]); the body is
+/// `application/json`, a JSON object with an `auth_req_id`; and the bearer token equals, in
+/// constant time, the `client_notification_token` `tokens` holds for that `auth_req_id`. No key
+/// is needed.
+pub fn authenticate_notification<'r>(
+    req: &'r http::Request<Vec<u8>>,
+    tokens: &dyn NotificationTokens,
+    limits: &Limits,
+) -> Result<AuthenticatedNotification<'r>, NotificationError> {
+    let (auth_req_id, body) = authenticate(req, tokens, limits)?;
+    Ok(AuthenticatedNotification {
+        auth_req_id,
+        body,
+        raw: req.body(),
+    })
+}
+
 /// Processes a ping notification (CIBA Core 10.2): a `POST` with `Authorization: Bearer` (scheme
 /// in any case) carrying the `client_notification_token` bound to the body's `auth_req_id`, and
 /// a JSON body whose other members are ignored.
@@ -194,7 +297,7 @@ pub fn receive_ping(
     tokens: &dyn NotificationTokens,
     limits: &Limits,
 ) -> NotificationOutcome<Ping> {
-    finish(authenticate(req, tokens, limits).map(|(auth_req_id, _)| Ping { auth_req_id }))
+    finish(authenticate_notification(req, tokens, limits).map(AuthenticatedNotification::ping))
 }
 
 /// Processes a push notification (CIBA Core 10.3, 12) received at `now`.
@@ -212,9 +315,8 @@ pub fn receive_push(
     now: SystemTime,
     limits: &Limits,
 ) -> NotificationOutcome<Push> {
-    let result = authenticate(req, tokens, limits).and_then(|(auth_req_id, map)| {
-        push_payload(auth_req_id, map, req.body(), validator, now, limits)
-    });
+    let result =
+        authenticate_notification(req, tokens, limits).and_then(|n| n.push(validator, now, limits));
     finish(result)
 }
 
@@ -296,8 +398,11 @@ fn authenticate(
 }
 
 /// The token of the single `Authorization: Bearer <token>` header (RFC 6750 2.1; the scheme is
-/// case-insensitive).
-fn bearer_token<'h>(
+/// case-insensitive), read from the headers alone: a receiver can call it before it reads the
+/// body. [`NotificationError::MissingBearer`] without the header,
+/// [`NotificationError::MalformedAuthorization`] for a repeated, oversize or non-Bearer one.
+/// Whether the token is the right one is for [`authenticate_notification`] to say.
+pub fn bearer_token<'h>(
     headers: &'h http::HeaderMap,
     limits: &Limits,
 ) -> Result<&'h str, NotificationError> {

@@ -1,5 +1,12 @@
 //! OAuth error responses: the codes CIBA, RFC 6749, RFC 6750 and RFC 9449 define, the
 //! `error` / `error_description` / `error_uri` body, and `WWW-Authenticate` challenges.
+//!
+//! A peer's `error_description` and `error_uri` end up on terminals and in logs, so they are
+//! cleaned as they are read ([`sanitize_text`]): no control character (an `ESC [31m` colour
+//! sequence, `\r` overwriting a line, `BEL`, the one-byte CSI `U+009B`) and no Unicode
+//! bidirectional override survives, and at most [`MAX_ERROR_TEXT_CHARS`] characters are kept.
+//! `Display` cleans again, for errors built by hand. The `error` code itself must already be
+//! printable ASCII (RFC 6749).
 
 use std::fmt;
 
@@ -109,14 +116,49 @@ pub fn is_valid_error_text(s: &str) -> bool {
         .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
+/// The most characters of a peer's `error_description` or `error_uri` kept.
+pub const MAX_ERROR_TEXT_CHARS: usize = 512;
+
+/// Unicode's bidirectional formatting characters: they reorder what a terminal shows.
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// `text` made safe to print: each whitespace control character (tab, CR, LF, ...) becomes a
+/// space; every other control character (C0, DEL, C1: `ESC`, `BEL`, CSI `U+009B`, ...) and
+/// every bidirectional formatting character is dropped, so no escape sequence is left to
+/// interpret; printable text is kept as it is, up to [`MAX_ERROR_TEXT_CHARS`] characters (a
+/// longer text is cut and ends with `…`).
+pub fn sanitize_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_ERROR_TEXT_CHARS));
+    let mut kept = 0;
+    for c in text.chars() {
+        let c = match c {
+            c if c.is_control() && c.is_whitespace() => ' ',
+            c if c.is_control() || is_bidi_control(c) => continue,
+            c => c,
+        };
+        if kept == MAX_ERROR_TEXT_CHARS {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+        kept += 1;
+    }
+    out
+}
+
 /// An error response from the peer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct OAuthError {
     /// The `error` code.
     pub code: ErrorCode,
-    /// `error_description`, if sent.
+    /// `error_description`, if sent (cleaned with [`sanitize_text`] when read from a peer).
     pub description: Option<String>,
-    /// `error_uri`, if sent.
+    /// `error_uri`, if sent (cleaned with [`sanitize_text`] when read from a peer).
     pub uri: Option<String>,
     /// The HTTP status the error came with.
     pub status: StatusCode,
@@ -135,7 +177,7 @@ impl fmt::Display for OAuthError {
             self.status.as_u16()
         )?;
         if let Some(d) = &self.description {
-            write!(f, ": {d}")?;
+            write!(f, ": {}", sanitize_text(d))?;
         }
         Ok(())
     }
@@ -185,8 +227,8 @@ impl OAuthError {
                     Some((code, c)) if is_valid_error_text(&code) && !code.is_empty() => {
                         Ok(OAuthError {
                             code: ErrorCode::from_wire(&code),
-                            description: c.param("error_description").map(str::to_owned),
-                            uri: c.param("error_uri").map(str::to_owned),
+                            description: c.param("error_description").map(sanitize_text),
+                            uri: c.param("error_uri").map(sanitize_text),
                             status,
                             challenges: challenges.clone(),
                             dpop_nonce,
@@ -222,7 +264,7 @@ impl OAuthError {
 }
 
 /// Reads `error`, `error_description` and `error_uri` from a JSON object, checking the
-/// RFC 6749 character rules.
+/// RFC 6749 character rules for `error` and cleaning the other two with [`sanitize_text`].
 pub fn error_members(
     map: &Map<String, Value>,
 ) -> Result<(ErrorCode, Option<String>, Option<String>), ParseErrorKind> {
@@ -236,8 +278,8 @@ pub fn error_members(
         }
         None => return Err(ParseErrorKind::MissingMember { member: "error" }),
     };
-    let description = opt_str(map, "error_description")?;
-    let uri = opt_str(map, "error_uri")?;
+    let description = opt_str(map, "error_description")?.map(|d| sanitize_text(&d));
+    let uri = opt_str(map, "error_uri")?.map(|u| sanitize_text(&u));
     Ok((ErrorCode::from_wire(&code), description, uri))
 }
 
@@ -460,6 +502,63 @@ mod tests {
         let e = OAuthError::from_response(&r, &Limits::DEFAULT).unwrap();
         assert_eq!(e.code, ErrorCode::InvalidToken);
         assert_eq!(e.challenges.len(), 1);
+    }
+
+    const HOSTILE: &str = "\u{1b}[31mred\u{1b}[0m line1\rline2\u{7}\u{9b}2J\u{202e}evil\ttab";
+    const CLEANED: &str = "[31mred[0m line1 line22Jevil tab";
+
+    fn no_controls(s: &str) -> bool {
+        !s.chars().any(|c| c.is_control() || is_bidi_control(c))
+    }
+
+    #[test]
+    fn provider_text_loses_escape_sequences_and_control_characters() {
+        let body = serde_json::json!({
+            "error": "access_denied",
+            "error_description": HOSTILE,
+            "error_uri": format!("https://op.example/e?{HOSTILE}"),
+        });
+        let r = resp(400, Some("application/json"), &body.to_string());
+        let e = OAuthError::from_response(&r, &Limits::DEFAULT).unwrap();
+        assert_eq!(e.description.as_deref(), Some(CLEANED));
+        assert_eq!(
+            e.uri.as_deref(),
+            Some(format!("https://op.example/e?{CLEANED}").as_str())
+        );
+        let shown = e.to_string();
+        assert!(no_controls(&shown), "{shown:?}");
+        assert!(shown.ends_with(CLEANED), "{shown:?}");
+        // The same through a WWW-Authenticate challenge: a header value holds visible ASCII,
+        // spaces and tabs only, and a tab becomes a space.
+        let r = http::Response::builder()
+            .status(401)
+            .header(
+                "www-authenticate",
+                "Bearer error=\"invalid_token\", error_description=\"a\tb\"",
+            )
+            .body(Vec::new())
+            .unwrap();
+        let e = OAuthError::from_response(&r, &Limits::DEFAULT).unwrap();
+        assert_eq!(e.description.as_deref(), Some("a b"));
+    }
+
+    #[test]
+    fn long_provider_text_is_cut_to_the_limit() {
+        let long = "x".repeat(MAX_ERROR_TEXT_CHARS + 100);
+        let cut = sanitize_text(&long);
+        assert_eq!(cut.chars().count(), MAX_ERROR_TEXT_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        let exact = "é".repeat(MAX_ERROR_TEXT_CHARS);
+        assert_eq!(sanitize_text(&exact), exact);
+    }
+
+    #[test]
+    fn display_cleans_errors_built_by_hand() {
+        let mut e = OAuthError::new(ErrorCode::AccessDenied, StatusCode::FORBIDDEN);
+        e.description = Some(HOSTILE.to_owned());
+        let shown = e.to_string();
+        assert!(no_controls(&shown), "{shown:?}");
+        assert!(shown.ends_with(CLEANED), "{shown:?}");
     }
 
     #[test]

@@ -29,19 +29,31 @@
 //!   [`Poller::on_transport_error`] answers it (CIBA 10.1).
 //! - **The interval.** The first request goes out one interval after [`Poller::new`]; each
 //!   later one no sooner than the interval after the previous request was **sent** (so a slow
-//!   response eats into the wait, as CIBA 10.1 says). Two exemptions, both from the
-//!   specifications: the single immediate retry after `use_dpop_nonce` (RFC 9449 section 8, not
-//!   counted as a poll), and the immediate request after [`Poller::ping_received`] (ping clients).
+//!   response eats into the wait, as CIBA 10.1 says). One exemption, from the specification:
+//!   the immediate request after [`Poller::ping_received`] (ping clients).
+//! - **DPoP nonces** (RFC 9449 section 8). Every proof carries the latest `DPoP-Nonce` the
+//!   server sent on any response (or the one [`PollConfig::dpop_nonce`] /
+//!   [`Poller::set_dpop_nonce`] gave, learnt by another flow; [`Poller::dpop_nonce`] exposes
+//!   it for the next, see [`DpopNonces`](crate::dpop::DpopNonces)). `use_dpop_nonce` with a
+//!   fresh nonce is retried once, with that nonce, after the interval like any poll (CIBA 7.3:
+//!   never faster than the interval); the retry is counted in [`Poller::dpop_retries`], not in
+//!   [`Poller::polls_sent`]. A second `use_dpop_nonce` in a row, one without a nonce, or one
+//!   to a poller without a DPoP key, ends polling with [`PollError::Rejected`].
 //! - **`authorization_pending`** keeps the interval (a larger `Retry-After` sent with it is
 //!   honoured). **`slow_down`** adds 5 seconds to the interval for this and every later request
 //!   (5, 10, 15 s ...).
-//! - **HTTP 503** with `Retry-After` (delay-seconds or an HTTP-date) waits that long, and never
-//!   less than the interval. A 503 without a usable `Retry-After`, or a 5xx whose body is not an
-//!   OAuth error (a gateway page), counts as a transient failure, like a transport error.
-//! - **Transient failures** ([`Poller::on_transport_error`] and the above) back off
-//!   exponentially from the interval (1, 2, 4 ... times it, capped at
-//!   [`PollConfig::max_backoff`]); after [`PollConfig::max_consecutive_failures`] in a row the
-//!   poller gives up with [`PollError::TooManyFailures`]. Any other HTTP answer resets the count.
+//! - **Transient answers** never end a flow by themselves. They are 429, every 5xx (whatever
+//!   its body: an OAuth error such as `temporarily_unavailable`, an HTML gateway page, plain
+//!   text or nothing), and a 4xx whose OAuth error is `temporarily_unavailable` or
+//!   `server_error`. A 429 or 503 with a usable `Retry-After` (delay-seconds or an HTTP-date)
+//!   is the server's own schedule: the next request waits that long, never less than the
+//!   interval, and the failure count is left as it is. Every other transient answer, and a
+//!   request that got no answer at all ([`Poller::on_transport_error`]), is a **transient
+//!   failure**: the wait backs off exponentially from the interval (1, 2, 4 ... times it,
+//!   capped at [`PollConfig::max_backoff`]), and after
+//!   [`PollConfig::max_consecutive_failures`] in a row the poller gives up with
+//!   [`PollError::TooManyFailures`]. Any other answer resets the count. A ping that came
+//!   meanwhile does not shorten the wait. Either way the retries stop at the deadline.
 //! - **Terminal answers**: `expired_token`, `access_denied`, `invalid_grant`, `invalid_request`,
 //!   `unauthorized_client` and `invalid_client` each have their own [`PollError`] variant; any
 //!   other error code is [`PollError::Rejected`]. No request follows any of them.
@@ -70,7 +82,7 @@ use http::StatusCode;
 use crate::ack::{AuthReqId, AuthRequestAck, DEFAULT_INTERVAL};
 use crate::client::Client;
 use crate::delivery_mode::DeliveryMode;
-use crate::dpop::{DpopKey, is_use_dpop_nonce, nonce_from_response};
+use crate::dpop::{DpopKey, is_nonce, is_use_dpop_nonce, nonce_from_response};
 use crate::error::{Error, ParseError};
 use crate::id_token::{IdTokenContext, IdTokenError, IdTokenValidator};
 use crate::jose::JwkSet;
@@ -129,7 +141,8 @@ pub enum PollError {
     /// The tokens came but their ID token failed validation.
     #[error(transparent)]
     IdToken(IdTokenError),
-    /// Too many transient failures in a row (transport errors, 503 without `Retry-After`).
+    /// Too many transient failures in a row (transport errors, 5xx answers, 429 or 503 without
+    /// `Retry-After`).
     #[error("gave up after {attempts} consecutive transient failures")]
     TooManyFailures {
         /// How many failed in a row.
@@ -142,7 +155,9 @@ pub enum PollError {
 }
 
 /// What the caller should do next. See the [module documentation](self).
-#[derive(Debug)]
+///
+/// `Debug` shows a `Send` request's method and URI only: its form body and its
+/// `Authorization` and `DPoP` headers carry credentials.
 #[non_exhaustive]
 pub enum PollAction {
     /// Call [`Poller::next`] again at this time (earlier is harmless).
@@ -166,11 +181,30 @@ pub enum PollAction {
     Finished,
 }
 
+impl fmt::Debug for PollAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PollAction::Wait(t) => f.debug_tuple("Wait").field(t).finish(),
+            PollAction::Send(req) => f
+                .debug_struct("Send")
+                .field("method", req.method())
+                .field("uri", req.uri())
+                .finish_non_exhaustive(),
+            PollAction::FetchKeys => f.write_str("FetchKeys"),
+            PollAction::AwaitingResponse => f.write_str("AwaitingResponse"),
+            PollAction::Done(tokens) => f.debug_tuple("Done").field(tokens).finish(),
+            PollAction::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+            PollAction::Finished => f.write_str("Finished"),
+        }
+    }
+}
+
 /// How a [`Poller`] builds requests and validates the result.
 #[derive(Debug, Clone)]
 pub struct PollConfig {
     validator: IdTokenValidator,
     dpop: Option<DpopKey>,
+    dpop_nonce: Option<String>,
     params: Vec<(String, String)>,
     max_consecutive_failures: u32,
     max_backoff: Duration,
@@ -184,6 +218,7 @@ impl PollConfig {
         PollConfig {
             validator,
             dpop: None,
+            dpop_nonce: None,
             params: Vec::new(),
             max_consecutive_failures: DEFAULT_MAX_CONSECUTIVE_FAILURES,
             max_backoff: DEFAULT_MAX_BACKOFF,
@@ -194,6 +229,15 @@ impl PollConfig {
     /// Sends a fresh DPoP proof by `key` with every request and expects `DPoP` tokens.
     pub fn dpop(mut self, key: DpopKey) -> PollConfig {
         self.dpop = Some(key);
+        self
+    }
+
+    /// The `DPoP-Nonce` to put in the first proof: the latest one the token endpoint's server
+    /// gave another flow ([`DpopNonces::get`](crate::dpop::DpopNonces::get)). Ignored without a
+    /// DPoP key, or when `nonce` lacks the RFC 9449 nonce syntax.
+    pub fn dpop_nonce(mut self, nonce: impl Into<String>) -> PollConfig {
+        let nonce = nonce.into();
+        self.dpop_nonce = is_nonce(&nonce).then_some(nonce);
         self
     }
 
@@ -338,6 +382,7 @@ impl Poller {
         } else {
             interval
         };
+        let dpop_nonce = config.dpop.as_ref().and(config.dpop_nonce.clone());
         Ok(Poller {
             client: client.clone(),
             grant,
@@ -347,7 +392,7 @@ impl Poller {
             expires_at,
             not_before: later(now, interval, expires_at),
             last_sent: None,
-            dpop_nonce: None,
+            dpop_nonce,
             retry_with_nonce: false,
             pinged: false,
             pings: 0,
@@ -385,7 +430,7 @@ impl Poller {
                 expires_at: self.expires_at,
             });
         }
-        let due = self.pinged || self.retry_with_nonce || now >= self.not_before;
+        let due = self.pinged || now >= self.not_before;
         if !due {
             self.state = State::Idle;
             return PollAction::Wait(self.not_before.min(self.expires_at));
@@ -433,23 +478,12 @@ impl Poller {
             self.dpop_nonce = Some(nonce);
         }
         let status = resp.status();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            match retry_after(resp.headers(), now) {
-                Some(wait) => {
-                    self.consecutive_failures = 0;
-                    self.pinged = false;
-                    self.not_before =
-                        self.interval_after(sent_at)
-                            .max(later(now, wait, self.expires_at));
-                }
-                None => self.transient_failure(sent_at, now),
-            }
-            return;
+        if is_transient_status(status) {
+            return self.transient_answer(&resp, sent_at, now);
         }
-        if status.is_client_error() || status.is_server_error() {
+        if status.is_client_error() {
             match OAuthError::from_response(&resp, self.client.limits()) {
                 Ok(err) => self.on_oauth_error(err, &resp, sent_at, nonce_retry, now),
-                Err(_) if status.is_server_error() => self.transient_failure(sent_at, now),
                 Err(e) => self.finish(PollAction::Failed(PollError::Response(e))),
             }
             return;
@@ -536,12 +570,19 @@ impl Poller {
         nonce_retry: bool,
         now: SystemTime,
     ) {
+        if matches!(
+            err.code,
+            ErrorCode::TemporarilyUnavailable | ErrorCode::ServerError
+        ) {
+            return self.transient_failure(sent_at, now);
+        }
         self.consecutive_failures = 0;
         if is_use_dpop_nonce(&err) {
             let fresh = nonce_from_response(resp);
             if self.config.dpop.is_some() && !nonce_retry && fresh.is_some() {
                 self.dpop_nonce = fresh;
                 self.retry_with_nonce = true;
+                self.not_before = self.interval_after(sent_at);
                 return;
             }
             return self.finish(PollAction::Failed(PollError::Rejected(err)));
@@ -597,7 +638,31 @@ impl Poller {
         }
     }
 
+    /// A 429 or 5xx answer, whatever its body: the server's own schedule when it sends a
+    /// usable `Retry-After` with a 429 or 503, a counted transient failure otherwise.
+    fn transient_answer(
+        &mut self,
+        resp: &http::Response<Vec<u8>>,
+        sent_at: SystemTime,
+        now: SystemTime,
+    ) {
+        let scheduled = matches!(
+            resp.status(),
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        );
+        match retry_after(resp.headers(), now).filter(|_| scheduled) {
+            Some(wait) => {
+                self.pinged = false;
+                self.not_before =
+                    self.interval_after(sent_at)
+                        .max(later(now, wait, self.expires_at));
+            }
+            None => self.transient_failure(sent_at, now),
+        }
+    }
+
     fn transient_failure(&mut self, sent_at: SystemTime, now: SystemTime) {
+        self.pinged = false;
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
         if self.consecutive_failures >= self.config.max_consecutive_failures {
             let attempts = self.consecutive_failures;
@@ -656,7 +721,22 @@ impl Poller {
         self.slow_downs
     }
 
-    /// Immediate retries made after `use_dpop_nonce`.
+    /// The `DPoP-Nonce` the next proof will carry: the latest the server sent (or the one
+    /// given). Keep it for other flows to the same server
+    /// ([`DpopNonces::insert`](crate::dpop::DpopNonces::insert)). `None` without a DPoP key.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop_nonce.as_deref()
+    }
+
+    /// A fresher `DPoP-Nonce` for the server, learnt by another flow: the next proof carries
+    /// it. Ignored without a DPoP key, or when `nonce` lacks the RFC 9449 nonce syntax.
+    pub fn set_dpop_nonce(&mut self, nonce: &str) {
+        if self.config.dpop.is_some() && is_nonce(nonce) {
+            self.dpop_nonce = Some(nonce.to_owned());
+        }
+    }
+
+    /// Retries made after `use_dpop_nonce`.
     pub fn dpop_retries(&self) -> u32 {
         self.dpop_retries
     }
@@ -681,6 +761,11 @@ impl Poller {
     pub fn is_finished(&self) -> bool {
         matches!(self.state, State::Ready(_) | State::Finished)
     }
+}
+
+/// 429 (RFC 6585) and every 5xx: answers that say "not now" rather than "no".
+fn is_transient_status(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
 }
 
 /// The wait a `Retry-After` header asks for at `now`: delay-seconds or an HTTP-date (a date in

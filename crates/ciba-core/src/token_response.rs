@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroize;
 
 use crate::body::{
-    APPLICATION_JSON, check_content_type, opt_positive_int, opt_str, parse_json_object, req_str,
+    APPLICATION_JSON, check_content_type, opt_str, parse_json_object, req_str, whole_seconds,
 };
 use crate::dpop::nonce_from_response;
 use crate::error::{ParseError, ParseErrorKind};
@@ -96,7 +96,10 @@ pub struct TokenResponse {
     pub access_token: String,
     /// `token_type`.
     pub token_type: TokenType,
-    /// `expires_in`, when sent.
+    /// `expires_in`, when sent and usable: whole seconds (a JSON number with a fraction part or
+    /// an exponent is rounded down), at least 1, at most [`MAX_TOKEN_EXPIRES_IN`]. An unusable
+    /// value (a string, zero, negative, huge) is read as absent rather than refusing the
+    /// tokens.
     pub expires_in: Option<Duration>,
     /// `refresh_token`, when sent.
     pub refresh_token: Option<String>,
@@ -121,7 +124,7 @@ impl fmt::Debug for TokenResponse {
             .field("scope", &self.scope)
             .field("id_token", &redacted(&self.id_token))
             .field("dpop_nonce", &self.dpop_nonce)
-            .field("extra", &self.extra)
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -134,6 +137,22 @@ impl Drop for TokenResponse {
         self.refresh_token.zeroize();
         self.id_token.zeroize();
     }
+}
+
+/// The longest access token lifetime taken from `expires_in` (`u32::MAX` seconds, about 136
+/// years); a longer one is unusable and treated as absent.
+pub const MAX_TOKEN_EXPIRES_IN: Duration = Duration::from_secs(u32::MAX as u64);
+
+/// `expires_in` as a lifetime: a JSON number of whole seconds (a fraction part or an exponent is
+/// rounded down) from 1 to [`MAX_TOKEN_EXPIRES_IN`]. Anything else (absent, `null`, a string,
+/// zero, negative, huge) is unusable and reads as absent: the tokens are what matters.
+fn usable_expires_in(value: Option<&Value>) -> Option<Duration> {
+    let Some(Value::Number(n)) = value else {
+        return None;
+    };
+    let secs = whole_seconds(n).filter(|s| *s > 0)?;
+    let d = Duration::from_secs(secs);
+    (d <= MAX_TOKEN_EXPIRES_IN).then_some(d)
 }
 
 /// The members a token response names; everything else goes to `extra`.
@@ -166,8 +185,9 @@ impl TokenResponse {
     /// 4xx and 5xx become [`TokenResponseError::OAuth`] (or [`TokenResponseError::Parse`] when
     /// the body is not an OAuth error). Success needs status 200, `application/json`, and a JSON
     /// object without repeated members holding a non-empty `access_token` and a `token_type` of
-    /// `Bearer` or `DPoP` (any case); `expires_in` must be a positive integer when present, and
-    /// `refresh_token`, `scope` and `id_token` strings. Unknown members are kept in `extra`.
+    /// `Bearer` or `DPoP` (any case); `refresh_token`, `scope` and `id_token` must be strings
+    /// when present. An unusable `expires_in` reads as absent (see
+    /// [`TokenResponse::expires_in`]). Unknown members are kept in `extra`.
     ///
     /// `expected` is the token type the request asked for: `Some(TokenType::DPoP)` when a DPoP
     /// proof was sent, `Some(TokenType::Bearer)` when none was, `None` to accept either.
@@ -225,9 +245,7 @@ impl TokenResponse {
                 found: token_type,
             });
         }
-        let expires_in = opt_positive_int(&map, "expires_in")
-            .map_err(fail)?
-            .map(Duration::from_secs);
+        let expires_in = usable_expires_in(map.get("expires_in"));
         let refresh_token = opt_non_empty(&map, "refresh_token").map_err(fail)?;
         let scope = opt_str(&map, "scope").map_err(fail)?;
         let id_token = opt_non_empty(&map, "id_token").map_err(fail)?;
@@ -326,9 +344,8 @@ mod tests {
     }
 
     #[test]
-    fn zero_expires_in_and_empty_access_token_are_refused() {
+    fn empty_access_and_refresh_tokens_are_refused() {
         for body in [
-            r#"{"access_token":"at","token_type":"Bearer","expires_in":0}"#,
             r#"{"access_token":"","token_type":"Bearer"}"#,
             r#"{"access_token":"at","token_type":"Bearer","refresh_token":""}"#,
         ] {

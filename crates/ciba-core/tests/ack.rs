@@ -160,9 +160,9 @@ fn auth_req_id_must_be_a_non_empty_string_within_the_limit() {
 }
 
 #[test]
-fn expires_in_must_be_a_positive_integer_json_number() {
+fn expires_in_must_be_a_json_number_of_at_least_one_second() {
     for bad in [
-        "\"600\"", "600.5", "600.0", "6e2", "0", "-1", "null", "true", "[600]",
+        "\"600\"", "0", "0.5", "-1", "-600.5", "null", "true", "[600]",
     ] {
         let body = format!(r#"{{"auth_req_id":"abc","expires_in":{bad}}}"#);
         let e = parse_error(&json(200, &body));
@@ -188,8 +188,8 @@ fn expires_in_must_be_a_positive_integer_json_number() {
 }
 
 #[test]
-fn interval_when_present_must_be_a_positive_integer_json_number() {
-    for bad in ["\"5\"", "5.5", "0", "-5", "null", "{}"] {
+fn interval_when_present_must_be_a_json_number_of_at_least_one_second() {
+    for bad in ["\"5\"", "0.5", "0", "-5", "null", "{}"] {
         let body = format!(r#"{{"auth_req_id":"abc","expires_in":60,"interval":{bad}}}"#);
         let e = parse_error(&json(200, &body));
         assert!(
@@ -207,18 +207,41 @@ fn interval_when_present_must_be_a_positive_integer_json_number() {
 }
 
 #[test]
-fn huge_expires_in_is_a_parse_error_not_an_overflow() {
-    let e = parse_error(&json(
-        200,
-        r#"{"auth_req_id":"abc","expires_in":18446744073709551615}"#,
-    ));
-    assert!(matches!(
-        e.kind,
-        ParseErrorKind::InvalidMember {
-            member: "expires_in",
-            ..
-        }
-    ));
+fn expires_in_and_interval_with_a_fraction_or_an_exponent_are_rounded_down() {
+    for (expires_in, interval, want_expiry, want_interval) in [
+        ("600.0", "5.0", 600, 5),
+        ("6e2", "5e0", 600, 5),
+        ("600.9", "5.9", 600, 5),
+        ("1.2e2", "7.999", 120, 7),
+    ] {
+        let body =
+            format!(r#"{{"auth_req_id":"abc","expires_in":{expires_in},"interval":{interval}}}"#);
+        let a = ack(&json(200, &body)).unwrap();
+        assert_eq!(a.expires_in, Duration::from_secs(want_expiry), "{body}");
+        assert_eq!(a.interval, Duration::from_secs(want_interval), "{body}");
+        assert_eq!(a.expires_at, now() + Duration::from_secs(want_expiry));
+    }
+}
+
+#[test]
+fn absurd_expires_in_is_capped_at_the_configured_limit() {
+    const DAY: Duration = Duration::from_secs(86_400);
+    assert_eq!(Limits::DEFAULT.max_ack_expires_in, DAY);
+    for huge in ["18446744073709551615", "1e300", "31536000", "86401"] {
+        let body = format!(r#"{{"auth_req_id":"abc","expires_in":{huge}}}"#);
+        let a = ack(&json(200, &body)).unwrap();
+        assert_eq!(a.expires_in, DAY, "{huge}");
+        assert_eq!(a.expires_at, now() + DAY, "{huge}");
+    }
+    let a = ack(&json(200, r#"{"auth_req_id":"abc","expires_in":86400}"#)).unwrap();
+    assert_eq!(a.expires_in, DAY);
+    let tight = Limits {
+        max_ack_expires_in: Duration::from_secs(300),
+        ..Limits::DEFAULT
+    };
+    let r = json(200, r#"{"auth_req_id":"abc","expires_in":600}"#);
+    let a = AuthRequestAck::from_response(&r, now(), &tight).unwrap();
+    assert_eq!(a.expires_in, Duration::from_secs(300));
 }
 
 #[test]

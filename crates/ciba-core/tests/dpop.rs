@@ -546,3 +546,49 @@ fn verify_refuses_garbage_as_malformed() {
         );
     }
 }
+
+#[test]
+fn nonces_are_shared_per_origin() {
+    use ciba_core::dpop::DpopNonces;
+    let mut n = DpopNonces::new();
+    let token = Url::parse("https://op.example/token").unwrap();
+    let par = Url::parse("https://op.example:443/par?x=1").unwrap();
+    let other_port = Url::parse("https://op.example:8443/token").unwrap();
+    let other_host = Url::parse("https://as.example/token").unwrap();
+    assert!(n.insert(&token, "n-1"));
+    // Same scheme, host and port: same server, same nonce.
+    assert_eq!(n.get(&par), Some("n-1"));
+    assert_eq!(n.get(&other_port), None);
+    assert_eq!(n.get(&other_host), None);
+    // The newest wins; values outside the RFC 9449 syntax are never kept.
+    assert!(n.insert(&par, "n-2"));
+    assert!(!n.insert(&token, "has space"));
+    assert!(!n.insert(&token, ""));
+    assert_eq!(n.get(&token), Some("n-2"));
+    let resp = http::Response::builder()
+        .status(400)
+        .header("dpop-nonce", "n-3")
+        .body(())
+        .unwrap();
+    assert_eq!(n.learn(&token, &resp), Some("n-3"));
+    let silent = http::Response::builder().status(200).body(()).unwrap();
+    assert_eq!(n.learn(&token, &silent), None);
+    assert_eq!(n.get(&token), Some("n-3"));
+    // Opaque origins have no server to share with.
+    assert!(!n.insert(&Url::parse("data:text/plain,x").unwrap(), "n-4"));
+    n.remove(&token);
+    assert!(n.is_empty());
+}
+
+#[test]
+fn the_nonce_cache_is_bounded_and_its_debug_shows_no_nonce() {
+    use ciba_core::dpop::DpopNonces;
+    let mut n = DpopNonces::with_max_origins(2);
+    for host in ["a", "b", "c", "d"] {
+        let url = Url::parse(&format!("https://{host}.example/token")).unwrap();
+        assert!(n.insert(&url, &format!("SECRET-nonce-{host}")));
+        assert!(n.len() <= 2);
+        assert_eq!(n.get(&url), Some(format!("SECRET-nonce-{host}").as_str()));
+    }
+    assert!(!format!("{n:?}").contains("SECRET"));
+}

@@ -635,3 +635,73 @@ fn oversize_token_is_refused_before_parsing() {
     let huge = "a".repeat(70 * 1024);
     assert!(matches!(check(&huge), Err(IdTokenError::Malformed(_))));
 }
+
+fn client_registering(alg: Option<JwsAlgorithm>, auth: ciba_core::ClientAuth) -> ciba_core::Client {
+    let mut cfg = ciba_core::ClientConfig::new(CLIENT_ID, auth, DeliveryMode::Poll);
+    cfg.id_token_signed_response_alg = alg;
+    ciba_core::Client::new(cfg, metadata()).unwrap()
+}
+
+#[test]
+fn the_clients_registered_id_token_alg_is_the_only_one_for_client_accepts() {
+    let secret = || ClientSecret::new("a-client-secret-of-at-least-32-bytes!!");
+    let es256_token = es256(&claims(t0()));
+    let es384_token = sign(&claims(t0()), &signer("es384"));
+    let ps256_token = sign(&claims(t0()), &signer("ps256"));
+    // Registered ES384: the OP also advertises ES256, which is now refused.
+    let c = client_registering(
+        Some(JwsAlgorithm::ES384),
+        ciba_core::ClientAuth::SecretPost(secret()),
+    );
+    let v = IdTokenValidator::for_client(&c, op_jwks());
+    assert_eq!(v.algorithm_policy().allowed(), &[JwsAlgorithm::ES384]);
+    assert!(v.validate(&es384_token, &standalone(), t0()).is_ok());
+    assert!(matches!(
+        v.validate(&es256_token, &standalone(), t0()),
+        Err(IdTokenError::AlgorithmNotAllowed { .. })
+    ));
+    // Registered PS256, which the OP does not advertise: the registration wins.
+    let c = client_registering(
+        Some(JwsAlgorithm::PS256),
+        ciba_core::ClientAuth::SecretPost(secret()),
+    );
+    let v = IdTokenValidator::for_client(&c, op_jwks());
+    assert!(v.validate(&ps256_token, &standalone(), t0()).is_ok());
+    assert!(v.validate(&es256_token, &standalone(), t0()).is_err());
+    // Unset: the OP's advertised asymmetric algorithms, as before.
+    let c = client_registering(None, ciba_core::ClientAuth::SecretPost(secret()));
+    let v = IdTokenValidator::for_client(&c, op_jwks());
+    assert!(v.validate(&es256_token, &standalone(), t0()).is_ok());
+    assert!(v.validate(&es384_token, &standalone(), t0()).is_ok());
+    assert!(matches!(
+        v.validate(&ps256_token, &standalone(), t0()),
+        Err(IdTokenError::AlgorithmNotAllowed { .. })
+    ));
+}
+
+#[test]
+fn a_registered_hs256_id_token_alg_is_verified_with_the_client_secret() {
+    let secret = ClientSecret::new("a-client-secret-of-at-least-32-bytes!!");
+    let token = sign(
+        &claims(t0()),
+        &HmacSigner::new(JwsAlgorithm::HS256, secret.expose().as_bytes()).unwrap(),
+    );
+    for auth in [
+        ciba_core::ClientAuth::SecretPost(secret.clone()),
+        ciba_core::ClientAuth::SecretBasic(secret.clone()),
+    ] {
+        let c = client_registering(Some(JwsAlgorithm::HS256), auth);
+        let v = IdTokenValidator::for_client(&c, op_jwks());
+        assert_eq!(
+            v.validate(&token, &standalone(), t0()).unwrap().alg,
+            JwsAlgorithm::HS256
+        );
+    }
+    // A private_key_jwt client has no shared secret: HS256 cannot verify.
+    let c = client_registering(
+        Some(JwsAlgorithm::HS256),
+        ciba_core::ClientAuth::private_key_jwt(signer("es256")),
+    );
+    let v = IdTokenValidator::for_client(&c, op_jwks());
+    assert!(v.validate(&token, &standalone(), t0()).is_err());
+}

@@ -19,7 +19,7 @@ use ciba_core::jose::JwsAlgorithm;
 use ciba_core::jose::hash::left_half_hash;
 use ciba_core::notification::{
     NotificationError, NotificationOutcome, NotificationTokens, Ping, Push, PushErrorCode,
-    receive_ping, receive_push,
+    authenticate_notification, bearer_token, receive_ping, receive_push,
 };
 use ciba_core::{DeliveryMode, Limits};
 use http::StatusCode;
@@ -358,6 +358,24 @@ fn push_error_payloads_end_the_request() {
 }
 
 #[test]
+fn pushed_error_text_reaches_the_caller_without_control_characters() {
+    let body = json!({
+        "auth_req_id": AUTH_REQ_ID,
+        "error": "access_denied",
+        "error_description": "\u{1b}[31mdenied\u{1b}[0m\r\u{7}\u{9b}6n",
+        "error_uri": "https://op.example/\u{1b}]8;;evil\u{7}",
+    });
+    let out = push(&request("POST", Some(&bearer()), &body));
+    match out.result.unwrap() {
+        Push::Error { error, .. } => {
+            assert_eq!(error.description.as_deref(), Some("[31mdenied[0m 6n"));
+            assert_eq!(error.uri.as_deref(), Some("https://op.example/]8;;evil"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn push_error_payload_still_needs_the_bearer_token() {
     let body = json!({"auth_req_id": AUTH_REQ_ID, "error": "access_denied"});
     let out = push(&request("POST", None, &body));
@@ -409,4 +427,55 @@ fn ciba_claim_names_are_the_registered_urns() {
     // A sanity check that the CIBA claim names are the registered URNs.
     assert_eq!(RT_HASH_CLAIM, "urn:openid:params:jwt:claim:rt_hash");
     assert_eq!(AUTH_REQ_ID_CLAIM, "urn:openid:params:jwt:claim:auth_req_id");
+}
+
+#[test]
+fn the_bearer_token_is_read_from_the_headers_alone() {
+    // A receiver asks before it reads the body: only the headers exist yet.
+    let mut headers = http::HeaderMap::new();
+    assert_eq!(
+        bearer_token(&headers, &Limits::DEFAULT),
+        Err(NotificationError::MissingBearer)
+    );
+    headers.insert("authorization", "Basic abc".parse().unwrap());
+    assert_eq!(
+        bearer_token(&headers, &Limits::DEFAULT),
+        Err(NotificationError::MalformedAuthorization)
+    );
+    headers.insert("authorization", bearer().parse().unwrap());
+    assert_eq!(bearer_token(&headers, &Limits::DEFAULT), Ok(CNT));
+}
+
+#[test]
+fn a_push_is_authenticated_before_any_key_set_is_needed() {
+    // A wrong token is refused with no validator (no key set) in existence.
+    let body = push_tokens_body(&id_token_for(t0(), "at-123", Some("rt-456")), true);
+    let wrong = request("POST", Some("Bearer not-the-token"), &body);
+    let refused = authenticate_notification(&wrong, &Pending::new(), &Limits::DEFAULT);
+    assert_eq!(refused.unwrap_err(), NotificationError::WrongToken);
+    let out = NotificationOutcome::<Push>::from_result(Err(NotificationError::WrongToken));
+    assert_invalid_token(&out.response);
+
+    // The right one: authenticated first, and only then are keys fetched and used.
+    let good = request("POST", Some(&bearer()), &body);
+    let n = authenticate_notification(&good, &Pending::new(), &Limits::DEFAULT).unwrap();
+    assert_eq!(n.auth_req_id().as_str(), AUTH_REQ_ID);
+    assert!(n.is_token_delivery());
+    assert!(!format!("{n:?}").contains("at-123"));
+    let keys_fetched_now = validator(&client(DeliveryMode::Push));
+    let pushed = n.push(&keys_fetched_now, t0(), &Limits::DEFAULT).unwrap();
+    assert!(matches!(pushed, Push::Tokens { .. }));
+    let out = NotificationOutcome::from_result(Ok(pushed));
+    assert_eq!(out.response.status(), StatusCode::NO_CONTENT);
+
+    // An error payload needs no keys at all.
+    let denied = json!({"auth_req_id": AUTH_REQ_ID, "error": "access_denied"});
+    let req = request("POST", Some(&bearer()), &denied);
+    let n = authenticate_notification(&req, &Pending::new(), &Limits::DEFAULT).unwrap();
+    assert!(!n.is_token_delivery());
+
+    // A ping the same way.
+    let req = request("POST", Some(&bearer()), &ping_body());
+    let n = authenticate_notification(&req, &Pending::new(), &Limits::DEFAULT).unwrap();
+    assert_eq!(n.ping().auth_req_id.as_str(), AUTH_REQ_ID);
 }

@@ -410,6 +410,170 @@ fn gateway_error_pages_are_transient_but_client_error_pages_are_not() {
     assert!(matches!(failed(&mut p, at(10)), PollError::Response(_)));
 }
 
+fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> http::Response<Vec<u8>> {
+    let mut b = http::Response::builder().status(status);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(body.as_bytes().to_vec()).unwrap()
+}
+
+fn done(p: &mut Poller, now: SystemTime) {
+    match p.next(now, &rng()) {
+        PollAction::Done(_) => {}
+        other => panic!("expected Done, got {other:?}"),
+    }
+}
+
+#[test]
+fn server_errors_with_an_oauth_error_body_are_retried_after_the_interval() {
+    for (status, code) in [
+        (502, "temporarily_unavailable"),
+        (500, "server_error"),
+        (503, "temporarily_unavailable"),
+        (504, "invalid_grant"),
+    ] {
+        let mut p = poller(Some(5));
+        send(&mut p, at(5));
+        // The wait (the interval, the first backoff step) counts from the answer.
+        p.on_response(error_response(status, code), at(6));
+        assert_eq!(p.consecutive_failures(), 1, "{status} {code}");
+        assert_eq!(wait(&mut p, at(6)), at(11), "{status} {code}");
+        send(&mut p, at(11));
+        p.on_response(tokens_response(at(11), "Bearer"), at(11));
+        done(&mut p, at(11));
+    }
+}
+
+#[test]
+fn temporarily_unavailable_and_server_error_codes_are_transient_at_any_status() {
+    for code in ["temporarily_unavailable", "server_error"] {
+        let mut p = poller(Some(5));
+        send(&mut p, at(5));
+        p.on_response(error_response(400, code), at(5));
+        assert_eq!(p.consecutive_failures(), 1, "{code}");
+        assert_eq!(wait(&mut p, at(5)), at(10), "{code}");
+    }
+}
+
+#[test]
+fn too_many_requests_with_retry_after_and_a_text_body_waits_then_polls() {
+    let mut p = poller(Some(5));
+    send(&mut p, at(5));
+    let busy = answer(
+        429,
+        &[("content-type", "text/plain"), ("retry-after", "30")],
+        "Too Many Requests",
+    );
+    p.on_response(busy, at(6));
+    assert_eq!(wait(&mut p, at(6)), at(36));
+    send(&mut p, at(36));
+    p.on_response(tokens_response(at(36), "Bearer"), at(36));
+    done(&mut p, at(36));
+}
+
+#[test]
+fn too_many_requests_honours_retry_after_as_an_http_date() {
+    let mut p = poller(Some(5));
+    send(&mut p, at(5));
+    // t0 is 2023-11-14T22:13:20Z; ask for 22:14:00, 40 s after t0.
+    let busy = answer(429, &[("retry-after", "Tue, 14 Nov 2023 22:14:00 GMT")], "");
+    p.on_response(busy, at(5));
+    assert_eq!(wait(&mut p, at(5)), at(40));
+}
+
+#[test]
+fn retry_after_shorter_than_the_interval_still_waits_the_interval() {
+    for status in [429, 503] {
+        let mut p = poller(Some(5));
+        send(&mut p, at(5));
+        p.on_response(answer(status, &[("retry-after", "1")], "slow"), at(5));
+        assert_eq!(wait(&mut p, at(5)), at(10), "{status}");
+    }
+}
+
+#[test]
+fn too_many_requests_without_retry_after_waits_the_interval() {
+    let mut p = poller(Some(5));
+    send(&mut p, at(5));
+    let busy = answer(429, &[("content-type", "text/html")], "<h1>429</h1>");
+    p.on_response(busy, at(5));
+    assert_eq!(p.consecutive_failures(), 1);
+    assert_eq!(wait(&mut p, at(5)), at(10));
+}
+
+#[test]
+fn repeated_server_errors_end_polling_after_the_failure_limit() {
+    let c = client(DeliveryMode::Poll);
+    let cfg = PollConfig::new(validator(&c)).max_consecutive_failures(3);
+    let mut p = Poller::new(&c, &ack(t0(), 600, Some(5)), cfg, t0()).unwrap();
+    // Waits after failures 1 and 2: 5, then 10 s; the third ends polling.
+    for (t, next) in [(5, 10), (10, 20)] {
+        send(&mut p, at(t));
+        p.on_response(error_response(502, "temporarily_unavailable"), at(t));
+        assert_eq!(wait(&mut p, at(t)), at(next));
+    }
+    send(&mut p, at(20));
+    p.on_response(error_response(502, "temporarily_unavailable"), at(20));
+    assert!(matches!(
+        failed(&mut p, at(20)),
+        PollError::TooManyFailures { attempts: 3 }
+    ));
+}
+
+#[test]
+fn retries_after_transient_answers_stop_at_the_deadline() {
+    let mut p = poller(Some(5));
+    send(&mut p, at(5));
+    p.on_response(answer(429, &[("retry-after", "30")], ""), at(5));
+    send(&mut p, at(35));
+    p.on_response(answer(429, &[("retry-after", "30")], ""), at(35));
+    send(&mut p, at(65));
+    p.on_response(answer(429, &[("retry-after", "30")], ""), at(65));
+    send(&mut p, at(95));
+    p.on_response(answer(429, &[("retry-after", "30")], ""), at(95));
+    // The ack said 120 s: the wait ends there, and no request follows.
+    assert_eq!(wait(&mut p, at(95)), at(120));
+    assert!(matches!(
+        failed(&mut p, at(120)),
+        PollError::ExpiredLocally { .. }
+    ));
+}
+
+#[test]
+fn a_ping_does_not_cut_short_the_wait_after_a_transient_failure() {
+    let c = client(DeliveryMode::Ping);
+    let mut p = poller_with(DeliveryMode::Ping, Some(5), PollConfig::new(validator(&c)));
+    p.ping_received();
+    send(&mut p, at(1));
+    p.ping_received();
+    p.on_response(error_response(503, "temporarily_unavailable"), at(2));
+    assert_eq!(wait(&mut p, at(2)), at(7));
+}
+
+#[test]
+fn tokens_with_a_fractional_or_unusable_expires_in_complete_polling() {
+    for (expires_in, want) in [(json!(3600.0), Some(3600)), (json!("soon"), None)] {
+        let mut p = poller(Some(5));
+        send(&mut p, at(5));
+        let body = json!({
+            "access_token": "at-123",
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "id_token": id_token_for(at(5), "at-123", None),
+        });
+        p.on_response(json_response(200, &body), at(5));
+        match p.next(at(5), &rng()) {
+            PollAction::Done(t) => assert_eq!(
+                t.response.expires_in,
+                want.map(Duration::from_secs),
+                "{expires_in}"
+            ),
+            other => panic!("{expires_in}: expected Done, got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn redirects_are_never_followed() {
     let mut p = poller(Some(5));
@@ -530,20 +694,68 @@ fn every_poll_carries_a_fresh_dpop_proof_for_the_token_endpoint() {
 }
 
 #[test]
-fn use_dpop_nonce_is_retried_once_immediately_with_the_nonce() {
+fn use_dpop_nonce_is_retried_with_the_nonce_after_the_interval() {
     let mut p = dpop_poller();
     send(&mut p, at(5));
-    p.on_response(use_dpop_nonce("nonce-1"), at(5));
-    // Immediately, although the interval has not passed, and not counted as a poll.
-    let retry = send(&mut p, at(5));
+    p.on_response(use_dpop_nonce("nonce-1"), at(6));
+    // CIBA 7.3: never faster than the interval, measured from the rejected request.
+    assert_eq!(wait(&mut p, at(6)), at(10));
+    let retry = send(&mut p, at(10));
     assert_eq!(dpop_claims(&retry)["nonce"], "nonce-1");
     assert_eq!(p.polls_sent(), 1);
     assert_eq!(p.dpop_retries(), 1);
-    p.on_response(pending(), at(6));
-    assert_eq!(wait(&mut p, at(6)), at(10));
+    p.on_response(pending(), at(11));
+    assert_eq!(wait(&mut p, at(11)), at(15));
     // Later polls keep the nonce.
-    let later = send(&mut p, at(10));
+    let later = send(&mut p, at(15));
     assert_eq!(dpop_claims(&later)["nonce"], "nonce-1");
+}
+
+fn dpop_poller_with(cfg: impl FnOnce(PollConfig) -> PollConfig) -> Poller {
+    let c = client(DeliveryMode::Poll);
+    let key = DpopKey::from_signer(signer("es256")).unwrap();
+    poller_with(
+        DeliveryMode::Poll,
+        Some(5),
+        cfg(PollConfig::new(validator(&c)).dpop(key)),
+    )
+}
+
+#[test]
+fn a_nonce_another_flow_learnt_goes_into_the_first_proof() {
+    let mut p = dpop_poller_with(|c| c.dpop_nonce("shared-1"));
+    assert_eq!(p.dpop_nonce(), Some("shared-1"));
+    let first = send(&mut p, at(5));
+    assert_eq!(dpop_claims(&first)["nonce"], "shared-1");
+    // Not a nonce by RFC 9449 syntax: ignored.
+    let mut p = dpop_poller_with(|c| c.dpop_nonce("bad nonce"));
+    assert_eq!(p.dpop_nonce(), None);
+    assert!(dpop_claims(&send(&mut p, at(5))).get("nonce").is_none());
+}
+
+#[test]
+fn the_latest_nonce_is_exposed_and_a_fresher_one_can_be_handed_in() {
+    let mut p = dpop_poller();
+    send(&mut p, at(5));
+    // Any response may rotate the nonce; the poller keeps the newest for its next proof.
+    let mut rotating = pending();
+    rotating
+        .headers_mut()
+        .insert("dpop-nonce", "from-op-2".parse().unwrap());
+    p.on_response(rotating, at(5));
+    assert_eq!(p.dpop_nonce(), Some("from-op-2"));
+    // Another flow to the same server learnt a newer one meanwhile.
+    p.set_dpop_nonce("from-other-flow-3");
+    p.set_dpop_nonce("not a nonce");
+    assert_eq!(p.dpop_nonce(), Some("from-other-flow-3"));
+    assert_eq!(
+        dpop_claims(&send(&mut p, at(10)))["nonce"],
+        "from-other-flow-3"
+    );
+    // Without a DPoP key there is nothing to keep.
+    let mut bearer = poller(Some(5));
+    bearer.set_dpop_nonce("n-1");
+    assert_eq!(bearer.dpop_nonce(), None);
 }
 
 #[test]
@@ -551,10 +763,10 @@ fn second_use_dpop_nonce_in_a_row_is_terminal() {
     let mut p = dpop_poller();
     send(&mut p, at(5));
     p.on_response(use_dpop_nonce("nonce-1"), at(5));
-    send(&mut p, at(5));
-    p.on_response(use_dpop_nonce("nonce-2"), at(5));
+    send(&mut p, at(10));
+    p.on_response(use_dpop_nonce("nonce-2"), at(10));
     assert!(matches!(
-        failed(&mut p, at(5)),
+        failed(&mut p, at(10)),
         PollError::Rejected(e) if e.code == ErrorCode::UseDpopNonce
     ));
 }

@@ -15,6 +15,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ciba_core::dpop::{DpopPolicy, nonce_from_response, verify_proof};
 use ciba_core::jose::CompactJws;
+use ciba_core::oauth_error::MAX_ERROR_TEXT_CHARS;
 use ciba_core::{AuthRequestAck, Error, Limits, OAuthError};
 use proptest::prelude::*;
 use serde_json::Value;
@@ -146,6 +147,10 @@ proptest! {
         {
             prop_assert!(e.status.as_u16() >= 400);
             prop_assert!(!e.code.as_str().is_empty());
+            for text in [&e.description, &e.uri].into_iter().flatten() {
+                prop_assert!(!text.chars().any(char::is_control), "{text:?}");
+                prop_assert!(text.chars().count() <= MAX_ERROR_TEXT_CHARS + 1);
+            }
         }
     }
 

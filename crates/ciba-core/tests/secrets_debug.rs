@@ -16,9 +16,10 @@ use std::sync::Arc;
 
 use ciba_core::jose::{HmacSigner, Jwk, JwkSigner, JwsAlgorithm};
 use ciba_core::notification::{receive_ping, receive_push};
+use ciba_core::poll::PollError;
 use ciba_core::poll::{PollAction, PollConfig, Poller};
 use ciba_core::token_request::CibaGrant;
-use ciba_core::token_response::TokenResponse;
+use ciba_core::token_response::{TokenResponse, TokenResponseError};
 use ciba_core::{
     AuthRequest, AuthRequestAck, Client, ClientAuth, ClientConfig, ClientSecret, DeliveryMode,
     DpopKey, Hint, Limits,
@@ -35,9 +36,22 @@ const REFRESH: &str = "SECRET-refresh-token-91aa";
 const CNT: &str = "SECRET-notification-token-c0ffee";
 const USER_CODE: &str = "SECRET-user-code-4711";
 
+/// `s` as `Vec<u8>`'s `Debug` prints it, without the brackets: `83, 69, ...`.
+fn as_byte_list(s: &str) -> String {
+    let list = format!("{:?}", s.as_bytes());
+    list.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned()
+}
+
+/// `text` holds none of `secrets`, neither as text nor as a list of bytes (a raw body).
 fn assert_hidden(what: &str, text: &str, secrets: &[&str]) {
     for s in secrets {
         assert!(!text.contains(s), "{what} prints {s:?}: {text}");
+        assert!(
+            !text.contains(&as_byte_list(s)),
+            "{what} prints the bytes of {s:?}: {text}"
+        );
     }
 }
 
@@ -132,8 +146,9 @@ fn requests_acknowledgements_and_token_requests_never_print_secrets() {
     let _ = p.next(at(5), &rng());
     let action = p.next(at(6), &rng());
     assert_hidden("Poller (in flight)", &format!("{p:?}"), &all());
-    // The request itself carries secrets in its body and in sensitive headers; its Debug
-    // form shows the body only as bytes and the Authorization header as `Sensitive`.
+    // The request itself carries secrets in its body and in sensitive headers: the action's
+    // Debug form shows neither (see poll_send_actions_show_method_and_uri_but_no_body_or_credentials),
+    // and the Authorization header is marked sensitive for whoever prints the request itself.
     if let PollAction::Send(req) = &action {
         let auth = &req.headers()["authorization"];
         assert!(auth.is_sensitive());
@@ -211,4 +226,111 @@ fn token_responses_and_notifications_never_print_tokens() {
     assert!(out.result.is_ok(), "{out:?}");
     secrets.push(&claims_token);
     assert_hidden("push outcome", &format!("{out:?}"), &secrets);
+}
+
+#[test]
+fn parse_errors_show_the_kind_and_the_body_length_but_never_the_body() {
+    // A 200 with a repeated member: refused, and the parse error keeps the body.
+    let body = format!(
+        r#"{{"access_token":"{ACCESS}","token_type":"Bearer","refresh_token":"{REFRESH}","token_type":"DPoP"}}"#
+    );
+    let resp = http::Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(body.clone().into_bytes())
+        .unwrap();
+    let err = TokenResponse::from_response(&resp, None, &Limits::DEFAULT).unwrap_err();
+    let TokenResponseError::Parse(parse) = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(parse.raw, body.as_bytes(), "the bytes stay available");
+    let text = format!("{parse:?}");
+    assert!(text.contains("DuplicateMember"), "{text}");
+    assert!(text.contains(&body.len().to_string()), "{text}");
+    assert_hidden("ParseError", &text, &all());
+    assert_hidden("ParseError {:#?}", &format!("{parse:#?}"), &all());
+    assert_hidden("ParseError Display", &parse.to_string(), &all());
+    assert_hidden("TokenResponseError", &format!("{err:?}"), &all());
+    let wrapped: ciba_core::Error = err.into();
+    assert_hidden("Error", &format!("{wrapped:?}"), &all());
+
+    // The same body, refused while polling: the PollError and the Failed action.
+    let c = client(DeliveryMode::Poll);
+    let a = ack(t0(), 120, Some(5));
+    let mut p = Poller::new(&c, &a, PollConfig::new(validator(&c)), t0()).unwrap();
+    let _ = p.next(at(5), &rng());
+    p.on_response(resp, at(5));
+    let failed = p.next(at(5), &rng());
+    assert!(matches!(failed, PollAction::Failed(PollError::Response(_))));
+    assert_hidden("PollAction::Failed", &format!("{failed:?}"), &all());
+
+    // A notification whose body is not JSON keeps its bytes out of the refusal too.
+    let lookup = |_: &str| Some(CNT.to_owned());
+    let garbled = http::Request::post("https://client.example/cb")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {CNT}"))
+        .body(format!("{{\"access_token\":\"{ACCESS}\",").into_bytes())
+        .unwrap();
+    let out = receive_ping(&garbled, &lookup, &Limits::DEFAULT);
+    assert!(out.result.is_err());
+    assert_hidden("refused ping", &format!("{out:?}"), &all());
+}
+
+#[test]
+fn poll_send_actions_show_method_and_uri_but_no_body_or_credentials() {
+    let ack = AuthRequestAck::from_response(
+        &json_response(200, &json!({"auth_req_id": AUTH_REQ, "expires_in": 120})),
+        t0(),
+        &Limits::DEFAULT,
+    )
+    .unwrap();
+    for auth in [
+        ClientAuth::SecretPost(ClientSecret::new(CLIENT_SECRET)),
+        ClientAuth::SecretBasic(ClientSecret::new(CLIENT_SECRET)),
+    ] {
+        let c = Client::new(
+            ClientConfig::new(CLIENT_ID, auth, DeliveryMode::Poll),
+            metadata(),
+        )
+        .unwrap();
+        let dpop = DpopKey::new(Arc::new(signer("es256"))).unwrap();
+        let mut p = Poller::new(&c, &ack, PollConfig::new(validator(&c)).dpop(dpop), t0()).unwrap();
+        let action = p.next(at(5), &rng());
+        let PollAction::Send(req) = &action else {
+            panic!("{action:?}");
+        };
+        let text = format!("{action:?}");
+        assert!(
+            text.contains("POST") && text.contains(TOKEN_ENDPOINT),
+            "{text}"
+        );
+        let body = String::from_utf8(req.body().clone()).unwrap();
+        let mut hidden = all();
+        hidden.push(&body);
+        hidden.push("client_secret");
+        hidden.push("grant_type");
+        let proof = req.headers()["dpop"].to_str().unwrap().to_owned();
+        hidden.push(&proof);
+        if let Some(basic) = req.headers().get("authorization") {
+            hidden.push(basic.to_str().unwrap());
+        }
+        assert_hidden("PollAction::Send", &text, &hidden);
+        assert_hidden("PollAction::Send {:#?}", &format!("{action:#?}"), &hidden);
+    }
+}
+
+#[test]
+fn token_responses_show_only_the_names_of_unknown_members() {
+    let resp = json_response(
+        200,
+        &json!({
+            "access_token": ACCESS,
+            "token_type": "Bearer",
+            "vendor_session_token": REFRESH,
+        }),
+    );
+    let r = TokenResponse::from_response(&resp, None, &Limits::DEFAULT).unwrap();
+    let text = format!("{r:?}");
+    assert!(text.contains("vendor_session_token"), "{text}");
+    assert_hidden("TokenResponse extra", &text, &all());
 }

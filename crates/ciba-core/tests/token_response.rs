@@ -117,9 +117,6 @@ fn missing_members_and_wrong_types_are_parse_errors() {
     }
     for b in [
         json!({"access_token": 5, "token_type": "Bearer"}),
-        json!({"access_token": "at", "token_type": "Bearer", "expires_in": "3600"}),
-        json!({"access_token": "at", "token_type": "Bearer", "expires_in": -1}),
-        json!({"access_token": "at", "token_type": "Bearer", "expires_in": 1.5}),
         json!({"access_token": "at", "token_type": "Bearer", "scope": ["openid"]}),
         json!({"access_token": "at", "token_type": "Bearer", "id_token": {}}),
     ] {
@@ -127,6 +124,43 @@ fn missing_members_and_wrong_types_are_parse_errors() {
             parse(&json_response(200, &b), None),
             Err(TokenResponseError::Parse(_))
         ));
+    }
+}
+
+#[test]
+fn expires_in_with_a_fraction_or_an_exponent_is_rounded_down() {
+    for (v, want) in [
+        (json!(3600.0), 3600),
+        (json!(3.6e3), 3600),
+        (json!(5.9), 5),
+        (json!(1.5), 1),
+    ] {
+        let b = json!({"access_token": "at", "token_type": "Bearer", "expires_in": v});
+        let r = parse(&json_response(200, &b), None).unwrap();
+        assert_eq!(r.expires_in, Some(Duration::from_secs(want)), "{v}");
+    }
+}
+
+#[test]
+fn unusable_expires_in_reads_as_absent_and_the_tokens_are_kept() {
+    for v in [
+        json!("3600"),
+        json!(-1),
+        json!(-0.5),
+        json!(0),
+        json!(0.5),
+        json!(1e300),
+        json!(u64::MAX),
+        json!(null),
+        json!(true),
+        json!([3600]),
+        json!({"s": 3600}),
+    ] {
+        let b = json!({"access_token": "at", "token_type": "Bearer", "expires_in": v});
+        let r = parse(&json_response(200, &b), None).unwrap();
+        assert_eq!(r.access_token, "at", "{v}");
+        assert_eq!(r.expires_in, None, "{v}");
+        assert!(!r.extra.contains_key("expires_in"), "{v}");
     }
 }
 

@@ -1,21 +1,20 @@
 //! # ciba-hyper
 //!
 //! OpenID Connect Client-Initiated Backchannel Authentication (CIBA Core 1.0) over hyper 1:
-//! an async client, the client's notification endpoint, and the authorization server's
-//! endpoints.
+//! the adapter of [`ciba_client`]'s client ([`HttpClient`], an implementation of
+//! [`ciba_client::HttpSend`]), the client's notification endpoint, and the authorization
+//! server's endpoints.
 //!
 //! This crate is a thin transport. Every protocol decision is made by the sans-I/O crates:
-//! `ciba-core` (the client: discovery checks, requests, the acknowledgement, the `Poller`, ID
-//! token validation, ping and push handling) and `ciba-server` (the authorization server
-//! helper). Here requests are sent, responses read (under a size cap and a timeout), sleeps
-//! last until the deadline the core names, and transport failures go back to the core.
+//! `ciba-core` (the client protocol) and `ciba-server` (the authorization server helper);
+//! every client policy (waits, JWK Set cache, notification registry) is ciba-client's, the
+//! same for every transport. Here requests are sent, responses read (under a size cap and a
+//! timeout), and notifications received.
 //!
 //! ```text
-//!  CibaClient ── discover ─► ServerMetadata::from_response (issuer checked)
-//!             ── initiate ─► AuthRequest::build ─► hyper ─► AuthRequestAck::from_response
-//!             ── tokens ───► poll: Poller::next ─► sleep_until(deadline) | send ─► on_response
-//!                            ping: the same, woken by NotificationReceiver (Poller::ping_received)
-//!                            push: NotificationReceiver ─► receive_push ─► ValidatedTokens
+//!  CibaClient (= ciba_client::CibaClient<HttpClient>) ── HttpSend ─► hyper-util client
+//!  NotificationReceiver ─► NotificationService: bearer checked (headers), body read (cap,
+//!                          timeout) ─► ciba_client::NotificationRegistry ─► the waiting flow
 //!  AuthorizationServer (feature `server`) ─► CibaServer: discovery, JWKS, backchannel, token
 //!  AsHandle::complete ─► CibaServer::complete ─► NotificationDeliverer ─► client's endpoint
 //! ```
@@ -23,34 +22,30 @@
 //! ## The whole client flow
 //!
 //! ```no_run
-//! use ciba_core::{AuthRequest, ClientAuth, ClientConfig, ClientSecret, DeliveryMode, Hint};
-//! use ciba_hyper::CibaClient;
+//! use ciba_hyper::ciba_core::{AuthRequest, ClientAuth, ClientConfig, ClientSecret, DeliveryMode, Hint};
+//! use ciba_hyper::{CibaClient, ClientOptions, HttpClient};
 //!
 //! # async fn run() -> Result<(), ciba_hyper::Error> {
+//! let http = HttpClient::http(); // the adapter: plain http; HttpClient::new(client) for TLS
 //! let secret = ClientSecret::new("a-long-random-client-secret");
 //! let config = ClientConfig::new("client-1", ClientAuth::SecretBasic(secret), DeliveryMode::Poll);
-//! // Plain http only; for https pass `.http_client(HttpClient::new(client_over_tls))`.
-//! let client = CibaClient::builder(config).discover("https://op.example").await?;
-//! let request = AuthRequest::new(Hint::LoginHint("alice@example.com".into()))
-//!     .scope(["openid", "email"])
-//!     .binding_message("W4SCT");
+//! let client = CibaClient::discover(http, "https://op.example", config, ClientOptions::default()).await?;
+//! let request = AuthRequest::new(Hint::LoginHint("alice@example.com".into())).binding_message("W4SCT");
 //! let ack = client.initiate(request).await?;
-//! let tokens = client.tokens(&ack).await?; // sleeps between polls as the core says
+//! let tokens = client.wait_for_tokens(&ack).await?; // sleeps between polls as the OP asks
 //! println!("{} signed in", tokens.id_token.sub);
 //! # Ok(()) }
 //! ```
 //!
 //! Ping and push clients bind a [`NotificationReceiver`] (or mount [`NotificationService`] on
-//! their own server) and pass its registry with [`CibaClientBuilder::notifications`]; `tokens`
-//! then returns as soon as the ping or push arrives. Progress for a spinner:
-//! [`CibaClient::tokens_with_progress`].
+//! their own server) and pass its registry with [`ClientOptions::notifications`]; the wait
+//! then ends as soon as the ping's token request or the push arrives.
 //!
 //! ## Modules
 //!
-//! [`client`] ([`CibaClient`]), [`transport`] ([`HttpClient`]: timeout, body cap, any
-//! connector), [`receiver`] (the notification endpoint), progress snapshots ([`PollProgress`], from ciba-core), [`error`], and
-//! [`server`] (feature `server`: [`server::AuthorizationServer`], [`server::AsHandle`],
-//! [`server::NotificationDeliverer`]).
+//! [`transport`] ([`HttpClient`]: timeout, body cap, any connector), [`receiver`] (the
+//! notification endpoint), [`error`], and [`server`] (feature `server`:
+//! [`server::AuthorizationServer`], [`server::AsHandle`], [`server::NotificationDeliverer`]).
 //!
 //! The server side never blocks a worker thread: the store, the client registry and the
 //! application's [`server::AuthorizationHooks`] are async and awaited, and the list of
@@ -80,24 +75,24 @@
 
 #![forbid(unsafe_code)]
 
-pub mod client;
-mod clock;
 pub mod error;
-mod jwks;
 pub mod receiver;
 mod serve;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod transport;
 
-pub use ciba_core::progress::{PollPhase, PollProgress};
-pub use client::{CibaClient, CibaClientBuilder};
+pub use ciba_client::{
+    ClientOptions, FlowProgress, HttpSend, NotificationKind, NotificationRegistry, PollPhase,
+    PollProgress, RefusedNotification, TokenWait, TransportError, TransportErrorKind, ciba_core,
+};
 pub use error::{BoxError, Error};
-pub use jwks::{DEFAULT_JWKS_MIN_REFRESH, DEFAULT_JWKS_TTL};
 pub use receiver::{
-    DEFAULT_BINDING_GRACE, InitiationGuard, Notification, NotificationReceiver,
-    NotificationRegistry, NotificationService, NotificationWaiter, PUSH_ANSWER_TIMEOUT,
-    PushDelivery,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, NotificationReceiver,
+    NotificationService, ReceiverOptions,
 };
 pub use serve::{RunningServer, ServiceFuture, serve_fn};
 pub use transport::{DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, HttpClient};
+
+/// The CIBA client over hyper: [`ciba_client::CibaClient`] with this crate's [`HttpClient`].
+pub type CibaClient = ciba_client::CibaClient<HttpClient>;

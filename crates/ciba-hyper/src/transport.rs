@@ -1,5 +1,6 @@
-//! [`HttpClient`]: one request out, one bounded response in, within a timeout. Redirects are
-//! never followed (hyper does not follow them); a 3xx goes back to ciba-core like any answer.
+//! [`HttpClient`]: ciba-client's [`HttpSend`] over hyper. One request out, one bounded
+//! response in, within a timeout. Redirects are never followed (hyper does not follow them); a
+//! 3xx goes back to ciba-core like any answer.
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,7 +13,9 @@ use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use crate::error::{Error, endpoint_of};
+use ciba_client::{HttpSend, TransportError, TransportErrorKind, within_timeout};
+
+use crate::error::Error;
 
 /// Default per-request timeout: 30 seconds for the whole exchange (connect, headers, body).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -96,8 +99,8 @@ impl HttpClient {
         self
     }
 
-    /// Sets the response body cap in bytes. A larger body ends the exchange with
-    /// [`Error::BodyTooLarge`].
+    /// Sets the response body cap in bytes. A larger body ends the exchange with a
+    /// [`TransportErrorKind::BodyTooLarge`] error.
     pub fn max_body_bytes(mut self, limit: usize) -> HttpClient {
         self.max_body_bytes = limit;
         self
@@ -114,60 +117,63 @@ impl HttpClient {
     }
 
     /// Sends `request` and reads the whole response, within the timeout and the body cap.
-    /// Whatever the status (3xx included), the response is returned as received.
+    /// Whatever the status (3xx included), the response is returned as received. The same as
+    /// [`HttpSend::send`], with the error as this crate's [`Error`].
     pub async fn send(
         &self,
         request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, Error> {
-        let endpoint = endpoint_of(request.uri());
-        let request = request.map(|body| Full::new(Bytes::from(body)));
-        let exchange = self.exchange(request, &endpoint);
-        match tokio::time::timeout(self.timeout, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout {
-                endpoint,
-                after: self.timeout,
-            }),
-        }
+        Ok(HttpSend::send(self, request).await?)
     }
 
     async fn exchange(
         &self,
         request: http::Request<Full<Bytes>>,
-        endpoint: &str,
-    ) -> Result<http::Response<Vec<u8>>, Error> {
-        let transport = |source| Error::Transport {
-            endpoint: endpoint.to_owned(),
-            source,
-        };
-        let too_large = || Error::BodyTooLarge {
-            endpoint: endpoint.to_owned(),
-            limit: self.max_body_bytes,
-        };
+        uri: &http::Uri,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        let limit = self.max_body_bytes;
         let response = self
             .inner
             .request(request)
             .await
-            .map_err(|e| transport(Box::new(e)))?;
+            .map_err(|e| transport_error(uri, e))?;
         let (parts, body) = response.into_parts();
-        if body.size_hint().lower() > self.max_body_bytes as u64 {
-            return Err(too_large());
+        if body.size_hint().lower() > limit as u64 {
+            return Err(TransportError::body_too_large(uri, limit));
         }
-        let collected = Limited::new(body, self.max_body_bytes)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.downcast_ref::<LengthLimitError>().is_some() {
-                    too_large()
-                } else {
-                    transport(e)
-                }
-            })?;
+        let collected = Limited::new(body, limit).collect().await.map_err(|e| {
+            if e.downcast_ref::<LengthLimitError>().is_some() {
+                TransportError::body_too_large(uri, limit)
+            } else {
+                TransportError::new(TransportErrorKind::Other, uri).with_source(e)
+            }
+        })?;
         Ok(http::Response::from_parts(
             parts,
             collected.to_bytes().to_vec(),
         ))
     }
+}
+
+impl HttpSend for HttpClient {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        let uri = request.uri().clone();
+        let request = request.map(|body| Full::new(Bytes::from(body)));
+        within_timeout(&uri, self.timeout, self.exchange(request, &uri)).await
+    }
+}
+
+/// A hyper-util client error: a connect failure, or anything else.
+fn transport_error(uri: &http::Uri, e: hyper_util::client::legacy::Error) -> TransportError {
+    let kind = if e.is_connect() {
+        TransportErrorKind::Connect
+    } else {
+        TransportErrorKind::Other
+    };
+    TransportError::new(kind, uri).with_source(e)
 }
 
 #[cfg(feature = "server")]

@@ -1,5 +1,10 @@
-//! The notification receiver over loopback: ciba-core's answers (401, 400, 405, 204, never a
-//! redirect), duplicate deliveries, and the bare service.
+//! The notification receiver over hyper: ciba-core's answers, the bearer token checked before
+//! the body, the head timeout, and the connection cap; and with this crate's authorization
+//! server: bad and duplicate notifications of a registered flow, the bare tower service, one
+//! registry shared by several clients. (The body timeout needs a registered request:
+//! ciba-client's scenarios test it.)
+
+#![allow(missing_docs)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,31 +14,135 @@
 
 mod common;
 
-use std::time::SystemTime;
+use std::future::IntoFuture;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use ciba_core::DeliveryMode;
-use ciba_core::ack::AuthRequestAck;
-use ciba_core::notification::Push;
 use ciba_core::random::OsRandom;
 use ciba_hyper::server::Delivery;
-use ciba_hyper::{HttpClient, Notification, NotificationRegistry, NotificationService};
+use ciba_hyper::{
+    HttpClient, NotificationReceiver, NotificationRegistry, NotificationService, ReceiverOptions,
+};
 use ciba_server::{AuthenticationResult, Authorization, CompleteOutcome};
 use common::*;
 use http_body_util::{BodyExt, Full};
 use serde_json::json;
 use tower_service::Service;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Sends `raw` on a fresh connection and reads the answer's status line (empty when the
+/// connection closed without one).
+async fn exchange(receiver: &NotificationReceiver, raw: &[u8]) -> String {
+    let mut stream = TcpStream::connect(receiver.local_addr()).await.unwrap();
+    stream.write_all(raw).await.unwrap();
+    status_line(&mut stream).await
+}
+
+async fn status_line(stream: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(2).any(|w| w == b"\r\n") {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    String::from_utf8_lossy(&buf)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+async fn serve(options: ReceiverOptions) -> NotificationReceiver {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    NotificationReceiver::serve_with(listener, NotificationRegistry::new(), options).unwrap()
+}
+
+#[tokio::test]
+async fn bad_notifications_get_core_answers_and_never_a_redirect() {
+    let receiver = serve(ReceiverOptions::default()).await;
+    let get = exchange(&receiver, b"GET /cb HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    assert!(get.contains(" 405 "), "{get}");
+    let no_bearer = exchange(
+        &receiver,
+        b"POST /cb HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
+    )
+    .await;
+    assert!(no_bearer.contains(" 401 "), "{no_bearer}");
+    receiver.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unknown_bearer_is_refused_before_the_body_is_sent() {
+    let receiver = serve(ReceiverOptions::default()).await;
+    // The head announces a body that never comes: the answer must not wait for it.
+    let status = tokio::time::timeout(
+        Duration::from_secs(3),
+        exchange(
+            &receiver,
+            b"POST /cb HTTP/1.1\r\nhost: x\r\nauthorization: Bearer nobody\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n",
+        ),
+    )
+    .await
+    .expect("the receiver waited for the body");
+    assert!(status.contains(" 401 "), "{status}");
+}
+
+#[tokio::test]
+async fn a_slow_head_is_cut_off() {
+    let options = ReceiverOptions::default().header_timeout(Duration::from_millis(300));
+    let receiver = serve(options).await;
+    let mut stream = TcpStream::connect(receiver.local_addr()).await.unwrap();
+    stream
+        .write_all(b"POST /cb HTTP/1.1\r\nhost")
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), status_line(&mut stream))
+        .await
+        .expect("the connection stayed open past the header timeout");
+    // hyper answers 408 or simply closes.
+    assert!(answer.is_empty() || answer.contains(" 408 "), "{answer}");
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_wait_for_a_free_slot() {
+    let receiver = serve(ReceiverOptions::default().max_connections(1)).await;
+    let idle = TcpStream::connect(receiver.local_addr()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut second = TcpStream::connect(receiver.local_addr()).await.unwrap();
+    second
+        .write_all(b"GET /cb HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let early = tokio::time::timeout(Duration::from_millis(500), status_line(&mut second)).await;
+    assert!(early.is_err(), "served past the connection cap: {early:?}");
+    drop(idle);
+    let answer = tokio::time::timeout(Duration::from_secs(5), status_line(&mut second))
+        .await
+        .expect("not served once the slot was free");
+    assert!(answer.contains(" 405 "), "{answer}");
+}
 
 fn approve() -> AuthenticationResult {
     AuthenticationResult::Authorized(Authorization::new("alice"))
 }
 
+/// A token the caller chose for its request.
+const CALLER_TOKEN: &str = "caller-chosen-notification-token-0123456789";
+
 #[tokio::test]
-async fn bad_notifications_get_core_answers_and_never_a_redirect() {
+async fn bad_notifications_for_a_registered_flow_get_core_answers_and_leave_it_waiting() {
     let env = TestAs::start().await;
     let client = env.client(DeliveryMode::Ping).await;
-    let ack = client.initiate(alice()).await.unwrap();
+    let ack = client
+        .initiate(alice().client_notification_token(CALLER_TOKEN))
+        .await
+        .unwrap();
     let url = env.receiver.url().to_string();
+    let caller = format!("Bearer {CALLER_TOKEN}");
     let http = HttpClient::http();
     let id = ack.auth_req_id.as_str();
     let cases = [
@@ -50,8 +159,13 @@ async fn bad_notifications_get_core_answers_and_never_a_redirect() {
             json_post(&url, Some("Bearer x"), json!({"auth_req_id": "unknown-id"})),
             401,
         ),
+        // An unknown bearer is refused before the body is looked at.
         (
             json_post(&url, Some("Bearer x"), json!(["not", "an", "object"])),
+            401,
+        ),
+        (
+            json_post(&url, Some(&caller), json!(["not", "an", "object"])),
             400,
         ),
         (
@@ -90,7 +204,7 @@ async fn duplicate_push_is_refused_and_harmless() {
     let http = HttpClient::http();
     assert_eq!(http.send(copy(&push)).await.unwrap().status(), 204);
     assert_eq!(http.send(copy(&push)).await.unwrap().status(), 401);
-    let tokens = client.tokens(&ack).await.unwrap();
+    let tokens = client.wait_for_tokens(&ack).await.unwrap();
     assert_eq!(tokens.id_token.sub, "alice");
     assert_eq!(http.send(push).await.unwrap().status(), 401);
     assert!(client.notifications().unwrap().is_empty());
@@ -124,7 +238,7 @@ async fn duplicate_ping_redeems_once() {
     assert_eq!(http.send(copy(&ping)).await.unwrap().status(), 204);
     assert_eq!(http.send(copy(&ping)).await.unwrap().status(), 204);
     let started = tokio::time::Instant::now();
-    let tokens = client.tokens(&ack).await.unwrap();
+    let tokens = client.wait_for_tokens(&ack).await.unwrap();
     assert!(started.elapsed() < secs(4));
     assert_eq!(tokens.id_token.sub, "alice");
     // After the flow, the binding is gone: a late duplicate is refused.
@@ -134,7 +248,13 @@ async fn duplicate_ping_redeems_once() {
 
 #[tokio::test]
 async fn bare_service_answers_through_tower() {
-    let mut service = NotificationService::new(NotificationRegistry::new());
+    let env = TestAs::start().await;
+    let client = env.client(DeliveryMode::Ping).await;
+    let ack = client
+        .initiate(alice().client_notification_token(CALLER_TOKEN))
+        .await
+        .unwrap();
+    let mut service = NotificationService::new(env.receiver.registry().clone());
     let request = http::Request::post("/anywhere")
         .header("content-type", "application/json")
         .header("authorization", "Bearer abc")
@@ -144,7 +264,10 @@ async fn bare_service_answers_through_tower() {
     assert_eq!(response.status(), 401);
     assert!(response.headers().contains_key("www-authenticate"));
 
+    // A known bearer gets its body read, up to the cap.
     let huge = http::Request::post("/anywhere")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {CALLER_TOKEN}"))
         .body(Full::new(Bytes::from(vec![b'x'; 300 * 1024])))
         .unwrap();
     let response = service.call(huge).await.unwrap();
@@ -158,44 +281,63 @@ async fn bare_service_answers_through_tower() {
             .to_bytes()
             .is_empty()
     );
+    // Neither answer touched the flow.
+    assert_eq!(client.notifications().unwrap().len(), 1);
+    let ping = json_post(
+        "/anywhere",
+        Some(&format!("Bearer {CALLER_TOKEN}")),
+        json!({"auth_req_id": ack.auth_req_id.as_str()}),
+    );
+    let (parts, body) = ping.into_parts();
+    let response = service
+        .call(http::Request::from_parts(parts, Full::new(Bytes::from(body))))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    env.stop().await;
 }
 
+/// Two push clients share one receiver's registry: each push reaches the wait of the
+/// client that registered its request, and is validated there.
 #[tokio::test]
 async fn a_push_expected_by_another_client_is_validated_by_its_waiter() {
     let env = TestAs::start().await;
-    // Only for its configuration and ID token validator: this client sends nothing itself.
-    let client = env.client(DeliveryMode::Push).await;
+    let first = env.client(DeliveryMode::Push).await;
+    let second = env.client(DeliveryMode::Push).await;
     let registry = env.receiver.registry().clone();
-    let token = "a-client-notification-token-of-another-client";
-    let in_flight = registry.begin_initiation();
-    let request = alice()
-        .client_notification_token(token)
-        .build(client.core(), SystemTime::now(), &OsRandom)
-        .unwrap();
-    let response = HttpClient::http().send(request).await.unwrap();
-    let ack = AuthRequestAck::from_response(&response, SystemTime::now(), client.core().limits())
-        .unwrap();
-    let mut waiter = registry.expect_push(&ack.auth_req_id, token, ack.expires_at);
-    drop(in_flight);
+    let first_ack = first.initiate(alice()).await.unwrap();
+    let second_ack = second.initiate(alice()).await.unwrap();
+    assert_eq!(registry.len(), 2);
 
     let handle = env.handle.clone();
-    let id = ack.auth_req_id.as_str().to_owned();
-    let completed = tokio::spawn(async move { handle.complete(&id, approve()).await });
-    let Some(Notification::Push(delivery)) = waiter.next().await else {
-        panic!("no push handed over");
+    let id = second_ack.auth_req_id.as_str().to_owned();
+    let complete = async move {
+        tokio::time::sleep(ms(200)).await;
+        handle.complete(&id, approve()).await.unwrap()
     };
-    let validator = client.id_token_validator().await.unwrap();
-    let push = delivery.validate(&validator, SystemTime::now()).unwrap();
-    let Push::Tokens { tokens, .. } = push else {
-        panic!("{push:?}");
-    };
+    let (tokens, delivery) =
+        tokio::join!(second.wait_for_tokens(&second_ack).into_future(), complete);
+    let tokens = tokens.unwrap();
     assert_eq!(tokens.id_token.sub, "alice");
-    let delivery = completed.await.unwrap().unwrap();
+    assert_eq!(
+        tokens.id_token.auth_req_id.as_deref(),
+        Some(second_ack.auth_req_id.as_str())
+    );
     assert!(
         matches!(delivery, Delivery::Delivered { status, .. } if status == 204),
         "{delivery:?}"
     );
-    drop(waiter);
+    // The first request is still registered, waiting for its own push.
+    assert_eq!(registry.len(), 1);
+    env.handle
+        .complete(first_ack.auth_req_id.as_str(), AuthenticationResult::AccessDenied)
+        .await
+        .unwrap();
+    let denied = first.wait_for_tokens(&first_ack).await;
+    assert!(
+        matches!(denied, Err(ciba_hyper::Error::Pushed(_))),
+        "{denied:?}"
+    );
     assert!(registry.is_empty());
     env.stop().await;
 }

@@ -1,103 +1,129 @@
-//! Moving bytes: one `http::Request<Vec<u8>>` out, one `http::Response<Vec<u8>>` back, within a
-//! timeout and a body cap, never following a redirect. No protocol decision is made here.
+//! [`HttpClient`]: ciba-client's [`HttpSend`] over reqwest. One request out, one whole
+//! response back, within a timeout and a body cap, never following a redirect. No protocol
+//! decision is made here.
 
 use std::time::Duration;
 
+use ciba_client::{HttpSend, TransportError, TransportErrorKind, within_timeout};
 use tracing::debug;
 
-use crate::error::{Error, TransportErrorKind};
+/// Default per-request timeout: 30 seconds for the whole exchange (connect, headers, body).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The reqwest side of a [`CibaClient`](crate::CibaClient).
+/// Default response body cap: ciba-core's `Limits::DEFAULT.max_body_bytes`.
+pub const DEFAULT_MAX_BODY_BYTES: usize = ciba_core::Limits::DEFAULT.max_body_bytes;
+
+/// The `User-Agent` sent with every request.
+const USER_AGENT: &str = concat!("ciba-reqwest/", env!("CARGO_PKG_VERSION"));
+
+/// The reqwest transport of a [`CibaClient`](crate::CibaClient). Cheap to clone: clones
+/// share the connection pool.
 #[derive(Debug, Clone)]
-pub(crate) struct Transport {
+pub struct HttpClient {
     client: reqwest::Client,
     timeout: Duration,
     max_body_bytes: usize,
 }
 
-/// The `User-Agent` sent with every request.
-const USER_AGENT: &str = concat!("ciba-reqwest/", env!("CARGO_PKG_VERSION"));
+/// Builds an [`HttpClient`]; from [`HttpClient::builder`].
+#[derive(Debug, Default)]
+#[must_use]
+pub struct HttpClientBuilder {
+    timeout: Option<Duration>,
+    max_body_bytes: Option<usize>,
+    identity: Option<reqwest::Identity>,
+}
 
-impl Transport {
-    /// A transport over `client`, or over a new reqwest client that never follows redirects,
-    /// presents `identity` when given, and refuses plain http unless `allow_http` is set.
-    pub(crate) fn new(
-        client: Option<reqwest::Client>,
-        identity: Option<reqwest::Identity>,
-        allow_http: bool,
-        timeout: Duration,
-        max_body_bytes: usize,
-    ) -> Result<Transport, Error> {
-        let client = match client {
-            Some(c) => c,
-            None => {
-                let mut builder = reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .user_agent(USER_AGENT)
-                    .https_only(!allow_http)
-                    .connect_timeout(timeout)
-                    .timeout(timeout);
-                if let Some(identity) = identity {
-                    builder = builder.identity(identity);
-                }
-                builder.build().map_err(|e| Error::Transport {
-                    kind: TransportErrorKind::InvalidRequest,
-                    message: e.to_string(),
-                    source: Some(Box::new(e)),
-                })?
-            }
-        };
-        Ok(Transport {
-            client,
-            timeout,
-            max_body_bytes,
-        })
+impl HttpClientBuilder {
+    /// Timeout of each exchange, from sending to the last body byte (default 30 s). While
+    /// polling, a timeout is a transient failure that ciba-core's `Poller` retries.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
-    /// Sends `request` and reads the whole response, or fails with a transport error. The
-    /// timeout covers everything from sending to the last body byte. Dropping the future
-    /// aborts the exchange.
-    pub(crate) async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>, Error> {
-        let method = request.method().clone();
-        let request = reqwest::Request::try_from(request)
-            .map_err(|e| Error::from_reqwest(e, self.timeout))?;
-        let url = request.url().clone();
-        debug!(%method, url = %redacted(&url), "sending");
-        match tokio::time::timeout(self.timeout, self.exchange(request)).await {
-            Ok(Ok(response)) => {
-                debug!(%method, url = %redacted(&url), status = response.status().as_u16(), bytes = response.body().len(), "received");
-                Ok(response)
-            }
-            Ok(Err(e)) => {
-                debug!(%method, url = %redacted(&url), error = %e, "exchange failed");
-                Err(e)
-            }
-            Err(_) => {
-                debug!(%method, url = %redacted(&url), timeout = ?self.timeout, "timed out");
-                Err(Error::Timeout {
-                    after: self.timeout,
-                })
-            }
+    /// Largest response body read, in bytes (default 256 KiB). Reading stops as soon as the
+    /// cap is passed, whatever `Content-Length` says.
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = Some(limit);
+        self
+    }
+
+    /// The TLS client certificate for mutual TLS (`tls_client_auth` or
+    /// `self_signed_tls_client_auth`, RFC 8705); build it with `reqwest::Identity::from_pem`.
+    /// ciba-core already sends mTLS clients to the OP's `mtls_endpoint_aliases`.
+    pub fn identity(mut self, identity: reqwest::Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// A reqwest client that never follows redirects, with these settings.
+    pub fn build(self) -> Result<HttpClient, TransportError> {
+        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(USER_AGENT)
+            .connect_timeout(timeout)
+            .timeout(timeout);
+        if let Some(identity) = self.identity {
+            builder = builder.identity(identity);
+        }
+        let client = builder.build().map_err(|e| {
+            TransportError::new(TransportErrorKind::Other, &http::Uri::default()).with_source(e)
+        })?;
+        Ok(HttpClient {
+            client,
+            timeout,
+            max_body_bytes: self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        })
+    }
+}
+
+impl HttpClient {
+    /// A client with the defaults: no redirects, 30 s timeout, 256 KiB body cap. Which URL
+    /// schemes are acceptable is ciba-core's `EndpointPolicy` decision (https only unless a
+    /// loopback opt-in).
+    pub fn new() -> Result<HttpClient, TransportError> {
+        HttpClient::builder().build()
+    }
+
+    /// A builder for other settings (timeout, body cap, mTLS identity).
+    pub fn builder() -> HttpClientBuilder {
+        HttpClientBuilder::default()
+    }
+
+    /// Sends through `client` (custom roots, proxies, a shared pool) with the default
+    /// timeout and body cap. `client` **must** be built with
+    /// `redirect(reqwest::redirect::Policy::none())`: a response that arrives from another URL
+    /// than the one requested is refused with a [`TransportErrorKind::Other`] error.
+    pub fn from_client(client: reqwest::Client) -> HttpClient {
+        HttpClient {
+            client,
+            timeout: DEFAULT_TIMEOUT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 
-    async fn exchange(&self, request: reqwest::Request) -> Result<http::Response<Vec<u8>>, Error> {
+    async fn exchange(
+        &self,
+        request: reqwest::Request,
+        uri: &http::Uri,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
         let requested = request.url().clone();
         let mut response = self
             .client
             .execute(request)
             .await
-            .map_err(|e| Error::from_reqwest(e, self.timeout))?;
+            .map_err(|e| from_reqwest(e, uri, self.timeout))?;
         if response.url() != &requested {
-            return Err(Error::RedirectFollowed);
+            return Err(TransportError::new(TransportErrorKind::Other, uri).with_source(
+                "the reqwest client followed a redirect (build it with redirect::Policy::none())",
+            ));
         }
         let limit = self.max_body_bytes;
         let announced = response.content_length().unwrap_or(0);
         if usize::try_from(announced).map_or(true, |n| n > limit) {
-            return Err(Error::BodyTooLarge { limit });
+            return Err(TransportError::body_too_large(uri, limit));
         }
         let mut builder = http::Response::builder()
             .status(response.status())
@@ -110,28 +136,61 @@ impl Transport {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| Error::from_reqwest(e, self.timeout))?
+            .map_err(|e| from_reqwest(e, uri, self.timeout))?
         {
             if body.len().saturating_add(chunk.len()) > limit {
-                return Err(Error::BodyTooLarge { limit });
+                return Err(TransportError::body_too_large(uri, limit));
             }
             body.extend_from_slice(&chunk);
         }
-        builder.body(body).map_err(|e| Error::Transport {
-            kind: TransportErrorKind::Other,
-            message: e.to_string(),
-            source: Some(Box::new(e)),
-        })
+        builder
+            .body(body)
+            .map_err(|e| TransportError::new(TransportErrorKind::Other, uri).with_source(e))
     }
 }
 
-/// The URL for logs: scheme, host, port and path only.
-pub(crate) fn redacted(url: &url::Url) -> String {
-    stripped(url).to_string()
+impl HttpSend for HttpClient {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        let uri = request.uri().clone();
+        let method = request.method().clone();
+        let endpoint = ciba_client::redacted_endpoint(&uri);
+        let request =
+            reqwest::Request::try_from(request).map_err(|e| from_reqwest(e, &uri, self.timeout))?;
+        debug!(%method, %endpoint, "sending");
+        let result = within_timeout(&uri, self.timeout, self.exchange(request, &uri)).await;
+        match &result {
+            Ok(r) => {
+                debug!(%method, %endpoint, status = r.status().as_u16(), bytes = r.body().len(), "received")
+            }
+            Err(e) => debug!(%method, %endpoint, error = %e, "exchange failed"),
+        }
+        result
+    }
 }
 
-/// `url` without userinfo, query and fragment, which may carry credentials.
-pub(crate) fn stripped(url: &url::Url) -> url::Url {
+/// A reqwest error as a transport error. reqwest's message names the URL with its userinfo
+/// and query, which may carry credentials: it is kept with scheme, host, port and path only.
+fn from_reqwest(e: reqwest::Error, uri: &http::Uri, timeout: Duration) -> TransportError {
+    if e.is_timeout() {
+        return TransportError::timeout(uri, timeout);
+    }
+    let e = match e.url().map(stripped) {
+        Some(url) => e.with_url(url),
+        None => e,
+    };
+    let kind = if e.is_connect() {
+        TransportErrorKind::Connect
+    } else {
+        TransportErrorKind::Other
+    };
+    TransportError::new(kind, uri).with_source(e)
+}
+
+/// `url` without userinfo, query and fragment.
+fn stripped(url: &url::Url) -> url::Url {
     let mut u = url.clone();
     u.set_query(None);
     u.set_fragment(None);
@@ -145,49 +204,26 @@ pub(crate) fn stripped(url: &url::Url) -> url::Url {
 mod tests {
     use super::*;
 
-    #[test]
-    fn logged_urls_lose_query_and_credentials() {
-        let url = url::Url::parse("https://u:p@op.example/token?code=secret#f").unwrap();
-        assert_eq!(redacted(&url), "https://op.example/token");
-    }
-
     #[tokio::test]
-    async fn an_unsendable_request_is_an_invalid_request_error() {
-        let t = Transport::new(None, None, false, Duration::from_secs(1), 1024).unwrap();
+    async fn an_unsendable_request_is_a_transport_error() {
+        let t = HttpClient::new().unwrap();
         let request = http::Request::get("/relative").body(Vec::new()).unwrap();
-        match t.send(request).await {
-            Err(Error::Transport { kind, .. }) => {
-                assert_eq!(kind, TransportErrorKind::InvalidRequest)
-            }
-            other => panic!("unexpected {other:?}"),
-        }
+        let e = t.send(request).await.unwrap_err();
+        assert_eq!(e.kind, TransportErrorKind::Other);
     }
 
     #[tokio::test]
     async fn transport_errors_never_name_credentials_or_queries_of_the_url() {
-        // reqwest's own messages name the URL in full; ours keep scheme, host, port and path.
-        let t = Transport::new(None, None, true, Duration::from_secs(5), 1024).unwrap();
+        let t = HttpClient::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
         let request = http::Request::get("http://user:SECRET-pw@127.0.0.1:9/p?key=SECRET-q")
             .body(Vec::new())
             .unwrap();
         let e = t.send(request).await.unwrap_err();
-        let shown = format!("{e} {e:?}");
-        assert!(
-            matches!(e, Error::Transport { .. } | Error::Timeout { .. }),
-            "{shown}"
-        );
+        let shown = format!("{e} {e:?} {:?}", std::error::Error::source(&e));
         assert!(!shown.contains("SECRET"), "{shown}");
-    }
-
-    #[tokio::test]
-    async fn plain_http_is_refused_unless_allowed() {
-        let t = Transport::new(None, None, false, Duration::from_secs(1), 1024).unwrap();
-        let request = http::Request::get("http://127.0.0.1:9/")
-            .body(Vec::new())
-            .unwrap();
-        assert!(matches!(
-            t.send(request).await,
-            Err(Error::Transport { .. })
-        ));
+        assert!(shown.contains("http://127.0.0.1:9/p"), "{shown}");
     }
 }

@@ -7,14 +7,14 @@
 //!
 //! For each mode this starts ciba-hyper's authorization server (ciba-server over a
 //! `MemoryStore`, ID tokens signed with the ES256 test key) and ciba-hyper's
-//! `NotificationReceiver`, both on `127.0.0.1:0`, and a ciba-hyper `CibaClient` that
+//! `NotificationReceiver`, both on `127.0.0.1:0`, and a `CibaClient` over ciba-hyper that
 //! discovered the server. Each flow:
 //!
 //! 1. the client sends the backchannel request and starts waiting for tokens
-//!    (`CibaClient::tokens`: polls; polls woken by the ping; or waits for the push);
+//!    (`CibaClient::wait_for_tokens`: polls; polls woken by the ping; or waits for the push);
 //! 2. after a pause, the instant is recorded and the request approved through the server's
 //!    API (`AsHandle::complete`, which also delivers the ping or push notification);
-//! 3. the client task records the instant its `tokens` call returned validated tokens (ID
+//! 3. the client task records the instant its wait returned validated tokens (ID
 //!    token signature and claims checked).
 //!
 //! The latency is 3 minus 2. Ping and push approve 50 ms after the acknowledgement (the client
@@ -41,7 +41,7 @@ use ciba_core::{
     EndpointPolicy, Hint,
 };
 use ciba_hyper::server::{AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture, Delivery};
-use ciba_hyper::{CibaClient, NotificationReceiver, RunningServer};
+use ciba_hyper::{CibaClient, ClientOptions, HttpClient, NotificationReceiver, RunningServer};
 use ciba_server::store::MemoryStoreConfig;
 use ciba_server::{
     AuthMethod, AuthenticationResult, Authorization, CIBA_GRANT_TYPE, CibaServer, ClientMetadata,
@@ -216,10 +216,9 @@ impl Loopback {
         if mode.uses_notifications() {
             config.notification_endpoint = Some(self.receiver.url().to_string());
         }
-        let client = CibaClient::builder(config)
-            .notifications(self.receiver.registry().clone())
-            .discover(&self.issuer)
-            .await?;
+        let options = ClientOptions::default().notifications(self.receiver.registry().clone());
+        let client =
+            CibaClient::discover(HttpClient::http(), &self.issuer, config, options).await?;
         Ok(client)
     }
 
@@ -316,7 +315,7 @@ async fn flow(
         let client = client.clone();
         let ack = ack.clone();
         tokio::spawn(async move {
-            let result = client.tokens(&ack).await;
+            let result = client.wait_for_tokens(&ack).await;
             (result, Instant::now())
         })
     };

@@ -1,15 +1,16 @@
-//! The clock a flow hands to ciba-core: wall-clock time anchored once, then advanced by
-//! tokio's monotonic clock, so deadlines map to `tokio::time::Instant`s exactly (and tests with
-//! paused tokio time stay consistent).
+//! [`FlowClock`]: the time a wait hands to ciba-core. Wall-clock time is read once, when the
+//! wait starts; from then on it advances with tokio's monotonic clock, so a deadline the core
+//! names maps to a `tokio::time::Instant` exactly, a wall-clock jump cannot shorten or stretch
+//! a wait, and tests with paused tokio time stay consistent.
 
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
 /// Far enough to mean "never" for a sleep.
-const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
+const FAR: Duration = Duration::from_secs(366 * 24 * 3600);
 
-/// Wall-clock time for one flow.
+/// Wall-clock time for one wait, advanced by the monotonic clock.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FlowClock {
     system: SystemTime,
@@ -27,12 +28,13 @@ impl FlowClock {
 
     /// The current time, for ciba-core.
     pub(crate) fn now(&self) -> SystemTime {
-        let elapsed = self.instant.elapsed();
-        self.system.checked_add(elapsed).unwrap_or(self.system)
+        self.system
+            .checked_add(self.instant.elapsed())
+            .unwrap_or(self.system)
     }
 
-    /// The tokio instant at which the wall clock reads `t` (now or the anchor when `t` is
-    /// earlier).
+    /// The instant at which this clock reads `t` (the anchor when `t` is earlier; at most a
+    /// year ahead).
     pub(crate) fn instant_at(&self, t: SystemTime) -> Instant {
         match t.duration_since(self.system) {
             Ok(d) => self.instant.checked_add(d.min(FAR)).unwrap_or(self.instant),
@@ -53,5 +55,7 @@ mod tests {
         tokio::time::sleep_until(clock.instant_at(deadline)).await;
         assert!(clock.now() >= deadline);
         assert_eq!(clock.instant_at(t0 - Duration::from_secs(1)), clock.instant);
+        let far = clock.instant_at(t0 + Duration::from_secs(u32::MAX.into()));
+        assert!(far <= clock.instant + FAR);
     }
 }
