@@ -8,12 +8,16 @@
 )]
 
 mod common;
+/// ciba-client's scripted provider (a raw HTTP/1.1 server answering from scripts), here as a
+/// notification endpoint for the deliverer: the script of `POST /token` answers.
+#[path = "../../ciba-client/tests/support/scripted.rs"]
+mod scripted;
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use ciba_core::client_auth::basic_authorization;
 use ciba_core::{DeliveryMode, ErrorCode};
-use std::sync::Arc;
-
 use ciba_hyper::server::{
     AsHandle, AuthorizationHooks, BoxFuture, Delivery, DeliveryFailure, NotificationDeliverer,
     PendingRequest,
@@ -25,6 +29,7 @@ use ciba_server::{
 use common::slow_store::SlowStore;
 use common::*;
 use http_body_util::{BodyExt, Full};
+use scripted::{Scripted, Step};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tower_service::Service;

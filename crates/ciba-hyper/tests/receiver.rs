@@ -28,9 +28,9 @@ use ciba_server::{AuthenticationResult, Authorization, CompleteOutcome};
 use common::*;
 use http_body_util::{BodyExt, Full};
 use serde_json::json;
-use tower_service::Service;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tower_service::Service;
 
 /// Sends `raw` on a fresh connection and reads the answer's status line (empty when the
 /// connection closed without one).
@@ -290,7 +290,10 @@ async fn bare_service_answers_through_tower() {
     );
     let (parts, body) = ping.into_parts();
     let response = service
-        .call(http::Request::from_parts(parts, Full::new(Bytes::from(body))))
+        .call(http::Request::from_parts(
+            parts,
+            Full::new(Bytes::from(body)),
+        ))
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
@@ -330,7 +333,10 @@ async fn a_push_expected_by_another_client_is_validated_by_its_waiter() {
     // The first request is still registered, waiting for its own push.
     assert_eq!(registry.len(), 1);
     env.handle
-        .complete(first_ack.auth_req_id.as_str(), AuthenticationResult::AccessDenied)
+        .complete(
+            first_ack.auth_req_id.as_str(),
+            AuthenticationResult::AccessDenied,
+        )
         .await
         .unwrap();
     let denied = first.wait_for_tokens(&first_ack).await;

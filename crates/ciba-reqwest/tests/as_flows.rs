@@ -182,7 +182,10 @@ async fn poll_flow_ends_in_tokens_and_reports_progress<A: Adapter>(a: A) {
 
     let (progress, watcher) = watch::channel(FlowProgress::default());
     let (tokens, delivery) = tokio::join!(
-        s.client.wait_for_tokens(&ack).progress(progress).into_future(),
+        s.client
+            .wait_for_tokens(&ack)
+            .progress(progress)
+            .into_future(),
         s.decide(ms(1300), approve()),
     );
     let tokens = tokens.unwrap();
@@ -343,7 +346,10 @@ async fn a_push_for_another_request_leaves_the_wait_alone<A: Adapter>(a: A) {
         tokio::time::sleep(ms(300)).await;
         s.env
             .handle
-            .complete(first.auth_req_id.as_str(), AuthenticationResult::AccessDenied)
+            .complete(
+                first.auth_req_id.as_str(),
+                AuthenticationResult::AccessDenied,
+            )
             .await
             .unwrap()
     };
@@ -439,9 +445,13 @@ async fn the_callers_notification_token_is_kept_for_push<A: Adapter>(a: A) {
 async fn a_push_client_without_a_registry_is_refused_at_once<A: Adapter>(a: A) {
     let env = TestAs::start().await;
     let config = env.client_config(DeliveryMode::Push);
-    let result =
-        CibaClient::discover(a.default_http(), &env.issuer, config, ClientOptions::default())
-            .await;
+    let result = CibaClient::discover(
+        a.default_http(),
+        &env.issuer,
+        config,
+        ClientOptions::default(),
+    )
+    .await;
     assert!(
         matches!(result, Err(Error::NoNotificationRegistry)),
         "{result:?}"

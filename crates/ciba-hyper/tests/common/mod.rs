@@ -1,6 +1,6 @@
 //! Test harness: the ciba-hyper authorization server and notification receiver on loopback,
 //! clients discovering them (over any transport adapter; ciba-reqwest's `as_flows` includes
-//! this file too), and ciba-client's scripted raw HTTP/1.1 server for fault injection.
+//! this file too).
 #![allow(
     dead_code,
     unreachable_pub,
@@ -235,14 +235,3 @@ pub fn json_post(url: &str, authorization: Option<&str>, body: Value) -> http::R
     }
     b.body(body.to_string().into_bytes()).unwrap()
 }
-
-// --- The scripted server -------------------------------------------------------------------
-
-/// ciba-client's scripted provider (a raw HTTP/1.1 server answering from scripts), here as a
-/// notification endpoint for the deliverer: the script of `POST /token` answers.
-#[path = "../../../ciba-client/tests/support/scripted.rs"]
-#[allow(unused_imports)]
-mod scripted;
-
-#[allow(unused_imports)]
-pub use scripted::{Scripted, Step};
