@@ -38,20 +38,19 @@ fn request(id: &str, client: &str, expires_in: u64) -> StoredRequest {
 fn expired_entries_are_forgotten_when_any_later_call_passes_their_deadline() {
     let store = MemoryStore::new();
     for i in 0..100u64 {
-        store
-            .insert_request(
-                &request(&format!("r{i}"), "c", 10),
-                t0() + secs(10 + i),
-                t0(),
-            )
-            .unwrap();
+        block_on(store.insert_request(
+            &request(&format!("r{i}"), "c", 10),
+            t0() + secs(10 + i),
+            t0(),
+        ))
+        .unwrap();
     }
     let key = ReplayKey {
         client_id: "c".into(),
         purpose: ReplayPurpose::ClientAssertion,
         jti: "j".into(),
     };
-    assert!(store.remember_jti(&key, t0() + secs(50), t0()).unwrap());
+    assert!(block_on(store.remember_jti(&key, t0() + secs(50), t0())).unwrap());
     assert_eq!(store.client_entries("c", t0()), 101);
     assert_eq!(
         store.len(t0() + secs(59)),
@@ -59,11 +58,7 @@ fn expired_entries_are_forgotten_when_any_later_call_passes_their_deadline() {
         "r0..r49 and the jti are gone"
     );
     assert_eq!(store.client_entries("c", t0() + secs(59)), 50);
-    assert!(
-        store
-            .remember_jti(&key, t0() + secs(200), t0() + secs(60))
-            .unwrap()
-    );
+    assert!(block_on(store.remember_jti(&key, t0() + secs(200), t0() + secs(60))).unwrap());
     assert!(store.is_empty(t0() + secs(200)));
     assert_eq!(store.client_entries("c", t0() + secs(200)), 0);
 }
@@ -71,19 +66,17 @@ fn expired_entries_are_forgotten_when_any_later_call_passes_their_deadline() {
 #[test]
 fn expiry_uses_the_callers_clock_only() {
     let store = MemoryStore::new();
-    store
-        .insert_request(&request("r", "c", 10), t0() + secs(20), t0())
-        .unwrap();
+    block_on(store.insert_request(&request("r", "c", 10), t0() + secs(20), t0())).unwrap();
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(9)).unwrap(),
+        block_on(store.poll("r", "c", 5, t0() + secs(9))).unwrap(),
         PollStatus::Pending
     );
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(15)).unwrap(),
+        block_on(store.poll("r", "c", 5, t0() + secs(15))).unwrap(),
         PollStatus::Expired
     );
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(20)).unwrap(),
+        block_on(store.poll("r", "c", 5, t0() + secs(20))).unwrap(),
         PollStatus::Unknown
     );
 }
@@ -94,29 +87,25 @@ fn one_client_cannot_fill_the_store() {
         max_entries_per_client: 3,
     });
     for i in 0..3 {
-        store
-            .insert_request(
-                &request(&format!("a{i}"), "greedy", 60),
-                t0() + secs(60),
-                t0(),
-            )
-            .unwrap();
+        block_on(store.insert_request(
+            &request(&format!("a{i}"), "greedy", 60),
+            t0() + secs(60),
+            t0(),
+        ))
+        .unwrap();
     }
     assert!(matches!(
-        store.insert_request(&request("a3", "greedy", 60), t0() + secs(60), t0()),
+        block_on(store.insert_request(&request("a3", "greedy", 60), t0() + secs(60), t0())),
         Err(StoreError::ClientLimitReached { limit: 3, .. })
     ));
     // Another client is unaffected, and the greedy one may go on once entries expire.
-    store
-        .insert_request(&request("b0", "modest", 60), t0() + secs(60), t0())
-        .unwrap();
-    store
-        .insert_request(
-            &request("a3", "greedy", 60),
-            t0() + secs(120),
-            t0() + secs(60),
-        )
-        .unwrap();
+    block_on(store.insert_request(&request("b0", "modest", 60), t0() + secs(60), t0())).unwrap();
+    block_on(store.insert_request(
+        &request("a3", "greedy", 60),
+        t0() + secs(120),
+        t0() + secs(60),
+    ))
+    .unwrap();
 }
 
 #[test]
@@ -145,7 +134,7 @@ fn pending_bound_refuses_new_requests_with_503() {
     let later = t0() + secs(300 + 600);
     let t3 = h.ticket(&bc_request_at(POLL, &[], later), later);
     assert!(matches!(
-        h.server.issue(&t3, "alice", later, &h.rng),
+        block_on(h.server.issue(&t3, "alice", later, &h.rng)),
         IssueOutcome::Issued(_)
     ));
 }
@@ -153,24 +142,25 @@ fn pending_bound_refuses_new_requests_with_503() {
 #[test]
 fn complete_and_poll_are_single_step_transitions() {
     let store = MemoryStore::new();
-    store
-        .insert_request(&request("r", "c", 60), t0() + secs(60), t0())
-        .unwrap();
+    block_on(store.insert_request(&request("r", "c", 60), t0() + secs(60), t0())).unwrap();
     assert!(matches!(
-        store.complete("r", Completion::Denied, t0()).unwrap(),
+        block_on(store.complete("r", Completion::Denied, t0())).unwrap(),
         ciba_server::store::CompleteStatus::Completed(_)
     ));
     assert!(matches!(
-        store.complete("r", Completion::Failed, t0()).unwrap(),
+        block_on(store.complete("r", Completion::Failed, t0())).unwrap(),
         ciba_server::store::CompleteStatus::AlreadyCompleted
     ));
     assert_eq!(
-        store.poll("r", "other", 5, t0()).unwrap(),
+        block_on(store.poll("r", "other", 5, t0())).unwrap(),
         PollStatus::Unknown
     );
-    assert_eq!(store.poll("r", "c", 5, t0()).unwrap(), PollStatus::Denied);
     assert_eq!(
-        store.poll("r", "c", 5, t0()).unwrap(),
+        block_on(store.poll("r", "c", 5, t0())).unwrap(),
+        PollStatus::Denied
+    );
+    assert_eq!(
+        block_on(store.poll("r", "c", 5, t0())).unwrap(),
         PollStatus::AlreadyUsed
     );
 }
