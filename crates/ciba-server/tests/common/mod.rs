@@ -10,9 +10,10 @@
 )]
 
 use std::future::Future;
+use std::pin::Pin;
 use std::pin::pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -32,10 +33,10 @@ use ciba_core::time::unix_seconds;
 use ciba_server::issue::Failure;
 use ciba_server::store::{MemoryStoreConfig, StoreError, StoredRequest};
 use ciba_server::{
-    Acknowledgement, AuthMethod, AuthenticationResult, BackchannelOutcome, CIBA_GRANT_TYPE,
-    CibaServer, ClientMetadata, CompleteError, CompleteOutcome, DefaultTokenMinter, DeliveryMode,
-    FailReason, IncomingRequest, IssueOutcome, MemoryStore, Rejection, ServerConfig,
-    StaticClientRegistry, Ticket, TlsClientCertificate, TokenOutcome,
+    Acknowledgement, AuthMethod, AuthenticationResult, BackchannelOutcome, BoxFuture,
+    CIBA_GRANT_TYPE, CibaServer, ClientMetadata, CompleteError, CompleteOutcome,
+    DefaultTokenMinter, DeliveryMode, FailReason, IncomingRequest, IssueOutcome, MemoryStore,
+    Rejection, ServerConfig, StaticClientRegistry, Ticket, TlsClientCertificate, TokenOutcome,
 };
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method};
@@ -96,6 +97,54 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
             // return only polls again.
             Poll::Pending => thread::park(),
         }
+    }
+}
+
+/// `inner`, after a real wait: the first poll answers `Pending` and starts a thread that
+/// wakes the task a millisecond later; only then is `inner` polled. A store or registry
+/// that wraps its answers in it behaves as one across a network does.
+pub fn after_another_thread<'a, T: 'a>(inner: BoxFuture<'a, T>) -> BoxFuture<'a, T> {
+    Box::pin(async move {
+        OtherThread::default().await;
+        inner.await
+    })
+}
+
+/// Ready once another thread says so (see [`after_another_thread`]).
+#[derive(Default)]
+struct OtherThread {
+    /// Set at the first poll: whether the other thread is done, and whom it wakes.
+    shared: Option<Arc<Mutex<(bool, Option<Waker>)>>>,
+}
+
+impl Future for OtherThread {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(shared) = &self.shared {
+            let mut state = shared.lock().unwrap();
+            if state.0 {
+                return Poll::Ready(());
+            }
+            // Polled again before the wake-up: wake the latest waker.
+            state.1 = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let shared = Arc::new(Mutex::new((false, Some(cx.waker().clone()))));
+        let theirs = Arc::clone(&shared);
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(1));
+            let waker = {
+                let mut state = theirs.lock().unwrap();
+                state.0 = true;
+                state.1.take()
+            };
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        });
+        self.shared = Some(shared);
+        Poll::Pending
     }
 }
 
