@@ -351,7 +351,7 @@ fn a_store_and_registry_that_wait_give_the_same_answers_as_ready_ones() {
     assert_eq!(both.fail(&ticket).0, 400);
     let ticket = both.backchannel(&bc_request(TLS, &[]), 30).unwrap();
     let tls_id = both.issue(&ticket, 30);
-    assert_eq!(both.pending(Some("alice"), 31), [tls_id.clone()]);
+    assert_eq!(both.pending(Some("alice"), 31), [tls_id.as_str()]);
     assert_eq!(both.pending(Some("bob"), 31), Vec::<String>::new());
     let expired = both.poll(TLS, &tls_id, 30 + 400);
     assert_eq!(token_error(&expired), (400, "expired_token".into()));

@@ -113,9 +113,12 @@ pub fn after_another_thread<'a, T: 'a>(inner: BoxFuture<'a, T>) -> BoxFuture<'a,
 /// Ready once another thread says so (see [`after_another_thread`]).
 #[derive(Default)]
 struct OtherThread {
-    /// Set at the first poll: whether the other thread is done, and whom it wakes.
-    shared: Option<Arc<Mutex<(bool, Option<Waker>)>>>,
+    /// Set at the first poll.
+    shared: Option<Arc<Mutex<Handoff>>>,
 }
+
+/// Whether the other thread is done, and whom it wakes.
+type Handoff = (bool, Option<Waker>);
 
 impl Future for OtherThread {
     type Output = ();
