@@ -11,7 +11,7 @@ use std::path::Path;
 
 #[allow(unreachable_pub)]
 #[path = "../../crates/ciba-redis/tests/common/services.rs"]
-mod services;
+pub(crate) mod services;
 
 use services::Service;
 
