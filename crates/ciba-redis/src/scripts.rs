@@ -153,9 +153,10 @@ const POLL: &str = concat!(
     prelude!(),
     r#"
 local now, inc = tonumber(ARGV[1]), tonumber(ARGV[3])
-local flat = redis.call('HGETALL', KEYS[1])
-if #flat == 0 then return {'unknown'} end
-local h = fields(flat)
+-- The fields every answer needs (the whole hash only for a redemption).
+local m = redis.call('HMGET', KEYS[1], 'k', 'c', 's', 'e', 'i', 'l', 't', 'v')
+if not m[1] then return {'unknown'} end
+local h = {k = m[1], c = m[2], s = m[3], e = m[4], i = m[5], l = m[6] or nil, t = m[7] or nil, v = m[8] or nil}
 if now >= tonumber(h.k) or h.c ~= ARGV[2] then return {'unknown'} end
 local s = h.s
 if s == 'redeemed' then
@@ -177,6 +178,7 @@ if s == 'pending' then
   return {'slow_down', h.i}
 end
 if s == 'authorized' then
+  local flat = redis.call('HGETALL', KEYS[1])
   redis.call('HSET', KEYS[1], 's', 'redeemed', 'g', '', 't', '', 'r', '0',
     'l', int(now), 'lt', ARGV[4])
   table.insert(flat, 1, 'authorized')
