@@ -3,8 +3,10 @@
 //!
 //! 1. Builds `ciba` and the ciba-bench programs in release mode.
 //! 2. Load (crates/ciba-bench/src/bin/load.rs, a closed-loop keep-alive generator) against,
-//!    in turn: the bare hyper ceiling (`ceiling`), `ciba serve` with its MemoryStore, and,
-//!    when Node.js is present, the interop oidc-provider (`interop/op.mjs`). Each gets the
+//!    in turn: the bare hyper ceiling (`ceiling`), `ciba serve` with its MemoryStore
+//!    (`ours`), `ciba serve --store redis://` with a redis-server on this machine started
+//!    for the run (`ours-redis`), and, when Node.js is present, the interop oidc-provider
+//!    (`interop/op.mjs`). Each gets the
 //!    backchannel scenario (which also collects the `auth_req_id`s), the poll scenario over
 //!    those ids, and the mixed one.
 //! 3. `scale` (1,000,000 pending requests in MemoryStore), `e2e_latency` (approval to
@@ -74,7 +76,12 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
     // Load: the ceiling, ours, the peer, one after the other.
     load_ceiling(&release, &plan, tmp.path(), &mut results)?;
-    load_ours(&release, &plan, tmp.path(), &mut results)?;
+    load_ours(&release, &plan, tmp.path(), &mut results, None)?;
+    // The same runs through Redis, in the same run, so the two read as a ratio.
+    crate::services::ensure_debian_binary(crate::redis::services::REDIS_SERVER, "redis-server")?;
+    let redis = crate::redis::services::start_single()?;
+    load_ours(&release, &plan, tmp.path(), &mut results, Some(&redis.url))?;
+    drop(redis);
     match check_node() {
         Ok(()) => load_peer(&release, &plan, tmp.path(), &mut results)?,
         Err(e) => {
@@ -170,13 +177,26 @@ fn load_ceiling(
     Ok(())
 }
 
+/// `ciba serve` with its MemoryStore (`redis: None`, labels `ours/...`) or with
+/// `--store URL` (labels `ours-redis/...`).
 fn load_ours(
     release: &Path,
     plan: &Plan,
     tmp: &Path,
     results: &mut Vec<String>,
+    redis: Option<&str>,
 ) -> Result<(), String> {
-    println!("\n==> load: ciba serve (MemoryStore)");
+    let server = if redis.is_some() {
+        "ours-redis"
+    } else {
+        "ours"
+    };
+    match redis {
+        Some(_) => {
+            println!("\n==> load: ciba serve --store redis:// (redis-server on this machine)")
+        }
+        None => println!("\n==> load: ciba serve (MemoryStore)"),
+    }
     let clients = tmp.join("bench-clients.json");
     let text = format!(
         "[{{\"client_id\":{},\"client_secret\":{},\"grant_types\":[\"urn:openid:params:grant-type:ciba\"],\
@@ -192,6 +212,9 @@ fn load_ours(
         .args(["--max-pending-per-client", "100000000"])
         .arg("--clients")
         .arg(&clients);
+    if let Some(url) = redis {
+        cmd.args(["--store", url]);
+    }
     let mut proc = spawn_with_log("ciba serve", &mut cmd, &log)?;
     let line = ready_line(&mut proc, &log, |l| l.starts_with("issuer: "))?;
     let addr = line
@@ -200,10 +223,13 @@ fn load_ours(
         .trim_start_matches("http://")
         .to_owned();
     let pid = proc.id().to_string();
-    let ids = tmp.join("ours-ids.txt").to_string_lossy().into_owned();
+    let ids = tmp
+        .join(format!("{server}-ids.txt"))
+        .to_string_lossy()
+        .into_owned();
     let basic = format!("{CLIENT_ID}:{CLIENT_SECRET}");
     for scenario in ["backchannel", "poll", "mixed"] {
-        let mut args = common_args(plan, &addr, &pid, &format!("ours/{scenario}"));
+        let mut args = common_args(plan, &addr, &pid, &format!("{server}/{scenario}"));
         args.extend(
             [
                 "--scenario",

@@ -1,120 +1,84 @@
-//! A Redis for the tests of ciba-redis: the one named by `CIBA_TEST_REDIS_URL`, or a
-//! `redis-server` started here on a free loopback port (installed from Debian's packages
-//! when missing and running as root), stopped again when the guard is dropped, whether the
-//! run passed or failed.
+//! The Redis set-ups for the tests of ciba-redis and ciba-cli: one plain `redis-server`, one
+//! speaking TLS with a certificate from a CA made for the run, and a three-master Redis
+//! Cluster, all on free loopback ports (or, for the plain one, the Redis named by
+//! `CIBA_TEST_REDIS_URL`). Installed from Debian's packages when missing and running as
+//! root; stopped again when the guard is dropped, whether the run passed or failed.
+//!
+//! The starters themselves live in ciba-redis's test support (`services.rs`), included here
+//! so that the tests and CI start the very same set-ups.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-/// The environment variable the tests read.
+#[allow(unreachable_pub)]
+#[path = "../../crates/ciba-redis/tests/common/services.rs"]
+pub(crate) mod services;
+
+use services::Service;
+
+/// The environment variables the tests read.
 pub(crate) const URL_VAR: &str = "CIBA_TEST_REDIS_URL";
-const BINARY: &str = "/usr/bin/redis-server";
-const PACKAGE: &str = "redis-server";
-const STARTUP: Duration = Duration::from_secs(10);
+const TLS_URL_VAR: &str = "CIBA_TEST_REDIS_TLS_URL";
+const TLS_CA_VAR: &str = "CIBA_TEST_REDIS_TLS_CA";
+const CLUSTER_VAR: &str = "CIBA_TEST_REDIS_CLUSTER_NODES";
 
-/// The Redis the tests use while this lives; stops the server it started on drop.
+/// The Redis set-ups the tests use while this lives; stops what it started on drop.
 pub(crate) struct TestRedis {
-    url: Option<String>,
-    child: Option<Child>,
+    vars: Vec<(&'static str, String)>,
+    started: Vec<Service>,
 }
 
 impl TestRedis {
-    /// `name=value` for the test runs' environment, when there is a Redis.
+    /// `name=value` for the test runs' environment.
     pub(crate) fn env(&self) -> Vec<(&'static str, &str)> {
-        self.url.iter().map(|u| (URL_VAR, u.as_str())).collect()
+        self.vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
     }
 }
 
 impl Drop for TestRedis {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-            println!("<== redis-server stopped");
+        if !self.started.is_empty() {
+            for service in &mut self.started {
+                service.stop();
+            }
+            println!("<== redis-server processes stopped");
         }
     }
 }
 
-/// Makes a Redis available. Under `CI=true` a Redis that cannot be had is an error;
-/// elsewhere a warning (the tests that need one then fail loudly).
+/// Makes the three set-ups available. Under `CI=true` one that cannot be had is an error;
+/// elsewhere a warning (the tests that need it then fail loudly).
 pub(crate) fn ensure() -> Result<TestRedis, String> {
-    if let Ok(url) = std::env::var(URL_VAR)
-        && !url.is_empty()
-    {
-        println!("\n==> using the Redis at {URL_VAR}");
-        return Ok(TestRedis {
-            url: Some(url),
-            child: None,
-        });
-    }
-    crate::services::ensure_debian_binary(BINARY, PACKAGE)?;
-    if !Path::new(BINARY).exists() {
-        return Ok(TestRedis {
-            url: None,
-            child: None,
-        });
-    }
-    let mut last = String::new();
-    for _ in 0..3 {
-        match start(free_port()?) {
-            Ok(redis) => return Ok(redis),
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
-}
-
-/// A port that was free a moment ago (bound on 127.0.0.1:0, then released).
-fn free_port() -> Result<u16, String> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("cannot find a free port: {e}"))
-}
-
-fn start(port: u16) -> Result<TestRedis, String> {
-    println!("\n==> starting redis-server on 127.0.0.1:{port}");
-    let child = Command::new(BINARY)
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot run {BINARY}: {e}"))?;
-    // From here on the guard stops it, whatever happens.
     let mut redis = TestRedis {
-        url: Some(format!("redis://127.0.0.1:{port}/")),
-        child: Some(child),
+        vars: Vec::new(),
+        started: Vec::new(),
     };
-    let started = Instant::now();
-    while started.elapsed() < STARTUP {
-        if answers_ping(port) {
-            return Ok(redis);
-        }
-        if let Some(Ok(Some(status))) = redis.child.as_mut().map(Child::try_wait) {
-            redis.child = None;
-            return Err(format!("redis-server on port {port} exited: {status}"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    crate::services::ensure_debian_binary(services::REDIS_SERVER, "redis-server")?;
+    crate::services::ensure_debian_binary(services::REDIS_CLI, "redis-tools")?;
+    if !Path::new(services::REDIS_SERVER).exists() {
+        return Ok(redis);
     }
-    Err(format!(
-        "redis-server on port {port} did not answer PING within {STARTUP:?}"
-    ))
-}
-
-fn answers_ping(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    let mut reply = [0u8; 7];
-    stream.write_all(b"PING\r\n").is_ok()
-        && stream.read_exact(&mut reply).is_ok()
-        && &reply == b"+PONG\r\n"
+    match std::env::var(URL_VAR) {
+        Ok(url) if !url.is_empty() => {
+            println!("\n==> using the Redis at {URL_VAR}");
+            redis.vars.push((URL_VAR, url));
+        }
+        _ => {
+            println!("\n==> starting redis-server on a free loopback port");
+            let single = services::start_single()?;
+            redis.vars.push((URL_VAR, single.url.clone()));
+            redis.started.push(single);
+        }
+    }
+    println!("==> starting redis-server with TLS (a CA made for this run)");
+    let tls = services::start_tls()?;
+    redis.vars.push((TLS_URL_VAR, tls.url.clone()));
+    if let Some(ca) = &tls.ca_file {
+        redis.vars.push((TLS_CA_VAR, ca.display().to_string()));
+    }
+    redis.started.push(tls);
+    println!("==> starting a three-master Redis Cluster");
+    let cluster = services::start_cluster()?;
+    redis.vars.push((CLUSTER_VAR, cluster.nodes.join(",")));
+    redis.started.push(cluster);
+    Ok(redis)
 }

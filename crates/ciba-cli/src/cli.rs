@@ -61,10 +61,15 @@ loopback are accepted; elsewhere https is required.
 
 Any login_hint names a user (the subject is the hint itself). Ctrl-C stops the server.
 
-Store: --store memory (the default) keeps pending requests in this process. With
---store redis://HOST:PORT[/DB] they live in Redis, so several instances can serve one issuer;
-Redis must answer at start-up (otherwise: exit 1), and while it is unreachable later the
-endpoints answer 503 temporarily_unavailable.
+Store: --store memory (the default) keeps pending requests in this process. With a Redis
+URL they live in Redis, so several instances can serve one issuer:
+  redis://[:PASSWORD@]HOST:PORT[/DB]        one Redis (also redis+unix:///PATH)
+  rediss://HOST:PORT[/DB]                   one Redis over TLS (--redis-ca-file adds a CA)
+  redis+cluster://HOST:PORT,HOST:PORT,...   a Redis Cluster (some of its nodes)
+  rediss+cluster://HOST:PORT,...            a Redis Cluster over TLS
+Redis must answer at start-up (otherwise: exit 1); later, while it is unreachable or does
+not answer within --store-timeout, the endpoints answer 503 temporarily_unavailable with
+Retry-After. --max-pending-per-client bounds each client in either store.
 
 Several instances: start each with the same --store redis://..., --clients file,
 --signing-key file and --issuer (the URL clients use: a load balancer's, or one instance's
@@ -228,20 +233,47 @@ pub(crate) struct DemoArgs {
 pub(crate) enum StoreArg {
     /// In this process (`memory`).
     Memory,
-    /// A Redis server (`redis://HOST:PORT[/DB]` or `redis+unix:///PATH`), shared by every
-    /// instance that uses it.
+    /// A Redis server or cluster (`redis://`, `rediss://`, `redis+unix://`,
+    /// `redis+cluster://`, `rediss+cluster://`), shared by every instance that uses it.
     Redis(String),
 }
 
 fn parse_store(s: &str) -> Result<StoreArg, String> {
     if s == "memory" {
         Ok(StoreArg::Memory)
-    } else if s.starts_with("redis://") || s.starts_with("redis+unix://") {
+    } else if [
+        "redis://",
+        "rediss://",
+        "redis+unix://",
+        "redis+cluster://",
+        "rediss+cluster://",
+    ]
+    .iter()
+    .any(|scheme| s.starts_with(scheme))
+    {
         Ok(StoreArg::Redis(s.to_owned()))
-    } else if s.starts_with("rediss://") {
-        Err("rediss:// (Redis over TLS) is not supported by this build; use redis://".to_owned())
     } else {
-        Err("expected `memory` or a redis://HOST:PORT[/DB] URL".to_owned())
+        Err(
+            "expected `memory`, redis://HOST:PORT[/DB], rediss://..., redis+unix:///PATH or \
+             redis+cluster://HOST:PORT,HOST:PORT"
+                .to_owned(),
+        )
+    }
+}
+
+/// Parses `2s`, `500ms` or `2` (seconds), from 1 ms to 60 s.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let parsed = if let Some(ms) = s.strip_suffix("ms") {
+        ms.parse().map(Duration::from_millis)
+    } else {
+        s.strip_suffix('s')
+            .unwrap_or(s)
+            .parse()
+            .map(Duration::from_secs)
+    };
+    match parsed {
+        Ok(d) if d >= Duration::from_millis(1) && d <= Duration::from_secs(60) => Ok(d),
+        _ => Err("expected a duration from 1ms to 60s, such as 2s or 500ms".to_owned()),
     }
 }
 
@@ -301,10 +333,16 @@ pub(crate) struct ServeArgs {
     /// A JSON array of client metadata (standard names). Default: one demo client per mode.
     #[arg(long, value_name = "FILE.json")]
     pub(crate) clients: Option<PathBuf>,
-    /// Where pending requests live: `memory`, or `redis://HOST:PORT[/DB]` (shared by every
-    /// instance using it).
+    /// Where pending requests live: `memory`, or a Redis (`redis://HOST:PORT[/DB]`,
+    /// `rediss://...`, `redis+cluster://HOST:PORT,HOST:PORT`), shared by every instance using it.
     #[arg(long, value_name = "memory|redis://...", default_value = "memory", value_parser = parse_store)]
     pub(crate) store: StoreArg,
+    /// A CA certificate (PEM) to trust for rediss:// besides the system's roots.
+    #[arg(long, value_name = "FILE.pem")]
+    pub(crate) redis_ca_file: Option<PathBuf>,
+    /// How long one Redis step may take before the endpoint answers 503 (e.g. 2s, 500ms).
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_timeout)]
+    pub(crate) store_timeout: Duration,
     /// A private JWK (with `alg`) to sign ID tokens with and publish at /jwks; instances
     /// sharing a store need the same one. Default: a fresh Ed25519 key.
     #[arg(long, value_name = "FILE.jwk")]
@@ -318,8 +356,8 @@ pub(crate) struct ServeArgs {
     /// Lifetime of authentication requests without requested_expiry, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub(crate) expires_in: u64,
-    /// With `--store memory`: the most entries (pending and finished requests, replay-cache
-    /// entries) one client may keep; beyond it the provider answers 503. Load tests raise it.
+    /// The most entries (pending and finished requests, replay-cache entries) one client may
+    /// keep, in either store; beyond it the provider answers 503. Load tests raise it.
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
     pub(crate) max_pending_per_client: usize,
 }
@@ -425,7 +463,23 @@ mod tests {
             Ok(StoreArg::Redis(_))
         ));
         assert!(parse_store("postgres://x").is_err());
-        assert!(parse_store("rediss://127.0.0.1").is_err());
+        for url in [
+            "rediss://127.0.0.1",
+            "redis+unix:///run/redis.sock",
+            "redis+cluster://a:7000,b:7001",
+        ] {
+            assert_eq!(parse_store(url), Ok(StoreArg::Redis(url.to_owned())));
+        }
+    }
+
+    #[test]
+    fn store_timeouts_are_seconds_or_milliseconds() {
+        assert_eq!(parse_timeout("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_timeout("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_timeout("250ms"), Ok(Duration::from_millis(250)));
+        for bad in ["0s", "0ms", "61s", "x", "-1s", ""] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         Some(path) => keys::load_signer(path, KeyUse::IdTokenSigning)?,
         None => keys::generate_signing_key()?,
     };
-    let store = store::open(&args.store, args.max_pending_per_client).await?;
+    let store = store::open(&args).await?;
     let listener = http_server::bind(args.addr, "provider").await?;
     let addr = listener
         .local_addr()

@@ -57,6 +57,28 @@ pub(crate) fn encode_tokens(tokens: &[TokenFingerprint]) -> Result<String, Redis
     Ok(out)
 }
 
+/// The `(fingerprint, expiry in ms)` pairs of a token list, for writing revocations.
+pub(crate) fn revocations(text: &str) -> Result<Vec<(&str, u64)>, RedisStoreError> {
+    let corrupt = || RedisStoreError::Corrupt {
+        what: "token list to revoke",
+    };
+    text.split(';')
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let mut fields = entry.splitn(3, ' ');
+            let fingerprint = fields
+                .next()
+                .filter(|f| !f.is_empty())
+                .ok_or_else(corrupt)?;
+            let until = fields
+                .next()
+                .and_then(|ms| ms.parse::<u64>().ok())
+                .ok_or_else(corrupt)?;
+            Ok((fingerprint, until))
+        })
+        .collect()
+}
+
 fn decode_tokens(text: &str) -> Result<Vec<TokenFingerprint>, RedisStoreError> {
     let corrupt = || RedisStoreError::Corrupt {
         what: "token list of a request",

@@ -11,17 +11,42 @@ use ciba_server::store::StoreError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RedisStoreError {
-    /// The Redis URL given to [`RedisStore::open`](crate::RedisStore::open) is not valid.
+    /// A Redis URL given to [`RedisStore::connect`](crate::RedisStore::connect) or
+    /// [`RedisStore::connect_cluster`](crate::RedisStore::connect_cluster) is not valid.
     #[error("invalid Redis URL: {source}")]
     InvalidUrl {
         /// The parser's error.
         source: redis::RedisError,
     },
-    /// No connection to Redis could be made within the connection timeout.
+    /// No connection to Redis could be made.
     #[error("cannot connect to Redis: {source}")]
     Connect {
         /// The connection error.
         source: redis::RedisError,
+    },
+    /// Redis did not answer in time: connecting took longer than
+    /// [`RedisStoreConfig::connect_timeout`](crate::RedisStoreConfig::connect_timeout), or
+    /// one step of an operation longer than
+    /// [`RedisStoreConfig::response_timeout`](crate::RedisStoreConfig::response_timeout).
+    #[error("Redis {operation} did not answer within {after:?}")]
+    Timeout {
+        /// The store operation (`"connect"`, `"poll"`, `"complete"`, ...).
+        operation: &'static str,
+        /// The timeout that ran out.
+        after: Duration,
+    },
+    /// The configuration cannot be used.
+    #[error("invalid Redis store configuration: {what}")]
+    InvalidConfig {
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// Redis may evict keys (its `maxmemory-policy` is not `noeviction`) and
+    /// [`EvictionCheck::Refuse`](crate::EvictionCheck::Refuse) was asked for.
+    #[error("Redis may evict keys (maxmemory-policy {policy}); set it to noeviction")]
+    EvictionPolicy {
+        /// The policy Redis reported.
+        policy: String,
     },
     /// A command or script failed: Redis went away, did not answer within the response
     /// timeout, or answered with an error.
@@ -31,12 +56,6 @@ pub enum RedisStoreError {
         operation: &'static str,
         /// The error.
         source: redis::RedisError,
-    },
-    /// Every pooled connection stayed busy for the whole connection timeout.
-    #[error("no Redis connection became free within {waited:?}")]
-    PoolExhausted {
-        /// How long the operation waited.
-        waited: Duration,
     },
     /// A record could not be serialized.
     #[error("cannot encode a record: {source}")]
@@ -74,21 +93,22 @@ impl RedisStoreError {
     /// or script errors): retrying later may succeed.
     pub fn is_unreachable(&self) -> bool {
         match self {
-            RedisStoreError::Connect { .. } | RedisStoreError::PoolExhausted { .. } => true,
+            RedisStoreError::Connect { .. } | RedisStoreError::Timeout { .. } => true,
             RedisStoreError::Command { source, .. } => is_connection_error(source),
             _ => false,
         }
     }
 }
 
-/// True for errors after which a connection must not be reused, and the other idle
-/// connections are likely broken too (I/O errors, timeouts, dropped connections).
+/// True for errors that say Redis could not be reached (I/O errors, timeouts, dropped or
+/// refused connections, a cluster that lost slots), rather than that it refused a command.
 pub(crate) fn is_connection_error(e: &redis::RedisError) -> bool {
     e.is_io_error()
         || e.is_timeout()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
         || e.is_unrecoverable_error()
+        || e.is_cluster_error()
 }
 
 impl From<RedisStoreError> for StoreError {

@@ -1,5 +1,16 @@
-//! The key layout (documented in the crate docs): every key starts with the configured
-//! prefix, so several deployments or test runs can share one Redis.
+//! The key layout (documented in the crate docs' key table). Every key starts with the
+//! configured prefix, so several deployments or test runs can share one Redis, and carries
+//! a Redis Cluster hash tag (`{...}`), so that each script touches one slot:
+//!
+//! * a request, a ticket: tagged by its own identifier;
+//! * a client's sorted set and its replay-cache (`jti`) entries: tagged by the client, so
+//!   that remembering a `jti` and counting it against the client's bound is one script;
+//! * a subject's pending index: tagged by the subject; the deployment's pending index by
+//!   `all`; a revocation: its own key.
+//!
+//! Inside a tag, `%`, `{` and `}` are percent-encoded, so an identifier can never end a tag
+//! early (two identifiers always get two keys, and the keys of one client one slot); the
+//! empty identifier's tag is `%`.
 
 use ciba_server::store::{ReplayKey, ReplayPurpose};
 
@@ -8,47 +19,75 @@ pub(crate) struct Keys {
 }
 
 impl Keys {
+    /// `prefix` must not contain `{` or `}` (checked by the store's constructors).
     pub(crate) fn new(prefix: &str) -> Keys {
         Keys {
             prefix: prefix.to_owned(),
         }
     }
 
-    pub(crate) fn prefix(&self) -> &str {
-        &self.prefix
+    fn tagged(&self, kind: &str, tag: &str, rest: &str) -> String {
+        let mut key = String::with_capacity(self.prefix.len() + kind.len() + tag.len() + 8);
+        key.push_str(&self.prefix);
+        key.push_str(kind);
+        key.push_str(":{");
+        escape_into(&mut key, tag);
+        key.push('}');
+        key.push_str(rest);
+        key
     }
 
     /// `{prefix}tkt:{ticket id}`: a hash.
     pub(crate) fn ticket(&self, id: &str) -> String {
-        format!("{}tkt:{id}", self.prefix)
+        self.tagged("tkt", id, "")
     }
 
     /// `{prefix}req:{auth_req_id}`: a hash.
     pub(crate) fn request(&self, auth_req_id: &str) -> String {
-        format!("{}req:{auth_req_id}", self.prefix)
+        self.tagged("req", auth_req_id, "")
     }
 
-    /// `{prefix}jti:{ca|ro}:{length of client_id}:{client_id}:{jti}`: a string. The length
-    /// keeps client ids and jtis that contain `:` apart.
+    /// `{prefix}jti:{client_id}:{ca|ro}:{jti}`: a string, in its client's slot. The client
+    /// id is escaped, so the first `}` ends it and ids with `:` cannot collide.
     pub(crate) fn jti(&self, key: &ReplayKey) -> String {
-        format!(
-            "{}jti:{}:{}:{}:{}",
-            self.prefix,
-            purpose(key.purpose),
-            key.client_id.len(),
-            key.client_id,
-            key.jti
-        )
+        let rest = format!(":{}:{}", purpose(key.purpose), key.jti);
+        self.tagged("jti", &key.client_id, &rest)
     }
 
-    /// `{prefix}rev:{fingerprint}`: a string. The scripts build it too (see `revoke`).
+    /// `{prefix}rev:{fingerprint}`: a string.
     pub(crate) fn revoked(&self, fingerprint: &str) -> String {
-        format!("{}rev:{fingerprint}", self.prefix)
+        self.tagged("rev", fingerprint, "")
     }
 
-    /// `{prefix}cli:{client_id}`: a sorted set. The scripts build it too (`take_ticket`).
+    /// `{prefix}cli:{client_id}`: a sorted set (the per-client bound).
     pub(crate) fn client(&self, client_id: &str) -> String {
-        format!("{}cli:{client_id}", self.prefix)
+        self.tagged("cli", client_id, "")
+    }
+
+    /// `{prefix}pnd:{all}`: a sorted set of every pending request, scored by expiry.
+    pub(crate) fn pending(&self) -> String {
+        self.tagged("pnd", "all", "")
+    }
+
+    /// `{prefix}sub:{subject}`: a sorted set of the subject's pending requests.
+    pub(crate) fn subject(&self, subject: &str) -> String {
+        self.tagged("sub", subject, "")
+    }
+}
+
+/// Escapes `text` for use inside a tag. The empty text becomes `%` (which no other text
+/// escapes to), since Redis Cluster ignores an empty tag.
+fn escape_into(out: &mut String, text: &str) {
+    if text.is_empty() {
+        out.push('%');
+    }
+    for c in text.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '{' => out.push_str("%7B"),
+            '}' => out.push_str("%7D"),
+            c => out.push(c),
+        }
     }
 }
 
@@ -74,25 +113,51 @@ pub(crate) fn jti_member(key: &ReplayKey) -> String {
     format!("j:{}:{}", purpose(key.purpose), key.jti)
 }
 
+/// The hash tag of `key`, as Redis Cluster computes it (for the tests).
+#[cfg(test)]
+fn hash_tag(key: &str) -> &str {
+    if let Some(open) = key.find('{')
+        && let Some(len) = key[open + 1..].find('}')
+        && len > 0
+    {
+        return &key[open + 1..open + 1 + len];
+    }
+    key
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
+    fn jti(client: &str, jti: &str) -> ReplayKey {
+        ReplayKey {
+            client_id: client.into(),
+            purpose: ReplayPurpose::ClientAssertion,
+            jti: jti.into(),
+        }
+    }
+
     #[test]
-    fn replay_keys_with_colons_do_not_collide() {
+    fn replay_keys_with_colons_or_braces_do_not_collide() {
         let keys = Keys::new("ciba:");
-        let a = ReplayKey {
-            client_id: "a:b".into(),
-            purpose: ReplayPurpose::ClientAssertion,
-            jti: "c".into(),
-        };
-        let b = ReplayKey {
-            client_id: "a".into(),
-            purpose: ReplayPurpose::ClientAssertion,
-            jti: "b:c".into(),
-        };
-        assert_ne!(keys.jti(&a), keys.jti(&b));
-        assert_eq!(keys.jti(&a), "ciba:jti:ca:3:a:b:c");
+        assert_ne!(keys.jti(&jti("a:b", "c")), keys.jti(&jti("a", "b:c")));
+        assert_ne!(
+            keys.jti(&jti("a}:ca:b", "c")),
+            keys.jti(&jti("a", "b}:ca:c"))
+        );
+        assert_eq!(keys.jti(&jti("a:b", "c")), "ciba:jti:{a:b}:ca:c");
+    }
+
+    #[test]
+    fn a_clients_replay_entries_share_the_slot_of_its_set_whatever_its_id() {
+        let keys = Keys::new("p:");
+        for client in ["c", "", "}", "{x}", "a}b{", "%7D"] {
+            let set = keys.client(client);
+            assert_eq!(hash_tag(&keys.jti(&jti(client, "j}"))), hash_tag(&set));
+            assert_ne!(hash_tag(&set), set, "{client:?} has a tag");
+        }
+        // Different clients get different tags.
+        assert_ne!(hash_tag(&keys.client("}")), hash_tag(&keys.client("%7D")));
     }
 }

@@ -2,87 +2,170 @@
 //!
 //! A Redis-backed [`Store`](ciba_server::Store) for ciba-server, so that several
 //! authorization-server instances share their pending CIBA requests: a client may start a
-//! flow on one instance, poll another, and be completed and redeemed on a third.
+//! flow on one instance, poll another, be approved on a third (whose device page lists
+//! every pending request, see [`Store::pending_requests`](ciba_server::Store::pending_requests))
+//! and redeem on a fourth.
 //!
 //! ```text
-//!   AS instance A ─┐                         ┌─ ciba:req:{auth_req_id}  (hash)
-//!   AS instance B ─┼─ RedisStore ─ pool ─► Redis ─ ciba:tkt:{ticket id}    (hash)
-//!   AS instance C ─┘   (Lua scripts:         ├─ ciba:jti:...             (string)
-//!                        one atomic step     ├─ ciba:rev:{fingerprint}   (string)
-//!                        per operation)      └─ ciba:cli:{client_id}     (sorted set)
+//!   AS instance A ─┐                                   ┌ {p}req:{auth_req_id}   hash
+//!   AS instance B ─┼ RedisStore ── multiplexed ──► Redis ├ {p}tkt:{ticket id}     hash
+//!   AS instance C ─┘  (async; each step one   connections │ {p}cli:{client_id}     zset
+//!                      Lua script or command,  or Redis   │ {p}jti:{client_id}:..  string
+//!                      bounded by a timeout)   Cluster    │ {p}pnd:{all}, sub:{..} zset
+//!                                                       └ {p}rev:{fingerprint}   string
 //! ```
 //!
-//! Every [`Store`](ciba_server::Store) operation is one atomic step in Redis: a Lua script
-//! (`EVALSHA`, loaded again automatically after a Redis restart) wherever the operation
-//! reads, decides and writes: insert (refusing duplicates and clients over their bound),
-//! take a ticket once, complete once, record a poll and decide `slow_down`, redeem once,
-//! attach tokens or revoke them after a replay, remember a `jti` once. Its semantics are
-//! those of ciba-server's `MemoryStore`; the same behaviour suite runs against both.
+//! ## Async design
+//!
+//! Every [`Store`](ciba_server::Store) method is async and never blocks its thread: it
+//! sends commands over redis-rs's tokio connections and awaits the answers. One Redis is
+//! reached through [`RedisStoreConfig::max_connections`] `ConnectionManager`s (default 2)
+//! used in turn. We chose the connection manager over a pool (deadpool, bb8) and over a
+//! bare multiplexed connection: a multiplexed connection already carries any number of
+//! concurrent commands, pipelined on one socket, so a pool of them adds checkouts and
+//! nothing else; and unlike the bare connection, the manager reconnects by itself, with
+//! backoff, when Redis comes back after a restart or failover. A Redis Cluster is reached
+//! through redis-rs's async `ClusterConnection` (one multiplexed connection per node; it
+//! follows `MOVED`/`ASK` and refreshes the slot map after a failover).
+//!
+//! Each step of an operation (one command, one script) waits at most
+//! [`RedisStoreConfig::response_timeout`]; connecting waits at most
+//! [`RedisStoreConfig::connect_timeout`]. A timeout, a refused or dropped connection or an
+//! unexpected answer fails the operation with a [`RedisStoreError`], which reaches
+//! ciba-server as [`StoreError::Backend`](ciba_server::store::StoreError::Backend): the
+//! server answers 503 `temporarily_unavailable` with `Retry-After` instead of guessing a
+//! protocol answer. A command that never left (its connection had failed to open) is sent
+//! once more; nothing else is retried blindly, see below.
 //!
 //! ## Keys
 //!
-//! Every key starts with [`RedisStoreConfig::key_prefix`] (`ciba:` by default; shown here
-//! as `{p}`). Every key has a TTL, so nothing outlives its use:
+//! Every key starts with [`RedisStoreConfig::key_prefix`] (`ciba:` by default; `{p}` here;
+//! it may not contain braces) and carries a Redis Cluster hash tag (`{...}`; inside it `%`,
+//! `{` and `}` are percent-encoded). Every script touches one key, or two keys of one
+//! slot. Every key has a TTL: the record's deadline, from the caller's `now`, plus
+//! [`RedisStoreConfig::ttl_margin`].
 //!
-//! | key | type | holds | TTL |
-//! |---|---|---|---|
-//! | `{p}tkt:{ticket id}` | hash | `b` the ticket as JSON, `c` its client, `x` its expiry (ms) | until the ticket expires |
-//! | `{p}req:{auth_req_id}` | hash | `b` the request as JSON (its fixed part), `c` client, `p` push or not, `e` expiry (ms), `k` keep-until (ms), `i` interval (s), `l`/`lt` last poll (ms / exact), `s` state, `g` grant JSON, `t` token fingerprints, `r` replayed | until the expiry plus the tombstone period (`keep_until`) |
-//! | `{p}jti:{ca\|ro}:{len}:{client_id}:{jti}` | string | the `jti`'s expiry (ms); `ca` client assertion, `ro` request object; `len` is the length of the client id, so ids with `:` cannot collide | until the JWT expires |
-//! | `{p}rev:{fingerprint}` | string | the revoked token's expiry (ms) | until the token expires |
-//! | `{p}cli:{client_id}` | sorted set | one member per entry of the client (`t:{id}`, `r:{id}`, `j:{ca\|ro}:{jti}`), scored by its deadline (ms) | until the client's last entry goes |
+//! | key | type | holds | slot (tag) | written by |
+//! |---|---|---|---|---|
+//! | `{p}tkt:{ticket id}` | hash | `b` the ticket as JSON, `c` its client, `x` its expiry (ms) | the ticket | `insert_ticket`, `take_ticket` scripts |
+//! | `{p}req:{auth_req_id}` | hash | `b` the request as JSON (its fixed part), `c` client, `p` push or not, `e` expiry (ms), `k` keep-until (ms), `i` interval (s), `l`/`lt` last poll (ms / exact), `s` state, `g` grant JSON, `t` token fingerprints, `r` replayed, `v` tokens to revoke after a replay, `n`/`nr` the completing call's nonce and answer | the request | `insert_request`, `complete`, `poll`, `attach_tokens` scripts |
+//! | `{p}cli:{client_id}` | sorted set | one member per entry of the client (`t:{id}`, `r:{id}`, `j:{ca\|ro}:{jti}`), scored by its deadline (ms) | the client | `charge`, `remember_jti` scripts; `ZREM` |
+//! | `{p}jti:{client_id}:{ca\|ro}:{jti}` | string | the `jti`'s expiry (ms) | the client | `remember_jti` script (with the client's set) |
+//! | `{p}pnd:{all}` | sorted set | every pending `auth_req_id`, scored by expiry (ms) | `all` | `index` script; `ZREM` |
+//! | `{p}sub:{subject}` | sorted set | the subject's pending `auth_req_id`s, scored by expiry | the subject | `index` script; `ZREM` |
+//! | `{p}rev:{fingerprint}` | string | the revoked token's expiry (ms) | the fingerprint | `SET PX` |
 //!
-//! The scripts build the `rev:` and `cli:` keys of a request from the prefix themselves,
-//! so the store needs one Redis (a primary, with replicas if you like), not Redis Cluster.
-//! Secrets in a request (the `client_notification_token`) are stored as they are: protect
-//! Redis like the rest of the server's state.
+//! The request's JSON (`b`) is serde's form of
+//! [`StoredRequest`](ciba_server::store::StoredRequest), so fields it gains round-trip.
+//!
+//! ### The seams between steps
+//!
+//! An operation that spans slots runs as several steps, each atomic, in an order chosen so
+//! that a failure (or a crash of the instance) between two steps is harmless:
+//!
+//! * **insert a ticket or a request**: (1) write the record, refusing a live duplicate;
+//!   (2) charge the client's set, refusing past the bound (then (1) is deleted); (3) for a
+//!   pending request, add it to both pending indexes (on failure (1) and (2) are undone).
+//!   The client learns the `auth_req_id` only after every step succeeded, so a record left
+//!   behind by a crash is one nobody knows: it counts against its client (one entry) until
+//!   its deadline, and is never listed or redeemed. Two racing inserts can both pass (1)
+//!   only with two different ids; (2) is atomic, so the bound holds.
+//! * **take or remove a ticket**: (1) delete it; (2) `ZREM` its member. A failure at (2)
+//!   keeps the entry counted until the ticket's deadline (the ticket itself is gone).
+//! * **complete**: (1) the `complete` script, once; (2) `ZREM` from the pending indexes. A
+//!   failure at (2) leaves a stale index entry, which the next listing skips and removes.
+//! * **poll after redemption (a replay)**, **attach tokens to a replayed request**: (1) the
+//!   script marks the replay and moves the tokens to revoke into `v`; (2) `SET` a `rev:` key
+//!   per token. If (2) fails the client gets 503; every later replay answers `v` again and
+//!   writes the revocations again, so a revocation is lost only if no one ever replays
+//!   again and the instance died between (1) and (2).
+//! * **remember a `jti`**: one script (the `jti` and the client's set share a slot).
+//! * **pending list**: read the index (`ZRANGEBYSCORE` after `now`), read each request,
+//!   keep those still pending and unexpired, `ZREM` the rest. Expired members are trimmed
+//!   whenever a request is indexed.
+//!
+//! ### What a client sees when an answer is lost
+//!
+//! When Redis ran a script but its answer never came back (a timeout after sending, or
+//! the connection dropped), the operation fails with 503 and the change stays made:
+//!
+//! * **token request that redeemed the grant**: the client gets 503 and retries; the retry
+//!   is a replay, answered `invalid_grant` (CIBA Core and RFC 6749 §10.5 allow no second
+//!   redemption, and no tokens were minted, so nothing needs revoking). The user must start
+//!   again. A poll of a pending request is harmless to retry (at worst one `slow_down`).
+//! * **complete**: each call carries a random nonce. After a dropped connection the store
+//!   sends the same call once more; the script recognises its own nonce and answers as the
+//!   first time, so the ping or push is still sent exactly once. If that retry fails too,
+//!   the authorization server gets [`CompleteError::Store`](ciba_server::CompleteError);
+//!   a later `complete` answers `AlreadyCompleted` if the first one had landed, and
+//!   [`Store::request`](ciba_server::Store::request) shows the state.
+//! * **backchannel request**, **issue**: the client gets 503 and sends a new request; what
+//!   the lost step wrote is unknown to anyone and expires (see the seams above).
+//! * **remember a `jti`**: the retried request carries the same assertion, which is now a
+//!   replay: refused as `invalid_client`. The client signs a new assertion (a new `jti`).
 //!
 //! ## Time
 //!
 //! Every decision uses the caller's `now`, never Redis `TIME`: `now` goes into the scripts
 //! as milliseconds since the Unix epoch, and expiry, tombstones, `slow_down` and replay
 //! windows are decided against the deadlines stored beside each record, exactly as
-//! `MemoryStore` decides them (at millisecond rather than nanosecond resolution: two
-//! instants in the same millisecond compare equal).
+//! `MemoryStore` decides them (at millisecond resolution).
 //!
-//! Keys still expire in real time, through TTLs set as **durations** (`PX`, `PEXPIRE`):
-//! deadline minus the caller's `now`. Durations, rather than absolute `PEXPIREAT` instants,
-//! are right for both kinds of caller:
-//!
-//! * a server on the real clock gets keys that expire when their records do, whatever the
-//!   skew between its clock and Redis's;
-//! * a test on a virtual clock (say, one that starts in 2023) would see `PEXPIREAT` keys
-//!   vanish at once, since their instants are in Redis's past; with durations they live as
-//!   long as the test's clock says, and once the test moves its clock past a deadline the
-//!   record counts as gone even though its key has not expired yet (the scripts then
-//!   overwrite or ignore it).
-//!
-//! A caller whose clock runs slower than real time (a test holding its virtual clock still
-//! for longer than a record's lifetime) would see records vanish early; real clocks and
-//! tests that take less than the lifetimes they set up never do.
+//! Keys expire in real time through TTLs set as durations (`PX`, `PEXPIRE`): deadline minus
+//! the caller's `now`, plus [`RedisStoreConfig::ttl_margin`] (30 s by default). Durations
+//! suit both servers on the real clock and tests on a virtual one; the margin keeps an
+//! instance whose clock runs ahead of its peers' (by less than the margin) from making Redis
+//! drop a record its peers still count as live. Records are logically gone at their
+//! deadline whatever their TTL.
 //!
 //! ## The per-client bound
 //!
 //! As in `MemoryStore`, one client may have at most
 //! [`RedisStoreConfig::max_entries_per_client`] tickets, requests (tombstones included)
-//! and replay entries together. Each client has a sorted set of its entries scored by
-//! their deadlines; an insert first drops the members whose deadline has come (by the
-//! caller's `now`), counts the rest, and adds its own, all in the insert's script. The
-//! count is exact as long as Redis does not evict keys on its own (a `maxmemory` policy
-//! other than `noeviction` can drop a record and leave its member counted until the
-//! record's deadline), and a caller whose clock runs behind its peers' counts entries a
-//! little longer.
+//! and replay entries together. Each client's sorted set is scored by deadlines; a charge
+//! drops the members whose deadline has come (by the caller's `now`), counts the rest, and
+//! adds its own, in one script.
 //!
-//! ## Connections and failures
+//! ## TLS
 //!
-//! A store keeps a small pool of blocking connections
-//! ([`RedisStoreConfig::max_connections`]), each with bounded connect and response
-//! timeouts. When Redis cannot be reached, does not answer in time, or answers with
-//! something unexpected, the operation fails with a [`RedisStoreError`], which reaches
-//! ciba-server as [`StoreError::Backend`](ciba_server::store::StoreError::Backend): the
-//! server answers 503 `temporarily_unavailable` with `Retry-After` instead of guessing a
-//! protocol answer. A connection that failed is closed along with the idle ones, so once
-//! Redis is back the next operations reconnect.
+//! `rediss://` URLs use rustls (the redis crate's `tokio-rustls-comp`) and verify the
+//! server's certificate and name against the platform's roots and, if given,
+//! [`RedisStoreConfig::tls_root_ca_pem`]. When the process has installed no default rustls
+//! crypto provider, the store installs aws-lc-rs's (the one ciba-core uses).
+//!
+//! ## Redis Cluster
+//!
+//! [`RedisStore::connect_cluster`] takes some of the cluster's nodes. The hash tags above
+//! put each script's keys in one slot; the steps of one operation may run on different
+//! nodes. The pending index `pnd:{all}` lives in one slot: the one hot key of a deployment
+//! (one small `ZADD` per issued request, one `ZREM` per completion).
+//!
+//! ## Durability: eviction and failover
+//!
+//! One-time redemption and replay protection rest on Redis keeping what it acknowledged.
+//!
+//! * **Eviction.** Under memory pressure a `maxmemory-policy` other than `noeviction` may
+//!   drop any of these keys (they all have TTLs, so `volatile-*` policies too): a dropped
+//!   request answers `invalid_grant`, a dropped `jti` lets an assertion be replayed, a
+//!   dropped revocation revives a token. At connect the store reads the policy (`CONFIG
+//!   GET`; a Redis that refuses it, as managed services do, is accepted and logged) and
+//!   warns, or refuses with [`EvictionCheck::Refuse`]. Run Redis with `maxmemory-policy
+//!   noeviction`: a full Redis then refuses writes, which reach clients as 503.
+//! * **Failover.** Redis replicates asynchronously. A primary that fails after
+//!   acknowledging a write, but before a replica received it, loses the write when the
+//!   replica is promoted: a redeemed grant becomes authorized again (a second redemption
+//!   can succeed), a remembered `jti` is forgotten (a replayed assertion is accepted once
+//!   more), a completion or revocation is undone. To make failover cost nothing, make
+//!   every acknowledged write reach a replica before the primary answers: configure
+//!   `min-replicas-to-write 1` with a small `min-replicas-max-lag` (Redis then refuses
+//!   writes it cannot replicate), and make the failover promote only an up-to-date replica
+//!   (Sentinel or Cluster with `replica-validity-factor`, or a managed service's synchronous
+//!   mode). Redis's `WAIT` after each script narrows the window further but still does not
+//!   make a write durable on a failed-over primary by itself; this store does not send it.
+//!   For a single Redis that restarts, `appendonly yes` with `appendfsync always` keeps
+//!   every acknowledged write across a crash (`everysec` may lose the last second).
+//!   Without these, a failover may cost the guarantees above for the writes of its last
+//!   moments; it never makes the store answer wrongly for older data.
 //!
 //! ## Example
 //!
@@ -94,20 +177,17 @@
 //! use ciba_redis::{RedisStore, RedisStoreConfig};
 //! use ciba_server::{CibaServer, DefaultTokenMinter, ServerConfig, StaticClientRegistry};
 //!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = ServerConfig::new(
 //!     "https://op.example",
 //!     "https://op.example/token",
 //!     "https://op.example/bc-authorize",
 //! )?;
 //! // Every instance uses the same Redis and the same prefix.
-//! let store = RedisStore::with_config(
-//!     "redis://127.0.0.1:6379/0",
-//!     RedisStoreConfig {
-//!         key_prefix: "op-example:ciba:".into(),
-//!         ..RedisStoreConfig::default()
-//!     },
-//! )?;
-//! store.ping()?; // fail fast at start-up; later outages become 503 answers
+//! let mut settings = RedisStoreConfig::default();
+//! settings.key_prefix = "op-example:ciba:".into();
+//! // Fails fast at start-up; later outages become 503 answers.
+//! let store = RedisStore::connect("rediss://redis.internal:6380/0", settings).await?;
 //! let key = JwkSigner::generate_ed25519(&OsRandom, Some("op-key-1".into()))?;
 //! let server = CibaServer::new(
 //!     config,
@@ -116,7 +196,8 @@
 //!     Arc::new(DefaultTokenMinter::new(Arc::new(key))),
 //! );
 //! # let _ = server;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! (In production every instance signs with the same keys, loaded from configuration,
@@ -126,12 +207,13 @@
 
 mod codec;
 mod config;
+mod connect;
 mod error;
 mod keys;
-mod pool;
+mod link;
 mod scripts;
 mod store;
 
-pub use config::RedisStoreConfig;
+pub use config::{EvictionCheck, RedisStoreConfig};
 pub use error::RedisStoreError;
 pub use store::RedisStore;

@@ -1,35 +1,38 @@
 //! [`RedisStore`]: ciba-server's [`Store`] over Redis.
 
 use std::fmt;
-use std::future::ready;
 use std::time::SystemTime;
 
+use ciba_core::random::{IDENTIFIER_BYTES, OsRandom, random_identifier};
 use ciba_server::Ticket;
-use ciba_server::store::BoxFuture;
 use ciba_server::store::{
-    CompleteStatus, Completion, PollStatus, ReplayKey, Store, StoreError, StoredRequest,
-    TokenFingerprint,
+    BoxFuture, CompleteStatus, Completion, PollStatus, ReplayKey, RequestState, Store, StoreError,
+    StoredRequest, TokenFingerprint,
 };
+use futures_util::future::join_all;
 
 use crate::codec::{
     MAX_MILLIS, decode_request, encode_completion, encode_request, encode_tokens, exact, millis,
+    revocations,
 };
 use crate::config::RedisStoreConfig;
 use crate::error::RedisStoreError;
 use crate::keys::{Keys, jti_member, request_member, ticket_member};
-use crate::pool::Pool;
+use crate::link::Link;
 use crate::scripts::Scripts;
 
-/// A [`Store`] in Redis, shared by every server instance that uses the same Redis and key
-/// prefix. Cheap to share behind an `Arc`; it holds a small connection pool.
+/// A [`Store`] in Redis, shared by every server instance that uses the same Redis (or
+/// Redis Cluster) and key prefix. Cheap to share behind an `Arc`; every operation is
+/// async and bounded by the response timeout.
 ///
-/// See the [crate documentation](crate) for the key layout, the time model and the
-/// per-client bound.
+/// See the [crate documentation](crate) for the key layout, the time model, the per-client
+/// bound and what each operation does when Redis fails.
 pub struct RedisStore {
     config: RedisStoreConfig,
     keys: Keys,
-    pool: Pool,
+    link: Link,
     scripts: Scripts,
+    margin: u64,
 }
 
 impl fmt::Debug for RedisStore {
@@ -37,42 +40,36 @@ impl fmt::Debug for RedisStore {
         // The URL may hold a password: leave it out.
         f.debug_struct("RedisStore")
             .field("config", &self.config)
+            .field("cluster", &self.link.is_cluster())
             .finish_non_exhaustive()
     }
 }
 
-/// What an insert script answered.
-enum Inserted {
-    Ok,
-    Duplicate,
+/// What the charge script answered.
+enum Charged {
+    /// Counted now.
+    New,
+    /// Already counted (a retry, or the same entry stored again).
+    Again,
+    /// The client is at its bound.
     Limit,
 }
 
 impl RedisStore {
-    /// A store for the Redis at `url` (`redis://[user:password@]host[:port][/db]`, or
-    /// `redis+unix:///path`) with the default settings. No connection is made yet: the
-    /// first operation connects, so a server can start while Redis is down (and answer 503
-    /// until it is up). Use [`RedisStore::ping`] to check the connection at start-up.
-    pub fn open(url: &str) -> Result<RedisStore, RedisStoreError> {
-        RedisStore::with_config(url, RedisStoreConfig::default())
+    pub(crate) fn new(link: Link, config: RedisStoreConfig) -> RedisStore {
+        RedisStore {
+            keys: Keys::new(&config.key_prefix),
+            margin: u64::try_from(config.ttl_margin.as_millis())
+                .unwrap_or(MAX_MILLIS)
+                .min(MAX_MILLIS),
+            config,
+            link,
+            scripts: Scripts::new(),
+        }
     }
 
-    /// A store for the Redis at `url` with `config`.
-    pub fn with_config(url: &str, config: RedisStoreConfig) -> Result<RedisStore, RedisStoreError> {
-        let client =
-            redis::Client::open(url).map_err(|source| RedisStoreError::InvalidUrl { source })?;
-        let pool = Pool::new(
-            client,
-            config.max_connections,
-            config.connect_timeout,
-            config.response_timeout,
-        );
-        Ok(RedisStore {
-            keys: Keys::new(&config.key_prefix),
-            config,
-            pool,
-            scripts: Scripts::new(),
-        })
+    pub(crate) fn link(&self) -> &Link {
+        &self.link
     }
 
     /// The settings.
@@ -80,34 +77,30 @@ impl RedisStore {
         &self.config
     }
 
-    /// Checks that Redis answers, and loads the scripts so the first requests do not have
-    /// to.
-    pub fn ping(&self) -> Result<(), RedisStoreError> {
-        self.pool.run("ping", |c| {
-            redis::cmd("PING").query::<()>(c)?;
-            for script in self.scripts.all() {
-                script.load(c)?;
-            }
-            Ok(())
-        })
+    /// Checks that Redis answers (`PING`), and loads the scripts so the first requests need
+    /// not send them.
+    pub async fn ping(&self) -> Result<(), RedisStoreError> {
+        self.link.query::<()>("ping", &redis::cmd("PING")).await?;
+        for code in self.scripts.all() {
+            let mut load = redis::cmd("SCRIPT");
+            load.arg("LOAD").arg(code);
+            self.link.query::<redis::Value>("ping", &load).await?;
+        }
+        Ok(())
     }
 
     /// How many entries `client_id` has (tickets, requests, replay entries) as of `now`:
     /// the count the per-client bound applies to.
-    pub fn client_entries(
+    pub async fn client_entries(
         &self,
         client_id: &str,
         now: SystemTime,
     ) -> Result<usize, RedisStoreError> {
-        let key = self.keys.client(client_id);
-        let after_now = format!("({}", millis(now));
-        self.pool.run("client_entries", |c| {
-            redis::cmd("ZCOUNT")
-                .arg(&key)
-                .arg(&after_now)
-                .arg("+inf")
-                .query::<usize>(c)
-        })
+        let mut cmd = redis::cmd("ZCOUNT");
+        cmd.arg(self.keys.client(client_id))
+            .arg(format!("({}", millis(now)))
+            .arg("+inf");
+        self.link.query("client_entries", &cmd).await
     }
 
     fn limit(&self) -> u64 {
@@ -116,52 +109,524 @@ impl RedisStore {
             .min(MAX_MILLIS)
     }
 
-    fn inserted(&self, answer: &str, client_id: &str) -> Result<(), StoreError> {
-        match parse_inserted(answer)? {
-            Inserted::Ok => Ok(()),
-            Inserted::Duplicate => Err(StoreError::DuplicateKey),
-            Inserted::Limit => Err(StoreError::ClientLimitReached {
-                client_id: client_id.to_owned(),
-                limit: self.config.max_entries_per_client,
+    fn limit_reached(&self, client_id: &str) -> StoreError {
+        StoreError::ClientLimitReached {
+            client_id: client_id.to_owned(),
+            limit: self.config.max_entries_per_client,
+        }
+    }
+
+    /// Counts `member` against `client_id`'s bound until `deadline`.
+    async fn charge(
+        &self,
+        operation: &'static str,
+        client_id: &str,
+        member: &str,
+        deadline: SystemTime,
+        now: SystemTime,
+    ) -> Result<Charged, RedisStoreError> {
+        let answer: String = self
+            .scripts
+            .charge
+            .call(&[&self.keys.client(client_id)])
+            .arg(millis(now))
+            .arg(millis(deadline))
+            .arg(self.limit())
+            .arg(member)
+            .arg(self.margin)
+            .run(&self.link, operation)
+            .await?;
+        match answer.as_str() {
+            "new" => Ok(Charged::New),
+            "again" => Ok(Charged::Again),
+            "limit" => Ok(Charged::Limit),
+            _ => Err(RedisStoreError::Corrupt {
+                what: "answer of the charge script",
             }),
         }
     }
 
-    /// Runs `take_ticket`: deletes the ticket and returns it with its deadline.
-    fn delete_ticket(
+    /// Stops counting `member` against `client_id` (best effort: a member left behind is
+    /// forgotten at its deadline).
+    async fn uncharge(&self, operation: &'static str, client_id: &str, member: &str) {
+        let mut cmd = redis::cmd("ZREM");
+        cmd.arg(self.keys.client(client_id)).arg(member);
+        if let Err(e) = self.link.query::<i64>(operation, &cmd).await {
+            tracing::debug!(target: "ciba_redis", error = %e, "a client entry stays counted until its deadline");
+        }
+    }
+
+    /// Deletes `key` (best effort: an undo after a failed step).
+    async fn forget(&self, operation: &'static str, key: &str) {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(key);
+        if let Err(e) = self.link.query::<i64>(operation, &cmd).await {
+            tracing::debug!(target: "ciba_redis", error = %e, "a record stays until its TTL");
+        }
+    }
+
+    /// Runs `take_ticket`: deletes the ticket, then gives its room back to its client.
+    /// Returns the ticket's JSON and deadline.
+    async fn delete_ticket(
         &self,
         operation: &'static str,
         id: &str,
     ) -> Result<Option<(String, u64)>, RedisStoreError> {
-        let key = self.keys.ticket(id);
-        let taken: Option<(String, String)> = self.pool.run(operation, |c| {
-            self.scripts
-                .take_ticket
-                .key(&key)
-                .arg(self.keys.prefix())
-                .arg(ticket_member(id))
-                .invoke(c)
+        let taken: Option<(String, String, String)> = self
+            .scripts
+            .take_ticket
+            .call(&[&self.keys.ticket(id)])
+            .run(&self.link, operation)
+            .await?;
+        let Some((json, deadline, client_id)) = taken else {
+            return Ok(None);
+        };
+        // The ticket is gone whatever happens next: a failure here only leaves it counted
+        // until its deadline.
+        self.uncharge(operation, &client_id, &ticket_member(id))
+            .await;
+        let deadline = deadline.parse().map_err(|_| RedisStoreError::Corrupt {
+            what: "deadline of a ticket",
         })?;
-        taken
-            .map(|(json, deadline)| {
-                let deadline = deadline.parse().map_err(|_| RedisStoreError::Corrupt {
-                    what: "deadline of a ticket",
-                })?;
-                Ok((json, deadline))
+        Ok(Some((json, deadline)))
+    }
+
+    /// Writes the revocations in `tokens` (the scripts' `fp millis secs nanos;` list) that
+    /// have not expired at `now`. Idempotent: a retry writes the same keys again.
+    async fn revoke(
+        &self,
+        operation: &'static str,
+        tokens: &str,
+        now: SystemTime,
+    ) -> Result<(), RedisStoreError> {
+        let now = millis(now);
+        let writes = revocations(tokens)?
+            .into_iter()
+            .filter(|(_, until)| *until > now)
+            .map(|(fp, until)| {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(self.keys.revoked(fp))
+                    .arg(until)
+                    .arg("PX")
+                    .arg(until - now + self.margin);
+                cmd
             })
-            .transpose()
+            .collect::<Vec<_>>();
+        let done = join_all(
+            writes
+                .iter()
+                .map(|cmd| self.link.query::<()>(operation, cmd)),
+        )
+        .await;
+        done.into_iter().collect()
+    }
+
+    /// Adds a pending request to the deployment's and its subject's pending indexes.
+    async fn index(&self, request: &StoredRequest, now: SystemTime) -> Result<(), RedisStoreError> {
+        let member = request.auth_req_id.as_str();
+        let expiry = millis(request.expires_at);
+        let all = self.keys.pending();
+        let subject = self.keys.subject(&request.subject);
+        let calls = [all.as_str(), subject.as_str()].map(|key| {
+            self.scripts
+                .index
+                .call(&[key])
+                .arg(millis(now))
+                .arg(expiry)
+                .arg(member)
+                .arg(self.margin)
+        });
+        let done = join_all(
+            calls
+                .iter()
+                .map(|c| c.run::<i64>(&self.link, "insert_request")),
+        )
+        .await;
+        done.into_iter().try_for_each(|r| r.map(|_| ()))
+    }
+
+    /// Removes a request from the pending indexes (best effort: listings skip and remove
+    /// what is no longer pending, and entries go at their expiry).
+    async fn unindex(&self, auth_req_id: &str, subject: &str) {
+        let mut all = redis::cmd("ZREM");
+        all.arg(self.keys.pending()).arg(auth_req_id);
+        let mut own = redis::cmd("ZREM");
+        own.arg(self.keys.subject(subject)).arg(auth_req_id);
+        let (a, b) = futures_util::future::join(
+            self.link.query::<i64>("complete", &all),
+            self.link.query::<i64>("complete", &own),
+        )
+        .await;
+        if let Err(e) = a.and(b) {
+            tracing::debug!(target: "ciba_redis", error = %e, "a finished request stays in a pending index until listed");
+        }
+    }
+
+    async fn insert_ticket_async(
+        &self,
+        ticket: &Ticket,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(ticket).map_err(|source| RedisStoreError::Encode { source })?;
+        let key = self.keys.ticket(&ticket.id);
+        let answer: String = self
+            .scripts
+            .insert_ticket
+            .call(&[&key])
+            .arg(millis(now))
+            .arg(millis(ticket.expires_at))
+            .arg(self.margin)
+            .arg(&ticket.client_id)
+            .arg(&json)
+            .run(&self.link, "insert_ticket")
+            .await?;
+        match answer.as_str() {
+            "ok" => {}
+            "duplicate" => return Err(StoreError::DuplicateKey),
+            _ => return Err(unexpected("answer of the insert_ticket script")),
+        }
+        let member = ticket_member(&ticket.id);
+        match self
+            .charge(
+                "insert_ticket",
+                &ticket.client_id,
+                &member,
+                ticket.expires_at,
+                now,
+            )
+            .await
+        {
+            Ok(Charged::New | Charged::Again) => Ok(()),
+            Ok(Charged::Limit) => {
+                self.forget("insert_ticket", &key).await;
+                Err(self.limit_reached(&ticket.client_id))
+            }
+            Err(e) => {
+                self.forget("insert_ticket", &key).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn take_ticket_async(
+        &self,
+        id: &str,
+        now: SystemTime,
+    ) -> Result<Option<Ticket>, StoreError> {
+        let Some((json, deadline)) = self.delete_ticket("take_ticket", id).await? else {
+            return Ok(None);
+        };
+        if millis(now) >= deadline {
+            // Expired: forgotten, as MemoryStore's sweep would have.
+            return Ok(None);
+        }
+        let ticket =
+            serde_json::from_str(&json).map_err(|source| RedisStoreError::Decode { source })?;
+        Ok(Some(ticket))
+    }
+
+    async fn insert_request_async(
+        &self,
+        request: &StoredRequest,
+        keep_until: SystemTime,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let fields = encode_request(request, keep_until)?;
+        let key = self.keys.request(&request.auth_req_id);
+        let mut call = self
+            .scripts
+            .insert_request
+            .call(&[&key])
+            .arg(millis(now))
+            .arg(millis(keep_until))
+            .arg(self.margin);
+        for (name, value) in &fields {
+            call = call.arg(*name).arg(value);
+        }
+        let answer: String = call.run(&self.link, "insert_request").await?;
+        match answer.as_str() {
+            "ok" => {}
+            "duplicate" => return Err(StoreError::DuplicateKey),
+            _ => return Err(unexpected("answer of the insert_request script")),
+        }
+        let member = request_member(&request.auth_req_id);
+        let charged = self
+            .charge(
+                "insert_request",
+                &request.client_id,
+                &member,
+                keep_until,
+                now,
+            )
+            .await;
+        let undo_charge = match charged {
+            Ok(Charged::New) => true,
+            Ok(Charged::Again) => false,
+            Ok(Charged::Limit) => {
+                self.forget("insert_request", &key).await;
+                return Err(self.limit_reached(&request.client_id));
+            }
+            Err(e) => {
+                self.forget("insert_request", &key).await;
+                return Err(e.into());
+            }
+        };
+        let listed = request.state == RequestState::Pending && request.expires_at > now;
+        if listed && let Err(e) = self.index(request, now).await {
+            // Not listed, the user could not approve it: undo, and let the client retry.
+            self.forget("insert_request", &key).await;
+            if undo_charge {
+                self.uncharge("insert_request", &request.client_id, &member)
+                    .await;
+            }
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// The request under `key`, if kept at `now`.
+    async fn read_request(
+        &self,
+        operation: &'static str,
+        key: &str,
+        now: SystemTime,
+    ) -> Result<Option<StoredRequest>, RedisStoreError> {
+        let mut cmd = redis::cmd("HGETALL");
+        cmd.arg(key);
+        let pairs: Vec<String> = self.link.query(operation, &cmd).await?;
+        if pairs.is_empty() {
+            return Ok(None);
+        }
+        let keep: u64 =
+            field(&pairs, "k")
+                .and_then(|k| k.parse().ok())
+                .ok_or(RedisStoreError::Corrupt {
+                    what: "keep-until of a request",
+                })?;
+        if millis(now) >= keep {
+            return Ok(None);
+        }
+        Ok(Some(decode_request(&pairs)?))
+    }
+
+    async fn pending_async(
+        &self,
+        subject: Option<&str>,
+        limit: usize,
+        now: SystemTime,
+    ) -> Result<Vec<StoredRequest>, StoreError> {
+        const BATCH: usize = 64;
+        let index = subject.map_or_else(|| self.keys.pending(), |s| self.keys.subject(s));
+        let mut found = Vec::new();
+        let mut stale = Vec::new();
+        let mut offset = 0usize;
+        while found.len() < limit {
+            let want = (limit - found.len()).clamp(1, BATCH);
+            let mut range = redis::cmd("ZRANGEBYSCORE");
+            range
+                .arg(&index)
+                .arg(format!("({}", millis(now)))
+                .arg("+inf")
+                .arg("LIMIT")
+                .arg(offset)
+                .arg(want);
+            let ids: Vec<String> = self.link.query("pending_requests", &range).await?;
+            offset += ids.len();
+            let keys: Vec<String> = ids.iter().map(|id| self.keys.request(id)).collect();
+            let read = join_all(
+                keys.iter()
+                    .map(|key| self.read_request("pending_requests", key, now)),
+            )
+            .await;
+            for (id, request) in ids.iter().zip(read) {
+                match request? {
+                    Some(r)
+                        if r.state == RequestState::Pending
+                            && r.expires_at > now
+                            && subject.is_none_or(|s| r.subject == s) =>
+                    {
+                        found.push(r)
+                    }
+                    _ => stale.push(id.clone()),
+                }
+            }
+            if ids.len() < want {
+                break;
+            }
+        }
+        if !stale.is_empty() {
+            let mut clean = redis::cmd("ZREM");
+            clean.arg(&index).arg(&stale);
+            if let Err(e) = self.link.query::<i64>("pending_requests", &clean).await {
+                tracing::debug!(target: "ciba_redis", error = %e, "stale pending-index entries stay until their expiry");
+            }
+        }
+        found.sort_by(|a, b| (a.expires_at, &a.auth_req_id).cmp(&(b.expires_at, &b.auth_req_id)));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn complete_async(
+        &self,
+        auth_req_id: &str,
+        result: Completion,
+        now: SystemTime,
+    ) -> Result<CompleteStatus, StoreError> {
+        let state = encode_completion(&result)?;
+        // Names this call, so that the retry below, after an answer lost with the
+        // connection, is recognised as the call that completed the request.
+        let nonce = random_identifier(&OsRandom, IDENTIFIER_BYTES)
+            .map_err(|_| unexpected("random source"))?;
+        let call = self
+            .scripts
+            .complete
+            .call(&[&self.keys.request(auth_req_id)])
+            .arg(millis(now))
+            .arg(state.tag)
+            .arg(&state.grant)
+            .arg(&state.tokens)
+            .arg(&nonce);
+        let reply: Vec<String> = match call.run(&self.link, "complete").await {
+            Err(e) if retry_safe(&e) => call.run(&self.link, "complete").await?,
+            other => other?,
+        };
+        let (status, before) = split_status(&reply);
+        let finished = |before: &[String]| -> Result<Box<StoredRequest>, StoreError> {
+            let mut request = decode_request(before)?;
+            // The answer describes the request as the completion found it: pending (a
+            // retry's reply shows the stored result in the hash).
+            request.state = RequestState::Pending;
+            Ok(Box::new(request))
+        };
+        let outcome = match status {
+            "unknown" => return Ok(CompleteStatus::Unknown),
+            "already" => return Ok(CompleteStatus::AlreadyCompleted),
+            "completed" => CompleteStatus::Completed(finished(before)?),
+            "expired" => CompleteStatus::Expired(finished(before)?),
+            _ => return Err(unexpected("answer of the complete script")),
+        };
+        if let CompleteStatus::Completed(r) | CompleteStatus::Expired(r) = &outcome {
+            self.unindex(auth_req_id, &r.subject).await;
+        }
+        Ok(outcome)
+    }
+
+    async fn poll_async(
+        &self,
+        auth_req_id: &str,
+        client_id: &str,
+        interval_increment: u64,
+        now: SystemTime,
+    ) -> Result<PollStatus, StoreError> {
+        let reply: Vec<String> = self
+            .scripts
+            .poll
+            .call(&[&self.keys.request(auth_req_id)])
+            .arg(millis(now))
+            .arg(client_id)
+            .arg(interval_increment.min(MAX_MILLIS))
+            .arg(exact(now))
+            .run(&self.link, "poll")
+            .await?;
+        let (status, rest) = split_status(&reply);
+        Ok(match status {
+            "unknown" => PollStatus::Unknown,
+            "used" => {
+                if let Some(tokens) = rest.first() {
+                    // A replay: revoke what the redemption issued. Should this fail, the
+                    // client gets 503, and its retry (a replay again) revokes once more.
+                    self.revoke("poll", tokens, now).await?;
+                }
+                PollStatus::AlreadyUsed
+            }
+            "expired" => PollStatus::Expired,
+            "pending" => PollStatus::Pending,
+            "slow_down" => PollStatus::SlowDown {
+                interval: rest
+                    .first()
+                    .and_then(|i| i.parse().ok())
+                    .ok_or_else(|| unexpected("interval of a slow_down answer"))?,
+            },
+            "denied" => PollStatus::Denied,
+            "failed" => PollStatus::Failed,
+            "authorized" => PollStatus::Authorized(Box::new(decode_request(rest)?)),
+            _ => return Err(unexpected("answer of the poll script")),
+        })
+    }
+
+    async fn attach_tokens_async(
+        &self,
+        auth_req_id: &str,
+        tokens: &[TokenFingerprint],
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let tokens = encode_tokens(tokens)?;
+        let revoke: String = self
+            .scripts
+            .attach_tokens
+            .call(&[&self.keys.request(auth_req_id)])
+            .arg(millis(now))
+            .arg(&tokens)
+            .run(&self.link, "attach_tokens")
+            .await?;
+        if !revoke.is_empty() {
+            self.revoke("attach_tokens", &revoke, now).await?;
+        }
+        Ok(())
+    }
+
+    async fn is_revoked_async(
+        &self,
+        fingerprint: &str,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(self.keys.revoked(fingerprint));
+        let until: Option<String> = self.link.query("is_revoked", &cmd).await?;
+        match until {
+            None => Ok(false),
+            Some(until) => {
+                let until: u64 = until
+                    .parse()
+                    .map_err(|_| unexpected("expiry of a revocation"))?;
+                Ok(millis(now) < until)
+            }
+        }
+    }
+
+    async fn remember_jti_async(
+        &self,
+        key: &ReplayKey,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        let answer: String = self
+            .scripts
+            .remember_jti
+            .call(&[&self.keys.jti(key), &self.keys.client(&key.client_id)])
+            .arg(millis(now))
+            .arg(millis(expires_at))
+            .arg(self.limit())
+            .arg(jti_member(key))
+            .arg(self.margin)
+            .run(&self.link, "remember_jti")
+            .await?;
+        match answer.as_str() {
+            "ok" => Ok(true),
+            "replay" => Ok(false),
+            "limit" => Err(self.limit_reached(&key.client_id)),
+            _ => Err(unexpected("answer of the remember_jti script")),
+        }
     }
 }
 
-fn parse_inserted(answer: &str) -> Result<Inserted, RedisStoreError> {
-    match answer {
-        "ok" => Ok(Inserted::Ok),
-        "duplicate" => Ok(Inserted::Duplicate),
-        "limit" => Ok(Inserted::Limit),
-        _ => Err(RedisStoreError::Corrupt {
-            what: "answer of an insert script",
-        }),
-    }
+/// True when an error says the connection went away before an answer came (not a timeout:
+/// that already spent the operation's time), so one more try, under the same nonce, may
+/// reach Redis through a new connection.
+fn retry_safe(e: &RedisStoreError) -> bool {
+    matches!(e, RedisStoreError::Command { source, .. }
+        if source.is_connection_dropped() || source.is_io_error() || source.is_connection_refusal())
 }
 
 /// Splits a script's `{status, field, value, ...}` answer.
@@ -183,224 +648,13 @@ fn unexpected(what: &'static str) -> StoreError {
     RedisStoreError::Corrupt { what }.into()
 }
 
-/// The store operations over blocking connections (interim: made async by the redis rework).
-impl RedisStore {
-    fn insert_ticket_blocking(&self, ticket: &Ticket, now: SystemTime) -> Result<(), StoreError> {
-        let json =
-            serde_json::to_string(ticket).map_err(|source| RedisStoreError::Encode { source })?;
-        let answer: String = self.pool.run("insert_ticket", |c| {
-            self.scripts
-                .insert_ticket
-                .key(self.keys.ticket(&ticket.id))
-                .key(self.keys.client(&ticket.client_id))
-                .arg(millis(now))
-                .arg(millis(ticket.expires_at))
-                .arg(self.limit())
-                .arg(ticket_member(&ticket.id))
-                .arg(&ticket.client_id)
-                .arg(&json)
-                .invoke(c)
-        })?;
-        self.inserted(&answer, &ticket.client_id)
-    }
-
-    fn take_ticket_blocking(
-        &self,
-        id: &str,
-        now: SystemTime,
-    ) -> Result<Option<Ticket>, StoreError> {
-        let Some((json, deadline)) = self.delete_ticket("take_ticket", id)? else {
-            return Ok(None);
-        };
-        if millis(now) >= deadline {
-            // Expired: forgotten, as MemoryStore's sweep would have.
-            return Ok(None);
-        }
-        let ticket =
-            serde_json::from_str(&json).map_err(|source| RedisStoreError::Decode { source })?;
-        Ok(Some(ticket))
-    }
-
-    fn remove_ticket_blocking(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.delete_ticket("remove_ticket", id)?.is_some())
-    }
-
-    fn insert_request_blocking(
-        &self,
-        request: &StoredRequest,
-        keep_until: SystemTime,
-        now: SystemTime,
-    ) -> Result<(), StoreError> {
-        let fields = encode_request(request, keep_until)?;
-        let answer: String = self.pool.run("insert_request", |c| {
-            let mut call = self.scripts.insert_request.prepare_invoke();
-            call.key(self.keys.request(&request.auth_req_id))
-                .key(self.keys.client(&request.client_id))
-                .arg(millis(now))
-                .arg(millis(keep_until))
-                .arg(self.limit())
-                .arg(request_member(&request.auth_req_id));
-            for (name, value) in &fields {
-                call.arg(*name).arg(value);
-            }
-            call.invoke(c)
-        })?;
-        self.inserted(&answer, &request.client_id)
-    }
-
-    fn request_blocking(
-        &self,
-        auth_req_id: &str,
-        now: SystemTime,
-    ) -> Result<Option<StoredRequest>, StoreError> {
-        let key = self.keys.request(auth_req_id);
-        let pairs: Vec<String> = self
-            .pool
-            .run("request", |c| redis::cmd("HGETALL").arg(&key).query(c))?;
-        if pairs.is_empty() {
-            return Ok(None);
-        }
-        let keep: u64 = field(&pairs, "k")
-            .and_then(|k| k.parse().ok())
-            .ok_or_else(|| unexpected("keep-until of a request"))?;
-        if millis(now) >= keep {
-            return Ok(None);
-        }
-        Ok(Some(decode_request(&pairs)?))
-    }
-
-    fn complete_blocking(
-        &self,
-        auth_req_id: &str,
-        result: Completion,
-        now: SystemTime,
-    ) -> Result<CompleteStatus, StoreError> {
-        let state = encode_completion(&result)?;
-        let reply: Vec<String> = self.pool.run("complete", |c| {
-            self.scripts
-                .complete
-                .key(self.keys.request(auth_req_id))
-                .arg(millis(now))
-                .arg(state.tag)
-                .arg(&state.grant)
-                .arg(&state.tokens)
-                .invoke(c)
-        })?;
-        let (status, before) = split_status(&reply);
-        Ok(match status {
-            "unknown" => CompleteStatus::Unknown,
-            "already" => CompleteStatus::AlreadyCompleted,
-            "completed" => CompleteStatus::Completed(Box::new(decode_request(before)?)),
-            "expired" => CompleteStatus::Expired(Box::new(decode_request(before)?)),
-            _ => return Err(unexpected("answer of the complete script")),
-        })
-    }
-
-    fn poll_blocking(
-        &self,
-        auth_req_id: &str,
-        client_id: &str,
-        interval_increment: u64,
-        now: SystemTime,
-    ) -> Result<PollStatus, StoreError> {
-        let reply: Vec<String> = self.pool.run("poll", |c| {
-            self.scripts
-                .poll
-                .key(self.keys.request(auth_req_id))
-                .arg(self.keys.prefix())
-                .arg(millis(now))
-                .arg(client_id)
-                .arg(interval_increment.min(MAX_MILLIS))
-                .arg(exact(now))
-                .invoke(c)
-        })?;
-        let (status, rest) = split_status(&reply);
-        Ok(match status {
-            "unknown" => PollStatus::Unknown,
-            "used" => PollStatus::AlreadyUsed,
-            "expired" => PollStatus::Expired,
-            "pending" => PollStatus::Pending,
-            "slow_down" => PollStatus::SlowDown {
-                interval: rest
-                    .first()
-                    .and_then(|i| i.parse().ok())
-                    .ok_or_else(|| unexpected("interval of a slow_down answer"))?,
-            },
-            "denied" => PollStatus::Denied,
-            "failed" => PollStatus::Failed,
-            "authorized" => PollStatus::Authorized(Box::new(decode_request(rest)?)),
-            _ => return Err(unexpected("answer of the poll script")),
-        })
-    }
-
-    fn attach_tokens_blocking(
-        &self,
-        auth_req_id: &str,
-        tokens: &[TokenFingerprint],
-        now: SystemTime,
-    ) -> Result<(), StoreError> {
-        let tokens = encode_tokens(tokens)?;
-        let _redeemed: i64 = self.pool.run("attach_tokens", |c| {
-            self.scripts
-                .attach_tokens
-                .key(self.keys.request(auth_req_id))
-                .arg(self.keys.prefix())
-                .arg(millis(now))
-                .arg(&tokens)
-                .invoke(c)
-        })?;
-        Ok(())
-    }
-
-    fn is_revoked_blocking(&self, fingerprint: &str, now: SystemTime) -> Result<bool, StoreError> {
-        let key = self.keys.revoked(fingerprint);
-        let until: Option<String> = self
-            .pool
-            .run("is_revoked", |c| redis::cmd("GET").arg(&key).query(c))?;
-        match until {
-            None => Ok(false),
-            Some(until) => {
-                let until: u64 = until
-                    .parse()
-                    .map_err(|_| unexpected("expiry of a revocation"))?;
-                Ok(millis(now) < until)
-            }
-        }
-    }
-
-    fn remember_jti_blocking(
-        &self,
-        key: &ReplayKey,
-        expires_at: SystemTime,
-        now: SystemTime,
-    ) -> Result<bool, StoreError> {
-        let answer: String = self.pool.run("remember_jti", |c| {
-            self.scripts
-                .remember_jti
-                .key(self.keys.jti(key))
-                .key(self.keys.client(&key.client_id))
-                .arg(millis(now))
-                .arg(millis(expires_at))
-                .arg(self.limit())
-                .arg(jti_member(key))
-                .invoke(c)
-        })?;
-        match answer.as_str() {
-            "replay" => Ok(false),
-            other => self.inserted(other, &key.client_id).map(|()| true),
-        }
-    }
-}
-
-// INTERIM (branch issue15-base only): the blocking operations wrapped in ready futures so the
-// workspace compiles against the async `Store`; the ciba-redis rework replaces all of this.
 impl Store for RedisStore {
     fn insert_ticket<'a>(
         &'a self,
         ticket: &'a Ticket,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(ready(self.insert_ticket_blocking(ticket, now)))
+        Box::pin(self.insert_ticket_async(ticket, now))
     }
 
     fn take_ticket<'a>(
@@ -408,7 +662,7 @@ impl Store for RedisStore {
         id: &'a str,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<Ticket>, StoreError>> {
-        Box::pin(ready(self.take_ticket_blocking(id, now)))
+        Box::pin(self.take_ticket_async(id, now))
     }
 
     fn insert_request<'a>(
@@ -417,9 +671,7 @@ impl Store for RedisStore {
         keep_until: SystemTime,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(ready(
-            self.insert_request_blocking(request, keep_until, now),
-        ))
+        Box::pin(self.insert_request_async(request, keep_until, now))
     }
 
     fn request<'a>(
@@ -427,16 +679,19 @@ impl Store for RedisStore {
         auth_req_id: &'a str,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<StoredRequest>, StoreError>> {
-        Box::pin(ready(self.request_blocking(auth_req_id, now)))
+        Box::pin(async move {
+            let key = self.keys.request(auth_req_id);
+            Ok(self.read_request("request", &key, now).await?)
+        })
     }
 
     fn pending_requests<'a>(
         &'a self,
-        _subject: Option<&'a str>,
-        _limit: usize,
-        _now: SystemTime,
+        subject: Option<&'a str>,
+        limit: usize,
+        now: SystemTime,
     ) -> BoxFuture<'a, Result<Vec<StoredRequest>, StoreError>> {
-        Box::pin(ready(Ok(Vec::new())))
+        Box::pin(self.pending_async(subject, limit, now))
     }
 
     fn complete<'a>(
@@ -445,7 +700,7 @@ impl Store for RedisStore {
         result: Completion,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<CompleteStatus, StoreError>> {
-        Box::pin(ready(self.complete_blocking(auth_req_id, result, now)))
+        Box::pin(self.complete_async(auth_req_id, result, now))
     }
 
     fn poll<'a>(
@@ -455,12 +710,7 @@ impl Store for RedisStore {
         interval_increment: u64,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<PollStatus, StoreError>> {
-        Box::pin(ready(self.poll_blocking(
-            auth_req_id,
-            client_id,
-            interval_increment,
-            now,
-        )))
+        Box::pin(self.poll_async(auth_req_id, client_id, interval_increment, now))
     }
 
     fn attach_tokens<'a>(
@@ -469,7 +719,7 @@ impl Store for RedisStore {
         tokens: &'a [TokenFingerprint],
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(ready(self.attach_tokens_blocking(auth_req_id, tokens, now)))
+        Box::pin(self.attach_tokens_async(auth_req_id, tokens, now))
     }
 
     fn is_revoked<'a>(
@@ -477,7 +727,7 @@ impl Store for RedisStore {
         fingerprint: &'a str,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(ready(self.is_revoked_blocking(fingerprint, now)))
+        Box::pin(self.is_revoked_async(fingerprint, now))
     }
 
     fn remember_jti<'a>(
@@ -486,10 +736,10 @@ impl Store for RedisStore {
         expires_at: SystemTime,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(ready(self.remember_jti_blocking(key, expires_at, now)))
+        Box::pin(self.remember_jti_async(key, expires_at, now))
     }
 
     fn remove_ticket<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(ready(self.remove_ticket_blocking(id)))
+        Box::pin(async move { Ok(self.delete_ticket("remove_ticket", id).await?.is_some()) })
     }
 }

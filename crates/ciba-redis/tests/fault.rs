@@ -37,12 +37,14 @@ fn assert_unavailable(response: &http::Response<Vec<u8>>) {
     assert_eq!(response.headers()["cache-control"], "no-store");
 }
 
-fn backchannel(server: &CibaServer, client_id: &str) -> BackchannelOutcome {
-    server.authenticate_request(
-        &IncomingRequest::from_http(&bc_request(client_id)),
-        t0(),
-        &OsRandom,
-    )
+async fn backchannel(server: &CibaServer, client_id: &str) -> BackchannelOutcome {
+    server
+        .authenticate_request(
+            &IncomingRequest::from_http(&bc_request(client_id)),
+            t0(),
+            &OsRandom,
+        )
+        .await
 }
 
 fn signal(server: &RedisServer, name: &str) {
@@ -51,66 +53,70 @@ fn signal(server: &RedisServer, name: &str) {
     assert!(status.success(), "kill {name} {pid}");
 }
 
-#[test]
-fn a_stopped_redis_is_answered_with_503_and_retry_after_and_service_recovers_on_restart() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_redis_is_answered_with_503_and_retry_after_and_service_recovers_on_restart() {
     let mut redis = own_redis();
-    let server = server(Arc::new(store_at(&redis.url(), &random_prefix(), 10_000)));
-    let before = start(&server, POLL, t0());
-    let BackchannelOutcome::UserIdentification(ticket) = backchannel(&server, POLL) else {
+    let server = server(Arc::new(
+        store_at(&redis.url(), &random_prefix(), 10_000).await,
+    ));
+    let before = start(&server, POLL, t0()).await;
+    let BackchannelOutcome::UserIdentification(ticket) = backchannel(&server, POLL).await else {
         panic!("backchannel refused");
     };
 
     redis.stop();
     // The backchannel endpoint cannot store the ticket.
-    match backchannel(&server, POLL) {
+    match backchannel(&server, POLL).await {
         BackchannelOutcome::Respond(r) => assert_unavailable(&r.response),
         other => panic!("expected 503, got {other:?}"),
     }
     // issue cannot take the ticket nor store the request.
-    match server.issue(&*ticket, "alice", t0(), &OsRandom) {
+    match server.issue(&*ticket, "alice", t0(), &OsRandom).await {
         IssueOutcome::Refused(r) => assert_unavailable(&r.response),
         other => panic!("expected 503, got {other:?}"),
     }
     // The token endpoint cannot tell pending from anything else.
-    match token(&server, POLL, &before, t0() + secs(5)) {
+    match token(&server, POLL, &before, t0() + secs(5)).await {
         TokenOutcome::Respond(r) => assert_unavailable(&r.response),
         other => panic!("expected 503, got {other:?}"),
     }
     // The AS's own calls get the typed error.
     assert!(matches!(
-        approve(&server, &before, t0()),
+        approve(&server, &before, t0()).await,
         Err(CompleteError::Store(_))
     ));
-    assert!(server.is_revoked("some-token", t0()).is_err());
+    assert!(server.is_revoked("some-token", t0()).await.is_err());
 
     redis.restart();
     // The same server (and pool) works again at once: new flows go end to end.
-    let id = start(&server, POLL, t0() + secs(10));
+    let id = start(&server, POLL, t0() + secs(10)).await;
     assert_eq!(
-        token_error(&token(&server, POLL, &id, t0() + secs(15))),
+        token_error(&token(&server, POLL, &id, t0() + secs(15)).await),
         (400, "authorization_pending".into())
     );
-    approve(&server, &id, t0() + secs(16)).unwrap();
+    approve(&server, &id, t0() + secs(16)).await.unwrap();
     assert!(matches!(
-        token(&server, POLL, &id, t0() + secs(20)),
+        token(&server, POLL, &id, t0() + secs(20)).await,
         TokenOutcome::Issued(_)
     ));
     // This Redis keeps nothing across restarts (no persistence): the old flow is gone.
     assert_eq!(
-        token_error(&token(&server, POLL, &before, t0() + secs(20))),
+        token_error(&token(&server, POLL, &before, t0() + secs(20)).await),
         (400, "invalid_grant".into())
     );
 }
 
-#[test]
-fn a_hung_redis_is_answered_with_503_within_the_response_timeout_and_keeps_its_state() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_redis_is_answered_with_503_within_the_response_timeout_and_keeps_its_state() {
     let redis = own_redis();
-    let server = server(Arc::new(store_at(&redis.url(), &random_prefix(), 10_000)));
-    let id = start(&server, POLL, t0());
+    let server = server(Arc::new(
+        store_at(&redis.url(), &random_prefix(), 10_000).await,
+    ));
+    let id = start(&server, POLL, t0()).await;
 
     signal(&redis, "-STOP");
     let asked = Instant::now();
-    let during = token(&server, POLL, &id, t0() + secs(5));
+    let during = token(&server, POLL, &id, t0() + secs(5)).await;
     let waited = asked.elapsed();
     signal(&redis, "-CONT");
     match during {
@@ -122,12 +128,12 @@ fn a_hung_redis_is_answered_with_503_within_the_response_timeout_and_keeps_its_s
 
     // Redis kept everything: the flow goes on where it was.
     assert_eq!(
-        token_error(&token(&server, POLL, &id, t0() + secs(30))),
+        token_error(&token(&server, POLL, &id, t0() + secs(30)).await),
         (400, "authorization_pending".into())
     );
-    approve(&server, &id, t0() + secs(31)).unwrap();
+    approve(&server, &id, t0() + secs(31)).await.unwrap();
     assert!(matches!(
-        token(&server, POLL, &id, t0() + secs(40)),
+        token(&server, POLL, &id, t0() + secs(40)).await,
         TokenOutcome::Issued(_)
     ));
 }

@@ -1,5 +1,6 @@
 //! An instance killed with SIGKILL while it holds 200 flows: another instance finishes
-//! every one of them, none is lost and none is redeemed twice.
+//! every one of them, none is lost and none is redeemed twice. On one Redis, on Redis over
+//! TLS and on a Redis Cluster.
 //!
 //! Instance A is a second OS process: this test binary run again with only the ignored
 //! `instance_a_process` test selected and `CIBA_KILL_TEST_ROLE=instance-a` set. It starts
@@ -29,41 +30,44 @@ const APPROVED_BY_A: usize = 100;
 const REDEEMED_BY_A: usize = 50;
 const ROLE: &str = "CIBA_KILL_TEST_ROLE";
 
-#[test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "instance A of kill_minus_nine_of_an_instance_loses_no_flow, run by that test in a child process"]
-fn instance_a_process() {
+async fn instance_a_process() {
     assert_eq!(
         std::env::var(ROLE).as_deref(),
         Ok("instance-a"),
         "only kill_minus_nine_of_an_instance_loses_no_flow runs this"
     );
-    let url = std::env::var("CIBA_KILL_TEST_URL").unwrap();
+    let setup = Setup::from_name(&std::env::var("CIBA_KILL_TEST_SETUP").unwrap());
     let prefix = std::env::var("CIBA_KILL_TEST_PREFIX").unwrap();
-    let a = server(Arc::new(store_at(&url, &prefix, 10_000)));
-    let mut out = std::io::stdout().lock();
+    let redis = TestRedis::of(setup);
+    let a = server(Arc::new(redis.store_with(&prefix, 10_000).await));
+    let mut out = std::io::stdout();
     // End the harness's "test instance_a_process ... " line before ours.
     writeln!(out).unwrap();
-    let ids: Vec<String> = (0..FLOWS).map(|_| start(&a, POLL, t0())).collect();
+    let mut ids = Vec::new();
+    for _ in 0..FLOWS {
+        ids.push(start(&a, POLL, t0()).await);
+    }
     for id in &ids {
         writeln!(out, "FLOW {id}").unwrap();
     }
     for id in &ids[..APPROVED_BY_A] {
-        approve(&a, id, t0() + secs(1)).unwrap();
+        approve(&a, id, t0() + secs(1)).await.unwrap();
         writeln!(out, "APPROVED {id}").unwrap();
     }
     for id in &ids[..REDEEMED_BY_A] {
-        let tokens = token(&a, POLL, id, t0() + secs(2));
+        let tokens = token(&a, POLL, id, t0() + secs(2)).await;
         writeln!(out, "REDEEMED {id} {}", access_token(&tokens)).unwrap();
     }
     writeln!(out, "READY").unwrap();
     out.flush().unwrap();
-    drop(out);
     // Busy until killed: polls of the pending flows, each a read-modify-write in Redis.
     let started = Instant::now();
     let mut n = 0u64;
     while started.elapsed() < Duration::from_secs(60) {
         let id = &ids[APPROVED_BY_A + (n as usize % (FLOWS - APPROVED_BY_A))];
-        let _ = token(&a, POLL, id, t0() + secs(3 + n / 1000));
+        let _ = token(&a, POLL, id, t0() + secs(3 + n / 1000)).await;
         n += 1;
     }
     panic!("instance A was not killed within 60 s");
@@ -79,16 +83,16 @@ impl Drop for KillOnDrop {
     }
 }
 
-#[test]
-fn kill_minus_nine_of_an_instance_loses_no_flow() {
-    let redis = TestRedis::new();
+async fn kill_minus_nine_of_an_instance_loses_no_flow(setup: Setup) {
+    let redis = TestRedis::of(setup);
     let prefix = random_prefix();
     let mut child = KillOnDrop(
         Command::new(std::env::current_exe().unwrap())
             .args(["--ignored", "--exact", "instance_a_process", "--nocapture"])
             .args(["--test-threads", "1"])
             .env(ROLE, "instance-a")
-            .env("CIBA_KILL_TEST_URL", redis.url())
+            .envs(redis.env())
+            .env("CIBA_KILL_TEST_SETUP", setup.name())
             .env("CIBA_KILL_TEST_PREFIX", &prefix)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -100,8 +104,23 @@ fn kill_minus_nine_of_an_instance_loses_no_flow() {
     let mut approved = HashSet::new();
     let mut redeemed = HashMap::new();
     let mut ready = false;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // Reading the child's pipe blocks: off the async workers.
+    let lines: Vec<String> = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let done = line == "READY";
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    })
+    .await
+    .unwrap();
+    for line in lines {
         let words: Vec<&str> = line.split(' ').collect();
         match words.as_slice() {
             ["FLOW", id] => flows.push((*id).to_owned()),
@@ -122,7 +141,7 @@ fn kill_minus_nine_of_an_instance_loses_no_flow() {
     }
     assert!(ready, "instance A ended before READY: {:?}", child.wait());
     // Let it get well into its polling, then SIGKILL (std's kill on Unix).
-    std::thread::sleep(Duration::from_millis(200));
+    tokio::time::sleep(Duration::from_millis(200)).await;
     child.kill().unwrap();
     let status = child.wait().unwrap();
     assert!(!status.success(), "instance A was killed: {status:?}");
@@ -131,18 +150,18 @@ fn kill_minus_nine_of_an_instance_loses_no_flow() {
         (FLOWS, APPROVED_BY_A, REDEEMED_BY_A)
     );
 
-    // Instance B: its own process-local pool, the same Redis and prefix.
-    let b = server(Arc::new(store_at(redis.url(), &prefix, 10_000)));
+    // Instance B: its own connections, the same Redis and prefix.
+    let b = server(Arc::new(redis.store_with(&prefix, 10_000).await));
     let now = t0() + secs(60);
     let mut issued_by_b = HashSet::new();
     for id in &flows {
         // Nothing A did is lost, and nothing is done twice: A's approvals hold.
-        match approve(&b, id, now) {
+        match approve(&b, id, now).await {
             Ok(_) => assert!(!approved.contains(id), "{id} approved twice"),
             Err(CompleteError::AlreadyCompleted) => assert!(approved.contains(id), "{id}"),
             Err(e) => panic!("{id}: {e:?}"),
         }
-        match token(&b, POLL, id, now + secs(1)) {
+        match token(&b, POLL, id, now + secs(1)).await {
             TokenOutcome::Issued(g) => {
                 assert!(!redeemed.contains_key(id), "{id} redeemed twice");
                 issued_by_b.insert(g.tokens.access_token.expose().to_owned());
@@ -151,7 +170,7 @@ fn kill_minus_nine_of_an_instance_loses_no_flow() {
                 assert!(redeemed.contains_key(id), "{id} lost: {other:?}");
                 assert_eq!(token_error(&other), (400, "invalid_grant".into()));
                 // The replay of A's redemption revoked A's tokens.
-                assert!(b.is_revoked(&redeemed[id], now + secs(1)).unwrap());
+                assert!(b.is_revoked(&redeemed[id], now + secs(1)).await.unwrap());
             }
         }
     }
@@ -159,8 +178,23 @@ fn kill_minus_nine_of_an_instance_loses_no_flow() {
     // Every flow is now used up: a second round gets nothing anywhere.
     for id in &flows {
         assert_eq!(
-            token_error(&token(&b, POLL, id, now + secs(10))),
+            token_error(&token(&b, POLL, id, now + secs(10)).await),
             (400, "invalid_grant".into())
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_minus_nine_of_an_instance_loses_no_flow_on_one_redis() {
+    kill_minus_nine_of_an_instance_loses_no_flow(Setup::Single).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_minus_nine_of_an_instance_loses_no_flow_over_tls() {
+    kill_minus_nine_of_an_instance_loses_no_flow(Setup::Tls).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_minus_nine_of_an_instance_loses_no_flow_on_a_cluster() {
+    kill_minus_nine_of_an_instance_loses_no_flow(Setup::Cluster).await;
 }

@@ -1,5 +1,6 @@
-//! Two CibaServer instances, each with its own RedisStore (and connection pool) on the same
-//! Redis and key prefix: one deployment behind a load balancer.
+//! Two CibaServer instances, each with its own RedisStore (and connections) on the same
+//! Redis and key prefix: one deployment behind a load balancer. Every test runs on one
+//! Redis, on Redis over TLS and on a Redis Cluster.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,87 +11,129 @@
 mod common;
 
 use std::collections::HashSet;
-use std::sync::{Arc, Barrier};
+use std::future::Future;
+use std::sync::Arc;
 
 use ciba_server::{CibaServer, CompleteError, CompleteOutcome, TokenOutcome};
 use common::*;
+use tokio::sync::Barrier;
 
 struct Pair {
-    a: CibaServer,
-    b: CibaServer,
-    _redis: TestRedis,
+    a: Arc<CibaServer>,
+    b: Arc<CibaServer>,
 }
 
-fn pair() -> Pair {
-    let redis = TestRedis::new();
+async fn pair(setup: Setup) -> Pair {
+    let redis = TestRedis::of(setup);
     let prefix = random_prefix();
-    let a = server(Arc::new(store_at(redis.url(), &prefix, 10_000)));
-    let b = server(Arc::new(store_at(redis.url(), &prefix, 10_000)));
+    let a = server(Arc::new(redis.store_with(&prefix, 10_000).await));
+    let b = server(Arc::new(redis.store_with(&prefix, 10_000).await));
     Pair {
-        a,
-        b,
-        _redis: redis,
+        a: Arc::new(a),
+        b: Arc::new(b),
     }
 }
 
-#[test]
-fn a_flow_started_on_one_instance_is_polled_completed_and_redeemed_on_others() {
-    let p = pair();
-    let id = start(&p.a, POLL, t0());
+async fn a_flow_started_on_one_instance_is_polled_completed_and_redeemed_on_others(setup: Setup) {
+    let p = pair(setup).await;
+    let id = start(&p.a, POLL, t0()).await;
     // B sees A's request.
     assert_eq!(
-        token_error(&token(&p.b, POLL, &id, t0() + secs(5))),
+        token_error(&token(&p.b, POLL, &id, t0() + secs(5)).await),
         (400, "authorization_pending".into())
     );
     // The poll B recorded makes an early poll on A a slow_down.
     assert_eq!(
-        token_error(&token(&p.a, POLL, &id, t0() + secs(6))),
+        token_error(&token(&p.a, POLL, &id, t0() + secs(6)).await),
         (400, "slow_down".into())
     );
     assert!(matches!(
-        approve(&p.a, &id, t0() + secs(7)).unwrap(),
+        approve(&p.a, &id, t0() + secs(7)).await.unwrap(),
         CompleteOutcome::NothingToSend
     ));
     assert!(matches!(
-        approve(&p.b, &id, t0() + secs(7)),
+        approve(&p.b, &id, t0() + secs(7)).await,
         Err(CompleteError::AlreadyCompleted)
     ));
-    let tokens = token(&p.b, POLL, &id, t0() + secs(20));
+    let tokens = token(&p.b, POLL, &id, t0() + secs(20)).await;
     let access = access_token(&tokens);
-    assert!(!p.a.is_revoked(&access, t0() + secs(20)).unwrap());
+    assert!(!p.a.is_revoked(&access, t0() + secs(20)).await.unwrap());
     // A replay on A is refused and revokes what B issued, for both instances.
     assert_eq!(
-        token_error(&token(&p.a, POLL, &id, t0() + secs(30))),
+        token_error(&token(&p.a, POLL, &id, t0() + secs(30)).await),
         (400, "invalid_grant".into())
     );
-    assert!(p.a.is_revoked(&access, t0() + secs(30)).unwrap());
-    assert!(p.b.is_revoked(&access, t0() + secs(30)).unwrap());
+    assert!(p.a.is_revoked(&access, t0() + secs(30)).await.unwrap());
+    assert!(p.b.is_revoked(&access, t0() + secs(30)).await.unwrap());
 }
 
-/// Completes `id` on A and B at the same moment; returns the outcomes.
-fn complete_on_both(p: &Pair, id: &str) -> Vec<Result<CompleteOutcome, CompleteError>> {
-    let barrier = Barrier::new(2);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = [&p.a, &p.b]
-            .into_iter()
-            .map(|server| {
-                let barrier = &barrier;
-                s.spawn(move || {
-                    barrier.wait();
-                    approve(server, id, t0() + secs(3))
-                })
+/// The shared device list: A starts a request, B lists it and approves it, and the client
+/// redeems it on A.
+async fn every_instance_lists_and_approves_every_pending_request(setup: Setup) {
+    let p = pair(setup).await;
+    let id = start(&p.a, POLL, t0()).await;
+    let listed = p.b.pending_requests(Some("alice"), 10, t0()).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|r| r.auth_req_id.as_str())
+            .collect::<Vec<_>>(),
+        [id.as_str()]
+    );
+    let all = p.b.pending_requests(None, 10, t0()).await.unwrap();
+    assert_eq!(all.len(), 1);
+    approve(&p.b, &id, t0() + secs(1)).await.unwrap();
+    assert!(
+        p.a.pending_requests(None, 10, t0() + secs(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        token(&p.a, POLL, &id, t0() + secs(5)).await,
+        TokenOutcome::Issued(_)
+    ));
+}
+
+/// Runs `f` on A and B at the same moment; returns both outcomes.
+async fn on_both<T, F, Fut>(p: &Pair, f: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(Arc<CibaServer>) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let barrier = Arc::new(Barrier::new(2));
+    let tasks: Vec<_> = [&p.a, &p.b]
+        .into_iter()
+        .map(|server| {
+            let barrier = barrier.clone();
+            let run = f(server.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                run.await
             })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
 }
 
-#[test]
-fn a_ping_is_sent_once_when_both_instances_complete_the_same_request() {
-    let p = pair();
+async fn complete_on_both(p: &Pair, id: &str) -> Vec<Result<CompleteOutcome, CompleteError>> {
+    on_both(p, |server| {
+        let id = id.to_owned();
+        async move { approve(&server, &id, t0() + secs(3)).await }
+    })
+    .await
+}
+
+async fn a_ping_is_sent_once_when_both_instances_complete_the_same_request(setup: Setup) {
+    let p = pair(setup).await;
     for _ in 0..20 {
-        let id = start(&p.a, PING, t0());
-        let outcomes = complete_on_both(&p, &id);
+        let id = start(&p.a, PING, t0()).await;
+        let outcomes = complete_on_both(&p, &id).await;
         let pings = outcomes
             .iter()
             .filter(|o| matches!(o, Ok(CompleteOutcome::Ping(_))))
@@ -102,22 +145,21 @@ fn a_ping_is_sent_once_when_both_instances_complete_the_same_request() {
         assert_eq!((pings, refused), (1, 1), "{outcomes:?}");
         // The ping brings the client to either instance, once.
         assert!(matches!(
-            token(&p.b, PING, &id, t0() + secs(4)),
+            token(&p.b, PING, &id, t0() + secs(4)).await,
             TokenOutcome::Issued(_)
         ));
         assert_eq!(
-            token_error(&token(&p.a, PING, &id, t0() + secs(5))),
+            token_error(&token(&p.a, PING, &id, t0() + secs(5)).await),
             (400, "invalid_grant".into())
         );
     }
 }
 
-#[test]
-fn a_push_is_delivered_once_when_both_instances_complete_the_same_request() {
-    let p = pair();
+async fn a_push_is_delivered_once_when_both_instances_complete_the_same_request(setup: Setup) {
+    let p = pair(setup).await;
     for _ in 0..20 {
-        let id = start(&p.b, PUSH, t0());
-        let outcomes = complete_on_both(&p, &id);
+        let id = start(&p.b, PUSH, t0()).await;
+        let outcomes = complete_on_both(&p, &id).await;
         let pushes = outcomes
             .iter()
             .filter(|o| matches!(o, Ok(CompleteOutcome::PushTokens(_))))
@@ -130,29 +172,29 @@ fn a_push_is_delivered_once_when_both_instances_complete_the_same_request() {
     }
 }
 
-#[test]
-fn sixteen_racing_redemptions_across_two_instances_yield_one_token_response() {
-    const THREADS: usize = 16;
+async fn sixteen_racing_redemptions_across_two_instances_yield_one_token_response(setup: Setup) {
+    const TASKS: usize = 16;
     const ROUNDS: usize = 50;
-    let p = pair();
+    let p = pair(setup).await;
     let mut issued = HashSet::new();
     for round in 0..ROUNDS {
-        let id = start(&p.a, POLL, t0());
-        approve(&p.b, &id, t0()).unwrap();
-        let barrier = Barrier::new(THREADS);
-        let outcomes: Vec<TokenOutcome> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..THREADS)
-                .map(|i| {
-                    let server = if i % 2 == 0 { &p.a } else { &p.b };
-                    let (barrier, id) = (&barrier, &id);
-                    s.spawn(move || {
-                        barrier.wait();
-                        token(server, POLL, id, t0() + secs(5))
-                    })
+        let id = start(&p.a, POLL, t0()).await;
+        approve(&p.b, &id, t0()).await.unwrap();
+        let barrier = Arc::new(Barrier::new(TASKS));
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|i| {
+                let server = if i % 2 == 0 { p.a.clone() } else { p.b.clone() };
+                let (barrier, id) = (barrier.clone(), id.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    token(&server, POLL, &id, t0() + secs(5)).await
                 })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap());
+        }
         let winners: Vec<String> = outcomes
             .iter()
             .filter(|o| matches!(o, TokenOutcome::Issued(_)))
@@ -174,7 +216,7 @@ fn sixteen_racing_redemptions_across_two_instances_yield_one_token_response() {
             );
         }
         // Everyone else replayed a used auth_req_id: the winner's tokens are revoked.
-        assert!(p.b.is_revoked(&winners[0], t0() + secs(5)).unwrap());
+        assert!(p.b.is_revoked(&winners[0], t0() + secs(5)).await.unwrap());
         assert!(
             issued.insert(winners[0].clone()),
             "round {round}: fresh tokens"
@@ -182,3 +224,28 @@ fn sixteen_racing_redemptions_across_two_instances_yield_one_token_response() {
     }
     assert_eq!(issued.len(), ROUNDS);
 }
+
+macro_rules! on_every_setup {
+    ($($name:ident),* $(,)?) => {
+        mod single {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(super::Setup::Single).await; } )*
+        }
+        mod tls {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(super::Setup::Tls).await; } )*
+        }
+        mod cluster {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(super::Setup::Cluster).await; } )*
+        }
+    };
+}
+
+on_every_setup!(
+    a_flow_started_on_one_instance_is_polled_completed_and_redeemed_on_others,
+    every_instance_lists_and_approves_every_pending_request,
+    a_ping_is_sent_once_when_both_instances_complete_the_same_request,
+    a_push_is_delivered_once_when_both_instances_complete_the_same_request,
+    sixteen_racing_redemptions_across_two_instances_yield_one_token_response,
+);

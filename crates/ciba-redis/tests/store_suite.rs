@@ -1,5 +1,6 @@
-//! One behaviour suite, two stores: every test here runs against ciba-server's MemoryStore
-//! (the reference) and against RedisStore, through `&dyn Store` only.
+//! One behaviour suite, every store: each test here runs against ciba-server's MemoryStore
+//! (the reference) and against RedisStore on one Redis, on Redis over TLS and on a
+//! three-master Redis Cluster, through `&dyn Store` only.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,6 +10,8 @@
 
 mod common;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::SystemTime;
 
 use ciba_server::store::{
@@ -16,11 +19,13 @@ use ciba_server::store::{
     RequestState, Store, StoreError, StoredRequest, TokenFingerprint,
 };
 use ciba_server::{DeliveryMode, Hint, MemoryStore, Ticket};
-use common::{TestRedis, secs, t0};
+use common::{Setup, TestRedis, secs, t0};
 use serde_json::Map;
 
+type Made = Pin<Box<dyn Future<Output = Box<dyn Store>> + Send>>;
+
 /// Makes a store whose per-client bound is the argument.
-type MakeStore<'a> = &'a dyn Fn(usize) -> Box<dyn Store>;
+type MakeStore<'a> = &'a dyn Fn(usize) -> Made;
 
 const ROOMY: usize = 10_000;
 
@@ -67,9 +72,12 @@ fn request(id: &str, client: &str, mode: DeliveryMode, expires_in: u64) -> Store
 }
 
 /// A poll request `id` of client `c`, expiring after 60 s and kept for 600 s more.
-fn insert(store: &dyn Store, id: &str) -> StoredRequest {
+async fn insert(store: &dyn Store, id: &str) -> StoredRequest {
     let r = request(id, "c", DeliveryMode::Poll, 60);
-    store.insert_request(&r, t0() + secs(660), t0()).unwrap();
+    store
+        .insert_request(&r, t0() + secs(660), t0())
+        .await
+        .unwrap();
     r
 }
 
@@ -103,67 +111,86 @@ fn replay_key(client: &str, purpose: ReplayPurpose, jti: &str) -> ReplayKey {
 
 // ---- the suite ------------------------------------------------------------------------
 
-fn a_ticket_is_taken_once(make: MakeStore<'_>) {
-    let store = make(ROOMY);
+async fn a_ticket_is_taken_once(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
     let t = ticket("t1", "c", 120);
-    store.insert_ticket(&t, t0()).unwrap();
+    store.insert_ticket(&t, t0()).await.unwrap();
     assert!(matches!(
-        store.insert_ticket(&t, t0() + secs(1)),
+        store.insert_ticket(&t, t0() + secs(1)).await,
         Err(StoreError::DuplicateKey)
     ));
-    assert_eq!(store.take_ticket("t1", t0() + secs(1)).unwrap(), Some(t));
-    assert_eq!(store.take_ticket("t1", t0() + secs(1)).unwrap(), None);
-    assert!(!store.remove_ticket("t1").unwrap());
-    assert_eq!(store.take_ticket("never", t0()).unwrap(), None);
+    assert_eq!(
+        store.take_ticket("t1", t0() + secs(1)).await.unwrap(),
+        Some(t)
+    );
+    assert_eq!(store.take_ticket("t1", t0() + secs(1)).await.unwrap(), None);
+    assert!(!store.remove_ticket("t1").await.unwrap());
+    assert_eq!(store.take_ticket("never", t0()).await.unwrap(), None);
 }
 
-fn a_removed_or_expired_ticket_cannot_be_taken(make: MakeStore<'_>) {
-    let store = make(ROOMY);
+async fn a_removed_or_expired_ticket_cannot_be_taken(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
     store
         .insert_ticket(&ticket("gone", "c", 120), t0())
+        .await
         .unwrap();
-    assert!(store.remove_ticket("gone").unwrap());
-    assert_eq!(store.take_ticket("gone", t0()).unwrap(), None);
-    store.insert_ticket(&ticket("old", "c", 120), t0()).unwrap();
-    assert_eq!(store.take_ticket("old", t0() + secs(120)).unwrap(), None);
+    assert!(store.remove_ticket("gone").await.unwrap());
+    assert_eq!(store.take_ticket("gone", t0()).await.unwrap(), None);
+    store
+        .insert_ticket(&ticket("old", "c", 120), t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take_ticket("old", t0() + secs(120)).await.unwrap(),
+        None
+    );
     // An expired ticket's id may be used again.
-    store.insert_ticket(&ticket("t2", "c", 10), t0()).unwrap();
+    store
+        .insert_ticket(&ticket("t2", "c", 10), t0())
+        .await
+        .unwrap();
     let again = Ticket {
         expires_at: t0() + secs(30),
         ..ticket("t2", "c", 0)
     };
-    store.insert_ticket(&again, t0() + secs(10)).unwrap();
+    store.insert_ticket(&again, t0() + secs(10)).await.unwrap();
     assert_eq!(
-        store.take_ticket("t2", t0() + secs(11)).unwrap(),
+        store.take_ticket("t2", t0() + secs(11)).await.unwrap(),
         Some(again)
     );
 }
 
-fn a_request_is_visible_as_stored_until_its_tombstone_goes(make: MakeStore<'_>) {
-    let store = make(ROOMY);
+async fn a_request_is_visible_as_stored_until_its_tombstone_goes(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
     let r = request("r", "c", DeliveryMode::Ping, 60);
-    store.insert_request(&r, t0() + secs(660), t0()).unwrap();
-    assert_eq!(store.request("r", t0()).unwrap(), Some(r.clone()));
-    assert_eq!(store.request("other", t0()).unwrap(), None);
+    store
+        .insert_request(&r, t0() + secs(660), t0())
+        .await
+        .unwrap();
+    assert_eq!(store.request("r", t0()).await.unwrap(), Some(r.clone()));
+    assert_eq!(store.request("other", t0()).await.unwrap(), None);
     assert!(matches!(
-        store.insert_request(&r, t0() + secs(660), t0() + secs(1)),
+        store
+            .insert_request(&r, t0() + secs(660), t0() + secs(1))
+            .await,
         Err(StoreError::DuplicateKey)
     ));
     // Past its expiry it is still kept (a tombstone), until keep-until.
     assert_eq!(
-        store.request("r", t0() + secs(659)).unwrap(),
+        store.request("r", t0() + secs(659)).await.unwrap(),
         Some(r.clone())
     );
-    assert_eq!(store.request("r", t0() + secs(660)).unwrap(), None);
+    assert_eq!(store.request("r", t0() + secs(660)).await.unwrap(), None);
     // Once forgotten, the id may be stored again.
     store
         .insert_request(&r, t0() + secs(1000), t0() + secs(660))
+        .await
         .unwrap();
-    assert_eq!(store.request("r", t0() + secs(661)).unwrap(), Some(r));
+    assert_eq!(store.request("r", t0() + secs(661)).await.unwrap(), Some(r));
 }
 
-fn a_request_in_any_state_round_trips(make: MakeStore<'_>) {
-    let store = make(ROOMY);
+async fn a_request_in_any_state_round_trips(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
     let states = [
         RequestState::Authorized(Box::new(grant())),
         RequestState::Denied,
@@ -187,94 +214,110 @@ fn a_request_in_any_state_round_trips(make: MakeStore<'_>) {
             last_poll: Some(t0() + secs(3)),
             ..request(&format!("r{i}"), "c", DeliveryMode::Poll, 60)
         };
-        store.insert_request(&r, t0() + secs(660), t0()).unwrap();
-        assert_eq!(store.request(&r.auth_req_id, t0()).unwrap(), Some(r));
+        store
+            .insert_request(&r, t0() + secs(660), t0())
+            .await
+            .unwrap();
+        assert_eq!(store.request(&r.auth_req_id, t0()).await.unwrap(), Some(r));
     }
 }
 
-fn a_request_is_completed_once(make: MakeStore<'_>) {
-    let store = make(ROOMY);
-    let r = insert(&*store, "r");
+async fn a_request_is_completed_once(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
+    let r = insert(&*store, "r").await;
     let done = store
         .complete(
             "r",
             Completion::Authorized(Box::new(grant())),
             t0() + secs(3),
         )
+        .await
         .unwrap();
     assert_eq!(done, CompleteStatus::Completed(Box::new(r.clone())));
     assert_eq!(
         store
             .complete("r", Completion::Denied, t0() + secs(4))
+            .await
             .unwrap(),
         CompleteStatus::AlreadyCompleted
     );
     assert_eq!(
-        store.complete("nope", Completion::Denied, t0()).unwrap(),
+        store
+            .complete("nope", Completion::Denied, t0())
+            .await
+            .unwrap(),
         CompleteStatus::Unknown
     );
-    let now = store.request("r", t0() + secs(5)).unwrap().unwrap();
+    let now = store.request("r", t0() + secs(5)).await.unwrap().unwrap();
     assert_eq!(now.state, RequestState::Authorized(Box::new(grant())));
 }
 
-fn polling_a_pending_request_records_the_poll(make: MakeStore<'_>) {
-    let store = make(ROOMY);
-    insert(&*store, "r");
+async fn polling_a_pending_request_records_the_poll(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
+    insert(&*store, "r").await;
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(5)).unwrap(),
+        store.poll("r", "c", 5, t0() + secs(5)).await.unwrap(),
         PollStatus::Pending
     );
-    let r = store.request("r", t0() + secs(5)).unwrap().unwrap();
+    let r = store.request("r", t0() + secs(5)).await.unwrap().unwrap();
     assert_eq!(r.last_poll, Some(t0() + secs(5)));
     assert_eq!(r.interval, 5);
     // Exactly one interval later is on time.
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(10)).unwrap(),
+        store.poll("r", "c", 5, t0() + secs(10)).await.unwrap(),
         PollStatus::Pending
     );
 }
 
-fn slow_down_adds_five_seconds_cumulatively(make: MakeStore<'_>) {
-    let store = make(ROOMY);
-    insert(&*store, "r");
+async fn slow_down_adds_five_seconds_cumulatively(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
+    insert(&*store, "r").await;
     let at = |s| t0() + secs(s);
-    assert_eq!(store.poll("r", "c", 5, at(1)).unwrap(), PollStatus::Pending);
     assert_eq!(
-        store.poll("r", "c", 5, at(2)).unwrap(),
+        store.poll("r", "c", 5, at(1)).await.unwrap(),
+        PollStatus::Pending
+    );
+    assert_eq!(
+        store.poll("r", "c", 5, at(2)).await.unwrap(),
         PollStatus::SlowDown { interval: 10 }
     );
     assert_eq!(
-        store.poll("r", "c", 5, at(11)).unwrap(),
+        store.poll("r", "c", 5, at(11)).await.unwrap(),
         PollStatus::SlowDown { interval: 15 }
     );
     // The interval counts from the last poll, early or not.
     assert_eq!(
-        store.poll("r", "c", 5, at(26)).unwrap(),
+        store.poll("r", "c", 5, at(26)).await.unwrap(),
         PollStatus::Pending
     );
-    let r = store.request("r", at(26)).unwrap().unwrap();
+    let r = store.request("r", at(26)).await.unwrap().unwrap();
     assert_eq!((r.interval, r.last_poll), (15, Some(at(26))));
     // The increment is the caller's.
     assert_eq!(
-        store.poll("r", "c", 7, at(27)).unwrap(),
+        store.poll("r", "c", 7, at(27)).await.unwrap(),
         PollStatus::SlowDown { interval: 22 }
     );
 }
 
-fn an_expired_request_answers_expired_until_its_tombstone_goes_then_unknown(make: MakeStore<'_>) {
-    let store = make(ROOMY);
+async fn an_expired_request_answers_expired_until_its_tombstone_goes_then_unknown(
+    make: MakeStore<'_>,
+) {
+    let store = make(ROOMY).await;
     let r = request("r", "c", DeliveryMode::Poll, 10);
-    store.insert_request(&r, t0() + secs(20), t0()).unwrap();
+    store
+        .insert_request(&r, t0() + secs(20), t0())
+        .await
+        .unwrap();
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(9)).unwrap(),
+        store.poll("r", "c", 5, t0() + secs(9)).await.unwrap(),
         PollStatus::Pending
     );
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(10)).unwrap(),
+        store.poll("r", "c", 5, t0() + secs(10)).await.unwrap(),
         PollStatus::Expired
     );
     // A result that comes too late leaves a poll request answering expired_token.
-    let before = store.request("r", t0() + secs(12)).unwrap().unwrap();
+    let before = store.request("r", t0() + secs(12)).await.unwrap().unwrap();
     assert_eq!(
         store
             .complete(
@@ -282,74 +325,88 @@ fn an_expired_request_answers_expired_until_its_tombstone_goes_then_unknown(make
                 Completion::Authorized(Box::new(grant())),
                 t0() + secs(12)
             )
+            .await
             .unwrap(),
         CompleteStatus::Expired(Box::new(before))
     );
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(19)).unwrap(),
+        store.poll("r", "c", 5, t0() + secs(19)).await.unwrap(),
         PollStatus::Expired
     );
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(20)).unwrap(),
+        store.poll("r", "c", 5, t0() + secs(20)).await.unwrap(),
         PollStatus::Unknown
     );
     assert_eq!(
         store
             .complete("r", Completion::Denied, t0() + secs(20))
+            .await
             .unwrap(),
         CompleteStatus::Unknown
     );
 }
 
-fn an_expired_push_request_reports_its_expiry_once(make: MakeStore<'_>) {
-    let store = make(ROOMY);
+async fn an_expired_push_request_reports_its_expiry_once(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
     let r = request("p", "c", DeliveryMode::Push, 10);
-    store.insert_request(&r, t0() + secs(20), t0()).unwrap();
+    store
+        .insert_request(&r, t0() + secs(20), t0())
+        .await
+        .unwrap();
     assert_eq!(
         store
             .complete("p", Completion::Delivered(vec![]), t0() + secs(10))
+            .await
             .unwrap(),
         CompleteStatus::Expired(Box::new(r))
     );
     assert_eq!(
         store
             .complete("p", Completion::Delivered(vec![]), t0() + secs(11))
+            .await
             .unwrap(),
         CompleteStatus::AlreadyCompleted
     );
-    let now = store.request("p", t0() + secs(11)).unwrap().unwrap();
+    let now = store.request("p", t0() + secs(11)).await.unwrap().unwrap();
     assert_eq!(now.state, RequestState::Delivered { tokens: vec![] });
 }
 
-fn a_denial_is_reported_once(make: MakeStore<'_>) {
-    let store = make(ROOMY);
-    insert(&*store, "d");
-    insert(&*store, "f");
-    store.complete("d", Completion::Denied, t0()).unwrap();
-    store.complete("f", Completion::Failed, t0()).unwrap();
-    assert_eq!(store.poll("d", "c", 5, t0()).unwrap(), PollStatus::Denied);
+async fn a_denial_is_reported_once(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
+    insert(&*store, "d").await;
+    insert(&*store, "f").await;
+    store.complete("d", Completion::Denied, t0()).await.unwrap();
+    store.complete("f", Completion::Failed, t0()).await.unwrap();
     assert_eq!(
-        store.poll("d", "c", 5, t0()).unwrap(),
+        store.poll("d", "c", 5, t0()).await.unwrap(),
+        PollStatus::Denied
+    );
+    assert_eq!(
+        store.poll("d", "c", 5, t0()).await.unwrap(),
         PollStatus::AlreadyUsed
     );
-    assert_eq!(store.poll("f", "c", 5, t0()).unwrap(), PollStatus::Failed);
     assert_eq!(
-        store.poll("f", "c", 5, t0()).unwrap(),
+        store.poll("f", "c", 5, t0()).await.unwrap(),
+        PollStatus::Failed
+    );
+    assert_eq!(
+        store.poll("f", "c", 5, t0()).await.unwrap(),
         PollStatus::AlreadyUsed
     );
-    let d = store.request("d", t0()).unwrap().unwrap();
+    let d = store.request("d", t0()).await.unwrap().unwrap();
     assert_eq!(d.state, RequestState::Consumed);
 }
 
-fn an_approved_request_is_redeemed_once(make: MakeStore<'_>) {
-    let store = make(ROOMY);
-    let r = insert(&*store, "r");
+async fn an_approved_request_is_redeemed_once(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
+    let r = insert(&*store, "r").await;
     store
         .complete(
             "r",
             Completion::Authorized(Box::new(grant())),
             t0() + secs(1),
         )
+        .await
         .unwrap();
     let expected = StoredRequest {
         state: RequestState::Authorized(Box::new(grant())),
@@ -357,14 +414,14 @@ fn an_approved_request_is_redeemed_once(make: MakeStore<'_>) {
     };
     // Even a poll that comes early gets the tokens.
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(2)).unwrap(),
+        store.poll("r", "c", 5, t0() + secs(2)).await.unwrap(),
         PollStatus::Authorized(Box::new(expected))
     );
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(30)).unwrap(),
+        store.poll("r", "c", 5, t0() + secs(30)).await.unwrap(),
         PollStatus::AlreadyUsed
     );
-    let now = store.request("r", t0() + secs(30)).unwrap().unwrap();
+    let now = store.request("r", t0() + secs(30)).await.unwrap().unwrap();
     assert_eq!(
         now.state,
         RequestState::Redeemed {
@@ -375,37 +432,51 @@ fn an_approved_request_is_redeemed_once(make: MakeStore<'_>) {
     assert_eq!(now.last_poll, Some(t0() + secs(2)));
 }
 
-fn another_clients_request_is_unknown_and_untouched(make: MakeStore<'_>) {
-    let store = make(ROOMY);
-    let r = insert(&*store, "r");
+async fn another_clients_request_is_unknown_and_untouched(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
+    let r = insert(&*store, "r").await;
     assert_eq!(
-        store.poll("r", "intruder", 5, t0() + secs(1)).unwrap(),
+        store
+            .poll("r", "intruder", 5, t0() + secs(1))
+            .await
+            .unwrap(),
         PollStatus::Unknown
     );
     store
         .complete("r", Completion::Authorized(Box::new(grant())), t0())
+        .await
         .unwrap();
     assert_eq!(
-        store.poll("r", "intruder", 5, t0() + secs(1)).unwrap(),
+        store
+            .poll("r", "intruder", 5, t0() + secs(1))
+            .await
+            .unwrap(),
         PollStatus::Unknown
     );
-    let now = store.request("r", t0() + secs(1)).unwrap().unwrap();
+    let now = store.request("r", t0() + secs(1)).await.unwrap().unwrap();
     assert_eq!(now.last_poll, r.last_poll);
     assert!(matches!(now.state, RequestState::Authorized(_)));
 }
 
-fn a_jti_is_remembered_once_until_it_expires(make: MakeStore<'_>) {
-    let store = make(ROOMY);
+async fn a_jti_is_remembered_once_until_it_expires(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
     let key = replay_key("c", ReplayPurpose::ClientAssertion, "j1");
-    assert!(store.remember_jti(&key, t0() + secs(60), t0()).unwrap());
+    assert!(
+        store
+            .remember_jti(&key, t0() + secs(60), t0())
+            .await
+            .unwrap()
+    );
     assert!(
         !store
             .remember_jti(&key, t0() + secs(60), t0() + secs(1))
+            .await
             .unwrap()
     );
     assert!(
         !store
             .remember_jti(&key, t0() + secs(90), t0() + secs(59))
+            .await
             .unwrap()
     );
     // Other purposes and other clients have their own caches.
@@ -413,45 +484,55 @@ fn a_jti_is_remembered_once_until_it_expires(make: MakeStore<'_>) {
     assert!(
         store
             .remember_jti(&other_purpose, t0() + secs(60), t0())
+            .await
             .unwrap()
     );
     let other_client = replay_key("d", ReplayPurpose::ClientAssertion, "j1");
     assert!(
         store
             .remember_jti(&other_client, t0() + secs(60), t0())
+            .await
             .unwrap()
     );
     let colon = replay_key("c:j1", ReplayPurpose::ClientAssertion, "");
-    assert!(store.remember_jti(&colon, t0() + secs(60), t0()).unwrap());
+    assert!(
+        store
+            .remember_jti(&colon, t0() + secs(60), t0())
+            .await
+            .unwrap()
+    );
     // Once expired, the same jti is new again.
     assert!(
         store
             .remember_jti(&key, t0() + secs(200), t0() + secs(60))
+            .await
             .unwrap()
     );
     assert!(
         !store
             .remember_jti(&key, t0() + secs(200), t0() + secs(61))
+            .await
             .unwrap()
     );
 }
 
-fn a_replay_after_redemption_revokes_the_attached_tokens(make: MakeStore<'_>) {
-    let store = make(ROOMY);
-    insert(&*store, "r");
+async fn a_replay_after_redemption_revokes_the_attached_tokens(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
+    insert(&*store, "r").await;
     store
         .complete("r", Completion::Authorized(Box::new(grant())), t0())
+        .await
         .unwrap();
     assert!(matches!(
-        store.poll("r", "c", 5, t0()).unwrap(),
+        store.poll("r", "c", 5, t0()).await.unwrap(),
         PollStatus::Authorized(_)
     ));
     let tokens = [
         fingerprint("at-1", t0() + secs(3600)),
         fingerprint("rt-1", t0() + secs(86_400)),
     ];
-    store.attach_tokens("r", &tokens, t0()).unwrap();
-    let now = store.request("r", t0()).unwrap().unwrap();
+    store.attach_tokens("r", &tokens, t0()).await.unwrap();
+    let now = store.request("r", t0()).await.unwrap().unwrap();
     assert_eq!(
         now.state,
         RequestState::Redeemed {
@@ -459,76 +540,81 @@ fn a_replay_after_redemption_revokes_the_attached_tokens(make: MakeStore<'_>) {
             replayed: false
         }
     );
-    assert!(!store.is_revoked("at-1", t0() + secs(1)).unwrap());
+    assert!(!store.is_revoked("at-1", t0() + secs(1)).await.unwrap());
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(10)).unwrap(),
+        store.poll("r", "c", 5, t0() + secs(10)).await.unwrap(),
         PollStatus::AlreadyUsed
     );
-    assert!(store.is_revoked("at-1", t0() + secs(10)).unwrap());
-    assert!(store.is_revoked("rt-1", t0() + secs(10)).unwrap());
-    assert!(!store.is_revoked("at-2", t0() + secs(10)).unwrap());
+    assert!(store.is_revoked("at-1", t0() + secs(10)).await.unwrap());
+    assert!(store.is_revoked("rt-1", t0() + secs(10)).await.unwrap());
+    assert!(!store.is_revoked("at-2", t0() + secs(10)).await.unwrap());
     // A revocation is remembered until the token would have expired anyway.
-    assert!(!store.is_revoked("at-1", t0() + secs(3600)).unwrap());
-    assert!(store.is_revoked("rt-1", t0() + secs(3600)).unwrap());
+    assert!(!store.is_revoked("at-1", t0() + secs(3600)).await.unwrap());
+    assert!(store.is_revoked("rt-1", t0() + secs(3600)).await.unwrap());
 }
 
-fn tokens_attached_after_a_replay_are_revoked_at_once(make: MakeStore<'_>) {
-    let store = make(ROOMY);
-    insert(&*store, "r");
+async fn tokens_attached_after_a_replay_are_revoked_at_once(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
+    insert(&*store, "r").await;
     store
         .complete("r", Completion::Authorized(Box::new(grant())), t0())
+        .await
         .unwrap();
     assert!(matches!(
-        store.poll("r", "c", 5, t0()).unwrap(),
+        store.poll("r", "c", 5, t0()).await.unwrap(),
         PollStatus::Authorized(_)
     ));
     // The replay races ahead of the winner attaching its tokens.
     assert_eq!(
-        store.poll("r", "c", 5, t0()).unwrap(),
+        store.poll("r", "c", 5, t0()).await.unwrap(),
         PollStatus::AlreadyUsed
     );
     let tokens = [
         fingerprint("late-at", t0() + secs(3600)),
         fingerprint("already-expired", t0()),
     ];
-    store.attach_tokens("r", &tokens, t0()).unwrap();
-    assert!(store.is_revoked("late-at", t0()).unwrap());
-    assert!(!store.is_revoked("already-expired", t0()).unwrap());
+    store.attach_tokens("r", &tokens, t0()).await.unwrap();
+    assert!(store.is_revoked("late-at", t0()).await.unwrap());
+    assert!(!store.is_revoked("already-expired", t0()).await.unwrap());
 }
 
-fn attaching_tokens_to_an_unredeemed_or_unknown_request_does_nothing(make: MakeStore<'_>) {
-    let store = make(ROOMY);
-    insert(&*store, "r");
+async fn attaching_tokens_to_an_unredeemed_or_unknown_request_does_nothing(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
+    insert(&*store, "r").await;
     let tokens = [fingerprint("x", t0() + secs(3600))];
-    store.attach_tokens("r", &tokens, t0()).unwrap();
-    store.attach_tokens("unknown", &tokens, t0()).unwrap();
-    let now = store.request("r", t0()).unwrap().unwrap();
+    store.attach_tokens("r", &tokens, t0()).await.unwrap();
+    store.attach_tokens("unknown", &tokens, t0()).await.unwrap();
+    let now = store.request("r", t0()).await.unwrap().unwrap();
     assert_eq!(now.state, RequestState::Pending);
-    assert!(!store.is_revoked("x", t0()).unwrap());
+    assert!(!store.is_revoked("x", t0()).await.unwrap());
 }
 
-fn a_delivered_push_request_is_already_used(make: MakeStore<'_>) {
-    let store = make(ROOMY);
+async fn a_delivered_push_request_is_already_used(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
     let r = request("p", "c", DeliveryMode::Push, 60);
-    store.insert_request(&r, t0() + secs(660), t0()).unwrap();
+    store
+        .insert_request(&r, t0() + secs(660), t0())
+        .await
+        .unwrap();
     let tokens = vec![fingerprint("pushed", t0() + secs(3600))];
     assert_eq!(
         store
             .complete("p", Completion::Delivered(tokens.clone()), t0())
+            .await
             .unwrap(),
         CompleteStatus::Completed(Box::new(r))
     );
-    let now = store.request("p", t0()).unwrap().unwrap();
+    let now = store.request("p", t0()).await.unwrap().unwrap();
     assert_eq!(now.state, RequestState::Delivered { tokens });
     assert_eq!(
-        store.poll("p", "c", 5, t0()).unwrap(),
+        store.poll("p", "c", 5, t0()).await.unwrap(),
         PollStatus::AlreadyUsed
     );
-    assert!(!store.is_revoked("pushed", t0()).unwrap());
+    assert!(!store.is_revoked("pushed", t0()).await.unwrap());
 }
 
-fn one_client_cannot_fill_the_store(make: MakeStore<'_>) {
-    let store = make(3);
+async fn one_client_cannot_fill_the_store(make: MakeStore<'_>) {
+    let store = make(3).await;
     let limited = |r: Result<(), StoreError>| {
         assert!(
             matches!(
@@ -541,6 +627,7 @@ fn one_client_cannot_fill_the_store(make: MakeStore<'_>) {
     // Tickets, requests and replay entries all count.
     store
         .insert_ticket(&ticket("t", "greedy", 60), t0())
+        .await
         .unwrap();
     store
         .insert_request(
@@ -548,19 +635,39 @@ fn one_client_cannot_fill_the_store(make: MakeStore<'_>) {
             t0() + secs(60),
             t0(),
         )
+        .await
         .unwrap();
     let jti = replay_key("greedy", ReplayPurpose::ClientAssertion, "j");
-    assert!(store.remember_jti(&jti, t0() + secs(90), t0()).unwrap());
-    limited(store.insert_ticket(&ticket("t2", "greedy", 60), t0()));
-    limited(store.insert_request(
-        &request("b", "greedy", DeliveryMode::Poll, 30),
-        t0() + secs(60),
-        t0(),
-    ));
+    assert!(
+        store
+            .remember_jti(&jti, t0() + secs(90), t0())
+            .await
+            .unwrap()
+    );
+    limited(store.insert_ticket(&ticket("t2", "greedy", 60), t0()).await);
+    limited(
+        store
+            .insert_request(
+                &request("b", "greedy", DeliveryMode::Poll, 30),
+                t0() + secs(60),
+                t0(),
+            )
+            .await,
+    );
     let jti2 = replay_key("greedy", ReplayPurpose::RequestObject, "j2");
-    limited(store.remember_jti(&jti2, t0() + secs(60), t0()).map(|_| ()));
+    limited(
+        store
+            .remember_jti(&jti2, t0() + secs(60), t0())
+            .await
+            .map(|_| ()),
+    );
     // A known jti is a replay before it is a limit.
-    assert!(!store.remember_jti(&jti, t0() + secs(90), t0()).unwrap());
+    assert!(
+        !store
+            .remember_jti(&jti, t0() + secs(90), t0())
+            .await
+            .unwrap()
+    );
     // Another client is unaffected.
     store
         .insert_request(
@@ -568,67 +675,196 @@ fn one_client_cannot_fill_the_store(make: MakeStore<'_>) {
             t0() + secs(60),
             t0(),
         )
+        .await
         .unwrap();
     // Taking a ticket gives its room back.
-    assert!(store.take_ticket("t", t0()).unwrap().is_some());
+    assert!(store.take_ticket("t", t0()).await.unwrap().is_some());
     store
         .insert_ticket(&ticket("t3", "greedy", 60), t0())
+        .await
         .unwrap();
-    limited(store.insert_ticket(&ticket("t4", "greedy", 60), t0()));
-    assert!(store.remove_ticket("t3").unwrap());
+    limited(store.insert_ticket(&ticket("t4", "greedy", 60), t0()).await);
+    assert!(store.remove_ticket("t3").await.unwrap());
     store
         .insert_ticket(&ticket("t5", "greedy", 60), t0())
+        .await
         .unwrap();
     // Entries give their room back when their deadline comes (the request's is its
     // keep-until, the tombstone included).
-    limited(store.insert_ticket(&ticket("t6", "greedy", 100), t0() + secs(59)));
+    limited(
+        store
+            .insert_ticket(&ticket("t6", "greedy", 100), t0() + secs(59))
+            .await,
+    );
     store
         .insert_request(
             &request("c", "greedy", DeliveryMode::Poll, 120),
             t0() + secs(160),
             t0() + secs(60),
         )
+        .await
         .unwrap();
     store
         .insert_ticket(&ticket("t7", "greedy", 100), t0() + secs(89))
+        .await
         .unwrap();
-    limited(store.insert_ticket(&ticket("t8", "greedy", 100), t0() + secs(89)));
+    limited(
+        store
+            .insert_ticket(&ticket("t8", "greedy", 100), t0() + secs(89))
+            .await,
+    );
     // The jti's deadline (90) frees the last slot.
     store
         .insert_ticket(&ticket("t9", "greedy", 200), t0() + secs(90))
+        .await
         .unwrap();
 }
 
-fn duplicate_inserts_are_refused_before_the_bound_is_charged(make: MakeStore<'_>) {
-    let store = make(1);
-    store.insert_ticket(&ticket("t", "c", 60), t0()).unwrap();
+async fn duplicate_inserts_are_refused_before_the_bound_is_charged(make: MakeStore<'_>) {
+    let store = make(1).await;
+    store
+        .insert_ticket(&ticket("t", "c", 60), t0())
+        .await
+        .unwrap();
     assert!(matches!(
-        store.insert_ticket(&ticket("t", "c", 60), t0()),
+        store.insert_ticket(&ticket("t", "c", 60), t0()).await,
         Err(StoreError::DuplicateKey)
     ));
 }
 
-// ---- the two stores -------------------------------------------------------------------
+async fn pending_requests_lists_what_waits_for_the_user_soonest_expiry_first(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
+    let of = |id: &str, subject: &str, expires_in: u64| StoredRequest {
+        subject: subject.into(),
+        ..request(id, "c", DeliveryMode::Poll, expires_in)
+    };
+    for r in [
+        of("a", "alice", 60),
+        of("b", "bob", 30),
+        of("c", "alice", 90),
+        of("d", "alice", 40),
+        of("e", "alice", 10),
+    ] {
+        store
+            .insert_request(&r, t0() + secs(700), t0())
+            .await
+            .unwrap();
+    }
+    // Only pending requests are listed: not one in another state from the start.
+    let done = StoredRequest {
+        state: RequestState::Denied,
+        ..of("f", "alice", 60)
+    };
+    store
+        .insert_request(&done, t0() + secs(700), t0())
+        .await
+        .unwrap();
+    store
+        .complete("d", Completion::Denied, t0() + secs(1))
+        .await
+        .unwrap();
+    let ids = |list: Vec<StoredRequest>| -> Vec<String> {
+        list.into_iter().map(|r| r.auth_req_id).collect()
+    };
+    let now = t0() + secs(11); // e has expired
+    let all = store.pending_requests(None, 10, now).await.unwrap();
+    assert_eq!(all.first(), Some(&of("b", "bob", 30)), "listed as stored");
+    assert_eq!(ids(all), ["b", "a", "c"]);
+    assert_eq!(
+        ids(store.pending_requests(None, 2, now).await.unwrap()),
+        ["b", "a"]
+    );
+    assert!(
+        store
+            .pending_requests(None, 0, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let alice = store
+        .pending_requests(Some("alice"), 10, now)
+        .await
+        .unwrap();
+    assert_eq!(ids(alice), ["a", "c"]);
+    assert_eq!(
+        ids(store.pending_requests(Some("alice"), 1, now).await.unwrap()),
+        ["a"]
+    );
+    assert!(
+        store
+            .pending_requests(Some("nobody"), 10, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A poll leaves it pending, and the listing shows the poll.
+    assert_eq!(
+        store.poll("a", "c", 5, now).await.unwrap(),
+        PollStatus::Pending
+    );
+    let a = store.pending_requests(Some("alice"), 1, now).await.unwrap();
+    assert_eq!(a[0].last_poll, Some(now));
+    // Approved or expired requests leave the list.
+    store
+        .complete("a", Completion::Authorized(Box::new(grant())), now)
+        .await
+        .unwrap();
+    let later = t0() + secs(30); // b has expired
+    assert_eq!(
+        ids(store.pending_requests(None, 10, later).await.unwrap()),
+        ["c"]
+    );
+    assert!(
+        store
+            .pending_requests(Some("bob"), 10, later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+// ---- the stores -----------------------------------------------------------------------
+
+fn redis_maker(setup: Setup) -> impl Fn(usize) -> Made {
+    let redis = TestRedis::of(setup);
+    move |limit| {
+        let redis = redis.clone();
+        Box::pin(async move { Box::new(redis.store(limit).await) as Box<dyn Store> })
+    }
+}
 
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod memory {
             use super::*;
-            fn make(limit: usize) -> Box<dyn Store> {
-                Box::new(MemoryStore::with_config(MemoryStoreConfig {
-                    max_entries_per_client: limit,
-                }))
+            fn make(limit: usize) -> Made {
+                Box::pin(async move {
+                    Box::new(MemoryStore::with_config(MemoryStoreConfig {
+                        max_entries_per_client: limit,
+                    })) as Box<dyn Store>
+                })
             }
-            $( #[test] fn $name() { super::$name(&make); } )*
+            $( #[tokio::test] async fn $name() { super::$name(&make).await; } )*
         }
         mod redis {
             use super::*;
             $(
-                #[test]
-                fn $name() {
-                    let redis = TestRedis::new();
-                    super::$name(&|limit| Box::new(redis.store(limit)));
-                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name(&redis_maker(Setup::Single)).await; }
+            )*
+        }
+        mod redis_tls {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name(&redis_maker(Setup::Tls)).await; }
+            )*
+        }
+        mod redis_cluster {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name(&redis_maker(Setup::Cluster)).await; }
             )*
         }
     };
@@ -654,4 +890,5 @@ suite!(
     a_delivered_push_request_is_already_used,
     one_client_cannot_fill_the_store,
     duplicate_inserts_are_refused_before_the_bound_is_charged,
+    pending_requests_lists_what_waits_for_the_user_soonest_expiry_first,
 );

@@ -6,9 +6,10 @@ use super::Results;
 use super::targets::thousands;
 
 const SCENARIOS: [&str; 3] = ["backchannel", "poll", "mixed"];
-const SERVERS: [(&str, &str); 3] = [
+const SERVERS: [(&str, &str); 4] = [
     ("ceiling", "#9e9e9e"),
     ("ours", "#1f77b4"),
+    ("ours-redis", "#2ca02c"),
     ("oidc-provider", "#ff7f0e"),
 ];
 

@@ -149,6 +149,20 @@ pub(super) fn compute(r: &Results) -> Vec<Target> {
         "req/s",
     ));
     out.push(ratio_at_least(
+        "CIBA polls through Redis vs MemoryStore",
+        rate("ours-redis/poll"),
+        rate("ours/poll"),
+        0.5,
+        "req/s",
+    ));
+    out.push(ratio_at_least(
+        "Backchannel requests through Redis vs MemoryStore",
+        rate("ours-redis/backchannel"),
+        rate("ours/backchannel"),
+        0.5,
+        "req/s",
+    ));
+    out.push(ratio_at_least(
         "Backchannel requests vs oidc-provider",
         rate("ours/backchannel"),
         rate("oidc-provider/backchannel"),

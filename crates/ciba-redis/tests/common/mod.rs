@@ -1,9 +1,11 @@
-//! Shared test harness: a Redis for the tests, stores with their own key prefix, and
-//! CibaServer instances over any store.
+//! Shared test harness: the Redis set-ups the tests run against, stores with their own key
+//! prefix, and CibaServer instances over any store.
 //!
-//! Redis comes from `CIBA_TEST_REDIS_URL` (`cargo xtask ci` sets it). Without it, a test
-//! starts its own `redis-server` on a free loopback port, unless `CI=true` (then the run
-//! must provide one) or `/usr/bin/redis-server` is missing: both fail loudly, never skip.
+//! Three set-ups ([`Setup`]): one Redis (`CIBA_TEST_REDIS_URL`), one Redis over TLS
+//! (`CIBA_TEST_REDIS_TLS_URL`, trusting the CA certificate at `CIBA_TEST_REDIS_TLS_CA`) and
+//! a three-master Redis Cluster (`CIBA_TEST_REDIS_CLUSTER_NODES`, comma-separated);
+//! `cargo xtask ci` starts all three and sets them. Without them a test binary starts its
+//! own (see `services.rs`), unless `CI=true`: then a missing one fails loudly, never skips.
 #![allow(
     dead_code,
     unreachable_pub,
@@ -13,11 +15,11 @@
     clippy::panic
 )]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+pub mod services;
+
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ciba_core::body::encode_form;
@@ -31,14 +33,20 @@ use ciba_server::{
     IncomingRequest, IssueOutcome, ServerConfig, StaticClientRegistry, TokenOutcome,
 };
 use serde_json::{Map, Value};
+use services::{Service, answers_ping, free_port};
 
-pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
+pub const REDIS_SERVER: &str = services::REDIS_SERVER;
 pub const ISSUER: &str = "https://op.example";
 pub const POLL: &str = "poll-client";
 pub const PING: &str = "ping-client";
 pub const PUSH: &str = "push-client";
 pub const SECRET: &str = "client-secret";
 pub const CNT: &str = "cnt-5b7d1c";
+
+pub const URL_VAR: &str = "CIBA_TEST_REDIS_URL";
+pub const TLS_URL_VAR: &str = "CIBA_TEST_REDIS_TLS_URL";
+pub const TLS_CA_VAR: &str = "CIBA_TEST_REDIS_TLS_CA";
+pub const CLUSTER_VAR: &str = "CIBA_TEST_REDIS_CLUSTER_NODES";
 
 /// The instant every test starts at (a virtual clock, years before the real one).
 pub fn t0() -> SystemTime {
@@ -57,8 +65,32 @@ pub fn random_prefix() -> String {
     )
 }
 
-/// A `redis-server` this test started: bound to 127.0.0.1 on a free port, no persistence.
-/// Dropping it stops it.
+/// The ways operators run Redis that the tests cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setup {
+    Single,
+    Tls,
+    Cluster,
+}
+
+impl Setup {
+    pub const ALL: [Setup; 3] = [Setup::Single, Setup::Tls, Setup::Cluster];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Setup::Single => "single",
+            Setup::Tls => "tls",
+            Setup::Cluster => "cluster",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Setup {
+        Setup::ALL.into_iter().find(|s| s.name() == name).unwrap()
+    }
+}
+
+/// A `redis-server` this test started for itself (to stop, hang or restart it): bound to
+/// 127.0.0.1 on a free port, no persistence. Dropping it stops it.
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
@@ -69,7 +101,7 @@ impl RedisServer {
     pub fn start() -> RedisServer {
         let mut last = String::new();
         for _ in 0..5 {
-            match RedisServer::start_on(free_port()) {
+            match RedisServer::start_on(free_port().unwrap()) {
                 Ok(server) => return server,
                 Err(e) => last = e,
             }
@@ -79,22 +111,15 @@ impl RedisServer {
 
     /// Starts one on `port` and waits (at most 10 s) until it answers PING.
     pub fn start_on(port: u16) -> Result<RedisServer, String> {
-        if !Path::new(REDIS_SERVER).exists() {
+        if !std::path::Path::new(REDIS_SERVER).exists() {
             return Err(format!(
                 "{REDIS_SERVER} is missing: install Debian's redis-server (apt-get install \
-                 redis-server) or set CIBA_TEST_REDIS_URL"
+                 redis-server)"
             ));
         }
         let child = Command::new(REDIS_SERVER)
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "yes",
-            ])
+            .args(["--save", "", "--appendonly", "no"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -154,72 +179,142 @@ impl Drop for RedisServer {
     }
 }
 
-/// A port that was free a moment ago: bind 127.0.0.1:0, read the port, release it.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-fn answers_ping(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    let mut reply = [0u8; 7];
-    stream.write_all(b"PING\r\n").is_ok()
-        && stream.read_exact(&mut reply).is_ok()
-        && &reply == b"+PONG\r\n"
-}
-
-/// The Redis the tests use: `CIBA_TEST_REDIS_URL`, or one started for this test.
+/// A set-up's Redis: from the environment, or started once per test binary (and killed
+/// when the binary exits).
+#[derive(Debug, Clone)]
 pub struct TestRedis {
+    pub setup: Setup,
     url: String,
-    _own: Option<RedisServer>,
+    nodes: Vec<String>,
+    ca_file: Option<PathBuf>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+type Starter = fn() -> Result<Service, String>;
+
+fn shared(setup: Setup) -> &'static Service {
+    static SINGLE: OnceLock<Service> = OnceLock::new();
+    static TLS: OnceLock<Service> = OnceLock::new();
+    static CLUSTER: OnceLock<Service> = OnceLock::new();
+    let (cell, start): (&OnceLock<Service>, Starter) = match setup {
+        Setup::Single => (&SINGLE, services::start_single),
+        Setup::Tls => (&TLS, services::start_tls),
+        Setup::Cluster => (&CLUSTER, services::start_cluster),
+    };
+    cell.get_or_init(|| {
+        let service = start().unwrap_or_else(|e| panic!("cannot start the {setup:?} Redis: {e}"));
+        service.die_with_this_process();
+        service
+    })
 }
 
 impl TestRedis {
+    /// One plain Redis.
     pub fn new() -> TestRedis {
-        if let Ok(url) = std::env::var("CIBA_TEST_REDIS_URL")
-            && !url.is_empty()
-        {
-            return TestRedis { url, _own: None };
-        }
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
-                "CIBA_TEST_REDIS_URL is not set and CI=true: run the tests through \
-                 `cargo xtask ci`, which starts a Redis and sets it"
-            );
-        }
-        let server = RedisServer::start();
+        TestRedis::of(Setup::Single)
+    }
+
+    pub fn of(setup: Setup) -> TestRedis {
+        let from_env = match setup {
+            Setup::Single => env(URL_VAR).map(|url| (url, Vec::new(), None)),
+            Setup::Tls => env(TLS_URL_VAR).map(|url| {
+                let ca = env(TLS_CA_VAR)
+                    .unwrap_or_else(|| panic!("{TLS_URL_VAR} is set but {TLS_CA_VAR} is not"));
+                (url, Vec::new(), Some(PathBuf::from(ca)))
+            }),
+            Setup::Cluster => env(CLUSTER_VAR).map(|nodes| {
+                let nodes: Vec<String> = nodes.split(',').map(str::to_owned).collect();
+                (nodes[0].clone(), nodes, None)
+            }),
+        };
+        let (url, nodes, ca_file) = match from_env {
+            Some(found) => found,
+            None => {
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!(
+                        "the {setup:?} Redis is not set ({URL_VAR}, {TLS_URL_VAR}, {CLUSTER_VAR}) \
+                         and CI=true: run the tests through `cargo xtask ci`, which starts them"
+                    );
+                }
+                let s = shared(setup);
+                (s.url.clone(), s.nodes.clone(), s.ca_file.clone())
+            }
+        };
         TestRedis {
-            url: server.url(),
-            _own: Some(server),
+            setup,
+            url,
+            nodes,
+            ca_file,
         }
     }
 
+    /// The URL (the first node's for a cluster).
     pub fn url(&self) -> &str {
         &self.url
     }
 
+    /// The environment that makes a child process's [`TestRedis::of`] find this Redis.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        match self.setup {
+            Setup::Single => vec![(URL_VAR, self.url.clone())],
+            Setup::Tls => vec![
+                (TLS_URL_VAR, self.url.clone()),
+                (
+                    TLS_CA_VAR,
+                    self.ca_file.as_ref().unwrap().display().to_string(),
+                ),
+            ],
+            Setup::Cluster => vec![(CLUSTER_VAR, self.nodes.join(","))],
+        }
+    }
+
+    /// Settings for `prefix` and `max_entries_per_client`, with timeouts short enough for
+    /// the fault tests.
+    pub fn config(&self, prefix: &str, max_entries_per_client: usize) -> RedisStoreConfig {
+        let mut config = quick_config(prefix, max_entries_per_client);
+        if let Some(ca) = &self.ca_file {
+            config.tls_root_ca_pem = Some(std::fs::read(ca).unwrap());
+        }
+        config
+    }
+
+    /// A store with `prefix`.
+    pub async fn store_with(&self, prefix: &str, max_entries_per_client: usize) -> RedisStore {
+        let config = self.config(prefix, max_entries_per_client);
+        match self.setup {
+            Setup::Cluster => {
+                let nodes: Vec<&str> = self.nodes.iter().map(String::as_str).collect();
+                RedisStore::connect_cluster(&nodes, config).await.unwrap()
+            }
+            _ => RedisStore::connect(&self.url, config).await.unwrap(),
+        }
+    }
+
     /// A store with its own random prefix and `max_entries_per_client`.
-    pub fn store(&self, max_entries_per_client: usize) -> RedisStore {
-        store_at(&self.url, &random_prefix(), max_entries_per_client)
+    pub async fn store(&self, max_entries_per_client: usize) -> RedisStore {
+        self.store_with(&random_prefix(), max_entries_per_client)
+            .await
     }
 }
 
-/// A store for `url` and `prefix`, with timeouts short enough for the fault tests.
-pub fn store_at(url: &str, prefix: &str, max_entries_per_client: usize) -> RedisStore {
-    RedisStore::with_config(
-        url,
-        RedisStoreConfig {
-            key_prefix: prefix.to_owned(),
-            max_entries_per_client,
-            max_connections: 8,
-            connect_timeout: Duration::from_millis(500),
-            response_timeout: Duration::from_millis(1000),
-        },
-    )
-    .unwrap()
+/// Settings with short timeouts, as the tests use them.
+pub fn quick_config(prefix: &str, max_entries_per_client: usize) -> RedisStoreConfig {
+    let mut config = RedisStoreConfig::default();
+    config.key_prefix = prefix.to_owned();
+    config.max_entries_per_client = max_entries_per_client;
+    config.connect_timeout = Duration::from_millis(1000);
+    config.response_timeout = Duration::from_millis(1000);
+    config
+}
+
+/// A store for the plain Redis at `url` and `prefix`.
+pub async fn store_at(url: &str, prefix: &str, max_entries_per_client: usize) -> RedisStore {
+    RedisStore::connect(url, quick_config(prefix, max_entries_per_client))
+        .await
+        .unwrap()
 }
 
 // ---- CibaServer instances -------------------------------------------------------------
@@ -300,13 +395,16 @@ pub fn token_request(client_id: &str, auth_req_id: &str) -> http::Request<Vec<u8
 
 /// Starts a flow on `server`: the backchannel request, then `issue`. Returns the
 /// `auth_req_id`.
-pub fn start(server: &CibaServer, client_id: &str, now: SystemTime) -> String {
+pub async fn start(server: &CibaServer, client_id: &str, now: SystemTime) -> String {
     let rng = OsRandom;
-    let ticket = match server.authenticate_request(
-        &IncomingRequest::from_http(&bc_request(client_id)),
-        now,
-        &rng,
-    ) {
+    let ticket = match server
+        .authenticate_request(
+            &IncomingRequest::from_http(&bc_request(client_id)),
+            now,
+            &rng,
+        )
+        .await
+    {
         BackchannelOutcome::UserIdentification(t) => t,
         BackchannelOutcome::Respond(r) => panic!(
             "backchannel refused: {:?} {}",
@@ -314,36 +412,40 @@ pub fn start(server: &CibaServer, client_id: &str, now: SystemTime) -> String {
             String::from_utf8_lossy(r.response.body())
         ),
     };
-    match server.issue(&*ticket, "alice", now, &rng) {
+    match server.issue(&*ticket, "alice", now, &rng).await {
         IssueOutcome::Issued(ack) => ack.auth_req_id,
         other => panic!("issue failed: {other:?}"),
     }
 }
 
-pub fn token(
+pub async fn token(
     server: &CibaServer,
     client_id: &str,
     auth_req_id: &str,
     now: SystemTime,
 ) -> TokenOutcome {
-    server.token_request(
-        &IncomingRequest::from_http(&token_request(client_id, auth_req_id)),
-        now,
-        &OsRandom,
-    )
+    server
+        .token_request(
+            &IncomingRequest::from_http(&token_request(client_id, auth_req_id)),
+            now,
+            &OsRandom,
+        )
+        .await
 }
 
-pub fn approve(
+pub async fn approve(
     server: &CibaServer,
     auth_req_id: &str,
     now: SystemTime,
 ) -> Result<CompleteOutcome, CompleteError> {
-    server.complete(
-        auth_req_id,
-        AuthenticationResult::Authorized(Authorization::new("alice")),
-        now,
-        &OsRandom,
-    )
+    server
+        .complete(
+            auth_req_id,
+            AuthenticationResult::Authorized(Authorization::new("alice")),
+            now,
+            &OsRandom,
+        )
+        .await
 }
 
 /// The JSON body of a response.
