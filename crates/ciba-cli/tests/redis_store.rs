@@ -14,7 +14,7 @@
 
 mod support;
 
-#[allow(dead_code, unreachable_pub)]
+#[allow(unreachable_pub)]
 #[path = "../../ciba-redis/tests/common/services.rs"]
 mod services;
 
