@@ -9,9 +9,9 @@ fuzz_target!(|data: &[u8]| {
     let Some(req) = ciba_fuzz::request(data) else {
         return;
     };
-    let _ = ciba_fuzz::server().authenticate_request(
+    let _ = ciba_fuzz::ready(ciba_fuzz::server().authenticate_request(
         &IncomingRequest::from_http(&req),
         ciba_fuzz::now(),
         &OsRandom,
-    );
+    ));
 });

@@ -16,9 +16,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let (parts, body) = req.into_parts();
     let req = http::Request::from_parts(parts, ciba_fuzz::with_ids(&body, pending, approved));
-    let _ = server.token_request(
+    let _ = ciba_fuzz::ready(server.token_request(
         &IncomingRequest::from_http(&req),
         ciba_fuzz::now(),
         &OsRandom,
-    );
+    ));
 });

@@ -1,10 +1,13 @@
 //! Shared set-up for the server fuzz targets: one CibaServer with a few registered clients,
 //! and for the token endpoint one that also holds a pending and an approved request.
 
+use std::future::Future;
+use std::pin::pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, SystemTime};
 
 use ciba_core::jose::JwkSigner;
-use std::time::{Duration, SystemTime};
 
 use ciba_core::random::OsRandom;
 use ciba_server::{
@@ -12,6 +15,18 @@ use ciba_server::{
     ClientMetadata, DefaultTokenMinter, DeliveryMode, IncomingRequest, IssueOutcome, MemoryStore,
     ServerConfig, StaticClientRegistry,
 };
+
+/// The answer of one of the server's async calls. Every target runs the server over a
+/// [`MemoryStore`] and a [`StaticClientRegistry`], whose futures are ready on their first
+/// poll, so one poll with a no-op waker answers; a call still pending after it would break
+/// the MemoryStore's promise never to yield, and panics (a finding).
+pub fn ready<F: Future>(future: F) -> F::Output {
+    let mut cx = Context::from_waker(Waker::noop());
+    match pin!(future).poll(&mut cx) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("a server call over the MemoryStore yielded"),
+    }
+}
 
 /// The time every server target runs at.
 pub fn now() -> SystemTime {
@@ -34,14 +49,13 @@ pub fn seeded_server() -> &'static (CibaServer, String, String) {
         let server = build();
         let pending = start(&server);
         let approved = start(&server);
-        server
-            .complete(
-                &approved,
-                AuthenticationResult::Authorized(Authorization::new("alice")),
-                now(),
-                &OsRandom,
-            )
-            .expect("the approved request completes");
+        ready(server.complete(
+            &approved,
+            AuthenticationResult::Authorized(Authorization::new("alice")),
+            now(),
+            &OsRandom,
+        ))
+        .expect("the approved request completes");
         (server, pending, approved)
     })
 }
@@ -71,15 +85,15 @@ fn start(server: &CibaServer) -> String {
         .header("authorization", "Basic cG9sbDpzZWNyZXQ=")
         .body(b"scope=openid&login_hint=alice".to_vec())
         .expect("static request");
-    let ticket = match server.authenticate_request(
+    let ticket = match ready(server.authenticate_request(
         &IncomingRequest::from_http(&request),
         now(),
         &OsRandom,
-    ) {
+    )) {
         BackchannelOutcome::UserIdentification(ticket) => ticket,
         BackchannelOutcome::Respond(r) => panic!("seed request refused: {}", r.error),
     };
-    match server.issue(&*ticket, "alice", now(), &OsRandom) {
+    match ready(server.issue(&*ticket, "alice", now(), &OsRandom)) {
         IssueOutcome::Issued(ack) => ack.auth_req_id,
         IssueOutcome::InvalidTicket(r) | IssueOutcome::Refused(r) => {
             panic!("seed request not issued: {}", r.error)

@@ -21,7 +21,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
 
 use ciba_bench::client_side::t0;
-use ciba_bench::server_side::{SUBJECT, backchannel_request, server, start, ticket, token_request};
+use ciba_bench::server_side::{
+    SUBJECT, backchannel_request, ready, server, start, ticket, token_request,
+};
 use ciba_core::random::OsRandom;
 use ciba_server::{
     AuthenticationResult, Authorization, BackchannelOutcome, CibaServer, CompleteOutcome,
@@ -81,7 +83,7 @@ fn backchannel(c: &mut Criterion) {
     let server = fresh_server();
     let clock = Clock::new();
     let outcome =
-        server.authenticate_request(&IncomingRequest::from_http(&request), t0(), &OsRandom);
+        ready(server.authenticate_request(&IncomingRequest::from_http(&request), t0(), &OsRandom));
     assert!(
         matches!(outcome, BackchannelOutcome::UserIdentification(_)),
         "{outcome:?}"
@@ -90,7 +92,11 @@ fn backchannel(c: &mut Criterion) {
         b.iter_batched(
             || clock.tick(secs(1)),
             |now| {
-                server.authenticate_request(&IncomingRequest::from_http(&request), now, &OsRandom)
+                ready(server.authenticate_request(
+                    &IncomingRequest::from_http(&request),
+                    now,
+                    &OsRandom,
+                ))
             },
             BatchSize::SmallInput,
         )
@@ -106,12 +112,12 @@ fn backchannel(c: &mut Criterion) {
         )
     };
     let (t, now) = setup();
-    let outcome = server.issue(&t, SUBJECT, now, &OsRandom);
+    let outcome = ready(server.issue(&t, SUBJECT, now, &OsRandom));
     assert!(matches!(outcome, IssueOutcome::Issued(_)), "{outcome:?}");
     group.bench_function("issue", |b| {
         b.iter_batched(
             setup,
-            |(ticket, now)| server.issue(&ticket, SUBJECT, now, &OsRandom),
+            |(ticket, now)| ready(server.issue(&ticket, SUBJECT, now, &OsRandom)),
             BATCH,
         )
     });
@@ -124,7 +130,7 @@ fn backchannel(c: &mut Criterion) {
         (id, approval(), now + secs(1))
     };
     let (id, result, at) = setup();
-    let outcome = server.complete(&id, result, at, &OsRandom);
+    let outcome = ready(server.complete(&id, result, at, &OsRandom));
     assert!(
         matches!(outcome, Ok(CompleteOutcome::NothingToSend)),
         "{outcome:?}"
@@ -132,7 +138,7 @@ fn backchannel(c: &mut Criterion) {
     group.bench_function("complete", |b| {
         b.iter_batched(
             setup,
-            |(id, result, at)| server.complete(&id, result, at, &OsRandom),
+            |(id, result, at)| ready(server.complete(&id, result, at, &OsRandom)),
             BATCH,
         )
     });
@@ -159,12 +165,12 @@ fn timed_polls(
         let incoming = IncomingRequest::from_http(&request);
         let mut at = base + INTERVAL;
         if first_poll_untimed {
-            black_box(server.token_request(&incoming, at, &OsRandom));
+            black_box(ready(server.token_request(&incoming, at, &OsRandom)));
         }
         let n = left.min(POLLS_PER_REQUEST);
         let began = Instant::now();
         for _ in 0..n {
-            black_box(server.token_request(&incoming, at, &OsRandom));
+            black_box(ready(server.token_request(&incoming, at, &OsRandom)));
             at += spacing;
         }
         total += began.elapsed();
@@ -184,11 +190,11 @@ fn token_endpoint(c: &mut Criterion) {
         let id = start(&server, &bc, now, &OsRandom).expect("request");
         let request = token_request(&id).expect("token request");
         let incoming = IncomingRequest::from_http(&request);
-        let first = server.token_request(&incoming, now + INTERVAL, &OsRandom);
+        let first = ready(server.token_request(&incoming, now + INTERVAL, &OsRandom));
         assert!(is_pending(&first), "{first:?}");
-        let second = server.token_request(&incoming, now + INTERVAL * 2, &OsRandom);
+        let second = ready(server.token_request(&incoming, now + INTERVAL * 2, &OsRandom));
         assert!(is_pending(&second), "{second:?}");
-        let early = server.token_request(&incoming, now + INTERVAL * 2, &OsRandom);
+        let early = ready(server.token_request(&incoming, now + INTERVAL * 2, &OsRandom));
         assert!(is_slow_down(&early), "{early:?}");
     }
 
@@ -209,19 +215,17 @@ fn token_endpoint(c: &mut Criterion) {
     let setup = || {
         let now = clock.tick(secs(1));
         let id = start(&server, &bc, now, &OsRandom).expect("request");
-        server
-            .complete(&id, approval(), now + secs(1), &OsRandom)
-            .expect("approved");
+        ready(server.complete(&id, approval(), now + secs(1), &OsRandom)).expect("approved");
         (token_request(&id).expect("token request"), now + INTERVAL)
     };
     let (request, at) = setup();
-    let outcome = server.token_request(&IncomingRequest::from_http(&request), at, &OsRandom);
+    let outcome = ready(server.token_request(&IncomingRequest::from_http(&request), at, &OsRandom));
     assert!(matches!(outcome, TokenOutcome::Issued(_)), "{outcome:?}");
     group.bench_function("token_granted", |b| {
         b.iter_batched(
             setup,
             |(request, at)| {
-                server.token_request(&IncomingRequest::from_http(&request), at, &OsRandom)
+                ready(server.token_request(&IncomingRequest::from_http(&request), at, &OsRandom))
             },
             BATCH,
         )

@@ -48,7 +48,7 @@
 //! ## Async, runtime-agnostic
 //!
 //! The [`Store`] and the [`ClientRegistry`] are async traits (methods returning a
-//! [`BoxFuture`](store::BoxFuture), so both work as `Arc<dyn …>`): a store or a client
+//! [`BoxFuture`], so both work as `Arc<dyn …>`): a store or a client
 //! database across a network never blocks the caller's thread. The endpoint methods that
 //! reach them are `async fn`s. This crate still has no runtime: it never spawns, sleeps or
 //! reads a clock; it only awaits the futures its store and registry return. With

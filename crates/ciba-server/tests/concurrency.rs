@@ -37,11 +37,10 @@ fn sixteen_threads_racing_to_complete_and_redeem_get_exactly_one_token_response(
                 .map(|_| {
                     s.spawn(|| {
                         barrier.wait();
-                        let completed = match h.server.complete(
+                        let completed = match h.complete(
                             id,
                             AuthenticationResult::Authorized(Authorization::new("alice")),
                             now,
-                            &h.rng,
                         ) {
                             Ok(_) => true,
                             Err(CompleteError::AlreadyCompleted) => false,
@@ -87,7 +86,7 @@ fn sixteen_threads_racing_to_complete_and_redeem_get_exactly_one_token_response(
         );
         let winner = winners[0].clone();
         // The other redemptions were replays of a used auth_req_id: the tokens are revoked.
-        assert!(h.server.is_revoked(&winner, now).unwrap(), "round {round}");
+        assert!(h.is_revoked(&winner, now).unwrap(), "round {round}");
         assert!(
             all_tokens.insert(winner),
             "round {round}: tokens are never reused"

@@ -118,14 +118,12 @@ fn id_tokens_verify_for_every_signing_algorithm() {
     ] {
         let h = Harness::with(base_config(), Default::default(), key);
         let ack = h.start(POLL, t0());
-        h.server
-            .complete(
-                &ack.auth_req_id,
-                AuthenticationResult::Authorized(Authorization::new("alice")),
-                t0(),
-                &h.rng,
-            )
-            .unwrap();
+        h.complete(
+            &ack.auth_req_id,
+            AuthenticationResult::Authorized(Authorization::new("alice")),
+            t0(),
+        )
+        .unwrap();
         let TokenOutcome::Issued(g) = h.poll(POLL, &ack.auth_req_id, t0()) else {
             panic!("expected tokens")
         };

@@ -91,14 +91,14 @@ fn as_backchannel(
     req: &http::Request<Vec<u8>>,
     now: SystemTime,
 ) -> http::Response<Vec<u8>> {
-    match h
-        .server
-        .authenticate_request(&IncomingRequest::from_http(req), now, &h.rng)
-    {
+    match block_on(
+        h.server
+            .authenticate_request(&IncomingRequest::from_http(req), now, &h.rng),
+    ) {
         BackchannelOutcome::Respond(r) => r.response,
         BackchannelOutcome::UserIdentification(ticket) => {
             assert_eq!(ticket.hint.value(), "alice@example.com");
-            match h.server.issue(&*ticket, "alice", now, &h.rng) {
+            match block_on(h.server.issue(&*ticket, "alice", now, &h.rng)) {
                 IssueOutcome::Issued(ack) => ack.response,
                 IssueOutcome::InvalidTicket(r) | IssueOutcome::Refused(r) => r.response,
             }
@@ -108,10 +108,10 @@ fn as_backchannel(
 
 /// The AS side of the token endpoint.
 fn as_token(h: &Harness, req: &http::Request<Vec<u8>>, now: SystemTime) -> http::Response<Vec<u8>> {
-    match h
-        .server
-        .token_request(&IncomingRequest::from_http(req), now, &h.rng)
-    {
+    match block_on(
+        h.server
+            .token_request(&IncomingRequest::from_http(req), now, &h.rng),
+    ) {
         TokenOutcome::Issued(g) => g.response,
         TokenOutcome::Respond(r) => r.response,
         TokenOutcome::NotCibaGrant { grant_type } => panic!("not routed: {grant_type}"),
@@ -145,7 +145,7 @@ fn drive(
         {
             let (_, result) = decision.take().unwrap();
             let id = poller.auth_req_id().as_str().to_owned();
-            match h.server.complete(&id, result, now, &h.rng) {
+            match h.complete(&id, result, now) {
                 Ok(CompleteOutcome::Ping(req)) => {
                     let lookup = |aid: &str| (aid == id).then(|| CNT.to_owned());
                     let outcome = receive_ping(&req, &lookup, &Limits::DEFAULT);
@@ -293,11 +293,10 @@ fn core_ping_client_expires_without_a_ping() {
     let (result, _) = drive(&h, &rp, &mut poller, t0(), late);
     assert!(matches!(result, Err(PollError::ExpiredLocally { .. })));
     let id = ack.auth_req_id.as_str();
-    let late = h.server.complete(
+    let late = h.complete(
         id,
         AuthenticationResult::Authorized(Authorization::new("alice")),
         t0() + secs(30),
-        &h.rng,
     );
     assert!(matches!(late, Err(CompleteError::Expired)));
 }
@@ -307,7 +306,7 @@ fn push_start(h: &Harness, rp: &Rp, request: AuthRequest) -> AuthRequestAck {
 }
 
 fn deliver(h: &Harness, rp: &Rp, id: &str, result: AuthenticationResult, now: SystemTime) -> Push {
-    let outcome = h.server.complete(id, result, now, &h.rng).unwrap();
+    let outcome = h.complete(id, result, now).unwrap();
     let req = outcome.notification().expect("push mode always notifies");
     let lookup = |aid: &str| (aid == id).then(|| CNT.to_owned());
     let received = receive_push(req, &lookup, &rp.validator(), now, &Limits::DEFAULT);

@@ -34,16 +34,13 @@ fn tok(h: &Harness, req: Req, at: u64) -> http::Response<Vec<u8>> {
 
 fn failed(h: &Harness, reason: FailReason) -> http::Response<Vec<u8>> {
     let ticket = h.ticket(&bc_request(POLL, &[]), t0());
-    h.server
-        .fail(&ticket, reason, Some("refused by\n\"policy\""))
+    h.fail(&ticket, reason, Some("refused by\n\"policy\""))
         .into_response()
 }
 
 fn completed(h: &Harness, result: AuthenticationResult) -> String {
     let ack = h.start(POLL, t0());
-    h.server
-        .complete(&ack.auth_req_id, result, t0(), &h.rng)
-        .unwrap();
+    h.complete(&ack.auth_req_id, result, t0()).unwrap();
     ack.auth_req_id
 }
 
@@ -120,12 +117,15 @@ fn cases() -> Vec<(&'static str, u16, &'static str, Make)> {
             failed(h, FailReason::ServerError)
         }),
         // issue() with a ticket that is gone.
-        ("issue: invalid ticket", 500, "server_error", |h| {
-            match h.server.issue("no-such-ticket", "alice", t0(), &h.rng) {
+        (
+            "issue: invalid ticket",
+            500,
+            "server_error",
+            |h| match block_on(h.server.issue("no-such-ticket", "alice", t0(), &h.rng)) {
                 IssueOutcome::InvalidTicket(r) => r.response,
                 other => panic!("{other:?}"),
-            }
-        }),
+            },
+        ),
         // issue() beyond the per-client bound.
         (
             "issue: too many requests in flight",
@@ -230,11 +230,11 @@ fn fail_covers_every_reason_and_consumes_the_ticket() {
     let h = Harness::new();
     for reason in FailReason::ALL {
         let ticket = h.ticket(&bc_request(POLL, &[]), t0());
-        let r = h.server.fail(&ticket, reason, None);
+        let r = h.fail(&ticket, reason, None);
         assert!(matches!(r.status().as_u16(), 400 | 403 | 500));
         assert!(json_body(&r.response).get("error_description").is_none());
         assert!(matches!(
-            h.server.issue(&ticket, "alice", t0(), &h.rng),
+            block_on(h.server.issue(&ticket, "alice", t0(), &h.rng)),
             IssueOutcome::InvalidTicket(_)
         ));
     }

@@ -27,9 +27,9 @@ use ciba_core::oauth_error::is_valid_error_text;
 use ciba_core::time::unix_seconds;
 use ciba_server::client_auth::JWT_BEARER_ASSERTION_TYPE;
 use ciba_server::{
-    AuthenticationResult, Authorization, BackchannelOutcome, CIBA_GRANT_TYPE, CibaServer,
-    ClientMetadata, ClientRegistry, CompleteError, DefaultTokenMinter, DeliveryMode, MemoryStore,
-    ServerConfig, StaticClientRegistry, Ticket, TokenOutcome,
+    AuthenticationResult, Authorization, BackchannelOutcome, BoxFuture, CIBA_GRANT_TYPE,
+    CibaServer, ClientMetadata, ClientRegistry, CompleteError, DefaultTokenMinter, DeliveryMode,
+    MemoryStore, RegistryError, ServerConfig, StaticClientRegistry, Ticket, TokenOutcome,
 };
 use common::*;
 use http::{HeaderValue, Method};
@@ -381,8 +381,11 @@ fn ps256_key_as(alg: JwsAlgorithm) -> JwkSigner {
 struct RawRegistry(HashMap<String, Arc<ClientMetadata>>);
 
 impl ClientRegistry for RawRegistry {
-    fn client(&self, client_id: &str) -> Option<Arc<ClientMetadata>> {
-        self.0.get(client_id).cloned()
+    fn client<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<ClientMetadata>>, RegistryError>> {
+        Box::pin(std::future::ready(Ok(self.0.get(client_id).cloned())))
     }
 }
 
@@ -427,15 +430,13 @@ fn reconfigured(h: &Harness, config: ServerConfig) -> CibaServer {
 }
 
 fn approve(h: &Harness, auth_req_id: &str, at: u64) -> Result<(), String> {
-    h.server
-        .complete(
-            auth_req_id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            t0() + secs(at),
-            &h.rng,
-        )
-        .map(|_| ())
-        .map_err(|e| format!("approval failed: {e}"))
+    h.complete(
+        auth_req_id,
+        AuthenticationResult::Authorized(Authorization::new("alice")),
+        t0() + secs(at),
+    )
+    .map(|_| ())
+    .map_err(|e| format!("approval failed: {e}"))
 }
 
 fn poll_at(h: &Harness, client_id: &str, auth_req_id: &str, at: u64) -> Got {
@@ -447,8 +448,7 @@ fn is_error(got: &Got, code: &str) -> bool {
 }
 
 fn interval_of(h: &Harness, auth_req_id: &str, at: u64) -> Option<u64> {
-    h.server
-        .pending_request(auth_req_id, t0() + secs(at))
+    h.pending_request(auth_req_id, t0() + secs(at))
         .ok()
         .flatten()
         .map(|r| r.interval)
@@ -2387,7 +2387,7 @@ fn token_rows() -> Vec<Row> {
                 let got = poll_at(h, POLL, &id, 10);
                 let at = first.tokens.access_token.expose();
                 ensure(
-                    matches!(h.server.is_revoked(at, t0() + secs(11)), Ok(true)),
+                    matches!(h.is_revoked(at, t0() + secs(11)), Ok(true)),
                     "the first tokens are revoked",
                 )?;
                 Ok(got)
@@ -2431,11 +2431,10 @@ fn token_rows() -> Vec<Row> {
                 let ticket = h.ticket(&bc_request(POLL, &[("requested_expiry", "30")]), t0());
                 let id = h.issue(&ticket, t0()).auth_req_id;
                 let got = poll_at(h, POLL, &id, 30);
-                let late = h.server.complete(
+                let late = h.complete(
                     &id,
                     AuthenticationResult::Authorized(Authorization::new("alice")),
                     t0() + secs(31),
-                    &h.rng,
                 );
                 ensure(
                     matches!(late, Err(CompleteError::Expired)),
@@ -2455,13 +2454,7 @@ fn token_rows() -> Vec<Row> {
             err(400, "access_denied"),
             |h| {
                 let id = h.start(POLL, t0()).auth_req_id;
-                h.server
-                    .complete(
-                        &id,
-                        AuthenticationResult::AccessDenied,
-                        t0() + secs(1),
-                        &h.rng,
-                    )
+                h.complete(&id, AuthenticationResult::AccessDenied, t0() + secs(1))
                     .map_err(|e| e.to_string())?;
                 let got = poll_at(h, POLL, &id, 5);
                 ensure(
@@ -2478,13 +2471,7 @@ fn token_rows() -> Vec<Row> {
             err(400, "expired_token"),
             |h| {
                 let id = h.start(POLL, t0()).auth_req_id;
-                h.server
-                    .complete(
-                        &id,
-                        AuthenticationResult::TransactionFailed,
-                        t0() + secs(1),
-                        &h.rng,
-                    )
+                h.complete(&id, AuthenticationResult::TransactionFailed, t0() + secs(1))
                     .map_err(|e| e.to_string())?;
                 Ok(poll_at(h, POLL, &id, 5))
             },
@@ -2531,11 +2518,11 @@ fn token_rows() -> Vec<Row> {
                 approve(h, &id, 1)?;
                 let server = reconfigured(h, config_without(DeliveryMode::Poll));
                 let req = token_request(POLL, &id, t0());
-                Ok(tok(server.token_request(
+                Ok(tok(block_on(server.token_request(
                     &req.incoming(),
                     t0() + secs(5),
                     &h.rng,
-                )))
+                ))))
             },
         ),
         row(
@@ -2547,11 +2534,11 @@ fn token_rows() -> Vec<Row> {
                 let id = h.start(PING, t0()).auth_req_id;
                 let server = reconfigured(h, config_without(DeliveryMode::Ping));
                 let req = token_request(PING, &id, t0());
-                Ok(tok(server.token_request(
+                Ok(tok(block_on(server.token_request(
                     &req.incoming(),
                     t0() + secs(5),
                     &h.rng,
-                )))
+                ))))
             },
         ),
         // Client authentication at the token endpoint.
@@ -2705,11 +2692,12 @@ fn auth_req_ids_are_160_random_bits_in_unpadded_base64url() {
         let rng = ConstantRng(fill);
         let req = bc_request(POLL, &[]);
         let BackchannelOutcome::UserIdentification(ticket) =
-            h.server.authenticate_request(&req.incoming(), t0(), &rng)
+            block_on(h.server.authenticate_request(&req.incoming(), t0(), &rng))
         else {
             panic!("refused")
         };
-        let ciba_server::IssueOutcome::Issued(ack) = h.server.issue(&*ticket, "alice", t0(), &rng)
+        let ciba_server::IssueOutcome::Issued(ack) =
+            block_on(h.server.issue(&*ticket, "alice", t0(), &rng))
         else {
             panic!("not issued")
         };
@@ -2751,12 +2739,10 @@ fn id_tokens_name_their_key_and_carry_no_nonce_c_hash_or_s_hash() {
     };
     let push_id = h.start(PUSH, t0()).auth_req_id;
     let pushed = h
-        .server
         .complete(
             &push_id,
             AuthenticationResult::Authorized(Authorization::new("alice")),
             t0() + secs(1),
-            &h.rng,
         )
         .unwrap();
     let pushed: Value = serde_json::from_slice(pushed.notification().unwrap().body()).unwrap();

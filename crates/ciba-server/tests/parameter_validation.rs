@@ -225,14 +225,12 @@ fn id_token_hint_must_be_an_id_token_we_issued_to_this_client() {
     let h = Harness::new();
     // Get a real ID token for the poll client.
     let ack = h.start(POLL, t0());
-    h.server
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            t0(),
-            &h.rng,
-        )
-        .unwrap();
+    h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::Authorized(Authorization::new("alice")),
+        t0(),
+    )
+    .unwrap();
     let TokenOutcome::Issued(g) = h.poll(POLL, &ack.auth_req_id, t0()) else {
         panic!("expected tokens")
     };
@@ -302,11 +300,12 @@ fn tickets_are_single_use_and_expire() {
     let t = h.ticket(&bc_request(POLL, &[]), t0());
     h.issue(&t, t0());
     assert!(matches!(
-        h.server.issue(&t, "alice", t0(), &h.rng),
+        block_on(h.server.issue(&t, "alice", t0(), &h.rng)),
         IssueOutcome::InvalidTicket(_)
     ));
     let t = h.ticket(&bc_request(POLL, &[]), t0());
-    let IssueOutcome::InvalidTicket(r) = h.server.issue(&t, "alice", t0() + secs(120), &h.rng)
+    let IssueOutcome::InvalidTicket(r) =
+        block_on(h.server.issue(&t, "alice", t0() + secs(120), &h.rng))
     else {
         panic!("an expired ticket must be refused")
     };
@@ -314,7 +313,7 @@ fn tickets_are_single_use_and_expire() {
     // An empty subject is refused and uses the ticket up.
     let t = h.ticket(&bc_request(POLL, &[]), t0());
     assert!(matches!(
-        h.server.issue(&t.id, "", t0(), &h.rng),
+        block_on(h.server.issue(&t.id, "", t0(), &h.rng)),
         IssueOutcome::Refused(_)
     ));
 }
@@ -323,12 +322,13 @@ fn tickets_are_single_use_and_expire() {
 fn a_failing_random_source_is_a_server_error() {
     let h = Harness::new();
     let req = bc_request(POLL, &[]);
-    let out = h
-        .server
-        .authenticate_request(&req.incoming(), t0(), &BrokenRng);
+    let out = block_on(
+        h.server
+            .authenticate_request(&req.incoming(), t0(), &BrokenRng),
+    );
     assert_eq!(bc_error(&out), (500, "server_error".into()));
     let t = h.ticket(&req, t0());
-    let IssueOutcome::Refused(r) = h.server.issue(&t, "alice", t0(), &BrokenRng) else {
+    let IssueOutcome::Refused(r) = block_on(h.server.issue(&t, "alice", t0(), &BrokenRng)) else {
         panic!("expected a refusal")
     };
     assert_eq!(r.status(), 500);

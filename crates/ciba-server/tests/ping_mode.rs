@@ -43,12 +43,10 @@ fn ping_client_is_pinged_then_redeems_tokens_at_once() {
     let early = h.poll(PING, &ack.auth_req_id, t0() + secs(5));
     assert_eq!(token_error(&early).1, "authorization_pending");
     let done = h
-        .server
         .complete(
             &ack.auth_req_id,
             AuthenticationResult::Authorized(Authorization::new("alice")),
             t0() + secs(6),
-            &h.rng,
         )
         .unwrap();
     assert_is_ping(&done, &ack.auth_req_id);
@@ -66,12 +64,10 @@ fn ping_client_denied_is_pinged_and_gets_access_denied() {
     let h = Harness::new();
     let ack = h.start(PING, t0());
     let done = h
-        .server
         .complete(
             &ack.auth_req_id,
             AuthenticationResult::AccessDenied,
             t0() + secs(4),
-            &h.rng,
         )
         .unwrap();
     assert_is_ping(&done, &ack.auth_req_id);
@@ -88,11 +84,10 @@ fn ping_request_that_expires_is_not_pinged_and_answers_expired_token() {
         &h.ticket(&bc_request(PING, &[("requested_expiry", "60")]), t0()),
         t0(),
     );
-    let late = h.server.complete(
+    let late = h.complete(
         &ack.auth_req_id,
         AuthenticationResult::Authorized(Authorization::new("alice")),
         t0() + secs(61),
-        &h.rng,
     );
     assert!(matches!(late, Err(CompleteError::Expired)));
     assert_eq!(

@@ -38,12 +38,10 @@ fn poll_client_gets_tokens_with_a_verifiable_id_token() {
     approval.amr = vec!["pwd".into(), "otp".into()];
     approval.auth_time = Some(now + secs(8));
     let done = h
-        .server
         .complete(
             &ack.auth_req_id,
             AuthenticationResult::Authorized(approval),
             now + secs(8),
-            &h.rng,
         )
         .unwrap();
     assert!(matches!(done, CompleteOutcome::NothingToSend));
@@ -70,14 +68,12 @@ fn poll_client_gets_tokens_with_a_verifiable_id_token() {
 fn poll_client_denied_gets_access_denied_once_then_invalid_grant() {
     let h = Harness::new();
     let ack = h.start(POLL, t0());
-    h.server
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::AccessDenied,
-            t0() + secs(3),
-            &h.rng,
-        )
-        .unwrap();
+    h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::AccessDenied,
+        t0() + secs(3),
+    )
+    .unwrap();
     let first = h.poll(POLL, &ack.auth_req_id, t0() + secs(6));
     assert_eq!(token_error(&first), (400, "access_denied".into()));
     let second = h.poll(POLL, &ack.auth_req_id, t0() + secs(12));
@@ -99,11 +95,10 @@ fn expired_request_answers_expired_token_then_invalid_grant_after_tombstone() {
     let later = h.poll(POLL, &ack.auth_req_id, t0() + secs(600));
     assert_eq!(token_error(&later).1, "expired_token");
     // ...and the user's late approval changes nothing.
-    let late = h.server.complete(
+    let late = h.complete(
         &ack.auth_req_id,
         AuthenticationResult::Authorized(Authorization::new("alice")),
         t0() + secs(601),
-        &h.rng,
     );
     assert!(matches!(late, Err(ciba_server::CompleteError::Expired)));
     // After the tombstone is gone the id is simply unknown.
@@ -127,8 +122,7 @@ fn slow_down_adds_five_seconds_to_the_stored_interval() {
         "slow_down"
     );
     assert_eq!(
-        h.server
-            .pending_request(id, t0() + secs(8))
+        h.pending_request(id, t0() + secs(8))
             .unwrap()
             .unwrap()
             .interval,
@@ -140,8 +134,7 @@ fn slow_down_adds_five_seconds_to_the_stored_interval() {
         "slow_down"
     );
     assert_eq!(
-        h.server
-            .pending_request(id, t0() + secs(17))
+        h.pending_request(id, t0() + secs(17))
             .unwrap()
             .unwrap()
             .interval,
@@ -153,8 +146,7 @@ fn slow_down_adds_five_seconds_to_the_stored_interval() {
         "authorization_pending"
     );
     assert_eq!(
-        h.server
-            .pending_request(id, t0() + secs(32))
+        h.pending_request(id, t0() + secs(32))
             .unwrap()
             .unwrap()
             .interval,
@@ -166,14 +158,12 @@ fn slow_down_adds_five_seconds_to_the_stored_interval() {
 fn second_redemption_is_invalid_grant_and_revokes_tokens() {
     let h = Harness::new();
     let ack = h.start(POLL, t0());
-    h.server
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            t0() + secs(1),
-            &h.rng,
-        )
-        .unwrap();
+    h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::Authorized(Authorization::new("alice")),
+        t0() + secs(1),
+    )
+    .unwrap();
     let TokenOutcome::Issued(first) = h.poll(POLL, &ack.auth_req_id, t0() + secs(6)) else {
         panic!("expected tokens")
     };
@@ -185,32 +175,26 @@ fn second_redemption_is_invalid_grant_and_revokes_tokens() {
         .unwrap()
         .expose()
         .to_owned();
-    assert!(!h.server.is_revoked(&at, t0() + secs(7)).unwrap());
+    assert!(!h.is_revoked(&at, t0() + secs(7)).unwrap());
     let again = h.poll(POLL, &ack.auth_req_id, t0() + secs(12));
     assert_eq!(token_error(&again), (400, "invalid_grant".into()));
-    assert!(h.server.is_revoked(&at, t0() + secs(13)).unwrap());
-    assert!(h.server.is_revoked(&rt, t0() + secs(13)).unwrap());
-    assert!(
-        !h.server
-            .is_revoked("some-other-token", t0() + secs(13))
-            .unwrap()
-    );
+    assert!(h.is_revoked(&at, t0() + secs(13)).unwrap());
+    assert!(h.is_revoked(&rt, t0() + secs(13)).unwrap());
+    assert!(!h.is_revoked("some-other-token", t0() + secs(13)).unwrap());
     // The revocation is remembered until the access token would have expired anyway.
-    assert!(!h.server.is_revoked(&at, t0() + secs(6 + 3600)).unwrap());
+    assert!(!h.is_revoked(&at, t0() + secs(6 + 3600)).unwrap());
 }
 
 #[test]
 fn auth_req_id_of_another_client_is_invalid_grant_and_leaves_the_request_alone() {
     let h = Harness::new();
     let ack = h.start(POLL, t0());
-    h.server
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            t0() + secs(1),
-            &h.rng,
-        )
-        .unwrap();
+    h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::Authorized(Authorization::new("alice")),
+        t0() + secs(1),
+    )
+    .unwrap();
     let stolen = h.poll(SCOPED, &ack.auth_req_id, t0() + secs(6));
     assert_eq!(token_error(&stolen), (400, "invalid_grant".into()));
     assert!(matches!(
@@ -223,14 +207,12 @@ fn auth_req_id_of_another_client_is_invalid_grant_and_leaves_the_request_alone()
 fn transaction_failure_is_expired_token_for_poll_clients() {
     let h = Harness::new();
     let ack = h.start(POLL, t0());
-    h.server
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::TransactionFailed,
-            t0(),
-            &h.rng,
-        )
-        .unwrap();
+    h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::TransactionFailed,
+        t0(),
+    )
+    .unwrap();
     assert_eq!(
         token_error(&h.poll(POLL, &ack.auth_req_id, t0() + secs(5))),
         (400, "expired_token".into())
@@ -241,30 +223,18 @@ fn transaction_failure_is_expired_token_for_poll_clients() {
 fn completion_happens_exactly_once() {
     let h = Harness::new();
     let ack = h.start(POLL, t0());
-    h.server
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::AccessDenied,
-            t0(),
-            &h.rng,
-        )
+    h.complete(&ack.auth_req_id, AuthenticationResult::AccessDenied, t0())
         .unwrap();
-    let again = h.server.complete(
+    let again = h.complete(
         &ack.auth_req_id,
         AuthenticationResult::Authorized(Authorization::new("alice")),
         t0(),
-        &h.rng,
     );
     assert!(matches!(
         again,
         Err(ciba_server::CompleteError::AlreadyCompleted)
     ));
-    let unknown = h.server.complete(
-        "no-such-id",
-        AuthenticationResult::AccessDenied,
-        t0(),
-        &h.rng,
-    );
+    let unknown = h.complete("no-such-id", AuthenticationResult::AccessDenied, t0());
     assert!(matches!(
         unknown,
         Err(ciba_server::CompleteError::UnknownRequest)
@@ -275,11 +245,10 @@ fn completion_happens_exactly_once() {
 fn approval_by_another_subject_or_with_unrequested_scopes_is_refused() {
     let h = Harness::new();
     let ack = h.start(POLL, t0());
-    let mallory = h.server.complete(
+    let mallory = h.complete(
         &ack.auth_req_id,
         AuthenticationResult::Authorized(Authorization::new("mallory")),
         t0(),
-        &h.rng,
     );
     assert!(matches!(
         mallory,
@@ -287,11 +256,10 @@ fn approval_by_another_subject_or_with_unrequested_scopes_is_refused() {
     ));
     let mut wider = Authorization::new("alice");
     wider.scopes = Some(vec!["openid".into(), "admin".into()]);
-    let wider = h.server.complete(
+    let wider = h.complete(
         &ack.auth_req_id,
         AuthenticationResult::Authorized(wider),
         t0(),
-        &h.rng,
     );
     assert!(matches!(
         wider,
@@ -301,11 +269,10 @@ fn approval_by_another_subject_or_with_unrequested_scopes_is_refused() {
     reserved
         .claims
         .insert("iss".into(), "https://evil.example".into());
-    let reserved = h.server.complete(
+    let reserved = h.complete(
         &ack.auth_req_id,
         AuthenticationResult::Authorized(reserved),
         t0(),
-        &h.rng,
     );
     assert!(matches!(
         reserved,
@@ -316,14 +283,12 @@ fn approval_by_another_subject_or_with_unrequested_scopes_is_refused() {
     narrower
         .claims
         .insert("email".into(), "alice@example.com".into());
-    h.server
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::Authorized(narrower),
-            t0(),
-            &h.rng,
-        )
-        .unwrap();
+    h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::Authorized(narrower),
+        t0(),
+    )
+    .unwrap();
     let TokenOutcome::Issued(g) = h.poll(POLL, &ack.auth_req_id, t0() + secs(5)) else {
         panic!("expected tokens")
     };

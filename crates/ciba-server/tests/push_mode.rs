@@ -38,12 +38,10 @@ fn push_client_receives_tokens_bound_to_the_request() {
     assert!(json_body(&ack.response).get("interval").is_none());
     let at = t0() + secs(20);
     let done = h
-        .server
         .complete(
             &ack.auth_req_id,
             AuthenticationResult::Authorized(Authorization::new("alice")),
             at,
-            &h.rng,
         )
         .unwrap();
     let CompleteOutcome::PushTokens(req) = &done else {
@@ -66,11 +64,10 @@ fn push_client_receives_tokens_bound_to_the_request() {
         .unwrap()
     );
     // Delivered once: a second completion is refused.
-    let again = h.server.complete(
+    let again = h.complete(
         &ack.auth_req_id,
         AuthenticationResult::Authorized(Authorization::new("alice")),
         at,
-        &h.rng,
     );
     assert!(matches!(again, Err(CompleteError::AlreadyCompleted)));
 }
@@ -80,12 +77,10 @@ fn push_client_denied_receives_an_access_denied_payload() {
     let h = Harness::new();
     let ack = h.start(PUSH, t0());
     let done = h
-        .server
         .complete(
             &ack.auth_req_id,
             AuthenticationResult::AccessDenied,
             t0() + secs(5),
-            &h.rng,
         )
         .unwrap();
     let CompleteOutcome::PushError { request, error } = &done else {
@@ -108,12 +103,10 @@ fn transaction_failure_is_pushed_as_transaction_failed() {
     let h = Harness::new();
     let ack = h.start(PUSH, t0());
     let done = h
-        .server
         .complete(
             &ack.auth_req_id,
             AuthenticationResult::TransactionFailed,
             t0(),
-            &h.rng,
         )
         .unwrap();
     let CompleteOutcome::PushError { request, error } = &done else {
@@ -131,12 +124,10 @@ fn push_request_completed_after_expiry_pushes_expired_token_once() {
         t0(),
     );
     let done = h
-        .server
         .complete(
             &ack.auth_req_id,
             AuthenticationResult::Authorized(Authorization::new("alice")),
             t0() + secs(10),
-            &h.rng,
         )
         .unwrap();
     let CompleteOutcome::PushError { request, error } = &done else {
@@ -146,11 +137,10 @@ fn push_request_completed_after_expiry_pushes_expired_token_once() {
     let body = push_body(request);
     assert_eq!(body["error"], "expired_token");
     assert!(body.get("access_token").is_none());
-    let again = h.server.complete(
+    let again = h.complete(
         &ack.auth_req_id,
         AuthenticationResult::AccessDenied,
         t0() + secs(11),
-        &h.rng,
     );
     assert!(matches!(again, Err(CompleteError::AlreadyCompleted)));
 }
@@ -159,14 +149,12 @@ fn push_request_completed_after_expiry_pushes_expired_token_once() {
 fn push_client_at_the_token_endpoint_is_unauthorized_client() {
     let h = Harness::new();
     let ack = h.start(PUSH, t0());
-    h.server
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            t0(),
-            &h.rng,
-        )
-        .unwrap();
+    h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::Authorized(Authorization::new("alice")),
+        t0(),
+    )
+    .unwrap();
     let outcome = h.poll(PUSH, &ack.auth_req_id, t0() + secs(5));
     assert_eq!(token_error(&outcome), (400, "unauthorized_client".into()));
 }

@@ -41,13 +41,17 @@ fn a_well_formed_ping_client_registers_and_can_be_looked_up() {
     let mut registry = StaticClientRegistry::new();
     registry.register(ping_client(), &base_config()).unwrap();
     assert_eq!(
-        registry
-            .client("rp")
-            .unwrap()
-            .backchannel_token_delivery_mode,
+        registry.get("rp").unwrap().backchannel_token_delivery_mode,
         Some(DeliveryMode::Ping)
     );
-    assert!(registry.client("other").is_none());
+    assert!(registry.get("other").is_none());
+    // The async lookup the server uses answers the same, on its first poll.
+    let looked_up = block_on(registry.client("rp")).unwrap().unwrap();
+    assert_eq!(
+        looked_up.backchannel_token_delivery_mode,
+        Some(DeliveryMode::Ping)
+    );
+    assert!(block_on(registry.client("other")).unwrap().is_none());
     assert!(matches!(
         registry.register(ping_client(), &base_config()),
         Err(ClientMetadataError::DuplicateClientId { .. })

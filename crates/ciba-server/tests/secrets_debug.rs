@@ -105,16 +105,14 @@ fn tickets_requests_notifications_and_grants_never_print_secrets() {
     let ack = h.issue(&ticket, now);
     let id = ack.auth_req_id.clone();
     assert_hidden("Acknowledgement", &format!("{ack:?}"), &[&id, CNT]);
-    let stored = h.store.request(&id, now).unwrap().unwrap();
+    let stored = block_on(h.store.request(&id, now)).unwrap().unwrap();
     assert_hidden("StoredRequest", &format!("{stored:?}"), &[&id, CNT]);
 
     let done = h
-        .server
         .complete(
             &id,
             AuthenticationResult::Authorized(Authorization::new("alice")),
             now + secs(1),
-            &h.rng,
         )
         .unwrap();
     assert!(matches!(done, CompleteOutcome::Ping(_)));
@@ -161,12 +159,10 @@ fn push_notifications_never_print_the_tokens_they_carry() {
     let ack = h.start(PUSH, now);
     let id = ack.auth_req_id.clone();
     let done = h
-        .server
         .complete(
             &id,
             AuthenticationResult::Authorized(Authorization::new("alice")),
             now + secs(1),
-            &h.rng,
         )
         .unwrap();
     let CompleteOutcome::PushTokens(request) = &done else {
@@ -189,12 +185,10 @@ fn push_notifications_never_print_the_tokens_they_carry() {
 
     let ack = h.start(PUSH, now);
     let denied = h
-        .server
         .complete(
             &ack.auth_req_id,
             AuthenticationResult::AccessDenied,
             now + secs(1),
-            &h.rng,
         )
         .unwrap();
     assert!(matches!(denied, CompleteOutcome::PushError { .. }));

@@ -230,7 +230,7 @@ fn signed_requests_are_refused_when_the_server_does_not_support_them() {
         ))),
     );
     let req = signed(&claims("unsupported"), &[]);
-    let out = server.authenticate_request(&req.incoming(), t0(), &TestRng::new(1));
+    let out = block_on(server.authenticate_request(&req.incoming(), t0(), &TestRng::new(1)));
     let BackchannelOutcome::Respond(r) = out else {
         panic!("accepted")
     };

@@ -17,8 +17,8 @@ use ciba_server::store::{
     TokenFingerprint,
 };
 use ciba_server::{
-    BackchannelOutcome, CibaServer, DefaultTokenMinter, IssueOutcome, StaticClientRegistry, Ticket,
-    TokenOutcome,
+    BackchannelOutcome, BoxFuture, CibaServer, DefaultTokenMinter, IssueOutcome,
+    StaticClientRegistry, Ticket, TokenOutcome,
 };
 use common::*;
 
@@ -29,61 +29,91 @@ struct Unreachable;
 /// Fails every operation, as a store whose backend is down does.
 struct DownStore;
 
-fn down<T>() -> Result<T, StoreError> {
-    Err(StoreError::Backend {
+fn down<'a, T: Send + 'a>() -> BoxFuture<'a, Result<T, StoreError>> {
+    Box::pin(std::future::ready(Err(StoreError::Backend {
         source: Arc::new(Unreachable),
-    })
+    })))
 }
 
 impl Store for DownStore {
-    fn insert_ticket(&self, _: &Ticket, _: SystemTime) -> Result<(), StoreError> {
+    fn insert_ticket<'a>(
+        &'a self,
+        _: &'a Ticket,
+        _: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         down()
     }
-    fn take_ticket(&self, _: &str, _: SystemTime) -> Result<Option<Ticket>, StoreError> {
+    fn take_ticket<'a>(
+        &'a self,
+        _: &'a str,
+        _: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<Ticket>, StoreError>> {
         down()
     }
-    fn insert_request(
-        &self,
-        _: &StoredRequest,
+    fn insert_request<'a>(
+        &'a self,
+        _: &'a StoredRequest,
         _: SystemTime,
         _: SystemTime,
-    ) -> Result<(), StoreError> {
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         down()
     }
-    fn request(&self, _: &str, _: SystemTime) -> Result<Option<StoredRequest>, StoreError> {
+    fn request<'a>(
+        &'a self,
+        _: &'a str,
+        _: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<StoredRequest>, StoreError>> {
         down()
     }
-    fn complete(
-        &self,
-        _: &str,
+    fn pending_requests<'a>(
+        &'a self,
+        _: Option<&'a str>,
+        _: usize,
+        _: SystemTime,
+    ) -> BoxFuture<'a, Result<Vec<StoredRequest>, StoreError>> {
+        down()
+    }
+    fn complete<'a>(
+        &'a self,
+        _: &'a str,
         _: Completion,
         _: SystemTime,
-    ) -> Result<CompleteStatus, StoreError> {
+    ) -> BoxFuture<'a, Result<CompleteStatus, StoreError>> {
         down()
     }
-    fn poll(&self, _: &str, _: &str, _: u64, _: SystemTime) -> Result<PollStatus, StoreError> {
-        down()
-    }
-    fn attach_tokens(
-        &self,
-        _: &str,
-        _: &[TokenFingerprint],
+    fn poll<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: u64,
         _: SystemTime,
-    ) -> Result<(), StoreError> {
+    ) -> BoxFuture<'a, Result<PollStatus, StoreError>> {
         down()
     }
-    fn is_revoked(&self, _: &str, _: SystemTime) -> Result<bool, StoreError> {
+    fn attach_tokens<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a [TokenFingerprint],
+        _: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         down()
     }
-    fn remember_jti(
-        &self,
-        _: &ReplayKey,
+    fn is_revoked<'a>(
+        &'a self,
+        _: &'a str,
+        _: SystemTime,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        down()
+    }
+    fn remember_jti<'a>(
+        &'a self,
+        _: &'a ReplayKey,
         _: SystemTime,
         _: SystemTime,
-    ) -> Result<bool, StoreError> {
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
         down()
     }
-    fn remove_ticket(&self, _: &str) -> Result<bool, StoreError> {
+    fn remove_ticket<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
         down()
     }
 }
@@ -115,30 +145,30 @@ fn a_failing_store_backend_is_answered_with_503_and_retry_after() {
     let server = server_over_a_down_store();
     let rng = TestRng::new(1);
     // The backchannel endpoint: storing the ticket fails.
-    match server.authenticate_request(&bc_request(POLL, &[]).incoming(), t0(), &rng) {
+    match block_on(server.authenticate_request(&bc_request(POLL, &[]).incoming(), t0(), &rng)) {
         BackchannelOutcome::Respond(r) => assert_unavailable(&r.response),
         other => panic!("expected 503, got {other:?}"),
     }
     // A client assertion's replay check fails.
-    match server.authenticate_request(&bc_request(PUSH, &[]).incoming(), t0(), &rng) {
+    match block_on(server.authenticate_request(&bc_request(PUSH, &[]).incoming(), t0(), &rng)) {
         BackchannelOutcome::Respond(r) => assert_unavailable(&r.response),
         other => panic!("expected 503, got {other:?}"),
     }
     // issue: taking the ticket fails.
-    match server.issue("ticket", "alice", t0(), &rng) {
+    match block_on(server.issue("ticket", "alice", t0(), &rng)) {
         IssueOutcome::Refused(r) => assert_unavailable(&r.response),
         other => panic!("expected 503, got {other:?}"),
     }
     // The token endpoint: recording the poll fails.
-    match server.token_request(&token_request(POLL, "id", t0()).incoming(), t0(), &rng) {
+    match block_on(server.token_request(&token_request(POLL, "id", t0()).incoming(), t0(), &rng)) {
         TokenOutcome::Respond(r) => assert_unavailable(&r.response),
         other => panic!("expected 503, got {other:?}"),
     }
-    match server.token_request(
+    match block_on(server.token_request(
         &token_request(SECRET_JWT, "id", t0()).incoming(),
         t0(),
         &rng,
-    ) {
+    )) {
         TokenOutcome::Respond(r) => assert_unavailable(&r.response),
         other => panic!("expected 503, got {other:?}"),
     }

@@ -2,10 +2,18 @@
 //! sockets and a virtual clock. Every HTTP message is an `http::Request` / `http::Response`
 //! value handed from one side to the other.
 //!
+//! The server's endpoint methods are `async` (its store and client registry may sit across a
+//! network); no runtime is needed to drive them: `block_on` below, a dozen lines of std, runs
+//! the flow on the main thread (with the MemoryStore every call is ready at once).
+//!
 //! Run with `cargo run -p ciba-examples --bin in-process`.
 
 use std::error::Error;
+use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
 use std::time::{Duration, SystemTime};
 
 use ciba_core::auth_request::{AuthRequest, Hint};
@@ -25,6 +33,29 @@ use ciba_server::{
 const ISSUER: &str = "https://op.example";
 
 fn main() -> Result<(), Box<dyn Error>> {
+    block_on(run())
+}
+
+/// Runs `future` on this thread, sleeping while it waits (any executor would do).
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(output) => return output,
+            Poll::Pending => thread::park(),
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
     let rng = OsRandom;
     let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let mut now = start;
@@ -63,21 +94,23 @@ fn main() -> Result<(), Box<dyn Error>> {
     let request = AuthRequest::new(Hint::LoginHint("alice@example.com".into()))
         .binding_message("K7-2Q")
         .build(&client, now, &rng)?;
-    let response =
-        match server.authenticate_request(&IncomingRequest::from_http(&request), now, &rng) {
-            BackchannelOutcome::Respond(rejection) => rejection.response,
-            BackchannelOutcome::UserIdentification(ticket) => {
-                println!(
-                    "[t={:>2}s] AS: identify user from {:?}",
-                    at(now),
-                    ticket.hint.value()
-                );
-                match server.issue(&*ticket, "alice", now, &rng) {
-                    IssueOutcome::Issued(ack) => ack.response,
-                    IssueOutcome::InvalidTicket(r) | IssueOutcome::Refused(r) => r.response,
-                }
+    let response = match server
+        .authenticate_request(&IncomingRequest::from_http(&request), now, &rng)
+        .await
+    {
+        BackchannelOutcome::Respond(rejection) => rejection.response,
+        BackchannelOutcome::UserIdentification(ticket) => {
+            println!(
+                "[t={:>2}s] AS: identify user from {:?}",
+                at(now),
+                ticket.hint.value()
+            );
+            match server.issue(&*ticket, "alice", now, &rng).await {
+                IssueOutcome::Issued(ack) => ack.response,
+                IssueOutcome::InvalidTicket(r) | IssueOutcome::Refused(r) => r.response,
             }
-        };
+        }
+    };
     let ack = AuthRequestAck::from_response(&response, now, client.limits())?;
     println!(
         "[t={:>2}s] RP: acknowledged, expires in {} s, interval {} s",
@@ -94,12 +127,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     loop {
         if !approved && now >= approve_at {
             let id = poller.auth_req_id().as_str().to_owned();
-            server.complete(
-                &id,
-                AuthenticationResult::Authorized(Authorization::new("alice")),
-                now,
-                &rng,
-            )?;
+            server
+                .complete(
+                    &id,
+                    AuthenticationResult::Authorized(Authorization::new("alice")),
+                    now,
+                    &rng,
+                )
+                .await?;
             println!("[t={:>2}s] device: alice approves", at(now));
             approved = true;
         }
@@ -112,11 +147,10 @@ fn main() -> Result<(), Box<dyn Error>> {
                 };
             }
             PollAction::Send(token_request) => {
-                let response = match server.token_request(
-                    &IncomingRequest::from_http(&token_request),
-                    now,
-                    &rng,
-                ) {
+                let response = match server
+                    .token_request(&IncomingRequest::from_http(&token_request), now, &rng)
+                    .await
+                {
                     TokenOutcome::Issued(grant) => grant.response,
                     TokenOutcome::Respond(rejection) => rejection.response,
                     TokenOutcome::NotCibaGrant { .. } => return Err("not a CIBA grant".into()),

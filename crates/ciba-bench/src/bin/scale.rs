@@ -26,6 +26,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use ciba_bench::server_side::ready;
 use ciba_core::random::{IDENTIFIER_BYTES, Random, RandomError, random_identifier};
 use ciba_server::DeliveryMode;
 use ciba_server::store::{
@@ -173,8 +174,7 @@ fn run(count: u64) -> Result<Report, String> {
             last_poll: None,
             state: RequestState::Pending,
         };
-        store
-            .insert_request(&request, expires_at + secs(TOMBSTONE), now)
+        ready(store.insert_request(&request, expires_at + secs(TOMBSTONE), now))
             .map_err(|e| format!("insert {n}: {e}"))?;
     }
     let insert_elapsed = started.elapsed();
@@ -186,7 +186,7 @@ fn run(count: u64) -> Result<Report, String> {
     let mut pending = 0u64;
     for n in 0..count {
         let id = auth_req_id(n).map_err(|e| e.to_string())?;
-        match store.poll(&id, CLIENT_ID, INTERVAL, poll_at) {
+        match ready(store.poll(&id, CLIENT_ID, INTERVAL, poll_at)) {
             Ok(PollStatus::Pending) => pending += 1,
             Ok(_) => {}
             Err(e) => return Err(format!("poll {n}: {e}")),
@@ -210,9 +210,7 @@ fn run(count: u64) -> Result<Report, String> {
         if first_short_deadline <= now {
             return Err("empty sweeps ran into the first deadline".into());
         }
-        store
-            .request("no-such-request", now)
-            .map_err(|e| format!("empty sweep: {e}"))?;
+        ready(store.request("no-such-request", now)).map_err(|e| format!("empty sweep: {e}"))?;
     }
     let empty_sweep = started.elapsed() / EMPTY_SWEEPS;
 
@@ -220,9 +218,7 @@ fn run(count: u64) -> Result<Report, String> {
     let expired = count.div_ceil(10);
     let sweep_at = last_short_deadline;
     let started = Instant::now();
-    store
-        .request("no-such-request", sweep_at)
-        .map_err(|e| format!("sweep: {e}"))?;
+    ready(store.request("no-such-request", sweep_at)).map_err(|e| format!("sweep: {e}"))?;
     let sweep = started.elapsed();
     let remaining = store.len(sweep_at) as u64;
 

@@ -1,7 +1,7 @@
 //! [`MemoryStore`]: the embedded, single-process [`Store`].
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{BinaryHeap, HashMap};
 use std::future::ready;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -677,36 +677,100 @@ impl MemoryStore {
         Ok(true)
     }
 
-    /// The pending, unexpired requests (of `subject` when given), soonest expiry first, at
-    /// most `limit`. It walks every kept request: a device page's query, not a hot path.
+    /// The pending, unexpired requests (of `subject` when given), soonest expiry first (in
+    /// insertion order among equal expiries), at most `limit`.
+    ///
+    /// One pass over the kept requests, holding only the `limit` soonest so far (in a heap,
+    /// by reference): it costs a comparison per kept request and `limit` entries of scratch,
+    /// and only the requests returned are copied out. A deadline-ordered walk of the expiry
+    /// queue could stop sooner, but the queue holds requests at the end of their tombstone
+    /// period, so every expired request still kept comes first in it.
     fn pending_now(
         &self,
         subject: Option<&str>,
         limit: usize,
         now: SystemTime,
     ) -> Vec<StoredRequest> {
+        if limit == 0 {
+            return Vec::new();
+        }
         let inner = self.locked(now);
         let wanted = |r: &Record| {
             r.is_pending() && !r.is_expired(now) && subject.is_none_or(|s| *r.subject == *s)
         };
-        let mut found: Vec<StoredRequest> = inner
+        let kept = inner
             .requests
             .minted
             .iter()
-            .filter(|(_, r)| wanted(r))
-            .map(|(bytes, r)| r.to_stored(&URL_SAFE_NO_PAD.encode(bytes)))
+            .map(|(bytes, r)| (Listed::Minted(bytes), &**r))
             .chain(
                 inner
                     .requests
                     .other
                     .iter()
-                    .filter(|(_, r)| wanted(r))
-                    .map(|(id, r)| r.to_stored(id)),
-            )
-            .collect();
-        found.sort_by(|a, b| (a.expires_at, &a.auth_req_id).cmp(&(b.expires_at, &b.auth_req_id)));
-        found.truncate(limit);
-        found
+                    .map(|(id, r)| (Listed::Other(id), &**r)),
+            );
+        // The soonest so far; the latest of them on top, to be displaced.
+        let mut soonest: BinaryHeap<Candidate<'_>> = BinaryHeap::new();
+        for (id, record) in kept {
+            if !wanted(record) {
+                continue;
+            }
+            let candidate = Candidate { record, id };
+            if soonest.len() < limit {
+                soonest.push(candidate);
+            } else if soonest.peek().is_some_and(|latest| candidate < *latest) {
+                soonest.pop();
+                soonest.push(candidate);
+            }
+        }
+        soonest
+            .into_sorted_vec()
+            .into_iter()
+            .map(|c| match c.id {
+                Listed::Minted(bytes) => c.record.to_stored(&URL_SAFE_NO_PAD.encode(bytes)),
+                Listed::Other(id) => c.record.to_stored(id),
+            })
+            .collect()
+    }
+}
+
+/// The identifier a listed request is kept under.
+enum Listed<'a> {
+    Minted(&'a MintedId),
+    Other(&'a str),
+}
+
+/// A request [`MemoryStore::pending_now`] may list, ordered by expiry, then by when it was
+/// stored (its expiry-queue sequence number, unique).
+struct Candidate<'a> {
+    record: &'a Record,
+    id: Listed<'a>,
+}
+
+impl Candidate<'_> {
+    fn rank(&self) -> (SystemTime, u64) {
+        (self.record.expires_at, self.record.seq)
+    }
+}
+
+impl PartialEq for Candidate<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.rank() == other.rank()
+    }
+}
+
+impl Eq for Candidate<'_> {}
+
+impl PartialOrd for Candidate<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Candidate<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
     }
 }
 
@@ -980,6 +1044,74 @@ mod tests {
         assert!(Arc::ptr_eq(&ra.scopes, &rb.scopes));
         assert!(!Arc::ptr_eq(&ra.scopes, &rc.scopes));
         assert!(ra.cold.is_none() && ra.state.is_none());
+    }
+
+    #[test]
+    fn the_pending_list_keeps_the_soonest_without_sorting_everything() {
+        // 2 000 requests under both kinds of identifier, expiries shuffled and repeated,
+        // some finished, some expired, two subjects: every limit gives the first `limit`
+        // of the full list, sorted by expiry then insertion.
+        let store = MemoryStore::new();
+        let mut all = Vec::new();
+        for n in 0..2_000u32 {
+            let id = if n % 2 == 0 {
+                // A minted identifier: the text of 20 bytes that spell `n`.
+                let mut bytes = [0u8; IDENTIFIER_BYTES];
+                bytes[..4].copy_from_slice(&n.to_be_bytes());
+                URL_SAFE_NO_PAD.encode(bytes)
+            } else {
+                format!("req-{n}")
+            };
+            let expires_in = u64::from((n * 7_919) % 500) + 1;
+            let r = StoredRequest {
+                subject: if n % 3 == 0 { "bob" } else { "alice" }.into(),
+                expires_at: t(expires_in),
+                ..pending(&id, "client-a")
+            };
+            store.insert_request_now(&r, t(900), t(0)).unwrap();
+            all.push((n, r));
+        }
+        assert!(matches!(
+            RequestKey::of(&all[0].1.auth_req_id),
+            RequestKey::Minted(_)
+        ));
+        for (n, r) in &all {
+            if n % 5 == 0 {
+                store
+                    .complete_now(&r.auth_req_id, Completion::Denied, t(1))
+                    .unwrap();
+            }
+        }
+        let now = t(100);
+        let expected = |subject: Option<&str>| -> Vec<String> {
+            let mut v: Vec<&(u32, StoredRequest)> = all
+                .iter()
+                .filter(|(n, r)| {
+                    n % 5 != 0 && r.expires_at > now && subject.is_none_or(|s| r.subject == s)
+                })
+                .collect();
+            // Stable: equal expiries stay in insertion order.
+            v.sort_by_key(|(_, r)| r.expires_at);
+            v.into_iter().map(|(_, r)| r.auth_req_id.clone()).collect()
+        };
+        for subject in [None, Some("alice"), Some("bob")] {
+            let full = expected(subject);
+            assert!(full.len() > 300);
+            for limit in [0, 1, 2, 10, 100, full.len() - 1, full.len(), full.len() + 5] {
+                let listed = store.pending_now(subject, limit, now);
+                let ids: Vec<&str> = listed.iter().map(|r| r.auth_req_id.as_str()).collect();
+                let want: Vec<&str> = full.iter().take(limit).map(String::as_str).collect();
+                assert_eq!(ids, want, "{subject:?} {limit}");
+            }
+        }
+        // Each comes back as stored.
+        let first = &store.pending_now(None, 1, now)[0];
+        let stored = &all
+            .iter()
+            .find(|(_, r)| r.auth_req_id == first.auth_req_id)
+            .unwrap()
+            .1;
+        assert_eq!(first, stored);
     }
 
     #[cfg(target_pointer_width = "64")]

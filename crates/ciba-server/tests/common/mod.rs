@@ -9,8 +9,13 @@
     clippy::panic
 )]
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -25,11 +30,13 @@ use ciba_core::jose::{
 };
 use ciba_core::random::{Random, RandomError};
 use ciba_core::time::unix_seconds;
-use ciba_server::store::MemoryStoreConfig;
+use ciba_server::issue::Failure;
+use ciba_server::store::{MemoryStoreConfig, StoreError, StoredRequest};
 use ciba_server::{
-    Acknowledgement, AuthMethod, BackchannelOutcome, CIBA_GRANT_TYPE, CibaServer, ClientMetadata,
-    DefaultTokenMinter, DeliveryMode, IncomingRequest, IssueOutcome, MemoryStore, ServerConfig,
-    StaticClientRegistry, Ticket, TlsClientCertificate, TokenOutcome,
+    Acknowledgement, AuthMethod, AuthenticationResult, BackchannelOutcome, BoxFuture,
+    CIBA_GRANT_TYPE, CibaServer, ClientMetadata, CompleteError, CompleteOutcome,
+    DefaultTokenMinter, DeliveryMode, FailReason, IncomingRequest, IssueOutcome, MemoryStore,
+    Rejection, ServerConfig, StaticClientRegistry, Ticket, TlsClientCertificate, TokenOutcome,
 };
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method};
@@ -64,6 +71,84 @@ pub fn t0() -> SystemTime {
 
 pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
+}
+
+/// Wakes the thread that waits in [`block_on`].
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Runs `future` to completion on the calling thread: polls it, and while it is pending
+/// parks the thread until its waker is called (no spinning). The server is
+/// runtime-agnostic, so its tests need no runtime; the MemoryStore's futures are ready on
+/// their first poll, and a store that really waits wakes this thread when it is done.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(output) => return output,
+            // A wake-up that came before `park` makes it return at once; a spurious
+            // return only polls again.
+            Poll::Pending => thread::park(),
+        }
+    }
+}
+
+/// `inner`, after a real wait: the first poll answers `Pending` and starts a thread that
+/// wakes the task a millisecond later; only then is `inner` polled. A store or registry
+/// that wraps its answers in it behaves as one across a network does.
+pub fn after_another_thread<'a, T: 'a>(inner: BoxFuture<'a, T>) -> BoxFuture<'a, T> {
+    Box::pin(async move {
+        OtherThread::default().await;
+        inner.await
+    })
+}
+
+/// Ready once another thread says so (see [`after_another_thread`]).
+#[derive(Default)]
+struct OtherThread {
+    /// Set at the first poll.
+    shared: Option<Arc<Mutex<Handoff>>>,
+}
+
+/// Whether the other thread is done, and whom it wakes.
+type Handoff = (bool, Option<Waker>);
+
+impl Future for OtherThread {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(shared) = &self.shared {
+            let mut state = shared.lock().unwrap();
+            if state.0 {
+                return Poll::Ready(());
+            }
+            // Polled again before the wake-up: wake the latest waker.
+            state.1 = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let shared = Arc::new(Mutex::new((false, Some(cx.waker().clone()))));
+        let theirs = Arc::clone(&shared);
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(1));
+            let waker = {
+                let mut state = theirs.lock().unwrap();
+                state.0 = true;
+                state.1.take()
+            };
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        });
+        self.shared = Some(shared);
+        Poll::Pending
+    }
 }
 
 /// A deterministic, thread-safe random source (splitmix64). Fine for tests only.
@@ -231,8 +316,10 @@ impl Harness {
 
     /// Sends a backchannel authentication request.
     pub fn backchannel(&self, req: &Req, now: SystemTime) -> BackchannelOutcome {
-        self.server
-            .authenticate_request(&req.incoming(), now, &self.rng)
+        block_on(
+            self.server
+                .authenticate_request(&req.incoming(), now, &self.rng),
+        )
     }
 
     /// A backchannel request that must succeed.
@@ -248,7 +335,7 @@ impl Harness {
     }
 
     pub fn issue(&self, ticket: &Ticket, now: SystemTime) -> Acknowledgement {
-        match self.server.issue(ticket, "alice", now, &self.rng) {
+        match block_on(self.server.issue(ticket, "alice", now, &self.rng)) {
             IssueOutcome::Issued(ack) => ack,
             other => panic!("issue failed: {other:?}"),
         }
@@ -261,12 +348,55 @@ impl Harness {
     }
 
     pub fn token(&self, req: &Req, now: SystemTime) -> TokenOutcome {
-        self.server.token_request(&req.incoming(), now, &self.rng)
+        block_on(self.server.token_request(&req.incoming(), now, &self.rng))
     }
 
     /// A CIBA token request by `client_id` for `auth_req_id`.
     pub fn poll(&self, client_id: &str, auth_req_id: &str, now: SystemTime) -> TokenOutcome {
         self.token(&token_request(client_id, auth_req_id, now), now)
+    }
+
+    /// The authentication device's result for `auth_req_id`.
+    pub fn complete(
+        &self,
+        auth_req_id: &str,
+        result: AuthenticationResult,
+        now: SystemTime,
+    ) -> Result<CompleteOutcome, CompleteError> {
+        block_on(self.server.complete(auth_req_id, result, now, &self.rng))
+    }
+
+    /// Refuses the request behind `ticket`.
+    pub fn fail<T: AsRef<str> + ?Sized>(
+        &self,
+        ticket: &T,
+        reason: FailReason,
+        description: Option<&str>,
+    ) -> Rejection<Failure> {
+        block_on(self.server.fail(ticket, reason, description))
+    }
+
+    /// The request `auth_req_id` as stored.
+    pub fn pending_request(
+        &self,
+        auth_req_id: &str,
+        now: SystemTime,
+    ) -> Result<Option<StoredRequest>, StoreError> {
+        block_on(self.server.pending_request(auth_req_id, now))
+    }
+
+    /// Up to `limit` requests waiting for the user, soonest expiry first.
+    pub fn pending_requests(
+        &self,
+        subject: Option<&str>,
+        limit: usize,
+        now: SystemTime,
+    ) -> Result<Vec<StoredRequest>, StoreError> {
+        block_on(self.server.pending_requests(subject, limit, now))
+    }
+
+    pub fn is_revoked(&self, token: &str, now: SystemTime) -> Result<bool, StoreError> {
+        block_on(self.server.is_revoked(token, now))
     }
 }
 
