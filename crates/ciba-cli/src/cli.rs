@@ -79,7 +79,8 @@ be polled and redeemed on another, and all sign ID tokens with the one published
              --signing-key op.jwk
   ciba serve --addr 127.0.0.1:8081 --store redis://127.0.0.1:6379 --clients c.json \
              --signing-key op.jwk --issuer http://127.0.0.1:8080
-The device page and its API list the requests started on the instance that serves them.
+Every instance's device page and API list, approve and deny the requests of the shared
+store, whichever instance started them.
 
 Exit codes:
   0  stopped by Ctrl-C     1  error (port in use, Redis unreachable, ...)     2  usage error";

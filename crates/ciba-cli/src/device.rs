@@ -3,12 +3,15 @@
 //! (`approve:SECS`, `deny`) or leaves the request to a person or a script, and records the
 //! decision through ciba-hyper's `AsHandle`, which also sends the ping or push.
 //!
-//! The list of pending requests is ciba-hyper's own index (`AsHandle::pending`).
+//! The list of pending requests comes from the store (`AsHandle::pending`), and decisions
+//! go through it: instances that share a store list, approve and deny the same requests,
+//! whichever instance acknowledged them.
 
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
 
 use ciba_hyper::server::{AsHandle, PendingRequest};
+use ciba_server::store::StoreError;
 use ciba_server::{AuthenticationResult, Authorization, CompleteError};
 use tokio::sync::broadcast;
 
@@ -49,9 +52,15 @@ pub(crate) fn automatic(auto: AutoDecision) -> Automatic {
 pub(crate) enum DecisionError {
     /// No such pending request (unknown, already decided, or expired).
     NotPending,
+    /// The store did not answer (a shared store that is unreachable or too slow); the
+    /// text says why. Worth retrying.
+    Unavailable(String),
     /// The authorization server refused or failed; the text says why.
     Failed(String),
 }
+
+/// The most pending requests the device lists at once.
+pub(crate) const LIST_LIMIT: usize = 200;
 
 /// A decision that was recorded.
 #[derive(Debug, Clone)]
@@ -77,9 +86,10 @@ impl Device {
         Device { handle, events }
     }
 
-    /// The requests waiting for a decision, oldest first.
-    pub(crate) fn pending(&self) -> Vec<PendingRequest> {
-        self.handle.pending()
+    /// The requests waiting for a decision (at most [`LIST_LIMIT`]), soonest expiry first,
+    /// from the store.
+    pub(crate) async fn pending(&self) -> Result<Vec<PendingRequest>, StoreError> {
+        self.handle.pending(None, LIST_LIMIT).await
     }
 
     /// Decisions as they are recorded.
@@ -96,6 +106,8 @@ impl Device {
         let request = self
             .handle
             .pending_request(auth_req_id)
+            .await
+            .map_err(|e| DecisionError::Unavailable(e.to_string()))?
             .ok_or(DecisionError::NotPending)?;
         let now = SystemTime::now();
         let result = match decision {
@@ -127,18 +139,16 @@ impl Device {
         }
     }
 
-    /// Answers `auth_req_id` as `auto` says, in a background task.
-    pub(crate) fn answer_automatically(&self, auth_req_id: &str, auto: Automatic) {
+    /// Answers `auth_req_id` as `auto` says, after its delay.
+    pub(crate) async fn answer_automatically(&self, auth_req_id: &str, auto: Automatic) {
         let Some((decision, after)) = auto else {
             return;
         };
-        let device = self.clone();
-        let id = auth_req_id.to_owned();
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            if let Err(DecisionError::Failed(why)) = device.decide(&id, decision).await {
-                tracing::warn!(error = %why, "the automatic decision was not recorded");
-            }
-        });
+        tokio::time::sleep(after).await;
+        if let Err(DecisionError::Failed(why) | DecisionError::Unavailable(why)) =
+            self.decide(auth_req_id, decision).await
+        {
+            tracing::warn!(error = %why, "the automatic decision was not recorded");
+        }
     }
 }

@@ -2,17 +2,17 @@
 //!
 //! ```text
 //! GET  /device                          the page (plain HTML, a little vanilla JS, no external assets)
-//! GET  /device/api/pending              {"pending": [{auth_req_id, client_id, login_hint, subject,
-//!                                                     scope, binding_message, mode, expires_at}]}
+//! GET  /device/api/pending              {"pending": [{auth_req_id, client_id, subject, scope,
+//!                                                     binding_message, mode, expires_at}]}
 //! POST /device/api/{auth_req_id}/approve   {"auth_req_id", "decision": "approved"}
 //! POST /device/api/{auth_req_id}/deny      {"auth_req_id", "decision": "denied"}
 //! ```
 //!
-//! The page polls the pending list every second and posts the decisions. A POST carrying an
+//! The list comes from the store, so every instance sharing a store (`--store redis://`)
+//! lists and decides the same requests; a store that does not answer is a 503 with
+//! `Retry-After`. The page polls the pending list every second and posts the decisions. A POST carrying an
 //! `Origin` header from another site is refused, so a foreign web page cannot decide for the
 //! user; scripts (which send no `Origin`) can.
-
-use std::time::SystemTime;
 
 use ciba_core::time::unix_seconds;
 use ciba_hyper::server::PendingRequest;
@@ -42,16 +42,13 @@ pub(crate) async fn handle(
     let rest = path.strip_prefix(DEVICE_PATH).unwrap_or(path);
     match (method, rest) {
         (&Method::GET | &Method::HEAD, "" | "/") => html(PAGE),
-        (&Method::GET, "/api/pending") => {
-            let now = SystemTime::now();
-            let pending: Vec<Value> = device
-                .pending()
-                .iter()
-                .filter(|r| r.expires_at > now)
-                .map(view)
-                .collect();
-            json_response(StatusCode::OK, &json!({ "pending": pending }))
-        }
+        (&Method::GET, "/api/pending") => match device.pending().await {
+            Ok(pending) => {
+                let pending: Vec<Value> = pending.iter().map(view).collect();
+                json_response(StatusCode::OK, &json!({ "pending": pending }))
+            }
+            Err(e) => unavailable(&e.to_string()),
+        },
         (&Method::POST, api) => match decision_route(api) {
             Some((id, decision)) => {
                 if !same_origin(headers) {
@@ -68,16 +65,12 @@ pub(crate) async fn handle(
     }
 }
 
-/// A pending request as the API shows it. Without a `login_hint`, the hint's kind is shown.
+/// A pending request as the API shows it. The user is the `subject` the provider identified
+/// (for `ciba serve`, the `login_hint` itself).
 fn view(r: &PendingRequest) -> Value {
-    let login_hint = r
-        .login_hint
-        .clone()
-        .unwrap_or_else(|| format!("({})", r.hint_type.as_str()));
     json!({
         "auth_req_id": r.auth_req_id,
         "client_id": r.client_id,
-        "login_hint": login_hint,
         "subject": r.subject,
         "scope": r.scopes.join(" "),
         "binding_message": r.binding_message,
@@ -114,8 +107,21 @@ async fn decide(device: &Device, id: &str, decision: Decision) -> Response<Vec<u
             StatusCode::NOT_FOUND,
             "no pending request with this auth_req_id (unknown, decided or expired)",
         ),
+        Err(DecisionError::Unavailable(why)) => unavailable(&why),
         Err(DecisionError::Failed(why)) => error(StatusCode::INTERNAL_SERVER_ERROR, &why),
     }
+}
+
+/// 503 with `Retry-After`: the store did not answer.
+fn unavailable(why: &str) -> Response<Vec<u8>> {
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!("the store is unavailable: {why}"),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    response
 }
 
 /// A POST without `Origin` (a script) or whose `Origin` names the `Host` it was sent to.
@@ -177,7 +183,7 @@ fn error(status: StatusCode, message: &str) -> Response<Vec<u8>> {
     json_response(status, &json!({ "error": message }))
 }
 
-/// The page. Rows are built with `textContent`, never `innerHTML`, so hints and binding
+/// The page. Rows are built with `textContent`, never `innerHTML`, so users and binding
 /// messages cannot inject markup.
 const PAGE: &str = r#"<!doctype html>
 <html lang="en">
@@ -202,7 +208,7 @@ const PAGE: &str = r#"<!doctype html>
 <h1>CIBA authentication device</h1>
 <p>Requests waiting for the user. Compare the binding message with the one on the consumption device before approving.</p>
 <table id="requests">
-  <thead><tr><th>Login hint</th><th>Client</th><th>Scope</th><th>Binding message</th><th>Mode</th><th>Expires in</th><th></th></tr></thead>
+  <thead><tr><th>User</th><th>Client</th><th>Scope</th><th>Binding message</th><th>Mode</th><th>Expires in</th><th></th></tr></thead>
   <tbody id="rows"></tbody>
 </table>
 <p id="empty">No pending requests.</p>
@@ -237,7 +243,7 @@ function render(pending) {
     const tr = document.createElement("tr");
     tr.dataset.id = r.auth_req_id;
     tr.append(
-      cell(r.login_hint),
+      cell(r.subject),
       cell(r.client_id),
       cell(r.scope),
       cell(r.binding_message || "", "binding"),

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use ciba_core::EndpointPolicy;
 use ciba_core::endpoint::is_loopback as url_is_loopback;
 use ciba_core::jose::JwkSigner;
-use ciba_hyper::server::{AsHandle, AuthorizationHooks, AuthorizationServer, PendingRequest};
+use ciba_hyper::server::{
+    AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture, PendingRequest,
+};
 use ciba_hyper::{RunningServer, serve_fn};
 use ciba_server::store::Store;
 use ciba_server::{
@@ -124,17 +126,30 @@ impl AuthorizationHooks for DevHooks {
     /// Any `login_hint` names a user (the subject is the hint); an `id_token_hint` names the
     /// subject of the ID token (ciba-server verified it); `login_hint_token`s are not
     /// understood here: `unknown_user_id`.
-    fn identify_user(&self, ticket: &Ticket) -> Result<String, FailReason> {
-        match &ticket.hint {
+    fn identify_user<'a>(
+        &'a self,
+        ticket: &'a Ticket,
+    ) -> BoxFuture<'a, Result<String, FailReason>> {
+        let subject = match &ticket.hint {
             ciba_server::Hint::LoginHint { value } if !value.trim().is_empty() => Ok(value.clone()),
             ciba_server::Hint::IdTokenHint { subject, .. } => Ok(subject.clone()),
             _ => Err(FailReason::UnknownUserId),
-        }
+        };
+        Box::pin(std::future::ready(subject))
     }
 
-    fn authentication_requested(&self, request: &PendingRequest, handle: &AsHandle) {
-        Device::new(handle.clone(), self.events.clone())
-            .answer_automatically(&request.auth_req_id, self.auto);
+    /// Answers as `--auto` says (in the hook's own task: the acknowledgement has gone).
+    fn authentication_requested(
+        &self,
+        request: PendingRequest,
+        handle: AsHandle,
+    ) -> BoxFuture<'_, ()> {
+        let device = Device::new(handle, self.events.clone());
+        Box::pin(async move {
+            device
+                .answer_automatically(&request.auth_req_id, self.auto)
+                .await;
+        })
     }
 }
 

@@ -17,7 +17,8 @@
 //! Several instances serve one issuer when they share `--store redis://...`, `--clients`,
 //! `--signing-key` and `--issuer`: every instance advertises that issuer and its endpoint
 //! URLs, and answers on their paths, so a request started on one instance can be polled and
-//! redeemed on any other.
+//! redeemed on any other, and every instance's device page lists and decides it (the list
+//! comes from the store).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -121,10 +122,7 @@ async fn log_decisions(mut events: broadcast::Receiver<DecisionEvent>) {
                 "device: {} the request of {} for {} (mode {})",
                 e.decision,
                 e.request.client_id,
-                e.request
-                    .login_hint
-                    .as_deref()
-                    .unwrap_or(&e.request.subject),
+                e.request.subject,
                 e.request.delivery_mode.as_str()
             ),
             Err(broadcast::error::RecvError::Lagged(_)) => {}

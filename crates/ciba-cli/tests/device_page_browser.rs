@@ -121,27 +121,27 @@ impl Browser {
         result["result"]["value"].clone()
     }
 
-    /// Waits until a row for `login_hint` is on the page; returns its text.
-    fn wait_for_row(&mut self, login_hint: &str) -> String {
+    /// Waits until a row for the user `subject` is on the page; returns its text.
+    fn wait_for_row(&mut self, subject: &str) -> String {
         let script = format!(
             "(() => {{ const tr = [...document.querySelectorAll('#rows tr')]
                  .find(tr => tr.cells[0] && tr.cells[0].textContent === {hint});
                return tr ? tr.textContent : null; }})()",
-            hint = json!(login_hint)
+            hint = json!(subject)
         );
         eventually(Duration::from_secs(15), "the request row", || {
             self.eval(&script).as_str().map(str::to_owned)
         })
     }
 
-    /// Clicks the `approve` or `deny` button of `login_hint`'s row.
-    fn click(&mut self, login_hint: &str, button: &str) {
+    /// Clicks the `approve` or `deny` button of the row of the user `subject`.
+    fn click(&mut self, subject: &str, button: &str) {
         let script = format!(
             "(() => {{ const tr = [...document.querySelectorAll('#rows tr')]
                  .find(tr => tr.cells[0] && tr.cells[0].textContent === {hint});
                const b = tr && tr.querySelector('button.{button}');
                if (!b) return false; b.click(); return true; }})()",
-            hint = json!(login_hint)
+            hint = json!(subject)
         );
         assert_eq!(self.eval(&script), json!(true), "no {button} button");
     }

@@ -181,7 +181,7 @@ fn the_device_api_lists_pending_requests_and_lets_a_script_approve() {
         assert_eq!(status, 200, "{body}");
         let json: Value = serde_json::from_str(&body).unwrap();
         let first = json["pending"].as_array()?.first()?.clone();
-        assert_eq!(first["login_hint"], "erin");
+        assert_eq!(first["subject"], "erin");
         assert_eq!(first["binding_message"], "API-1");
         assert_eq!(first["client_id"], "demo-poll");
         assert_eq!(first["mode"], "poll");

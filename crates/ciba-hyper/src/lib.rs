@@ -52,6 +52,11 @@
 //! [`server`] (feature `server`: [`server::AuthorizationServer`], [`server::AsHandle`],
 //! [`server::NotificationDeliverer`]).
 //!
+//! The server side never blocks a worker thread: the store, the client registry and the
+//! application's [`server::AuthorizationHooks`] are async and awaited, and the list of
+//! requests waiting for the user is read from the store, so instances sharing one list the
+//! same requests.
+//!
 //! ## Features
 //!
 //! | feature | default | what it does |

@@ -12,12 +12,21 @@ mod common;
 use bytes::Bytes;
 use ciba_core::client_auth::basic_authorization;
 use ciba_core::{DeliveryMode, ErrorCode};
-use ciba_hyper::server::{Delivery, DeliveryFailure, NotificationDeliverer};
+use std::sync::Arc;
+
+use ciba_hyper::server::{
+    AsHandle, AuthorizationHooks, BoxFuture, Delivery, DeliveryFailure, NotificationDeliverer,
+    PendingRequest,
+};
 use ciba_hyper::{Error, HttpClient};
-use ciba_server::{AuthenticationResult, CompleteError};
+use ciba_server::{
+    AuthenticationResult, Authorization, CompleteError, FailReason, MemoryStore, Ticket,
+};
+use common::slow_store::SlowStore;
 use common::*;
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
 use tower_service::Service;
 
 #[tokio::test]
@@ -124,6 +133,201 @@ async fn completing_an_unknown_request_is_refused() {
         matches!(result, Err(CompleteError::UnknownRequest)),
         "{result:?}"
     );
+    env.stop().await;
+}
+
+/// A CIBA token request of the poll client for `auth_req_id`.
+fn token_request(env: &TestAs, auth_req_id: &str) -> http::Request<Vec<u8>> {
+    let form = ciba_core::body::encode_form([
+        ("grant_type", ciba_server::CIBA_GRANT_TYPE),
+        ("auth_req_id", auth_req_id),
+    ]);
+    http::Request::post(format!("{}/token", env.issuer))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("authorization", basic_authorization(POLL, SECRET).unwrap())
+        .body(form)
+        .unwrap()
+}
+
+fn error_code(response: &http::Response<Vec<u8>>) -> String {
+    let body: Value = serde_json::from_slice(response.body()).unwrap();
+    body["error"].as_str().unwrap_or_default().to_owned()
+}
+
+/// The store's operations are awaited, never run on a worker's own time: with the store
+/// stalled for 3 s under 16 token requests, on a runtime of 2 worker threads, discovery and
+/// JWKS still answer at once, and the token requests answer correctly once the store does.
+/// (The 1 s bound is a correctness bound: a blocked worker pool would take the full 3 s.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_store_holds_only_the_requests_that_need_it() {
+    const IN_FLIGHT: usize = 16;
+    let store = SlowStore::new();
+    let env = TestAs::with_parts(AsOptions::default(), Arc::new(store.clone()), TestHooks).await;
+    let client = env.client(DeliveryMode::Poll).await;
+    let mut ids = Vec::new();
+    for _ in 0..IN_FLIGHT {
+        ids.push(client.initiate(alice()).await.unwrap().auth_req_id);
+    }
+
+    store.stall(secs(3));
+    let http = HttpClient::http().timeout(secs(30));
+    let polls: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (http, request) = (http.clone(), token_request(&env, id.as_str()));
+            tokio::spawn(async move { http.send(request).await })
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + secs(10);
+    while store.waiting() < IN_FLIGHT {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the polls never reached the store"
+        );
+        tokio::time::sleep(ms(10)).await;
+    }
+
+    let started = tokio::time::Instant::now();
+    for path in ["/.well-known/openid-configuration", "/jwks"] {
+        let get = http::Request::get(format!("{}{path}", env.issuer))
+            .body(Vec::new())
+            .unwrap();
+        assert_eq!(http.send(get).await.unwrap().status(), 200, "{path}");
+    }
+    let answered_in = started.elapsed();
+    assert!(
+        answered_in < secs(1),
+        "discovery and JWKS took {answered_in:?}"
+    );
+    assert_eq!(
+        store.waiting(),
+        IN_FLIGHT,
+        "the polls are still waiting on the store"
+    );
+
+    for poll in polls {
+        let response = poll.await.unwrap().unwrap();
+        assert_eq!(response.status(), 400);
+        assert_eq!(error_code(&response), "authorization_pending");
+    }
+
+    // Once the store answers promptly again, the flow ends as usual.
+    store.stall(secs(0));
+    let approval = AuthenticationResult::Authorized(Authorization::new("alice"));
+    env.handle
+        .complete(ids[0].as_str(), approval)
+        .await
+        .unwrap();
+    tokio::time::sleep(ms(1100)).await; // the interval (1 s) since the last poll
+    let redeemed = http
+        .send(token_request(&env, ids[0].as_str()))
+        .await
+        .unwrap();
+    assert_eq!(
+        redeemed.status(),
+        200,
+        "{}",
+        String::from_utf8_lossy(redeemed.body())
+    );
+    assert_eq!(env.pending().await.len(), IN_FLIGHT - 1);
+    env.stop().await;
+}
+
+/// A question the directory hook puts to the test: the hint, and where to answer.
+type Question = (String, oneshot::Sender<Option<String>>);
+
+/// Hooks that wait on the network, as real ones do: `identify_user` asks a directory
+/// (here the test, over a channel) and awaits its answer; `authentication_requested` hands
+/// the request to the authentication device (the test, over another channel).
+struct RemoteDirectory {
+    questions: mpsc::Sender<Question>,
+    device: mpsc::UnboundedSender<PendingRequest>,
+}
+
+impl AuthorizationHooks for RemoteDirectory {
+    fn identify_user<'a>(
+        &'a self,
+        ticket: &'a Ticket,
+    ) -> BoxFuture<'a, Result<String, FailReason>> {
+        Box::pin(async move {
+            let (answer, answered) = oneshot::channel();
+            let question = (ticket.hint.value().to_owned(), answer);
+            if self.questions.send(question).await.is_err() {
+                return Err(FailReason::ServerError);
+            }
+            match answered.await {
+                Ok(Some(subject)) => Ok(subject),
+                Ok(None) => Err(FailReason::UnknownUserId),
+                Err(_) => Err(FailReason::ServerError),
+            }
+        })
+    }
+
+    fn authentication_requested(
+        &self,
+        request: PendingRequest,
+        _handle: AsHandle,
+    ) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let _ = self.device.send(request);
+        })
+    }
+}
+
+#[tokio::test]
+async fn async_hooks_identify_the_user_and_start_the_device_step() {
+    let (questions, mut asked) = mpsc::channel(4);
+    let (device, mut on_device) = mpsc::unbounded_channel();
+    let hooks = RemoteDirectory { questions, device };
+    let env = TestAs::with_parts(AsOptions::default(), Arc::new(MemoryStore::new()), hooks).await;
+    let client = env.client(DeliveryMode::Poll).await;
+
+    // The backchannel request waits while the directory thinks; the server does not.
+    let initiated = tokio::spawn({
+        let client = client.clone();
+        async move { client.initiate(alice()).await }
+    });
+    let (hint, answer) = asked.recv().await.unwrap();
+    assert_eq!(hint, "alice@example.com");
+    let get = http::Request::get(format!("{}/jwks", env.issuer))
+        .body(Vec::new())
+        .unwrap();
+    assert_eq!(HttpClient::http().send(get).await.unwrap().status(), 200);
+    assert!(!initiated.is_finished());
+    answer.send(Some("alice-in-the-directory".into())).unwrap();
+    let ack = initiated.await.unwrap().unwrap();
+
+    // The device step got the request as issued, and the store lists it.
+    let requested = on_device.recv().await.unwrap();
+    assert_eq!(requested.auth_req_id, ack.auth_req_id.as_str());
+    assert_eq!(requested.subject, "alice-in-the-directory");
+    assert_eq!(requested.binding_message.as_deref(), Some("W4SCT"));
+    assert_eq!(env.pending().await, vec![requested.clone()]);
+
+    // The device approves; the client gets tokens for the subject the directory named.
+    let approval = AuthenticationResult::Authorized(Authorization::new(&requested.subject));
+    env.handle
+        .complete(&requested.auth_req_id, approval)
+        .await
+        .unwrap();
+    let tokens = client.tokens(&ack).await.unwrap();
+    assert_eq!(tokens.id_token.sub, "alice-in-the-directory");
+
+    // A hint the directory does not know is unknown_user_id, and reaches no device.
+    let refused = tokio::spawn({
+        let client = client.clone();
+        async move { client.initiate(alice()).await }
+    });
+    let (_, answer) = asked.recv().await.unwrap();
+    answer.send(None).unwrap();
+    match refused.await.unwrap() {
+        Err(Error::Core(ciba_core::Error::OAuth(e))) => {
+            assert_eq!(e.code, ErrorCode::UnknownUserId)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(env.pending().await.is_empty());
+    assert!(on_device.try_recv().is_err());
     env.stop().await;
 }
 

@@ -31,7 +31,7 @@ fn approve() -> AuthenticationResult {
 /// Completes the only pending request after `after`.
 async fn complete_after(env: &TestAs, after: Duration, result: AuthenticationResult) -> Delivery {
     tokio::time::sleep(after).await;
-    let pending = env.handle.pending();
+    let pending = env.pending().await;
     assert_eq!(pending.len(), 1, "{pending:?}");
     env.handle
         .complete(&pending[0].auth_req_id, result)
@@ -46,10 +46,11 @@ async fn poll_flow_ends_in_tokens_and_reports_progress() {
     let ack = client.initiate(alice()).await.unwrap();
     assert_eq!(ack.interval, secs(1));
 
-    // The device page sees the hint, scopes and binding message.
-    let pending = env.handle.pending();
+    // The device page sees the user, scopes and binding message.
+    let pending = env.pending().await;
     assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].login_hint.as_deref(), Some("alice@example.com"));
+    assert_eq!(pending[0].subject, "alice");
+    assert_eq!(pending[0].client_id, POLL);
     assert_eq!(pending[0].binding_message.as_deref(), Some("W4SCT"));
     assert!(pending[0].scopes.iter().any(|s| s == "email"));
     assert_eq!(pending[0].auth_req_id, ack.auth_req_id.as_str());
@@ -63,7 +64,7 @@ async fn poll_flow_ends_in_tokens_and_reports_progress() {
     assert!(matches!(delivery, Delivery::NotNeeded));
     assert_eq!(tokens.id_token.sub, "alice");
     assert_eq!(tokens.id_token.iss, env.issuer);
-    assert!(env.handle.pending().is_empty());
+    assert!(env.pending().await.is_empty());
     let last = watcher.borrow().clone();
     assert_eq!(last.phase, PollPhase::Finished);
     assert!(last.polls_sent >= 2, "{last:?}");
@@ -308,6 +309,6 @@ async fn unknown_user_is_refused_at_initiation() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(env.handle.pending().is_empty());
+    assert!(env.pending().await.is_empty());
     env.stop().await;
 }

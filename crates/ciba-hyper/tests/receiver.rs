@@ -82,6 +82,7 @@ async fn duplicate_push_is_refused_and_harmless() {
             SystemTime::now(),
             &OsRandom,
         )
+        .await
         .unwrap();
     let CompleteOutcome::PushTokens(push) = outcome else {
         panic!("{outcome:?}");
@@ -114,6 +115,7 @@ async fn duplicate_ping_redeems_once() {
             SystemTime::now(),
             &OsRandom,
         )
+        .await
         .unwrap();
     let CompleteOutcome::Ping(ping) = outcome else {
         panic!("{outcome:?}");

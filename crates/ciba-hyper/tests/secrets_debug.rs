@@ -186,7 +186,7 @@ async fn authorization_server_pending_requests_and_deliveries_never_print_secret
     // AuthReqId's Debug may show the first 4 characters of a long id, never more.
     let tail = &id[4..];
     let secrets = [SECRET, tail];
-    let pending = env.handle.pending();
+    let pending = env.pending().await;
     assert_eq!(pending.len(), 1);
     assert_hidden("PendingRequest", &format!("{pending:?}"), &secrets);
     assert_hidden("PendingRequest {:#?}", &format!("{pending:#?}"), &secrets);
@@ -201,6 +201,7 @@ async fn authorization_server_pending_requests_and_deliveries_never_print_secret
             SystemTime::now(),
             &OsRandom,
         )
+        .await
         .unwrap();
     let CompleteOutcome::Ping(mut ping) = outcome else {
         panic!("not a ping");

@@ -63,7 +63,7 @@ impl As {
     async fn start(interval: u64) -> As {
         let slot: Arc<std::sync::OnceLock<Arc<CibaServer>>> = Arc::default();
         let handler_slot = slot.clone();
-        let http = TestServer::start(move |base| {
+        let http = TestServer::start_async(move |base| {
             let mut config = ServerConfig::new(
                 "https://op.example",
                 "https://op.example/token",
@@ -95,7 +95,10 @@ impl As {
                 Arc::new(minter),
             ));
             handler_slot.set(server.clone()).unwrap();
-            move |r: &Recorded| Reply::from_http(&route(&server, r))
+            move |r: &Recorded| -> ReplyFuture {
+                let (server, r) = (server.clone(), r.clone());
+                Box::pin(async move { Reply::from_http(&route(&server, &r).await) })
+            }
         })
         .await;
         let server = slot.get().unwrap().clone();
@@ -139,6 +142,7 @@ impl As {
         let outcome = self
             .server
             .complete(&id, result, SystemTime::now(), &OsRandom)
+            .await
             .unwrap();
         let lookup = |aid: &str| (aid == id).then(|| cnt.to_owned());
         match outcome {
@@ -157,18 +161,20 @@ impl As {
     }
 }
 
-fn route(server: &CibaServer, r: &Recorded) -> http::Response<Vec<u8>> {
+async fn route(server: &CibaServer, r: &Recorded) -> http::Response<Vec<u8>> {
     let now = SystemTime::now();
     let request = r.to_http();
     match (r.method.as_str(), r.path.as_str()) {
         ("GET", "/.well-known/openid-configuration") => server.discovery_response(),
         ("GET", "/jwks") => server.jwks_response(),
         ("POST", "/bc") => {
-            match server.authenticate_request(&IncomingRequest::from_http(&request), now, &OsRandom)
+            match server
+                .authenticate_request(&IncomingRequest::from_http(&request), now, &OsRandom)
+                .await
             {
                 BackchannelOutcome::Respond(r) => r.response,
                 BackchannelOutcome::UserIdentification(ticket) => {
-                    match server.issue(&*ticket, "alice", now, &OsRandom) {
+                    match server.issue(&*ticket, "alice", now, &OsRandom).await {
                         IssueOutcome::Issued(ack) => ack.response,
                         IssueOutcome::InvalidTicket(r) | IssueOutcome::Refused(r) => r.response,
                     }
@@ -176,7 +182,10 @@ fn route(server: &CibaServer, r: &Recorded) -> http::Response<Vec<u8>> {
             }
         }
         ("POST", "/token") => {
-            match server.token_request(&IncomingRequest::from_http(&request), now, &OsRandom) {
+            match server
+                .token_request(&IncomingRequest::from_http(&request), now, &OsRandom)
+                .await
+            {
                 TokenOutcome::Issued(g) => g.response,
                 TokenOutcome::Respond(r) => r.response,
                 TokenOutcome::NotCibaGrant { .. } => http::Response::builder()

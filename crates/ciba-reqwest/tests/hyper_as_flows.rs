@@ -26,7 +26,7 @@ use ciba_core::{
     AuthRequestAck, ClientAuth, ClientConfig, ClientSecret, DeliveryMode, EndpointPolicy, Limits,
 };
 use ciba_hyper::RunningServer;
-use ciba_hyper::server::{AsHandle, AuthorizationHooks, AuthorizationServer};
+use ciba_hyper::server::{AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture};
 use ciba_reqwest::{CibaClient, ClientOptions, Error, NotificationEvent};
 use ciba_server::{
     AuthMethod, AuthenticationResult, Authorization, CIBA_GRANT_TYPE, CibaServer, ClientMetadata,
@@ -41,11 +41,14 @@ const SECRET: &str = "a-long-random-client-secret-for-tests";
 struct Hooks;
 
 impl AuthorizationHooks for Hooks {
-    fn identify_user(&self, ticket: &Ticket) -> Result<String, FailReason> {
-        match ticket.hint.value() {
+    fn identify_user<'a>(
+        &'a self,
+        ticket: &'a Ticket,
+    ) -> BoxFuture<'a, Result<String, FailReason>> {
+        Box::pin(std::future::ready(match ticket.hint.value() {
             "alice@example.com" => Ok("alice".into()),
             _ => Err(FailReason::UnknownUserId),
-        }
+        }))
     }
 }
 

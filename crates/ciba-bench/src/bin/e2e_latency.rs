@@ -40,7 +40,7 @@ use ciba_core::{
     AuthRequest, AuthRequestAck, ClientAuth, ClientConfig, ClientSecret, DeliveryMode,
     EndpointPolicy, Hint,
 };
-use ciba_hyper::server::{AsHandle, AuthorizationHooks, AuthorizationServer, Delivery};
+use ciba_hyper::server::{AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture, Delivery};
 use ciba_hyper::{CibaClient, NotificationReceiver, RunningServer};
 use ciba_server::store::MemoryStoreConfig;
 use ciba_server::{
@@ -142,12 +142,15 @@ async fn main() -> ExitCode {
 struct Directory;
 
 impl AuthorizationHooks for Directory {
-    fn identify_user(&self, ticket: &Ticket) -> Result<String, FailReason> {
-        if ticket.hint.value() == LOGIN_HINT {
+    fn identify_user<'a>(
+        &'a self,
+        ticket: &'a Ticket,
+    ) -> BoxFuture<'a, Result<String, FailReason>> {
+        Box::pin(std::future::ready(if ticket.hint.value() == LOGIN_HINT {
             Ok(SUBJECT.to_owned())
         } else {
             Err(FailReason::UnknownUserId)
-        }
+        }))
     }
 }
 

@@ -30,10 +30,17 @@ impl TestRedis {
                  `cargo xtask ci`, which starts a Redis and sets it"
             );
         }
+        TestRedis::dedicated()
+    }
+
+    /// A `redis-server` of this test's own on a free loopback port, whatever
+    /// `CIBA_TEST_REDIS_URL` says (for tests whose assertions need a Redis nobody else
+    /// writes to). Fails loudly when `/usr/bin/redis-server` is missing.
+    pub fn dedicated() -> TestRedis {
         assert!(
             Path::new(REDIS_SERVER).exists(),
             "{REDIS_SERVER} is missing: install Debian's redis-server (apt-get install \
-             redis-server) or set CIBA_TEST_REDIS_URL"
+             redis-server)"
         );
         let mut last = String::new();
         for _ in 0..5 {

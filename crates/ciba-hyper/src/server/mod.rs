@@ -6,34 +6,53 @@
 //!  GET  {issuer path}/.well-known/openid-configuration ─► CibaServer::discovery_response
 //!  GET  jwks_uri path                                  ─► CibaServer::jwks_response
 //!  POST backchannel endpoint path ─► authenticate_request ─► AuthorizationHooks::identify_user
-//!                                     ─► issue (or fail) ─► AuthorizationHooks::authentication_requested
+//!                                     ─► issue (or fail) ─► 200 ack
+//!                                                       └► spawned: AuthorizationHooks::authentication_requested
 //!  POST token endpoint path       ─► token_request
+//!  AsHandle::pending              ─► CibaServer::pending_requests (the store: one list for every instance)
 //!  AsHandle::complete(id, result) ─► CibaServer::complete ─► NotificationDeliverer (ping, push)
 //! ```
 //!
 //! Every answer is the `http::Response` ciba-server built, copied out unchanged (including 503
-//! with `Retry-After` when the store is full). Routes come from the paths of the URLs in the
-//! `ServerConfig`; anything else is 404.
+//! with `Retry-After` when the store is full or its backend fails). Routes come from the
+//! paths of the URLs in the `ServerConfig`; anything else is 404.
+//!
+//! ## Nothing blocks a worker
+//!
+//! The store, the client registry and the [`AuthorizationHooks`] are async: every call into
+//! them is awaited, never run on a worker thread's own time. While a shared store stalls, the
+//! requests that need it wait (until the store's own timeout answers 503), and discovery,
+//! JWKS and every other request go on being answered. The hooks must keep to the same rule:
+//! await the network, never block on it.
+//!
+//! ## One list of pending requests
+//!
+//! The requests waiting for the user are read from the store
+//! ([`AsHandle::pending`], [`AsHandle::pending_request`]), and decisions go through it
+//! ([`AsHandle::complete`]). Instances that share a store (ciba-redis) therefore list, approve
+//! and deny the same requests, whichever instance acknowledged them.
 //!
 //! ```no_run
-//! use ciba_hyper::server::{AsHandle, AuthorizationHooks, AuthorizationServer, PendingRequest};
+//! use ciba_hyper::server::{AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture, PendingRequest};
 //! use ciba_server::{AuthenticationResult, Authorization, CibaServer, FailReason, Ticket};
 //!
 //! struct Directory;
 //!
 //! impl AuthorizationHooks for Directory {
-//!     fn identify_user(&self, ticket: &Ticket) -> Result<String, FailReason> {
-//!         match ticket.hint.value() {
+//!     fn identify_user<'a>(&'a self, ticket: &'a Ticket) -> BoxFuture<'a, Result<String, FailReason>> {
+//!         // A lookup over the network would be awaited in `async move { ... }`.
+//!         Box::pin(std::future::ready(match ticket.hint.value() {
 //!             "alice@example.com" => Ok("alice".into()),
 //!             _ => Err(FailReason::UnknownUserId),
-//!         }
+//!         }))
 //!     }
 //!
-//!     fn authentication_requested(&self, request: &PendingRequest, handle: &AsHandle) {
-//!         let (handle, id) = (handle.clone(), request.auth_req_id.clone());
-//!         let approval = AuthenticationResult::Authorized(Authorization::new(&request.subject));
-//!         // Ask the user's device here; this example approves at once.
-//!         tokio::spawn(async move { handle.complete(&id, approval).await });
+//!     fn authentication_requested(&self, request: PendingRequest, handle: AsHandle) -> BoxFuture<'_, ()> {
+//!         Box::pin(async move {
+//!             // Ask the user's device here; this example approves at once.
+//!             let approval = AuthenticationResult::Authorized(Authorization::new(&request.subject));
+//!             let _ = handle.complete(&request.auth_req_id, approval).await;
+//!         })
 //!     }
 //! }
 //!
@@ -46,7 +65,8 @@
 
 mod deliver;
 mod handle;
-mod pending_index;
+mod hooks;
+mod pending;
 
 use std::convert::Infallible;
 use std::fmt;
@@ -66,11 +86,14 @@ use hyper::body::Body;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use url::Url;
 
+pub use ciba_server::BoxFuture;
 pub use deliver::{
     DEFAULT_DELIVERY_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_DELAY, Delivery, DeliveryFailure,
     NotificationDeliverer,
 };
-pub use handle::{AsHandle, AuthorizationHooks, PendingRequest};
+pub use handle::AsHandle;
+pub use hooks::AuthorizationHooks;
+pub use pending::PendingRequest;
 
 use crate::error::BoxError;
 use crate::serve::{RunningServer, ServiceFuture, collect_request, full, spawn_server};
@@ -137,12 +160,12 @@ impl AuthorizationServerBuilder {
     /// The server.
     pub fn build(self) -> AuthorizationServer {
         let routes = Routes::new(&self.server);
-        let shared = handle::Shared::new(
-            self.server,
-            self.hooks,
-            self.deliverer.unwrap_or_default(),
-            self.rng.unwrap_or_else(|| Arc::new(OsRandom)),
-        );
+        let shared = handle::Shared {
+            server: self.server,
+            hooks: self.hooks,
+            deliverer: self.deliverer.unwrap_or_default(),
+            rng: self.rng.unwrap_or_else(|| Arc::new(OsRandom)),
+        };
         AuthorizationServer {
             handle: AsHandle {
                 shared: Arc::new(shared),
@@ -222,49 +245,53 @@ impl AuthorizationServer {
         } else if routes.jwks.as_deref() == Some(path) {
             get_only(&request, || server.jwks_response())
         } else if routes.backchannel.as_deref() == Some(path) {
-            self.backchannel(&request)
+            self.backchannel(&request).await
         } else if routes.token.as_deref() == Some(path) {
-            self.token(&request)
+            self.token(&request).await
         } else {
             status_only(StatusCode::NOT_FOUND)
         }
     }
 
-    fn backchannel(&self, request: &http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+    async fn backchannel(&self, request: &http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
         let shared = &*self.handle.shared;
         let server = &*shared.server;
         let rng = &*shared.rng;
         let now = SystemTime::now();
-        let ticket =
-            match server.authenticate_request(&IncomingRequest::from_http(request), now, rng) {
-                BackchannelOutcome::Respond(refusal) => {
-                    tracing::info!(status = refusal.status().as_u16(), error = %refusal.error,
+        let ticket = match server
+            .authenticate_request(&IncomingRequest::from_http(request), now, rng)
+            .await
+        {
+            BackchannelOutcome::Respond(refusal) => {
+                tracing::info!(status = refusal.status().as_u16(), error = %refusal.error,
                     "backchannel request refused");
-                    return refusal.response;
-                }
-                BackchannelOutcome::UserIdentification(ticket) => ticket,
-            };
-        let subject = match shared.hooks.identify_user(&ticket) {
+                return refusal.response;
+            }
+            BackchannelOutcome::UserIdentification(ticket) => ticket,
+        };
+        let subject = match shared.hooks.identify_user(&ticket).await {
             Ok(subject) => subject,
             Err(reason) => {
                 tracing::info!(client_id = %ticket.client_id, ?reason, "user not identified");
-                return server.fail(&*ticket, reason, None).response;
+                return server.fail(&*ticket, reason, None).await.response;
             }
         };
-        match server.issue(&*ticket, &subject, now, rng) {
+        match server.issue(&*ticket, &subject, now, rng).await {
             IssueOutcome::Issued(ack) => {
-                let pending =
-                    PendingRequest::new(&ticket, &subject, &ack.auth_req_id, ack.expires_in, now);
                 tracing::info!(
                     client_id = %ticket.client_id,
                     auth_req_id = ?AuthReqId::new(ack.auth_req_id.clone()),
                     mode = %ticket.delivery_mode.as_str(),
                     "authentication request issued"
                 );
-                self.handle.insert_pending(pending.clone());
-                shared
-                    .hooks
-                    .authentication_requested(&pending, &self.handle);
+                // What `issue` stored, without reading it back from the store.
+                self.start_device_step(PendingRequest::issued(
+                    &ticket,
+                    &subject,
+                    &ack.auth_req_id,
+                    ack.expires_in,
+                    now,
+                ));
                 ack.response
             }
             IssueOutcome::InvalidTicket(refusal) | IssueOutcome::Refused(refusal) => {
@@ -275,13 +302,25 @@ impl AuthorizationServer {
         }
     }
 
-    fn token(&self, request: &http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+    /// Spawns `AuthorizationHooks::authentication_requested` for the request just stored,
+    /// so that neither the acknowledgement waits for the hook nor a client hanging up
+    /// cancels it.
+    fn start_device_step(&self, pending: PendingRequest) {
+        let hooks = Arc::clone(&self.handle.shared.hooks);
+        let handle = self.handle.clone();
+        tokio::spawn(async move { hooks.authentication_requested(pending, handle).await });
+    }
+
+    async fn token(&self, request: &http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
         let shared = &*self.handle.shared;
-        let outcome = shared.server.token_request(
-            &IncomingRequest::from_http(request),
-            SystemTime::now(),
-            &*shared.rng,
-        );
+        let outcome = shared
+            .server
+            .token_request(
+                &IncomingRequest::from_http(request),
+                SystemTime::now(),
+                &*shared.rng,
+            )
+            .await;
         match outcome {
             TokenOutcome::Issued(grant) => {
                 tracing::info!(

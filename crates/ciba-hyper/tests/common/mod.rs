@@ -9,6 +9,8 @@
     clippy::panic
 )]
 
+pub mod slow_store;
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -20,13 +22,14 @@ use ciba_core::random::OsRandom;
 use ciba_core::time::unix_seconds;
 use ciba_core::{AuthRequest, ClientAuth, ClientConfig, ClientSecret, DeliveryMode, Hint};
 use ciba_hyper::server::{
-    AsHandle, AuthorizationHooks, AuthorizationServer, NotificationDeliverer,
+    AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture, NotificationDeliverer,
+    PendingRequest,
 };
 use ciba_hyper::{CibaClient, HttpClient, NotificationReceiver, RunningServer};
 use ciba_server::store::MemoryStoreConfig;
 use ciba_server::{
     AuthMethod, CIBA_GRANT_TYPE, CibaServer, ClientMetadata, DefaultTokenMinter, FailReason,
-    MemoryStore, ServerConfig, StaticClientRegistry, Ticket,
+    MemoryStore, ServerConfig, StaticClientRegistry, Store, Ticket,
 };
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,11 +46,14 @@ pub const SECRET: &str = "a-long-random-client-secret-for-tests";
 pub struct TestHooks;
 
 impl AuthorizationHooks for TestHooks {
-    fn identify_user(&self, ticket: &Ticket) -> Result<String, FailReason> {
-        match ticket.hint.value() {
+    fn identify_user<'a>(
+        &'a self,
+        ticket: &'a Ticket,
+    ) -> BoxFuture<'a, Result<String, FailReason>> {
+        Box::pin(std::future::ready(match ticket.hint.value() {
             "alice@example.com" => Ok("alice".into()),
             _ => Err(FailReason::UnknownUserId),
-        }
+        }))
     }
 }
 
@@ -84,6 +90,19 @@ impl TestAs {
     }
 
     pub async fn with(options: AsOptions) -> TestAs {
+        let store = MemoryStore::with_config(MemoryStoreConfig {
+            max_entries_per_client: options.max_entries_per_client,
+        });
+        TestAs::with_parts(options, Arc::new(store), TestHooks).await
+    }
+
+    /// A server over `store` (`options.max_entries_per_client` is the store's business),
+    /// with the application's `hooks`.
+    pub async fn with_parts(
+        options: AsOptions,
+        store: Arc<dyn Store>,
+        hooks: impl AuthorizationHooks,
+    ) -> TestAs {
         let receiver = NotificationReceiver::bind("127.0.0.1:0").await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let issuer = format!("http://{}", listener.local_addr().unwrap());
@@ -122,14 +141,12 @@ impl TestAs {
         let server = CibaServer::new(
             config,
             Arc::new(registry),
-            Arc::new(MemoryStore::with_config(MemoryStoreConfig {
-                max_entries_per_client: options.max_entries_per_client,
-            })),
+            store,
             Arc::new(DefaultTokenMinter::new(Arc::new(key))),
         );
         let deliverer = NotificationDeliverer::new(HttpClient::http().timeout(secs(2)))
             .retry_delay(Duration::from_millis(100));
-        let service = AuthorizationServer::builder(server, TestHooks)
+        let service = AuthorizationServer::builder(server, hooks)
             .deliverer(deliverer)
             .build();
         let handle = service.handle();
@@ -165,6 +182,11 @@ impl TestAs {
         }
         let builder = CibaClient::builder(config).notifications(self.receiver.registry().clone());
         tune(builder).discover(&self.issuer).await.unwrap()
+    }
+
+    /// The requests waiting for the user, from the store.
+    pub async fn pending(&self) -> Vec<PendingRequest> {
+        self.handle.pending(None, 100).await.unwrap()
     }
 
     pub async fn stop(self) {

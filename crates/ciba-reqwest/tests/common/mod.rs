@@ -138,7 +138,10 @@ impl Reply {
     }
 }
 
-type Handler = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
+/// The reply a handler gives, possibly later (an async server behind the handler).
+pub type ReplyFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send>>;
+
+type Handler = Arc<dyn Fn(&Recorded) -> ReplyFuture + Send + Sync>;
 
 /// A loopback HTTP/1.1 server answering from a handler and recording every request.
 pub struct TestServer {
@@ -160,6 +163,19 @@ impl TestServer {
     where
         F: FnOnce(&str) -> H,
         H: Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    {
+        TestServer::start_async(move |base| {
+            let handler = make(base);
+            move |r: &Recorded| -> ReplyFuture { Box::pin(std::future::ready(handler(r))) }
+        })
+        .await
+    }
+
+    /// Starts a server whose handler answers asynchronously.
+    pub async fn start_async<F, H>(make: F) -> TestServer
+    where
+        F: FnOnce(&str) -> H,
+        H: Fn(&Recorded) -> ReplyFuture + Send + Sync + 'static,
     {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -209,7 +225,7 @@ async fn serve(mut stream: TcpStream, handler: Handler, log: Arc<Mutex<Vec<Recor
         return;
     };
     log.lock().unwrap().push(request.clone());
-    let mut reply = handler(&request);
+    let mut reply = handler(&request).await;
     loop {
         match reply {
             Reply::Delay(d, inner) => {

@@ -1,0 +1,171 @@
+//! [`PendingRequest`]: a request waiting for the user's decision, as an authentication
+//! device shows it. Built from what the store keeps (`ciba_server::store::StoredRequest`),
+//! so every instance sharing a store shows the same requests.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use ciba_core::ack::AuthReqId;
+use ciba_core::ct::ct_eq;
+use ciba_server::store::{RequestState, StoredRequest};
+use ciba_server::{DeliveryMode, Ticket};
+
+/// A request waiting for the user's decision. Equality compares the `auth_req_id` in
+/// constant time; `Debug` shows it truncated.
+///
+/// The hint the client sent is not kept: once the application identified the user, the
+/// `subject` is what names them (and a `login_hint` may be personal data the store need not
+/// hold).
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct PendingRequest {
+    /// The `auth_req_id` (a bearer-like secret: not shown by `Debug`).
+    pub auth_req_id: String,
+    /// The client that asked.
+    pub client_id: String,
+    /// The user identified from the hint.
+    pub subject: String,
+    /// The requested scopes.
+    pub scopes: Vec<String>,
+    /// The requested `acr_values`.
+    pub acr_values: Vec<String>,
+    /// The binding message to show on the device.
+    pub binding_message: Option<String>,
+    /// The client's delivery mode.
+    pub delivery_mode: DeliveryMode,
+    /// When the request was acknowledged.
+    pub issued_at: SystemTime,
+    /// When it expires.
+    pub expires_at: SystemTime,
+}
+
+impl PendingRequest {
+    /// The request `stored`, when it still waits for the user at `now` (state `Pending`,
+    /// not expired); `None` otherwise.
+    pub fn from_stored(stored: StoredRequest, now: SystemTime) -> Option<PendingRequest> {
+        if stored.state != RequestState::Pending || stored.is_expired(now) {
+            return None;
+        }
+        Some(PendingRequest {
+            auth_req_id: stored.auth_req_id,
+            client_id: stored.client_id,
+            subject: stored.subject,
+            scopes: stored.scopes,
+            acr_values: stored.acr_values,
+            binding_message: stored.binding_message,
+            delivery_mode: stored.delivery_mode,
+            issued_at: stored.issued_at,
+            expires_at: stored.expires_at,
+        })
+    }
+
+    /// The request `CibaServer::issue` just stored for `ticket` at `now` (the same fields,
+    /// without a store round trip).
+    pub(crate) fn issued(
+        ticket: &Ticket,
+        subject: &str,
+        auth_req_id: &str,
+        expires_in: u64,
+        now: SystemTime,
+    ) -> PendingRequest {
+        PendingRequest {
+            auth_req_id: auth_req_id.to_owned(),
+            client_id: ticket.client_id.clone(),
+            subject: subject.to_owned(),
+            scopes: ticket.scopes.clone(),
+            acr_values: ticket.acr_values.clone(),
+            binding_message: ticket.binding_message.clone(),
+            delivery_mode: ticket.delivery_mode,
+            issued_at: now,
+            expires_at: now
+                .checked_add(Duration::from_secs(expires_in))
+                .unwrap_or(now),
+        }
+    }
+}
+
+impl fmt::Debug for PendingRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingRequest")
+            .field("auth_req_id", &AuthReqId::new(self.auth_req_id.clone()))
+            .field("client_id", &self.client_id)
+            .field("subject", &self.subject)
+            .field("scopes", &self.scopes)
+            .field("acr_values", &self.acr_values)
+            .field("binding_message", &self.binding_message)
+            .field("delivery_mode", &self.delivery_mode)
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl PartialEq for PendingRequest {
+    fn eq(&self, other: &Self) -> bool {
+        // `&`, not `&&`: the secret is compared in full whatever the other fields hold.
+        ct_eq(self.auth_req_id.as_bytes(), other.auth_req_id.as_bytes())
+            & (self.client_id == other.client_id
+                && self.subject == other.subject
+                && self.scopes == other.scopes
+                && self.acr_values == other.acr_values
+                && self.binding_message == other.binding_message
+                && self.delivery_mode == other.delivery_mode
+                && self.issued_at == other.issued_at
+                && self.expires_at == other.expires_at)
+    }
+}
+
+impl Eq for PendingRequest {}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use ciba_server::store::Grant;
+    use serde_json::Map;
+
+    use super::*;
+
+    fn stored(state: RequestState) -> StoredRequest {
+        let issued_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        StoredRequest {
+            auth_req_id: "id-1".into(),
+            client_id: "rp".into(),
+            subject: "alice".into(),
+            delivery_mode: DeliveryMode::Poll,
+            notification_endpoint: None,
+            client_notification_token: None,
+            scopes: vec!["openid".into()],
+            acr_values: Vec::new(),
+            binding_message: Some("W4SCT".into()),
+            issued_at,
+            expires_at: issued_at + Duration::from_secs(60),
+            interval: 5,
+            last_poll: None,
+            state,
+        }
+    }
+
+    #[test]
+    fn only_unexpired_requests_still_waiting_for_the_user_are_pending() {
+        let request = stored(RequestState::Pending);
+        let (issued, expires) = (request.issued_at, request.expires_at);
+        let pending = PendingRequest::from_stored(request.clone(), issued).unwrap();
+        assert_eq!(pending.subject, "alice");
+        assert_eq!(pending.binding_message.as_deref(), Some("W4SCT"));
+        assert!(PendingRequest::from_stored(request, expires).is_none());
+        let grant = Grant {
+            subject: "alice".into(),
+            scopes: Vec::new(),
+            acr: None,
+            amr: Vec::new(),
+            auth_time: None,
+            claims: Map::new(),
+        };
+        for state in [
+            RequestState::Denied,
+            RequestState::Authorized(Box::new(grant)),
+        ] {
+            assert!(PendingRequest::from_stored(stored(state), issued).is_none());
+        }
+    }
+}
