@@ -42,10 +42,17 @@ end
 -- at `limit`. Answers `new`, `again` (the member was already counted) or `limit`.
 local function charge(zkey, member, deadline, now, limit, margin)
   redis.call('ZREMRANGEBYSCORE', zkey, '-inf', int(now))
-  local again = redis.call('ZSCORE', zkey, member)
-  if not again and redis.call('ZCARD', zkey) >= limit then return 'limit' end
-  zadd(zkey, member, deadline, now, margin)
-  if again then return 'again' end
+  if redis.call('ZCARD', zkey) >= limit and not redis.call('ZSCORE', zkey, member) then
+    return 'limit'
+  end
+  if deadline <= now then
+    if redis.call('ZSCORE', zkey, member) then return 'again' end
+    return 'new'
+  end
+  local added = redis.call('ZADD', zkey, int(deadline), member)
+  local ttl = deadline - now + margin
+  if redis.call('PTTL', zkey) < ttl then redis.call('PEXPIRE', zkey, int(ttl)) end
+  if added == 0 then return 'again' end
   return 'new'
 end
 "#
@@ -92,8 +99,10 @@ const INSERT_TICKET: &str = concat!(
     r#"
 local now, exp, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local kept = tonumber(redis.call('HGET', KEYS[1], 'x'))
-if kept and now < kept then return 'duplicate' end
-redis.call('DEL', KEYS[1])
+if kept then
+  if now < kept then return 'duplicate' end
+  redis.call('DEL', KEYS[1])
+end
 if exp > now then
   redis.call('HSET', KEYS[1], 'b', ARGV[5], 'c', ARGV[4], 'x', int(exp))
   redis.call('PEXPIRE', KEYS[1], int(exp - now + margin))
@@ -138,8 +147,10 @@ const INSERT_REQUEST: &str = concat!(
     r#"
 local now, keep, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local kept = tonumber(redis.call('HGET', KEYS[1], 'k'))
-if kept and now < kept then return 'duplicate' end
-redis.call('DEL', KEYS[1])
+if kept then
+  if now < kept then return 'duplicate' end
+  redis.call('DEL', KEYS[1])
+end
 if keep > now then
   redis.call('HSET', KEYS[1], unpack(ARGV, 4))
   redis.call('PEXPIRE', KEYS[1], int(keep - now + margin))
@@ -153,7 +164,6 @@ return 'ok'
 /// A call that repeats the nonce of the call that completed the request (the store's own
 /// retry after a lost answer) gets that call's answer again.
 const COMPLETE: &str = concat!(prelude!(), complete!(), "return complete(KEYS[1])\n");
-
 
 /// KEYS: request. ARGV: now, client_id, interval increment, now exactly. Answers
 /// `{unknown}`, `{used, tokens to revoke}`, `{expired}`, `{pending}`,
@@ -258,7 +268,7 @@ local now, exp, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local kept = tonumber(redis.call('HGET', KEYS[1], 'x'))
 if kept and now < kept then return 'duplicate' end
 if charge(KEYS[2], ARGV[7], exp, now, tonumber(ARGV[6]), margin) == 'limit' then return 'limit' end
-redis.call('DEL', KEYS[1])
+if kept then redis.call('DEL', KEYS[1]) end
 if exp > now then
   redis.call('HSET', KEYS[1], 'b', ARGV[5], 'c', ARGV[4], 'x', int(exp), 'z', KEYS[2])
   redis.call('PEXPIRE', KEYS[1], int(exp - now + margin))
@@ -293,7 +303,7 @@ local now, keep, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]
 local kept = tonumber(redis.call('HGET', KEYS[1], 'k'))
 if kept and now < kept then return 'duplicate' end
 if charge(KEYS[2], ARGV[5], keep, now, tonumber(ARGV[4]), margin) == 'limit' then return 'limit' end
-redis.call('DEL', KEYS[1])
+if kept then redis.call('DEL', KEYS[1]) end
 if keep > now then
   redis.call('HSET', KEYS[1], 'u', KEYS[4], unpack(ARGV, 9))
   redis.call('PEXPIRE', KEYS[1], int(keep - now + margin))

@@ -395,7 +395,8 @@ impl RedisStore {
                 .arg(millis(request.expires_at))
                 .arg(if listed { "1" } else { "0" })
                 .arg(&request.auth_req_id);
-            for (name, value) in &fields {
+            // Empty fields are left out: a missing field reads as empty.
+            for (name, value) in fields.iter().filter(|(_, v)| !v.is_empty()) {
                 call = call.arg(*name).arg(value);
             }
             let answer: String = call.run(&self.link, "insert_request").await?;
@@ -413,7 +414,8 @@ impl RedisStore {
             .arg(millis(now))
             .arg(millis(keep_until))
             .arg(self.margin);
-        for (name, value) in &fields {
+        // Empty fields are left out: a missing field reads as empty.
+        for (name, value) in fields.iter().filter(|(_, v)| !v.is_empty()) {
             call = call.arg(*name).arg(value);
         }
         let answer: String = call.run(&self.link, "insert_request").await?;
