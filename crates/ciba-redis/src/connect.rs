@@ -46,11 +46,7 @@ impl RedisStore {
             .set_min_delay(Duration::from_millis(20))
             .set_max_delay(Duration::from_millis(500))
             .set_number_of_retries(2);
-        let count = std::env::var("XX_CONNS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(config.max_connections)
-            .max(1);
+        let count = config.max_connections.max(1);
         let mut managers = Vec::with_capacity(count);
         for _ in 0..count {
             let manager = within(
