@@ -11,8 +11,9 @@
 //!   AS instance B ─┼ RedisStore ── multiplexed ──► Redis ├ {p}tkt:{ticket id}     hash
 //!   AS instance C ─┘  (async; each step one   connections │ {p}cli:{client_id}     zset
 //!                      Lua script or command,  or Redis   │ {p}jti:{client_id}:..  string
-//!                      bounded by a timeout)   Cluster    │ {p}pnd:{all}, sub:{..} zset
-//!                                                       └ {p}rev:{fingerprint}   string
+//!                      bounded by a timeout;   Cluster    │ {p}pnd:{all}, sub:{..} zset
+//!                      one script per operation          └ {p}rev:{fingerprint}   string
+//!                      on one Redis)
 //! ```
 //!
 //! ## Async design
@@ -42,25 +43,41 @@
 //! Every key starts with [`RedisStoreConfig::key_prefix`] (`ciba:` by default; `{p}` here;
 //! it may not contain braces) and carries a Redis Cluster hash tag (`{...}`; inside it `%`,
 //! `{` and `}` are percent-encoded). Every script touches one key, or two keys of one
-//! slot. Every key has a TTL: the record's deadline, from the caller's `now`, plus
-//! [`RedisStoreConfig::ttl_margin`].
+//! slot on a Redis Cluster (on one Redis, an operation's script may touch several slots:
+//! see [below](#one-redis-one-script-per-operation)). Every key has a TTL: the record's
+//! deadline, from the caller's `now`, plus [`RedisStoreConfig::ttl_margin`] (a sorted
+//! set's TTL follows its latest member and never shrinks).
 //!
 //! | key | type | holds | slot (tag) | written by |
 //! |---|---|---|---|---|
-//! | `{p}tkt:{ticket id}` | hash | `b` the ticket as JSON, `c` its client, `x` its expiry (ms) | the ticket | `insert_ticket`, `take_ticket` scripts |
-//! | `{p}req:{auth_req_id}` | hash | `b` the request as JSON (its fixed part), `c` client, `p` push or not, `e` expiry (ms), `k` keep-until (ms), `i` interval (s), `l`/`lt` last poll (ms / exact), `s` state, `g` grant JSON, `t` token fingerprints, `r` replayed, `v` tokens to revoke after a replay, `n`/`nr` the completing call's nonce and answer | the request | `insert_request`, `complete`, `poll`, `attach_tokens` scripts |
-//! | `{p}cli:{client_id}` | sorted set | one member per entry of the client (`t:{id}`, `r:{id}`, `j:{ca\|ro}:{jti}`), scored by its deadline (ms) | the client | `charge`, `remember_jti` scripts; `ZREM` |
+//! | `{p}tkt:{ticket id}` | hash | `b` the ticket as JSON, `c` its client, `x` its expiry (ms), `z` its client's set's key (one Redis only) | the ticket | `insert_ticket`, `take_ticket` scripts |
+//! | `{p}req:{auth_req_id}` | hash | `b` the request as JSON (its fixed part), `c` client, `p` push or not, `e` expiry (ms), `k` keep-until (ms), `i` interval (s), `l`/`lt` last poll (ms / exact), `s` state, `g` grant JSON, `t` token fingerprints, `r` replayed, `v` tokens to revoke after a replay, `n`/`nr` the completing call's nonce and answer, `u` its subject's pending index's key (one Redis only); empty fields are left out | the request | `insert_request`, `complete`, `poll`, `attach_tokens` scripts |
+//! | `{p}cli:{client_id}` | sorted set | one member per entry of the client (`t:{id}`, `r:{id}`, `j:{ca\|ro}:{jti}`), scored by its deadline (ms) | the client | `charge` (or `insert_*`), `remember_jti`, `take_ticket` scripts; `ZREM` |
 //! | `{p}jti:{client_id}:{ca\|ro}:{jti}` | string | the `jti`'s expiry (ms) | the client | `remember_jti` script (with the client's set) |
-//! | `{p}pnd:{all}` | sorted set | every pending `auth_req_id`, scored by expiry (ms) | `all` | `index` script; `ZREM` |
-//! | `{p}sub:{subject}` | sorted set | the subject's pending `auth_req_id`s, scored by expiry | the subject | `index` script; `ZREM` |
+//! | `{p}pnd:{all}` | sorted set | every pending `auth_req_id`, scored by expiry (ms) | `all` | `index` (or `insert_request`) script; `ZREM` (or `complete`) |
+//! | `{p}sub:{subject}` | sorted set | the subject's pending `auth_req_id`s, scored by expiry | the subject | `index` (or `insert_request`) script; `ZREM` (or `complete`) |
 //! | `{p}rev:{fingerprint}` | string | the revoked token's expiry (ms) | the fingerprint | `SET PX` |
 //!
 //! The request's JSON (`b`) is serde's form of
 //! [`StoredRequest`](ciba_server::store::StoredRequest), so fields it gains round-trip.
 //!
-//! ### The seams between steps
+//! ### One Redis: one script per operation
 //!
-//! An operation that spans slots runs as several steps, each atomic, in an order chosen so
+//! On one Redis (not a Cluster) every operation below is a single script, atomic as a
+//! whole, so it has no seams: inserting a ticket checks for a live duplicate and the
+//! client's bound and writes both the ticket and its entry (or nothing); taking a ticket
+//! deletes it and its entry; inserting a request writes the request, its entry and both
+//! pending-index entries (or nothing); completing a request also removes it from both
+//! pending indexes. These scripts reach keys of other slots (the ticket and request records
+//! name them in `z` and `u`), which one Redis allows. A backchannel request thus costs three
+//! round trips (insert, take, insert the request), a poll one. Two exceptions keep a second
+//! step, as on a Cluster: writing the `rev:` keys after a replay, and the pending list's
+//! reads. A record written without `z` or `u` (by a Cluster-style step) is still handled:
+//! its entry is removed by a second step, or by the next listing.
+//!
+//! ### The seams between steps (Redis Cluster)
+//!
+//! On a Redis Cluster an operation that spans slots runs as several steps, each atomic, in an order chosen so
 //! that a failure (or a crash of the instance) between two steps is harmless:
 //!
 //! * **insert a ticket or a request**: (1) write the record, refusing a live duplicate;

@@ -23,15 +23,70 @@ local function fields(flat)
   for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
   return h
 end
--- Keeps a sorted set of deadlines: forgets the members whose deadline has come, adds
--- `member` (unless its deadline has come too) and keeps the key until its last deadline.
-local function zkeep(zkey, member, deadline, now, margin)
-  redis.call('ZREMRANGEBYSCORE', zkey, '-inf', int(now))
+-- Keeps a sorted set of deadlines: adds `member` (unless its deadline has come) and keeps
+-- the key at least until that deadline (the key's TTL only grows: a key outliving its
+-- members is harmless, they are logically gone at their deadlines). `zkeep` also forgets
+-- the members whose deadline has come.
+local function zadd(zkey, member, deadline, now, margin)
   if deadline > now then
     redis.call('ZADD', zkey, int(deadline), member)
+    local ttl = deadline - now + margin
+    if redis.call('PTTL', zkey) < ttl then redis.call('PEXPIRE', zkey, int(ttl)) end
   end
-  local last = redis.call('ZRANGE', zkey, '-1', '-1', 'WITHSCORES')
-  if last[2] then redis.call('PEXPIRE', zkey, int(tonumber(last[2]) - now + margin)) end
+end
+local function zkeep(zkey, member, deadline, now, margin)
+  redis.call('ZREMRANGEBYSCORE', zkey, '-inf', int(now))
+  zadd(zkey, member, deadline, now, margin)
+end
+-- Counts `member` against the client's set `zkey` until `deadline`, unless the client is
+-- at `limit`. Answers `new`, `again` (the member was already counted) or `limit`.
+local function charge(zkey, member, deadline, now, limit, margin)
+  redis.call('ZREMRANGEBYSCORE', zkey, '-inf', int(now))
+  if redis.call('ZCARD', zkey) >= limit and not redis.call('ZSCORE', zkey, member) then
+    return 'limit'
+  end
+  if deadline <= now then
+    if redis.call('ZSCORE', zkey, member) then return 'again' end
+    return 'new'
+  end
+  local added = redis.call('ZADD', zkey, int(deadline), member)
+  local ttl = deadline - now + margin
+  if redis.call('PTTL', zkey) < ttl then redis.call('PEXPIRE', zkey, int(ttl)) end
+  if added == 0 then return 'again' end
+  return 'new'
+end
+"#
+    };
+}
+
+/// The body of `complete`, as a function of the request's key.
+macro_rules! complete {
+    () => {
+        r#"
+local function complete(key)
+  local now = tonumber(ARGV[1])
+  local flat = redis.call('HGETALL', key)
+  if #flat == 0 then return {'unknown'} end
+  local h = fields(flat)
+  if now >= tonumber(h.k) then return {'unknown'} end
+  if h.s ~= 'pending' then
+    if h.n and h.n == ARGV[5] and h.nr then
+      table.insert(flat, 1, h.nr)
+      return flat
+    end
+    return {'already'}
+  end
+  local status = 'completed'
+  if now >= tonumber(h.e) then
+    status = 'expired'
+    if h.p == '1' then
+      redis.call('HSET', key, 's', 'delivered', 't', '', 'n', ARGV[5], 'nr', status)
+    end
+  else
+    redis.call('HSET', key, 's', ARGV[2], 'g', ARGV[3], 't', ARGV[4], 'n', ARGV[5], 'nr', status)
+  end
+  table.insert(flat, 1, status)
+  return flat
 end
 "#
     };
@@ -44,8 +99,10 @@ const INSERT_TICKET: &str = concat!(
     r#"
 local now, exp, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local kept = tonumber(redis.call('HGET', KEYS[1], 'x'))
-if kept and now < kept then return 'duplicate' end
-redis.call('DEL', KEYS[1])
+if kept then
+  if now < kept then return 'duplicate' end
+  redis.call('DEL', KEYS[1])
+end
 if exp > now then
   redis.call('HSET', KEYS[1], 'b', ARGV[5], 'c', ARGV[4], 'x', int(exp))
   redis.call('PEXPIRE', KEYS[1], int(exp - now + margin))
@@ -69,15 +126,7 @@ return h
 const CHARGE: &str = concat!(
     prelude!(),
     r#"
-local now, exp, limit, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now))
-if redis.call('ZSCORE', KEYS[1], ARGV[4]) then
-  zkeep(KEYS[1], ARGV[4], exp, now, margin)
-  return 'again'
-end
-if redis.call('ZCARD', KEYS[1]) >= limit then return 'limit' end
-zkeep(KEYS[1], ARGV[4], exp, now, margin)
-return 'new'
+return charge(KEYS[1], ARGV[4], tonumber(ARGV[2]), tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[5]))
 "#
 );
 
@@ -98,8 +147,10 @@ const INSERT_REQUEST: &str = concat!(
     r#"
 local now, keep, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local kept = tonumber(redis.call('HGET', KEYS[1], 'k'))
-if kept and now < kept then return 'duplicate' end
-redis.call('DEL', KEYS[1])
+if kept then
+  if now < kept then return 'duplicate' end
+  redis.call('DEL', KEYS[1])
+end
 if keep > now then
   redis.call('HSET', KEYS[1], unpack(ARGV, 4))
   redis.call('PEXPIRE', KEYS[1], int(keep - now + margin))
@@ -112,34 +163,7 @@ return 'ok'
 /// `{already}`, or `{completed | expired, field, value, ...}` with the request as it was.
 /// A call that repeats the nonce of the call that completed the request (the store's own
 /// retry after a lost answer) gets that call's answer again.
-const COMPLETE: &str = concat!(
-    prelude!(),
-    r#"
-local now = tonumber(ARGV[1])
-local flat = redis.call('HGETALL', KEYS[1])
-if #flat == 0 then return {'unknown'} end
-local h = fields(flat)
-if now >= tonumber(h.k) then return {'unknown'} end
-if h.s ~= 'pending' then
-  if h.n and h.n == ARGV[5] and h.nr then
-    table.insert(flat, 1, h.nr)
-    return flat
-  end
-  return {'already'}
-end
-local status = 'completed'
-if now >= tonumber(h.e) then
-  status = 'expired'
-  if h.p == '1' then
-    redis.call('HSET', KEYS[1], 's', 'delivered', 't', '', 'n', ARGV[5], 'nr', status)
-  end
-else
-  redis.call('HSET', KEYS[1], 's', ARGV[2], 'g', ARGV[3], 't', ARGV[4], 'n', ARGV[5], 'nr', status)
-end
-table.insert(flat, 1, status)
-return flat
-"#
-);
+const COMPLETE: &str = concat!(prelude!(), complete!(), "return complete(KEYS[1])\n");
 
 /// KEYS: request. ARGV: now, client_id, interval increment, now exactly. Answers
 /// `{unknown}`, `{used, tokens to revoke}`, `{expired}`, `{pending}`,
@@ -229,6 +253,86 @@ return 'ok'
 "#
 );
 
+// One Redis (not a Cluster): each operation is one script, whatever slots its keys hash
+// to. A record written here names the keys of other slots it is counted or listed in
+// (`z`: its client's set; `u`: its subject's pending index), so that the scripts that
+// remove it can reach them without another round trip.
+
+/// One Redis. KEYS: ticket, the client's set. ARGV: now, deadline, margin, client_id,
+/// ticket JSON, limit, the ticket's member. Answers `ok`, `duplicate` or `limit` (then
+/// nothing was written).
+const INSERT_TICKET_ONE: &str = concat!(
+    prelude!(),
+    r#"
+local now, exp, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local kept = tonumber(redis.call('HGET', KEYS[1], 'x'))
+if kept and now < kept then return 'duplicate' end
+if charge(KEYS[2], ARGV[7], exp, now, tonumber(ARGV[6]), margin) == 'limit' then return 'limit' end
+if kept then redis.call('DEL', KEYS[1]) end
+if exp > now then
+  redis.call('HSET', KEYS[1], 'b', ARGV[5], 'c', ARGV[4], 'x', int(exp), 'z', KEYS[2])
+  redis.call('PEXPIRE', KEYS[1], int(exp - now + margin))
+end
+return 'ok'
+"#
+);
+
+/// One Redis. KEYS: ticket. ARGV: the ticket's member. Deletes the ticket and its entry in
+/// its client's set; answers `{json, deadline, client_id, z}` (`z` empty when the ticket
+/// named no set, and the caller removes the entry), or nil when there is none.
+const TAKE_TICKET_ONE: &str = r#"
+local h = redis.call('HMGET', KEYS[1], 'b', 'x', 'c', 'z')
+if not h[1] then return false end
+redis.call('DEL', KEYS[1])
+if h[4] then
+  redis.call('ZREM', h[4], ARGV[1])
+else
+  h[4] = ''
+end
+return h
+"#;
+
+/// One Redis. KEYS: request, the client's set, the deployment's pending index, the
+/// subject's pending index. ARGV: now, keep-until, margin, limit, the request's member in
+/// the client's set, expiry, `1` to list it as pending, auth_req_id, then the hash's
+/// field/value pairs. Answers `ok`, `duplicate` or `limit` (then nothing was written).
+const INSERT_REQUEST_ONE: &str = concat!(
+    prelude!(),
+    r#"
+local now, keep, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local kept = tonumber(redis.call('HGET', KEYS[1], 'k'))
+if kept and now < kept then return 'duplicate' end
+if charge(KEYS[2], ARGV[5], keep, now, tonumber(ARGV[4]), margin) == 'limit' then return 'limit' end
+if kept then redis.call('DEL', KEYS[1]) end
+if keep > now then
+  redis.call('HSET', KEYS[1], 'u', KEYS[4], unpack(ARGV, 9))
+  redis.call('PEXPIRE', KEYS[1], int(keep - now + margin))
+end
+if ARGV[7] == '1' then
+  local exp = tonumber(ARGV[6])
+  zkeep(KEYS[3], ARGV[8], exp, now, margin)
+  zkeep(KEYS[4], ARGV[8], exp, now, margin)
+end
+return 'ok'
+"#
+);
+
+/// One Redis. KEYS: request, the deployment's pending index. ARGV: those of `complete`,
+/// then auth_req_id. Answers as `complete`; a request it completes (or finds expired) also leaves the pending indexes.
+const COMPLETE_ONE: &str = concat!(
+    prelude!(),
+    complete!(),
+    r#"
+local answer = complete(KEYS[1])
+if answer[1] == 'completed' or answer[1] == 'expired' then
+  redis.call('ZREM', KEYS[2], ARGV[6])
+  local u = redis.call('HGET', KEYS[1], 'u')
+  if u then redis.call('ZREM', u, ARGV[6]) end
+end
+return answer
+"#
+);
+
 /// A script: its text and its SHA-1.
 pub(crate) struct Lua {
     code: &'static str,
@@ -243,44 +347,41 @@ impl Lua {
         }
     }
 
-    /// A call of this script with `keys` (all in one slot).
+    /// A call of this script with `keys` (all in one slot, except on one Redis).
     pub(crate) fn call<'a>(&'a self, keys: &[&str]) -> Call<'a> {
-        Call {
-            lua: self,
-            keys: keys.iter().map(|k| (*k).to_owned()).collect(),
-            args: Vec::new(),
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&self.hash).arg(keys.len());
+        for key in keys {
+            cmd.arg(*key);
         }
+        Call { lua: self, cmd }
     }
 }
 
-/// A script call being built.
+/// A script call being built: the `EVALSHA` command itself.
 pub(crate) struct Call<'a> {
     lua: &'a Lua,
-    keys: Vec<String>,
-    args: Vec<Vec<u8>>,
+    cmd: Cmd,
 }
 
 impl Call<'_> {
     pub(crate) fn arg(mut self, arg: impl redis::ToRedisArgs) -> Self {
-        self.args.extend(arg.to_redis_args());
+        self.cmd.arg(arg);
         self
     }
 
-    fn cmd(&self, by_hash: bool) -> Cmd {
-        let mut cmd = if by_hash {
-            let mut c = redis::cmd("EVALSHA");
-            c.arg(&self.lua.hash);
-            c
-        } else {
-            let mut c = redis::cmd("EVAL");
-            c.arg(self.lua.code);
-            c
-        };
-        cmd.arg(self.keys.len()).arg(&self.keys);
-        for a in &self.args {
-            cmd.arg(a.as_slice());
+    /// The same call as `EVAL` with the script's text (built only when Redis does not know
+    /// the script).
+    fn eval(&self) -> Cmd {
+        let mut full = redis::cmd("EVAL");
+        full.arg(self.lua.code);
+        // Skips `EVALSHA` and the hash.
+        for arg in self.cmd.args_iter().skip(2) {
+            if let redis::Arg::Simple(bytes) = arg {
+                full.arg(bytes);
+            }
         }
-        cmd
+        full
     }
 
     /// Runs the call as one step: `EVALSHA`, or `EVAL` when Redis does not know the script
@@ -292,8 +393,7 @@ impl Call<'_> {
         operation: &'static str,
     ) -> Result<T, RedisStoreError> {
         let mut conn = link.conn();
-        let by_hash = self.cmd(true);
-        let full = self.cmd(false);
+        let by_hash = &self.cmd;
         link.step(operation, async {
             let first = match by_hash.query_async(&mut conn).await {
                 Err(e) if never_sent(&e) => by_hash.query_async(&mut conn).await,
@@ -303,7 +403,7 @@ impl Call<'_> {
                 Err(e)
                     if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
                 {
-                    full.query_async(&mut conn).await
+                    self.eval().query_async(&mut conn).await
                 }
                 other => other,
             }
@@ -323,6 +423,10 @@ pub(crate) struct Scripts {
     pub(crate) poll: Lua,
     pub(crate) attach_tokens: Lua,
     pub(crate) remember_jti: Lua,
+    pub(crate) insert_ticket_one: Lua,
+    pub(crate) take_ticket_one: Lua,
+    pub(crate) insert_request_one: Lua,
+    pub(crate) complete_one: Lua,
 }
 
 impl Scripts {
@@ -337,11 +441,15 @@ impl Scripts {
             poll: Lua::new(POLL),
             attach_tokens: Lua::new(ATTACH_TOKENS),
             remember_jti: Lua::new(REMEMBER_JTI),
+            insert_ticket_one: Lua::new(INSERT_TICKET_ONE),
+            take_ticket_one: Lua::new(TAKE_TICKET_ONE),
+            insert_request_one: Lua::new(INSERT_REQUEST_ONE),
+            complete_one: Lua::new(COMPLETE_ONE),
         }
     }
 
     /// Every script's text, for `SCRIPT LOAD` at start-up.
-    pub(crate) fn all(&self) -> [&'static str; 9] {
+    pub(crate) fn all(&self) -> [&'static str; 13] {
         [
             self.insert_ticket.code,
             self.take_ticket.code,
@@ -352,6 +460,10 @@ impl Scripts {
             self.poll.code,
             self.attach_tokens.code,
             self.remember_jti.code,
+            self.insert_ticket_one.code,
+            self.take_ticket_one.code,
+            self.insert_request_one.code,
+            self.complete_one.code,
         ]
     }
 }

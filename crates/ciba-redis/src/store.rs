@@ -72,6 +72,11 @@ impl RedisStore {
         &self.link
     }
 
+    /// True on one Redis (not a Cluster): each operation is then one script.
+    fn one_redis(&self) -> bool {
+        !self.link.is_cluster()
+    }
+
     /// The settings.
     pub fn config(&self) -> &RedisStoreConfig {
         &self.config
@@ -172,6 +177,25 @@ impl RedisStore {
         operation: &'static str,
         id: &str,
     ) -> Result<Option<(String, u64)>, RedisStoreError> {
+        let member = ticket_member(id);
+        if self.one_redis() {
+            let taken: Option<(String, String, String, String)> = self
+                .scripts
+                .take_ticket_one
+                .call(&[&self.keys.ticket(id)])
+                .arg(&member)
+                .run(&self.link, operation)
+                .await?;
+            let Some((json, deadline, client_id, set)) = taken else {
+                return Ok(None);
+            };
+            if set.is_empty() {
+                // Written without its set's name (by a Cluster-style step): remove the
+                // entry as a second step.
+                self.uncharge(operation, &client_id, &member).await;
+            }
+            return Ok(Some((json, parse_deadline(&deadline)?)));
+        }
         let taken: Option<(String, String, String)> = self
             .scripts
             .take_ticket
@@ -183,12 +207,8 @@ impl RedisStore {
         };
         // The ticket is gone whatever happens next: a failure here only leaves it counted
         // until its deadline.
-        self.uncharge(operation, &client_id, &ticket_member(id))
-            .await;
-        let deadline = deadline.parse().map_err(|_| RedisStoreError::Corrupt {
-            what: "deadline of a ticket",
-        })?;
-        Ok(Some((json, deadline)))
+        self.uncharge(operation, &client_id, &member).await;
+        Ok(Some((json, parse_deadline(&deadline)?)))
     }
 
     /// Writes the revocations in `tokens` (the scripts' `fp millis secs nanos;` list) that
@@ -270,6 +290,28 @@ impl RedisStore {
         let json =
             serde_json::to_string(ticket).map_err(|source| RedisStoreError::Encode { source })?;
         let key = self.keys.ticket(&ticket.id);
+        let member = ticket_member(&ticket.id);
+        if self.one_redis() {
+            let answer: String = self
+                .scripts
+                .insert_ticket_one
+                .call(&[&key, &self.keys.client(&ticket.client_id)])
+                .arg(millis(now))
+                .arg(millis(ticket.expires_at))
+                .arg(self.margin)
+                .arg(&ticket.client_id)
+                .arg(&json)
+                .arg(self.limit())
+                .arg(&member)
+                .run(&self.link, "insert_ticket")
+                .await?;
+            return match answer.as_str() {
+                "ok" => Ok(()),
+                "duplicate" => Err(StoreError::DuplicateKey),
+                "limit" => Err(self.limit_reached(&ticket.client_id)),
+                _ => Err(unexpected("answer of the insert_ticket script")),
+            };
+        }
         let answer: String = self
             .scripts
             .insert_ticket
@@ -286,7 +328,6 @@ impl RedisStore {
             "duplicate" => return Err(StoreError::DuplicateKey),
             _ => return Err(unexpected("answer of the insert_ticket script")),
         }
-        let member = ticket_member(&ticket.id);
         match self
             .charge(
                 "insert_ticket",
@@ -334,6 +375,38 @@ impl RedisStore {
     ) -> Result<(), StoreError> {
         let fields = encode_request(request, keep_until)?;
         let key = self.keys.request(&request.auth_req_id);
+        let member = request_member(&request.auth_req_id);
+        let listed = request.state == RequestState::Pending && request.expires_at > now;
+        if self.one_redis() {
+            let mut call = self
+                .scripts
+                .insert_request_one
+                .call(&[
+                    &key,
+                    &self.keys.client(&request.client_id),
+                    &self.keys.pending(),
+                    &self.keys.subject(&request.subject),
+                ])
+                .arg(millis(now))
+                .arg(millis(keep_until))
+                .arg(self.margin)
+                .arg(self.limit())
+                .arg(&member)
+                .arg(millis(request.expires_at))
+                .arg(if listed { "1" } else { "0" })
+                .arg(&request.auth_req_id);
+            // Empty fields are left out: a missing field reads as empty.
+            for (name, value) in fields.iter().filter(|(_, v)| !v.is_empty()) {
+                call = call.arg(*name).arg(value);
+            }
+            let answer: String = call.run(&self.link, "insert_request").await?;
+            return match answer.as_str() {
+                "ok" => Ok(()),
+                "duplicate" => Err(StoreError::DuplicateKey),
+                "limit" => Err(self.limit_reached(&request.client_id)),
+                _ => Err(unexpected("answer of the insert_request script")),
+            };
+        }
         let mut call = self
             .scripts
             .insert_request
@@ -341,7 +414,8 @@ impl RedisStore {
             .arg(millis(now))
             .arg(millis(keep_until))
             .arg(self.margin);
-        for (name, value) in &fields {
+        // Empty fields are left out: a missing field reads as empty.
+        for (name, value) in fields.iter().filter(|(_, v)| !v.is_empty()) {
             call = call.arg(*name).arg(value);
         }
         let answer: String = call.run(&self.link, "insert_request").await?;
@@ -350,7 +424,6 @@ impl RedisStore {
             "duplicate" => return Err(StoreError::DuplicateKey),
             _ => return Err(unexpected("answer of the insert_request script")),
         }
-        let member = request_member(&request.auth_req_id);
         let charged = self
             .charge(
                 "insert_request",
@@ -372,7 +445,6 @@ impl RedisStore {
                 return Err(e.into());
             }
         };
-        let listed = request.state == RequestState::Pending && request.expires_at > now;
         if listed && let Err(e) = self.index(request, now).await {
             // Not listed, the user could not approve it: undo, and let the client retry.
             self.forget("insert_request", &key).await;
@@ -478,15 +550,20 @@ impl RedisStore {
         // connection, is recognised as the call that completed the request.
         let nonce = random_identifier(&OsRandom, IDENTIFIER_BYTES)
             .map_err(|_| unexpected("random source"))?;
-        let call = self
-            .scripts
-            .complete
-            .call(&[&self.keys.request(auth_req_id)])
-            .arg(millis(now))
-            .arg(state.tag)
-            .arg(&state.grant)
-            .arg(&state.tokens)
-            .arg(&nonce);
+        let one = self.one_redis();
+        let key = self.keys.request(auth_req_id);
+        let pending = self.keys.pending();
+        let call = if one {
+            self.scripts.complete_one.call(&[&key, &pending])
+        } else {
+            self.scripts.complete.call(&[&key])
+        }
+        .arg(millis(now))
+        .arg(state.tag)
+        .arg(&state.grant)
+        .arg(&state.tokens)
+        .arg(&nonce)
+        .arg(auth_req_id);
         let reply: Vec<String> = match call.run(&self.link, "complete").await {
             Err(e) if retry_safe(&e) => call.run(&self.link, "complete").await?,
             other => other?,
@@ -506,7 +583,7 @@ impl RedisStore {
             "expired" => CompleteStatus::Expired(finished(before)?),
             _ => return Err(unexpected("answer of the complete script")),
         };
-        if let CompleteStatus::Completed(r) | CompleteStatus::Expired(r) = &outcome {
+        if !one && let CompleteStatus::Completed(r) | CompleteStatus::Expired(r) = &outcome {
             self.unindex(auth_req_id, &r.subject).await;
         }
         Ok(outcome)
@@ -627,6 +704,12 @@ impl RedisStore {
 fn retry_safe(e: &RedisStoreError) -> bool {
     matches!(e, RedisStoreError::Command { source, .. }
         if source.is_connection_dropped() || source.is_io_error() || source.is_connection_refusal())
+}
+
+fn parse_deadline(text: &str) -> Result<u64, RedisStoreError> {
+    text.parse().map_err(|_| RedisStoreError::Corrupt {
+        what: "deadline of a ticket",
+    })
 }
 
 /// Splits a script's `{status, field, value, ...}` answer.
