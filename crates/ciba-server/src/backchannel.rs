@@ -21,6 +21,13 @@
 //! This is the precedence the project's checklist recommends (client authentication, request
 //! object, structure, scope, hint, user code, binding message), with the client permission
 //! check moved right after authentication: it depends only on the client.
+//!
+//! [`CibaServer::authenticate_request`] then stores the ticket (charged to the client's
+//! bound in the store, 503 `temporarily_unavailable` when the client is at it), for an AS
+//! that identifies the user later or on another instance.
+//! [`CibaServer::authenticate_request_inline`] makes the same checks and stores nothing: the
+//! [`InlineTicket`] stays in the caller's hands, and the client's bound is enforced when
+//! [`CibaServer::issue_inline`] stores the request.
 
 use std::borrow::Cow;
 use std::time::SystemTime;
@@ -45,7 +52,7 @@ use crate::request_object::RequestObjectError;
 use crate::response::{ProtocolError, Rejection};
 use crate::server::CibaServer;
 use crate::store::StoreError;
-use crate::ticket::{Hint, Ticket};
+use crate::ticket::{Hint, InlineTicket, Ticket};
 
 /// Parameters whose values are JWTs, bounded by
 /// [`RequestLimits::max_jwt_bytes`](crate::RequestLimits::max_jwt_bytes).
@@ -79,6 +86,16 @@ pub enum BackchannelOutcome {
     /// The request is valid: identify the user from the ticket's hint, then call
     /// [`CibaServer::issue`] (or [`CibaServer::fail`]).
     UserIdentification(Box<Ticket>),
+}
+
+/// What [`CibaServer::authenticate_request_inline`] decided.
+#[derive(Debug)]
+pub enum InlineBackchannelOutcome {
+    /// The request is refused: send the response.
+    Respond(Rejection<BackchannelError>),
+    /// The request is valid: identify the user from the ticket's hint, then call
+    /// [`CibaServer::issue_inline`] (or [`CibaServer::fail_inline`]) with the ticket.
+    UserIdentification(Box<InlineTicket>),
 }
 
 /// Why a client may not use CIBA.
@@ -280,9 +297,50 @@ impl CibaServer {
         now: SystemTime,
         rng: &dyn Random,
     ) -> BackchannelOutcome {
-        match self.validate_backchannel(request, now, rng).await {
+        let stored = match self.validate_backchannel(request, now, rng).await {
+            Ok(ticket) => match self.store.insert_ticket(&ticket, now).await {
+                Ok(()) => Ok(ticket),
+                Err(StoreError::ClientLimitReached { .. }) => {
+                    Err(BackchannelError::TooManyRequests)
+                }
+                Err(e) => Err(BackchannelError::Store(e)),
+            },
+            Err(e) => Err(e),
+        };
+        match stored {
             Ok(ticket) => BackchannelOutcome::UserIdentification(Box::new(ticket)),
             Err(e) => BackchannelOutcome::Respond(Rejection::new(e, &self.config.issuer)),
+        }
+    }
+
+    /// Validates a request to the backchannel authentication endpoint like
+    /// [`authenticate_request`](CibaServer::authenticate_request), every check included
+    /// (replay caches for client assertions and request objects too), but keeps the ticket
+    /// out of the store: one store round trip fewer, and one more saved by
+    /// [`issue_inline`](CibaServer::issue_inline), which needs no take.
+    ///
+    /// Use it when the AS identifies the user within the same HTTP request (an awaited
+    /// directory lookup) and then calls [`issue_inline`](CibaServer::issue_inline) or
+    /// [`fail_inline`](CibaServer::fail_inline) with the [`InlineTicket`]. Use
+    /// `authenticate_request` when the identification step outlives the request or runs on
+    /// another instance: only a stored ticket can be found again by its id.
+    ///
+    /// The responses are those of `authenticate_request` followed by `issue` for the same
+    /// inputs, with one difference: the client's bound on entries in the store is checked
+    /// when the request is stored rather than when the ticket would have been, so a request
+    /// the AS refuses (through `fail_inline`) gets that refusal even while the client is at
+    /// its bound.
+    pub async fn authenticate_request_inline(
+        &self,
+        request: &IncomingRequest<'_>,
+        now: SystemTime,
+        rng: &dyn Random,
+    ) -> InlineBackchannelOutcome {
+        match self.validate_backchannel(request, now, rng).await {
+            Ok(ticket) => InlineBackchannelOutcome::UserIdentification(Box::new(
+                InlineTicket::new(ticket),
+            )),
+            Err(e) => InlineBackchannelOutcome::Respond(Rejection::new(e, &self.config.issuer)),
         }
     }
 
@@ -311,6 +369,7 @@ impl CibaServer {
         Ok(())
     }
 
+    /// Every check of the backchannel endpoint; the ticket is not stored yet.
     async fn validate_backchannel(
         &self,
         request: &IncomingRequest<'_>,
@@ -461,11 +520,7 @@ impl CibaServer {
             extra,
             expires_at: now.checked_add(self.config.ticket_ttl).unwrap_or(now),
         };
-        match self.store.insert_ticket(&ticket, now).await {
-            Ok(()) => Ok(ticket),
-            Err(StoreError::ClientLimitReached { .. }) => Err(BackchannelError::TooManyRequests),
-            Err(e) => Err(BackchannelError::Store(e)),
-        }
+        Ok(ticket)
     }
 
     fn ciba_mode(

@@ -1,6 +1,7 @@
 //! After user identification: [`CibaServer::issue`] acknowledges the request with an
 //! `auth_req_id` (CIBA Core section 7.3); [`CibaServer::fail`] refuses it with one of the
-//! section 13 errors.
+//! section 13 errors. [`CibaServer::issue_inline`] and [`CibaServer::fail_inline`] do the
+//! same for an [`InlineTicket`] that was never stored.
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
@@ -13,6 +14,7 @@ use serde_json::{Map, Value};
 use crate::response::{ProtocolError, Rejection, json_response, sanitize_description};
 use crate::server::CibaServer;
 use crate::store::{RequestState, StoreError, StoredRequest};
+use crate::ticket::{InlineTicket, Ticket};
 
 /// A successful acknowledgement. Its `Debug` form shows neither the `auth_req_id` nor the
 /// response body.
@@ -97,7 +99,8 @@ impl ProtocolError for IssueError {
     fn description(&self) -> Cow<'static, str> {
         match self {
             IssueError::TooManyRequests => {
-                Cow::Borrowed("too many requests in flight, retry later")
+                // The words of the backchannel endpoint's refusal for the same bound.
+                Cow::Borrowed("too many requests in flight for this client")
             }
             _ => Cow::Borrowed("the server could not process the request"),
         }
@@ -211,6 +214,52 @@ impl CibaServer {
             Ok(None) => return IssueOutcome::InvalidTicket(reject(IssueError::InvalidTicket)),
             Err(e) => return IssueOutcome::Refused(reject(IssueError::Store(e))),
         };
+        self.issue_taken(ticket, subject, now, rng).await
+    }
+
+    /// [`issue`](CibaServer::issue) for an [`InlineTicket`] from
+    /// [`authenticate_request_inline`](CibaServer::authenticate_request_inline): the same
+    /// checks, request and response, without taking a ticket from the store. The ticket is
+    /// consumed, so it cannot be issued twice; one that expired as of `now` answers
+    /// [`IssueOutcome::InvalidTicket`], as a stored one would. The client's bound on entries
+    /// in the store is enforced here (503 `temporarily_unavailable`, as the backchannel
+    /// endpoint answers it for a stored ticket).
+    ///
+    /// Issuing the same ticket twice does not compile:
+    ///
+    /// ```compile_fail,E0382
+    /// # use std::time::SystemTime;
+    /// # use ciba_core::random::Random;
+    /// # use ciba_server::{CibaServer, InlineTicket};
+    /// # async fn twice(server: &CibaServer, ticket: InlineTicket, now: SystemTime, rng: &dyn Random) {
+    /// server.issue_inline(ticket, "alice", now, rng).await;
+    /// server.issue_inline(ticket, "alice", now, rng).await; // use of moved value
+    /// # }
+    /// ```
+    pub async fn issue_inline(
+        &self,
+        ticket: InlineTicket,
+        subject: &str,
+        now: SystemTime,
+        rng: &dyn Random,
+    ) -> IssueOutcome {
+        let ticket = ticket.into_inner();
+        if ticket.expires_at <= now {
+            let rejection = Rejection::new(IssueError::InvalidTicket, &self.config.issuer);
+            return IssueOutcome::InvalidTicket(rejection);
+        }
+        self.issue_taken(ticket, subject, now, rng).await
+    }
+
+    /// Issues the request of a ticket that is no longer in the store.
+    async fn issue_taken(
+        &self,
+        ticket: Ticket,
+        subject: &str,
+        now: SystemTime,
+        rng: &dyn Random,
+    ) -> IssueOutcome {
+        let reject = |e| Rejection::new(e, &self.config.issuer);
         if subject.is_empty() {
             return IssueOutcome::Refused(reject(IssueError::EmptySubject));
         }
@@ -278,6 +327,22 @@ impl CibaServer {
         // The response does not depend on the ticket, so a store failure here only leaves a
         // ticket to expire on its own.
         let _ = self.store.remove_ticket(ticket.as_ref()).await;
+        self.failure(reason, description)
+    }
+
+    /// [`fail`](CibaServer::fail) for an [`InlineTicket`]: the same response, and no store
+    /// call, since the ticket was never stored. The ticket is consumed.
+    pub fn fail_inline(
+        &self,
+        ticket: InlineTicket,
+        reason: FailReason,
+        description: Option<&str>,
+    ) -> Rejection<Failure> {
+        drop(ticket);
+        self.failure(reason, description)
+    }
+
+    fn failure(&self, reason: FailReason, description: Option<&str>) -> Rejection<Failure> {
         let failure = Failure {
             reason,
             description: description

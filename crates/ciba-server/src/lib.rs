@@ -34,6 +34,17 @@
 //! * `scope` without `openid` is `invalid_scope`; request object defects are
 //!   `invalid_request`; an `id_token_hint` that is not ours is `invalid_request`.
 //! * Check precedence at the backchannel endpoint is documented in [`backchannel`].
+//! * Two ways through user identification. An AS that identifies the user within the
+//!   backchannel request itself (an awaited directory lookup, as `ciba-hyper` does) calls
+//!   [`CibaServer::authenticate_request_inline`], then [`CibaServer::issue_inline`] or
+//!   [`CibaServer::fail_inline`]: the [`InlineTicket`] never touches the store (two store
+//!   round trips fewer per request) and is used once because those calls take it by value.
+//!   An AS whose identification step outlives the request, or runs on another instance,
+//!   calls [`CibaServer::authenticate_request`]: the [`Ticket`] is stored for
+//!   [`ServerConfig::ticket_ttl`] and taken once by [`CibaServer::issue`] or
+//!   [`CibaServer::fail`], by its id. Both answer the same bytes for the same inputs, except
+//!   that the inline path checks the client's bound on store entries when the request is
+//!   stored, so a request the AS refuses gets that refusal even at the bound.
 //! * A public client (`none`) is refused with 401 `invalid_client`.
 //! * Each `slow_down` adds 5 seconds to the stored interval, cumulatively.
 //! * A denial is reported once (`access_denied`), then the `auth_req_id` is `invalid_grant`;
@@ -222,7 +233,7 @@ pub mod store;
 pub mod ticket;
 pub mod token_endpoint;
 
-pub use backchannel::{BackchannelError, BackchannelOutcome};
+pub use backchannel::{BackchannelError, BackchannelOutcome, InlineBackchannelOutcome};
 pub use client::{AuthMethod, CIBA_GRANT_TYPE, ClientMetadata, DeliveryMode};
 pub use complete::{AuthenticationResult, Authorization, CompleteError, CompleteOutcome};
 pub use config::{RequestLimits, ServerConfig, ServerConfigError};
@@ -235,5 +246,5 @@ pub use response::Rejection;
 pub use secret::Secret;
 pub use server::CibaServer;
 pub use store::{BoxFuture, MemoryStore, Store};
-pub use ticket::{Hint, HintType, Ticket};
+pub use ticket::{Hint, HintType, InlineTicket, Ticket};
 pub use token_endpoint::{TokenError, TokenGrant, TokenOutcome};

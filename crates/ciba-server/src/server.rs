@@ -16,7 +16,9 @@ use crate::store::{Store, StoreError, StoredRequest};
 ///
 /// The endpoint methods live next to their logic:
 /// [`authenticate_request`](CibaServer::authenticate_request),
-/// [`issue`](CibaServer::issue), [`fail`](CibaServer::fail),
+/// [`issue`](CibaServer::issue), [`fail`](CibaServer::fail) (or, for an AS that identifies
+/// the user within the request, [`authenticate_request_inline`](CibaServer::authenticate_request_inline),
+/// [`issue_inline`](CibaServer::issue_inline) and [`fail_inline`](CibaServer::fail_inline)),
 /// [`complete`](CibaServer::complete), [`token_request`](CibaServer::token_request),
 /// [`discovery_document`](CibaServer::discovery_document) and
 /// [`jwks_document`](CibaServer::jwks_document).
@@ -106,6 +108,7 @@ mod tests {
     use crate::complete::AuthenticationResult;
     use crate::incoming::IncomingRequest;
     use crate::issue::FailReason;
+    use crate::ticket::InlineTicket;
 
     fn is_send<T: Send>(_: &T) {}
 
@@ -118,6 +121,11 @@ mod tests {
             is_send(&server.authenticate_request(request, now, rng));
             is_send(&server.issue("ticket", "alice", now, rng));
             is_send(&server.fail("ticket", FailReason::UnknownUserId, None));
+            is_send(&server.authenticate_request_inline(request, now, rng));
+            fn issue_inline_is_send(server: &CibaServer, t: InlineTicket, rng: &dyn Random) {
+                is_send(&server.issue_inline(t, "alice", SystemTime::UNIX_EPOCH, rng));
+            }
+            let _ = issue_inline_is_send;
             let denied = AuthenticationResult::AccessDenied;
             is_send(&server.complete("id", denied, now, rng));
             is_send(&server.token_request(request, now, rng));

@@ -125,3 +125,49 @@ impl AsRef<str> for Ticket {
         &self.id
     }
 }
+
+/// A validated backchannel authentication request that was **not** stored, from
+/// [`CibaServer::authenticate_request_inline`](crate::CibaServer::authenticate_request_inline):
+/// for an AS that identifies the user within the same HTTP request, then calls
+/// [`CibaServer::issue_inline`](crate::CibaServer::issue_inline) or
+/// [`CibaServer::fail_inline`](crate::CibaServer::fail_inline).
+///
+/// Both take the ticket by value, and it is neither `Clone` nor serialisable, so each
+/// inline ticket is issued or refused at most once: ownership does what the store's
+/// take-once operation does for a stored [`Ticket`]. Its fields are readable through
+/// `Deref` (for example `ticket.hint`), and it still stops being usable at `expires_at`.
+///
+/// There is no copy of one to issue twice (`clone` through `Deref` gives a [`Ticket`]):
+///
+/// ```compile_fail,E0308
+/// # fn copy(ticket: &ciba_server::InlineTicket) {
+/// let copy: ciba_server::InlineTicket = ticket.clone();
+/// # }
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+pub struct InlineTicket {
+    ticket: Ticket,
+}
+
+impl InlineTicket {
+    pub(crate) fn new(ticket: Ticket) -> InlineTicket {
+        InlineTicket { ticket }
+    }
+
+    /// The validated request.
+    pub fn ticket(&self) -> &Ticket {
+        &self.ticket
+    }
+
+    pub(crate) fn into_inner(self) -> Ticket {
+        self.ticket
+    }
+}
+
+impl std::ops::Deref for InlineTicket {
+    type Target = Ticket;
+
+    fn deref(&self) -> &Ticket {
+        &self.ticket
+    }
+}

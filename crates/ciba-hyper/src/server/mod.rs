@@ -5,9 +5,9 @@
 //! ```text
 //!  GET  {issuer path}/.well-known/openid-configuration ─► CibaServer::discovery_response
 //!  GET  jwks_uri path                                  ─► CibaServer::jwks_response
-//!  POST backchannel endpoint path ─► authenticate_request ─► AuthorizationHooks::identify_user
-//!                                     ─► issue (or fail) ─► 200 ack
-//!                                                       └► spawned: AuthorizationHooks::authentication_requested
+//!  POST backchannel endpoint path ─► authenticate_request_inline ─► AuthorizationHooks::identify_user
+//!                                     ─► issue_inline (or fail_inline) ─► 200 ack
+//!                                                                     └► spawned: AuthorizationHooks::authentication_requested
 //!  POST token endpoint path       ─► token_request
 //!  AsHandle::pending              ─► CibaServer::pending_requests (the store: one list for every instance)
 //!  AsHandle::complete(id, result) ─► CibaServer::complete ─► NotificationDeliverer (ping, push)
@@ -79,7 +79,9 @@ use ciba_core::ErrorCode;
 use ciba_core::ack::AuthReqId;
 use ciba_core::random::{OsRandom, Random};
 use ciba_server::response::{error_body, json_response};
-use ciba_server::{BackchannelOutcome, CibaServer, IncomingRequest, IssueOutcome, TokenOutcome};
+use ciba_server::{
+    CibaServer, IncomingRequest, InlineBackchannelOutcome, IssueOutcome, TokenOutcome,
+};
 use http::{Method, StatusCode};
 use http_body_util::Full;
 use hyper::body::Body;
@@ -258,40 +260,36 @@ impl AuthorizationServer {
         let server = &*shared.server;
         let rng = &*shared.rng;
         let now = SystemTime::now();
+        // The user is identified within this request, so the ticket need not be stored.
         let ticket = match server
-            .authenticate_request(&IncomingRequest::from_http(request), now, rng)
+            .authenticate_request_inline(&IncomingRequest::from_http(request), now, rng)
             .await
         {
-            BackchannelOutcome::Respond(refusal) => {
+            InlineBackchannelOutcome::Respond(refusal) => {
                 tracing::info!(status = refusal.status().as_u16(), error = %refusal.error,
                     "backchannel request refused");
                 return refusal.response;
             }
-            BackchannelOutcome::UserIdentification(ticket) => ticket,
+            InlineBackchannelOutcome::UserIdentification(ticket) => *ticket,
         };
-        let subject = match shared.hooks.identify_user(&ticket).await {
+        let subject = match shared.hooks.identify_user(ticket.ticket()).await {
             Ok(subject) => subject,
             Err(reason) => {
                 tracing::info!(client_id = %ticket.client_id, ?reason, "user not identified");
-                return server.fail(&*ticket, reason, None).await.response;
+                return server.fail_inline(ticket, reason, None).response;
             }
         };
-        match server.issue(&*ticket, &subject, now, rng).await {
+        // What `issue_inline` stores, without reading it back from the store.
+        let pending = PendingRequest::issuing(&ticket, &subject, now);
+        match server.issue_inline(ticket, &subject, now, rng).await {
             IssueOutcome::Issued(ack) => {
                 tracing::info!(
-                    client_id = %ticket.client_id,
+                    client_id = %pending.client_id,
                     auth_req_id = ?AuthReqId::new(ack.auth_req_id.clone()),
-                    mode = %ticket.delivery_mode.as_str(),
+                    mode = %pending.delivery_mode.as_str(),
                     "authentication request issued"
                 );
-                // What `issue` stored, without reading it back from the store.
-                self.start_device_step(PendingRequest::issued(
-                    &ticket,
-                    &subject,
-                    &ack.auth_req_id,
-                    ack.expires_in,
-                    now,
-                ));
+                self.start_device_step(pending.acknowledged(&ack.auth_req_id, ack.expires_in));
                 ack.response
             }
             IssueOutcome::InvalidTicket(refusal) | IssueOutcome::Refused(refusal) => {

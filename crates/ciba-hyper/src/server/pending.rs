@@ -59,17 +59,12 @@ impl PendingRequest {
         })
     }
 
-    /// The request `CibaServer::issue` just stored for `ticket` at `now` (the same fields,
-    /// without a store round trip).
-    pub(crate) fn issued(
-        ticket: &Ticket,
-        subject: &str,
-        auth_req_id: &str,
-        expires_in: u64,
-        now: SystemTime,
-    ) -> PendingRequest {
+    /// The request `CibaServer::issue_inline` is about to store for `ticket` at `now`,
+    /// without its `auth_req_id` and expiry: [`acknowledged`](Self::acknowledged) adds them
+    /// (the same fields as the store's, without a store round trip).
+    pub(crate) fn issuing(ticket: &Ticket, subject: &str, now: SystemTime) -> PendingRequest {
         PendingRequest {
-            auth_req_id: auth_req_id.to_owned(),
+            auth_req_id: String::new(),
             client_id: ticket.client_id.clone(),
             subject: subject.to_owned(),
             scopes: ticket.scopes.clone(),
@@ -77,10 +72,18 @@ impl PendingRequest {
             binding_message: ticket.binding_message.clone(),
             delivery_mode: ticket.delivery_mode,
             issued_at: now,
-            expires_at: now
-                .checked_add(Duration::from_secs(expires_in))
-                .unwrap_or(now),
+            expires_at: now,
         }
+    }
+
+    /// This request, acknowledged with `auth_req_id` for `expires_in` seconds.
+    pub(crate) fn acknowledged(mut self, auth_req_id: &str, expires_in: u64) -> PendingRequest {
+        self.auth_req_id = auth_req_id.to_owned();
+        self.expires_at = self
+            .issued_at
+            .checked_add(Duration::from_secs(expires_in))
+            .unwrap_or(self.issued_at);
+        self
     }
 }
 
