@@ -337,9 +337,9 @@ impl CibaServer {
         rng: &dyn Random,
     ) -> InlineBackchannelOutcome {
         match self.validate_backchannel(request, now, rng).await {
-            Ok(ticket) => InlineBackchannelOutcome::UserIdentification(Box::new(
-                InlineTicket::new(ticket),
-            )),
+            Ok(ticket) => {
+                InlineBackchannelOutcome::UserIdentification(Box::new(InlineTicket::new(ticket)))
+            }
             Err(e) => InlineBackchannelOutcome::Respond(Rejection::new(e, &self.config.issuer)),
         }
     }

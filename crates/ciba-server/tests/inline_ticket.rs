@@ -104,7 +104,6 @@ fn bounded() -> Harness {
         base_config(),
         MemoryStoreConfig {
             max_entries_per_client: 4,
-            ..MemoryStoreConfig::default()
         },
         "eddsa",
     )
@@ -155,7 +154,10 @@ fn the_inline_path_answers_the_same_bytes_as_the_stored_path() {
         ),
         (
             "id_token_hint",
-            bc_request(POLL, &[("login_hint", ""), ("id_token_hint", &id_token_hint)]),
+            bc_request(
+                POLL,
+                &[("login_hint", ""), ("id_token_hint", &id_token_hint)],
+            ),
             ALICE,
         ),
         (
@@ -165,7 +167,11 @@ fn the_inline_path_answers_the_same_bytes_as_the_stored_path() {
         ),
         ("no hint", bc_request(POLL, &[("login_hint", "")]), ALICE),
         ("no openid", bc_request(POLL, &[("scope", "email")]), ALICE),
-        ("scope not allowed", bc_request(SCOPED, &[("scope", "openid admin")]), ALICE),
+        (
+            "scope not allowed",
+            bc_request(SCOPED, &[("scope", "openid admin")]),
+            ALICE,
+        ),
         ("missing user code", bc_request(USER_CODE, &[]), ALICE),
         (
             "bad binding message",
@@ -173,7 +179,11 @@ fn the_inline_path_answers_the_same_bytes_as_the_stored_path() {
             ALICE,
         ),
         ("not a CIBA client", bc_request(NO_CIBA, &[]), ALICE),
-        ("wrong secret", bc_request(POLL, &[]).basic(POLL, "wrong"), ALICE),
+        (
+            "wrong secret",
+            bc_request(POLL, &[]).basic(POLL, "wrong"),
+            ALICE,
+        ),
         (
             "unknown user",
             bc_request(PING, &[]),
@@ -274,7 +284,12 @@ fn an_inline_ticket_is_never_stored_and_is_issued_once() {
         block_on(h.server.issue(ticket.ticket(), "alice", t0(), &h.rng)),
         IssueOutcome::InvalidTicket(_)
     ));
-    assert!(matches!(h.fail(&*ticket, FailReason::AccessDenied, None).status().as_u16(), 403));
+    assert!(matches!(
+        h.fail(&*ticket, FailReason::AccessDenied, None)
+            .status()
+            .as_u16(),
+        403
+    ));
     assert_eq!(ticket.hint.value(), "alice@example.com");
     match block_on(h.server.issue_inline(ticket, "alice", t0(), &h.rng)) {
         IssueOutcome::Issued(ack) => {
