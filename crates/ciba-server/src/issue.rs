@@ -200,7 +200,7 @@ impl CibaServer {
     /// [`ServerConfig::max_expires_in`](crate::ServerConfig::max_expires_in), or the default;
     /// poll and ping clients also get the `interval`.
     ///
-    /// `ticket` is a [`Ticket`](crate::Ticket) or its id. Each ticket is used once.
+    /// `ticket` is a [`Ticket`] or its id. Each ticket is used once.
     pub async fn issue<T: AsRef<str> + ?Sized>(
         &self,
         ticket: &T,
