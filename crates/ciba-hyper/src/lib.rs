@@ -80,6 +80,8 @@ pub mod receiver;
 mod serve;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod transport;
 
 pub use ciba_client::{
