@@ -1,5 +1,6 @@
 //! The authorization server service over loopback (and through tower, without a socket), and
-//! the notification deliverer against a scripted endpoint.
+//! the notification deliverer against a scripted endpoint and, over https, against a test
+//! CA's endpoint (`as_tls/`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,6 +8,9 @@
     clippy::indexing_slicing
 )]
 
+/// Notifications over https (feature `tls`).
+#[cfg(feature = "tls")]
+mod as_tls;
 mod common;
 /// ciba-client's scripted provider (a raw HTTP/1.1 server answering from scripts), here as a
 /// notification endpoint for the deliverer: the script of `POST /token` answers.
