@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use ciba_hyper::tls::rustls;
 
 #[path = "../../../ciba-redis/tests/common/services.rs"]
-#[allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+#[allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 mod services;
 
 /// A directory holding `ca.pem`, `server.pem` and `server.key`, removed on drop.
