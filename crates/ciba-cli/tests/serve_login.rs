@@ -10,6 +10,9 @@
 )]
 
 mod support;
+/// An https notification endpoint with a test CA (ciba-hyper's TLS test support).
+#[path = "../../ciba-hyper/tests/as_tls/support.rs"]
+mod tls_support;
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -492,4 +495,66 @@ fn login_authenticates_with_private_key_jwt() {
     let out = login(&args);
     assert_tokens_for(&out, "grace", "rp-key");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn serve_delivers_ping_and_push_over_https_trusting_ssl_cert_file() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let ca = tls_support::TestCa::new();
+    let endpoint = runtime.block_on(tls_support::TlsEndpoint::start(&ca, 204));
+    let file = ca.dir.join("clients.json");
+    let client = |id: &str, mode: &str| {
+        format!(
+            r#"{{"client_id": "{id}", "client_secret": "a-long-secret-for-{id}",
+                 "grant_types": ["urn:openid:params:grant-type:ciba"],
+                 "backchannel_token_delivery_mode": "{mode}",
+                 "backchannel_client_notification_endpoint": "{}"}}"#,
+            endpoint.url
+        )
+    };
+    std::fs::write(
+        &file,
+        format!(
+            "[{}, {}]",
+            client("rp-ping", "ping"),
+            client("rp-push", "push")
+        ),
+    )
+    .unwrap();
+    let ca_file = ca.ca_file();
+    let served = support::serve_with_env(
+        &["--auto", "approve:0", "--clients", file.to_str().unwrap()],
+        0,
+        &[("SSL_CERT_FILE", ca_file.to_str().unwrap())],
+    );
+    let mut ids = Vec::new();
+    for id in ["rp-ping", "rp-push"] {
+        let (status, body) = support::form_post(
+            &format!("{}/bc-authorize", served.issuer),
+            id,
+            &format!("a-long-secret-for-{id}"),
+            "scope=openid&login_hint=alice&client_notification_token=cnt-of-the-https-test",
+        );
+        assert_eq!(status, 200, "{body}");
+        let ack: Value = serde_json::from_str(&body).unwrap();
+        ids.push(ack["auth_req_id"].as_str().unwrap().to_owned());
+    }
+    let seen = eventually(
+        Duration::from_secs(20),
+        "two notifications over https",
+        || {
+            let seen = endpoint.seen();
+            (seen.len() >= 2).then_some(seen)
+        },
+    );
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for s in &seen {
+        assert_eq!(s.version, http::Version::HTTP_2);
+        assert_eq!(s.authorization, "Bearer cnt-of-the-https-test");
+    }
+    let ping = seen.iter().find(|s| s.body.get("access_token").is_none());
+    let push = seen.iter().find(|s| s.body.get("access_token").is_some());
+    assert_eq!(ping.unwrap().body["auth_req_id"], ids[0].as_str());
+    assert_eq!(push.unwrap().body["auth_req_id"], ids[1].as_str());
+    drop(served);
 }

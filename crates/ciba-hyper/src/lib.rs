@@ -26,7 +26,7 @@
 //! use ciba_hyper::{CibaClient, ClientOptions, HttpClient};
 //!
 //! # async fn run() -> Result<(), ciba_hyper::Error> {
-//! let http = HttpClient::http(); // the adapter: plain http; HttpClient::new(client) for TLS
+//! let http = HttpClient::default(); // the adapter: https (feature `tls`, default) and http
 //! let secret = ClientSecret::new("a-long-random-client-secret");
 //! let config = ClientConfig::new("client-1", ClientAuth::SecretBasic(secret), DeliveryMode::Poll);
 //! let client = CibaClient::discover(http, "https://op.example", config, ClientOptions::default()).await?;
@@ -43,8 +43,9 @@
 //!
 //! ## Modules
 //!
-//! [`transport`] ([`HttpClient`]: timeout, body cap, any connector), [`receiver`] (the
-//! notification endpoint), [`error`], and [`server`] (feature `server`:
+//! [`transport`] ([`HttpClient`]: timeout, body cap, any connector), [`tls`] (feature `tls`:
+//! the roots trusted and the rustls configuration), [`receiver`] (the notification endpoint),
+//! [`error`], and [`server`] (feature `server`:
 //! [`server::AuthorizationServer`], [`server::AsHandle`], [`server::NotificationDeliverer`]).
 //!
 //! The server side never blocks a worker thread: the store, the client registry and the
@@ -59,14 +60,30 @@
 //! | `aws-lc-rs` | yes | JOSE through ciba-core's aws-lc-rs backend |
 //! | `rust-crypto` | no | JOSE through ciba-core's RustCrypto backend |
 //! | `server` | yes | the authorization server endpoints over ciba-server |
+//! | `tls` | yes | https over rustls for [`HttpClient::https`] and the default notification deliverer: roots from `SSL_CERT_FILE` / `SSL_CERT_DIR` or the platform, HTTP/2 and HTTP/1.1 by ALPN ([`tls`]) |
 //!
 //! ## TLS
 //!
-//! [`HttpClient::http`] has no TLS. For `https` OPs, build a
-//! `hyper_util::client::legacy::Client<C, http_body_util::Full<bytes::Bytes>>` over a TLS
-//! connector (for example `hyper-rustls`) and wrap it with [`HttpClient::new`]. The servers in
-//! this crate speak plain HTTP/1.1: terminate TLS in front of them, or mount the services in a
-//! server that does.
+//! With the feature `tls` (on by default), [`HttpClient::https`] (also
+//! [`HttpClient::default`]) speaks `https` over rustls (hyper-rustls), HTTP/2 or HTTP/1.1 as
+//! the server's ALPN answer says, and plain `http` too. It trusts:
+//!
+//! * the certificates in `SSL_CERT_FILE` (a PEM file) and/or the directories in
+//!   `SSL_CERT_DIR`, **only**, when either variable is set;
+//! * otherwise the platform's store (rustls-native-certs: the system bundle on Linux, the
+//!   keychain on macOS, the system store on Windows).
+//!
+//! The roots are read once per client, on its first request, on tokio's blocking pool; with
+//! none found, a warning is logged and every https request fails verification. For roots of
+//! your own (a private CA, say), build a configuration with [`tls::client_config`] and pass
+//! it to [`HttpClient::https_with_config`]. The default `server::NotificationDeliverer`
+//! delivers over the same client, so ping and push reach https notification endpoints;
+//! which endpoints may be plain `http` (loopback, by opt-in) is decided at registration by
+//! ciba-server.
+//!
+//! [`HttpClient::http`] has no TLS, and [`HttpClient::new`] wraps a hyper-util client over any
+//! other connector. The servers in this crate speak plain HTTP/1.1: terminate TLS in front of
+//! them, or mount the services in a server that does.
 //!
 //! ## Logs
 //!
@@ -80,6 +97,8 @@ pub mod receiver;
 mod serve;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod transport;
 
 pub use ciba_client::{

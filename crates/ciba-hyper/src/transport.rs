@@ -3,14 +3,16 @@
 //! 3xx goes back to ciba-core like any answer.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::Body;
+use hyper::body::{Body, Incoming};
+use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
-use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use ciba_client::{HttpSend, TransportError, TransportErrorKind, within_timeout};
@@ -23,27 +25,77 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default response body cap: ciba-core's `Limits::DEFAULT.max_body_bytes`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = ciba_core::Limits::DEFAULT.max_body_bytes;
 
+/// What an [`Exchange`] answers: the response head, or the transport failure.
+type ExchangeFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<http::Response<Incoming>, TransportError>> + Send + 'a>>;
+
 /// The hyper client, with its connector type erased.
 trait Exchange: Send + Sync {
-    fn request(&self, request: http::Request<Full<Bytes>>) -> ResponseFuture;
+    fn request(&self, request: http::Request<Full<Bytes>>) -> ExchangeFuture<'_>;
 }
 
 impl<C> Exchange for Client<C, Full<Bytes>>
 where
     C: Connect + Clone + Send + Sync + 'static,
 {
-    fn request(&self, request: http::Request<Full<Bytes>>) -> ResponseFuture {
-        Client::request(self, request)
+    fn request(&self, request: http::Request<Full<Bytes>>) -> ExchangeFuture<'_> {
+        let uri = request.uri().clone();
+        let response = Client::request(self, request);
+        Box::pin(async move { response.await.map_err(|e| transport_error(&uri, e)) })
+    }
+}
+
+/// A hyper-util client with the crate's timers.
+fn client_over<C>(connector: C) -> Client<C, Full<Bytes>>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
+    Client::builder(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .build::<_, Full<Bytes>>(connector)
+}
+
+/// [`HttpClient::https`]: the TLS client is built on the first request, once the roots have
+/// been read on the blocking pool (never on an async worker).
+#[cfg(feature = "tls")]
+#[derive(Default)]
+struct NativeRootsTls {
+    client: tokio::sync::OnceCell<Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>>,
+}
+
+#[cfg(feature = "tls")]
+impl Exchange for NativeRootsTls {
+    fn request(&self, request: http::Request<Full<Bytes>>) -> ExchangeFuture<'_> {
+        Box::pin(async move {
+            let uri = request.uri().clone();
+            let client = self
+                .client
+                .get_or_try_init(|| async {
+                    let roots = tokio::task::spawn_blocking(crate::tls::load_roots)
+                        .await
+                        .map_err(|e| {
+                            TransportError::new(TransportErrorKind::Other, &uri).with_source(e)
+                        })?;
+                    let config = crate::tls::client_config(roots).map_err(|e| {
+                        TransportError::new(TransportErrorKind::Other, &uri).with_source(e)
+                    })?;
+                    Ok::<_, TransportError>(client_over(crate::tls::connector(config)))
+                })
+                .await?;
+            Exchange::request(client, request).await
+        })
     }
 }
 
 /// The HTTP client every part of this crate sends through: a hyper-util legacy client with any
 /// connector, a per-request timeout and a response body cap.
 ///
-/// [`HttpClient::http`] speaks plain `http` only (enough for loopback tests and development).
-/// For `https`, build a `hyper_util::client::legacy::Client` over a TLS connector (for example
-/// `hyper-rustls`'s `HttpsConnector`) and wrap it with [`HttpClient::new`]; this crate picks no
-/// TLS stack for you.
+/// [`HttpClient::https`] (feature `tls`, on by default) speaks `https` over rustls, trusting
+/// the platform's roots or `SSL_CERT_FILE` (see [`crate::tls`]), HTTP/2 or HTTP/1.1 by ALPN,
+/// and plain `http` too; [`HttpClient::https_with_config`] takes your own rustls
+/// configuration (for example, roots of your own). [`HttpClient::http`] speaks plain `http`
+/// only. [`HttpClient::new`] wraps a hyper-util client over any other connector.
 ///
 /// Cheap to clone: clones share the connection pool.
 #[derive(Clone)]
@@ -62,9 +114,13 @@ impl fmt::Debug for HttpClient {
     }
 }
 
+/// [`HttpClient::https`] with the feature `tls` (the default), else [`HttpClient::http`].
 impl Default for HttpClient {
     fn default() -> Self {
-        HttpClient::http()
+        #[cfg(feature = "tls")]
+        return HttpClient::https();
+        #[cfg(not(feature = "tls"))]
+        return HttpClient::http();
     }
 }
 
@@ -75,21 +131,38 @@ impl HttpClient {
     where
         C: Connect + Clone + Send + Sync + 'static,
     {
-        HttpClient {
-            inner: Arc::new(client),
-            timeout: DEFAULT_TIMEOUT,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-        }
+        HttpClient::from_exchange(Arc::new(client))
     }
 
     /// A client over hyper-util's plain `HttpConnector` (no TLS: `https` URLs fail with
     /// [`Error::Transport`]).
     pub fn http() -> HttpClient {
-        let client = Client::builder(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            .build::<_, Full<Bytes>>(HttpConnector::new());
-        HttpClient::new(client)
+        HttpClient::new(client_over(HttpConnector::new()))
+    }
+
+    /// A client for `https` (and plain `http`) over rustls, trusting the roots named by
+    /// `SSL_CERT_FILE` / `SSL_CERT_DIR` when set, else the platform's store (see
+    /// [`crate::tls`]); HTTP/2 or HTTP/1.1 as the server's ALPN answer says. The roots are
+    /// read on the first request, on tokio's blocking pool.
+    #[cfg(feature = "tls")]
+    pub fn https() -> HttpClient {
+        HttpClient::from_exchange(Arc::new(NativeRootsTls::default()))
+    }
+
+    /// A client for `https` (and plain `http`) over rustls with `config` (its roots, its
+    /// client certificate if any, its crypto provider). Its ALPN list is replaced by `h2`,
+    /// `http/1.1`. [`crate::tls::client_config`] builds one from a `RootCertStore`.
+    #[cfg(feature = "tls")]
+    pub fn https_with_config(config: crate::tls::rustls::ClientConfig) -> HttpClient {
+        HttpClient::new(client_over(crate::tls::connector(config)))
+    }
+
+    fn from_exchange(inner: Arc<dyn Exchange>) -> HttpClient {
+        HttpClient {
+            inner,
+            timeout: DEFAULT_TIMEOUT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
     }
 
     /// Sets the per-request timeout (connect, headers and the whole body). A timeout while
@@ -132,11 +205,7 @@ impl HttpClient {
         uri: &http::Uri,
     ) -> Result<http::Response<Vec<u8>>, TransportError> {
         let limit = self.max_body_bytes;
-        let response = self
-            .inner
-            .request(request)
-            .await
-            .map_err(|e| transport_error(uri, e))?;
+        let response = self.inner.request(request).await?;
         let (parts, body) = response.into_parts();
         if body.size_hint().lower() > limit as u64 {
             return Err(TransportError::body_too_large(uri, limit));

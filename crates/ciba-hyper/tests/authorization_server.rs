@@ -1,5 +1,6 @@
 //! The authorization server service over loopback (and through tower, without a socket), and
-//! the notification deliverer against a scripted endpoint.
+//! the notification deliverer against a scripted endpoint and, over https, against a test
+//! CA's endpoint (`as_tls/`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,6 +8,19 @@
     clippy::indexing_slicing
 )]
 
+/// Notifications over https (feature `tls`).
+#[cfg(feature = "tls")]
+mod as_tls;
+#[cfg(feature = "tls")]
+use as_tls::support::{TestCa, TlsEndpoint, capture_logs};
+#[cfg(feature = "tls")]
+use as_tls::{CNT, Op, TLS_SECRET, trusting};
+#[cfg(feature = "tls")]
+use ciba_hyper::tls::{client_config, rustls};
+#[cfg(feature = "tls")]
+use ciba_server::Store;
+#[cfg(feature = "tls")]
+use std::time::SystemTime;
 mod common;
 /// ciba-client's scripted provider (a raw HTTP/1.1 server answering from scripts), here as a
 /// notification endpoint for the deliverer: the script of `POST /token` answers.
@@ -448,4 +462,193 @@ async fn deliverer_never_retries_4xx_nor_follows_redirects() {
         other => panic!("{other:?}"),
     }
     assert_eq!(endpoint.requests(), 1, "the redirect was followed");
+}
+
+// ---- notifications over https (feature `tls`) -----------------------------------------
+
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn ping_and_push_reach_an_https_endpoint_over_http2() {
+    let ca = TestCa::new();
+    let endpoint = TlsEndpoint::start(&ca, 204).await;
+    let op = Op::new(&endpoint.url, trusting(&ca));
+
+    let ping = op.start("ping").await;
+    let delivery = op.approve(&ping).await;
+    assert!(
+        matches!(delivery, Delivery::Delivered { attempts: 1, .. }),
+        "{delivery:?}"
+    );
+    let push = op.start("push").await;
+    let delivery = op.approve(&push).await;
+    assert!(delivery.is_delivered(), "{delivery:?}");
+
+    let seen = endpoint.seen();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for s in &seen {
+        assert_eq!(s.version, http::Version::HTTP_2, "ALPN chose h2");
+        assert_eq!(s.authorization, format!("Bearer {CNT}"));
+    }
+    assert_eq!(seen[0].body["auth_req_id"], ping.as_str());
+    assert_eq!(seen[1].body["auth_req_id"], push.as_str());
+    let access = seen[1].body["access_token"].as_str().unwrap();
+    let refresh = seen[1].body["refresh_token"].as_str().unwrap();
+    let server = op.handle.server();
+    assert!(!server.is_revoked(access, SystemTime::now()).await.unwrap());
+    assert!(!server.is_revoked(refresh, SystemTime::now()).await.unwrap());
+}
+
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn a_push_answered_500_until_the_deliverer_gives_up_leaves_no_usable_token() {
+    let ca = TestCa::new();
+    let endpoint = TlsEndpoint::start(&ca, 500).await;
+    let op = Op::new(&endpoint.url, trusting(&ca));
+    let push = op.start("push").await;
+    let delivery = op.approve(&push).await;
+    assert!(
+        matches!(
+            delivery,
+            Delivery::GaveUp {
+                attempts: 2,
+                last: DeliveryFailure::Status(s)
+            } if s == 500
+        ),
+        "{delivery:?}"
+    );
+    // The endpoint received the tokens (and answered 500): they must not be usable.
+    let seen = endpoint.seen();
+    assert_eq!(seen.len(), 2);
+    let access = seen[0].body["access_token"].as_str().unwrap();
+    let refresh = seen[0].body["refresh_token"].as_str().unwrap();
+    let server = op.handle.server();
+    assert!(server.is_revoked(access, SystemTime::now()).await.unwrap());
+    assert!(server.is_revoked(refresh, SystemTime::now()).await.unwrap());
+}
+
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn a_push_refused_with_4xx_or_never_connected_is_revoked() {
+    let ca = TestCa::new();
+    // Refused: not retried, revoked at once.
+    let endpoint = TlsEndpoint::start(&ca, 400).await;
+    let op = Op::new(&endpoint.url, trusting(&ca));
+    let push = op.start("push").await;
+    let delivery = op.approve(&push).await;
+    assert!(
+        matches!(delivery, Delivery::Refused { attempts: 1, .. }),
+        "{delivery:?}"
+    );
+    let access = endpoint.seen()[0].body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        op.handle
+            .server()
+            .is_revoked(&access, SystemTime::now())
+            .await
+            .unwrap()
+    );
+
+    // Nobody listens: no one ever saw the tokens; the store's fingerprints are revoked.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let op = Op::new(&format!("https://localhost:{port}/cb"), trusting(&ca));
+    let push = op.start("push").await;
+    let delivery = op.approve(&push).await;
+    assert!(
+        matches!(delivery, Delivery::GaveUp { attempts: 2, .. }),
+        "{delivery:?}"
+    );
+    let fingerprints = op.pushed_fingerprints(&push).await;
+    assert_eq!(fingerprints.len(), 2, "access and refresh token");
+    for fp in &fingerprints {
+        assert!(op.store.is_revoked(fp, SystemTime::now()).await.unwrap());
+    }
+}
+
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn an_untrusted_certificate_is_a_failed_delivery_logged_without_the_tokens() {
+    let ca = TestCa::new();
+    let endpoint = TlsEndpoint::start(&ca, 204).await;
+    // This deliverer trusts no root at all: the endpoint's certificate is refused.
+    let http =
+        HttpClient::https_with_config(client_config(rustls::RootCertStore::empty()).unwrap());
+    let deliverer = NotificationDeliverer::new(http.timeout(secs(5)))
+        .retry_delay(ms(20))
+        .max_attempts(3);
+    let op = Op::new(&endpoint.url, deliverer);
+    let push = op.start("push").await;
+
+    let logs = capture_logs();
+    let delivery = op.approve(&push).await;
+    assert!(
+        matches!(
+            delivery,
+            Delivery::GaveUp {
+                attempts: 3,
+                last: DeliveryFailure::Transport(_)
+            }
+        ),
+        "{delivery:?}"
+    );
+    assert!(
+        endpoint.seen().is_empty(),
+        "nothing crossed the TLS handshake"
+    );
+    let logs = logs.text();
+    let gave_up = logs
+        .lines()
+        .find(|l| l.contains("notification not delivered") && l.contains(&endpoint.url))
+        .unwrap_or_else(|| panic!("no final failure logged:\n{logs}"));
+    assert!(gave_up.contains(&endpoint.url), "{gave_up}");
+    assert!(gave_up.contains("attempts=3"), "{gave_up}");
+    assert!(
+        gave_up.to_lowercase().contains("certificate"),
+        "the reason: {gave_up}"
+    );
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("tokens are revoked") && l.contains(&endpoint.url)),
+        "the revocation is logged:\n{logs}"
+    );
+    assert!(!logs.contains(CNT), "the bearer token leaked:\n{logs}");
+    assert!(
+        !logs.contains(TLS_SECRET),
+        "the client secret leaked:\n{logs}"
+    );
+    assert!(!logs.contains("eyJ"), "a JWT leaked:\n{logs}");
+    let fingerprints = op.pushed_fingerprints(&push).await;
+    for fp in &fingerprints {
+        assert!(op.store.is_revoked(fp, SystemTime::now()).await.unwrap());
+    }
+}
+
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn a_failed_delivery_logs_endpoint_attempts_and_reason_but_not_the_bearer_token() {
+    let ca = TestCa::new();
+    let endpoint = TlsEndpoint::start(&ca, 503).await;
+    let op = Op::new(&endpoint.url, trusting(&ca));
+    let push = op.start("push").await;
+    let logs = capture_logs();
+    let delivery = op.approve(&push).await;
+    assert!(!delivery.is_delivered());
+    let seen = endpoint.seen();
+    let access = seen[0].body["access_token"].as_str().unwrap();
+    let refresh = seen[0].body["refresh_token"].as_str().unwrap();
+    let logs = logs.text();
+    let gave_up = logs
+        .lines()
+        .find(|l| l.contains("notification not delivered") && l.contains(&endpoint.url))
+        .unwrap_or_else(|| panic!("no final failure logged:\n{logs}"));
+    assert!(gave_up.contains(&endpoint.url), "{gave_up}");
+    assert!(gave_up.contains("attempts=2"), "{gave_up}");
+    assert!(gave_up.contains("503"), "the reason: {gave_up}");
+    for secret in [CNT, access, refresh] {
+        assert!(!logs.contains(secret), "{secret} leaked:\n{logs}");
+    }
 }

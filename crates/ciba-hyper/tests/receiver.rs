@@ -198,7 +198,7 @@ async fn duplicate_push_is_refused_and_harmless() {
         )
         .await
         .unwrap();
-    let CompleteOutcome::PushTokens(push) = outcome else {
+    let CompleteOutcome::PushTokens { request: push, .. } = outcome else {
         panic!("{outcome:?}");
     };
     let http = HttpClient::http();

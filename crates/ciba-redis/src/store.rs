@@ -21,6 +21,8 @@ use crate::keys::{Keys, jti_member, request_member, ticket_member};
 use crate::link::Link;
 use crate::scripts::Scripts;
 
+mod revoke;
+
 /// A [`Store`] in Redis, shared by every server instance that uses the same Redis (or
 /// Redis Cluster) and key prefix. Cheap to share behind an `Arc`; every operation is
 /// async and bounded by the response timeout.
@@ -803,6 +805,14 @@ impl Store for RedisStore {
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.attach_tokens_async(auth_req_id, tokens, now))
+    }
+
+    fn revoke_tokens<'a>(
+        &'a self,
+        tokens: &'a [TokenFingerprint],
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.revoke_tokens_async(tokens, now))
     }
 
     fn is_revoked<'a>(

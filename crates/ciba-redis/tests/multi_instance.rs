@@ -162,7 +162,7 @@ async fn a_push_is_delivered_once_when_both_instances_complete_the_same_request(
         let outcomes = complete_on_both(&p, &id).await;
         let pushes = outcomes
             .iter()
-            .filter(|o| matches!(o, Ok(CompleteOutcome::PushTokens(_))))
+            .filter(|o| matches!(o, Ok(CompleteOutcome::PushTokens { .. })))
             .count();
         let refused = outcomes
             .iter()

@@ -589,6 +589,48 @@ async fn attaching_tokens_to_an_unredeemed_or_unknown_request_does_nothing(make:
     assert!(!store.is_revoked("x", t0()).await.unwrap());
 }
 
+async fn revoked_tokens_stay_revoked_until_they_expire(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
+    let tokens = [
+        fingerprint("undelivered-at", t0() + secs(3600)),
+        fingerprint("undelivered-rt", t0() + secs(86_400)),
+        fingerprint("long-expired", t0()),
+    ];
+    assert!(!store.is_revoked("undelivered-at", t0()).await.unwrap());
+    store.revoke_tokens(&tokens, t0()).await.unwrap();
+    // Idempotent, and an empty list is nothing to do.
+    store.revoke_tokens(&tokens, t0() + secs(1)).await.unwrap();
+    store.revoke_tokens(&[], t0()).await.unwrap();
+    assert!(store.is_revoked("undelivered-at", t0()).await.unwrap());
+    assert!(
+        store
+            .is_revoked("undelivered-rt", t0() + secs(10))
+            .await
+            .unwrap()
+    );
+    assert!(!store.is_revoked("long-expired", t0()).await.unwrap());
+    assert!(!store.is_revoked("never-revoked", t0()).await.unwrap());
+    // Remembered until the token would have expired anyway.
+    assert!(
+        !store
+            .is_revoked("undelivered-at", t0() + secs(3600))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .is_revoked("undelivered-rt", t0() + secs(3600))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_revoked("undelivered-rt", t0() + secs(86_400))
+            .await
+            .unwrap()
+    );
+}
+
 async fn a_delivered_push_request_is_already_used(make: MakeStore<'_>) {
     let store = make(ROOMY).await;
     let r = request("p", "c", DeliveryMode::Push, 60);
@@ -888,6 +930,7 @@ suite!(
     tokens_attached_after_a_replay_are_revoked_at_once,
     attaching_tokens_to_an_unredeemed_or_unknown_request_does_nothing,
     a_delivered_push_request_is_already_used,
+    revoked_tokens_stay_revoked_until_they_expire,
     one_client_cannot_fill_the_store,
     duplicate_inserts_are_refused_before_the_bound_is_charged,
     pending_requests_lists_what_waits_for_the_user_soonest_expiry_first,

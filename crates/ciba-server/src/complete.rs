@@ -70,8 +70,16 @@ pub enum CompleteOutcome {
     /// Ping mode: POST this to the client (body `{"auth_req_id"}`, bearer
     /// `client_notification_token`), after approval, denial or failure alike.
     Ping(http::Request<Vec<u8>>),
-    /// Push mode: POST this token delivery to the client.
-    PushTokens(http::Request<Vec<u8>>),
+    /// Push mode: POST this token delivery to the client. If it is not delivered (the
+    /// endpoint refused it, or every attempt failed), pass `tokens` to
+    /// [`CibaServer::push_undelivered`]: nobody holds the tokens, so they must not stay
+    /// valid.
+    PushTokens {
+        /// The request.
+        request: http::Request<Vec<u8>>,
+        /// Fingerprints of the access and refresh tokens the request carries.
+        tokens: Vec<TokenFingerprint>,
+    },
     /// Push mode: POST this section 12 error payload to the client.
     PushError {
         /// The request.
@@ -100,9 +108,10 @@ impl std::fmt::Debug for CompleteOutcome {
         match self {
             CompleteOutcome::NothingToSend => f.write_str("NothingToSend"),
             CompleteOutcome::Ping(r) => f.debug_tuple("Ping").field(&RedactedRequest(r)).finish(),
-            CompleteOutcome::PushTokens(r) => f
-                .debug_tuple("PushTokens")
-                .field(&RedactedRequest(r))
+            CompleteOutcome::PushTokens { request, tokens } => f
+                .debug_struct("PushTokens")
+                .field("request", &RedactedRequest(request))
+                .field("tokens", &tokens.len())
                 .finish(),
             CompleteOutcome::PushError { request, error } => f
                 .debug_struct("PushError")
@@ -119,8 +128,9 @@ impl CompleteOutcome {
     pub fn notification(&self) -> Option<&http::Request<Vec<u8>>> {
         match self {
             CompleteOutcome::NothingToSend => None,
-            CompleteOutcome::Ping(r) | CompleteOutcome::PushTokens(r) => Some(r),
-            CompleteOutcome::PushError { request, .. } => Some(request),
+            CompleteOutcome::Ping(r) => Some(r),
+            CompleteOutcome::PushTokens { request, .. }
+            | CompleteOutcome::PushError { request, .. } => Some(request),
         }
     }
 }
@@ -238,6 +248,9 @@ impl CibaServer {
     ///   request completed after it expired gives a `PushError` with `expired_token`, once.
     ///
     /// A second call for the same request is [`CompleteError::AlreadyCompleted`].
+    ///
+    /// A push of tokens that the client's endpoint never accepted must be followed by
+    /// [`CibaServer::push_undelivered`], which revokes them.
     pub async fn complete(
         &self,
         auth_req_id: &str,
@@ -319,9 +332,13 @@ impl CibaServer {
                     rng,
                 )?;
                 let request = target.push_tokens(id, &minted)?;
+                let tokens = fingerprints(&minted, now);
                 (
-                    CompleteOutcome::PushTokens(request),
-                    fingerprints(&minted, now),
+                    CompleteOutcome::PushTokens {
+                        request,
+                        tokens: tokens.clone(),
+                    },
+                    tokens,
                 )
             }
             None => {
@@ -347,5 +364,24 @@ impl CibaServer {
             CompleteStatus::Expired(_) => expired(),
             other => Err(unexpected(other)),
         }
+    }
+
+    /// The push of `tokens` ([`CompleteOutcome::PushTokens`]) was not delivered: the
+    /// endpoint refused it (any non-2xx answer) or the sender gave up retrying. Revokes the
+    /// access and refresh tokens through the store, so tokens nobody received never become
+    /// usable ([`CibaServer::is_revoked`] is then true for both). The request stays
+    /// completed: the client is not offered a second delivery.
+    ///
+    /// Call it once the delivery is known to have failed, with the same `tokens`; calling it
+    /// again is harmless.
+    pub async fn push_undelivered(
+        &self,
+        tokens: &[TokenFingerprint],
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        self.store.revoke_tokens(tokens, now).await
     }
 }

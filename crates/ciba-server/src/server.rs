@@ -82,8 +82,9 @@ impl CibaServer {
         self.store.pending_requests(subject, limit, now).await
     }
 
-    /// True when `token` (an access or refresh token this server issued) was revoked because
-    /// its `auth_req_id` was redeemed a second time. Resource servers and the refresh grant
+    /// True when `token` (an access or refresh token this server issued) was revoked: because
+    /// its `auth_req_id` was redeemed a second time, or because it was pushed and the push
+    /// was not delivered ([`CibaServer::push_undelivered`]). Resource servers and the refresh grant
     /// should refuse revoked tokens.
     pub async fn is_revoked(&self, token: &str, now: SystemTime) -> Result<bool, StoreError> {
         match token_fingerprint(token) {
@@ -132,6 +133,7 @@ mod tests {
             is_send(&server.pending_request("id", now));
             is_send(&server.pending_requests(None, 10, now));
             is_send(&server.is_revoked("token", now));
+            is_send(&server.push_undelivered(&[], now));
         }
         let _ = check;
     }

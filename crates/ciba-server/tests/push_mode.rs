@@ -44,7 +44,7 @@ fn push_client_receives_tokens_bound_to_the_request() {
             at,
         )
         .unwrap();
-    let CompleteOutcome::PushTokens(req) = &done else {
+    let CompleteOutcome::PushTokens { request: req, .. } = &done else {
         panic!("expected a push, got {done:?}")
     };
     let body = push_body(req);
@@ -157,4 +157,38 @@ fn push_client_at_the_token_endpoint_is_unauthorized_client() {
     .unwrap();
     let outcome = h.poll(PUSH, &ack.auth_req_id, t0() + secs(5));
     assert_eq!(token_error(&outcome), (400, "unauthorized_client".into()));
+}
+
+#[test]
+fn undelivered_push_revokes_the_access_and_refresh_token() {
+    let h = Harness::new();
+    let ack = h.start(PUSH, t0());
+    let at = t0() + secs(20);
+    let done = h
+        .complete(
+            &ack.auth_req_id,
+            AuthenticationResult::Authorized(Authorization::new("alice")),
+            at,
+        )
+        .unwrap();
+    let CompleteOutcome::PushTokens { request, tokens } = &done else {
+        panic!("expected a push, got {done:?}")
+    };
+    let body = push_body(request);
+    let access = body["access_token"].as_str().unwrap();
+    let refresh = body["refresh_token"].as_str().unwrap();
+    assert_eq!(tokens.len(), 2, "the access and the refresh token");
+    assert!(!h.is_revoked(access, at).unwrap());
+    assert!(!h.is_revoked(refresh, at).unwrap());
+
+    block_on(h.server.push_undelivered(tokens, at + secs(1))).unwrap();
+    block_on(h.server.push_undelivered(tokens, at + secs(2))).unwrap();
+    let later = at + secs(60);
+    assert!(h.is_revoked(access, later).unwrap());
+    assert!(h.is_revoked(refresh, later).unwrap());
+    // The request is not offered a second delivery.
+    assert!(matches!(
+        h.complete(&ack.auth_req_id, AuthenticationResult::AccessDenied, later),
+        Err(CompleteError::AlreadyCompleted)
+    ));
 }

@@ -165,7 +165,7 @@ fn push_notifications_never_print_the_tokens_they_carry() {
             now + secs(1),
         )
         .unwrap();
-    let CompleteOutcome::PushTokens(request) = &done else {
+    let CompleteOutcome::PushTokens { request, .. } = &done else {
         panic!("expected a push, got {done:?}")
     };
     let body = json_body(&http::Response::new(request.body().clone()));

@@ -98,6 +98,13 @@ impl Store for DownStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         down()
     }
+    fn revoke_tokens<'a>(
+        &'a self,
+        _: &'a [TokenFingerprint],
+        _: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        down()
+    }
     fn is_revoked<'a>(
         &'a self,
         _: &'a str,

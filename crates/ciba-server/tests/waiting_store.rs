@@ -106,6 +106,13 @@ impl Store for WaitingStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         self.wait(self.inner.attach_tokens(auth_req_id, tokens, now))
     }
+    fn revoke_tokens<'a>(
+        &'a self,
+        tokens: &'a [TokenFingerprint],
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.wait(self.inner.revoke_tokens(tokens, now))
+    }
     fn is_revoked<'a>(
         &'a self,
         fingerprint: &'a str,

@@ -146,11 +146,29 @@ pub fn serve(extra: &[&str], expected_clients: usize) -> Served {
 
 /// [`serve`] on `addr`.
 pub fn serve_at(addr: &str, extra: &[&str], expected_clients: usize) -> Served {
+    serve_at_with_env(addr, extra, expected_clients, &[])
+}
+
+/// [`serve`] with these environment variables set for `ciba serve` (for example
+/// `SSL_CERT_FILE`).
+pub fn serve_with_env(extra: &[&str], expected_clients: usize, env: &[(&str, &str)]) -> Served {
+    let port = free_port_block(3);
+    serve_at_with_env(&format!("127.0.0.1:{port}"), extra, expected_clients, env)
+}
+
+/// [`serve_at`] with these environment variables.
+pub fn serve_at_with_env(
+    addr: &str,
+    extra: &[&str],
+    expected_clients: usize,
+    env: &[(&str, &str)],
+) -> Served {
     let mut args = vec!["serve", "--addr", addr];
     args.extend_from_slice(extra);
     let mut guard = ChildGuard::spawn(
         ciba()
             .args(&args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit()),

@@ -80,8 +80,10 @@ impl AsHandle {
 
     /// Records the user's decision with ciba-server (`CibaServer::complete`, through the
     /// store, so any instance may complete any request) and, for ping and push clients,
-    /// delivers the notification it builds (with the deliverer's bounded retries). Returns
-    /// what became of the notification.
+    /// delivers the notification it builds (with the deliverer's bounded retries). Pushed
+    /// tokens that were not delivered are revoked
+    /// ([`NotificationDeliverer::deliver_outcome`]). Returns what became of the
+    /// notification.
     pub async fn complete(
         &self,
         auth_req_id: &str,
@@ -93,19 +95,21 @@ impl AsHandle {
             .server
             .complete(auth_req_id, result, SystemTime::now(), &*shared.rng)
             .await;
-        let request = match outcome {
+        let outcome = match outcome {
             Ok(CompleteOutcome::NothingToSend) => {
                 tracing::info!(auth_req_id = ?id, "request completed");
                 return Ok(Delivery::NotNeeded);
             }
-            Ok(CompleteOutcome::Ping(request) | CompleteOutcome::PushTokens(request)) => request,
-            Ok(CompleteOutcome::PushError { request, .. }) => request,
+            Ok(outcome) => outcome,
             Err(e) => {
                 tracing::warn!(auth_req_id = ?id, error = %e, "completion refused");
                 return Err(e);
             }
         };
         tracing::info!(auth_req_id = ?id, "request completed: notifying the client");
-        Ok(shared.deliverer.deliver(request).await)
+        Ok(shared
+            .deliverer
+            .deliver_outcome(&shared.server, outcome)
+            .await)
     }
 }

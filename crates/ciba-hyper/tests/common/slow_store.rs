@@ -132,6 +132,14 @@ impl Store for SlowStore {
         self.slow(move |s| s.attach_tokens(auth_req_id, tokens, now))
     }
 
+    fn revoke_tokens<'a>(
+        &'a self,
+        tokens: &'a [TokenFingerprint],
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.slow(move |s| s.revoke_tokens(tokens, now))
+    }
+
     fn is_revoked<'a>(
         &'a self,
         fingerprint: &'a str,

@@ -654,6 +654,15 @@ impl MemoryStore {
         Ok(())
     }
 
+    fn revoke_tokens_now(
+        &self,
+        tokens: &[TokenFingerprint],
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.locked(now).revoke(tokens, now);
+        Ok(())
+    }
+
     fn is_revoked_now(&self, fingerprint: &str, now: SystemTime) -> Result<bool, StoreError> {
         let inner = self.locked(now);
         Ok(inner.revoked.contains_key(fingerprint))
@@ -848,6 +857,14 @@ impl Store for MemoryStore {
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(ready(self.attach_tokens_now(auth_req_id, tokens, now)))
+    }
+
+    fn revoke_tokens<'a>(
+        &'a self,
+        tokens: &'a [TokenFingerprint],
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(ready(self.revoke_tokens_now(tokens, now)))
     }
 
     fn is_revoked<'a>(

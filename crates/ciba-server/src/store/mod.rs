@@ -172,6 +172,16 @@ pub trait Store: Send + Sync {
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
+    /// Revokes the tokens with these fingerprints until each one expires (tokens already
+    /// expired at `now` need no record). Idempotent: revoking twice is the same as once. The
+    /// server calls it for pushed tokens that never reached the client
+    /// ([`CibaServer::push_undelivered`](crate::CibaServer::push_undelivered)).
+    fn revoke_tokens<'a>(
+        &'a self,
+        tokens: &'a [TokenFingerprint],
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
     /// True when the token with this fingerprint has been revoked and has not yet expired.
     fn is_revoked<'a>(
         &'a self,
