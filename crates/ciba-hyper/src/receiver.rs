@@ -35,7 +35,9 @@ use url::Url;
 
 use crate::error::BoxError;
 use crate::limits::{DEFAULT_BODY_TIMEOUT, ServeOptions};
-use crate::serve::{BodyRefused, RunningServer, ServiceFuture, collect_request, full, spawn_server};
+use crate::serve::{
+    BodyRefused, RunningServer, ServiceFuture, collect_request, full, spawn_server,
+};
 
 /// The client notification endpoint as a service over a [`NotificationRegistry`]; mount it
 /// on any server (it ignores the path). Implements `tower_service::Service<http::Request<B>>`
@@ -82,13 +84,12 @@ impl NotificationService {
             return refused;
         }
         let limit = registry.limits().max_body_bytes;
-        let refused = match tokio::time::timeout(self.body_timeout, collect_request(request, limit))
-            .await
-        {
-            Ok(Ok(request)) => return registry.handle(request).await,
-            Ok(Err(refused)) => refused,
-            Err(_) => BodyRefused::TimedOut,
-        };
+        let refused =
+            match tokio::time::timeout(self.body_timeout, collect_request(request, limit)).await {
+                Ok(Ok(request)) => return registry.handle(request).await,
+                Ok(Err(refused)) => refused,
+                Err(_) => BodyRefused::TimedOut,
+            };
         let mut answer = http::Response::new(Vec::new());
         *answer.status_mut() = match refused {
             BodyRefused::TooLarge => http::StatusCode::PAYLOAD_TOO_LARGE,

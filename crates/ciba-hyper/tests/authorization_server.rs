@@ -215,11 +215,17 @@ async fn a_slow_body_gets_a_json_408_and_a_slow_head_a_closed_connection() {
     assert_worded(&error);
     // Half a head, then nothing: closed without an answer (or hyper's bare 408).
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(b"POST /token HTTP/1.1\r\nhost").await.unwrap();
+    stream
+        .write_all(b"POST /token HTTP/1.1\r\nhost")
+        .await
+        .unwrap();
     let answer = tokio::time::timeout(secs(10), read_to_close(&mut stream))
         .await
         .expect("the connection stayed open past the head timeout");
-    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408 "),
+        "{answer}"
+    );
     env.stop().await;
 }
 
@@ -357,7 +363,10 @@ async fn an_oversized_body_gets_a_json_413_with_no_store_over_the_socket() {
                 .await
                 .unwrap();
             let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-            assert!(head.starts_with("HTTP/1.1 413 "), "{path} {chunked}: {head}");
+            assert!(
+                head.starts_with("HTTP/1.1 413 "),
+                "{path} {chunked}: {head}"
+            );
             assert!(head.contains("cache-control: no-store"), "{head}");
             assert!(head.contains("content-type: application/json"), "{head}");
             let error: Value = serde_json::from_str(body).unwrap();

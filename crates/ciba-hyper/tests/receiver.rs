@@ -169,7 +169,10 @@ async fn slow_notifications_are_cut_off_while_a_ping_flow_completes() {
         .complete(ack.auth_req_id.as_str(), approve())
         .await
         .unwrap();
-    assert!(matches!(delivery, Delivery::Delivered { .. }), "{delivery:?}");
+    assert!(
+        matches!(delivery, Delivery::Delivered { .. }),
+        "{delivery:?}"
+    );
     let tokens = client.wait_for_tokens(&ack).await.unwrap();
     assert_eq!(tokens.id_token.sub, "alice");
     let mut ended = 0;

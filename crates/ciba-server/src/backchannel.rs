@@ -103,9 +103,7 @@ impl std::fmt::Display for UnauthorizedReason {
             UnauthorizedReason::DeliveryModeNotSupported => {
                 "its token delivery mode is not offered by this server"
             }
-            UnauthorizedReason::MissingCibaGrant => {
-                "it is not registered for the CIBA grant type"
-            }
+            UnauthorizedReason::MissingCibaGrant => "it is not registered for the CIBA grant type",
             UnauthorizedReason::MissingNotificationEndpoint => {
                 "it registered no client notification endpoint"
             }

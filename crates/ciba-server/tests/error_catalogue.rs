@@ -10,8 +10,8 @@
 mod common;
 
 use ciba_core::oauth_error::is_valid_error_text;
-use ciba_server::store::MemoryStoreConfig;
 use ciba_server::backchannel::UnauthorizedReason;
+use ciba_server::store::MemoryStoreConfig;
 use ciba_server::token_endpoint::{GrantUnauthorizedReason, InvalidGrantReason};
 use ciba_server::{
     AuthenticationResult, Authorization, BackchannelOutcome, BodyError, FailReason, IssueOutcome,
@@ -194,13 +194,21 @@ fn cases() -> Vec<(&'static str, u16, &'static str, Make)> {
         ("token: bad client secret", 401, "invalid_client", |h| {
             tok(h, token_request(POLL, "x", t0()).basic(POLL, "wrong"), 0)
         }),
-        ("token: another client's auth_req_id", 400, "invalid_grant", |h| {
-            let id = h.start(POLL, t0()).auth_req_id;
-            tok(h, token_request(PING, &id, t0()), 0)
-        }),
-        ("token: not a CIBA client", 400, "unauthorized_client", |h| {
-            tok(h, token_request(NO_CIBA, "x", t0()), 0)
-        }),
+        (
+            "token: another client's auth_req_id",
+            400,
+            "invalid_grant",
+            |h| {
+                let id = h.start(POLL, t0()).auth_req_id;
+                tok(h, token_request(PING, &id, t0()), 0)
+            },
+        ),
+        (
+            "token: not a CIBA client",
+            400,
+            "unauthorized_client",
+            |h| tok(h, token_request(NO_CIBA, "x", t0()), 0),
+        ),
         // The HTTP request itself: the method and the body size.
         ("bc: another method", 405, "invalid_request", |h| {
             let mut req = bc_request(POLL, &[]);
@@ -210,7 +218,8 @@ fn cases() -> Vec<(&'static str, u16, &'static str, Make)> {
         ("bc: body over the limit", 413, "invalid_request", |h| {
             let mut req = bc_request(POLL, &[]);
             let limit = h.server.config().limits.max_body_bytes;
-            req.body.extend_from_slice(format!("&pad={}", "x".repeat(limit)).as_bytes());
+            req.body
+                .extend_from_slice(format!("&pad={}", "x".repeat(limit)).as_bytes());
             bc(h, req)
         }),
         ("token: another method", 405, "invalid_request", |h| {
@@ -221,29 +230,32 @@ fn cases() -> Vec<(&'static str, u16, &'static str, Make)> {
         ("token: body over the limit", 413, "invalid_request", |h| {
             let mut req = token_request(POLL, "x", t0());
             let limit = h.server.config().limits.max_body_bytes;
-            req.body.extend_from_slice(format!("&pad={}", "x".repeat(limit)).as_bytes());
+            req.body
+                .extend_from_slice(format!("&pad={}", "x".repeat(limit)).as_bytes());
             tok(h, req, 0)
         }),
         ("transport: body too slow", 408, "invalid_request", |h| {
             h.server.refuse_body(BodyError::TimedOut).into_response()
         }),
-        ("transport: body over the cap", 413, "invalid_request", |h| {
-            h.server
-                .refuse_body(BodyError::TooLarge { limit: 65536 })
-                .into_response()
-        }),
+        (
+            "transport: body over the cap",
+            413,
+            "invalid_request",
+            |h| {
+                h.server
+                    .refuse_body(BodyError::TooLarge { limit: 65536 })
+                    .into_response()
+            },
+        ),
     ]
 }
 
 /// The names of the enum variants a description must never show (their `Debug` forms).
 fn variant_names() -> Vec<String> {
-    let mut names: Vec<String> = [
-        InvalidGrantReason::Unknown,
-        InvalidGrantReason::AlreadyUsed,
-    ]
-    .iter()
-    .map(|v| format!("{v:?}"))
-    .collect();
+    let mut names: Vec<String> = [InvalidGrantReason::Unknown, InvalidGrantReason::AlreadyUsed]
+        .iter()
+        .map(|v| format!("{v:?}"))
+        .collect();
     names.extend(
         [
             UnauthorizedReason::NotCibaClient,

@@ -314,7 +314,10 @@ fn other_methods(
     ] {
         req.method = method.clone();
         let response = answer(&req).ok_or_else(|| format!("{method} was accepted"))?;
-        let allow = response.headers().get("allow").and_then(|v| v.to_str().ok());
+        let allow = response
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok());
         if allow != Some("POST") {
             return Err(format!("{method}: Allow is {allow:?}, not POST"));
         }
@@ -2212,7 +2215,8 @@ fn token_rows() -> Vec<Row> {
             |h| {
                 let limit = h.server.config().limits.max_body_bytes;
                 let mut req = token_request(POLL, "x", t0());
-                req.body.extend_from_slice(format!("&pad={}", "x".repeat(limit)).as_bytes());
+                req.body
+                    .extend_from_slice(format!("&pad={}", "x".repeat(limit)).as_bytes());
                 send_tok(h, &req, 0)
             },
         ),

@@ -157,7 +157,10 @@ impl TestAs {
             .deliverer(deliverer)
             .build();
         let handle = service.handle();
-        let server = service.clone().serve_with(listener, options.limits).unwrap();
+        let server = service
+            .clone()
+            .serve_with(listener, options.limits)
+            .unwrap();
         TestAs {
             issuer,
             service,
