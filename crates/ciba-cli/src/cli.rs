@@ -141,6 +141,7 @@ pub(crate) struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process: its size does not matter
 pub(crate) enum Command {
     /// Run a provider and a client on loopback through poll, ping and push, and report.
     #[command(after_help = DEMO_HELP)]
