@@ -61,6 +61,12 @@ loopback are accepted; elsewhere https is required.
 
 Any login_hint names a user (the subject is the hint itself). Ctrl-C stops the server.
 
+Limits: at most --max-connections connections are served at once (512; more wait to be
+accepted). A connection is closed when its request head takes longer than --header-timeout
+(10s, also the longest idle time between requests); a body slower than --body-timeout (10s)
+is answered 408; a request not answered within --request-timeout (30s) of its head has its
+connection closed. Bodies over 64 KiB are answered 413.
+
 Store: --store memory (the default) keeps pending requests in this process. With a Redis
 URL they live in Redis, so several instances can serve one issuer:
   redis://[:PASSWORD@]HOST:PORT[/DB]        one Redis (also redis+unix:///PATH)
@@ -135,6 +141,7 @@ pub(crate) struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process: its size does not matter
 pub(crate) enum Command {
     /// Run a provider and a client on loopback through poll, ping and push, and report.
     #[command(after_help = DEMO_HELP)]
@@ -360,6 +367,32 @@ pub(crate) struct ServeArgs {
     /// keep, in either store; beyond it the provider answers 503. Load tests raise it.
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
     pub(crate) max_pending_per_client: usize,
+    /// Connections served at once; more wait, unaccepted, until one closes.
+    #[arg(long, value_name = "N", default_value_t = ciba_hyper::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub(crate) max_connections: usize,
+    /// How long a client may take to send a request head (or stay idle between requests)
+    /// before its connection is closed.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    pub(crate) header_timeout: Duration,
+    /// How long a client may take to send a request body before it is answered 408.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    pub(crate) body_timeout: Duration,
+    /// How long a request may take from its head to its response (body and handling
+    /// included) before its connection is closed; keep it above --body-timeout and
+    /// --store-timeout.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    pub(crate) request_timeout: Duration,
+}
+
+impl ServeArgs {
+    /// The limits of the provider's HTTP server.
+    pub(crate) fn serve_options(&self) -> ciba_hyper::ServeOptions {
+        ciba_hyper::ServeOptions::default()
+            .max_connections(self.max_connections)
+            .header_timeout(self.header_timeout)
+            .body_timeout(self.body_timeout)
+            .request_timeout(self.request_timeout)
+    }
 }
 
 /// Options of `ciba login`.
@@ -470,6 +503,39 @@ mod tests {
         ] {
             assert_eq!(parse_store(url), Ok(StoreArg::Redis(url.to_owned())));
         }
+    }
+
+    #[test]
+    fn serve_limits_default_to_ciba_hypers_and_follow_the_flags() {
+        use clap::Parser;
+        let Command::Serve(args) = Cli::parse_from(["ciba", "serve"]).command else {
+            unreachable!("not serve");
+        };
+        assert_eq!(args.serve_options(), ciba_hyper::ServeOptions::default());
+        let Command::Serve(args) = Cli::parse_from([
+            "ciba",
+            "serve",
+            "--max-connections",
+            "7",
+            "--header-timeout",
+            "1s",
+            "--body-timeout",
+            "2s",
+            "--request-timeout",
+            "3s",
+        ])
+        .command
+        else {
+            unreachable!("not serve");
+        };
+        assert_eq!(
+            args.serve_options(),
+            ciba_hyper::ServeOptions::default()
+                .max_connections(7)
+                .header_timeout(Duration::from_secs(1))
+                .body_timeout(Duration::from_secs(2))
+                .request_timeout(Duration::from_secs(3))
+        );
     }
 
     #[test]

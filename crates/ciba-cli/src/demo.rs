@@ -76,7 +76,14 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), CliError> {
         store: Arc::new(MemoryStore::new()),
         key: keys::generate_signing_key()?,
     };
-    let provider = Provider::start(listener, config, registry, backend, Some((decision, after)))?;
+    let provider = Provider::start(
+        listener,
+        ciba_hyper::ServeOptions::default(),
+        config,
+        registry,
+        backend,
+        Some((decision, after)),
+    )?;
     eprintln!(
         "demo: provider at {issuer}; the simulated user {} after {} s; interval {} s",
         match decision {

@@ -20,7 +20,7 @@ use ciba_core::jose::JwkSigner;
 use ciba_hyper::server::{
     AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture, PendingRequest,
 };
-use ciba_hyper::{RunningServer, serve_fn};
+use ciba_hyper::{RunningServer, ServeOptions, serve_fn_with};
 use ciba_server::store::Store;
 use ciba_server::{
     CibaServer, DefaultTokenMinter, FailReason, ServerConfig, StaticClientRegistry, Ticket,
@@ -172,9 +172,10 @@ pub(crate) struct Provider {
 impl Provider {
     /// Serves `config`'s endpoints and the device page on `listener`, for the clients of
     /// `registry`, keeping state in `store` and signing ID tokens with `key`; the device
-    /// answers as `auto` says.
+    /// answers as `auto` says. The HTTP server runs within `limits`.
     pub(crate) fn start(
         listener: TcpListener,
+        limits: ServeOptions,
         config: ServerConfig,
         registry: StaticClientRegistry,
         backend: Backend,
@@ -194,7 +195,7 @@ impl Provider {
         let endpoints = AuthorizationServer::new(ciba, hooks);
         let device = Device::new(endpoints.handle(), events);
         let routed = device.clone();
-        let server = serve_fn(listener, move |request: http::Request<_>| {
+        let server = serve_fn_with(listener, limits, move |request: http::Request<_>| {
             let device = routed.clone();
             let mut endpoints = endpoints.clone();
             async move {

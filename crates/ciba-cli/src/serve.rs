@@ -62,7 +62,14 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     };
     let registry = registry(clients, &config)?;
     let backend = Backend { store, key };
-    let provider = Provider::start(listener, config, registry, backend, automatic(args.auto))?;
+    let provider = Provider::start(
+        listener,
+        args.serve_options(),
+        config,
+        registry,
+        backend,
+        automatic(args.auto),
+    )?;
     let shutdown = install_shutdown_signal()?;
 
     println!("issuer: {issuer}");

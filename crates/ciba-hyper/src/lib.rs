@@ -47,6 +47,26 @@
 //! the roots trusted and the rustls configuration), [`receiver`] (the notification endpoint),
 //! [`error`], and [`server`] (feature `server`:
 //! [`server::AuthorizationServer`], [`server::AsHandle`], [`server::NotificationDeliverer`]).
+//! [`ServeOptions`] bounds every server it runs; [`serve_fn`] serves an application's own
+//! handler in the same bounded accept loop.
+//!
+//! ## Bounded servers
+//!
+//! The authorization server, the notification receiver and [`serve_fn`] share one accept
+//! loop, bounded by [`ServeOptions`]:
+//!
+//! | limit | default | past it |
+//! |---|---|---|
+//! | connections open at once | [`DEFAULT_MAX_CONNECTIONS`] (512) | new connections wait, unaccepted, in the listen backlog |
+//! | request head, and idle time between requests | [`DEFAULT_HEADER_TIMEOUT`] (10 s) | the connection is closed |
+//! | request body, from the end of the head | [`DEFAULT_BODY_TIMEOUT`] (10 s) | 408 with a JSON `invalid_request`, then the connection is closed |
+//! | whole request, from the end of the head to the response | [`DEFAULT_REQUEST_TIMEOUT`] (30 s) | the connection is closed without an answer |
+//!
+//! So a client that trickles a head or a body a byte at a time holds one connection slot for
+//! at most `header_timeout` + `request_timeout`, and no worker thread ever waits for it.
+//! Request bodies are also capped in size (ciba-server's `max_body_bytes` for the AS, the
+//! registry's limit for the receiver): a larger body is answered 413, by the AS with a JSON
+//! `invalid_request` and `Cache-Control: no-store`.
 //!
 //! The server side never blocks a worker thread: the store, the client registry and the
 //! application's [`server::AuthorizationHooks`] are async and awaited, and the list of
@@ -93,6 +113,7 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+mod limits;
 pub mod receiver;
 mod serve;
 #[cfg(feature = "server")]
@@ -106,11 +127,12 @@ pub use ciba_client::{
     PollProgress, RefusedNotification, TokenWait, TransportError, TransportErrorKind, ciba_core,
 };
 pub use error::{BoxError, Error};
-pub use receiver::{
-    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, NotificationReceiver,
-    NotificationService, ReceiverOptions,
+pub use limits::{
+    BodyTimedOut, DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_REQUEST_TIMEOUT, ReceiverOptions, RequestBody, ServeOptions,
 };
-pub use serve::{RunningServer, ServiceFuture, serve_fn};
+pub use receiver::{NotificationReceiver, NotificationService};
+pub use serve::{RunningServer, ServiceFuture, serve_fn, serve_fn_with};
 pub use transport::{DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, HttpClient};
 
 /// The CIBA client over hyper: [`ciba_client::CibaClient`] with this crate's [`HttpClient`].

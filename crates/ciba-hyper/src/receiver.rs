@@ -7,8 +7,9 @@
 //!   body under the registry's cap and a timeout, and answers what
 //!   [`NotificationRegistry::handle`] (that is, ciba-core) decides: 204, 400, 401, 405, or 503
 //!   when a push cannot be validated now; never a redirect.
-//! - [`NotificationReceiver`]: the service on its own listener, with a header read timeout, a
-//!   body read timeout and a cap on open connections ([`ReceiverOptions`]).
+//! - [`NotificationReceiver`]: the service on its own listener, in the same bounded accept
+//!   loop as every server of this crate: a cap on open connections, head, body and
+//!   whole-request timeouts ([`ServeOptions`], alias [`ReceiverOptions`](crate::ReceiverOptions)).
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -22,7 +23,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -30,63 +30,14 @@ use bytes::Bytes;
 use ciba_client::NotificationRegistry;
 use http_body_util::Full;
 use hyper::body::Body;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::{Semaphore, oneshot};
-use tokio::task::{JoinHandle, JoinSet};
 use url::Url;
 
 use crate::error::BoxError;
-use crate::serve::{ServiceFuture, base_url, collect_request, full};
-
-/// Default time a client may take to send the request head: 10 seconds.
-pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default time a client may take to send the body once the head is read: 10 seconds.
-pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default cap on connections open at once: 256. Past it, new connections wait in the
-/// listen backlog.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
-
-/// Limits of a [`NotificationReceiver`] (and the body timeout of a [`NotificationService`]).
-#[derive(Debug, Clone, Copy)]
-pub struct ReceiverOptions {
-    header_timeout: Duration,
-    body_timeout: Duration,
-    max_connections: usize,
-}
-
-impl Default for ReceiverOptions {
-    fn default() -> Self {
-        ReceiverOptions {
-            header_timeout: DEFAULT_HEADER_TIMEOUT,
-            body_timeout: DEFAULT_BODY_TIMEOUT,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-        }
-    }
-}
-
-impl ReceiverOptions {
-    /// Time allowed for the request head (default [`DEFAULT_HEADER_TIMEOUT`]); a client that
-    /// takes longer has its connection closed.
-    pub fn header_timeout(mut self, timeout: Duration) -> Self {
-        self.header_timeout = timeout;
-        self
-    }
-
-    /// Time allowed for the body (default [`DEFAULT_BODY_TIMEOUT`]); a client that takes
-    /// longer gets 408.
-    pub fn body_timeout(mut self, timeout: Duration) -> Self {
-        self.body_timeout = timeout;
-        self
-    }
-
-    /// Connections open at once (default [`DEFAULT_MAX_CONNECTIONS`], at least 1).
-    pub fn max_connections(mut self, n: usize) -> Self {
-        self.max_connections = n.max(1);
-        self
-    }
-}
+use crate::limits::{DEFAULT_BODY_TIMEOUT, ServeOptions};
+use crate::serve::{
+    BodyRefused, RunningServer, ServiceFuture, collect_request, full, spawn_server,
+};
 
 /// The client notification endpoint as a service over a [`NotificationRegistry`]; mount it
 /// on any server (it ignores the path). Implements `tower_service::Service<http::Request<B>>`
@@ -133,15 +84,19 @@ impl NotificationService {
             return refused;
         }
         let limit = registry.limits().max_body_bytes;
-        match tokio::time::timeout(self.body_timeout, collect_request(request, limit)).await {
-            Ok(Ok(request)) => registry.handle(request).await,
-            Ok(Err(refused)) => refused,
-            Err(_) => {
-                let mut timed_out = http::Response::new(Vec::new());
-                *timed_out.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
-                timed_out
-            }
-        }
+        let refused =
+            match tokio::time::timeout(self.body_timeout, collect_request(request, limit)).await {
+                Ok(Ok(request)) => return registry.handle(request).await,
+                Ok(Err(refused)) => refused,
+                Err(_) => BodyRefused::TimedOut,
+            };
+        let mut answer = http::Response::new(Vec::new());
+        *answer.status_mut() = match refused {
+            BodyRefused::TooLarge => http::StatusCode::PAYLOAD_TOO_LARGE,
+            BodyRefused::TimedOut => http::StatusCode::REQUEST_TIMEOUT,
+            BodyRefused::Unreadable => http::StatusCode::BAD_REQUEST,
+        };
+        answer
     }
 }
 
@@ -166,60 +121,53 @@ where
 }
 
 /// A [`NotificationService`] on its own listener, serving every path until shut down or
-/// dropped. Plain HTTP: for anything but loopback, put a TLS terminator in front (CIBA needs
+/// dropped, within [`ServeOptions`] (the connection cap, the head, body and whole-request
+/// timeouts). Plain HTTP: for anything but loopback, put a TLS terminator in front (CIBA needs
 /// an `https` notification endpoint) or mount [`NotificationService`] on your own server.
 #[derive(Debug)]
 pub struct NotificationReceiver {
     registry: NotificationRegistry,
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    server: RunningServer,
 }
 
 impl NotificationReceiver {
     /// Binds `addr` (tests use `127.0.0.1:0`) and serves a fresh registry with the default
-    /// [`ReceiverOptions`].
+    /// [`ServeOptions`].
     pub async fn bind(addr: impl ToSocketAddrs) -> std::io::Result<NotificationReceiver> {
         let listener = TcpListener::bind(addr).await?;
         NotificationReceiver::serve(listener, NotificationRegistry::new())
     }
 
-    /// Serves `registry` on an already bound `listener` with the default [`ReceiverOptions`].
+    /// Serves `registry` on an already bound `listener` with the default [`ServeOptions`].
     pub fn serve(
         listener: TcpListener,
         registry: NotificationRegistry,
     ) -> std::io::Result<NotificationReceiver> {
-        NotificationReceiver::serve_with(listener, registry, ReceiverOptions::default())
+        NotificationReceiver::serve_with(listener, registry, ServeOptions::default())
     }
 
-    /// Serves `registry` on `listener` within `options`.
+    /// Serves `registry` on `listener` within `options` (the service reads bodies within
+    /// `options`' body timeout too).
     pub fn serve_with(
         listener: TcpListener,
         registry: NotificationRegistry,
-        options: ReceiverOptions,
+        options: ServeOptions,
     ) -> std::io::Result<NotificationReceiver> {
-        let addr = listener.local_addr()?;
         let service = NotificationService::new(registry.clone()).body_timeout(options.body_timeout);
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(accept_loop(listener, service, options, stopped));
-        tracing::info!(%addr, "notification receiver listening");
-        Ok(NotificationReceiver {
-            registry,
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        })
+        let server = spawn_server(listener, options, service)?;
+        tracing::info!(addr = %server.local_addr(), "notification receiver listening");
+        Ok(NotificationReceiver { registry, server })
     }
 
     /// The endpoint URL to register as `backchannel_client_notification_endpoint`:
     /// `http://{local_addr}/`.
     pub fn url(&self) -> Url {
-        base_url(self.addr)
+        self.server.url()
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 
     /// The registry to give to
@@ -229,70 +177,7 @@ impl NotificationReceiver {
     }
 
     /// Stops accepting, closes every connection and waits for the server task to end.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
-}
-
-impl Drop for NotificationReceiver {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
-/// Accepts while fewer than `max_connections` are open; serves each with the head timeout.
-async fn accept_loop(
-    listener: TcpListener,
-    service: NotificationService,
-    options: ReceiverOptions,
-    mut stopped: oneshot::Receiver<()>,
-) {
-    let slots = Arc::new(Semaphore::new(options.max_connections));
-    let mut connections = JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            _ = &mut stopped => break,
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-            accepted = async {
-                let permit = slots.clone().acquire_owned().await;
-                (permit, listener.accept().await)
-            } => accepted,
-        };
-        let (Ok(permit), accepted) = accepted else {
-            break;
-        };
-        let (stream, peer) = match accepted {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(service.clone());
-        let header_timeout = options.header_timeout;
-        connections.spawn(async move {
-            let served = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-            if let Err(e) = served {
-                tracing::debug!(%peer, error = %e, "notification connection ended with an error");
-            }
-            drop(permit);
-        });
-    }
-    connections.shutdown().await;
 }

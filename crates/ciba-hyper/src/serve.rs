@@ -1,11 +1,15 @@
-//! Serving a service on a TCP listener until shut down, and the body plumbing the services
-//! share (request bodies collected under a cap, responses as `Full<Bytes>`).
+//! Serving a service on a TCP listener until shut down, within [`ServeOptions`] (one bounded
+//! accept loop for the authorization server, the notification receiver and [`serve_fn`]), and
+//! the body plumbing the services share (request bodies collected under a cap, responses as
+//! `Full<Bytes>`).
 
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -13,18 +17,19 @@ use hyper::body::{Body, Incoming};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 use url::Url;
 
 use crate::error::BoxError;
+use crate::limits::{BodyTimedOut, RequestBody, ServeOptions};
 
 /// The future type of this crate's `tower_service::Service` implementations.
 pub type ServiceFuture =
     Pin<Box<dyn Future<Output = Result<http::Response<Full<Bytes>>, Infallible>> + Send>>;
 
-/// A server started by [`NotificationReceiver::bind`](crate::NotificationReceiver::bind) or
-/// [`AuthorizationServer::bind`](crate::server::AuthorizationServer::bind). It serves until
+/// A server started by [`AuthorizationServer::bind`](crate::server::AuthorizationServer::bind)
+/// or [`serve_fn`], within its [`ServeOptions`]. It serves until
 /// [`RunningServer::shutdown`] or until it is dropped; either way the accept loop and every
 /// open connection are stopped.
 pub struct RunningServer {
@@ -80,11 +85,15 @@ pub(crate) fn base_url(addr: SocketAddr) -> Url {
     Url::parse(&format!("http://{addr}/")).expect("a socket address forms a valid URL")
 }
 
-/// Serves `service` on `listener` (HTTP/1.1) in a spawned task.
-pub(crate) fn spawn_server<S>(listener: TcpListener, service: S) -> std::io::Result<RunningServer>
+/// Serves `service` on `listener` (HTTP/1.1) within `options`, in a spawned task.
+pub(crate) fn spawn_server<S>(
+    listener: TcpListener,
+    options: ServeOptions,
+    service: S,
+) -> std::io::Result<RunningServer>
 where
     S: tower_service::Service<
-            http::Request<Incoming>,
+            http::Request<RequestBody>,
             Response = http::Response<Full<Bytes>>,
             Error = Infallible,
             Future = ServiceFuture,
@@ -93,18 +102,38 @@ where
         + Sync
         + 'static,
 {
-    accept_loop(listener, move || TowerToHyperService::new(service.clone()))
+    accept_loop(listener, options, move || {
+        TowerToHyperService::new(service.clone())
+    })
 }
 
-/// Serves `handler` on `listener` (HTTP/1.1) in a spawned task, until the returned
-/// [`RunningServer`] is shut down or dropped. For applications that route a few paths of
-/// their own around this crate's services (a development server with extra pages, say).
+/// Serves `handler` on `listener` (HTTP/1.1) with the default [`ServeOptions`], in a spawned
+/// task, until the returned [`RunningServer`] is shut down or dropped. For applications that
+/// route a few paths of their own around this crate's services (a development server with
+/// extra pages, say).
 pub fn serve_fn<H, F>(listener: TcpListener, handler: H) -> std::io::Result<RunningServer>
 where
-    H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    H: Fn(http::Request<RequestBody>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = http::Response<Full<Bytes>>> + Send + 'static,
 {
-    accept_loop(listener, move || {
+    serve_fn_with(listener, ServeOptions::default(), handler)
+}
+
+/// [`serve_fn`] within `options`: the connection cap, the head, body and whole-request
+/// timeouts. The handler's request body ends in an error ([`BodyTimedOut`]) when the body
+/// timeout passes.
+///
+/// [`BodyTimedOut`]: crate::BodyTimedOut
+pub fn serve_fn_with<H, F>(
+    listener: TcpListener,
+    options: ServeOptions,
+    handler: H,
+) -> std::io::Result<RunningServer>
+where
+    H: Fn(http::Request<RequestBody>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = http::Response<Full<Bytes>>> + Send + 'static,
+{
+    accept_loop(listener, options, move || {
         let handler = handler.clone();
         hyper::service::service_fn(move |request| {
             let response = handler(request);
@@ -113,12 +142,57 @@ where
     })
 }
 
-/// The accept loop: one task per connection, each served by a fresh service from `make`.
-fn accept_loop<M, S>(listener: TcpListener, make: M) -> std::io::Result<RunningServer>
+/// The request took longer than [`ServeOptions::request_timeout`]: the connection is closed.
+#[derive(Debug, thiserror::Error)]
+#[error("the request was not answered within the request timeout")]
+struct RequestTimedOut;
+
+/// A service under the body and whole-request timeouts: the body becomes a [`RequestBody`],
+/// and a request not answered in time ends the connection.
+struct Bounded<S> {
+    inner: S,
+    body_timeout: Duration,
+    request_timeout: Duration,
+}
+
+impl<S> hyper::service::Service<http::Request<Incoming>> for Bounded<S>
+where
+    S: hyper::service::Service<
+            http::Request<RequestBody>,
+            Response = http::Response<Full<Bytes>>,
+            Error = Infallible,
+        >,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Full<Bytes>>;
+    type Error = RequestTimedOut;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, RequestTimedOut>> + Send>>;
+
+    fn call(&self, request: http::Request<Incoming>) -> Self::Future {
+        let request = request.map(|body| RequestBody::new(body, self.body_timeout));
+        let answer = self.inner.call(request);
+        let timeout = self.request_timeout;
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, answer).await {
+                Ok(Ok(response)) => Ok(response),
+                Ok(Err(never)) => match never {},
+                Err(_) => Err(RequestTimedOut),
+            }
+        })
+    }
+}
+
+/// The accept loop: while fewer than `options.max_connections` are open, accepts and serves
+/// each connection in its own task with a fresh service from `make`, under the limits.
+fn accept_loop<M, S>(
+    listener: TcpListener,
+    options: ServeOptions,
+    make: M,
+) -> std::io::Result<RunningServer>
 where
     M: Fn() -> S + Send + 'static,
     S: hyper::service::Service<
-            http::Request<Incoming>,
+            http::Request<RequestBody>,
             Response = http::Response<Full<Bytes>>,
             Error = Infallible,
         > + Send
@@ -127,37 +201,49 @@ where
 {
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = oneshot::channel::<()>();
+    let slots = Arc::new(Semaphore::new(options.max_connections));
     let task = tokio::spawn(async move {
         let mut connections = JoinSet::new();
         loop {
-            tokio::select! {
+            // A slot first, then the connection: past the cap, clients wait in the backlog.
+            let (permit, accepted) = tokio::select! {
                 _ = &mut stopped => break,
-                accepted = listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(a) => a,
-                        Err(e) => {
-                            // Out of file descriptors, for example: back off a little.
-                            tracing::warn!(error = %e, "accept failed");
-                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
-                    // Small request/response exchanges: do not let Nagle's algorithm hold
-                    // back the answer.
-                    let _ = stream.set_nodelay(true);
-                    let service = make();
-                    connections.spawn(async move {
-                        let served = hyper::server::conn::http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                        if let Err(e) = served {
-                            tracing::debug!(%peer, error = %e, "connection ended with an error");
-                        }
-                    });
+                Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+                next = async {
+                    let permit = Arc::clone(&slots).acquire_owned().await;
+                    (permit, listener.accept().await)
+                } => next,
+            };
+            let Ok(permit) = permit else { break };
+            let (stream, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors, for example: back off a little.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
                 }
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
+            };
+            // Small request/response exchanges: do not let Nagle's algorithm hold back the
+            // answer.
+            let _ = stream.set_nodelay(true);
+            let service = Bounded {
+                inner: make(),
+                body_timeout: options.body_timeout,
+                request_timeout: options.request_timeout,
+            };
+            let header_timeout = options.header_timeout;
+            connections.spawn(async move {
+                let served = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_timeout)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+                if let Err(e) = served {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                drop(permit);
+            });
         }
         connections.shutdown().await;
     });
@@ -168,31 +254,36 @@ where
     })
 }
 
-/// Collects a request body of at most `limit` bytes; `None` when it is larger (or broken).
+/// Why a request body could not be collected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyRefused {
+    /// Larger than the cap.
+    TooLarge,
+    /// Not complete within the body timeout.
+    TimedOut,
+    /// The connection broke, or the framing is invalid.
+    Unreadable,
+}
+
+/// Collects a request body of at most `limit` bytes.
 pub(crate) async fn collect_request<B>(
     request: http::Request<B>,
     limit: usize,
-) -> Result<http::Request<Vec<u8>>, http::Response<Vec<u8>>>
+) -> Result<http::Request<Vec<u8>>, BodyRefused>
 where
     B: Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
     let (parts, body) = request.into_parts();
-    let status = |s| {
-        let mut r = http::Response::new(Vec::new());
-        *r.status_mut() = s;
-        r
-    };
     if body.size_hint().lower() > limit as u64 {
-        return Err(status(http::StatusCode::PAYLOAD_TOO_LARGE));
+        return Err(BodyRefused::TooLarge);
     }
     match Limited::new(body, limit).collect().await {
         Ok(c) => Ok(http::Request::from_parts(parts, c.to_bytes().to_vec())),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(status(http::StatusCode::PAYLOAD_TOO_LARGE))
-        }
-        Err(_) => Err(status(http::StatusCode::BAD_REQUEST)),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyRefused::TooLarge),
+        Err(e) if e.is::<BodyTimedOut>() => Err(BodyRefused::TimedOut),
+        Err(_) => Err(BodyRefused::Unreadable),
     }
 }
 

@@ -28,6 +28,7 @@ mod common;
 mod scripted;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use ciba_core::client_auth::basic_authorization;
@@ -36,16 +37,20 @@ use ciba_hyper::server::{
     AsHandle, AuthorizationHooks, BoxFuture, Delivery, DeliveryFailure, NotificationDeliverer,
     PendingRequest,
 };
-use ciba_hyper::{Error, HttpClient, TransportError, TransportErrorKind};
+use ciba_hyper::{Error, HttpClient, ServeOptions, TransportError, TransportErrorKind};
 use ciba_server::{
     AuthenticationResult, Authorization, CompleteError, FailReason, MemoryStore, Ticket,
 };
+use common::slow_client::{Cutoff, post_head, trickle};
 use common::slow_store::SlowStore;
 use common::*;
 use http_body_util::{BodyExt, Full};
 use scripted::{Scripted, Step};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 use tower_service::Service;
 
 #[tokio::test]
@@ -107,10 +112,310 @@ async fn service_answers_through_tower_without_a_socket() {
     let error: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(error["error"], "unsupported_grant_type");
 
+    // A body over the cap is a JSON invalid_request, not a bare 413.
     let huge = http::Request::post("/bc")
         .body(Full::new(Bytes::from(vec![b'x'; 1024 * 1024])))
         .unwrap();
-    assert_eq!(service.call(huge).await.unwrap().status(), 413);
+    let response = service.call(huge).await.unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let error: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error["error"], "invalid_request");
+    env.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounded HTTP: connection cap, head, body and whole-request timeouts; answers a client can
+// act on.
+// ---------------------------------------------------------------------------------------------
+
+/// Limits small enough for a test: 2 s for the head and for the body.
+fn test_limits() -> ServeOptions {
+    ServeOptions::default()
+        .max_connections(256)
+        .header_timeout(secs(2))
+        .body_timeout(secs(2))
+        .request_timeout(secs(4))
+}
+
+/// Each slow connection must be closed within the body timeout plus this margin (a
+/// correctness bound for a loaded machine, not a performance figure).
+const CUTOFF_BOUND: Duration = Duration::from_secs(12);
+
+/// Every slow connection ended within the bound, with a 408 or without an answer.
+async fn assert_all_cut_off(mut slow: JoinSet<Option<Cutoff>>, expected: usize) {
+    let mut ended = 0;
+    while let Some(cutoff) = slow.join_next().await {
+        let cutoff = cutoff
+            .unwrap()
+            .expect("a slow connection was still open past the bound");
+        assert!(cutoff.after < CUTOFF_BOUND, "{cutoff:?}");
+        assert!(
+            cutoff.answer.is_empty() || cutoff.answer.starts_with("HTTP/1.1 408 "),
+            "{cutoff:?}"
+        );
+        ended += 1;
+    }
+    assert_eq!(ended, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_while_a_normal_client_completes_a_flow() {
+    let env = TestAs::with(AsOptions {
+        limits: test_limits(),
+        ..AsOptions::default()
+    })
+    .await;
+    let addr = env.server.local_addr();
+    let mut slow = JoinSet::new();
+    for i in 0..200 {
+        let path = if i % 2 == 0 { "/bc" } else { "/token" };
+        let head = post_head(path, "application/x-www-form-urlencoded", "");
+        slow.spawn(trickle(addr, head, CUTOFF_BOUND));
+    }
+    // Meanwhile a normal client goes through a whole poll flow.
+    let client = env.client(DeliveryMode::Poll).await;
+    let ack = client.initiate(alice()).await.unwrap();
+    let approval = AuthenticationResult::Authorized(Authorization::new("alice"));
+    env.handle
+        .complete(ack.auth_req_id.as_str(), approval)
+        .await
+        .unwrap();
+    let tokens = client.wait_for_tokens(&ack).await.unwrap();
+    assert_eq!(tokens.id_token.sub, "alice");
+    assert_all_cut_off(slow, 200).await;
+    // The server still answers once they are gone.
+    assert_eq!(
+        HttpClient::http()
+            .send(
+                http::Request::get(format!("{}/jwks", env.issuer))
+                    .body(Vec::new())
+                    .unwrap()
+            )
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_body_gets_a_json_408_and_a_slow_head_a_closed_connection() {
+    let limits = ServeOptions::default()
+        .header_timeout(ms(300))
+        .body_timeout(ms(300));
+    let env = TestAs::with(AsOptions {
+        limits,
+        ..AsOptions::default()
+    })
+    .await;
+    let addr = env.server.local_addr();
+    // Half a body, then nothing.
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = post_head("/token", "application/x-www-form-urlencoded", "");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(b"grant_type=").await.unwrap();
+    let answer = tokio::time::timeout(secs(10), read_to_close(&mut stream))
+        .await
+        .expect("the connection stayed open past the body timeout");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 408 "), "{head}");
+    assert!(head.contains("cache-control: no-store"), "{head}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let error: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(error["error"], "invalid_request");
+    assert_worded(&error);
+    // Half a head, then nothing: closed without an answer (or hyper's bare 408).
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"POST /token HTTP/1.1\r\nhost")
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(secs(10), read_to_close(&mut stream))
+        .await
+        .expect("the connection stayed open past the head timeout");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408 "),
+        "{answer}"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_not_answered_in_time_has_its_connection_closed() {
+    // A handler that never answers, in serve_fn's loop with a 300 ms request timeout.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let limits = ServeOptions::default().request_timeout(ms(300));
+    let server = ciba_hyper::serve_fn_with(listener, limits, |_request| async {
+        std::future::pending::<http::Response<Full<Bytes>>>().await
+    })
+    .unwrap();
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(secs(10), read_to_close(&mut stream))
+        .await
+        .expect("the connection stayed open past the request timeout");
+    assert!(answer.is_empty(), "{answer}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_wait_until_one_closes() {
+    let env = TestAs::with(AsOptions {
+        limits: ServeOptions::default().max_connections(1),
+        ..AsOptions::default()
+    })
+    .await;
+    let addr = env.server.local_addr();
+    let idle = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(ms(100)).await;
+    let mut second = TcpStream::connect(addr).await.unwrap();
+    second
+        .write_all(b"GET /jwks HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let early = tokio::time::timeout(ms(500), read_to_close(&mut second)).await;
+    assert!(early.is_err(), "served past the connection cap: {early:?}");
+    drop(idle);
+    let answer = tokio::time::timeout(secs(10), read_to_close(&mut second))
+        .await
+        .expect("not served once the slot was free");
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    env.stop().await;
+}
+
+/// Reads until the server closes the connection (EOF or reset).
+async fn read_to_close(stream: &mut TcpStream) -> String {
+    let mut all = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => all.extend_from_slice(&chunk[..n]),
+        }
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+/// The error description is words: no identifier-like token such as `AlreadyUsed`.
+fn assert_worded(error: &Value) {
+    let Some(description) = error.get("error_description").and_then(Value::as_str) else {
+        return;
+    };
+    for word in description.split(|c: char| !c.is_ascii_alphanumeric()) {
+        let camel = word
+            .as_bytes()
+            .windows(2)
+            .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
+        assert!(!camel, "{description:?} shows the identifier {word:?}");
+    }
+}
+
+#[tokio::test]
+async fn post_only_endpoints_answer_other_methods_405_with_allow_post() {
+    let env = TestAs::start().await;
+    let http = HttpClient::http();
+    for path in ["/bc", "/token"] {
+        for method in [
+            http::Method::GET,
+            http::Method::HEAD,
+            http::Method::PUT,
+            http::Method::OPTIONS,
+        ] {
+            let request = http::Request::builder()
+                .method(method.clone())
+                .uri(format!("{}{path}", env.issuer))
+                .body(Vec::new())
+                .unwrap();
+            let response = http.send(request).await.unwrap();
+            assert_eq!(response.status(), 405, "{method} {path}");
+            assert_eq!(response.headers()["allow"], "POST", "{method} {path}");
+            assert_eq!(response.headers()["cache-control"], "no-store");
+            if method != http::Method::HEAD {
+                let error: Value = serde_json::from_slice(response.body()).unwrap();
+                assert_eq!(error["error"], "invalid_request", "{method} {path}");
+                assert_worded(&error);
+            }
+        }
+    }
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversized_body_gets_a_json_413_with_no_store_over_the_socket() {
+    let env = TestAs::start().await;
+    let limit = env.handle.server().config().limits.max_body_bytes;
+    for path in ["/bc", "/token"] {
+        // Announced by content-length (refused before the body is sent) and chunked
+        // (refused while reading): both the same answer.
+        for chunked in [false, true] {
+            let mut stream = TcpStream::connect(env.server.local_addr()).await.unwrap();
+            let body = vec![b'x'; limit + 1];
+            let framing = if chunked {
+                "transfer-encoding: chunked".to_owned()
+            } else {
+                format!("content-length: {}", body.len())
+            };
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\n{framing}\r\nconnection: close\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+            if chunked {
+                // The server answers and closes once past the limit, perhaps before the
+                // whole chunk is sent.
+                let _ = stream
+                    .write_all(format!("{:x}\r\n", body.len()).as_bytes())
+                    .await;
+                let _ = stream.write_all(&body).await;
+            }
+            let answer = tokio::time::timeout(secs(10), read_to_close(&mut stream))
+                .await
+                .unwrap();
+            let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+            assert!(
+                head.starts_with("HTTP/1.1 413 "),
+                "{path} {chunked}: {head}"
+            );
+            assert!(head.contains("cache-control: no-store"), "{head}");
+            assert!(head.contains("content-type: application/json"), "{head}");
+            let error: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(error["error"], "invalid_request");
+            assert!(
+                error["error_description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains(&limit.to_string())),
+                "{error}"
+            );
+        }
+    }
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn token_errors_over_the_wire_are_worded() {
+    let env = TestAs::start().await;
+    let client = env.client(DeliveryMode::Ping).await;
+    let theirs = client
+        .initiate(alice().client_notification_token("a-notification-token-of-the-ping-client"))
+        .await
+        .unwrap();
+    let http = HttpClient::http();
+    // The poll client asks for an unknown id and for the ping client's: the same words.
+    let unknown = http.send(token_request(&env, "no-such-id")).await.unwrap();
+    let other = http
+        .send(token_request(&env, theirs.auth_req_id.as_str()))
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
+    assert_eq!(unknown.body(), other.body());
+    let error: Value = serde_json::from_slice(unknown.body()).unwrap();
+    assert_eq!(error["error"], "invalid_grant");
+    assert_worded(&error);
     env.stop().await;
 }
 

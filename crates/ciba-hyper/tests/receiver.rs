@@ -1,8 +1,8 @@
 //! The notification receiver over hyper: ciba-core's answers, the bearer token checked before
 //! the body, the head timeout, and the connection cap; and with this crate's authorization
 //! server: bad and duplicate notifications of a registered flow, the bare tower service, one
-//! registry shared by several clients. (The body timeout needs a registered request:
-//! ciba-client's scenarios test it.)
+//! registry shared by several clients, and 200 trickling notifications cut off while a ping
+//! flow completes. (ciba-client's scenarios test the body timeout too.)
 
 #![allow(missing_docs)]
 #![allow(
@@ -23,8 +23,10 @@ use ciba_core::random::OsRandom;
 use ciba_hyper::server::Delivery;
 use ciba_hyper::{
     HttpClient, NotificationReceiver, NotificationRegistry, NotificationService, ReceiverOptions,
+    ServeOptions,
 };
 use ciba_server::{AuthenticationResult, Authorization, CompleteOutcome};
+use common::slow_client::{post_head, trickle};
 use common::*;
 use http_body_util::{BodyExt, Full};
 use serde_json::json;
@@ -124,6 +126,69 @@ async fn connections_past_the_cap_wait_for_a_free_slot() {
         .await
         .expect("not served once the slot was free");
     assert!(answer.contains(" 405 "), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_notifications_are_cut_off_while_a_ping_flow_completes() {
+    let limits = ServeOptions::default()
+        .max_connections(256)
+        .header_timeout(Duration::from_secs(2))
+        .body_timeout(Duration::from_secs(2))
+        .request_timeout(Duration::from_secs(4));
+    let env = TestAs::with(AsOptions {
+        limits,
+        ..AsOptions::default()
+    })
+    .await;
+    let client = env.client(DeliveryMode::Ping).await;
+    let ack = client
+        .initiate(alice().client_notification_token(CALLER_TOKEN))
+        .await
+        .unwrap();
+    // Another flow that stays pending: its bearer token lets the slow connections' bodies
+    // be read, for as long as the test runs.
+    const SLOW_TOKEN: &str = "the-token-of-a-flow-that-stays-pending-0123456789";
+    let _pending = client
+        .initiate(alice().client_notification_token(SLOW_TOKEN))
+        .await
+        .unwrap();
+    // 200 connections with that token, each trickling its body.
+    let bound = Duration::from_secs(12);
+    let mut slow = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let head = post_head(
+            "/",
+            "application/json",
+            &format!("authorization: Bearer {SLOW_TOKEN}\r\n"),
+        );
+        slow.spawn(trickle(env.receiver.local_addr(), head, bound));
+    }
+    // Meanwhile the AS pings and the client redeems.
+    let delivery = env
+        .handle
+        .complete(ack.auth_req_id.as_str(), approve())
+        .await
+        .unwrap();
+    assert!(
+        matches!(delivery, Delivery::Delivered { .. }),
+        "{delivery:?}"
+    );
+    let tokens = client.wait_for_tokens(&ack).await.unwrap();
+    assert_eq!(tokens.id_token.sub, "alice");
+    let mut ended = 0;
+    while let Some(cutoff) = slow.join_next().await {
+        let cutoff = cutoff
+            .unwrap()
+            .expect("a slow notification was still open past the bound");
+        assert!(cutoff.after < bound, "{cutoff:?}");
+        assert!(
+            cutoff.answer.is_empty() || cutoff.answer.starts_with("HTTP/1.1 408 "),
+            "{cutoff:?}"
+        );
+        ended += 1;
+    }
+    assert_eq!(ended, 200);
+    env.stop().await;
 }
 
 fn approve() -> AuthenticationResult {

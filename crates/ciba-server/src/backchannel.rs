@@ -98,7 +98,8 @@ pub enum InlineBackchannelOutcome {
     UserIdentification(Box<InlineTicket>),
 }
 
-/// Why a client may not use CIBA.
+/// Why a client may not use CIBA. Its `Display` is the worded reason sent in
+/// `error_description`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UnauthorizedReason {
@@ -112,17 +113,33 @@ pub enum UnauthorizedReason {
     MissingNotificationEndpoint,
 }
 
+impl std::fmt::Display for UnauthorizedReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UnauthorizedReason::NotCibaClient => "it registered no CIBA token delivery mode",
+            UnauthorizedReason::DeliveryModeNotSupported => {
+                "its token delivery mode is not offered by this server"
+            }
+            UnauthorizedReason::MissingCibaGrant => "it is not registered for the CIBA grant type",
+            UnauthorizedReason::MissingNotificationEndpoint => {
+                "it registered no client notification endpoint"
+            }
+        })
+    }
+}
+
 /// Why a backchannel authentication request was refused.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum BackchannelError {
-    /// The method is not `POST`.
+    /// The method is not `POST`: 405 with `Allow: POST`.
     #[error("the method must be POST")]
     MethodNotAllowed,
     /// The body is not `application/x-www-form-urlencoded`.
     #[error("the content type must be application/x-www-form-urlencoded")]
     UnsupportedContentType,
-    /// The form body is too large, has too many or repeated parameters, or is not UTF-8.
+    /// The form body is too large (413), has too many or repeated parameters, or is not
+    /// UTF-8.
     #[error(transparent)]
     Form(#[from] FormError),
     /// A parameter value is longer than allowed.
@@ -135,7 +152,7 @@ pub enum BackchannelError {
     #[error(transparent)]
     ClientAuth(#[from] ClientAuthError),
     /// The client may not use CIBA.
-    #[error("the client may not use CIBA: {reason:?}")]
+    #[error("the client may not use CIBA: {reason}")]
     UnauthorizedClient {
         /// Why.
         reason: UnauthorizedReason,
@@ -222,6 +239,13 @@ impl ProtocolError for BackchannelError {
     }
 
     fn status(&self) -> StatusCode {
+        match self {
+            BackchannelError::MethodNotAllowed => return StatusCode::METHOD_NOT_ALLOWED,
+            BackchannelError::Form(FormError::TooLarge { .. }) => {
+                return StatusCode::PAYLOAD_TOO_LARGE;
+            }
+            _ => {}
+        }
         match self.code() {
             ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -244,6 +268,10 @@ impl ProtocolError for BackchannelError {
             }
             other => Cow::Owned(other.to_string()),
         }
+    }
+
+    fn allow(&self) -> Option<&'static str> {
+        matches!(self, BackchannelError::MethodNotAllowed).then_some("POST")
     }
 
     fn retry_after(&self) -> Option<u64> {

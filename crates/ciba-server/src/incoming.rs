@@ -1,10 +1,16 @@
-//! What the authorization server hands over from an HTTP request it received.
+//! What the authorization server hands over from an HTTP request it received, and the
+//! answer when the transport could not read its body ([`BodyError`]).
 
+use std::borrow::Cow;
+
+use ciba_core::ErrorCode;
 use ciba_core::body::{FORM_URLENCODED, FormError, media_type_is, parse_form};
 use http::header::CONTENT_TYPE;
-use http::{HeaderMap, Method};
+use http::{HeaderMap, Method, StatusCode};
 
 use crate::config::RequestLimits;
+use crate::response::{ProtocolError, Rejection};
+use crate::server::CibaServer;
 
 /// Facts about the TLS client certificate of the connection, extracted by the AS's TLS
 /// terminator, for `tls_client_auth` (RFC 8705 section 2.1). The certificate chain must
@@ -100,5 +106,52 @@ pub(crate) enum FormPostError {
 impl From<FormError> for FormPostError {
     fn from(e: FormError) -> Self {
         FormPostError::Form(e)
+    }
+}
+
+/// Why a transport could not hand a request body over to the endpoints. The transport
+/// (ciba-hyper, or the AS's own HTTP stack) reads the body under a size cap and a time limit
+/// and, when either is broken, answers with [`CibaServer::refuse_body`] instead of calling an
+/// endpoint: a JSON `invalid_request` with `Cache-Control: no-store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// The body is larger than `limit` bytes: 413.
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body did not arrive within the server's time limit: 408.
+    #[error("the request body did not arrive in time")]
+    TimedOut,
+    /// The body could not be read (the connection broke, or its framing is invalid): 400.
+    #[error("the request body could not be read")]
+    Unreadable,
+}
+
+impl ProtocolError for BodyError {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidRequest
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::TimedOut => StatusCode::REQUEST_TIMEOUT,
+            BodyError::Unreadable => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn description(&self) -> Cow<'static, str> {
+        Cow::Owned(self.to_string())
+    }
+}
+
+impl CibaServer {
+    /// The answer to a request whose body the transport could not read: 413, 408 or 400,
+    /// each a JSON `invalid_request` with a worded description and `Cache-Control: no-store`.
+    pub fn refuse_body(&self, error: BodyError) -> Rejection<BodyError> {
+        Rejection::new(error, &self.config().issuer)
     }
 }

@@ -116,7 +116,7 @@ impl ProtocolError for IssueError {
 }
 
 /// The reasons an AS may refuse a request after the user identification step, with the
-/// CIBA Core section 13 error each one sends.
+/// CIBA Core section 13 error each one sends. Its `Display` is a worded reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FailReason {
@@ -140,6 +140,22 @@ pub enum FailReason {
     ServerError,
 }
 
+impl std::fmt::Display for FailReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FailReason::ExpiredLoginHintToken => "the login hint token has expired",
+            FailReason::UnknownUserId => "the hint identifies no known user",
+            FailReason::UnauthorizedClient => "the client may not make this request",
+            FailReason::MissingUserCode => "a user code is required",
+            FailReason::InvalidUserCode => "the user code is not valid",
+            FailReason::InvalidBindingMessage => "the binding message is not acceptable",
+            FailReason::InvalidTarget => "the requested resource is not valid",
+            FailReason::AccessDenied => "access was denied",
+            FailReason::ServerError => "the server could not process the request",
+        })
+    }
+}
+
 impl FailReason {
     /// Every reason.
     pub const ALL: [FailReason; 9] = [
@@ -157,7 +173,7 @@ impl FailReason {
 
 /// A refusal by the AS: the reason and an optional description for the client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the request was refused: {reason:?}")]
+#[error("the request was refused: {reason}")]
 pub struct Failure {
     /// The reason.
     pub reason: FailReason,

@@ -237,7 +237,7 @@ pub use backchannel::{BackchannelError, BackchannelOutcome, InlineBackchannelOut
 pub use client::{AuthMethod, CIBA_GRANT_TYPE, ClientMetadata, DeliveryMode};
 pub use complete::{AuthenticationResult, Authorization, CompleteError, CompleteOutcome};
 pub use config::{RequestLimits, ServerConfig, ServerConfigError};
-pub use incoming::{IncomingRequest, TlsClientCertificate};
+pub use incoming::{BodyError, IncomingRequest, TlsClientCertificate};
 pub use issue::{Acknowledgement, FailReason, Failure, IssueError, IssueOutcome};
 pub use minter::{DefaultTokenMinter, MintedTokens, TokenMinter};
 pub use registration::{ClientMetadataError, validate_client_metadata};

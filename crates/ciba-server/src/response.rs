@@ -1,12 +1,18 @@
 //! Ready-to-send HTTP responses: JSON bodies with `Cache-Control: no-store` and
 //! `Pragma: no-cache`, and OAuth error responses built from typed errors.
+//!
+//! Every error answer of this crate is a JSON OAuth error with a worded `error_description`
+//! (never the name of a Rust type), including the answers about the HTTP request itself: 405
+//! with `Allow: POST` for another method on a `POST`-only endpoint, 413 for a body over the
+//! limit, 408 for a body that did not arrive in time (see
+//! [`BodyError`](crate::incoming::BodyError)).
 
 use std::borrow::Cow;
 
 use ciba_core::ErrorCode;
 use ciba_core::body::APPLICATION_JSON;
 use ciba_core::oauth_error::is_valid_error_text;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
 use serde_json::{Map, Value};
 
@@ -22,6 +28,10 @@ pub trait ProtocolError: std::fmt::Debug {
     fn retry_after(&self) -> Option<u64> {
         None
     }
+    /// The methods for an `Allow` header, for 405 answers.
+    fn allow(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// A refusal: the typed reason, and the response that tells the peer.
@@ -31,7 +41,7 @@ pub struct Rejection<E> {
     pub error: E,
     /// The response to send: status, `Content-Type: application/json`,
     /// `Cache-Control: no-store`, `Pragma: no-cache`, a `WWW-Authenticate` challenge on 401,
-    /// and the `{"error", "error_description"}` body.
+    /// `Allow` on 405, `Retry-After` on 503, and the `{"error", "error_description"}` body.
     pub response: http::Response<Vec<u8>>,
 }
 
@@ -91,6 +101,11 @@ fn error_response<E: ProtocolError>(error: &E, realm: &str) -> http::Response<Ve
         response
             .headers_mut()
             .insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if let Some(methods) = error.allow() {
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(methods));
     }
     response
 }

@@ -74,7 +74,8 @@ pub enum TokenOutcome {
     },
 }
 
-/// Why the client may not use the CIBA grant.
+/// Why the client may not use the CIBA grant. Its `Display` is the worded reason sent in
+/// `error_description`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum GrantUnauthorizedReason {
@@ -88,7 +89,25 @@ pub enum GrantUnauthorizedReason {
     DeliveryModeNotSupported,
 }
 
-/// Why the `auth_req_id` is `invalid_grant`.
+impl std::fmt::Display for GrantUnauthorizedReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            GrantUnauthorizedReason::PushClient => {
+                "push clients receive their tokens and never poll"
+            }
+            GrantUnauthorizedReason::NotCibaClient => "it registered no CIBA token delivery mode",
+            GrantUnauthorizedReason::MissingCibaGrant => {
+                "it is not registered for the CIBA grant type"
+            }
+            GrantUnauthorizedReason::DeliveryModeNotSupported => {
+                "its token delivery mode is not offered by this server"
+            }
+        })
+    }
+}
+
+/// Why the `auth_req_id` is `invalid_grant`. Its `Display` is the worded reason sent in
+/// `error_description`; an unknown `auth_req_id` and another client's read the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InvalidGrantReason {
@@ -99,17 +118,27 @@ pub enum InvalidGrantReason {
     AlreadyUsed,
 }
 
+impl std::fmt::Display for InvalidGrantReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            InvalidGrantReason::Unknown => "the auth_req_id is unknown to this client",
+            InvalidGrantReason::AlreadyUsed => "the auth_req_id has already been used",
+        })
+    }
+}
+
 /// The error answers of the CIBA grant.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenError {
-    /// The method is not `POST`.
+    /// The method is not `POST`: 405 with `Allow: POST`.
     #[error("the method must be POST")]
     MethodNotAllowed,
     /// The body is not `application/x-www-form-urlencoded`.
     #[error("the content type must be application/x-www-form-urlencoded")]
     UnsupportedContentType,
-    /// The form body is too large, has too many or repeated parameters, or is not UTF-8.
+    /// The form body is too large (413), has too many or repeated parameters, or is not
+    /// UTF-8.
     #[error(transparent)]
     Form(#[from] FormError),
     /// A parameter value is longer than allowed.
@@ -125,7 +154,7 @@ pub enum TokenError {
     #[error(transparent)]
     ClientAuth(#[from] ClientAuthError),
     /// The client may not use the CIBA grant.
-    #[error("the client may not use the CIBA grant: {reason:?}")]
+    #[error("the client may not use the CIBA grant: {reason}")]
     UnauthorizedClient {
         /// Why.
         reason: GrantUnauthorizedReason,
@@ -134,7 +163,7 @@ pub enum TokenError {
     #[error("auth_req_id is required")]
     MissingAuthReqId,
     /// The `auth_req_id` cannot be redeemed by this client.
-    #[error("the auth_req_id is not valid: {reason:?}")]
+    #[error("{reason}")]
     InvalidGrant {
         /// Why.
         reason: InvalidGrantReason,
@@ -184,6 +213,8 @@ impl ProtocolError for TokenError {
 
     fn status(&self) -> StatusCode {
         match self {
+            TokenError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            TokenError::Form(FormError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             TokenError::ClientAuth(e) => e.status(),
             TokenError::Store(e) if e.retry_after().is_some() => StatusCode::SERVICE_UNAVAILABLE,
             TokenError::Mint(_) | TokenError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -199,6 +230,10 @@ impl ProtocolError for TokenError {
             }
             other => Cow::Owned(other.to_string()),
         }
+    }
+
+    fn allow(&self) -> Option<&'static str> {
+        matches!(self, TokenError::MethodNotAllowed).then_some("POST")
     }
 
     fn retry_after(&self) -> Option<u64> {

@@ -121,7 +121,15 @@ fn method() -> impl Strategy<Value = Method> {
 }
 
 fn check_rejection(resp: &http::Response<Vec<u8>>) -> Result<(), TestCaseError> {
-    prop_assert!(matches!(resp.status().as_u16(), 400 | 401 | 403 | 500));
+    prop_assert!(matches!(
+        resp.status().as_u16(),
+        400 | 401 | 403 | 405 | 413 | 500
+    ));
+    // 405 (another method than POST) and only 405 names the allowed method.
+    prop_assert_eq!(
+        resp.status() == 405,
+        resp.headers().get("allow").is_some_and(|v| v == "POST")
+    );
     prop_assert_eq!(&resp.headers()["cache-control"], "no-store");
     prop_assert_eq!(&resp.headers()["content-type"], "application/json");
     let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();

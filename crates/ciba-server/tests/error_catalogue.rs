@@ -10,9 +10,12 @@
 mod common;
 
 use ciba_core::oauth_error::is_valid_error_text;
+use ciba_server::backchannel::UnauthorizedReason;
 use ciba_server::store::MemoryStoreConfig;
+use ciba_server::token_endpoint::{GrantUnauthorizedReason, InvalidGrantReason};
 use ciba_server::{
-    AuthenticationResult, Authorization, BackchannelOutcome, FailReason, IssueOutcome, TokenOutcome,
+    AuthenticationResult, Authorization, BackchannelOutcome, BodyError, FailReason, IssueOutcome,
+    TokenOutcome,
 };
 use common::*;
 
@@ -191,7 +194,163 @@ fn cases() -> Vec<(&'static str, u16, &'static str, Make)> {
         ("token: bad client secret", 401, "invalid_client", |h| {
             tok(h, token_request(POLL, "x", t0()).basic(POLL, "wrong"), 0)
         }),
+        (
+            "token: another client's auth_req_id",
+            400,
+            "invalid_grant",
+            |h| {
+                let id = h.start(POLL, t0()).auth_req_id;
+                tok(h, token_request(PING, &id, t0()), 0)
+            },
+        ),
+        (
+            "token: not a CIBA client",
+            400,
+            "unauthorized_client",
+            |h| tok(h, token_request(NO_CIBA, "x", t0()), 0),
+        ),
+        // The HTTP request itself: the method and the body size.
+        ("bc: another method", 405, "invalid_request", |h| {
+            let mut req = bc_request(POLL, &[]);
+            req.method = http::Method::PUT;
+            bc(h, req)
+        }),
+        ("bc: body over the limit", 413, "invalid_request", |h| {
+            let mut req = bc_request(POLL, &[]);
+            let limit = h.server.config().limits.max_body_bytes;
+            req.body
+                .extend_from_slice(format!("&pad={}", "x".repeat(limit)).as_bytes());
+            bc(h, req)
+        }),
+        ("token: another method", 405, "invalid_request", |h| {
+            let mut req = token_request(POLL, "x", t0());
+            req.method = http::Method::GET;
+            tok(h, req, 0)
+        }),
+        ("token: body over the limit", 413, "invalid_request", |h| {
+            let mut req = token_request(POLL, "x", t0());
+            let limit = h.server.config().limits.max_body_bytes;
+            req.body
+                .extend_from_slice(format!("&pad={}", "x".repeat(limit)).as_bytes());
+            tok(h, req, 0)
+        }),
+        ("transport: body too slow", 408, "invalid_request", |h| {
+            h.server.refuse_body(BodyError::TimedOut).into_response()
+        }),
+        (
+            "transport: body over the cap",
+            413,
+            "invalid_request",
+            |h| {
+                h.server
+                    .refuse_body(BodyError::TooLarge { limit: 65536 })
+                    .into_response()
+            },
+        ),
     ]
+}
+
+/// The names of the enum variants a description must never show (their `Debug` forms).
+fn variant_names() -> Vec<String> {
+    let mut names: Vec<String> = [InvalidGrantReason::Unknown, InvalidGrantReason::AlreadyUsed]
+        .iter()
+        .map(|v| format!("{v:?}"))
+        .collect();
+    names.extend(
+        [
+            UnauthorizedReason::NotCibaClient,
+            UnauthorizedReason::DeliveryModeNotSupported,
+            UnauthorizedReason::MissingCibaGrant,
+            UnauthorizedReason::MissingNotificationEndpoint,
+        ]
+        .iter()
+        .map(|v| format!("{v:?}")),
+    );
+    names.extend(
+        [
+            GrantUnauthorizedReason::PushClient,
+            GrantUnauthorizedReason::NotCibaClient,
+            GrantUnauthorizedReason::MissingCibaGrant,
+            GrantUnauthorizedReason::DeliveryModeNotSupported,
+        ]
+        .iter()
+        .map(|v| format!("{v:?}")),
+    );
+    names.extend(FailReason::ALL.iter().map(|v| format!("{v:?}")));
+    names.extend(
+        [BodyError::TimedOut, BodyError::Unreadable]
+            .iter()
+            .map(|v| format!("{v:?}")),
+    );
+    names
+}
+
+/// A word shaped like a Rust identifier rather than prose: a capital after a lowercase
+/// letter (`AlreadyUsed`, `NotCibaClient`).
+fn is_camel_case(word: &str) -> bool {
+    word.as_bytes()
+        .windows(2)
+        .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+}
+
+#[test]
+fn every_description_is_worded_without_rust_names() {
+    let names = variant_names();
+    assert!(names.iter().any(|n| n == "AlreadyUsed"), "{names:?}");
+    for (name, _, _, make) in cases() {
+        let resp = make(&Harness::new());
+        let body = json_body(&resp);
+        let Some(description) = body.get("error_description").and_then(|d| d.as_str()) else {
+            continue;
+        };
+        for word in description.split(|c: char| !c.is_ascii_alphanumeric()) {
+            assert!(
+                !is_camel_case(word) && !names.iter().any(|n| n == word),
+                "{name}: {description:?} shows the identifier {word:?}"
+            );
+        }
+    }
+    // The reasons' own wording, every variant.
+    let h = Harness::new();
+    for reason in FailReason::ALL {
+        let failed = h.fail(&h.ticket(&bc_request(POLL, &[]), t0()), reason, None);
+        let text = failed.error.to_string();
+        assert!(!names.iter().any(|n| text.contains(n.as_str())), "{text}");
+    }
+}
+
+#[test]
+fn another_clients_auth_req_id_reads_exactly_like_an_unknown_one() {
+    let h = Harness::new();
+    let theirs = h.start(POLL, t0()).auth_req_id;
+    let unknown = tok(&h, token_request(PING, "no-such-auth-req-id", t0()), 0);
+    let other = tok(&h, token_request(PING, &theirs, t0()), 0);
+    assert_eq!(unknown.status(), other.status());
+    assert_eq!(unknown.headers(), other.headers());
+    assert_eq!(json_body(&unknown), json_body(&other));
+    assert_eq!(json_body(&other)["error"], "invalid_grant");
+    // And the request of the other client is untouched: its owner still gets its answer.
+    let owner = tok(&h, token_request(POLL, &theirs, t0()), 0);
+    assert_eq!(json_body(&owner)["error"], "authorization_pending");
+}
+
+#[test]
+fn another_method_gets_405_with_allow_post_and_a_body_over_the_limit_413() {
+    for (name, status, _, make) in cases() {
+        let resp = make(&Harness::new());
+        if status == 405 {
+            assert_eq!(resp.headers()["allow"], "POST", "{name}");
+        } else {
+            assert!(resp.headers().get("allow").is_none(), "{name}");
+        }
+        if status == 413 {
+            let description = json_body(&resp)["error_description"].clone();
+            assert!(
+                description.as_str().is_some_and(|d| d.contains("bytes")),
+                "{name}: {description}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -70,6 +70,10 @@ const fn err(status: u16, error: &'static str) -> Expect {
 }
 
 const INVALID_REQUEST: Expect = err(400, "invalid_request");
+/// Another method than `POST` on a `POST`-only endpoint (with `Allow: POST`).
+const METHOD_NOT_ALLOWED: Expect = err(405, "invalid_request");
+/// A body over `max_body_bytes`.
+const PAYLOAD_TOO_LARGE: Expect = err(413, "invalid_request");
 const INVALID_SCOPE: Expect = err(400, "invalid_scope");
 const INVALID_GRANT: Expect = err(400, "invalid_grant");
 const UNAUTHORIZED_CLIENT: Expect = err(400, "unauthorized_client");
@@ -294,6 +298,41 @@ fn poll_with_suffix(suffix: &str) -> Req {
     req
 }
 
+/// Sends `req` with each method other than `POST` a client might try; every answer must be
+/// 405 with `Allow: POST` and the same OAuth error. Returns what `GET` got.
+fn other_methods(
+    mut req: Req,
+    answer: impl Fn(&Req) -> Option<http::Response<Vec<u8>>>,
+) -> Result<Got, String> {
+    let mut first: Option<Got> = None;
+    for method in [
+        Method::GET,
+        Method::HEAD,
+        Method::PUT,
+        Method::OPTIONS,
+        Method::DELETE,
+    ] {
+        req.method = method.clone();
+        let response = answer(&req).ok_or_else(|| format!("{method} was accepted"))?;
+        let allow = response
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok());
+        if allow != Some("POST") {
+            return Err(format!("{method}: Allow is {allow:?}, not POST"));
+        }
+        let got = error_got(&response);
+        match &first {
+            None => first = Some(got),
+            Some(f) if format!("{f:?}") != format!("{got:?}") => {
+                return Err(format!("{method} got {got:?}, GET got {f:?}"));
+            }
+            Some(_) => {}
+        }
+    }
+    first.ok_or_else(|| "no method tried".to_owned())
+}
+
 fn send_bc(h: &Harness, req: &Req) -> Result<Got, String> {
     Ok(bc(h.backchannel(req, t0())))
 }
@@ -462,14 +501,28 @@ fn parameter_rows() -> Vec<Row> {
     vec![
         // Transport.
         row(
-            "CIBA 7",
-            "GET instead of POST",
-            "method GET",
-            INVALID_REQUEST,
+            "RFC 9110 15.5.6",
+            "another method than POST",
+            "method GET, HEAD, PUT, OPTIONS or DELETE",
+            METHOD_NOT_ALLOWED,
             |h| {
-                let mut req = bc_request(POLL, &[]);
-                req.method = Method::GET;
-                send_bc(h, &req)
+                other_methods(bc_request(POLL, &[]), |req| {
+                    match h.backchannel(req, t0()) {
+                        BackchannelOutcome::Respond(r) => Some(r.response),
+                        BackchannelOutcome::UserIdentification(_) => None,
+                    }
+                })
+            },
+        ),
+        row(
+            "RFC 9110 15.5.14",
+            "body over the limit",
+            "a form body of max_body_bytes + 1",
+            PAYLOAD_TOO_LARGE,
+            |h| {
+                let limit = h.server.config().limits.max_body_bytes;
+                let padding = "x".repeat(limit);
+                send_bc(h, &poll_with_suffix(&format!("&pad={padding}")))
             },
         ),
         row(
@@ -2141,13 +2194,29 @@ fn send_tok(h: &Harness, req: &Req, at: u64) -> Result<Got, String> {
 fn token_rows() -> Vec<Row> {
     vec![
         row(
-            "RFC 6749 3.2",
-            "token request with GET",
-            "method GET",
-            INVALID_REQUEST,
+            "RFC 6749 3.2, RFC 9110 15.5.6",
+            "token request with another method than POST",
+            "method GET, HEAD, PUT, OPTIONS or DELETE",
+            METHOD_NOT_ALLOWED,
             |h| {
+                other_methods(token_request(POLL, "x", t0()), |req| {
+                    match h.token(req, t0()) {
+                        TokenOutcome::Respond(r) => Some(r.response),
+                        _ => None,
+                    }
+                })
+            },
+        ),
+        row(
+            "RFC 9110 15.5.14",
+            "token request body over the limit",
+            "a form body of max_body_bytes + 1",
+            PAYLOAD_TOO_LARGE,
+            |h| {
+                let limit = h.server.config().limits.max_body_bytes;
                 let mut req = token_request(POLL, "x", t0());
-                req.method = Method::GET;
+                req.body
+                    .extend_from_slice(format!("&pad={}", "x".repeat(limit)).as_bytes());
                 send_tok(h, &req, 0)
             },
         ),

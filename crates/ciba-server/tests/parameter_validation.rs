@@ -37,7 +37,7 @@ fn only_post_with_a_form_body_is_accepted() {
     let mut get = bc_request(POLL, &[]);
     get.method = Method::GET;
     let (status, error, e) = refused(&h, &get);
-    assert_eq!((status, error.as_str()), (400, "invalid_request"));
+    assert_eq!((status, error.as_str()), (405, "invalid_request"));
     assert!(matches!(e, BackchannelError::MethodNotAllowed));
     let mut json = bc_request(POLL, &[]);
     json.headers

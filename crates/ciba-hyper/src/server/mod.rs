@@ -14,8 +14,14 @@
 //! ```
 //!
 //! Every answer is the `http::Response` ciba-server built, copied out unchanged (including 503
-//! with `Retry-After` when the store is full or its backend fails). Routes come from the
-//! paths of the URLs in the `ServerConfig`; anything else is 404.
+//! with `Retry-After` when the store is full or its backend fails, 405 with `Allow: POST` for
+//! another method on the backchannel and token endpoints, and 413 or 408 as JSON
+//! `invalid_request` errors when the body is too large or too slow). Routes come from the
+//! paths of the URLs in the `ServerConfig`; anything else is 404; discovery and JWKS answer
+//! 405 with `Allow: GET, HEAD` to other methods.
+//!
+//! [`AuthorizationServer::serve_with`] runs it in this crate's bounded accept loop
+//! ([`ServeOptions`]: connection cap, head, body and whole-request timeouts).
 //!
 //! ## Nothing blocks a worker
 //!
@@ -80,7 +86,7 @@ use ciba_core::ack::AuthReqId;
 use ciba_core::random::{OsRandom, Random};
 use ciba_server::response::{error_body, json_response};
 use ciba_server::{
-    CibaServer, IncomingRequest, InlineBackchannelOutcome, IssueOutcome, TokenOutcome,
+    BodyError, CibaServer, IncomingRequest, InlineBackchannelOutcome, IssueOutcome, TokenOutcome,
 };
 use http::{Method, StatusCode};
 use http_body_util::Full;
@@ -98,7 +104,10 @@ pub use hooks::AuthorizationHooks;
 pub use pending::PendingRequest;
 
 use crate::error::BoxError;
-use crate::serve::{RunningServer, ServiceFuture, collect_request, full, spawn_server};
+use crate::limits::ServeOptions;
+use crate::serve::{
+    BodyRefused, RunningServer, ServiceFuture, collect_request, full, spawn_server,
+};
 
 /// The paths the service answers.
 #[derive(Debug, Clone)]
@@ -223,16 +232,29 @@ impl AuthorizationServer {
         self.handle.clone()
     }
 
-    /// Binds `addr` and serves until the returned server is shut down or dropped.
+    /// Binds `addr` and serves with the default [`ServeOptions`] until the returned server is
+    /// shut down or dropped.
     pub async fn bind(self, addr: impl ToSocketAddrs) -> std::io::Result<RunningServer> {
         let listener = TcpListener::bind(addr).await?;
         self.serve(listener)
     }
 
-    /// Serves on an already bound `listener` (bind first when the configuration needs the
-    /// port, as loopback tests do).
+    /// Serves on an already bound `listener` with the default [`ServeOptions`] (bind first
+    /// when the configuration needs the port, as loopback tests do).
     pub fn serve(self, listener: TcpListener) -> std::io::Result<RunningServer> {
-        let server = spawn_server(listener, self)?;
+        self.serve_with(listener, ServeOptions::default())
+    }
+
+    /// Serves on `listener` within `options`: the connection cap, the head, body and
+    /// whole-request timeouts. A body not received within the body timeout is answered 408,
+    /// a body over ciba-server's `max_body_bytes` 413, both as JSON `invalid_request`
+    /// errors with `Cache-Control: no-store` ([`CibaServer::refuse_body`]).
+    pub fn serve_with(
+        self,
+        listener: TcpListener,
+        options: ServeOptions,
+    ) -> std::io::Result<RunningServer> {
+        let server = spawn_server(listener, options, self)?;
         tracing::info!(addr = %server.local_addr(), "authorization server listening");
         Ok(server)
     }
@@ -382,10 +404,19 @@ where
     fn call(&mut self, request: http::Request<B>) -> ServiceFuture {
         let this = self.clone();
         Box::pin(async move {
-            let limit = this.handle.shared.server.config().limits.max_body_bytes;
+            let server = &*this.handle.shared.server;
+            let limit = server.config().limits.max_body_bytes;
             let response = match collect_request(request, limit).await {
                 Ok(request) => this.handle_request(request).await,
-                Err(refused) => refused,
+                Err(refused) => {
+                    let error = match refused {
+                        BodyRefused::TooLarge => BodyError::TooLarge { limit },
+                        BodyRefused::TimedOut => BodyError::TimedOut,
+                        BodyRefused::Unreadable => BodyError::Unreadable,
+                    };
+                    tracing::info!(%error, "request body refused");
+                    server.refuse_body(error).response
+                }
             };
             Ok(full(response))
         })

@@ -10,6 +10,7 @@
     clippy::panic
 )]
 
+pub mod slow_client;
 pub mod slow_store;
 
 use std::sync::Arc;
@@ -24,7 +25,8 @@ use ciba_hyper::server::{
     PendingRequest,
 };
 use ciba_hyper::{
-    CibaClient, ClientOptions, HttpClient, HttpSend, NotificationReceiver, RunningServer,
+    CibaClient, ClientOptions, HttpClient, HttpSend, NotificationReceiver, NotificationRegistry,
+    RunningServer, ServeOptions,
 };
 use ciba_server::store::MemoryStoreConfig;
 use ciba_server::{
@@ -60,6 +62,8 @@ pub struct AsOptions {
     pub interval: u64,
     pub expires_in: u64,
     pub max_entries_per_client: usize,
+    /// The limits of both servers (the AS and the notification receiver).
+    pub limits: ServeOptions,
 }
 
 impl Default for AsOptions {
@@ -68,6 +72,7 @@ impl Default for AsOptions {
             interval: 1,
             expires_in: 20,
             max_entries_per_client: 10_000,
+            limits: ServeOptions::default(),
         }
     }
 }
@@ -100,7 +105,12 @@ impl TestAs {
         store: Arc<dyn Store>,
         hooks: impl AuthorizationHooks,
     ) -> TestAs {
-        let receiver = NotificationReceiver::bind("127.0.0.1:0").await.unwrap();
+        let receiver = NotificationReceiver::serve_with(
+            TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            NotificationRegistry::new(),
+            options.limits,
+        )
+        .unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let issuer = format!("http://{}", listener.local_addr().unwrap());
         // Loopback tests use plain http, by the explicit opt-in.
@@ -147,7 +157,10 @@ impl TestAs {
             .deliverer(deliverer)
             .build();
         let handle = service.handle();
-        let server = service.clone().serve(listener).unwrap();
+        let server = service
+            .clone()
+            .serve_with(listener, options.limits)
+            .unwrap();
         TestAs {
             issuer,
             service,
