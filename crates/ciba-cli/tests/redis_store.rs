@@ -18,7 +18,7 @@ mod support;
 #[path = "../../ciba-redis/tests/common/services.rs"]
 mod services;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,7 @@ use ciba_core::jose::verify::verify_with_set;
 use ciba_core::jose::{AlgorithmPolicy, CompactJws, JwkSet, JwsAlgorithm};
 use serde_json::Value;
 use support::redis::TestRedis;
-use support::{form_post, free_port, http, run_ciba, serve, serve_at};
+use support::{form_post, free_port, http, poll_clients_file, run_ciba, serve, two_instances};
 
 const CLIENT: &str = "shared-poll";
 const SECRET: &str = "a-long-secret-shared-by-both-instances";
@@ -40,42 +40,9 @@ fn json(body: &str) -> Value {
 #[test]
 fn two_instances_on_one_redis_serve_one_issuer() {
     let redis = TestRedis::new();
-    let dir = std::env::temp_dir().join(format!("ciba-cli-redis-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let clients = dir.join("clients.json");
-    std::fs::write(
-        &clients,
-        format!(
-            r#"[{{"client_id": "{CLIENT}", "client_secret": "{SECRET}",
-                 "grant_types": ["urn:openid:params:grant-type:ciba"],
-                 "backchannel_token_delivery_mode": "poll"}}]"#
-        ),
-    )
-    .unwrap();
-    let key = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../ciba-core/testdata/eddsa.jwk.json"
-    );
-    let shared = [
-        "--store",
-        redis.url(),
-        "--clients",
-        clients.to_str().unwrap(),
-        "--signing-key",
-        key,
-        "--auto",
-        "manual",
-        "--interval",
-        "1",
-    ];
-    let a = serve(&shared, 0);
-    // B advertises A's issuer (and so A's endpoint URLs) and answers on the same paths.
-    let b_addr = format!("127.0.0.1:{}", free_port());
-    let mut b_args = shared.to_vec();
-    b_args.extend(["--issuer", a.issuer.as_str()]);
-    let b = serve_at(&b_addr, &b_args, 0);
+    let (dir, clients) = poll_clients_file("redis", CLIENT, SECRET);
+    let (a, b, b_url) = two_instances(redis.url(), &clients);
     assert_eq!(b.issuer, a.issuer);
-    let b_url = format!("http://{b_addr}");
 
     // One issuer: the same discovery document and the same published key on both.
     for path in ["/.well-known/openid-configuration", "/jwks"] {
@@ -151,23 +118,6 @@ fn serve_reports_an_unreachable_redis_in_one_line() {
     assert!(out.stdout.is_empty(), "nothing may be served");
 }
 
-/// A clients file with one poll client, in a directory of its own.
-fn poll_clients_file(name: &str) -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("ciba-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let clients = dir.join("clients.json");
-    std::fs::write(
-        &clients,
-        format!(
-            r#"[{{"client_id": "{CLIENT}", "client_secret": "{SECRET}",
-                 "grant_types": ["urn:openid:params:grant-type:ciba"],
-                 "backchannel_token_delivery_mode": "poll"}}]"#
-        ),
-    )
-    .unwrap();
-    (dir, clients)
-}
-
 /// Starts a poll-mode request on `issuer`; returns its `auth_req_id`.
 fn start_request(issuer: &str, hint: &str) -> String {
     let (status, body) = form_post(
@@ -219,7 +169,7 @@ fn a_stalled_redis_costs_token_requests_a_503_within_the_store_timeout_and_nothi
     const STORE_TIMEOUT: Duration = Duration::from_secs(2);
     let redis = Stoppable(services::start_single().unwrap());
     let pid = redis.0.pids()[0];
-    let (dir, clients) = poll_clients_file("stall");
+    let (dir, clients) = poll_clients_file("stall", CLIENT, SECRET);
     let served = serve(
         &[
             "--store",
@@ -304,7 +254,7 @@ fn a_stalled_redis_costs_token_requests_a_503_within_the_store_timeout_and_nothi
 fn serve_reaches_redis_over_tls_with_the_ca_it_is_given() {
     let redis = services::start_tls().unwrap();
     let ca = redis.ca_file.clone().unwrap();
-    let (dir, clients) = poll_clients_file("tls");
+    let (dir, clients) = poll_clients_file("tls", CLIENT, SECRET);
     // Without the CA the certificate is not trusted: one error line, exit 1.
     let out = run_ciba(
         &["serve", "--addr", "127.0.0.1:0", "--store", &redis.url],

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::redis::TestRedis;
-use support::{form_post, free_port, http, serve, serve_at};
+use support::{form_post, http, poll_clients_file, serve, two_instances};
 
 const CLIENT: &str = "shared-list-poll";
 const SECRET: &str = "a-long-secret-for-the-shared-device-list";
@@ -26,23 +26,6 @@ const CIBA_GRANT: &str = "urn%3Aopenid%3Aparams%3Agrant-type%3Aciba";
 
 fn json(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
-}
-
-/// A clients file with one poll client, in a directory of this test's own.
-fn clients_file(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("ciba-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("clients.json");
-    std::fs::write(
-        &file,
-        format!(
-            r#"[{{"client_id": "{CLIENT}", "client_secret": "{SECRET}",
-                 "grant_types": ["urn:openid:params:grant-type:ciba"],
-                 "backchannel_token_delivery_mode": "poll"}}]"#
-        ),
-    )
-    .unwrap();
-    (dir, file)
 }
 
 /// The device API's list at `base`: the entries of this test's client.
@@ -102,36 +85,16 @@ fn start_on_a_approve_on_b_redeem_on_a(a: &str, b: &str) {
 #[test]
 fn two_instances_on_one_redis_share_the_device_list() {
     let redis = TestRedis::dedicated();
-    let (dir, clients) = clients_file("shared-list");
-    let key = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../ciba-core/testdata/eddsa.jwk.json"
-    );
-    let shared = [
-        "--store",
-        redis.url(),
-        "--clients",
-        clients.to_str().unwrap(),
-        "--signing-key",
-        key,
-        "--auto",
-        "manual",
-        "--interval",
-        "1",
-    ];
-    let a = serve(&shared, 0);
-    let b_addr = format!("127.0.0.1:{}", free_port());
-    let mut b_args = shared.to_vec();
-    b_args.extend(["--issuer", a.issuer.as_str()]);
-    let b = serve_at(&b_addr, &b_args, 0);
-    start_on_a_approve_on_b_redeem_on_a(&a.issuer, &format!("http://{b_addr}"));
+    let (dir, clients) = poll_clients_file("shared-list", CLIENT, SECRET);
+    let (a, b, b_url) = two_instances(redis.url(), &clients);
+    start_on_a_approve_on_b_redeem_on_a(&a.issuer, &b_url);
     drop((a, b));
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn one_instance_over_the_memory_store_lists_approves_and_redeems() {
-    let (dir, clients) = clients_file("memory-list");
+    let (dir, clients) = poll_clients_file("memory-list", CLIENT, SECRET);
     let served = serve(
         &[
             "--clients",

@@ -427,3 +427,55 @@ pub fn eventually<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Optio
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A clients file with one poll client (`client_id`, `secret`), in a directory of this
+/// test's own (`name` and the process id). Returns the directory (to remove afterwards) and
+/// the file.
+pub fn poll_clients_file(
+    name: &str,
+    client_id: &str,
+    secret: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("ciba-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("clients.json");
+    std::fs::write(
+        &file,
+        format!(
+            r#"[{{"client_id": "{client_id}", "client_secret": "{secret}",
+                 "grant_types": ["urn:openid:params:grant-type:ciba"],
+                 "backchannel_token_delivery_mode": "poll"}}]"#
+        ),
+    )
+    .unwrap();
+    (dir, file)
+}
+
+/// Two `ciba serve` instances on one store, as a deployment runs them: the same `--store`,
+/// `--clients` file and signing key, a manual device and a 1 s interval; B advertises A's
+/// issuer (and so A's endpoint URLs) and answers on the same paths. Returns A, B and B's
+/// base URL.
+pub fn two_instances(store: &str, clients: &std::path::Path) -> (Served, Served, String) {
+    let key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../ciba-core/testdata/eddsa.jwk.json"
+    );
+    let shared = [
+        "--store",
+        store,
+        "--clients",
+        clients.to_str().unwrap(),
+        "--signing-key",
+        key,
+        "--auto",
+        "manual",
+        "--interval",
+        "1",
+    ];
+    let a = serve(&shared, 0);
+    let b_addr = format!("127.0.0.1:{}", free_port());
+    let mut b_args = shared.to_vec();
+    b_args.extend(["--issuer", a.issuer.as_str()]);
+    let b = serve_at(&b_addr, &b_args, 0);
+    (a, b, format!("http://{b_addr}"))
+}
