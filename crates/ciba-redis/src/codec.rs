@@ -180,7 +180,8 @@ pub(crate) fn encode_request(
     Ok(vec![
         ("b", body),
         ("c", request.client_id.clone()),
-        ("p", if push { "1" } else { "0" }.to_owned()),
+        // `p` and `r` are written only when `1`: absent reads as `0`.
+        ("p", if push { "1" } else { "" }.to_owned()),
         ("e", millis(request.expires_at).to_string()),
         ("k", millis(keep_until).to_string()),
         ("i", request.interval.to_string()),
@@ -195,7 +196,7 @@ pub(crate) fn encode_request(
         ("s", s.tag.to_owned()),
         ("g", s.grant),
         ("t", s.tokens),
-        ("r", s.replayed.to_owned()),
+        ("r", if s.replayed == "1" { "1" } else { "" }.to_owned()),
     ])
 }
 

@@ -51,11 +51,11 @@
 //! | key | type | holds | slot (tag) | written by |
 //! |---|---|---|---|---|
 //! | `{p}tkt:{ticket id}` | hash | `b` the ticket as JSON, `c` its client, `x` its expiry (ms), `z` its client's set's key (one Redis only) | the ticket | `insert_ticket`, `take_ticket` scripts |
-//! | `{p}req:{auth_req_id}` | hash | `b` the request as JSON (its fixed part), `c` client, `p` push or not, `e` expiry (ms), `k` keep-until (ms), `i` interval (s), `l`/`lt` last poll (ms / exact), `s` state, `g` grant JSON, `t` token fingerprints, `r` replayed, `v` tokens to revoke after a replay, `n`/`nr` the completing call's nonce and answer, `u` its subject's pending index's key (one Redis only); empty fields are left out | the request | `insert_request`, `complete`, `poll`, `attach_tokens` scripts |
+//! | `{p}req:{auth_req_id}` | hash | `b` the request as JSON (its fixed part), `c` client, `p` `1` for a push request, `e` expiry (ms), `k` keep-until (ms), `i` interval (s), `l`/`lt` last poll (ms / exact), `s` state, `g` grant JSON, `t` token fingerprints, `r` `1` once a redeemed request was replayed (`p` and `r` are absent otherwise), `v` tokens to revoke after a replay, `n`/`nr` the completing call's nonce and answer, `u` its subject's pending index's key (one Redis only); empty fields are left out | the request | `insert_request` (or `insert_requests`, batched), `complete`, `poll`, `attach_tokens` scripts |
 //! | `{p}cli:{client_id}` | sorted set | one member per entry of the client (`t:{id}`, `r:{id}`, `j:{ca\|ro}:{jti}`), scored by its deadline (ms) | the client | `charge` (or `insert_*`), `remember_jti`, `take_ticket` scripts; `ZREM` |
 //! | `{p}jti:{client_id}:{ca\|ro}:{jti}` | string | the `jti`'s expiry (ms) | the client | `remember_jti` script (with the client's set) |
-//! | `{p}pnd:{all}` | sorted set | every pending `auth_req_id`, scored by expiry (ms) | `all` | `index` (or `insert_request`) script; `ZREM` (or `complete`) |
-//! | `{p}sub:{subject}` | sorted set | the subject's pending `auth_req_id`s, scored by expiry | the subject | `index` (or `insert_request`) script; `ZREM` (or `complete`) |
+//! | `{p}pnd:{all}` | sorted set | every pending `auth_req_id`, scored by expiry (ms) | `all` | `index` (or `insert_requests`) script; `ZREM` (or `complete`) |
+//! | `{p}sub:{subject}` | sorted set | the subject's pending `auth_req_id`s, scored by expiry | the subject | `index` (or `insert_requests`) script; `ZREM` (or `complete`) |
 //! | `{p}rev:{fingerprint}` | string | the revoked token's expiry (ms) | the fingerprint | `SET PX` |
 //!
 //! The request's JSON (`b`) is serde's form of
@@ -74,6 +74,19 @@
 //! step, as on a Cluster: writing the `rev:` keys after a replay, and the pending list's
 //! reads. A record written without `z` or `u` (by a Cluster-style step) is still handled:
 //! its entry is removed by a second step, or by the next listing.
+//!
+//! Request inserts, the busiest write, are also batched on one Redis. Most of an insert's
+//! cost inside Redis is the script call and each command's own overhead, not the data, and
+//! its three sorted-set additions go to sets that concurrent inserts share (the
+//! deployment's pending index always; the client's set and the subject's index often). So
+//! inserts that arrive while [`RedisStoreConfig::max_connections`] batches are already in
+//! flight wait in a queue and go together: one `insert_requests` script call per batch,
+//! one `ZADD` per set with every member. Each insert keeps its own answer (`ok`, duplicate,
+//! or the client's bound reached, judged in arrival order) and its own all-or-nothing
+//! writes; an insert that finds a free slot goes at once, so a quiet server waits for
+//! nothing. Measured with callgrind on redis-server 7.0 (instructions per insert, sets of
+//! 20,000 members): 180,000 for the former one-request script, 108,000 in batches of 4,
+//! 93,000 in batches of 8.
 //!
 //! ### The seams between steps (Redis Cluster)
 //!
@@ -222,6 +235,7 @@
 
 #![forbid(unsafe_code)]
 
+mod batch;
 mod codec;
 mod config;
 mod connect;

@@ -88,6 +88,11 @@ impl Link {
         }
     }
 
+    /// How long one step may wait for Redis.
+    pub(crate) fn response_timeout(&self) -> std::time::Duration {
+        self.response_timeout
+    }
+
     pub(crate) fn is_cluster(&self) -> bool {
         matches!(self.kind, Kind::Cluster(_))
     }

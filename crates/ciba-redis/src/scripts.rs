@@ -292,30 +292,82 @@ end
 return h
 "#;
 
-/// One Redis. KEYS: request, the client's set, the deployment's pending index, the
-/// subject's pending index. ARGV: now, keep-until, margin, limit, the request's member in
-/// the client's set, expiry, `1` to list it as pending, auth_req_id, then the hash's
-/// field/value pairs. Answers `ok`, `duplicate` or `limit` (then nothing was written).
-const INSERT_REQUEST_ONE: &str = concat!(
-    prelude!(),
-    r#"
-local now, keep, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local kept = tonumber(redis.call('HGET', KEYS[1], 'k'))
-if kept and now < kept then return 'duplicate' end
-if charge(KEYS[2], ARGV[5], keep, now, tonumber(ARGV[4]), margin) == 'limit' then return 'limit' end
-if kept then redis.call('DEL', KEYS[1]) end
-if keep > now then
-  redis.call('HSET', KEYS[1], 'u', KEYS[4], unpack(ARGV, 9))
-  redis.call('PEXPIRE', KEYS[1], int(keep - now + margin))
+/// One Redis: inserts a batch of requests (those that concurrent callers queued while
+/// earlier batches were in flight; see `batch`). KEYS: the deployment's pending index,
+/// then for each request its key, its client's set and its subject's pending index. ARGV:
+/// now, then for each request: keep-until, the key's TTL (`0`: keep-until has come), the
+/// client's limit, the request's member in the client's set, expiry, the pending indexes'
+/// TTL (`0`: not listed), auth_req_id, the number of field/value pairs, the pairs. Answers
+/// one of `ok`, `duplicate` or `limit` per request, in order (nothing is written for a
+/// request answered `duplicate` or `limit`).
+///
+/// Every deadline and TTL arrives as the decimal text Redis takes, so the script converts
+/// only what it compares; the sets each request joins are written once per batch (one
+/// `ZADD` with every member, one trim, one TTL check), which is where batching saves.
+const INSERT_REQUESTS_ONE: &str = r#"
+local now = ARGV[1]
+local nnow = tonumber(now)
+local answers, counts, members, ttls, order = {}, {}, {}, {}, {}
+-- Queues `member` for the sorted set `key`, which must then live at least `ttl` ms more.
+local function join(key, score, member, ttl)
+  local z = members[key]
+  if not z then
+    z = {}
+    members[key] = z
+    ttls[key] = ttl
+    order[#order + 1] = key
+  elseif ttl > ttls[key] then
+    ttls[key] = ttl
+  end
+  z[#z + 1] = score
+  z[#z + 1] = member
 end
-if ARGV[7] == '1' then
-  local exp = tonumber(ARGV[6])
-  zkeep(KEYS[3], ARGV[8], exp, now, margin)
-  zkeep(KEYS[4], ARGV[8], exp, now, margin)
+local a, i = 2, 0
+while a <= #ARGV do
+  i = i + 1
+  local req, cli, sub = KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1]
+  local keep, ttl_text, limit, member = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]
+  local exp, listed, id, n = ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 6], tonumber(ARGV[a + 7])
+  local ttl = tonumber(ttl_text)
+  local first, last = a + 8, a + 7 + 2 * n
+  a = last + 1
+  local kept = redis.call('HGET', req, 'k')
+  if kept and nnow < tonumber(kept) then
+    answers[i] = 'duplicate'
+  else
+    local count = counts[cli]
+    if not count then
+      redis.call('ZREMRANGEBYSCORE', cli, '-inf', now)
+      count = redis.call('ZCARD', cli)
+      counts[cli] = count
+    end
+    if count >= limit and not redis.call('ZSCORE', cli, member) then
+      answers[i] = 'limit'
+    else
+      if kept then redis.call('DEL', req) end
+      if ttl > 0 then
+        counts[cli] = count + 1
+        join(cli, keep, member, ttl)
+        redis.call('HSET', req, 'u', sub, unpack(ARGV, first, last))
+        redis.call('PEXPIRE', req, ttl_text)
+      end
+      if listed > 0 then
+        join(KEYS[1], exp, id, listed)
+        join(sub, exp, id, listed)
+      end
+      answers[i] = 'ok'
+    end
+  end
 end
-return 'ok'
-"#
-);
+for _, key in ipairs(order) do
+  -- A client's set was trimmed above; the pending indexes are trimmed here.
+  if not counts[key] then redis.call('ZREMRANGEBYSCORE', key, '-inf', now) end
+  redis.call('ZADD', key, unpack(members[key]))
+  local ttl = ttls[key]
+  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, string.format('%d', ttl)) end
+end
+return answers
+"#;
 
 /// One Redis. KEYS: request, the deployment's pending index. ARGV: those of `complete`,
 /// then auth_req_id. Answers as `complete`; a request it completes (or finds expired) also leaves the pending indexes.
@@ -334,6 +386,7 @@ return answer
 );
 
 /// A script: its text and its SHA-1.
+#[derive(Clone)]
 pub(crate) struct Lua {
     code: &'static str,
     hash: String,
@@ -425,7 +478,7 @@ pub(crate) struct Scripts {
     pub(crate) remember_jti: Lua,
     pub(crate) insert_ticket_one: Lua,
     pub(crate) take_ticket_one: Lua,
-    pub(crate) insert_request_one: Lua,
+    pub(crate) insert_requests_one: Lua,
     pub(crate) complete_one: Lua,
 }
 
@@ -443,7 +496,7 @@ impl Scripts {
             remember_jti: Lua::new(REMEMBER_JTI),
             insert_ticket_one: Lua::new(INSERT_TICKET_ONE),
             take_ticket_one: Lua::new(TAKE_TICKET_ONE),
-            insert_request_one: Lua::new(INSERT_REQUEST_ONE),
+            insert_requests_one: Lua::new(INSERT_REQUESTS_ONE),
             complete_one: Lua::new(COMPLETE_ONE),
         }
     }
@@ -462,7 +515,7 @@ impl Scripts {
             self.remember_jti.code,
             self.insert_ticket_one.code,
             self.take_ticket_one.code,
-            self.insert_request_one.code,
+            self.insert_requests_one.code,
             self.complete_one.code,
         ]
     }

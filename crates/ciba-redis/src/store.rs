@@ -1,6 +1,7 @@
 //! [`RedisStore`]: ciba-server's [`Store`] over Redis.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use ciba_core::random::{IDENTIFIER_BYTES, OsRandom, random_identifier};
@@ -11,6 +12,7 @@ use ciba_server::store::{
 };
 use futures_util::future::join_all;
 
+use crate::batch::{InsertBatcher, InsertItem, Inserted};
 use crate::codec::{
     MAX_MILLIS, decode_request, encode_completion, encode_request, encode_tokens, exact, millis,
     revocations,
@@ -32,9 +34,11 @@ mod revoke;
 pub struct RedisStore {
     config: RedisStoreConfig,
     keys: Keys,
-    link: Link,
+    link: Arc<Link>,
     scripts: Scripts,
     margin: u64,
+    /// One Redis only: concurrent request inserts go together (see `batch`).
+    inserts: InsertBatcher,
 }
 
 impl fmt::Debug for RedisStore {
@@ -59,14 +63,24 @@ enum Charged {
 
 impl RedisStore {
     pub(crate) fn new(link: Link, config: RedisStoreConfig) -> RedisStore {
+        let link = Arc::new(link);
+        let keys = Keys::new(&config.key_prefix);
+        let scripts = Scripts::new();
+        let inserts = InsertBatcher::new(
+            Arc::clone(&link),
+            scripts.insert_requests_one.clone(),
+            keys.pending(),
+            config.max_connections,
+        );
         RedisStore {
-            keys: Keys::new(&config.key_prefix),
+            keys,
             margin: u64::try_from(config.ttl_margin.as_millis())
                 .unwrap_or(MAX_MILLIS)
                 .min(MAX_MILLIS),
             config,
             link,
-            scripts: Scripts::new(),
+            scripts,
+            inserts,
         }
     }
 
@@ -380,33 +394,49 @@ impl RedisStore {
         let member = request_member(&request.auth_req_id);
         let listed = request.state == RequestState::Pending && request.expires_at > now;
         if self.one_redis() {
-            let mut call = self
-                .scripts
-                .insert_request_one
-                .call(&[
-                    &key,
-                    &self.keys.client(&request.client_id),
-                    &self.keys.pending(),
-                    &self.keys.subject(&request.subject),
-                ])
-                .arg(millis(now))
-                .arg(millis(keep_until))
-                .arg(self.margin)
-                .arg(self.limit())
-                .arg(&member)
-                .arg(millis(request.expires_at))
-                .arg(if listed { "1" } else { "0" })
-                .arg(&request.auth_req_id);
+            let now_ms = millis(now);
+            let ttl = |deadline: u64| {
+                if deadline > now_ms {
+                    (deadline - now_ms).saturating_add(self.margin)
+                } else {
+                    0
+                }
+            };
+            let expiry = millis(request.expires_at);
+            let pairs = fields.iter().filter(|(_, v)| !v.is_empty()).count();
+            let mut args = Vec::with_capacity(8 + 2 * pairs);
+            args.extend([
+                millis(keep_until).to_string(),
+                ttl(millis(keep_until)).to_string(),
+                self.limit().to_string(),
+                member,
+                expiry.to_string(),
+                if listed { ttl(expiry) } else { 0 }.to_string(),
+                request.auth_req_id.clone(),
+                pairs.to_string(),
+            ]);
             // Empty fields are left out: a missing field reads as empty.
-            for (name, value) in fields.iter().filter(|(_, v)| !v.is_empty()) {
-                call = call.arg(*name).arg(value);
+            for (name, value) in fields.into_iter().filter(|(_, v)| !v.is_empty()) {
+                args.push(name.to_owned());
+                args.push(value);
             }
-            let answer: String = call.run(&self.link, "insert_request").await?;
-            return match answer.as_str() {
-                "ok" => Ok(()),
-                "duplicate" => Err(StoreError::DuplicateKey),
-                "limit" => Err(self.limit_reached(&request.client_id)),
-                _ => Err(unexpected("answer of the insert_request script")),
+            let item = InsertItem {
+                now: now_ms,
+                keys: [
+                    key,
+                    self.keys.client(&request.client_id),
+                    self.keys.subject(&request.subject),
+                ],
+                args,
+            };
+            return match self
+                .inserts
+                .insert(item, self.link.response_timeout())
+                .await?
+            {
+                Inserted::Ok => Ok(()),
+                Inserted::Duplicate => Err(StoreError::DuplicateKey),
+                Inserted::Limit => Err(self.limit_reached(&request.client_id)),
             };
         }
         let mut call = self

@@ -304,3 +304,73 @@ fn the_default_settings_are_documented_ones() {
     assert_eq!(c.eviction_policy, EvictionCheck::Warn);
     assert_eq!(c.ttl_margin, Duration::from_secs(30));
 }
+
+/// Inserts that arrive together go to Redis as shared script calls (one `ZADD` per set for
+/// the whole batch), so a burst costs Redis fewer calls than requests; each insert still
+/// gets its own answer and record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_inserts_shares_script_calls() {
+    use ciba_server::DeliveryMode;
+    use ciba_server::store::{RequestState, StoredRequest};
+
+    let redis = RedisServer::start();
+    let store = store_at(&redis.url(), "ciba:", 10_000).await;
+    let mut c = raw(&redis.url()).await;
+    let calls = |info: String| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
+            .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
+    };
+    let before = calls(
+        redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut c)
+            .await
+            .unwrap(),
+    );
+    let requests: Vec<StoredRequest> = (0..200)
+        .map(|i| StoredRequest {
+            auth_req_id: format!("burst-{i}"),
+            client_id: POLL.into(),
+            subject: "alice".into(),
+            delivery_mode: DeliveryMode::Poll,
+            notification_endpoint: None,
+            client_notification_token: None,
+            scopes: vec!["openid".into()],
+            acr_values: vec![],
+            binding_message: None,
+            issued_at: t0(),
+            expires_at: t0() + secs(60),
+            interval: 5,
+            last_poll: None,
+            state: RequestState::Pending,
+        })
+        .collect();
+    let answers = futures_util::future::join_all(
+        requests
+            .iter()
+            .map(|r| store.insert_request(r, t0() + secs(660), t0())),
+    )
+    .await;
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    let after = calls(
+        redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut c)
+            .await
+            .unwrap(),
+    );
+    let sent = after - before;
+    assert!(
+        sent < 100,
+        "200 concurrent inserts took {sent} script calls (expected batches)"
+    );
+    for r in &requests {
+        assert_eq!(
+            store.request(&r.auth_req_id, t0()).await.unwrap().as_ref(),
+            Some(r)
+        );
+    }
+    let listed = store.pending_requests(None, 500, t0()).await.unwrap();
+    assert_eq!(listed.len(), 200);
+}

@@ -774,6 +774,63 @@ async fn duplicate_inserts_are_refused_before_the_bound_is_charged(make: MakeSto
     ));
 }
 
+/// Inserts that arrive together (which RedisStore sends as one batch) each get their own
+/// answer: the per-client bound holds exactly, a repeated `auth_req_id` is refused for all
+/// but one, and every accepted request is stored and listed for its subject.
+async fn concurrent_inserts_each_get_their_own_answer(make: MakeStore<'_>) {
+    let store = make(40).await;
+    let of = |id: String, client: &str, subject: &str| StoredRequest {
+        subject: subject.into(),
+        ..request(&id, client, DeliveryMode::Poll, 60)
+    };
+    let mut requests: Vec<StoredRequest> = (0..60)
+        .map(|i| of(format!("greedy-{i}"), "greedy", "alice"))
+        .collect();
+    requests.extend((0..10).map(|i| of(format!("calm-{i}"), "calm", "bob")));
+    requests.extend((0..5).map(|_| of("twice".to_owned(), "calm", "bob")));
+    let store = &*store;
+    let answers = futures_util::future::join_all(
+        requests
+            .iter()
+            .map(|r| store.insert_request(r, t0() + secs(660), t0())),
+    )
+    .await;
+    let count = |f: &dyn Fn(&Result<(), StoreError>) -> bool, client: &str| {
+        requests
+            .iter()
+            .zip(&answers)
+            .filter(|(r, a)| r.client_id == client && f(a))
+            .count()
+    };
+    let ok = |a: &Result<(), StoreError>| a.is_ok();
+    let limited = |a: &Result<(), StoreError>| {
+        matches!(a, Err(StoreError::ClientLimitReached { limit: 40, .. }))
+    };
+    let duplicate = |a: &Result<(), StoreError>| matches!(a, Err(StoreError::DuplicateKey));
+    assert_eq!(count(&ok, "greedy"), 40, "{answers:?}");
+    assert_eq!(count(&limited, "greedy"), 20, "{answers:?}");
+    assert_eq!(count(&ok, "calm"), 11, "{answers:?}");
+    assert_eq!(count(&duplicate, "calm"), 4, "{answers:?}");
+    for (r, a) in requests.iter().zip(&answers) {
+        let stored = store.request(&r.auth_req_id, t0()).await.unwrap();
+        if a.is_ok() {
+            assert_eq!(stored.as_ref(), Some(r));
+        } else if r.client_id == "greedy" {
+            assert_eq!(stored, None, "{} was refused but stored", r.auth_req_id);
+        }
+    }
+    let alice = store
+        .pending_requests(Some("alice"), 100, t0())
+        .await
+        .unwrap();
+    let bob = store
+        .pending_requests(Some("bob"), 100, t0())
+        .await
+        .unwrap();
+    let all = store.pending_requests(None, 100, t0()).await.unwrap();
+    assert_eq!((alice.len(), bob.len(), all.len()), (40, 11, 51));
+}
+
 async fn pending_requests_lists_what_waits_for_the_user_soonest_expiry_first(make: MakeStore<'_>) {
     let store = make(ROOMY).await;
     let of = |id: &str, subject: &str, expires_in: u64| StoredRequest {
@@ -934,4 +991,5 @@ suite!(
     one_client_cannot_fill_the_store,
     duplicate_inserts_are_refused_before_the_bound_is_charged,
     pending_requests_lists_what_waits_for_the_user_soonest_expiry_first,
+    concurrent_inserts_each_get_their_own_answer,
 );
