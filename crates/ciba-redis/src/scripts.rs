@@ -195,9 +195,11 @@ if s == 'pending' then
   local early = h.l ~= nil and h.l ~= '' and now < tonumber(h.l) + interval * 1000
   redis.call('HSET', KEYS[1], 'l', int(now), 'lt', ARGV[4])
   if not early then return {'pending'} end
-  if interval + inc < MAX then
-    redis.call('HSET', KEYS[1], 'i', int(interval + inc))
-    return {'slow_down', int(interval + inc)}
+  -- Never past the remaining lifetime (whole seconds, rounded up), never lowered.
+  local slowed = math.min(interval + inc, math.max(math.ceil((tonumber(h.e) - now) / 1000), interval))
+  if slowed > interval and slowed < MAX then
+    redis.call('HSET', KEYS[1], 'i', int(slowed))
+    return {'slow_down', int(slowed)}
   end
   return {'slow_down', h.i}
 end

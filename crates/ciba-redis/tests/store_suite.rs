@@ -299,6 +299,39 @@ async fn slow_down_adds_five_seconds_cumulatively(make: MakeStore<'_>) {
     );
 }
 
+/// A burst of early polls cannot push the interval past the request's expiry: it stops at
+/// the remaining lifetime (rounded up to whole seconds) and is never lowered.
+async fn slow_down_stops_at_the_remaining_lifetime(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
+    // Expires at t0 + 60 s, interval 5.
+    insert(&*store, "r").await;
+    let at = |ms: u64| t0() + std::time::Duration::from_millis(ms);
+    assert_eq!(
+        store.poll("r", "c", 5, at(1_000)).await.unwrap(),
+        PollStatus::Pending
+    );
+    let mut last = 5;
+    for i in 0..40 {
+        match store.poll("r", "c", 5, at(1_500 + i)).await.unwrap() {
+            PollStatus::SlowDown { interval } => {
+                assert!(interval >= last, "lowered from {last} to {interval}");
+                assert!(interval <= 59, "{interval} s is past the 58.5 s left");
+                last = interval;
+            }
+            other => panic!("expected slow_down, got {other:?}"),
+        }
+    }
+    // 58.5 s were left: rounded up, 59.
+    assert_eq!(last, 59);
+    // Near the end, the interval is not lowered to what is left.
+    assert_eq!(
+        store.poll("r", "c", 5, at(59_500)).await.unwrap(),
+        PollStatus::SlowDown { interval: 59 }
+    );
+    let r = store.request("r", at(59_500)).await.unwrap().unwrap();
+    assert_eq!(r.interval, 59);
+}
+
 async fn an_expired_request_answers_expired_until_its_tombstone_goes_then_unknown(
     make: MakeStore<'_>,
 ) {
@@ -977,6 +1010,7 @@ suite!(
     a_request_is_completed_once,
     polling_a_pending_request_records_the_poll,
     slow_down_adds_five_seconds_cumulatively,
+    slow_down_stops_at_the_remaining_lifetime,
     an_expired_request_answers_expired_until_its_tombstone_goes_then_unknown,
     an_expired_push_request_reports_its_expiry_once,
     a_denial_is_reported_once,

@@ -300,3 +300,40 @@ fn approval_by_another_subject_or_with_unrequested_scopes_is_refused() {
             .is_none()
     );
 }
+
+#[test]
+fn a_burst_of_early_polls_never_pushes_the_interval_past_the_expiry() {
+    let h = Harness::new();
+    let ack = h.start(POLL, t0());
+    let id = ack.auth_req_id.as_str();
+    assert_eq!(
+        token_error(&h.poll(POLL, id, t0() + secs(5))).1,
+        "authorization_pending"
+    );
+    // 500 polls a second apart, each too early: without a ceiling the interval would
+    // reach 2,505 s against a 300 s lifetime.
+    let mut shown = Vec::new();
+    for i in 0..500 {
+        let at = t0() + secs(6) + std::time::Duration::from_millis(i);
+        let answer = h.poll(POLL, id, at);
+        assert_eq!(token_error(&answer).1, "slow_down");
+        let TokenOutcome::Respond(r) = &answer else {
+            panic!("expected an error, got {answer:?}");
+        };
+        let text = json_body(&r.response)["error_description"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let seconds: u64 = text
+            .split_whitespace()
+            .find_map(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("no number in {text:?}"));
+        shown.push(seconds);
+    }
+    // 294 s were left at the first early poll (6 s of 300), and the interval stops there.
+    assert_eq!(shown.first(), Some(&10));
+    assert_eq!(shown.iter().max(), Some(&294));
+    assert!(shown.windows(2).all(|w| w[0] <= w[1]), "{shown:?}");
+    let stored = h.pending_request(id, t0() + secs(7)).unwrap().unwrap();
+    assert_eq!(stored.interval, 294);
+}

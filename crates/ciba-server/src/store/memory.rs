@@ -308,6 +308,15 @@ impl Record {
     }
 }
 
+/// The interval after a `slow_down`: `interval + increment`, but never past the request's
+/// remaining lifetime in whole seconds (rounded up), and never below `interval`. A burst
+/// of early polls thus cannot push the interval beyond the request's expiry.
+fn slowed_interval(interval: u64, increment: u64, expires_at: SystemTime, now: SystemTime) -> u64 {
+    let left = expires_at.duration_since(now).unwrap_or(Duration::ZERO);
+    let left = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    interval.saturating_add(increment).min(left.max(interval))
+}
+
 impl MemoryStore {
     /// An empty store with the default settings.
     pub fn new() -> MemoryStore {
@@ -592,7 +601,12 @@ impl MemoryStore {
                 let early = record.poll_too_early(now);
                 record.last_poll = Some(now);
                 if early {
-                    record.interval = record.interval.saturating_add(interval_increment);
+                    record.interval = slowed_interval(
+                        record.interval,
+                        interval_increment,
+                        record.expires_at,
+                        now,
+                    );
                     PollStatus::SlowDown {
                         interval: record.interval,
                     }

@@ -154,7 +154,10 @@ pub trait Store: Send + Sync {
 
     /// A token request for `auth_req_id` by `client_id`: decides the answer and updates the
     /// request in the same step (see [`PollStatus`]). A request that belongs to another
-    /// client is [`PollStatus::Unknown`] and is left untouched.
+    /// client is [`PollStatus::Unknown`] and is left untouched. A poll before the interval
+    /// has elapsed since the last one adds `interval_increment` to the stored interval, but
+    /// never beyond the request's remaining lifetime in whole seconds (rounded up), and
+    /// never lowers it.
     fn poll<'a>(
         &'a self,
         auth_req_id: &'a str,
