@@ -168,13 +168,19 @@ pub(crate) fn encode_request(
     request: &StoredRequest,
     keep_until: SystemTime,
 ) -> Result<Vec<(&'static str, String)>, RedisStoreError> {
-    // The immutable part as JSON; the fields the scripts change are kept beside it.
-    let body = StoredRequest {
-        state: RequestState::Pending,
-        last_poll: None,
-        ..request.clone()
-    };
-    let body = serde_json::to_string(&body).map_err(|source| RedisStoreError::Encode { source })?;
+    // The immutable part as JSON; the fields the scripts change are kept beside it (and
+    // decoding reads them from there). A new pending request, the usual case, is written
+    // as it is; any other has its state and last poll blanked in a copy first.
+    let body = if request.state == RequestState::Pending && request.last_poll.is_none() {
+        serde_json::to_string(request)
+    } else {
+        serde_json::to_string(&StoredRequest {
+            state: RequestState::Pending,
+            last_poll: None,
+            ..request.clone()
+        })
+    }
+    .map_err(|source| RedisStoreError::Encode { source })?;
     let s = encode_state(&request.state)?;
     let push = request.delivery_mode == DeliveryMode::Push;
     Ok(vec![
