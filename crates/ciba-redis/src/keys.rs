@@ -95,6 +95,7 @@ fn purpose(p: ReplayPurpose) -> &'static str {
     match p {
         ReplayPurpose::ClientAssertion => "ca",
         ReplayPurpose::RequestObject => "ro",
+        ReplayPurpose::DpopProof => "dp",
     }
 }
 
