@@ -587,3 +587,39 @@ fn registration_refuses_push_clients_with_bound_tokens() {
         );
     }
 }
+
+#[test]
+fn a_certificate_bound_private_key_jwt_client_without_a_certificate_is_invalid_request() {
+    let config = base_config();
+    let mut registry = StaticClientRegistry::new();
+    let mut m = ClientMetadata::new(SIGNED);
+    m.token_endpoint_auth_method = AuthMethod::PrivateKeyJwt;
+    m.jwks = Some(public_set(&["ps256"]));
+    m.grant_types = vec![CIBA_GRANT_TYPE.into()];
+    m.backchannel_token_delivery_mode = Some(DeliveryMode::Poll);
+    m.tls_client_certificate_bound_access_tokens = true;
+    registry.register(m, &config).unwrap();
+    let server = CibaServer::new(
+        config,
+        Arc::new(registry),
+        Arc::new(MemoryStore::new()),
+        Arc::new(DefaultTokenMinter::new(Arc::new(signer("es256")))),
+    );
+    let b = Bench {
+        server,
+        rng: TestRng::new(5),
+        op_keys: public_set(&["es256"]),
+    };
+    let now = t0();
+    let id = b.approved(&bc_request(SIGNED, &[]), now);
+    let later = now + secs(5);
+    let without = token_request(SIGNED, &id, later);
+    assert_eq!(
+        token_error(&b.token(&without, later)),
+        (400, "invalid_request".into())
+    );
+    let mut with = token_request(SIGNED, &id, later);
+    with.cert = Some(TlsClientCertificate::from_der(certificate("es256")));
+    let grant = issued(b.token(&with, later));
+    assert!(grant.tokens.confirmation.x5t_s256.is_some());
+}
