@@ -260,12 +260,12 @@ async fn flow(
         .unwrap();
     let tokens = client.wait_for_tokens(&ack).await.unwrap();
     assert_eq!(tokens.id_token.sub, "alice");
-    let at = tokens.tokens.access_token.expose();
+    let at = tokens.response.access_token.as_str();
     let claims = CompactJws::parse(at, &Limits::DEFAULT)
         .unwrap()
         .claims(&Limits::DEFAULT)
         .unwrap();
-    (claims, tokens.tokens.token_type)
+    (claims, tokens.response.token_type)
 }
 
 #[tokio::test]
