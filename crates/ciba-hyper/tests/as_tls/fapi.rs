@@ -268,8 +268,8 @@ async fn flow(
     (claims, tokens.response.token_type)
 }
 
-#[tokio::test]
-async fn fapi_client_gets_dpop_bound_tokens_by_poll_and_ping_over_https() {
+/// Poll and ping with DPoP-bound tokens over https.
+pub async fn dpop_bound_flows() {
     let ca = TestCa::new();
     let cert = client_certificate(&ca);
     let op = fapi_as(&ca, &cert.jwk).await;
@@ -287,8 +287,8 @@ async fn fapi_client_gets_dpop_bound_tokens_by_poll_and_ping_over_https() {
     op.receiver.shutdown().await;
 }
 
-#[tokio::test]
-async fn fapi_client_gets_certificate_bound_tokens_by_poll_and_ping_over_mutual_tls() {
+/// Poll and ping with certificate-bound tokens over mutual TLS.
+pub async fn certificate_bound_flows() {
     let ca = TestCa::new();
     let cert = client_certificate(&ca);
     let op = fapi_as(&ca, &cert.jwk).await;
@@ -309,8 +309,8 @@ async fn fapi_client_gets_certificate_bound_tokens_by_poll_and_ping_over_mutual_
     op.receiver.shutdown().await;
 }
 
-#[tokio::test]
-async fn without_its_certificate_a_self_signed_mtls_client_is_refused_over_https() {
+/// A self-signed mTLS client without its certificate, or with another one, is refused.
+pub async fn refused_without_its_certificate() {
     let ca = TestCa::new();
     let cert = client_certificate(&ca);
     let op = fapi_as(&ca, &cert.jwk).await;
