@@ -1,7 +1,12 @@
 //! The client side of the FAPI-CIBA profile (`ClientConfig::profile`): each clause that
 //! applies to the client, refused before anything is sent.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 

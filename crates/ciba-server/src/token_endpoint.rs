@@ -37,6 +37,7 @@ use crate::incoming::{FormPostError, IncomingRequest};
 use crate::minter::{MintError, MintRequest, MintedTokens};
 use crate::response::{ProtocolError, Rejection, json_response};
 use crate::server::CibaServer;
+use crate::server::token_fingerprint;
 use crate::store::{PollStatus, RequestState, StoreError};
 
 /// The seconds added to a request's interval at each `slow_down` (CIBA Core section 11).
@@ -318,6 +319,20 @@ impl CibaServer {
         }
     }
 
+    /// What the unexpired access token `access_token` (as issued at this token endpoint) is
+    /// bound to: its `cnf` for an introspection answer. `None` for a bearer token, or one
+    /// that is unknown or expired.
+    pub async fn token_confirmation(
+        &self,
+        access_token: &str,
+        now: SystemTime,
+    ) -> Result<Option<Confirmation>, StoreError> {
+        match token_fingerprint(access_token) {
+            Some(fp) => self.store.confirmation(&fp, now).await,
+            None => Ok(None),
+        }
+    }
+
     /// What the tokens of this request are bound to (see the module docs).
     async fn confirmation(
         &self,
@@ -445,9 +460,20 @@ impl CibaServer {
             now,
             rng,
         )?;
-        self.store
-            .attach_tokens(auth_req_id, &fingerprints(&tokens, now), now)
-            .await?;
+        let issued = fingerprints(&tokens, now);
+        self.store.attach_tokens(auth_req_id, &issued, now).await?;
+        if tokens.confirmation.is_bound()
+            && let Some(access) = issued.first()
+        {
+            self.store
+                .record_confirmation(
+                    &access.fingerprint,
+                    &tokens.confirmation,
+                    access.expires_at,
+                    now,
+                )
+                .await?;
+        }
         let mut body = Map::new();
         body.insert("access_token".into(), tokens.access_token.expose().into());
         body.insert("token_type".into(), tokens.token_type.clone().into());

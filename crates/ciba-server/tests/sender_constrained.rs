@@ -231,6 +231,22 @@ fn dpop_proof_yields_dpop_token_type_and_cnf_jkt() {
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["iss"], ISSUER);
     assert!(claims["jti"].as_str().unwrap().len() >= 43);
+    // The binding is recorded for introspection, for as long as the token lives.
+    let at = body["access_token"].as_str().unwrap();
+    let recorded = block_on(b.server.token_confirmation(at, later)).unwrap();
+    assert_eq!(
+        recorded.and_then(|c| c.jkt).as_deref(),
+        Some(key.thumbprint())
+    );
+    let expired = later + secs(3601);
+    assert_eq!(
+        block_on(b.server.token_confirmation(at, expired)).unwrap(),
+        None
+    );
+    assert_eq!(
+        block_on(b.server.token_confirmation("not-a-token", later)).unwrap(),
+        None
+    );
 }
 
 #[test]
