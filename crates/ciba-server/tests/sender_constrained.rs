@@ -639,3 +639,72 @@ fn a_certificate_bound_private_key_jwt_client_without_a_certificate_is_invalid_r
     let grant = issued(b.token(&with, later));
     assert!(grant.tokens.confirmation.x5t_s256.is_some());
 }
+
+mod arbitrary {
+    //! Arbitrary certificates and DPoP headers never panic the endpoints.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn mutated_certificate() -> impl Strategy<Value = Vec<u8>> {
+        let original = certificate("es256");
+        let len = original.len();
+        prop_oneof![
+            prop::collection::vec((0..len, any::<u8>()), 1..6).prop_map(move |edits| {
+                let mut der = original.clone();
+                for (i, b) in edits {
+                    der[i] = b;
+                }
+                der
+            }),
+            (0..len).prop_map({
+                let original = certificate("es256");
+                move |cut| original[..cut].to_vec()
+            }),
+            prop::collection::vec(any::<u8>(), 0..500),
+        ]
+    }
+
+    fn dpop_header() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[ -~]{0,300}",
+            "[A-Za-z0-9_-]{1,200}\\.[A-Za-z0-9_-]{1,300}\\.[A-Za-z0-9_-]{0,100}",
+            // A real header with a garbled payload or signature.
+            ("[A-Za-z0-9_-]{0,200}", "[A-Za-z0-9_-]{0,100}").prop_map(|(payload, sig)| {
+                let p = custom_proof(&signer("es256"), good_header(), good_claims(t0(), "x"));
+                let header = p.split('.').next().unwrap_or_default().to_owned();
+                format!("{header}.{payload}.{sig}")
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_client_certificates_never_panic_self_signed_authentication(
+            der in mutated_certificate(),
+        ) {
+            let b = bench();
+            match block_on(b.server.authenticate_request(&cert_bc(der).incoming(), t0(), &b.rng)) {
+                ciba_server::BackchannelOutcome::Respond(r) => {
+                    prop_assert_eq!(r.response.status().as_u16(), 401);
+                }
+                // A mutation outside the public key (say, in the signature) still matches.
+                ciba_server::BackchannelOutcome::UserIdentification(_) => {}
+            }
+        }
+
+        #[test]
+        fn arbitrary_dpop_headers_never_panic_and_are_invalid_dpop_proof(
+            value in dpop_header(),
+        ) {
+            let b = bench();
+            let Ok(header) = HeaderValue::from_str(&value) else { return Ok(()) };
+            let mut req = dpop_token_req("unknown-auth-req-id");
+            req.headers.insert("dpop", header);
+            let (status, error) = token_error(&b.token(&req, t0()));
+            prop_assert_eq!(status, 400);
+            prop_assert_eq!(error, "invalid_dpop_proof");
+        }
+    }
+}
