@@ -2,7 +2,7 @@
 //!
 //! A CIBA token request that carries a `DPoP` header is checked in full before the stored
 //! request is touched: exactly one header; the proof checks of ciba-core's
-//! [`verify_proof`](ciba_core::dpop::verify_proof) (`typ` `dpop+jwt`, an asymmetric `alg`
+//! [`verify_proof`] (`typ` `dpop+jwt`, an asymmetric `alg`
 //! from [`DpopSettings::algorithms`], a public `jwk` without private members that verifies
 //! the signature, `htm` `POST`, `htu` the token endpoint, `iat` at most
 //! [`DpopSettings::max_age`] old and at most the clock skew ahead); the server nonce when
