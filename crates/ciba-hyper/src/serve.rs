@@ -251,7 +251,7 @@ where
             // Small request/response exchanges: do not let Nagle's algorithm hold back the
             // answer.
             let _ = stream.set_nodelay(true);
-            let mut service = Bounded {
+            let service = Bounded {
                 inner: make(),
                 body_timeout: options.body_timeout,
                 request_timeout: options.request_timeout,
@@ -269,6 +269,7 @@ where
                             tokio::time::timeout(header_timeout, acceptor.accept(stream)).await;
                         match handshake {
                             Ok(Ok(tls)) => {
+                                let mut service = service;
                                 service.peer = tls
                                     .get_ref()
                                     .1
