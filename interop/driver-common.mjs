@@ -28,6 +28,7 @@ export function parseDriverArgs() {
       mode: { type: 'string', default: 'poll' },
       'notification-port': { type: 'string', default: '0' },
       expect: { type: 'string', default: 'approve' },
+      dpop: { type: 'boolean', default: false },
     },
   });
   const fail = (msg) => { console.error(`usage error: ${msg}`); process.exit(2); };
@@ -54,6 +55,7 @@ export function parseDriverArgs() {
     mode: v.mode,
     notificationPort: Number(v['notification-port']),
     expect: v.expect,
+    dpop: v.dpop,
   };
 }
 
@@ -154,6 +156,7 @@ export function finish(expect, result) {
     claims: result.claims ?? {},
     polls: result.polls ?? 0,
     error: result.error ?? null,
+    token_type: result.token_type ?? null,
   };
   if (result.notified !== undefined) line.notified = result.notified;
   process.stdout.write(`${JSON.stringify(line)}\n`);

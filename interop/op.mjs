@@ -156,6 +156,8 @@ const configuration = {
   },
   features: {
     devInteractions: { enabled: false },
+    // DPoP-bound tokens for clients that send proofs (the DPoP cells of the matrix).
+    dPoP: { enabled: true },
     ciba: {
       enabled: true,
       deliveryModes: ['poll', 'ping'],

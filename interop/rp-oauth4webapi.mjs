@@ -8,6 +8,7 @@
 //     [--login-hint alice] [--scope "openid email"] [--binding-message M]
 //     [--requested-expiry SECONDS] [--id-token-alg RS256]
 //     [--mode poll|ping] [--notification-port N] [--expect approve|deny|expire]
+//     [--dpop]
 //
 // Polling is written out here (oauth4webapi has no poll loop): wait
 // `interval` (5 s when the OP sends none), request, repeat on
@@ -38,6 +39,9 @@ try {
   else if (a.authMethod === 'client_secret_post') auth = oauth.ClientSecretPost(a.clientSecret);
   else auth = oauth.PrivateKeyJwt(await loadPrivateKey(a.privateKeyFile));
 
+  // --dpop: every token request carries a DPoP proof of a fresh ES256 key.
+  const DPoP = a.dpop ? oauth.DPoP(c, await oauth.generateKeyPair('ES256')) : undefined;
+
   if (a.mode === 'ping') receiver = await startNotificationReceiver(a.notificationPort);
   const br = await oauth.processBackchannelAuthenticationResponse(
     as,
@@ -59,7 +63,9 @@ try {
     if (a.mode === 'poll') await sleep(interval * 1000);
     if (Date.now() > deadline) throw new Error('gave up polling: past expires_in + 30 s');
     result.polls += 1;
-    response = await oauth.backchannelAuthenticationGrantRequest(as, c, auth, br.auth_req_id, opts);
+    response = await oauth.backchannelAuthenticationGrantRequest(
+      as, c, auth, br.auth_req_id, { ...opts, DPoP },
+    );
     try {
       tokens = await oauth.processBackchannelAuthenticationGrantResponse(as, c, response);
       break;
@@ -75,7 +81,7 @@ try {
   const claims = oauth.getValidatedIdTokenClaims(tokens);
   if (claims) await oauth.validateApplicationLevelSignature(as, response, opts);
   else if (a.scope.split(' ').includes('openid')) throw new Error('no ID token in the token response');
-  Object.assign(result, { outcome: 'tokens', claims });
+  Object.assign(result, { outcome: 'tokens', claims, token_type: tokens.token_type });
 } catch (err) {
   Object.assign(result, classifyError(err));
 } finally {

@@ -7,12 +7,14 @@
 //     [--login-hint alice] [--scope "openid email"] [--binding-message M]
 //     [--requested-expiry SECONDS] [--id-token-alg RS256]
 //     [--mode poll|ping] [--notification-port N] [--expect approve|deny|expire]
+//     [--dpop]
 //
 // Discovery, backchannel authentication request, then either polling
 // (pollBackchannelAuthenticationGrant) or, in ping mode, waiting for the
 // notification on its own 127.0.0.1 receiver and making one token request.
 // The ID token's claims are validated by openid-client and its signature
-// against the issuer's JWKS (enableNonRepudiationChecks).
+// against the issuer's JWKS (enableNonRepudiationChecks). With --dpop every
+// token request carries a DPoP proof of a fresh ES256 key (getDPoPHandle).
 // Prints one JSON line: {"outcome","claims","polls","error"[,"notified"]};
 // exit 0 iff outcome matches --expect.
 
@@ -46,6 +48,10 @@ try {
     return fetch(url, options);
   };
 
+  const DPoP = a.dpop
+    ? client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'))
+    : undefined;
+
   if (a.mode === 'ping') receiver = await startNotificationReceiver(a.notificationPort);
   const br = await client.initiateBackchannelAuthentication(
     config,
@@ -59,15 +65,18 @@ try {
     // (expired_token) and not by openid-client's default abort at expires_in.
     tokens = await client.pollBackchannelAuthenticationGrant(config, br, undefined, {
       signal: AbortSignal.timeout((br.expires_in + 30) * 1000),
+      DPoP,
     });
   } else {
     result.notified = await receiver.waitFor(br.auth_req_id, (br.expires_in + 2) * 1000);
-    tokens = await client.genericGrantRequest(config, CIBA_GRANT, { auth_req_id: br.auth_req_id });
+    tokens = await client.genericGrantRequest(
+      config, CIBA_GRANT, { auth_req_id: br.auth_req_id }, { DPoP },
+    );
   }
 
   const claims = tokens.claims();
   if (a.scope.split(' ').includes('openid') && !claims) throw new Error('no ID token in the token response');
-  Object.assign(result, { outcome: 'tokens', claims });
+  Object.assign(result, { outcome: 'tokens', claims, token_type: tokens.token_type });
 } catch (err) {
   Object.assign(result, classifyError(err));
 } finally {

@@ -419,9 +419,17 @@ struct Cell {
     secret: String,
     binding_message: String,
     notification_port: Option<u16>,
+    /// The client sends DPoP proofs, is registered with `dpop_bound_access_tokens`, and
+    /// must get `token_type` DPoP.
+    dpop: bool,
 }
 
 impl Cell {
+    /// The `token_type` an approved flow must end with.
+    fn token_type(&self) -> &'static str {
+        if self.dpop { "DPoP" } else { "Bearer" }
+    }
+
     /// A rough duration, to start the long cells first.
     fn estimate(&self) -> u32 {
         match (self.client.server(), self.mode, self.expect) {
@@ -491,9 +499,35 @@ fn plan(transports: &[Transport]) -> Result<(Vec<Cell>, HashMap<String, TcpListe
                         client_id,
                         binding_message: format!("cell-{n}"),
                         notification_port,
+                        dpop: false,
                     });
                 }
             }
+        }
+        // DPoP-bound tokens (RFC 9449): one approved flow per mode, client_secret_basic.
+        for mode in [Mode::Poll, Mode::Ping] {
+            let n = cells.len() + 1;
+            let client_id = format!("{}-{mode}-basic-dpop", client.id_prefix());
+            let notification_port = match mode {
+                Mode::Poll => None,
+                Mode::Ping => {
+                    let (port, listener) = hold_free_port()?;
+                    ports.insert(client_id.clone(), listener);
+                    Some(port)
+                }
+            };
+            cells.push(Cell {
+                n,
+                client,
+                mode,
+                auth: Auth::Basic,
+                expect: Expect::Approve,
+                secret: format!("{client_id}-{}", random_hex(16)),
+                client_id,
+                binding_message: format!("cell-{n}"),
+                notification_port,
+                dpop: true,
+            });
         }
     }
     Ok((cells, ports))
@@ -793,6 +827,9 @@ impl<'a> Matrix<'a> {
         cmd.args(["--login-hint", LOGIN_HINT, "--scope", scope]);
         cmd.args(["--binding-message", &cell.binding_message]);
         cmd.args(["--mode", &cell.mode.to_string()]);
+        if cell.dpop {
+            cmd.arg("--dpop");
+        }
         cmd
     }
 }
@@ -925,7 +962,7 @@ fn check_login(
                     }
                 }
                 let token_type = tr.and_then(|t| t.get("token_type")).and_then(Json::as_str);
-                if !token_type.is_some_and(|t| t.eq_ignore_ascii_case("Bearer")) {
+                if !token_type.is_some_and(|t| t.eq_ignore_ascii_case(cell.token_type())) {
                     problems.push(format!("token_type is {token_type:?}"));
                 }
             }
@@ -981,6 +1018,10 @@ fn check_driver(
     }
     if outcome == "tokens" {
         check_claims(result.get("claims"), cell, server, None, &mut problems);
+        let token_type = result.get("token_type").and_then(Json::as_str);
+        if !token_type.is_some_and(|t| t.eq_ignore_ascii_case(cell.token_type())) {
+            problems.push(format!("token_type is {token_type:?}"));
+        }
     }
     if cell.mode == Mode::Poll && cell.expect == Expect::Approve {
         let polls = result.get("polls").and_then(Json::as_f64).unwrap_or(0.0);
@@ -1063,6 +1104,9 @@ fn write_clients(path: &Path, cells: &[Cell], kind: ServerKind, keys: &Path) -> 
             ServerKind::CibaServe => {
                 m.push("\"id_token_signed_response_alg\":\"EdDSA\"".to_owned());
             }
+        }
+        if cell.dpop {
+            m.push("\"dpop_bound_access_tokens\":true".to_owned());
         }
         if let Some(port) = cell.notification_port {
             m.push(format!(
@@ -1215,7 +1259,11 @@ fn print_table(rows: &[Row]) {
                 r.cell.client.label().to_owned(),
                 r.cell.client.server().label().to_owned(),
                 r.cell.mode.to_string(),
-                r.cell.auth.method().to_owned(),
+                if r.cell.dpop {
+                    format!("{} + DPoP", r.cell.auth.method())
+                } else {
+                    r.cell.auth.method().to_owned()
+                },
                 r.cell.expect.word().to_owned(),
                 r.outcome.clone(),
                 format!("{:.1}", r.secs),

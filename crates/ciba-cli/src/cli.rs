@@ -454,7 +454,7 @@ pub(crate) struct LoginArgs {
     #[arg(long, value_name = "T")]
     pub(crate) notification_token: Option<String>,
     /// Bind the tokens to a fresh DPoP key (RFC 9449); the provider must support DPoP
-    /// (`ciba serve` does not).
+    /// (`ciba serve` and oidc-provider with DPoP enabled do).
     #[arg(long)]
     pub(crate) dpop: bool,
     /// Accept plain http endpoints on loopback hosts (local development only).

@@ -143,6 +143,20 @@ pub enum RequestError {
     /// which means it does not accept signed authentication requests.
     #[error("the OP does not support signed authentication requests")]
     SignedRequestsNotSupported,
+    /// The client's profile (FAPI-CIBA) requires a signed authentication request: use
+    /// [`AuthRequest::build_signed`].
+    #[error("the client's profile requires a signed authentication request")]
+    SignedRequestRequired,
+    /// The client's profile (FAPI-CIBA) requires a `binding_message` with every request.
+    #[error("the client's profile requires a binding_message")]
+    BindingMessageRequired,
+    /// The client's profile (FAPI-CIBA) does not allow this request-object algorithm (PS256
+    /// and ES256 only).
+    #[error("the client's profile does not allow {alg} for request objects")]
+    AlgorithmNotAllowedByProfile {
+        /// The signer's algorithm.
+        alg: JwsAlgorithm,
+    },
     /// Signed requests must use an asymmetric algorithm (CIBA 7.1.1); HMAC is refused.
     #[error("{alg} is symmetric; signed authentication requests need an asymmetric algorithm")]
     SymmetricSigningAlgorithm {
@@ -464,6 +478,9 @@ impl AuthRequest {
             }
             None => {}
         }
+        if client.config().profile.is_fapi() && self.binding_message.is_none() {
+            return Err(RequestError::BindingMessageRequired);
+        }
         if self.binding_message.as_deref() == Some("") {
             return Err(RequestError::EmptyParameter {
                 name: "binding_message".to_owned(),
@@ -558,6 +575,9 @@ impl AuthRequest {
         rng: &dyn Random,
     ) -> Result<http::Request<Vec<u8>>, Error> {
         self.validate(client)?;
+        if client.config().profile.is_fapi() {
+            return Err(RequestError::SignedRequestRequired.into());
+        }
         let params = self
             .members()
             .into_iter()
@@ -601,6 +621,9 @@ impl AuthRequest {
             .ok_or(RequestError::SignedRequestsNotSupported)?;
         if !supported.iter().any(|a| a == alg.as_str()) {
             return Err(RequestError::SigningAlgorithmNotSupported { alg }.into());
+        }
+        if !client.config().profile.allows_algorithm(alg) {
+            return Err(RequestError::AlgorithmNotAllowedByProfile { alg }.into());
         }
         let lifetime = self.request_lifetime;
         if lifetime < Duration::from_secs(1) || lifetime > MAX_REQUEST_LIFETIME {

@@ -14,6 +14,7 @@ use crate::error::{ConfigError, Error};
 use crate::jose::JwsAlgorithm;
 use crate::limits::Limits;
 use crate::metadata::ServerMetadata;
+use crate::profile::Profile;
 use crate::random::Random;
 
 /// What the client registered with the OP, plus local policy.
@@ -38,6 +39,13 @@ pub struct ClientConfig {
     /// exactly this algorithm and refuses every other, whatever the OP advertises; unset, it
     /// accepts the asymmetric algorithms the OP advertises.
     pub id_token_signed_response_alg: Option<JwsAlgorithm>,
+    /// The security profile (default [`Profile::Default`]). [`Profile::FapiCiba`] makes
+    /// [`Client::new`] refuse push mode, client authentication other than `private_key_jwt`
+    /// (PS256, ES256) or mutual TLS, and ID token algorithms other than PS256 and ES256;
+    /// [`AuthRequest`](crate::AuthRequest) then only builds signed requests with a
+    /// `binding_message`, and [`Poller`](crate::Poller) needs a DPoP key unless the client
+    /// uses mutual TLS.
+    pub profile: Profile,
 }
 
 impl ClientConfig {
@@ -57,8 +65,40 @@ impl ClientConfig {
             endpoint_policy: EndpointPolicy::HTTPS_ONLY,
             limits: Limits::DEFAULT,
             id_token_signed_response_alg: None,
+            profile: Profile::Default,
         }
     }
+}
+
+/// The clauses of the configuration's profile that the configuration itself must meet.
+fn check_profile(config: &ClientConfig) -> Result<(), ConfigError> {
+    if !config.profile.is_fapi() {
+        return Ok(());
+    }
+    let refuse = |reason| Err(ConfigError::InvalidClient { reason });
+    if config.delivery_mode == DeliveryMode::Push {
+        return refuse("the FAPI-CIBA profile does not allow push mode");
+    }
+    match &config.auth {
+        ClientAuth::PrivateKeyJwt(signer)
+            if !config.profile.allows_algorithm(signer.algorithm()) =>
+        {
+            return refuse("the FAPI-CIBA profile allows only PS256 and ES256 client assertions");
+        }
+        ClientAuth::PrivateKeyJwt(_)
+        | ClientAuth::TlsClientAuth
+        | ClientAuth::SelfSignedTlsClientAuth => {}
+        _ => {
+            return refuse("the FAPI-CIBA profile requires private_key_jwt or mutual TLS");
+        }
+    }
+    if config
+        .id_token_signed_response_alg
+        .is_some_and(|a| !config.profile.allows_algorithm(a))
+    {
+        return refuse("the FAPI-CIBA profile allows only PS256 and ES256 ID tokens");
+    }
+    Ok(())
 }
 
 /// A CIBA client bound to one OP: checked configuration and metadata, ready to build requests.
@@ -107,6 +147,7 @@ impl Client {
             }
             .into());
         }
+        check_profile(&config)?;
         Ok(Client {
             config,
             metadata,

@@ -292,6 +292,9 @@ pub struct VerifiedProof {
     pub iat: SystemTime,
     /// The algorithm it was signed with.
     pub alg: JwsAlgorithm,
+    /// The proof's `nonce` claim, if any (for a server that checks its nonces itself rather
+    /// than passing one `expected_nonce`).
+    pub nonce: Option<String>,
 }
 
 /// Verifies a DPoP proof received with a `expected_htm` request to `expected_htu` at `now`
@@ -383,6 +386,10 @@ pub fn verify_proof(
         jti: jti.to_owned(),
         iat: from_unix_seconds(iat),
         alg,
+        nonce: match claims.get("nonce") {
+            Some(Value::String(n)) if is_nonce(n) => Some(n.clone()),
+            _ => None,
+        },
     })
 }
 

@@ -448,6 +448,14 @@ impl IdTokenValidator {
         );
         v.limits = *client.limits();
         let config = client.config();
+        if config.profile.is_fapi() {
+            // FAPI: PS256 and ES256 only, whatever the OP advertises.
+            v.algorithms = AlgorithmPolicy::only(
+                crate::profile::FAPI_ALGORITHMS
+                    .into_iter()
+                    .filter(|a| v.algorithms.allowed().contains(a)),
+            );
+        }
         if let Some(alg) = config.id_token_signed_response_alg {
             v = v.registered_alg(alg);
             if let (true, ClientAuth::SecretBasic(secret) | ClientAuth::SecretPost(secret)) =

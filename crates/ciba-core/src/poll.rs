@@ -83,7 +83,7 @@ use crate::ack::{AuthReqId, AuthRequestAck, DEFAULT_INTERVAL};
 use crate::client::Client;
 use crate::delivery_mode::DeliveryMode;
 use crate::dpop::{DpopKey, is_nonce, is_use_dpop_nonce, nonce_from_response};
-use crate::error::{Error, ParseError};
+use crate::error::{ConfigError, Error, ParseError};
 use crate::id_token::{IdTokenContext, IdTokenError, IdTokenValidator};
 use crate::jose::JwkSet;
 use crate::oauth_error::{ErrorCode, OAuthError};
@@ -377,6 +377,19 @@ impl Poller {
             });
         grant.validate(client)?;
         client.token_endpoint()?;
+        let profile = client.config().profile;
+        if profile.is_fapi() {
+            let sender_constrained = match &config.dpop {
+                Some(key) => profile.allows_algorithm(key.algorithm()),
+                None => client.config().auth.uses_mtls(),
+            };
+            if !sender_constrained {
+                return Err(ConfigError::InvalidClient {
+                    reason: "the FAPI-CIBA profile requires sender-constrained tokens: a PS256 or ES256 DPoP key, or mutual TLS",
+                }
+                .into());
+            }
+        }
         let interval = if interval.is_zero() {
             DEFAULT_INTERVAL
         } else {

@@ -132,7 +132,7 @@ pub use limits::{
     DEFAULT_REQUEST_TIMEOUT, ReceiverOptions, RequestBody, ServeOptions,
 };
 pub use receiver::{NotificationReceiver, NotificationService};
-pub use serve::{RunningServer, ServiceFuture, serve_fn, serve_fn_with};
+pub use serve::{PeerCertificate, RunningServer, ServiceFuture, serve_fn, serve_fn_with};
 pub use transport::{DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, HttpClient};
 
 /// The CIBA client over hyper: [`ciba_client::CibaClient`] with this crate's [`HttpClient`].

@@ -102,10 +102,29 @@ where
         + Sync
         + 'static,
 {
-    accept_loop(listener, options, move || {
+    accept_loop(listener, options, Transport::Plain, move || {
         TowerToHyperService::new(service.clone())
     })
 }
+
+/// What the accept loop does with each TCP connection before HTTP: nothing, or a TLS
+/// handshake (feature `tls`) whose client certificate, if any, goes with every request of
+/// the connection as a [`PeerCertificate`] extension.
+#[derive(Clone)]
+pub(crate) enum Transport {
+    /// Plain HTTP/1.1.
+    Plain,
+    /// HTTP/1.1 over TLS.
+    #[cfg(feature = "tls")]
+    Tls(tokio_rustls::TlsAcceptor),
+}
+
+/// The end-entity certificate (DER) a client presented in the TLS handshake of the
+/// connection a request came on. Servers started with TLS put it in each request's
+/// extensions; the authorization server hands it to ciba-server for mutual-TLS client
+/// authentication and certificate-bound tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCertificate(pub Vec<u8>);
 
 /// Serves `handler` on `listener` (HTTP/1.1) with the default [`ServeOptions`], in a spawned
 /// task, until the returned [`RunningServer`] is shut down or dropped. For applications that
@@ -133,7 +152,7 @@ where
     H: Fn(http::Request<RequestBody>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = http::Response<Full<Bytes>>> + Send + 'static,
 {
-    accept_loop(listener, options, move || {
+    accept_loop(listener, options, Transport::Plain, move || {
         let handler = handler.clone();
         hyper::service::service_fn(move |request| {
             let response = handler(request);
@@ -153,6 +172,7 @@ struct Bounded<S> {
     inner: S,
     body_timeout: Duration,
     request_timeout: Duration,
+    peer: Option<PeerCertificate>,
 }
 
 impl<S> hyper::service::Service<http::Request<Incoming>> for Bounded<S>
@@ -169,7 +189,10 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, RequestTimedOut>> + Send>>;
 
     fn call(&self, request: http::Request<Incoming>) -> Self::Future {
-        let request = request.map(|body| RequestBody::new(body, self.body_timeout));
+        let mut request = request.map(|body| RequestBody::new(body, self.body_timeout));
+        if let Some(peer) = &self.peer {
+            request.extensions_mut().insert(peer.clone());
+        }
         let answer = self.inner.call(request);
         let timeout = self.request_timeout;
         Box::pin(async move {
@@ -184,9 +207,10 @@ where
 
 /// The accept loop: while fewer than `options.max_connections` are open, accepts and serves
 /// each connection in its own task with a fresh service from `make`, under the limits.
-fn accept_loop<M, S>(
+pub(crate) fn accept_loop<M, S>(
     listener: TcpListener,
     options: ServeOptions,
+    transport: Transport,
     make: M,
 ) -> std::io::Result<RunningServer>
 where
@@ -231,14 +255,40 @@ where
                 inner: make(),
                 body_timeout: options.body_timeout,
                 request_timeout: options.request_timeout,
+                peer: None,
             };
             let header_timeout = options.header_timeout;
+            let transport = transport.clone();
             connections.spawn(async move {
-                let served = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(header_timeout)
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let served = match transport {
+                    Transport::Plain => serve_http1(stream, service, header_timeout).await,
+                    #[cfg(feature = "tls")]
+                    Transport::Tls(acceptor) => {
+                        // The handshake gets the head timeout too.
+                        let handshake =
+                            tokio::time::timeout(header_timeout, acceptor.accept(stream)).await;
+                        match handshake {
+                            Ok(Ok(tls)) => {
+                                let mut service = service;
+                                service.peer = tls
+                                    .get_ref()
+                                    .1
+                                    .peer_certificates()
+                                    .and_then(|chain| chain.first())
+                                    .map(|c| PeerCertificate(c.as_ref().to_vec()));
+                                serve_http1(tls, service, header_timeout).await
+                            }
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                Ok(())
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                Ok(())
+                            }
+                        }
+                    }
+                };
                 if let Err(e) = served {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
@@ -252,6 +302,29 @@ where
         stop: Some(stop),
         task: Some(task),
     })
+}
+
+/// Serves one HTTP/1.1 connection over `io`.
+async fn serve_http1<IO, S>(
+    io: IO,
+    service: Bounded<S>,
+    header_timeout: Duration,
+) -> Result<(), hyper::Error>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            http::Request<RequestBody>,
+            Response = http::Response<Full<Bytes>>,
+            Error = Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(TokioIo::new(io), service)
+        .await
 }
 
 /// Why a request body could not be collected.

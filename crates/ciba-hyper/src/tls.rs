@@ -80,6 +80,23 @@ pub fn client_config(roots: RootCertStore) -> Result<ClientConfig, rustls::Error
         .with_no_client_auth())
 }
 
+/// Like [`client_config`], presenting `chain` (the client's certificate first) and `key` to
+/// servers that ask for a client certificate: mutual TLS (RFC 8705) for
+/// `tls_client_auth`, `self_signed_tls_client_auth` and certificate-bound tokens.
+pub fn client_config_with_certificate(
+    roots: RootCertStore,
+    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> Result<ClientConfig, rustls::Error> {
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+}
+
 /// A connector for `https` (HTTP/2 or HTTP/1.1 by ALPN) and plain `http`, over `config`.
 pub(crate) fn connector(
     config: ClientConfig,

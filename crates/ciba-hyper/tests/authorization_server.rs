@@ -957,3 +957,27 @@ async fn a_failed_delivery_logs_endpoint_attempts_and_reason_but_not_the_bearer_
         assert!(!logs.contains(secret), "{secret} leaked:\n{logs}");
     }
 }
+
+/// A FAPI-CIBA client (ciba-client, `Profile::FapiCiba`) completes poll and ping flows
+/// against a FAPI-CIBA authorization server over https, with DPoP-bound tokens.
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn fapi_client_gets_dpop_bound_tokens_by_poll_and_ping_over_https() {
+    as_tls::fapi::dpop_bound_flows().await;
+}
+
+/// The same with certificate-bound tokens: `self_signed_tls_client_auth` over a real
+/// mutual-TLS handshake, tokens bound to the certificate (`cnf.x5t#S256`).
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn fapi_client_gets_certificate_bound_tokens_by_poll_and_ping_over_mutual_tls() {
+    as_tls::fapi::certificate_bound_flows().await;
+}
+
+/// A `self_signed_tls_client_auth` client without its certificate, or with a certificate
+/// whose key it did not register, is `invalid_client`.
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn a_self_signed_mtls_client_without_its_certificate_is_refused_over_https() {
+    as_tls::fapi::refused_without_its_certificate().await;
+}

@@ -59,6 +59,11 @@ impl Keys {
         self.tagged("rev", fingerprint, "")
     }
 
+    /// `{prefix}cnf:{fingerprint}`: a string, the JSON confirmation of a bound access token.
+    pub(crate) fn confirmation(&self, fingerprint: &str) -> String {
+        self.tagged("cnf", fingerprint, "")
+    }
+
     /// `{prefix}cli:{client_id}`: a sorted set (the per-client bound).
     pub(crate) fn client(&self, client_id: &str) -> String {
         self.tagged("cli", client_id, "")
@@ -95,6 +100,7 @@ fn purpose(p: ReplayPurpose) -> &'static str {
     match p {
         ReplayPurpose::ClientAssertion => "ca",
         ReplayPurpose::RequestObject => "ro",
+        ReplayPurpose::DpopProof => "dp",
     }
 }
 

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use ciba_core::random::{IDENTIFIER_BYTES, OsRandom, random_identifier};
-use ciba_server::Ticket;
 use ciba_server::store::{
     BoxFuture, CompleteStatus, Completion, PollStatus, ReplayKey, RequestState, Store, StoreError,
     StoredRequest, TokenFingerprint,
 };
+use ciba_server::{Confirmation, Ticket};
 use futures_util::future::join_all;
 
 use crate::batch::{InsertBatcher, InsertItem, Inserted};
@@ -704,6 +704,48 @@ impl RedisStore {
         }
     }
 
+    async fn record_confirmation_async(
+        &self,
+        fingerprint: &str,
+        confirmation: &Confirmation,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let (now, until) = (millis(now), millis(expires_at));
+        if until <= now {
+            return Ok(());
+        }
+        let json = serde_json::to_string(confirmation)
+            .map_err(|source| RedisStoreError::Encode { source })?;
+        // "until json": the lookup compares its own now with until, as is_revoked does.
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.keys.confirmation(fingerprint))
+            .arg(format!("{until} {json}"))
+            .arg("PX")
+            .arg(until - now + self.margin);
+        Ok(self.link.query::<()>("record_confirmation", &cmd).await?)
+    }
+
+    async fn confirmation_async(
+        &self,
+        fingerprint: &str,
+        now: SystemTime,
+    ) -> Result<Option<Confirmation>, StoreError> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(self.keys.confirmation(fingerprint));
+        let kept: Option<String> = self.link.query("confirmation", &cmd).await?;
+        let Some(kept) = kept else {
+            return Ok(None);
+        };
+        let corrupt = || unexpected("confirmation of a bound token");
+        let (until, json) = kept.split_once(' ').ok_or_else(corrupt)?;
+        let until: u64 = until.parse().map_err(|_| corrupt())?;
+        if millis(now) >= until {
+            return Ok(None);
+        }
+        serde_json::from_str(json).map(Some).map_err(|_| corrupt())
+    }
+
     async fn remember_jti_async(
         &self,
         key: &ReplayKey,
@@ -864,5 +906,23 @@ impl Store for RedisStore {
 
     fn remove_ticket<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move { Ok(self.delete_ticket("remove_ticket", id).await?.is_some()) })
+    }
+
+    fn record_confirmation<'a>(
+        &'a self,
+        fingerprint: &'a str,
+        confirmation: &'a Confirmation,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.record_confirmation_async(fingerprint, confirmation, expires_at, now))
+    }
+
+    fn confirmation<'a>(
+        &'a self,
+        fingerprint: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<Confirmation>, StoreError>> {
+        Box::pin(self.confirmation_async(fingerprint, now))
     }
 }

@@ -18,7 +18,7 @@ use ciba_server::store::{
     CompleteStatus, Completion, Grant, MemoryStoreConfig, PollStatus, ReplayKey, ReplayPurpose,
     RequestState, Store, StoreError, StoredRequest, TokenFingerprint,
 };
-use ciba_server::{DeliveryMode, Hint, MemoryStore, Ticket};
+use ciba_server::{Confirmation, DeliveryMode, Hint, MemoryStore, Ticket};
 use common::{Setup, TestRedis, secs, t0};
 use serde_json::Map;
 
@@ -489,6 +489,60 @@ async fn another_clients_request_is_unknown_and_untouched(make: MakeStore<'_>) {
     let now = store.request("r", t0() + secs(1)).await.unwrap().unwrap();
     assert_eq!(now.last_poll, r.last_poll);
     assert!(matches!(now.state, RequestState::Authorized(_)));
+}
+
+async fn a_dpop_proof_jti_has_its_own_replay_cache(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
+    let dpop = replay_key("c", ReplayPurpose::DpopProof, "j1");
+    assert!(
+        store
+            .remember_jti(&dpop, t0() + secs(60), t0())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remember_jti(&dpop, t0() + secs(60), t0() + secs(1))
+            .await
+            .unwrap()
+    );
+    let assertion = replay_key("c", ReplayPurpose::ClientAssertion, "j1");
+    assert!(
+        store
+            .remember_jti(&assertion, t0() + secs(60), t0())
+            .await
+            .unwrap()
+    );
+}
+
+async fn a_token_confirmation_is_kept_until_the_token_expires(make: MakeStore<'_>) {
+    let store = make(ROOMY).await;
+    let bound = Confirmation {
+        jkt: Some("jkt-1".into()),
+        x5t_s256: Some("x5t-1".into()),
+    };
+    store
+        .record_confirmation("fp-1", &bound, t0() + secs(60), t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.confirmation("fp-1", t0() + secs(59)).await.unwrap(),
+        Some(bound)
+    );
+    assert_eq!(
+        store.confirmation("fp-1", t0() + secs(60)).await.unwrap(),
+        None
+    );
+    assert_eq!(store.confirmation("fp-2", t0()).await.unwrap(), None);
+    // An already expired token is not recorded.
+    store
+        .record_confirmation("fp-3", &Confirmation::dpop("k"), t0(), t0() + secs(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.confirmation("fp-3", t0() - secs(1)).await.unwrap(),
+        None
+    );
 }
 
 async fn a_jti_is_remembered_once_until_it_expires(make: MakeStore<'_>) {
@@ -1017,6 +1071,8 @@ suite!(
     an_approved_request_is_redeemed_once,
     another_clients_request_is_unknown_and_untouched,
     a_jti_is_remembered_once_until_it_expires,
+    a_dpop_proof_jti_has_its_own_replay_cache,
+    a_token_confirmation_is_kept_until_the_token_expires,
     a_replay_after_redemption_revokes_the_attached_tokens,
     tokens_attached_after_a_replay_are_revoked_at_once,
     attaching_tokens_to_an_unredeemed_or_unknown_request_does_nothing,

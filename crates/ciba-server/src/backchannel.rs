@@ -160,6 +160,9 @@ pub enum BackchannelError {
     /// `request_uri` is not supported.
     #[error("request_uri is not supported")]
     RequestUriNotSupported,
+    /// The server's profile (FAPI-CIBA) requires a signed authentication request.
+    #[error("the authentication request must be signed (the request parameter)")]
+    SignedRequestRequired,
     /// The signed request object is unacceptable.
     #[error(transparent)]
     RequestObject(#[from] RequestObjectError),
@@ -445,6 +448,18 @@ impl CibaServer {
                 (map, false)
             }
         };
+
+        // The FAPI-CIBA profile: signed requests only, with a binding message (5.2.2).
+        if self.config.profile.is_fapi() {
+            if !signed {
+                return Err(BackchannelError::SignedRequestRequired);
+            }
+            if get_str(&params, "binding_message")?.is_none() {
+                return Err(BackchannelError::MissingParameter {
+                    name: "binding_message",
+                });
+            }
+        }
 
         // 5. Structure.
         let scope = get_str(&params, "scope")?

@@ -26,7 +26,8 @@ pub enum AuthMethod {
     PrivateKeyJwt,
     /// Mutual TLS with a PKI certificate (RFC 8705 section 2.1).
     TlsClientAuth,
-    /// Mutual TLS with a self-signed certificate (RFC 8705 section 2.2). Not supported here.
+    /// Mutual TLS with a self-signed certificate (RFC 8705 section 2.2): the certificate's
+    /// public key must be one of the client's registered `jwks`.
     SelfSignedTlsClientAuth,
     /// No authentication: a public client. CIBA refuses it.
     None,
@@ -64,13 +65,22 @@ impl AuthMethod {
     }
 
     /// The methods this crate can verify.
-    pub const SUPPORTED: [AuthMethod; 5] = [
+    pub const SUPPORTED: [AuthMethod; 6] = [
         AuthMethod::ClientSecretBasic,
         AuthMethod::ClientSecretPost,
         AuthMethod::ClientSecretJwt,
         AuthMethod::PrivateKeyJwt,
         AuthMethod::TlsClientAuth,
+        AuthMethod::SelfSignedTlsClientAuth,
     ];
+
+    /// True for the mutual-TLS methods of RFC 8705.
+    pub fn is_mtls(&self) -> bool {
+        matches!(
+            self,
+            AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth
+        )
+    }
 }
 
 impl fmt::Display for AuthMethod {
@@ -153,6 +163,14 @@ pub struct ClientMetadata {
     /// RFC 8705: an expected rfc822Name subject alternative name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_client_auth_san_email: Option<String>,
+    /// RFC 9449 section 5.2: the client always sends a DPoP proof to the token endpoint, and a
+    /// token request without one is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
+    /// RFC 8705 section 3.4: access tokens are bound to the client's TLS certificate
+    /// (`cnf.x5t#S256`), and a token request without one is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls_client_certificate_bound_access_tokens: bool,
     /// Members this struct does not model, kept as registered.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -195,6 +213,8 @@ impl ClientMetadata {
             tls_client_auth_san_uri: None,
             tls_client_auth_san_ip: None,
             tls_client_auth_san_email: None,
+            dpop_bound_access_tokens: false,
+            tls_client_certificate_bound_access_tokens: false,
             extra: Map::new(),
         }
     }

@@ -2,8 +2,10 @@
 //! (RFC 6749 section 2.3, OIDC Core section 9, RFC 7523, RFC 8705 section 2.1).
 //!
 //! Supported: `client_secret_basic` (with the RFC 6749 section 2.3.1 form-decoding of the id
-//! and secret), `client_secret_post`, `client_secret_jwt`, `private_key_jwt` and
-//! `tls_client_auth`. Public clients (`none`) are refused: CIBA requires authentication.
+//! and secret), `client_secret_post`, `client_secret_jwt`, `private_key_jwt`,
+//! `tls_client_auth` and `self_signed_tls_client_auth` (RFC 8705 section 2.2: the public key
+//! of the certificate presented in the handshake must be one of the client's registered
+//! `jwks`). Public clients (`none`) are refused: CIBA requires authentication.
 //! A request that presents more than one method is refused.
 
 use std::borrow::Cow;
@@ -23,6 +25,7 @@ use ciba_core::time::{from_unix_seconds, unix_seconds};
 use http::StatusCode;
 use http::header::AUTHORIZATION;
 
+use crate::certificate::certificate_key_matches;
 use crate::client::{AuthMethod, ClientMetadata};
 use crate::incoming::{IncomingRequest, TlsClientCertificate};
 use crate::jwt_claims::{ClaimError, Clock, audience_ok, opt_time, req_string, req_time};
@@ -367,7 +370,22 @@ impl CibaServer {
                             method: AuthMethod::TlsClientAuth,
                         }
                     }
-                    (AuthMethod::TlsClientAuth, None) => {
+                    (AuthMethod::SelfSignedTlsClientAuth, Some(cert)) => {
+                        let matches = match (&cert.der, &client.jwks) {
+                            (Some(der), Some(set)) => {
+                                set.keys.iter().any(|k| certificate_key_matches(der, k))
+                            }
+                            _ => false,
+                        };
+                        if !matches {
+                            return Err(ClientAuthError::CertificateMismatch);
+                        }
+                        AuthenticatedClient {
+                            metadata: client,
+                            method: AuthMethod::SelfSignedTlsClientAuth,
+                        }
+                    }
+                    (AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth, None) => {
                         return Err(ClientAuthError::MissingCertificate);
                     }
                     (AuthMethod::None, _) => {

@@ -7,6 +7,7 @@ use ciba_core::ErrorCode;
 use ciba_core::random::Random;
 use serde_json::{Map, Value};
 
+use crate::binding::Confirmation;
 use crate::client::DeliveryMode;
 use crate::minter::{MintError, MintRequest, MintedTokens, RESERVED_CLAIMS};
 use crate::notification::{NotificationError, Target};
@@ -327,6 +328,9 @@ impl CibaServer {
                         auth_req_id: id,
                         delivery_mode: DeliveryMode::Push,
                         grant: &grant,
+                        // Push has no token request, so no proof to bind to; registration
+                        // refuses push clients that ask for bound tokens.
+                        confirmation: &Confirmation::bearer(),
                     },
                     now,
                     rng,

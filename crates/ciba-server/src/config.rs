@@ -5,9 +5,11 @@ use std::time::Duration;
 use ciba_core::ConfigError;
 use ciba_core::endpoint::EndpointPolicy;
 use ciba_core::jose::JwsAlgorithm;
+use ciba_core::profile::{FAPI_ALGORITHMS, Profile};
 use serde_json::{Map, Value};
 
 use crate::client::{AuthMethod, DeliveryMode};
+use crate::dpop::DpopSettings;
 
 /// Why a [`ServerConfig`] cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +32,14 @@ pub enum ServerConfigError {
     #[error("{field} must be positive")]
     NotPositive {
         /// The field.
+        field: &'static str,
+    },
+    /// The configuration breaks a clause of its [`ServerConfig::profile`].
+    #[error("the {profile:?} profile does not allow this {field}")]
+    ProfileViolation {
+        /// The profile.
+        profile: Profile,
+        /// The field that breaks it.
         field: &'static str,
     },
 }
@@ -138,6 +148,11 @@ pub struct ServerConfig {
     /// Extra members for the discovery document (for example `authorization_endpoint`,
     /// `response_types_supported`). Members the helper computes itself take precedence.
     pub extra_metadata: Map<String, Value>,
+    /// DPoP proofs at the token endpoint: accepted algorithms, `iat` window, server nonces.
+    pub dpop: DpopSettings,
+    /// The security profile (default [`Profile::Default`]). [`ServerConfig::fapi_ciba`]
+    /// switches to [`Profile::FapiCiba`]; see docs/fapi-ciba.md for what it enforces.
+    pub profile: Profile,
 }
 
 impl ServerConfig {
@@ -200,6 +215,8 @@ impl ServerConfig {
             endpoint_policy,
             limits: RequestLimits::DEFAULT,
             extra_metadata: Map::new(),
+            dpop: DpopSettings::default(),
+            profile: Profile::Default,
         };
         config.validate()?;
         Ok(config)
@@ -241,6 +258,56 @@ impl ServerConfig {
                 field: "ticket_ttl",
             });
         }
+        self.check_profile()
+    }
+
+    /// Switches to the FAPI-CIBA profile: poll and ping only, signed requests with PS256 or
+    /// ES256, `private_key_jwt` (PS256, ES256) or mutual TLS client authentication, the
+    /// issuer as the only assertion audience, and DPoP proofs in PS256 or ES256. The
+    /// profile's other clauses (signed requests required, a `binding_message` with every
+    /// request, sender-constrained tokens, the request-object `nbf` rules) are enforced by
+    /// the endpoints while [`ServerConfig::profile`] is [`Profile::FapiCiba`].
+    pub fn fapi_ciba(mut self) -> Result<ServerConfig, ServerConfigError> {
+        self.profile = Profile::FapiCiba;
+        self.delivery_modes
+            .retain(|m| matches!(m, DeliveryMode::Poll | DeliveryMode::Ping));
+        self.request_signing_algs = FAPI_ALGORITHMS.to_vec();
+        self.auth_signing_algs = FAPI_ALGORITHMS.to_vec();
+        self.auth_methods.retain(is_fapi_auth_method);
+        self.dpop.algorithms = FAPI_ALGORITHMS.to_vec();
+        self.strict_assertion_audience = true;
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// The clauses of [`ServerConfig::profile`] that the configuration itself must meet.
+    fn check_profile(&self) -> Result<(), ServerConfigError> {
+        if !self.profile.is_fapi() {
+            return Ok(());
+        }
+        let violation = |field| ServerConfigError::ProfileViolation {
+            profile: self.profile,
+            field,
+        };
+        let fapi_algs = |algs: &[JwsAlgorithm]| algs.iter().all(|a| FAPI_ALGORITHMS.contains(a));
+        if self.delivery_modes.contains(&DeliveryMode::Push) {
+            return Err(violation("delivery_modes"));
+        }
+        if self.request_signing_algs.is_empty() || !fapi_algs(&self.request_signing_algs) {
+            return Err(violation("request_signing_algs"));
+        }
+        if !fapi_algs(&self.auth_signing_algs) {
+            return Err(violation("auth_signing_algs"));
+        }
+        if !fapi_algs(&self.dpop.algorithms) {
+            return Err(violation("dpop.algorithms"));
+        }
+        if self.auth_methods.is_empty() || !self.auth_methods.iter().all(is_fapi_auth_method) {
+            return Err(violation("auth_methods"));
+        }
+        if !self.strict_assertion_audience {
+            return Err(violation("strict_assertion_audience"));
+        }
         Ok(())
     }
 
@@ -252,6 +319,14 @@ impl ServerConfig {
             None => self.default_expires_in.min(self.max_expires_in),
         }
     }
+}
+
+/// `private_key_jwt` or one of the mutual-TLS methods: what FAPI 1.0 Advanced allows.
+fn is_fapi_auth_method(m: &AuthMethod) -> bool {
+    matches!(
+        m,
+        AuthMethod::PrivateKeyJwt | AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth
+    )
 }
 
 #[cfg(test)]
@@ -291,6 +366,33 @@ mod tests {
         assert_eq!(c.expires_in_for(Some(10)), 10);
         assert_eq!(c.expires_in_for(Some(1_000_000)), 1800);
         assert_eq!(c.expires_in_for(None), 300);
+    }
+
+    #[test]
+    fn fapi_ciba_profile_refuses_push_weak_algorithms_and_secret_methods() {
+        let fapi = config().fapi_ciba().unwrap();
+        assert_eq!(fapi.profile, Profile::FapiCiba);
+        assert!(!fapi.delivery_modes.contains(&DeliveryMode::Push));
+        assert!(!fapi.auth_methods.contains(&AuthMethod::ClientSecretBasic));
+        assert!(fapi.strict_assertion_audience);
+        let mut push = fapi.clone();
+        push.delivery_modes.push(DeliveryMode::Push);
+        assert!(matches!(
+            push.validate(),
+            Err(ServerConfigError::ProfileViolation {
+                field: "delivery_modes",
+                ..
+            })
+        ));
+        let mut rs256 = fapi.clone();
+        rs256.request_signing_algs.push(JwsAlgorithm::RS256);
+        assert!(rs256.validate().is_err());
+        let mut basic = fapi.clone();
+        basic.auth_methods.push(AuthMethod::ClientSecretBasic);
+        assert!(basic.validate().is_err());
+        let mut hs = fapi;
+        hs.auth_signing_algs.push(JwsAlgorithm::HS256);
+        assert!(hs.validate().is_err());
     }
 
     #[test]

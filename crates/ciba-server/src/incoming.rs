@@ -27,6 +27,23 @@ pub struct TlsClientCertificate {
     pub san_ip: Vec<String>,
     /// rfc822Name subject alternative names.
     pub san_email: Vec<String>,
+    /// The end-entity certificate, DER-encoded, as presented in the handshake: what
+    /// certificate-bound tokens are bound to (`x5t#S256`, RFC 8705 section 3) and what
+    /// `self_signed_tls_client_auth` compares with the registered keys (section 2.2).
+    pub der: Option<Vec<u8>>,
+}
+
+impl TlsClientCertificate {
+    /// The facts of a certificate known only by its DER encoding (what a TLS stack such as
+    /// rustls hands over): no subject or alternative names are extracted, so
+    /// `tls_client_auth` does not match it; `self_signed_tls_client_auth` and
+    /// certificate-bound tokens work.
+    pub fn from_der(der: impl Into<Vec<u8>>) -> TlsClientCertificate {
+        TlsClientCertificate {
+            der: Some(der.into()),
+            ..TlsClientCertificate::default()
+        }
+    }
 }
 
 /// An HTTP request as the server helper sees it: method, headers, body, and the client

@@ -46,6 +46,13 @@ pub enum ClaimError {
     /// The `jti` was seen before.
     #[error("the jti has been used before")]
     Replayed,
+    /// The `nbf` claim is further in the past than the profile allows (FAPI-CIBA: 60
+    /// minutes).
+    #[error("the nbf claim is more than {max_secs} seconds in the past")]
+    NotBeforeTooOld {
+        /// The limit.
+        max_secs: u64,
+    },
 }
 
 /// An optional string claim; present but not a non-empty string is an error.

@@ -212,11 +212,14 @@
 #![forbid(unsafe_code)]
 
 pub mod backchannel;
+pub mod binding;
+mod certificate;
 pub mod client;
 pub mod client_auth;
 pub mod complete;
 pub mod config;
 pub mod discovery;
+pub mod dpop;
 pub mod incoming;
 pub mod issue;
 pub mod jwt_claims;
@@ -234,12 +237,15 @@ pub mod ticket;
 pub mod token_endpoint;
 
 pub use backchannel::{BackchannelError, BackchannelOutcome, InlineBackchannelOutcome};
+pub use binding::Confirmation;
+pub use ciba_core::profile::Profile;
 pub use client::{AuthMethod, CIBA_GRANT_TYPE, ClientMetadata, DeliveryMode};
 pub use complete::{AuthenticationResult, Authorization, CompleteError, CompleteOutcome};
 pub use config::{RequestLimits, ServerConfig, ServerConfigError};
+pub use dpop::{DpopNonceKey, DpopSettings};
 pub use incoming::{BodyError, IncomingRequest, TlsClientCertificate};
 pub use issue::{Acknowledgement, FailReason, Failure, IssueError, IssueOutcome};
-pub use minter::{DefaultTokenMinter, MintedTokens, TokenMinter};
+pub use minter::{AccessTokenFormat, DefaultTokenMinter, MintedTokens, TokenMinter};
 pub use registration::{ClientMetadataError, validate_client_metadata};
 pub use registry::{ClientRegistry, RegistryError, StaticClientRegistry};
 pub use response::Rejection;

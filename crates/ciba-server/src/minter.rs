@@ -11,6 +11,7 @@ use ciba_core::random::{Random, RandomError, random_identifier};
 use ciba_core::time::unix_seconds;
 use serde_json::{Map, Value};
 
+use crate::binding::Confirmation;
 use crate::client::DeliveryMode;
 use crate::secret::Secret;
 use crate::store::Grant;
@@ -53,6 +54,8 @@ pub struct MintRequest<'a> {
     pub delivery_mode: DeliveryMode,
     /// What the user granted.
     pub grant: &'a Grant,
+    /// What the access token is bound to (a DPoP key, a client certificate, or nothing).
+    pub confirmation: &'a Confirmation,
 }
 
 /// Freshly minted tokens.
@@ -60,8 +63,10 @@ pub struct MintRequest<'a> {
 pub struct MintedTokens {
     /// The access token.
     pub access_token: Secret,
-    /// `Bearer`.
+    /// `DPoP` for a DPoP-bound access token, else `Bearer`.
     pub token_type: String,
+    /// What the access token is bound to, as recorded for introspection.
+    pub confirmation: Confirmation,
     /// Access token lifetime in seconds.
     pub expires_in: u64,
     /// The refresh token, if one is issued.
@@ -95,6 +100,22 @@ pub enum MintError {
     /// Signing the ID token failed.
     #[error(transparent)]
     Signing(#[from] JoseError),
+}
+
+/// The form of the access tokens [`DefaultTokenMinter`] issues.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AccessTokenFormat {
+    /// [`TOKEN_BYTES`] random bytes, base64url: the resource server introspects them.
+    #[default]
+    Opaque,
+    /// An RFC 9068 JWT access token (`typ` `at+jwt`) signed with the ID token key: `iss`,
+    /// `sub`, `aud`, `client_id`, `exp`, `iat`, `jti`, `scope`, `auth_time`, `acr` and `amr`
+    /// when known, and `cnf` when the token is bound.
+    Jwt {
+        /// The `aud` claim: the resource server(s) the token is for.
+        audience: String,
+    },
 }
 
 /// Mints the tokens for an approved request. Implement it to issue JWT access tokens, bind
@@ -132,6 +153,8 @@ pub struct DefaultTokenMinter {
     pub id_token_ttl: Duration,
     /// Refresh token lifetime, or `None` to issue no refresh tokens (default 30 days).
     pub refresh_token_ttl: Option<Duration>,
+    /// Opaque (the default) or RFC 9068 JWT access tokens.
+    pub access_token_format: AccessTokenFormat,
 }
 
 impl fmt::Debug for DefaultTokenMinter {
@@ -155,6 +178,7 @@ impl DefaultTokenMinter {
             access_token_ttl: Duration::from_secs(3600),
             id_token_ttl: Duration::from_secs(3600),
             refresh_token_ttl: Some(Duration::from_secs(30 * 24 * 3600)),
+            access_token_format: AccessTokenFormat::Opaque,
         }
     }
 
@@ -174,7 +198,12 @@ impl TokenMinter for DefaultTokenMinter {
         rng: &dyn Random,
     ) -> Result<MintedTokens, MintError> {
         let alg = self.signer.algorithm();
-        let access_token = random_identifier(rng, TOKEN_BYTES)?;
+        let access_token = match &self.access_token_format {
+            AccessTokenFormat::Opaque => random_identifier(rng, TOKEN_BYTES)?,
+            AccessTokenFormat::Jwt { audience } => {
+                self.jwt_access_token(request, audience, now, rng)?
+            }
+        };
         let refresh_token = match self.refresh_token_ttl {
             Some(_) => Some(random_identifier(rng, TOKEN_BYTES)?),
             None => None,
@@ -217,7 +246,8 @@ impl TokenMinter for DefaultTokenMinter {
         let id_token = sign_compact(header, &claims, self.signer.as_ref())?;
         Ok(MintedTokens {
             access_token: Secret::new(access_token),
-            token_type: "Bearer".into(),
+            token_type: request.confirmation.token_type().into(),
+            confirmation: request.confirmation.clone(),
             expires_in: self.access_token_ttl.as_secs(),
             refresh_token: refresh_token.map(Secret::new),
             refresh_token_expires_in: self.refresh_token_ttl.map(|d| d.as_secs()),
@@ -234,6 +264,47 @@ impl TokenMinter for DefaultTokenMinter {
 
     fn id_token_signing_algs(&self) -> Vec<JwsAlgorithm> {
         vec![self.signer.algorithm()]
+    }
+}
+
+impl DefaultTokenMinter {
+    /// An RFC 9068 access token for `request`, bound as `request.confirmation` says.
+    fn jwt_access_token(
+        &self,
+        request: &MintRequest<'_>,
+        audience: &str,
+        now: SystemTime,
+        rng: &dyn Random,
+    ) -> Result<String, MintError> {
+        let grant = request.grant;
+        let iat = unix_seconds(now);
+        let mut claims = Map::new();
+        claims.insert("iss".into(), request.issuer.into());
+        claims.insert("sub".into(), grant.subject.clone().into());
+        claims.insert("aud".into(), audience.into());
+        claims.insert("client_id".into(), request.client_id.into());
+        claims.insert(
+            "exp".into(),
+            iat.saturating_add(secs_i64(self.access_token_ttl)).into(),
+        );
+        claims.insert("iat".into(), iat.into());
+        claims.insert("jti".into(), random_identifier(rng, TOKEN_BYTES)?.into());
+        claims.insert("scope".into(), grant.scopes.join(" ").into());
+        if let Some(t) = grant.auth_time {
+            claims.insert("auth_time".into(), unix_seconds(t).into());
+        }
+        if let Some(acr) = &grant.acr {
+            claims.insert("acr".into(), acr.clone().into());
+        }
+        if !grant.amr.is_empty() {
+            claims.insert("amr".into(), grant.amr.clone().into());
+        }
+        if let Some(cnf) = request.confirmation.cnf_claim() {
+            claims.insert("cnf".into(), cnf);
+        }
+        let mut header = Map::new();
+        header.insert("typ".into(), Value::String("at+jwt".into()));
+        Ok(sign_compact(header, &claims, self.signer.as_ref())?)
     }
 }
 

@@ -89,6 +89,11 @@ pub enum ClientMetadataError {
     /// The `scope` member is not a space-separated list of valid scope tokens.
     #[error("scope is malformed")]
     MalformedScope,
+    /// A push client asked for `dpop_bound_access_tokens` or
+    /// `tls_client_certificate_bound_access_tokens`: push mode has no token request, so
+    /// there is no proof or certificate to bind the tokens to.
+    #[error("push clients cannot have bound access tokens: push mode has no token request")]
+    PushWithBoundTokens,
 }
 
 impl ClientMetadataError {
@@ -141,6 +146,7 @@ pub fn validate_client_metadata(
     let Some(mode) = metadata.backchannel_token_delivery_mode else {
         return Ok(());
     };
+    check_push_binding(metadata, mode)?;
     if !config.delivery_modes.contains(&mode) {
         return Err(ClientMetadataError::UnsupportedDeliveryMode { mode });
     }
@@ -154,6 +160,20 @@ pub fn validate_client_metadata(
         return Err(ClientMetadataError::AuthMethodNotAllowed {
             method: AuthMethod::None,
         });
+    }
+    Ok(())
+}
+
+/// Push mode delivers tokens without a token request, so they cannot be bound to a DPoP key
+/// or a certificate presented there.
+fn check_push_binding(
+    metadata: &ClientMetadata,
+    mode: DeliveryMode,
+) -> Result<(), ClientMetadataError> {
+    let bound =
+        metadata.dpop_bound_access_tokens || metadata.tls_client_certificate_bound_access_tokens;
+    if mode == DeliveryMode::Push && bound {
+        return Err(ClientMetadataError::PushWithBoundTokens);
     }
     Ok(())
 }
@@ -195,6 +215,11 @@ fn check_auth_method(
         AuthMethod::PrivateKeyJwt if metadata.jwks.is_none() => {
             Err(ClientMetadataError::MissingJwks {
                 needed_for: "private_key_jwt",
+            })
+        }
+        AuthMethod::SelfSignedTlsClientAuth if metadata.jwks.is_none() => {
+            Err(ClientMetadataError::MissingJwks {
+                needed_for: "self_signed_tls_client_auth",
             })
         }
         AuthMethod::TlsClientAuth => {

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 use ciba_core::jose::verify::verify_with_set;
 use ciba_core::jose::{AlgorithmPolicy, CompactJws, JoseError, JwsAlgorithm};
 use ciba_core::limits::Limits;
+use ciba_core::profile::FAPI_MAX_REQUEST_OBJECT_SECS;
 use ciba_core::time::{from_unix_seconds, unix_seconds};
 use serde_json::{Map, Value};
 
@@ -164,6 +165,14 @@ impl CibaServer {
         if exp.saturating_sub(nbf) > MAX_REQUEST_OBJECT_LIFETIME_SECS {
             return Err(err(ClaimError::LifetimeTooLong {
                 max_secs: MAX_REQUEST_OBJECT_LIFETIME_SECS.unsigned_abs(),
+            }));
+        }
+        // FAPI-CIBA 5.2.2: nbf no longer than 60 minutes in the past.
+        if self.config.profile.is_fapi()
+            && clock.now.saturating_sub(nbf) > FAPI_MAX_REQUEST_OBJECT_SECS
+        {
+            return Err(err(ClaimError::NotBeforeTooOld {
+                max_secs: FAPI_MAX_REQUEST_OBJECT_SECS.unsigned_abs(),
             }));
         }
         let jti = req_string(claims, "jti").map_err(err)?;

@@ -8,6 +8,16 @@
 //! `invalid_grant` (unknown, another client's, or already used), `expired_token`,
 //! `slow_down`, `authorization_pending`, `access_denied`, or the tokens. A parameter sent
 //! without a value counts as absent (RFC 6749 section 3.2; the form parser drops it).
+//!
+//! Sender constraint, checked after the client's mode and before `auth_req_id` (so a bad
+//! proof never consumes a poll): a `DPoP` header is verified in full (see [`crate::dpop`];
+//! `invalid_dpop_proof`, or `use_dpop_nonce` with a `DPoP-Nonce` header) and binds the
+//! tokens to its key (`cnf.jkt`, `token_type: DPoP`); a client registered with
+//! `dpop_bound_access_tokens` that sends none is `invalid_request` (RFC 9449 section 5.2).
+//! A client registered with `tls_client_certificate_bound_access_tokens` gets tokens bound
+//! to its TLS client certificate (`cnf.x5t#S256`, RFC 8705 section 3), and without one is
+//! `invalid_request`. Under [`Profile::FapiCiba`](ciba_core::Profile) a request that would
+//! get an unbound token is `invalid_request`.
 
 use std::borrow::Cow;
 use std::time::SystemTime;
@@ -18,13 +28,16 @@ use ciba_core::random::Random;
 use http::StatusCode;
 use serde_json::{Map, Value};
 
-use crate::client::{CIBA_GRANT_TYPE, DeliveryMode};
+use crate::binding::Confirmation;
+use crate::client::{CIBA_GRANT_TYPE, ClientMetadata, DeliveryMode};
 use crate::client_auth::{ClientAuthError, Endpoint};
 use crate::complete::fingerprints;
+use crate::dpop::{DPOP_NONCE_HEADER, DpopCheck, DpopProofError, DpopStepError};
 use crate::incoming::{FormPostError, IncomingRequest};
 use crate::minter::{MintError, MintRequest, MintedTokens};
 use crate::response::{ProtocolError, Rejection, json_response};
 use crate::server::CibaServer;
+use crate::server::token_fingerprint;
 use crate::store::{PollStatus, RequestState, StoreError};
 
 /// The seconds added to a request's interval at each `slow_down` (CIBA Core section 11).
@@ -187,6 +200,30 @@ pub enum TokenError {
     /// `expired_token`, as section 11 has no code for it.
     #[error("no result could be obtained from the authentication device")]
     TransactionFailed,
+    /// The DPoP proof was refused (RFC 9449 section 5: `invalid_dpop_proof`).
+    #[error("invalid DPoP proof: {source}")]
+    InvalidDpopProof {
+        /// Why.
+        source: DpopProofError,
+    },
+    /// The server requires a DPoP nonce and the proof had none, or a stale one: 400
+    /// `use_dpop_nonce` with the nonce to use in the `DPoP-Nonce` header (RFC 9449 section 8).
+    #[error("the DPoP proof must carry the server's current nonce")]
+    UseDpopNonce {
+        /// The nonce to use.
+        nonce: String,
+    },
+    /// The client registered `dpop_bound_access_tokens` and sent no DPoP proof.
+    #[error("this client must send a DPoP proof")]
+    DpopProofRequired,
+    /// The client registered `tls_client_certificate_bound_access_tokens` and the request
+    /// came without a TLS client certificate.
+    #[error("this client must present its TLS client certificate")]
+    CertificateRequired,
+    /// The FAPI-CIBA profile requires sender-constrained tokens: a DPoP proof or a
+    /// certificate-bound client.
+    #[error("sender-constrained tokens are required: send a DPoP proof or use mutual TLS")]
+    SenderConstraintRequired,
     /// Minting the tokens failed.
     #[error(transparent)]
     Mint(#[from] MintError),
@@ -205,6 +242,8 @@ impl ProtocolError for TokenError {
             TokenError::SlowDown { .. } => ErrorCode::SlowDown,
             TokenError::ExpiredToken | TokenError::TransactionFailed => ErrorCode::ExpiredToken,
             TokenError::AccessDenied => ErrorCode::AccessDenied,
+            TokenError::InvalidDpopProof { .. } => ErrorCode::InvalidDpopProof,
+            TokenError::UseDpopNonce { .. } => ErrorCode::UseDpopNonce,
             TokenError::Store(e) if e.retry_after().is_some() => ErrorCode::TemporarilyUnavailable,
             TokenError::Mint(_) | TokenError::Store(_) => ErrorCode::ServerError,
             _ => ErrorCode::InvalidRequest,
@@ -263,8 +302,70 @@ impl CibaServer {
     ) -> TokenOutcome {
         match self.ciba_grant(request, now, rng).await {
             Ok(outcome) => outcome,
-            Err(e) => TokenOutcome::Respond(Rejection::new(e, &self.config.issuer)),
+            Err(e) => {
+                let nonce = match &e {
+                    TokenError::UseDpopNonce { nonce } => http::HeaderValue::from_str(nonce).ok(),
+                    _ => None,
+                };
+                let mut rejection = Rejection::new(e, &self.config.issuer);
+                if let Some(nonce) = nonce {
+                    rejection
+                        .response
+                        .headers_mut()
+                        .insert(DPOP_NONCE_HEADER, nonce);
+                }
+                TokenOutcome::Respond(rejection)
+            }
         }
+    }
+
+    /// What the unexpired access token `access_token` (as issued at this token endpoint) is
+    /// bound to: its `cnf` for an introspection answer. `None` for a bearer token, or one
+    /// that is unknown or expired.
+    pub async fn token_confirmation(
+        &self,
+        access_token: &str,
+        now: SystemTime,
+    ) -> Result<Option<Confirmation>, StoreError> {
+        match token_fingerprint(access_token) {
+            Some(fp) => self.store.confirmation(&fp, now).await,
+            None => Ok(None),
+        }
+    }
+
+    /// What the tokens of this request are bound to (see the module docs).
+    async fn confirmation(
+        &self,
+        request: &IncomingRequest<'_>,
+        client: &ClientMetadata,
+        now: SystemTime,
+    ) -> Result<Confirmation, TokenError> {
+        let mut confirmation = Confirmation::bearer();
+        match self.check_dpop(request, &client.client_id, now).await {
+            Ok(DpopCheck::Valid(proof)) => confirmation.jkt = Some(proof.jkt),
+            Ok(DpopCheck::Absent) if client.dpop_bound_access_tokens => {
+                return Err(TokenError::DpopProofRequired);
+            }
+            Ok(DpopCheck::Absent) => {}
+            Ok(DpopCheck::NeedsNonce(nonce)) => return Err(TokenError::UseDpopNonce { nonce }),
+            Err(DpopStepError::Proof(source)) => {
+                return Err(TokenError::InvalidDpopProof { source });
+            }
+            Err(DpopStepError::Store(e)) => return Err(TokenError::Store(e)),
+        }
+        if client.tls_client_certificate_bound_access_tokens {
+            let der = request
+                .client_certificate
+                .and_then(|c| c.der.as_deref())
+                .ok_or(TokenError::CertificateRequired)?;
+            confirmation.x5t_s256 = Confirmation::certificate(der)
+                .map_err(|e| TokenError::Mint(MintError::Signing(e)))?
+                .x5t_s256;
+        }
+        if self.config.profile.is_fapi() && !confirmation.is_bound() {
+            return Err(TokenError::SenderConstraintRequired);
+        }
+        Ok(confirmation)
     }
 
     async fn ciba_grant(
@@ -313,6 +414,7 @@ impl CibaServer {
             }
             Some(_) => {}
         }
+        let confirmation = self.confirmation(request, &client, now).await?;
         let auth_req_id = find("auth_req_id").ok_or(TokenError::MissingAuthReqId)?;
         if auth_req_id.len() > limits.max_value_bytes {
             return Err(TokenError::InvalidGrant {
@@ -353,13 +455,25 @@ impl CibaServer {
                 auth_req_id,
                 delivery_mode: stored.delivery_mode,
                 grant,
+                confirmation: &confirmation,
             },
             now,
             rng,
         )?;
-        self.store
-            .attach_tokens(auth_req_id, &fingerprints(&tokens, now), now)
-            .await?;
+        let issued = fingerprints(&tokens, now);
+        self.store.attach_tokens(auth_req_id, &issued, now).await?;
+        if tokens.confirmation.is_bound()
+            && let Some(access) = issued.first()
+        {
+            self.store
+                .record_confirmation(
+                    &access.fingerprint,
+                    &tokens.confirmation,
+                    access.expires_at,
+                    now,
+                )
+                .await?;
+        }
         let mut body = Map::new();
         body.insert("access_token".into(), tokens.access_token.expose().into());
         body.insert("token_type".into(), tokens.token_type.clone().into());
@@ -369,7 +483,17 @@ impl CibaServer {
         }
         body.insert("id_token".into(), tokens.id_token.clone().into());
         body.insert("scope".into(), tokens.scope.clone().into());
-        let response = json_response(StatusCode::OK, &Value::Object(body));
+        let mut response = json_response(StatusCode::OK, &Value::Object(body));
+        if let Some(nonce) = self
+            .config
+            .dpop
+            .nonce
+            .as_ref()
+            .and_then(|k| k.current(now))
+            .and_then(|n| http::HeaderValue::from_str(&n).ok())
+        {
+            response.headers_mut().insert(DPOP_NONCE_HEADER, nonce);
+        }
         Ok(TokenOutcome::Issued(Box::new(TokenGrant {
             client_id: stored.client_id.clone(),
             auth_req_id: auth_req_id.to_owned(),

@@ -155,6 +155,7 @@ fn without_refresh_tokens_there_is_no_rt_hash() {
                 auth_req_id: "req-1",
                 delivery_mode: DeliveryMode::Push,
                 grant: &grant,
+                confirmation: &ciba_server::Confirmation::bearer(),
             },
             t0(),
             &OsRandom,

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use ciba_server::store::{MemoryStoreConfig, Store, StoredRequest};
 use ciba_server::{
     Acknowledgement, AuthenticationResult, Authorization, CibaServer, ClientMetadata,
-    CompleteOutcome, DefaultTokenMinter, MemoryStore, MintedTokens, Secret, ServerConfig,
-    StaticClientRegistry, Ticket, TokenGrant, TokenOutcome,
+    CompleteOutcome, DefaultTokenMinter, DpopNonceKey, MemoryStore, MintedTokens, Secret,
+    ServerConfig, StaticClientRegistry, Ticket, TokenGrant, TokenOutcome,
 };
 use common::*;
 
@@ -70,7 +70,18 @@ fn no_type_holding_a_secret_implements_display() {
         MemoryStore,
         StaticClientRegistry,
         ServerConfig,
+        DpopNonceKey,
     );
+}
+
+#[test]
+fn the_dpop_nonce_key_never_prints_its_key() {
+    let key = b"DPOP-NONCE-KEY-never-printed-0123456789";
+    let nonce_key = DpopNonceKey::new(key, std::time::Duration::from_secs(60)).unwrap();
+    let mut config = ServerConfig::new(ISSUER, TOKEN_ENDPOINT, BC_ENDPOINT).unwrap();
+    config.dpop.nonce = Some(nonce_key.clone());
+    let text = format!("{nonce_key:?} {nonce_key:#?} {config:?}");
+    assert_hidden("DpopNonceKey", &text, &["DPOP-NONCE-KEY"]);
 }
 
 #[test]

@@ -17,7 +17,7 @@ use ciba_server::store::{
     TokenFingerprint,
 };
 use ciba_server::{
-    BackchannelOutcome, BoxFuture, CibaServer, DefaultTokenMinter, IssueOutcome,
+    BackchannelOutcome, BoxFuture, CibaServer, Confirmation, DefaultTokenMinter, IssueOutcome,
     StaticClientRegistry, Ticket, TokenOutcome,
 };
 use common::*;
@@ -110,6 +110,22 @@ impl Store for DownStore {
         _: &'a str,
         _: SystemTime,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        down()
+    }
+    fn record_confirmation<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a Confirmation,
+        _: SystemTime,
+        _: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        down()
+    }
+    fn confirmation<'a>(
+        &'a self,
+        _: &'a str,
+        _: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<Confirmation>, StoreError>> {
         down()
     }
     fn remember_jti<'a>(

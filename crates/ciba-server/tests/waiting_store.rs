@@ -21,8 +21,8 @@ use ciba_server::store::{
 };
 use ciba_server::{
     AuthenticationResult, Authorization, BackchannelOutcome, BoxFuture, CibaServer, ClientMetadata,
-    ClientRegistry, CompleteError, CompleteOutcome, DefaultTokenMinter, FailReason, IssueOutcome,
-    MemoryStore, RegistryError, StaticClientRegistry, Ticket, TokenOutcome,
+    ClientRegistry, CompleteError, CompleteOutcome, Confirmation, DefaultTokenMinter, FailReason,
+    IssueOutcome, MemoryStore, RegistryError, StaticClientRegistry, Ticket, TokenOutcome,
 };
 use common::*;
 use http::HeaderMap;
@@ -119,6 +119,25 @@ impl Store for WaitingStore {
         now: SystemTime,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         self.wait(self.inner.is_revoked(fingerprint, now))
+    }
+    fn record_confirmation<'a>(
+        &'a self,
+        fingerprint: &'a str,
+        confirmation: &'a Confirmation,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.wait(
+            self.inner
+                .record_confirmation(fingerprint, confirmation, expires_at, now),
+        )
+    }
+    fn confirmation<'a>(
+        &'a self,
+        fingerprint: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<Confirmation>, StoreError>> {
+        self.wait(self.inner.confirmation(fingerprint, now))
     }
     fn remember_jti<'a>(
         &'a self,

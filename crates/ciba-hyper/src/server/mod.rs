@@ -73,6 +73,8 @@ mod deliver;
 mod handle;
 mod hooks;
 mod pending;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::convert::Infallible;
 use std::fmt;
@@ -86,7 +88,8 @@ use ciba_core::ack::AuthReqId;
 use ciba_core::random::{OsRandom, Random};
 use ciba_server::response::{error_body, json_response};
 use ciba_server::{
-    BodyError, CibaServer, IncomingRequest, InlineBackchannelOutcome, IssueOutcome, TokenOutcome,
+    BodyError, CibaServer, IncomingRequest, InlineBackchannelOutcome, IssueOutcome,
+    TlsClientCertificate, TokenOutcome,
 };
 use http::{Method, StatusCode};
 use http_body_util::Full;
@@ -106,7 +109,7 @@ pub use pending::PendingRequest;
 use crate::error::BoxError;
 use crate::limits::ServeOptions;
 use crate::serve::{
-    BodyRefused, RunningServer, ServiceFuture, collect_request, full, spawn_server,
+    BodyRefused, PeerCertificate, RunningServer, ServiceFuture, collect_request, full, spawn_server,
 };
 
 /// The paths the service answers.
@@ -282,9 +285,10 @@ impl AuthorizationServer {
         let server = &*shared.server;
         let rng = &*shared.rng;
         let now = SystemTime::now();
+        let certificate = peer_certificate(request);
         // The user is identified within this request, so the ticket need not be stored.
         let ticket = match server
-            .authenticate_request_inline(&IncomingRequest::from_http(request), now, rng)
+            .authenticate_request_inline(&incoming(request, &certificate), now, rng)
             .await
         {
             InlineBackchannelOutcome::Respond(refusal) => {
@@ -333,10 +337,11 @@ impl AuthorizationServer {
 
     async fn token(&self, request: &http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
         let shared = &*self.handle.shared;
+        let certificate = peer_certificate(request);
         let outcome = shared
             .server
             .token_request(
-                &IncomingRequest::from_http(request),
+                &incoming(request, &certificate),
                 SystemTime::now(),
                 &*shared.rng,
             )
@@ -363,6 +368,26 @@ impl AuthorizationServer {
                 ),
             ),
         }
+    }
+}
+
+/// The TLS client certificate of the request's connection, if it came over mutual TLS.
+fn peer_certificate(request: &http::Request<Vec<u8>>) -> Option<TlsClientCertificate> {
+    request
+        .extensions()
+        .get::<PeerCertificate>()
+        .map(|p| TlsClientCertificate::from_der(p.0.clone()))
+}
+
+/// `request` as ciba-server sees it, with the client certificate when there is one.
+fn incoming<'a>(
+    request: &'a http::Request<Vec<u8>>,
+    certificate: &'a Option<TlsClientCertificate>,
+) -> IncomingRequest<'a> {
+    let incoming = IncomingRequest::from_http(request);
+    match certificate {
+        Some(c) => incoming.with_client_certificate(c),
+        None => incoming,
     }
 }
 

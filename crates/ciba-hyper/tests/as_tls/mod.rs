@@ -2,6 +2,7 @@
 //! ping and push clients notify an https endpoint on loopback, its certificate from a test CA.
 #![allow(unreachable_pub)]
 
+pub mod fapi;
 pub mod support;
 
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use ciba_server::store::{
     CompleteStatus, Completion, PollStatus, ReplayKey, StoreError, StoredRequest, TokenFingerprint,
 };
-use ciba_server::{BoxFuture, MemoryStore, Store, Ticket};
+use ciba_server::{BoxFuture, Confirmation, MemoryStore, Store, Ticket};
 
 /// A `MemoryStore` behind an adjustable delay. Cheap to clone (shared state).
 #[derive(Clone, Default)]
@@ -146,6 +146,24 @@ impl Store for SlowStore {
         now: SystemTime,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         self.slow(move |s| s.is_revoked(fingerprint, now))
+    }
+
+    fn record_confirmation<'a>(
+        &'a self,
+        fingerprint: &'a str,
+        confirmation: &'a Confirmation,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.slow(move |s| s.record_confirmation(fingerprint, confirmation, expires_at, now))
+    }
+
+    fn confirmation<'a>(
+        &'a self,
+        fingerprint: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<Confirmation>, StoreError>> {
+        self.slow(move |s| s.confirmation(fingerprint, now))
     }
 
     fn remember_jti<'a>(

@@ -16,6 +16,7 @@ use super::records::{
     TokenFingerprint,
 };
 use super::{BoxFuture, Store, StoreError};
+use crate::binding::Confirmation;
 use crate::client::DeliveryMode;
 use crate::secret::Secret;
 use crate::ticket::Ticket;
@@ -79,6 +80,7 @@ enum Slot {
     OtherRequest(Box<str>),
     Jti(Box<ReplayKey>),
     Revoked(Box<str>),
+    Confirmation(Box<str>),
 }
 
 struct Kept<T> {
@@ -93,6 +95,7 @@ struct Inner {
     requests: Requests,
     jtis: HashMap<ReplayKey, u64>,
     revoked: HashMap<String, u64>,
+    confirmations: HashMap<String, (Confirmation, u64)>,
     per_client: HashMap<Arc<str>, ClientEntry>,
 }
 
@@ -343,7 +346,11 @@ impl MemoryStore {
     pub fn len(&self, now: SystemTime) -> usize {
         let mut inner = self.lock();
         inner.sweep(now);
-        inner.tickets.len() + inner.requests.len() + inner.jtis.len() + inner.revoked.len()
+        inner.tickets.len()
+            + inner.requests.len()
+            + inner.jtis.len()
+            + inner.revoked.len()
+            + inner.confirmations.len()
     }
 
     /// True when nothing is kept as of `now`.
@@ -400,6 +407,11 @@ impl Inner {
                 Slot::Revoked(fp) => {
                     if self.revoked.get(&*fp) == Some(&seq) {
                         self.revoked.remove(&*fp);
+                    }
+                }
+                Slot::Confirmation(fp) => {
+                    if self.confirmations.get(&*fp).is_some_and(|(_, s)| *s == seq) {
+                        self.confirmations.remove(&*fp);
                     }
                 }
             }
@@ -682,6 +694,35 @@ impl MemoryStore {
         Ok(inner.revoked.contains_key(fingerprint))
     }
 
+    fn record_confirmation_now(
+        &self,
+        fingerprint: &str,
+        confirmation: &Confirmation,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        if expires_at <= now {
+            return Ok(());
+        }
+        let mut inner = self.locked(now);
+        let seq = inner
+            .queue
+            .schedule(expires_at, Slot::Confirmation(fingerprint.into()));
+        inner
+            .confirmations
+            .insert(fingerprint.to_owned(), (confirmation.clone(), seq));
+        Ok(())
+    }
+
+    fn confirmation_now(
+        &self,
+        fingerprint: &str,
+        now: SystemTime,
+    ) -> Result<Option<Confirmation>, StoreError> {
+        let inner = self.locked(now);
+        Ok(inner.confirmations.get(fingerprint).map(|(c, _)| c.clone()))
+    }
+
     fn remember_jti_now(
         &self,
         key: &ReplayKey,
@@ -900,6 +941,29 @@ impl Store for MemoryStore {
 
     fn remove_ticket<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(ready(self.remove_ticket_now(id)))
+    }
+
+    fn record_confirmation<'a>(
+        &'a self,
+        fingerprint: &'a str,
+        confirmation: &'a Confirmation,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(ready(self.record_confirmation_now(
+            fingerprint,
+            confirmation,
+            expires_at,
+            now,
+        )))
+    }
+
+    fn confirmation<'a>(
+        &'a self,
+        fingerprint: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<Confirmation>, StoreError>> {
+        Box::pin(ready(self.confirmation_now(fingerprint, now)))
     }
 }
 

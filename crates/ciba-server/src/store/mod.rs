@@ -22,6 +22,7 @@ pub use records::{
     StoredRequest, TokenFingerprint,
 };
 
+use crate::binding::Confirmation;
 use crate::ticket::Ticket;
 
 /// A store operation failed.
@@ -203,4 +204,24 @@ pub trait Store: Send + Sync {
 
     /// Removes the ticket `id` if present. Returns whether it was there.
     fn remove_ticket<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Records what the access token with this fingerprint is bound to (a DPoP key, a client
+    /// certificate), until `expires_at`, for introspection
+    /// ([`CibaServer::token_confirmation`](crate::CibaServer::token_confirmation)). The
+    /// server records bound tokens only. Recording again replaces the record.
+    fn record_confirmation<'a>(
+        &'a self,
+        fingerprint: &'a str,
+        confirmation: &'a Confirmation,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// What the access token with this fingerprint is bound to, if it was recorded and has
+    /// not expired at `now`.
+    fn confirmation<'a>(
+        &'a self,
+        fingerprint: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<Confirmation>, StoreError>>;
 }

@@ -187,6 +187,8 @@ pub enum ReplayPurpose {
     ClientAssertion,
     /// A signed authentication request (`request` parameter).
     RequestObject,
+    /// A DPoP proof at the token endpoint (RFC 9449 section 11.1).
+    DpopProof,
 }
 
 /// A `jti` in the replay cache.

@@ -1,0 +1,364 @@
+//! A FAPI-CIBA client (ours: ciba-client over this crate's https transport) against a
+//! FAPI-CIBA authorization server served over https with client certificates requested: poll
+//! and ping flows with DPoP-bound tokens (`private_key_jwt`) and with certificate-bound tokens
+//! (`self_signed_tls_client_auth`, a client certificate made for the test), over real TLS
+//! handshakes on loopback.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ciba_core::dpop::DpopKey;
+use ciba_core::endpoint::EndpointPolicy;
+use ciba_core::jose::hash::sha256;
+use ciba_core::jose::{CompactJws, Jwk, JwkSet, JwkSigner};
+use ciba_core::{
+    AuthRequest, ClientAuth, ClientConfig, DeliveryMode, Hint, Limits, Profile, TokenType,
+};
+use ciba_hyper::server::tls::{ClientCertificates, server_config};
+use ciba_hyper::server::{AuthorizationServer, NotificationDeliverer};
+use ciba_hyper::tls::{client_config, client_config_with_certificate, rustls};
+use ciba_hyper::{
+    ClientOptions, HttpClient, NotificationReceiver, NotificationRegistry, RunningServer,
+};
+use ciba_server::{
+    AccessTokenFormat, AuthMethod, AuthenticationResult, Authorization, CIBA_GRANT_TYPE,
+    CibaServer, ClientMetadata, DefaultTokenMinter, MemoryStore, ServerConfig,
+    StaticClientRegistry,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use super::support::TestCa;
+use crate::common::{TestHooks, secs};
+
+const DPOP_POLL: &str = "fapi-dpop-poll";
+const DPOP_PING: &str = "fapi-dpop-ping";
+const MTLS_POLL: &str = "fapi-mtls-poll";
+const MTLS_PING: &str = "fapi-mtls-ping";
+
+fn testdata_jwk(name: &str) -> Jwk {
+    let path = format!(
+        "{}/../ciba-core/testdata/{name}.jwk.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    Jwk::from_json(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn testdata_signer(name: &str) -> JwkSigner {
+    JwkSigner::from_jwk(&testdata_jwk(name), None).unwrap()
+}
+
+/// The client's self-signed certificate and key (made with openssl in the CA's directory),
+/// and its public key as a JWK, read from openssl's SubjectPublicKeyInfo (a P-256 key is
+/// the last 64 bytes: x then y).
+struct ClientCertificate {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    jwk: Jwk,
+}
+
+fn run_openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl is needed for the mutual-TLS tests");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn client_certificate(ca: &TestCa) -> ClientCertificate {
+    let dir = &ca.dir;
+    run_openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "client.key",
+            "-out",
+            "client.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=fapi-client",
+        ],
+    );
+    run_openssl(
+        dir,
+        &[
+            "pkey",
+            "-in",
+            "client.key",
+            "-pubout",
+            "-outform",
+            "DER",
+            "-out",
+            "client.spki",
+        ],
+    );
+    let spki = std::fs::read(dir.join("client.spki")).unwrap();
+    let point = &spki[spki.len() - 64..];
+    let jwk = Jwk {
+        kty: "EC".into(),
+        crv: Some("P-256".into()),
+        x: Some(URL_SAFE_NO_PAD.encode(&point[..32])),
+        y: Some(URL_SAFE_NO_PAD.encode(&point[32..])),
+        ..Jwk::default()
+    };
+    ClientCertificate {
+        chain: CertificateDer::pem_file_iter(dir.join("client.pem"))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap(),
+        key: PrivateKeyDer::from_pem_file(dir.join("client.key")).unwrap(),
+        jwk,
+    }
+}
+
+struct FapiAs {
+    issuer: String,
+    server: RunningServer,
+    service: AuthorizationServer,
+    receiver: NotificationReceiver,
+}
+
+async fn fapi_as(ca: &TestCa, client_jwk: &Jwk) -> FapiAs {
+    let receiver = NotificationReceiver::serve_with(
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        NotificationRegistry::new(),
+        ciba_hyper::ServeOptions::default(),
+    )
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!(
+        "https://localhost:{}",
+        listener.local_addr().unwrap().port()
+    );
+    // https endpoints; the notification receiver stays plain http on loopback (opt-in).
+    let mut config = ServerConfig::with_policy(
+        issuer.clone(),
+        format!("{issuer}/token"),
+        format!("{issuer}/bc"),
+        EndpointPolicy::ALLOW_HTTP_LOOPBACK,
+    )
+    .unwrap()
+    .fapi_ciba()
+    .unwrap();
+    config.jwks_uri = Some(format!("{issuer}/jwks"));
+    config.interval = 1;
+    let mut registry = StaticClientRegistry::new();
+    for (id, mode) in [
+        (DPOP_POLL, DeliveryMode::Poll),
+        (DPOP_PING, DeliveryMode::Ping),
+        (MTLS_POLL, DeliveryMode::Poll),
+        (MTLS_PING, DeliveryMode::Ping),
+    ] {
+        let mut m = ClientMetadata::new(id);
+        let mtls = id.starts_with("fapi-mtls");
+        let mut keys = vec![testdata_jwk("ps256").to_public()];
+        if mtls {
+            m.token_endpoint_auth_method = AuthMethod::SelfSignedTlsClientAuth;
+            m.tls_client_certificate_bound_access_tokens = true;
+            keys.push(client_jwk.clone());
+        } else {
+            m.token_endpoint_auth_method = AuthMethod::PrivateKeyJwt;
+            m.dpop_bound_access_tokens = true;
+        }
+        m.jwks = Some(JwkSet { keys });
+        m.backchannel_authentication_request_signing_alg = Some("PS256".into());
+        m.grant_types = vec![CIBA_GRANT_TYPE.into()];
+        m.backchannel_token_delivery_mode = Some(mode);
+        if mode == DeliveryMode::Ping {
+            m.backchannel_client_notification_endpoint = Some(receiver.url().to_string());
+        }
+        registry.register(m, &config).unwrap();
+    }
+    let mut minter = DefaultTokenMinter::new(Arc::new(testdata_signer("es256")));
+    minter.access_token_format = AccessTokenFormat::Jwt {
+        audience: "https://api.example".into(),
+    };
+    let server = CibaServer::new(
+        config,
+        Arc::new(registry),
+        Arc::new(MemoryStore::new()),
+        Arc::new(minter),
+    );
+    let service = AuthorizationServer::builder(server, TestHooks)
+        .deliverer(NotificationDeliverer::new(
+            HttpClient::http().timeout(secs(2)),
+        ))
+        .build();
+    let chain = CertificateDer::pem_file_iter(ca.dir.join("server.pem"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(ca.dir.join("server.key")).unwrap();
+    let tls = server_config(chain, key, ClientCertificates::SelfSigned).unwrap();
+    let server = service.clone().serve_tls(listener, Arc::new(tls)).unwrap();
+    FapiAs {
+        issuer,
+        server,
+        service,
+        receiver,
+    }
+}
+
+fn alice() -> AuthRequest {
+    AuthRequest::new(Hint::LoginHint("alice@example.com".into()))
+        .scope(["openid"])
+        .binding_message("FAPI-42")
+}
+
+/// One flow: a signed request, the user's approval, the tokens; returns the access token's
+/// claims and its `token_type`.
+async fn flow(
+    op: &FapiAs,
+    http: HttpClient,
+    id: &str,
+    mode: DeliveryMode,
+    dpop: Option<DpopKey>,
+) -> (serde_json::Map<String, Value>, TokenType) {
+    let auth = if id.starts_with("fapi-mtls") {
+        ClientAuth::SelfSignedTlsClientAuth
+    } else {
+        ClientAuth::private_key_jwt(testdata_signer("ps256"))
+    };
+    let mut config = ClientConfig::new(id, auth, mode);
+    config.profile = Profile::FapiCiba;
+    config.endpoint_policy = EndpointPolicy::ALLOW_HTTP_LOOPBACK;
+    if mode == DeliveryMode::Ping {
+        config.notification_endpoint = Some(op.receiver.url().to_string());
+    }
+    let mut options = ClientOptions::default().notifications(op.receiver.registry().clone());
+    if let Some(key) = dpop {
+        options = options.dpop(key);
+    }
+    let client = ciba_hyper::CibaClient::discover(http, &op.issuer, config, options)
+        .await
+        .unwrap();
+    let ack = client
+        .initiate_signed(alice(), &testdata_signer("ps256"))
+        .await
+        .unwrap();
+    let approval = AuthenticationResult::Authorized(Authorization::new("alice"));
+    op.service
+        .handle()
+        .complete(ack.auth_req_id.as_str(), approval)
+        .await
+        .unwrap();
+    let tokens = client.wait_for_tokens(&ack).await.unwrap();
+    assert_eq!(tokens.id_token.sub, "alice");
+    let at = tokens.response.access_token.as_str();
+    let claims = CompactJws::parse(at, &Limits::DEFAULT)
+        .unwrap()
+        .claims(&Limits::DEFAULT)
+        .unwrap();
+    (claims, tokens.response.token_type)
+}
+
+/// Poll and ping with DPoP-bound tokens over https.
+pub async fn dpop_bound_flows() {
+    let ca = TestCa::new();
+    let cert = client_certificate(&ca);
+    let op = fapi_as(&ca, &cert.jwk).await;
+    let key = DpopKey::from_signer(testdata_signer("es256")).unwrap();
+    for (id, mode) in [
+        (DPOP_POLL, DeliveryMode::Poll),
+        (DPOP_PING, DeliveryMode::Ping),
+    ] {
+        let http = HttpClient::https_with_config(client_config(ca.roots()).unwrap());
+        let (claims, token_type) = flow(&op, http, id, mode, Some(key.clone())).await;
+        assert_eq!(token_type, TokenType::DPoP, "{id}");
+        assert_eq!(claims["cnf"]["jkt"], key.thumbprint(), "{id}");
+    }
+    op.server.shutdown().await;
+    op.receiver.shutdown().await;
+}
+
+/// Poll and ping with certificate-bound tokens over mutual TLS.
+pub async fn certificate_bound_flows() {
+    let ca = TestCa::new();
+    let cert = client_certificate(&ca);
+    let op = fapi_as(&ca, &cert.jwk).await;
+    let x5t = URL_SAFE_NO_PAD.encode(sha256(cert.chain[0].as_ref()).unwrap());
+    for (id, mode) in [
+        (MTLS_POLL, DeliveryMode::Poll),
+        (MTLS_PING, DeliveryMode::Ping),
+    ] {
+        let tls =
+            client_config_with_certificate(ca.roots(), cert.chain.clone(), cert.key.clone_key())
+                .unwrap();
+        let (claims, token_type) =
+            flow(&op, HttpClient::https_with_config(tls), id, mode, None).await;
+        assert_eq!(token_type, TokenType::Bearer, "{id}");
+        assert_eq!(claims["cnf"]["x5t#S256"], x5t.as_str(), "{id}");
+    }
+    op.server.shutdown().await;
+    op.receiver.shutdown().await;
+}
+
+/// A self-signed mTLS client without its certificate, or with another one, is refused.
+pub async fn refused_without_its_certificate() {
+    let ca = TestCa::new();
+    let cert = client_certificate(&ca);
+    let op = fapi_as(&ca, &cert.jwk).await;
+    let http = HttpClient::https_with_config(client_config(ca.roots()).unwrap());
+    let mut config = ClientConfig::new(
+        MTLS_POLL,
+        ClientAuth::SelfSignedTlsClientAuth,
+        DeliveryMode::Poll,
+    );
+    config.profile = Profile::FapiCiba;
+    let client =
+        ciba_hyper::CibaClient::discover(http, &op.issuer, config, ClientOptions::default())
+            .await
+            .unwrap();
+    let err = client
+        .initiate_signed(alice(), &testdata_signer("ps256"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("invalid_client"), "{err}");
+    // Another certificate (the server's own key is not registered) is refused too.
+    let other = client_config_with_certificate(
+        ca.roots(),
+        CertificateDer::pem_file_iter(ca.dir.join("server.pem"))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap(),
+        PrivateKeyDer::from_pem_file(ca.dir.join("server.key")).unwrap(),
+    )
+    .unwrap();
+    let mut config = ClientConfig::new(
+        MTLS_POLL,
+        ClientAuth::SelfSignedTlsClientAuth,
+        DeliveryMode::Poll,
+    );
+    config.profile = Profile::FapiCiba;
+    let client = ciba_hyper::CibaClient::discover(
+        HttpClient::https_with_config(other),
+        &op.issuer,
+        config,
+        ClientOptions::default(),
+    )
+    .await
+    .unwrap();
+    let err = client
+        .initiate_signed(alice(), &testdata_signer("ps256"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("invalid_client"), "{err}");
+    op.server.shutdown().await;
+    op.receiver.shutdown().await;
+}
