@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use crate::client::DeliveryMode;
 use crate::minter::{MintError, MintRequest, MintedTokens, RESERVED_CLAIMS};
 use crate::notification::{NotificationError, Target};
+use crate::registry::RegistryError;
 use crate::server::{CibaServer, token_fingerprint};
 use crate::store::{
     CompleteStatus, Completion, Grant, RequestState, StoreError, StoredRequest, TokenFingerprint,
@@ -176,6 +177,9 @@ pub enum CompleteError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The client registry failed (nothing was recorded; the call can be retried).
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
 }
 
 /// Fingerprints of freshly minted tokens, with their expiry.
@@ -320,6 +324,13 @@ impl CibaServer {
         let (prepared, tokens) = match grant {
             _ if current.is_expired(now) => (expired()?, Vec::new()),
             Some(grant) => {
+                // The client's ID token algorithm (a client the registry no longer knows, or
+                // one that registered none, gets the RS256 default).
+                let id_token_alg = self
+                    .registry
+                    .client(&current.client_id)
+                    .await?
+                    .and_then(|c| c.id_token_alg());
                 let minted = self.minter.mint(
                     &MintRequest {
                         issuer: &self.config.issuer,
@@ -327,6 +338,7 @@ impl CibaServer {
                         auth_req_id: id,
                         delivery_mode: DeliveryMode::Push,
                         grant: &grant,
+                        id_token_alg,
                     },
                     now,
                     rng,

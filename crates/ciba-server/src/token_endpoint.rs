@@ -353,6 +353,7 @@ impl CibaServer {
                 auth_req_id,
                 delivery_mode: stored.delivery_mode,
                 grant,
+                id_token_alg: client.id_token_alg(),
             },
             now,
             rng,
