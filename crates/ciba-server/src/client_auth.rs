@@ -502,8 +502,8 @@ impl CibaServer {
             (false, Endpoint::Token) => &[issuer, token],
             (false, Endpoint::Backchannel) => &[issuer, token, backchannel],
         };
-        let single = self.config.strict_assertion_audience
-            || !self.config.multi_valued_assertion_audience;
+        let single =
+            self.config.strict_assertion_audience || !self.config.multi_valued_assertion_audience;
         if !audience_ok(&claims, accepted, single) {
             return Err(claim_err(ClaimError::AudienceMismatch));
         }

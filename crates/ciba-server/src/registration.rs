@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use crate::client::{AuthMethod, ClientMetadata, DeliveryMode};
 use crate::client_auth::min_hmac_secret_bytes;
-use crate::egress::EgressError;
 use crate::config::ServerConfig;
+use crate::egress::EgressError;
 use crate::params::is_scope_token;
 
 /// Why client metadata cannot be registered. Every variant is an RFC 7591
@@ -346,11 +346,17 @@ fn check_auth_method(
         }
     };
     let tls_members = [
-        ("tls_client_auth_subject_dn", &metadata.tls_client_auth_subject_dn),
+        (
+            "tls_client_auth_subject_dn",
+            &metadata.tls_client_auth_subject_dn,
+        ),
         ("tls_client_auth_san_dns", &metadata.tls_client_auth_san_dns),
         ("tls_client_auth_san_uri", &metadata.tls_client_auth_san_uri),
         ("tls_client_auth_san_ip", &metadata.tls_client_auth_san_ip),
-        ("tls_client_auth_san_email", &metadata.tls_client_auth_san_email),
+        (
+            "tls_client_auth_san_email",
+            &metadata.tls_client_auth_san_email,
+        ),
     ];
     if *method != AuthMethod::TlsClientAuth
         && let Some((member, _)) = tls_members.iter().find(|(_, v)| v.is_some())

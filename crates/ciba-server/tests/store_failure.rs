@@ -17,8 +17,8 @@ use ciba_server::store::{
     TokenFingerprint,
 };
 use ciba_server::{
-    BackchannelOutcome, BoxFuture, CibaServer, DefaultTokenMinter, IssueOutcome,
-    StaticClientRegistry, Ticket, TokenOutcome,
+    BackchannelOutcome, BoxFuture, CibaServer, IssueOutcome, StaticClientRegistry, Ticket,
+    TokenOutcome,
 };
 use common::*;
 
@@ -131,7 +131,7 @@ fn server_over_a_down_store() -> CibaServer {
     for c in clients() {
         registry.register(c, &config).unwrap();
     }
-    let minter = DefaultTokenMinter::new(Arc::new(signer("eddsa")));
+    let minter = minter(&["eddsa"]);
     CibaServer::new(
         config,
         Arc::new(registry),
