@@ -39,7 +39,8 @@ use ciba_hyper::server::{
 };
 use ciba_hyper::{Error, HttpClient, ServeOptions, TransportError, TransportErrorKind};
 use ciba_server::{
-    AuthenticationResult, Authorization, CompleteError, FailReason, MemoryStore, Ticket,
+    AuthenticationResult, Authorization, CompleteError, EgressPolicy, FailReason, MemoryStore,
+    Ticket,
 };
 use common::slow_client::{Cutoff, post_head, trickle};
 use common::slow_store::SlowStore;
@@ -75,8 +76,14 @@ async fn discovery_and_jwks_are_served() {
     );
     let jwks = http.send(get("/jwks")).await.unwrap();
     let keys: Value = serde_json::from_slice(jwks.body()).unwrap();
-    assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
+    // The RS256 and EdDSA keys, without private members.
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 2);
     assert!(keys["keys"][0].get("d").is_none());
+    assert!(keys["keys"][1].get("d").is_none());
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        json!(["RS256", "EdDSA"])
+    );
     assert_eq!(http.send(get("/nowhere")).await.unwrap().status(), 404);
     let post = json_post(
         &format!("{}/.well-known/openid-configuration", env.issuer),
@@ -670,7 +677,9 @@ async fn deliver(script: Vec<Step>, deliverer: NotificationDeliverer) -> (Delive
 }
 
 fn fast_deliverer() -> NotificationDeliverer {
-    NotificationDeliverer::new(HttpClient::http().timeout(ms(500))).retry_delay(ms(50))
+    NotificationDeliverer::plain_http(EgressPolicy::allow_loopback())
+        .timeout(ms(500))
+        .retry_delay(ms(50))
 }
 
 #[tokio::test]
@@ -880,11 +889,13 @@ async fn an_untrusted_certificate_is_a_failed_delivery_logged_without_the_tokens
     let ca = TestCa::new();
     let endpoint = TlsEndpoint::start(&ca, 204).await;
     // This deliverer trusts no root at all: the endpoint's certificate is refused.
-    let http =
-        HttpClient::https_with_config(client_config(rustls::RootCertStore::empty()).unwrap());
-    let deliverer = NotificationDeliverer::new(http.timeout(secs(5)))
-        .retry_delay(ms(20))
-        .max_attempts(3);
+    let deliverer = NotificationDeliverer::https_with_config(
+        client_config(rustls::RootCertStore::empty()).unwrap(),
+        EgressPolicy::allow_loopback(),
+    )
+    .timeout(secs(5))
+    .retry_delay(ms(20))
+    .max_attempts(3);
     let op = Op::new(&endpoint.url, deliverer);
     let push = op.start("push").await;
 
