@@ -189,12 +189,13 @@ impl Provider {
         backend: Backend,
         auto: Automatic,
     ) -> Result<Provider, CliError> {
-        let ciba = CibaServer::new(
+        let ciba = CibaServer::try_new(
             config,
             Arc::new(registry),
             backend.store,
             Arc::new(DefaultTokenMinter::new(backend.keys)),
-        );
+        )
+        .map_err(|e| CliError::error(format!("cannot start the provider: {e}")))?;
         let events = broadcast::Sender::new(64);
         let hooks = DevHooks {
             auto,

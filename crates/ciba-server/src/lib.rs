@@ -260,7 +260,7 @@ pub use registration::{ClientMetadataError, validate_client_metadata};
 pub use registry::{ClientRegistry, RegistryError, StaticClientRegistry};
 pub use response::Rejection;
 pub use secret::Secret;
-pub use server::CibaServer;
+pub use server::{CibaServer, ServerSetupError};
 pub use store::{BoxFuture, MemoryStore, Store};
 pub use ticket::{Hint, HintType, InlineTicket, Ticket};
 pub use token_endpoint::{TokenError, TokenGrant, TokenOutcome};

@@ -20,7 +20,8 @@ use ciba_server::minter::{MintError, MintRequest, TokenMinter};
 use ciba_server::store::Grant;
 use ciba_server::{
     AuthenticationResult, Authorization, CibaServer, ClientMetadata, DefaultTokenMinter,
-    DeliveryMode, KeySetError, MemoryStore, SigningKeySet, StaticClientRegistry, TokenOutcome,
+    DeliveryMode, KeySetError, MemoryStore, ServerSetupError, SigningKeySet, StaticClientRegistry,
+    TokenOutcome,
 };
 use common::*;
 use serde_json::{Map, json};
@@ -235,6 +236,45 @@ fn a_key_set_without_rs256_is_a_typed_error() {
         config.validate(),
         Err(ciba_server::ServerConfigError::IdTokenSigningAlgs)
     ));
+    // A server over a minter that cannot sign RS256, or every registrable algorithm.
+    struct EdOnly(DefaultTokenMinter);
+    impl TokenMinter for EdOnly {
+        fn mint(
+            &self,
+            request: &MintRequest<'_>,
+            now: std::time::SystemTime,
+            rng: &dyn ciba_core::random::Random,
+        ) -> Result<ciba_server::MintedTokens, MintError> {
+            self.0.mint(request, now, rng)
+        }
+        fn public_jwks(&self, now: std::time::SystemTime) -> JwkSet {
+            self.0.public_jwks(now)
+        }
+        fn id_token_signing_algs(&self) -> Vec<JwsAlgorithm> {
+            vec![JwsAlgorithm::EdDSA]
+        }
+    }
+    let build = |config, minter: Arc<dyn TokenMinter>| {
+        CibaServer::try_new(
+            config,
+            Arc::new(StaticClientRegistry::new()),
+            Arc::new(MemoryStore::new()),
+            minter,
+        )
+    };
+    assert_eq!(
+        build(base_config(), Arc::new(EdOnly(minter(&["eddsa"])))).unwrap_err(),
+        ServerSetupError::NoRs256Key
+    );
+    let mut config = base_config();
+    config.id_token_signing_algs = vec![JwsAlgorithm::RS256, JwsAlgorithm::ES384];
+    assert_eq!(
+        build(config.clone(), Arc::new(minter(&["eddsa"]))).unwrap_err(),
+        ServerSetupError::NoKeyForAlgorithm {
+            alg: JwsAlgorithm::ES384
+        }
+    );
+    assert!(build(config, Arc::new(minter(&["es384"]))).is_ok());
 }
 
 #[test]
