@@ -66,7 +66,14 @@ pub enum KeySetError {
 
 struct Retired {
     public: Jwk,
-    published_until: SystemTime,
+    /// `None` when `now + max_token_lifetime` is past what `SystemTime` holds: for good.
+    published_until: Option<SystemTime>,
+}
+
+impl Retired {
+    fn published_at(&self, now: SystemTime) -> bool {
+        self.published_until.is_none_or(|until| until > now)
+    }
 }
 
 struct Keys {
@@ -191,7 +198,7 @@ impl SigningKeySet {
         let kid = kid_of(signer.as_ref())?;
         let alg = signer.algorithm();
         let mut keys = self.write();
-        keys.retired.retain(|r| r.published_until > now);
+        keys.retired.retain(|r| r.published_at(now));
         let published = keys
             .active
             .iter()
@@ -207,12 +214,9 @@ impl SigningKeySet {
         };
         let old = std::mem::replace(slot, signer);
         if let Some(public) = old.public_jwk() {
-            let published_until = now
-                .checked_add(self.max_token_lifetime)
-                .unwrap_or(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(u32::MAX)));
             keys.retired.push(Retired {
                 public: public.to_public(),
-                published_until,
+                published_until: now.checked_add(self.max_token_lifetime),
             });
         }
         Ok(())
@@ -223,7 +227,7 @@ impl SigningKeySet {
         self.read()
             .retired
             .iter()
-            .filter(|r| r.published_until > now)
+            .filter(|r| r.published_at(now))
             .filter_map(|r| r.public.kid.clone())
             .collect()
     }
@@ -240,7 +244,7 @@ impl SigningKeySet {
         let retired = keys
             .retired
             .iter()
-            .filter(|r| r.published_until > now)
+            .filter(|r| r.published_at(now))
             .map(|r| r.public.clone());
         JwkSet {
             keys: active.chain(retired).collect(),

@@ -110,7 +110,15 @@ impl Delivery {
 }
 
 /// Sends the notifications ciba-server builds (`CompleteOutcome`) over hyper, to the
-/// destinations its [`EgressPolicy`] allows (see the [module documentation](self)).
+/// destinations its [`EgressPolicy`] allows.
+///
+/// A literal address in the endpoint URL is checked before anything is sent; a name is
+/// resolved by the deliverer's own resolver, which checks every address the name resolved to
+/// and hands the connector only those, so the connection goes to a checked address even if
+/// the name re-resolves elsewhere (DNS rebinding). TLS still verifies the certificate
+/// against the host name of the URL. A refused destination is [`Delivery::NotAllowed`],
+/// never retried. Receivers on loopback (development, tests) need
+/// [`EgressPolicy::allow_loopback`].
 #[derive(Debug, Clone)]
 pub struct NotificationDeliverer {
     http: HttpClient,
