@@ -89,7 +89,7 @@ not answer within --store-timeout, the endpoints answer 503 temporarily_unavaila
 Retry-After. --max-pending-per-client bounds each client in either store.
 
 Several instances: start each with the same --store redis://..., --clients file,
---signing-key file and --issuer (the URL clients use: a load balancer's, or one instance's
+--signing-key files and --issuer (the URL clients use: a load balancer's, or one instance's
 own). Every instance answers on the paths of that issuer, so a request started on one can
 be polled and redeemed on another, and all sign ID tokens with the same published keys:
   ciba serve --addr 127.0.0.1:8080 --store redis://127.0.0.1:6379 --clients c.json \

@@ -1,5 +1,29 @@
 //! Registration-time checks of client metadata against what the server supports
 //! (CIBA Core section 4, RFC 7591 `invalid_client_metadata`).
+//!
+//! Registration tells the truth: a member the server cannot honour is refused, never kept
+//! and ignored. Every member [`ClientMetadata`] models, and how it is honoured:
+//!
+//! | member | honoured by | refused when |
+//! |---|---|---|
+//! | `client_id` | the registry key | empty, or already registered |
+//! | `client_secret` | `client_secret_basic` / `_post` / `_jwt` | missing for those methods; shorter than the HMAC hash for `client_secret_jwt` (RFC 7518 3.2) |
+//! | `token_endpoint_auth_method` | client authentication at both endpoints | unknown, not enabled, or `none` for a CIBA client |
+//! | `token_endpoint_auth_signing_alg` | the only algorithm accepted for the client's assertions | not a JWT method, not enabled, or of the wrong family (HMAC for `private_key_jwt`, public-key for `client_secret_jwt`) |
+//! | `id_token_signed_response_alg` | the ID token's signing key | no key of the server's key set for it ([`ServerConfig::id_token_signing_algs`]) |
+//! | `jwks` | `private_key_jwt`, signed requests | (required by them) |
+//! | `grant_types` | the token endpoint's CIBA grant check | poll or ping without the CIBA grant |
+//! | `backchannel_token_delivery_mode` | the mode | not offered by the server |
+//! | `backchannel_client_notification_endpoint` | ping and push delivery | missing for ping/push; not https (or loopback http by opt-in); a destination the [`EgressPolicy`](crate::EgressPolicy) refuses; registered by a client that receives no notification |
+//! | `backchannel_authentication_request_signing_alg` | signed request verification | symmetric, unknown, not enabled, or without `jwks` |
+//! | `backchannel_user_code_parameter` | `user_code` handling | `true` when the server does not support user codes |
+//! | `scope` | the scopes the client may request | malformed |
+//! | `tls_client_auth_*` | `tls_client_auth` | not exactly one for that method; any for another method |
+//!
+//! Other members stay in [`ClientMetadata::extra`]: those listed in [`UNSUPPORTED_MEMBERS`]
+//! and a few values (see there) are refused; `dpop_bound_access_tokens` and
+//! `tls_client_certificate_bound_access_tokens` are kept for the token endpoint;
+//! descriptive members and those of the AS's other endpoints are kept for the host.
 
 use ciba_core::ConfigError;
 use ciba_core::ErrorCode;
