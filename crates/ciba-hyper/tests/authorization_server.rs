@@ -968,3 +968,79 @@ async fn a_failed_delivery_logs_endpoint_attempts_and_reason_but_not_the_bearer_
         assert!(!logs.contains(secret), "{secret} leaked:\n{logs}");
     }
 }
+
+/// A registry that hands out its clients as they are, without registration checks (a client
+/// registered before the policy changed, or one whose name now resolves elsewhere).
+struct UncheckedClients(Vec<Arc<ciba_server::ClientMetadata>>);
+
+impl ciba_server::ClientRegistry for UncheckedClients {
+    fn client<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<ciba_server::ClientMetadata>>, ciba_server::RegistryError>>
+    {
+        let found = self.0.iter().find(|c| c.client_id == client_id).cloned();
+        Box::pin(std::future::ready(Ok(found)))
+    }
+}
+
+#[tokio::test]
+async fn the_default_deliverer_enforces_the_servers_egress_policy() {
+    for (policy, delivered) in [
+        (EgressPolicy::STRICT, false),
+        (EgressPolicy::allow_loopback(), true),
+    ] {
+        let endpoint = Scripted::start(vec![status(204)]).await;
+        let mut config = ciba_server::ServerConfig::with_policy(
+            "https://op.example",
+            "https://op.example/token",
+            "https://op.example/bc",
+            ciba_core::endpoint::EndpointPolicy::ALLOW_HTTP_LOOPBACK,
+        )
+        .unwrap();
+        config.egress_policy = policy;
+        let mut ping = ciba_server::ClientMetadata::new("ping");
+        ping.client_secret = Some(SECRET.into());
+        ping.grant_types = vec![ciba_server::CIBA_GRANT_TYPE.into()];
+        ping.backchannel_token_delivery_mode = Some(DeliveryMode::Ping);
+        ping.backchannel_client_notification_endpoint = Some(format!("{}/token", endpoint.base));
+        let server = ciba_server::CibaServer::new(
+            config,
+            Arc::new(UncheckedClients(vec![Arc::new(ping)])),
+            Arc::new(MemoryStore::new()),
+            Arc::new(ciba_server::DefaultTokenMinter::new(op_key_set("op"))),
+        );
+        // No deliverer given: the server's policy governs.
+        let service = ciba_hyper::server::AuthorizationServer::new(server, TestHooks);
+        let start = http::Request::post("https://op.example/bc")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", basic_authorization("ping", SECRET).unwrap())
+            .body(
+                b"scope=openid&login_hint=alice%40example.com&client_notification_token=cnt-cnt-cnt"
+                    .to_vec(),
+            )
+            .unwrap();
+        let answer = service.handle_request(start).await;
+        assert_eq!(answer.status(), 200);
+        let ack: Value = serde_json::from_slice(answer.body()).unwrap();
+        let id = ack["auth_req_id"].as_str().unwrap();
+        let approval = AuthenticationResult::Authorized(Authorization::new("alice"));
+        let delivery = service.handle().complete(id, approval).await.unwrap();
+        assert_eq!(
+            delivery.is_delivered(),
+            delivered,
+            "{policy:?}: {delivery:?}"
+        );
+        if !delivered {
+            assert!(
+                matches!(delivery, Delivery::NotAllowed { .. }),
+                "{delivery:?}"
+            );
+        }
+        assert_eq!(
+            endpoint.seen("POST /token").len(),
+            usize::from(delivered),
+            "{policy:?}"
+        );
+    }
+}
