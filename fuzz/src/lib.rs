@@ -7,13 +7,13 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
-use ciba_core::jose::JwkSigner;
+use ciba_core::jose::{Jwk, JwkSigner, Signer};
 
 use ciba_core::random::OsRandom;
 use ciba_server::{
     AuthenticationResult, Authorization, BackchannelOutcome, CIBA_GRANT_TYPE, CibaServer,
     ClientMetadata, DefaultTokenMinter, DeliveryMode, IncomingRequest, IssueOutcome, MemoryStore,
-    ServerConfig, StaticClientRegistry,
+    ServerConfig, SigningKeySet, StaticClientRegistry,
 };
 
 /// The answer of one of the server's async calls. Every target runs the server over a
@@ -123,12 +123,18 @@ fn build() -> CibaServer {
                 .register(client, &config)
                 .expect("static client is valid");
         }
-        let key = JwkSigner::generate_ed25519(&OsRandom, Some("k".into())).expect("key");
+        // RS256 (every key set has one): ciba-core's test key, embedded.
+        let rsa = Jwk::from_json(include_bytes!("../../crates/ciba-core/testdata/rs256.jwk.json"))
+            .expect("test key");
+        let rsa: Arc<dyn Signer> = Arc::new(JwkSigner::from_jwk(&rsa, None).expect("rsa key"));
+        let ed: Arc<dyn Signer> =
+            Arc::new(JwkSigner::generate_ed25519(&OsRandom, Some("k".into())).expect("key"));
+        let keys = SigningKeySet::new([rsa, ed]).expect("key set");
         CibaServer::new(
             config,
             Arc::new(registry),
             Arc::new(MemoryStore::new()),
-            Arc::new(DefaultTokenMinter::new(Arc::new(key))),
+            Arc::new(DefaultTokenMinter::new(Arc::new(keys))),
         )
     }
 }

@@ -4,7 +4,10 @@
 //! RS256 and PS256 are 2048-bit RSA keys, ES256 is P-256, EdDSA is Ed25519. Each key carries
 //! its own `kid`, so a JWK Set holding all four selects the right one.
 
-use ciba_core::jose::{Jwk, JwkSet, JwkSigner, JwsAlgorithm};
+use std::sync::Arc;
+
+use ciba_core::jose::{Jwk, JwkSet, JwkSigner, JwsAlgorithm, Signer};
+use ciba_server::SigningKeySet;
 
 use crate::BenchError;
 
@@ -46,4 +49,14 @@ pub fn public_jwks() -> Result<JwkSet, BenchError> {
         .map(|&alg| private_jwk(alg).map(|k| k.to_public()))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(JwkSet { keys })
+}
+
+/// The OP's signing key set: the RS256 test key (every set has one) and the test key for
+/// `alg`.
+pub fn key_set(alg: JwsAlgorithm) -> Result<Arc<SigningKeySet>, BenchError> {
+    let mut signers: Vec<Arc<dyn Signer>> = vec![Arc::new(signer(JwsAlgorithm::RS256)?)];
+    if alg != JwsAlgorithm::RS256 {
+        signers.push(Arc::new(signer(alg)?));
+    }
+    Ok(Arc::new(SigningKeySet::new(signers)?))
 }

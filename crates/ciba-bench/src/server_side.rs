@@ -61,10 +61,14 @@ pub fn ready<F: Future>(future: F) -> F::Output {
 
 /// The server: default configuration (expires_in 300 s, interval 5 s, ticket TTL 120 s,
 /// tombstones 600 s), the poll client [`CLIENT_ID`], a [`MemoryStore`] without a practical
-/// per-client entry limit, and a [`DefaultTokenMinter`] over the [`ID_TOKEN_ALG`] test key.
+/// per-client entry limit, and a [`DefaultTokenMinter`] over the RS256 and [`ID_TOKEN_ALG`]
+/// test keys (the client asks for [`ID_TOKEN_ALG`] ID tokens).
 pub fn server() -> Result<CibaServer, BenchError> {
-    let config = ServerConfig::new(ISSUER, TOKEN_ENDPOINT, BACKCHANNEL_ENDPOINT)?;
+    let keys = keys::key_set(ID_TOKEN_ALG)?;
+    let mut config = ServerConfig::new(ISSUER, TOKEN_ENDPOINT, BACKCHANNEL_ENDPOINT)?;
+    config.id_token_signing_algs = keys.algorithms();
     let mut client = ClientMetadata::new(CLIENT_ID);
+    client.id_token_signed_response_alg = Some(ID_TOKEN_ALG.as_str().into());
     client.token_endpoint_auth_method = AuthMethod::ClientSecretBasic;
     client.client_secret = Some(CLIENT_SECRET.into());
     client.grant_types = vec![CIBA_GRANT_TYPE.into()];
@@ -74,7 +78,7 @@ pub fn server() -> Result<CibaServer, BenchError> {
     let store = MemoryStore::with_config(MemoryStoreConfig {
         max_entries_per_client: usize::MAX,
     });
-    let minter = DefaultTokenMinter::new(Arc::new(keys::signer(ID_TOKEN_ALG)?));
+    let minter = DefaultTokenMinter::new(keys);
     Ok(CibaServer::new(
         config,
         Arc::new(registry),

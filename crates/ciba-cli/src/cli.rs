@@ -56,8 +56,19 @@ Scripts use the JSON API beside it:
 --clients FILE is a JSON array of client metadata under the standard names (client_id,
 client_secret, token_endpoint_auth_method, grant_types, backchannel_token_delivery_mode,
 backchannel_client_notification_endpoint, backchannel_authentication_request_signing_alg,
-backchannel_user_code_parameter, jwks). On a loopback issuer, http notification endpoints on
-loopback are accepted; elsewhere https is required.
+backchannel_user_code_parameter, id_token_signed_response_alg, jwks). Members the provider
+cannot honour are refused (invalid_client_metadata).
+
+Notification endpoints: https, on a public address. Loopback, private, link-local, CGNAT
+and cloud metadata addresses are refused, at registration and again when each notification
+is sent (the name is resolved, every address checked, and the connection pinned to it). On a
+loopback issuer, the development opt-in applies: http notification endpoints on loopback are
+accepted and delivered to; the other refusals stay.
+
+ID token keys: by default a fresh RS256 key and a fresh Ed25519 key; discovery lists RS256
+and EdDSA in id_token_signing_alg_values_supported. Each --signing-key FILE adds one key (a
+private JWK with alg and kid, one per algorithm); one of them must be RS256. A client gets
+ID tokens signed with its id_token_signed_response_alg (RS256 when it registered none).
 
 Any login_hint names a user (the subject is the hint itself). Ctrl-C stops the server.
 
@@ -78,13 +89,13 @@ not answer within --store-timeout, the endpoints answer 503 temporarily_unavaila
 Retry-After. --max-pending-per-client bounds each client in either store.
 
 Several instances: start each with the same --store redis://..., --clients file,
---signing-key file and --issuer (the URL clients use: a load balancer's, or one instance's
+--signing-key files and --issuer (the URL clients use: a load balancer's, or one instance's
 own). Every instance answers on the paths of that issuer, so a request started on one can
-be polled and redeemed on another, and all sign ID tokens with the one published key:
+be polled and redeemed on another, and all sign ID tokens with the same published keys:
   ciba serve --addr 127.0.0.1:8080 --store redis://127.0.0.1:6379 --clients c.json \
-             --signing-key op.jwk
+             --signing-key op-rs256.jwk --signing-key op-es256.jwk
   ciba serve --addr 127.0.0.1:8081 --store redis://127.0.0.1:6379 --clients c.json \
-             --signing-key op.jwk --issuer http://127.0.0.1:8080
+             --signing-key op-rs256.jwk --signing-key op-es256.jwk --issuer http://127.0.0.1:8080
 Every instance's device page and API list, approve and deny the requests of the shared
 store, whichever instance started them.
 
@@ -350,10 +361,12 @@ pub(crate) struct ServeArgs {
     /// How long one Redis step may take before the endpoint answers 503 (e.g. 2s, 500ms).
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_timeout)]
     pub(crate) store_timeout: Duration,
-    /// A private JWK (with `alg`) to sign ID tokens with and publish at /jwks; instances
-    /// sharing a store need the same one. Default: a fresh Ed25519 key.
-    #[arg(long, value_name = "FILE.jwk")]
-    pub(crate) signing_key: Option<PathBuf>,
+    /// A private JWK (with `alg` and `kid`) to sign ID tokens with and publish at /jwks.
+    /// Repeat it for several algorithms (RS256, PS256, ES256, ES384, EdDSA; one key each);
+    /// one key must be RS256. Instances sharing a store need the same files. Default: a
+    /// fresh RS256 key and a fresh Ed25519 key.
+    #[arg(long = "signing-key", value_name = "FILE.jwk")]
+    pub(crate) signing_keys: Vec<PathBuf>,
     /// What the authentication device answers: approve:SECS, deny, or manual.
     #[arg(long, value_name = "approve:SECS|deny|manual", default_value = "manual", value_parser = parse_auto)]
     pub(crate) auto: AutoDecision,

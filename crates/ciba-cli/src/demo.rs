@@ -45,7 +45,8 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), CliError> {
         .local_addr()
         .map_err(|e| CliError::error(format!("cannot read the bound address: {e}")))?;
     let issuer = provider::issuer_for(addr, None)?;
-    let config = provider::server_config(&issuer, args.interval, args.expires_in)?;
+    let keys = Arc::new(keys::generate_key_set()?);
+    let config = provider::server_config(&issuer, args.interval, args.expires_in, &keys)?;
 
     let modes = args.mode.modes();
     let mut receivers = HashMap::new();
@@ -74,7 +75,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), CliError> {
     let after = Duration::from_secs(args.approve_after);
     let backend = Backend {
         store: Arc::new(MemoryStore::new()),
-        key: keys::generate_signing_key()?,
+        keys,
     };
     let provider = Provider::start(
         listener,

@@ -16,14 +16,14 @@ use std::sync::Arc;
 
 use ciba_core::EndpointPolicy;
 use ciba_core::endpoint::is_loopback as url_is_loopback;
-use ciba_core::jose::JwkSigner;
 use ciba_hyper::server::{
     AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture, PendingRequest,
 };
 use ciba_hyper::{RunningServer, ServeOptions, serve_fn_with};
 use ciba_server::store::Store;
 use ciba_server::{
-    CibaServer, DefaultTokenMinter, FailReason, ServerConfig, StaticClientRegistry, Ticket,
+    CibaServer, DefaultTokenMinter, EgressPolicy, FailReason, ServerConfig, SigningKeySet,
+    StaticClientRegistry, Ticket,
 };
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
@@ -91,6 +91,7 @@ pub(crate) fn server_config(
     issuer: &str,
     interval: u64,
     expires_in: u64,
+    keys: &SigningKeySet,
 ) -> Result<ServerConfig, CliError> {
     let invalid = |e: &dyn std::fmt::Display| {
         CliError::usage(format!("the provider cannot use issuer {issuer}: {e}"))
@@ -109,6 +110,13 @@ pub(crate) fn server_config(
     )
     .map_err(|e| invalid(&e))?;
     config.jwks_uri = Some(format!("{issuer}{JWKS_PATH}"));
+    config.id_token_signing_algs = keys.algorithms();
+    if url_is_loopback(&url) {
+        // The development opt-in: a provider on a loopback issuer accepts (and delivers to)
+        // notification endpoints on loopback. Private, link-local and cloud metadata
+        // destinations stay refused.
+        config.egress_policy = EgressPolicy::allow_loopback();
+    }
     config.interval = interval;
     config.default_expires_in = expires_in;
     config.max_expires_in = config.max_expires_in.max(expires_in);
@@ -158,8 +166,8 @@ impl AuthorizationHooks for DevHooks {
 pub(crate) struct Backend {
     /// Pending requests (memory or Redis).
     pub(crate) store: Arc<dyn Store>,
-    /// The ID token signing key, published at `{issuer}/jwks`.
-    pub(crate) key: JwkSigner,
+    /// The ID token signing keys, published at `{issuer}/jwks`.
+    pub(crate) keys: Arc<SigningKeySet>,
 }
 
 /// A running development provider.
@@ -181,12 +189,13 @@ impl Provider {
         backend: Backend,
         auto: Automatic,
     ) -> Result<Provider, CliError> {
-        let ciba = CibaServer::new(
+        let ciba = CibaServer::try_new(
             config,
             Arc::new(registry),
             backend.store,
-            Arc::new(DefaultTokenMinter::new(Arc::new(backend.key))),
-        );
+            Arc::new(DefaultTokenMinter::new(backend.keys)),
+        )
+        .map_err(|e| CliError::error(format!("cannot start the provider: {e}")))?;
         let events = broadcast::Sender::new(64);
         let hooks = DevHooks {
             auto,
@@ -252,11 +261,27 @@ mod tests {
 
     #[test]
     fn a_loopback_issuer_allows_http_endpoints_and_loopback_notifications() {
-        let config = server_config("http://127.0.0.1:8080", 2, 60).unwrap();
+        let keys = crate::keys::generate_key_set().unwrap();
+        let config = server_config("http://127.0.0.1:8080", 2, 60, &keys).unwrap();
         assert_eq!(config.token_endpoint, "http://127.0.0.1:8080/token");
         assert_eq!(config.endpoint_policy, EndpointPolicy::ALLOW_HTTP_LOOPBACK);
+        assert_eq!(config.egress_policy, EgressPolicy::allow_loopback());
         assert_eq!(config.interval, 2);
-        let remote = server_config("https://op.example", 2, 60).unwrap();
+        let remote = server_config("https://op.example", 2, 60, &keys).unwrap();
         assert_eq!(remote.endpoint_policy, EndpointPolicy::HTTPS_ONLY);
+        assert_eq!(remote.egress_policy, EgressPolicy::STRICT);
+    }
+
+    #[test]
+    fn the_default_key_set_puts_rs256_in_discovery() {
+        let keys = crate::keys::generate_key_set().unwrap();
+        let config = server_config("http://127.0.0.1:8080", 2, 60, &keys).unwrap();
+        assert_eq!(
+            config.id_token_signing_algs,
+            [
+                ciba_core::jose::JwsAlgorithm::RS256,
+                ciba_core::jose::JwsAlgorithm::EdDSA
+            ]
+        );
     }
 }

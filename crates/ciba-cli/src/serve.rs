@@ -23,6 +23,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
@@ -31,7 +32,7 @@ use crate::clients::{DemoClient, load_clients_file, registry};
 use crate::device::{DecisionEvent, automatic};
 use crate::error::CliError;
 use crate::http_server;
-use crate::keys::{self, KeyUse};
+use crate::keys;
 use crate::provider::{self, Backend, Provider};
 use crate::store;
 
@@ -42,17 +43,18 @@ const NOTIFY_PATH: &str = "/ciba/notify";
 pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     // Usage errors first, then the store check, before anything listens.
     let file_clients = args.clients.as_deref().map(load_clients_file).transpose()?;
-    let key = match &args.signing_key {
-        Some(path) => keys::load_signer(path, KeyUse::IdTokenSigning)?,
-        None => keys::generate_signing_key()?,
-    };
+    let keys = Arc::new(if args.signing_keys.is_empty() {
+        keys::generate_key_set()?
+    } else {
+        keys::load_key_set(&args.signing_keys)?
+    });
     let store = store::open(&args).await?;
     let listener = http_server::bind(args.addr, "provider").await?;
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::error(format!("cannot read the bound address: {e}")))?;
     let issuer = provider::issuer_for(addr, args.issuer.as_deref())?;
-    let config = provider::server_config(&issuer, args.interval, args.expires_in)?;
+    let config = provider::server_config(&issuer, args.interval, args.expires_in, &keys)?;
     let (clients, demo) = match file_clients {
         Some(clients) => (clients, Vec::new()),
         None => {
@@ -61,7 +63,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         }
     };
     let registry = registry(clients, &config)?;
-    let backend = Backend { store, key };
+    let backend = Backend { store, keys };
     let provider = Provider::start(
         listener,
         args.serve_options(),

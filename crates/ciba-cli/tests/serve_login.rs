@@ -319,6 +319,96 @@ fn serve_refuses_an_invalid_clients_file_with_exit_code_2() {
 }
 
 #[test]
+fn serve_discovery_lists_rs256_and_its_keys_by_default() {
+    let served = serve(&["--auto", "manual"], 3);
+    let (status, body) = http(
+        "GET",
+        &format!("{}/.well-known/openid-configuration", served.issuer),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "EdDSA"])
+    );
+    let (status, body) = http("GET", &format!("{}/jwks", served.issuer), None);
+    assert_eq!(status, 200, "{body}");
+    let jwks: Value = serde_json::from_str(&body).unwrap();
+    let algs: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["alg"].as_str().unwrap())
+        .collect();
+    assert_eq!(algs, ["RS256", "EdDSA"]);
+}
+
+#[test]
+fn serve_takes_several_signing_keys_and_requires_an_rs256_one() {
+    let testdata = concat!(env!("CARGO_MANIFEST_DIR"), "/../ciba-core/testdata");
+    let key = |name: &str| format!("{testdata}/{name}.jwk.json");
+    let (rs256, es384, eddsa) = (key("rs256"), key("es384"), key("eddsa"));
+    let served = serve(
+        &[
+            "--signing-key",
+            &rs256,
+            "--signing-key",
+            &es384,
+            "--signing-key",
+            &eddsa,
+        ],
+        3,
+    );
+    let (_, body) = http(
+        "GET",
+        &format!("{}/.well-known/openid-configuration", served.issuer),
+        None,
+    );
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "ES384", "EdDSA"])
+    );
+    // Without an RS256 key: a usage error.
+    let out = run_ciba(
+        &["serve", "--addr", "127.0.0.1:0", "--signing-key", &eddsa],
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_one_error_line(&text(&out.stderr), "no RS256 key");
+}
+
+#[test]
+fn serve_refuses_notification_endpoints_on_private_addresses() {
+    let dir = std::env::temp_dir().join(format!("ciba-cli-egress-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("clients.json");
+    // Loopback is the development opt-in of a loopback issuer; a private address is not.
+    std::fs::write(
+        &file,
+        r#"[{"client_id": "rp", "client_secret": "s3cret-s3cret",
+             "grant_types": ["urn:openid:params:grant-type:ciba"],
+             "backchannel_token_delivery_mode": "ping",
+             "backchannel_client_notification_endpoint": "https://10.1.2.3/cb"}]"#,
+    )
+    .unwrap();
+    let out = run_ciba(
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--clients",
+            file.to_str().unwrap(),
+        ],
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_one_error_line(&text(&out.stderr), "private address");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn serve_reports_a_port_in_use_in_one_line() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();

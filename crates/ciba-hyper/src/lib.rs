@@ -97,9 +97,13 @@
 //! none found, a warning is logged and every https request fails verification. For roots of
 //! your own (a private CA, say), build a configuration with [`tls::client_config`] and pass
 //! it to [`HttpClient::https_with_config`]. The default `server::NotificationDeliverer`
-//! delivers over the same client, so ping and push reach https notification endpoints;
-//! which endpoints may be plain `http` (loopback, by opt-in) is decided at registration by
-//! ciba-server.
+//! delivers over the same kind of client (or over your rustls configuration with
+//! `NotificationDeliverer::https_with_config`), so ping and push reach https notification
+//! endpoints; which endpoints may be plain `http` (loopback, by opt-in) is decided at
+//! registration by ciba-server. The deliverer also enforces ciba-server's `EgressPolicy`: it
+//! resolves each endpoint's name itself, checks every address, and connects only to the
+//! checked ones (no loopback, private, link-local or cloud metadata destination unless the
+//! policy opts in to loopback).
 //!
 //! [`HttpClient::http`] has no TLS, and [`HttpClient::new`] wraps a hyper-util client over any
 //! other connector. The servers in this crate speak plain HTTP/1.1: terminate TLS in front of

@@ -101,7 +101,18 @@ pub fn client_config_with_certificate(
 pub(crate) fn connector(
     config: ClientConfig,
 ) -> hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector> {
-    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    connector_over(
+        config,
+        hyper_util::client::legacy::connect::HttpConnector::new(),
+    )
+}
+
+/// [`connector`] over `http` (for example a connector with a resolver of its own). The TLS
+/// server name is the URL's host, whatever address the resolver chose.
+pub(crate) fn connector_over<R>(
+    config: ClientConfig,
+    mut http: hyper_util::client::legacy::connect::HttpConnector<R>,
+) -> hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector<R>> {
     http.enforce_http(false);
     hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(config)

@@ -12,6 +12,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Body, Incoming};
 use hyper_util::client::legacy::Client;
+#[cfg(feature = "tls")]
+use hyper_util::client::legacy::connect::dns::GaiResolver;
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
@@ -59,13 +61,20 @@ where
 /// [`HttpClient::https`]: the TLS client is built on the first request, once the roots have
 /// been read on the blocking pool (never on an async worker).
 #[cfg(feature = "tls")]
-#[derive(Default)]
-struct NativeRootsTls {
-    client: tokio::sync::OnceCell<Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>>,
+struct NativeRootsTls<R> {
+    /// How the connector resolves names.
+    resolver: R,
+    client:
+        tokio::sync::OnceCell<Client<hyper_rustls::HttpsConnector<HttpConnector<R>>, Full<Bytes>>>,
 }
 
 #[cfg(feature = "tls")]
-impl Exchange for NativeRootsTls {
+impl<R> Exchange for NativeRootsTls<R>
+where
+    R: Clone + Send + Sync + 'static,
+    HttpConnector<R>: Connect + Clone + Send + Sync + 'static,
+    hyper_rustls::HttpsConnector<HttpConnector<R>>: Connect + Clone + Send + Sync + 'static,
+{
     fn request(&self, request: http::Request<Full<Bytes>>) -> ExchangeFuture<'_> {
         Box::pin(async move {
             let uri = request.uri().clone();
@@ -80,7 +89,8 @@ impl Exchange for NativeRootsTls {
                     let config = crate::tls::client_config(roots).map_err(|e| {
                         TransportError::new(TransportErrorKind::Other, &uri).with_source(e)
                     })?;
-                    Ok::<_, TransportError>(client_over(crate::tls::connector(config)))
+                    let http = HttpConnector::new_with_resolver(self.resolver.clone());
+                    Ok::<_, TransportError>(client_over(crate::tls::connector_over(config, http)))
                 })
                 .await?;
             Exchange::request(client, request).await
@@ -146,7 +156,10 @@ impl HttpClient {
     /// read on the first request, on tokio's blocking pool.
     #[cfg(feature = "tls")]
     pub fn https() -> HttpClient {
-        HttpClient::from_exchange(Arc::new(NativeRootsTls::default()))
+        HttpClient::from_exchange(Arc::new(NativeRootsTls {
+            resolver: GaiResolver::new(),
+            client: tokio::sync::OnceCell::new(),
+        }))
     }
 
     /// A client for `https` (and plain `http`) over rustls with `config` (its roots, its
@@ -155,6 +168,35 @@ impl HttpClient {
     #[cfg(feature = "tls")]
     pub fn https_with_config(config: crate::tls::rustls::ClientConfig) -> HttpClient {
         HttpClient::new(client_over(crate::tls::connector(config)))
+    }
+
+    /// Plain `http`, resolving names with `resolver` (the deliverer's egress guard).
+    #[cfg(feature = "server")]
+    pub(crate) fn http_resolving_with(
+        resolver: crate::server::egress::GuardedResolver,
+    ) -> HttpClient {
+        HttpClient::new(client_over(HttpConnector::new_with_resolver(resolver)))
+    }
+
+    /// [`HttpClient::https`], resolving names with `resolver`.
+    #[cfg(all(feature = "server", feature = "tls"))]
+    pub(crate) fn https_resolving_with(
+        resolver: crate::server::egress::GuardedResolver,
+    ) -> HttpClient {
+        HttpClient::from_exchange(Arc::new(NativeRootsTls {
+            resolver,
+            client: tokio::sync::OnceCell::new(),
+        }))
+    }
+
+    /// [`HttpClient::https_with_config`], resolving names with `resolver`.
+    #[cfg(all(feature = "server", feature = "tls"))]
+    pub(crate) fn https_with_config_resolving_with(
+        config: crate::tls::rustls::ClientConfig,
+        resolver: crate::server::egress::GuardedResolver,
+    ) -> HttpClient {
+        let http = HttpConnector::new_with_resolver(resolver);
+        HttpClient::new(client_over(crate::tls::connector_over(config, http)))
     }
 
     fn from_exchange(inner: Arc<dyn Exchange>) -> HttpClient {

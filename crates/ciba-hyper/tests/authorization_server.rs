@@ -39,7 +39,8 @@ use ciba_hyper::server::{
 };
 use ciba_hyper::{Error, HttpClient, ServeOptions, TransportError, TransportErrorKind};
 use ciba_server::{
-    AuthenticationResult, Authorization, CompleteError, FailReason, MemoryStore, Ticket,
+    AuthenticationResult, Authorization, CompleteError, EgressPolicy, FailReason, MemoryStore,
+    Ticket,
 };
 use common::slow_client::{Cutoff, post_head, trickle};
 use common::slow_store::SlowStore;
@@ -75,8 +76,14 @@ async fn discovery_and_jwks_are_served() {
     );
     let jwks = http.send(get("/jwks")).await.unwrap();
     let keys: Value = serde_json::from_slice(jwks.body()).unwrap();
-    assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
+    // The RS256 and EdDSA keys, without private members.
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 2);
     assert!(keys["keys"][0].get("d").is_none());
+    assert!(keys["keys"][1].get("d").is_none());
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        json!(["RS256", "EdDSA"])
+    );
     assert_eq!(http.send(get("/nowhere")).await.unwrap().status(), 404);
     let post = json_post(
         &format!("{}/.well-known/openid-configuration", env.issuer),
@@ -670,7 +677,9 @@ async fn deliver(script: Vec<Step>, deliverer: NotificationDeliverer) -> (Delive
 }
 
 fn fast_deliverer() -> NotificationDeliverer {
-    NotificationDeliverer::new(HttpClient::http().timeout(ms(500))).retry_delay(ms(50))
+    NotificationDeliverer::plain_http(EgressPolicy::allow_loopback())
+        .timeout(ms(500))
+        .retry_delay(ms(50))
 }
 
 #[tokio::test]
@@ -880,11 +889,13 @@ async fn an_untrusted_certificate_is_a_failed_delivery_logged_without_the_tokens
     let ca = TestCa::new();
     let endpoint = TlsEndpoint::start(&ca, 204).await;
     // This deliverer trusts no root at all: the endpoint's certificate is refused.
-    let http =
-        HttpClient::https_with_config(client_config(rustls::RootCertStore::empty()).unwrap());
-    let deliverer = NotificationDeliverer::new(http.timeout(secs(5)))
-        .retry_delay(ms(20))
-        .max_attempts(3);
+    let deliverer = NotificationDeliverer::https_with_config(
+        client_config(rustls::RootCertStore::empty()).unwrap(),
+        EgressPolicy::allow_loopback(),
+    )
+    .timeout(secs(5))
+    .retry_delay(ms(20))
+    .max_attempts(3);
     let op = Op::new(&endpoint.url, deliverer);
     let push = op.start("push").await;
 
@@ -980,4 +991,80 @@ async fn fapi_client_gets_certificate_bound_tokens_by_poll_and_ping_over_mutual_
 #[tokio::test]
 async fn a_self_signed_mtls_client_without_its_certificate_is_refused_over_https() {
     as_tls::fapi::refused_without_its_certificate().await;
+}
+
+/// A registry that hands out its clients as they are, without registration checks (a client
+/// registered before the policy changed, or one whose name now resolves elsewhere).
+struct UncheckedClients(Vec<Arc<ciba_server::ClientMetadata>>);
+
+impl ciba_server::ClientRegistry for UncheckedClients {
+    fn client<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<ciba_server::ClientMetadata>>, ciba_server::RegistryError>>
+    {
+        let found = self.0.iter().find(|c| c.client_id == client_id).cloned();
+        Box::pin(std::future::ready(Ok(found)))
+    }
+}
+
+#[tokio::test]
+async fn the_default_deliverer_enforces_the_servers_egress_policy() {
+    for (policy, delivered) in [
+        (EgressPolicy::STRICT, false),
+        (EgressPolicy::allow_loopback(), true),
+    ] {
+        let endpoint = Scripted::start(vec![status(204)]).await;
+        let mut config = ciba_server::ServerConfig::with_policy(
+            "https://op.example",
+            "https://op.example/token",
+            "https://op.example/bc",
+            ciba_core::endpoint::EndpointPolicy::ALLOW_HTTP_LOOPBACK,
+        )
+        .unwrap();
+        config.egress_policy = policy;
+        let mut ping = ciba_server::ClientMetadata::new("ping");
+        ping.client_secret = Some(SECRET.into());
+        ping.grant_types = vec![ciba_server::CIBA_GRANT_TYPE.into()];
+        ping.backchannel_token_delivery_mode = Some(DeliveryMode::Ping);
+        ping.backchannel_client_notification_endpoint = Some(format!("{}/token", endpoint.base));
+        let server = ciba_server::CibaServer::new(
+            config,
+            Arc::new(UncheckedClients(vec![Arc::new(ping)])),
+            Arc::new(MemoryStore::new()),
+            Arc::new(ciba_server::DefaultTokenMinter::new(op_key_set("op"))),
+        );
+        // No deliverer given: the server's policy governs.
+        let service = ciba_hyper::server::AuthorizationServer::new(server, TestHooks);
+        let start = http::Request::post("https://op.example/bc")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", basic_authorization("ping", SECRET).unwrap())
+            .body(
+                b"scope=openid&login_hint=alice%40example.com&client_notification_token=cnt-cnt-cnt"
+                    .to_vec(),
+            )
+            .unwrap();
+        let answer = service.handle_request(start).await;
+        assert_eq!(answer.status(), 200);
+        let ack: Value = serde_json::from_slice(answer.body()).unwrap();
+        let id = ack["auth_req_id"].as_str().unwrap();
+        let approval = AuthenticationResult::Authorized(Authorization::new("alice"));
+        let delivery = service.handle().complete(id, approval).await.unwrap();
+        assert_eq!(
+            delivery.is_delivered(),
+            delivered,
+            "{policy:?}: {delivery:?}"
+        );
+        if !delivered {
+            assert!(
+                matches!(delivery, Delivery::NotAllowed { .. }),
+                "{delivery:?}"
+            );
+        }
+        assert_eq!(
+            endpoint.seen("POST /token").len(),
+            usize::from(delivered),
+            "{policy:?}"
+        );
+    }
 }

@@ -89,7 +89,8 @@ async fn authorization_server_pending_requests_and_deliveries_never_print_secret
         .to_owned();
     let secrets = [SECRET, tail, cnt.as_str(), URL_PASSWORD];
     // Delivered to the receiver: the outcome names neither the token nor the id.
-    let deliverer = NotificationDeliverer::new(HttpClient::http()).max_attempts(1);
+    let deliverer = NotificationDeliverer::plain_http(ciba_server::EgressPolicy::allow_loopback())
+        .max_attempts(1);
     assert_hidden("NotificationDeliverer", &format!("{deliverer:?}"), &secrets);
     let delivered = deliverer.deliver(copy(&ping)).await;
     assert!(delivered.is_delivered(), "{delivered:?}");

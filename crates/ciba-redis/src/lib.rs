@@ -202,10 +202,11 @@
 //! ```no_run
 //! use std::sync::Arc;
 //!
-//! use ciba_core::jose::JwkSigner;
-//! use ciba_core::random::OsRandom;
+//! use ciba_core::jose::{Jwk, JwkSigner, Signer};
 //! use ciba_redis::{RedisStore, RedisStoreConfig};
-//! use ciba_server::{CibaServer, DefaultTokenMinter, ServerConfig, StaticClientRegistry};
+//! use ciba_server::{
+//!     CibaServer, DefaultTokenMinter, ServerConfig, SigningKeySet, StaticClientRegistry,
+//! };
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = ServerConfig::new(
@@ -218,20 +219,21 @@
 //! settings.key_prefix = "op-example:ciba:".into();
 //! // Fails fast at start-up; later outages become 503 answers.
 //! let store = RedisStore::connect("rediss://redis.internal:6380/0", settings).await?;
-//! let key = JwkSigner::generate_ed25519(&OsRandom, Some("op-key-1".into()))?;
+//! // Every instance signs with the same keys, loaded from configuration (one must be RS256).
+//! let rsa = Jwk::from_json(&std::fs::read("/etc/op/rs256.jwk.json")?)?;
+//! let keys = SigningKeySet::new([
+//!     Arc::new(JwkSigner::from_jwk(&rsa, None)?) as Arc<dyn Signer>,
+//! ])?;
 //! let server = CibaServer::new(
 //!     config,
 //!     Arc::new(StaticClientRegistry::new()),
 //!     Arc::new(store),
-//!     Arc::new(DefaultTokenMinter::new(Arc::new(key))),
+//!     Arc::new(DefaultTokenMinter::new(Arc::new(keys))),
 //! );
 //! # let _ = server;
 //! # Ok(())
 //! # }
 //! ```
-//!
-//! (In production every instance signs with the same keys, loaded from configuration,
-//! rather than a freshly generated one.)
 
 #![forbid(unsafe_code)]
 

@@ -515,7 +515,7 @@ impl CibaServer {
             },
             [_, Some(value), _] => Hint::IdTokenHint {
                 value: value.to_owned(),
-                subject: self.verify_id_token_hint(&client, value)?,
+                subject: self.verify_id_token_hint(&client, value, now)?,
             },
             [_, _, Some(value)] => Hint::LoginHintToken {
                 value: value.to_owned(),
@@ -617,6 +617,7 @@ impl CibaServer {
         &self,
         client: &ClientMetadata,
         token: &str,
+        now: SystemTime,
     ) -> Result<String, BackchannelError> {
         let limits = Limits {
             max_jwt_bytes: self.config.limits.max_jwt_bytes,
@@ -625,7 +626,7 @@ impl CibaServer {
         let invalid = || BackchannelError::InvalidIdTokenHint;
         let jws = CompactJws::parse(token, &limits).map_err(|_| invalid())?;
         let policy = AlgorithmPolicy::only(self.minter.id_token_signing_algs());
-        verify_with_set(&jws, &self.minter.public_jwks(), &policy).map_err(|_| invalid())?;
+        verify_with_set(&jws, &self.minter.public_jwks(now), &policy).map_err(|_| invalid())?;
         let claims = jws.claims(&limits).map_err(|_| invalid())?;
         if req_string(&claims, "iss").map_err(|_| invalid())? != self.config.issuer {
             return Err(invalid());

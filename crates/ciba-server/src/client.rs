@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use ciba_core::jose::JwkSet;
+use ciba_core::jose::{JwkSet, JwsAlgorithm};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
@@ -125,6 +125,10 @@ pub struct ClientMetadata {
     /// The only algorithm accepted for the client's JWT assertions, when registered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_signing_alg: Option<String>,
+    /// The algorithm the client wants its ID tokens signed with (OIDC Dynamic Client
+    /// Registration). Absent: RS256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<String>,
     /// The client's public keys, for `private_key_jwt` and signed authentication requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<JwkSet>,
@@ -201,6 +205,7 @@ impl ClientMetadata {
             client_secret: None,
             token_endpoint_auth_method: default_auth_method(),
             token_endpoint_auth_signing_alg: None,
+            id_token_signed_response_alg: None,
             jwks: None,
             grant_types: Vec::new(),
             backchannel_token_delivery_mode: None,
@@ -227,6 +232,15 @@ impl ClientMetadata {
     /// True when `grant_types` lists the CIBA grant.
     pub fn has_ciba_grant(&self) -> bool {
         self.grant_types.iter().any(|g| g == CIBA_GRANT_TYPE)
+    }
+
+    /// The registered `id_token_signed_response_alg`, parsed; `None` when the client
+    /// registered none (RS256 then) or a value that is not an algorithm (registration
+    /// refuses those).
+    pub fn id_token_alg(&self) -> Option<JwsAlgorithm> {
+        self.id_token_signed_response_alg
+            .as_deref()
+            .and_then(|a| a.parse().ok())
     }
 
     /// The allowed scopes from `scope`, if registered.

@@ -49,6 +49,22 @@ pub const CLIENT_AUTH_PARAMETERS: [&str; 4] = [
     "client_assertion_type",
 ];
 
+/// The shortest secret RFC 7518 section 3.2 allows for an HMAC algorithm, in bytes: as long
+/// as the hash (32 for HS256, 48 for HS384, 64 for HS512). `None` for other algorithms.
+pub fn min_hmac_secret_bytes(alg: JwsAlgorithm) -> Option<usize> {
+    match alg {
+        JwsAlgorithm::HS256 => Some(32),
+        JwsAlgorithm::HS384 => Some(48),
+        JwsAlgorithm::HS512 => Some(64),
+        _ => None,
+    }
+}
+
+/// True when `secret` is long enough to key `alg` (always true for non-HMAC algorithms).
+pub(crate) fn hmac_secret_long_enough(alg: JwsAlgorithm, secret: &Secret) -> bool {
+    min_hmac_secret_bytes(alg).is_none_or(|min| secret.expose().len() >= min)
+}
+
 /// Which endpoint is authenticating the client (it decides the accepted assertion audiences).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Endpoint {
@@ -125,6 +141,13 @@ pub enum ClientAuthError {
     AssertionClaims {
         /// The claim error.
         source: ClaimError,
+    },
+    /// `client_secret_jwt` with a secret shorter than the algorithm's hash (RFC 7518
+    /// section 3.2).
+    #[error("the client secret is too short for {alg}")]
+    SecretTooShort {
+        /// The assertion's algorithm.
+        alg: JwsAlgorithm,
     },
     /// `tls_client_auth` without a client certificate.
     #[error("no client certificate")]
@@ -467,6 +490,9 @@ impl CibaServer {
         };
         let verified = match used {
             AuthMethod::ClientSecretJwt => match &client.client_secret {
+                Some(secret) if !hmac_secret_long_enough(alg, secret) => {
+                    return Err(ClientAuthError::SecretTooShort { alg });
+                }
                 Some(secret) if !secret.expose().is_empty() => {
                     verify_with_secret(&jws, secret.expose().as_bytes(), &policy)
                 }
@@ -494,7 +520,9 @@ impl CibaServer {
             (false, Endpoint::Token) => &[issuer, token],
             (false, Endpoint::Backchannel) => &[issuer, token, backchannel],
         };
-        if !audience_ok(&claims, accepted, self.config.strict_assertion_audience) {
+        let single =
+            self.config.strict_assertion_audience || !self.config.multi_valued_assertion_audience;
+        if !audience_ok(&claims, accepted, single) {
             return Err(claim_err(ClaimError::AudienceMismatch));
         }
         let clock = Clock {

@@ -11,6 +11,7 @@ use crate::binding::Confirmation;
 use crate::client::DeliveryMode;
 use crate::minter::{MintError, MintRequest, MintedTokens, RESERVED_CLAIMS};
 use crate::notification::{NotificationError, Target};
+use crate::registry::RegistryError;
 use crate::server::{CibaServer, token_fingerprint};
 use crate::store::{
     CompleteStatus, Completion, Grant, RequestState, StoreError, StoredRequest, TokenFingerprint,
@@ -177,6 +178,9 @@ pub enum CompleteError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The client registry failed (nothing was recorded; the call can be retried).
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
 }
 
 /// Fingerprints of freshly minted tokens, with their expiry.
@@ -321,6 +325,13 @@ impl CibaServer {
         let (prepared, tokens) = match grant {
             _ if current.is_expired(now) => (expired()?, Vec::new()),
             Some(grant) => {
+                // The client's ID token algorithm (a client the registry no longer knows, or
+                // one that registered none, gets the RS256 default).
+                let id_token_alg = self
+                    .registry
+                    .client(&current.client_id)
+                    .await?
+                    .and_then(|c| c.id_token_alg());
                 let minted = self.minter.mint(
                     &MintRequest {
                         issuer: &self.config.issuer,
@@ -331,6 +342,7 @@ impl CibaServer {
                         // Push has no token request, so no proof to bind to; registration
                         // refuses push clients that ask for bound tokens.
                         confirmation: &Confirmation::bearer(),
+                        id_token_alg,
                     },
                     now,
                     rng,

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::client::{AuthMethod, DeliveryMode};
 use crate::dpop::DpopSettings;
+use crate::egress::EgressPolicy;
 
 /// Why a [`ServerConfig`] cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +29,9 @@ pub enum ServerConfigError {
     /// No delivery mode is enabled.
     #[error("at least one delivery mode must be supported")]
     NoDeliveryMode,
+    /// The ID token algorithms do not include RS256, or include an HMAC algorithm.
+    #[error("id_token_signing_algs must include RS256 and only asymmetric algorithms")]
+    IdTokenSigningAlgs,
     /// A lifetime or interval is zero.
     #[error("{field} must be positive")]
     NotPositive {
@@ -140,9 +144,23 @@ pub struct ServerConfig {
     /// errata 1 and FAPI 2.0). Off by default: CIBA Core 1.0 also allows the token and
     /// backchannel endpoint URLs.
     pub strict_assertion_audience: bool,
+    /// Accept a multi-valued `aud` in client assertions (an array of several audiences, one
+    /// of them ours). Off by default: the CIBA errata make the audience the issuer
+    /// identifier, a single value (a string or a one-element array).
+    pub multi_valued_assertion_audience: bool,
     /// Which URLs are acceptable: the server's own endpoints and the notification endpoints
     /// clients register (https only by default; http on loopback by explicit opt-in).
     pub endpoint_policy: EndpointPolicy,
+    /// Which hosts notification endpoints may name (default [`EgressPolicy::STRICT`]: no
+    /// loopback, private, link-local, shared or cloud metadata address). Registration
+    /// checks literal addresses and known names; the transport checks what names resolve
+    /// to before each delivery.
+    pub egress_policy: EgressPolicy,
+    /// The algorithms the token minter's key set signs ID tokens with
+    /// ([`SigningKeySet::algorithms`](crate::SigningKeySet::algorithms)); a client may
+    /// register only these as `id_token_signed_response_alg`. Must include RS256
+    /// (default: RS256 only).
+    pub id_token_signing_algs: Vec<JwsAlgorithm>,
     /// Input bounds.
     pub limits: RequestLimits,
     /// Extra members for the discovery document (for example `authorization_endpoint`,
@@ -212,7 +230,10 @@ impl ServerConfig {
             clock_skew: Duration::from_secs(30),
             max_assertion_lifetime: Duration::from_secs(600),
             strict_assertion_audience: false,
+            multi_valued_assertion_audience: false,
             endpoint_policy,
+            egress_policy: EgressPolicy::STRICT,
+            id_token_signing_algs: vec![JwsAlgorithm::RS256],
             limits: RequestLimits::DEFAULT,
             extra_metadata: Map::new(),
             dpop: DpopSettings::default(),
@@ -240,6 +261,11 @@ impl ServerConfig {
         }
         if let Some(alg) = self.request_signing_algs.iter().find(|a| a.is_symmetric()) {
             return Err(ServerConfigError::SymmetricRequestSigningAlg { alg: *alg });
+        }
+        if !self.id_token_signing_algs.contains(&JwsAlgorithm::RS256)
+            || self.id_token_signing_algs.iter().any(|a| a.is_symmetric())
+        {
+            return Err(ServerConfigError::IdTokenSigningAlgs);
         }
         if self.delivery_modes.is_empty() {
             return Err(ServerConfigError::NoDeliveryMode);

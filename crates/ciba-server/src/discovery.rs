@@ -1,6 +1,8 @@
 //! The discovery document (OIDC Discovery, RFC 8414, CIBA Core section 4) and the public
 //! JWKS document.
 
+use std::time::SystemTime;
+
 use http::HeaderValue;
 use http::StatusCode;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -117,9 +119,10 @@ impl CibaServer {
         Value::Object(m)
     }
 
-    /// The public JWK Set that verifies the ID tokens (private members never included).
-    pub fn jwks_document(&self) -> Value {
-        serde_json::to_value(self.minter.public_jwks().to_public())
+    /// The public JWK Set that verifies the ID tokens at `now`: the active keys, and retired
+    /// keys while tokens they signed may still be valid (private members never included).
+    pub fn jwks_document(&self, now: SystemTime) -> Value {
+        serde_json::to_value(self.minter.public_jwks(now).to_public())
             .unwrap_or_else(|_| Value::Object(Map::new()))
     }
 
@@ -129,7 +132,7 @@ impl CibaServer {
     }
 
     /// [`CibaServer::jwks_document`] as a 200 JSON response (cacheable for an hour).
-    pub fn jwks_response(&self) -> http::Response<Vec<u8>> {
-        document_response(&self.jwks_document())
+    pub fn jwks_response(&self, now: SystemTime) -> http::Response<Vec<u8>> {
+        document_response(&self.jwks_document(now))
     }
 }

@@ -27,7 +27,10 @@
 //! [`MemoryStore`] is the embedded default. Clients come from a [`ClientRegistry`]
 //! ([`StaticClientRegistry`] validates metadata as it registers it). Tokens come from a
 //! [`TokenMinter`] ([`DefaultTokenMinter`]: opaque access and refresh tokens, a signed ID
-//! token with `at_hash`, `rt_hash` and, for push, the `auth_req_id` claim).
+//! token with `at_hash`, `rt_hash` and, for push, the `auth_req_id` claim), signed with the
+//! client's algorithm from a [`SigningKeySet`] (RS256 always, rotation by `kid`).
+//! Notification endpoints pass an [`EgressPolicy`] (no loopback, private, link-local or
+//! cloud metadata destinations unless opted in).
 //!
 //! ## Decisions this crate makes
 //!
@@ -72,13 +75,13 @@
 //! use std::time::{Duration, SystemTime};
 //!
 //! use ciba_core::body::encode_form;
-//! use ciba_core::jose::JwkSigner;
+//! use ciba_core::jose::{Jwk, JwkSigner, Signer};
 //! use ciba_core::random::{OsRandom, Random};
 //! use ciba_server::{
 //!     AuthenticationResult, Authorization, BackchannelOutcome, CIBA_GRANT_TYPE, CibaServer,
 //!     ClientMetadata, CompleteOutcome, DefaultTokenMinter, DeliveryMode, FailReason,
-//!     IncomingRequest, IssueOutcome, MemoryStore, ServerConfig, StaticClientRegistry,
-//!     TokenOutcome,
+//!     IncomingRequest, IssueOutcome, MemoryStore, ServerConfig, SigningKeySet,
+//!     StaticClientRegistry, TokenOutcome,
 //! };
 //!
 //! // The AS's own pieces: a user directory.
@@ -143,12 +146,21 @@
 //!     rp.grant_types = vec![CIBA_GRANT_TYPE.into()];
 //!     rp.backchannel_token_delivery_mode = Some(DeliveryMode::Poll);
 //!     clients.register(rp, &config)?;
-//!     let key = JwkSigner::generate_ed25519(&OsRandom, Some("op-key-1".into()))?;
+//!     // The ID token keys: RS256 (every key set has one) and EdDSA. A real AS loads its RSA
+//!     // key from its key store; this example uses ciba-core's test key.
+//!     let rsa = Jwk::from_json(&std::fs::read(concat!(
+//!         env!("CARGO_MANIFEST_DIR"),
+//!         "/../ciba-core/testdata/rs256.jwk.json"
+//!     ))?)?;
+//!     let keys = SigningKeySet::new([
+//!         Arc::new(JwkSigner::from_jwk(&rsa, None)?) as Arc<dyn Signer>,
+//!         Arc::new(JwkSigner::generate_ed25519(&OsRandom, Some("op-key-1".into()))?),
+//!     ])?;
 //!     let server = CibaServer::new(
 //!         config,
 //!         Arc::new(clients),
 //!         Arc::new(MemoryStore::new()),
-//!         Arc::new(DefaultTokenMinter::new(Arc::new(key))),
+//!         Arc::new(DefaultTokenMinter::new(Arc::new(keys))),
 //!     );
 //!     let mut device_queue: Vec<String> = Vec::new();
 //!     // A virtual clock: the AS passes its real clock here.
@@ -220,9 +232,11 @@ pub mod complete;
 pub mod config;
 pub mod discovery;
 pub mod dpop;
+pub mod egress;
 pub mod incoming;
 pub mod issue;
 pub mod jwt_claims;
+pub mod key_set;
 pub mod minter;
 pub mod notification;
 pub mod params;
@@ -243,14 +257,16 @@ pub use client::{AuthMethod, CIBA_GRANT_TYPE, ClientMetadata, DeliveryMode};
 pub use complete::{AuthenticationResult, Authorization, CompleteError, CompleteOutcome};
 pub use config::{RequestLimits, ServerConfig, ServerConfigError};
 pub use dpop::{DpopNonceKey, DpopSettings};
+pub use egress::{AddressClass, EgressError, EgressPolicy};
 pub use incoming::{BodyError, IncomingRequest, TlsClientCertificate};
 pub use issue::{Acknowledgement, FailReason, Failure, IssueError, IssueOutcome};
+pub use key_set::{KeySetError, SigningKeySet};
 pub use minter::{AccessTokenFormat, DefaultTokenMinter, MintedTokens, TokenMinter};
 pub use registration::{ClientMetadataError, validate_client_metadata};
 pub use registry::{ClientRegistry, RegistryError, StaticClientRegistry};
 pub use response::Rejection;
 pub use secret::Secret;
-pub use server::CibaServer;
+pub use server::{CibaServer, ServerSetupError};
 pub use store::{BoxFuture, MemoryStore, Store};
 pub use ticket::{Hint, HintType, InlineTicket, Ticket};
 pub use token_endpoint::{TokenError, TokenGrant, TokenOutcome};

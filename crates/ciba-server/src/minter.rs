@@ -6,13 +6,14 @@ use std::time::{Duration, SystemTime};
 
 use ciba_core::jose::hash::left_half_hash;
 use ciba_core::jose::jws::sign_compact;
-use ciba_core::jose::{JoseError, Jwk, JwkSet, JwsAlgorithm, Signer};
+use ciba_core::jose::{JoseError, JwkSet, JwsAlgorithm, Signer};
 use ciba_core::random::{Random, RandomError, random_identifier};
 use ciba_core::time::unix_seconds;
 use serde_json::{Map, Value};
 
 use crate::binding::Confirmation;
 use crate::client::DeliveryMode;
+use crate::key_set::SigningKeySet;
 use crate::secret::Secret;
 use crate::store::Grant;
 
@@ -56,6 +57,9 @@ pub struct MintRequest<'a> {
     pub grant: &'a Grant,
     /// What the access token is bound to (a DPoP key, a client certificate, or nothing).
     pub confirmation: &'a Confirmation,
+    /// The client's registered `id_token_signed_response_alg`; `None` means RS256, the
+    /// OpenID Connect default.
+    pub id_token_alg: Option<JwsAlgorithm>,
 }
 
 /// Freshly minted tokens.
@@ -100,6 +104,21 @@ pub enum MintError {
     /// Signing the ID token failed.
     #[error(transparent)]
     Signing(#[from] JoseError),
+    /// The key set has no key for the client's `id_token_signed_response_alg`.
+    #[error("no signing key for {alg}")]
+    NoKeyForAlgorithm {
+        /// The algorithm asked for.
+        alg: JwsAlgorithm,
+    },
+    /// A token lifetime is longer than the key set keeps retired keys published, so a
+    /// rotation could leave a valid token unverifiable.
+    #[error("a token lifetime of {ttl_secs} s exceeds the key set's {max_secs} s")]
+    LifetimeExceedsKeySet {
+        /// The token lifetime.
+        ttl_secs: u64,
+        /// [`SigningKeySet::max_token_lifetime`].
+        max_secs: u64,
+    },
 }
 
 /// The form of the access tokens [`DefaultTokenMinter`] issues.
@@ -109,9 +128,11 @@ pub enum AccessTokenFormat {
     /// [`TOKEN_BYTES`] random bytes, base64url: the resource server introspects them.
     #[default]
     Opaque,
-    /// An RFC 9068 JWT access token (`typ` `at+jwt`) signed with the ID token key: `iss`,
+    /// An RFC 9068 JWT access token (`typ` `at+jwt`) signed with the key that signs the
+    /// client's ID tokens (its `id_token_signed_response_alg`, RS256 by default): `iss`,
     /// `sub`, `aud`, `client_id`, `exp`, `iat`, `jti`, `scope`, `auth_time`, `acr` and `amr`
-    /// when known, and `cnf` when the token is bound.
+    /// when known, and `cnf` when the token is bound. Its lifetime may not exceed
+    /// [`SigningKeySet::max_token_lifetime`] ([`MintError::LifetimeExceedsKeySet`]).
     Jwt {
         /// The `aud` claim: the resource server(s) the token is for.
         audience: String,
@@ -129,15 +150,18 @@ pub trait TokenMinter: Send + Sync {
         rng: &dyn Random,
     ) -> Result<MintedTokens, MintError>;
 
-    /// The public keys that verify this minter's ID tokens, for the JWKS document.
-    fn public_jwks(&self) -> JwkSet;
+    /// The public keys that verify this minter's ID tokens at `now` (retired keys included
+    /// while tokens they signed may be valid), for the JWKS document.
+    fn public_jwks(&self, now: SystemTime) -> JwkSet;
 
-    /// The ID token signing algorithms, for discovery.
+    /// The ID token signing algorithms, for discovery. RS256 is always one of them.
     fn id_token_signing_algs(&self) -> Vec<JwsAlgorithm>;
 }
 
 /// The default minter: opaque random access and refresh tokens ([`TOKEN_BYTES`] bytes,
-/// base64url) and an ID token signed by a [`Signer`] (RS256, PS256, ES256, EdDSA, ...).
+/// base64url) and an ID token signed by the key of a [`SigningKeySet`] (RS256, PS256, ES256,
+/// ES384, EdDSA) that matches the client's `id_token_signed_response_alg` (RS256 when the
+/// client registered none).
 ///
 /// The ID token carries `iss`, `sub`, `aud` (the client id), `exp`, `iat`, `auth_time`,
 /// `acr`, `amr` when known, `at_hash`, `urn:openid:params:jwt:claim:rt_hash` when a refresh
@@ -145,8 +169,7 @@ pub trait TokenMinter: Send + Sync {
 /// extra claims.
 #[derive(Clone)]
 pub struct DefaultTokenMinter {
-    signer: Arc<dyn Signer>,
-    published: Vec<Jwk>,
+    keys: Arc<SigningKeySet>,
     /// Access token lifetime (default 3600 s).
     pub access_token_ttl: Duration,
     /// ID token lifetime (default 3600 s).
@@ -160,8 +183,7 @@ pub struct DefaultTokenMinter {
 impl fmt::Debug for DefaultTokenMinter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DefaultTokenMinter")
-            .field("alg", &self.signer.algorithm())
-            .field("kid", &self.signer.key_id())
+            .field("keys", &self.keys)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .finish_non_exhaustive()
@@ -169,12 +191,11 @@ impl fmt::Debug for DefaultTokenMinter {
 }
 
 impl DefaultTokenMinter {
-    /// A minter signing ID tokens with `signer`.
-    pub fn new(signer: Arc<dyn Signer>) -> DefaultTokenMinter {
-        let published = signer.public_jwk().into_iter().collect();
+    /// A minter signing ID tokens with the keys of `keys` (keep a clone of the `Arc` to
+    /// rotate them while the server runs).
+    pub fn new(keys: Arc<SigningKeySet>) -> DefaultTokenMinter {
         DefaultTokenMinter {
-            signer,
-            published,
+            keys,
             access_token_ttl: Duration::from_secs(3600),
             id_token_ttl: Duration::from_secs(3600),
             refresh_token_ttl: Some(Duration::from_secs(30 * 24 * 3600)),
@@ -182,11 +203,9 @@ impl DefaultTokenMinter {
         }
     }
 
-    /// Also publishes `key` in the JWKS (for example the previous key during a rotation).
-    /// Private members are removed.
-    pub fn publish_key(mut self, key: &Jwk) -> DefaultTokenMinter {
-        self.published.push(key.to_public());
-        self
+    /// The key set the minter signs with.
+    pub fn keys(&self) -> &Arc<SigningKeySet> {
+        &self.keys
     }
 }
 
@@ -197,11 +216,28 @@ impl TokenMinter for DefaultTokenMinter {
         now: SystemTime,
         rng: &dyn Random,
     ) -> Result<MintedTokens, MintError> {
-        let alg = self.signer.algorithm();
+        let alg = request.id_token_alg.unwrap_or(JwsAlgorithm::RS256);
+        let signer = self
+            .keys
+            .signer(alg)
+            .ok_or(MintError::NoKeyForAlgorithm { alg })?;
+        let max = self.keys.max_token_lifetime();
+        let jwt_access_token = matches!(self.access_token_format, AccessTokenFormat::Jwt { .. });
+        for ttl in [Some(self.id_token_ttl), jwt_access_token.then_some(self.access_token_ttl)]
+            .into_iter()
+            .flatten()
+        {
+            if ttl > max {
+                return Err(MintError::LifetimeExceedsKeySet {
+                    ttl_secs: ttl.as_secs(),
+                    max_secs: max.as_secs(),
+                });
+            }
+        }
         let access_token = match &self.access_token_format {
             AccessTokenFormat::Opaque => random_identifier(rng, TOKEN_BYTES)?,
             AccessTokenFormat::Jwt { audience } => {
-                self.jwt_access_token(request, audience, now, rng)?
+                self.jwt_access_token(request, audience, signer.as_ref(), now, rng)?
             }
         };
         let refresh_token = match self.refresh_token_ttl {
@@ -243,7 +279,7 @@ impl TokenMinter for DefaultTokenMinter {
         }
         let mut header = Map::new();
         header.insert("typ".into(), Value::String("JWT".into()));
-        let id_token = sign_compact(header, &claims, self.signer.as_ref())?;
+        let id_token = sign_compact(header, &claims, signer.as_ref())?;
         Ok(MintedTokens {
             access_token: Secret::new(access_token),
             token_type: request.confirmation.token_type().into(),
@@ -256,23 +292,23 @@ impl TokenMinter for DefaultTokenMinter {
         })
     }
 
-    fn public_jwks(&self) -> JwkSet {
-        JwkSet {
-            keys: self.published.clone(),
-        }
+    fn public_jwks(&self, now: SystemTime) -> JwkSet {
+        self.keys.public_jwks(now)
     }
 
     fn id_token_signing_algs(&self) -> Vec<JwsAlgorithm> {
-        vec![self.signer.algorithm()]
+        self.keys.algorithms()
     }
 }
 
 impl DefaultTokenMinter {
-    /// An RFC 9068 access token for `request`, bound as `request.confirmation` says.
+    /// An RFC 9068 access token for `request`, bound as `request.confirmation` says and
+    /// signed by `signer` (the key that signs the client's ID tokens).
     fn jwt_access_token(
         &self,
         request: &MintRequest<'_>,
         audience: &str,
+        signer: &dyn Signer,
         now: SystemTime,
         rng: &dyn Random,
     ) -> Result<String, MintError> {
@@ -304,7 +340,7 @@ impl DefaultTokenMinter {
         }
         let mut header = Map::new();
         header.insert("typ".into(), Value::String("at+jwt".into()));
-        Ok(sign_compact(header, &claims, self.signer.as_ref())?)
+        Ok(sign_compact(header, &claims, signer)?)
     }
 }
 

@@ -4,12 +4,28 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use ciba_core::jose::JwsAlgorithm;
 use ciba_core::jose::hash::sha256_b64;
 
 use crate::config::ServerConfig;
 use crate::minter::TokenMinter;
 use crate::registry::ClientRegistry;
 use crate::store::{Store, StoreError, StoredRequest};
+
+/// Why [`CibaServer::try_new`] refused its parts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerSetupError {
+    /// The minter signs no RS256 ID tokens (OIDC Discovery section 3 requires RS256).
+    #[error("the token minter has no RS256 key")]
+    NoRs256Key,
+    /// Clients may register an ID token algorithm the minter has no key for.
+    #[error("id_token_signing_algs lists {alg}, which the token minter cannot sign")]
+    NoKeyForAlgorithm {
+        /// The algorithm.
+        alg: JwsAlgorithm,
+    },
+}
 
 /// The authorization-server helper. Cheap to share: wrap it in an `Arc` and call it from
 /// any thread; all state lives in the [`Store`].
@@ -52,6 +68,29 @@ impl CibaServer {
             store,
             minter,
         }
+    }
+
+    /// [`CibaServer::new`], after checking that the minter signs RS256 (OpenID Connect
+    /// Discovery section 3) and every algorithm of
+    /// [`ServerConfig::id_token_signing_algs`] (the algorithms clients may register).
+    pub fn try_new(
+        config: ServerConfig,
+        registry: Arc<dyn ClientRegistry>,
+        store: Arc<dyn Store>,
+        minter: Arc<dyn TokenMinter>,
+    ) -> Result<CibaServer, ServerSetupError> {
+        let signed = minter.id_token_signing_algs();
+        if !signed.contains(&JwsAlgorithm::RS256) {
+            return Err(ServerSetupError::NoRs256Key);
+        }
+        if let Some(alg) = config
+            .id_token_signing_algs
+            .iter()
+            .find(|a| !signed.contains(a))
+        {
+            return Err(ServerSetupError::NoKeyForAlgorithm { alg: *alg });
+        }
+        Ok(CibaServer::new(config, registry, store, minter))
     }
 
     /// The configuration.

@@ -456,6 +456,7 @@ impl CibaServer {
                 delivery_mode: stored.delivery_mode,
                 grant,
                 confirmation: &confirmation,
+                id_token_alg: client.id_token_alg(),
             },
             now,
             rng,

@@ -9,10 +9,17 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use base64::Engine as _;
-use ciba_server::client_auth::{ClientAuthError, JWT_BEARER_ASSERTION_TYPE};
+use ciba_core::jose::{HmacSigner, JwsAlgorithm};
+use ciba_server::client_auth::{ClientAuthError, JWT_BEARER_ASSERTION_TYPE, min_hmac_secret_bytes};
 use ciba_server::jwt_claims::ClaimError;
-use ciba_server::{BackchannelError, BackchannelOutcome, TlsClientCertificate, TokenOutcome};
+use ciba_server::{
+    AuthMethod, BackchannelError, BackchannelOutcome, BoxFuture, CIBA_GRANT_TYPE, CibaServer,
+    ClientMetadata, ClientRegistry, DeliveryMode, MemoryStore, RegistryError, TlsClientCertificate,
+    TokenOutcome,
+};
 use common::*;
 use http::HeaderValue;
 use serde_json::json;
@@ -140,7 +147,7 @@ fn private_key_jwt_accepts_issuer_token_and_backchannel_audiences() {
         json!(ISSUER),
         json!(TOKEN_ENDPOINT),
         json!(BC_ENDPOINT),
-        json!(["https://other.example", ISSUER]),
+        json!([ISSUER]),
     ]
     .into_iter()
     .enumerate()
@@ -159,6 +166,75 @@ fn private_key_jwt_accepts_issuer_token_and_backchannel_audiences() {
             source: ClaimError::AudienceMismatch
         }
     ));
+}
+
+#[test]
+fn a_multi_valued_assertion_audience_is_refused_unless_opted_in() {
+    let s = signer("es256");
+    let multi = json!(["https://other.example", ISSUER]);
+    let h = Harness::new();
+    let jwt = assertion(&s, PUSH, multi.clone(), t0(), "multi-1");
+    assert!(matches!(
+        auth_error(h.backchannel(&with_assertion(PUSH, &jwt), t0())),
+        ClientAuthError::AssertionClaims {
+            source: ClaimError::AudienceMismatch
+        }
+    ));
+    let mut config = base_config();
+    config.multi_valued_assertion_audience = true;
+    let h = Harness::with(config, Default::default(), "eddsa");
+    let jwt = assertion(&s, PUSH, multi, t0(), "multi-2");
+    assert!(matches!(
+        h.backchannel(&with_assertion(PUSH, &jwt), t0()),
+        BackchannelOutcome::UserIdentification(_)
+    ));
+}
+
+#[test]
+fn client_secret_jwt_refuses_a_secret_shorter_than_the_hash() {
+    // A registry that does not validate: the authentication check stands on its own.
+    let mut short = ClientMetadata::new("short-secret");
+    short.token_endpoint_auth_method = AuthMethod::ClientSecretJwt;
+    short.client_secret = Some("only-31-bytes-long-secret-value".into());
+    short.grant_types = vec![CIBA_GRANT_TYPE.into()];
+    short.backchannel_token_delivery_mode = Some(DeliveryMode::Poll);
+    let registry = RawClients(vec![Arc::new(short)]);
+    let server = CibaServer::new(
+        base_config(),
+        Arc::new(registry),
+        Arc::new(MemoryStore::new()),
+        Arc::new(minter(&[])),
+    );
+    let hs256 = HmacSigner::new(JwsAlgorithm::HS256, b"only-31-bytes-long-secret-value").unwrap();
+    let jwt = assertion(&hs256, "short-secret", json!(ISSUER), t0(), "hs-1");
+    let req = Req::form(&[
+        ("scope", "openid"),
+        ("login_hint", "alice@example.com"),
+        ("client_assertion_type", JWT_BEARER_ASSERTION_TYPE),
+        ("client_assertion", &jwt),
+    ]);
+    let out = block_on(server.authenticate_request(&req.incoming(), t0(), &TestRng::new(1)));
+    assert!(matches!(
+        auth_error(out),
+        ClientAuthError::SecretTooShort {
+            alg: JwsAlgorithm::HS256
+        }
+    ));
+    assert_eq!(min_hmac_secret_bytes(JwsAlgorithm::HS384), Some(48));
+    assert_eq!(min_hmac_secret_bytes(JwsAlgorithm::HS512), Some(64));
+}
+
+/// A registry that hands out its clients without validating them.
+struct RawClients(Vec<Arc<ClientMetadata>>);
+
+impl ClientRegistry for RawClients {
+    fn client<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<ClientMetadata>>, RegistryError>> {
+        let found = self.0.iter().find(|c| c.client_id == client_id).cloned();
+        Box::pin(std::future::ready(Ok(found)))
+    }
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Discovery output, the public JWKS, and ID tokens signed with each supported algorithm.
+//! Discovery output, the public JWKS, the signing key set (rotation by kid), and ID tokens
+//! signed with each client's registered algorithm.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,15 +10,18 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ciba_core::Limits;
 use ciba_core::jose::hash::left_half_hash;
-use ciba_core::jose::{CompactJws, JwkSet, JwsAlgorithm};
+use ciba_core::jose::{CompactJws, HmacSigner, JwkSet, JwkSigner, JwsAlgorithm, Signer};
 use ciba_core::random::OsRandom;
-use ciba_server::minter::{MintRequest, TokenMinter};
+use ciba_server::minter::{MintError, MintRequest, TokenMinter};
 use ciba_server::store::Grant;
 use ciba_server::{
-    AuthenticationResult, Authorization, DefaultTokenMinter, DeliveryMode, TokenOutcome,
+    AuthenticationResult, Authorization, CibaServer, ClientMetadata, DefaultTokenMinter,
+    DeliveryMode, KeySetError, MemoryStore, ServerSetupError, SigningKeySet, StaticClientRegistry,
+    TokenOutcome,
 };
 use common::*;
 use serde_json::{Map, json};
@@ -51,7 +55,11 @@ fn discovery_document_advertises_ciba() {
             .unwrap()
             .contains(&json!("private_key_jwt"))
     );
-    assert_eq!(d["id_token_signing_alg_values_supported"], json!(["EdDSA"]));
+    // The harness's key set: the RS256 key every set holds, and an EdDSA key.
+    assert_eq!(
+        d["id_token_signing_alg_values_supported"],
+        json!(["RS256", "EdDSA"])
+    );
     let resp = h.server.discovery_response();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/json");
@@ -74,7 +82,7 @@ fn push_only_servers_do_not_advertise_the_ciba_grant_and_extra_members_are_added
         config,
         Arc::new(registry),
         Arc::new(ciba_server::MemoryStore::new()),
-        Arc::new(DefaultTokenMinter::new(Arc::new(signer("es256")))),
+        Arc::new(minter(&["es256"])),
     );
     let d = server.discovery_document();
     assert_eq!(d["grant_types_supported"], json!([]));
@@ -92,14 +100,13 @@ fn push_only_servers_do_not_advertise_the_ciba_grant_and_extra_members_are_added
 
 #[test]
 fn jwks_document_holds_only_public_keys() {
-    let minter = DefaultTokenMinter::new(Arc::new(signer("es256"))).publish_key(&jwk("rs256"));
     let server = ciba_server::CibaServer::new(
         base_config(),
         Arc::new(ciba_server::StaticClientRegistry::new()),
         Arc::new(ciba_server::MemoryStore::new()),
-        Arc::new(minter),
+        Arc::new(minter(&["es256"])),
     );
-    let doc = server.jwks_document();
+    let doc = server.jwks_document(t0());
     let set: JwkSet = serde_json::from_value(doc.clone()).unwrap();
     assert_eq!(set.keys.len(), 2);
     assert!(set.keys.iter().all(|k| !k.is_private()));
@@ -108,45 +115,315 @@ fn jwks_document_holds_only_public_keys() {
     }
 }
 
-#[test]
-fn id_tokens_verify_for_every_signing_algorithm() {
-    for (key, alg) in [
+/// A harness whose key set holds every supported algorithm, with one poll client per
+/// algorithm registered with that `id_token_signed_response_alg`.
+fn every_alg_harness() -> (Harness, Vec<(String, &'static str, JwsAlgorithm)>) {
+    let keys = [
         ("rs256", JwsAlgorithm::RS256),
         ("ps256", JwsAlgorithm::PS256),
         ("es256", JwsAlgorithm::ES256),
+        ("es384", JwsAlgorithm::ES384),
         ("eddsa", JwsAlgorithm::EdDSA),
-    ] {
-        let h = Harness::with(base_config(), Default::default(), key);
-        let ack = h.start(POLL, t0());
+    ];
+    let set = key_set(&keys.map(|(k, _)| k));
+    let mut config = base_config();
+    config.id_token_signing_algs = set.algorithms();
+    let mut registry = StaticClientRegistry::new();
+    let mut wanted = Vec::new();
+    for (key, alg) in keys {
+        let mut c = ClientMetadata::new(format!("rp-{key}"));
+        c.client_secret = Some(secret_of(POLL).into());
+        c.grant_types = vec![ciba_server::CIBA_GRANT_TYPE.into()];
+        c.backchannel_token_delivery_mode = Some(DeliveryMode::Poll);
+        c.id_token_signed_response_alg = Some(alg.as_str().into());
+        wanted.push((c.client_id.clone(), key, alg));
+        registry.register(c, &config).unwrap();
+    }
+    let store = Arc::new(MemoryStore::new());
+    let server = CibaServer::new(
+        config,
+        Arc::new(registry),
+        store.clone(),
+        Arc::new(DefaultTokenMinter::new(set)),
+    );
+    let h = Harness {
+        server,
+        store,
+        op_keys: public_set(&keys.map(|(k, _)| k)),
+        rng: TestRng::new(3),
+    };
+    (h, wanted)
+}
+
+fn basic_form(client_id: &str, pairs: &[(&str, &str)]) -> Req {
+    Req::form(pairs).basic(client_id, secret_of(POLL))
+}
+
+#[test]
+fn id_tokens_are_signed_with_the_clients_registered_algorithm() {
+    let (h, clients) = every_alg_harness();
+    for (client_id, key, alg) in clients {
+        let start = basic_form(
+            &client_id,
+            &[("scope", "openid"), ("login_hint", "alice@example.com")],
+        );
+        let ticket = h.ticket(&start, t0());
+        let ack = h.issue(&ticket, t0());
         h.complete(
             &ack.auth_req_id,
             AuthenticationResult::Authorized(Authorization::new("alice")),
             t0(),
         )
         .unwrap();
-        let TokenOutcome::Issued(g) = h.poll(POLL, &ack.auth_req_id, t0()) else {
-            panic!("expected tokens")
+        let poll = basic_form(
+            &client_id,
+            &[
+                ("grant_type", ciba_server::CIBA_GRANT_TYPE),
+                ("auth_req_id", &ack.auth_req_id),
+            ],
+        );
+        let TokenOutcome::Issued(g) = h.token(&poll, t0()) else {
+            panic!("{client_id}: expected tokens")
         };
         let body = json_body(&g.response);
-        check_token_response(&h.op_keys, &body, POLL, t0());
-        let jws = CompactJws::parse(body["id_token"].as_str().unwrap(), &Limits::DEFAULT).unwrap();
-        assert_eq!(jws.header.alg, alg.as_str());
+        let id_token = body["id_token"].as_str().unwrap();
+        let jws = CompactJws::parse(id_token, &Limits::DEFAULT).unwrap();
+        assert_eq!(jws.header.alg, alg.as_str(), "{client_id}");
         assert_eq!(jws.header.kid, jwk(key).kid, "{key}: kid in the header");
+        let (_, claims) = verify_id_token(&h.op_keys, id_token);
+        assert_eq!(
+            claims["at_hash"],
+            left_half_hash(alg, body["access_token"].as_str().unwrap()).unwrap(),
+            "{client_id}: at_hash uses the ID token's algorithm"
+        );
     }
+    let d = h.server.discovery_document();
+    assert_eq!(
+        d["id_token_signing_alg_values_supported"],
+        json!(["RS256", "PS256", "ES256", "ES384", "EdDSA"])
+    );
 }
 
 #[test]
-fn without_refresh_tokens_there_is_no_rt_hash() {
-    let mut minter = DefaultTokenMinter::new(Arc::new(signer("es256")));
-    minter.refresh_token_ttl = None;
-    let grant = Grant {
+fn a_client_without_a_registered_algorithm_gets_rs256() {
+    let h = Harness::with(base_config(), Default::default(), "es256");
+    let ack = h.start(POLL, t0());
+    h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::Authorized(Authorization::new("alice")),
+        t0(),
+    )
+    .unwrap();
+    let TokenOutcome::Issued(g) = h.poll(POLL, &ack.auth_req_id, t0()) else {
+        panic!("expected tokens")
+    };
+    let body = json_body(&g.response);
+    let jws = CompactJws::parse(body["id_token"].as_str().unwrap(), &Limits::DEFAULT).unwrap();
+    assert_eq!(jws.header.alg, "RS256");
+    assert_eq!(jws.header.kid, jwk("rs256").kid);
+}
+
+#[test]
+fn a_key_set_without_rs256_is_a_typed_error() {
+    let only_eddsa: Vec<Arc<dyn Signer>> = vec![Arc::new(signer("eddsa"))];
+    assert_eq!(
+        SigningKeySet::new(only_eddsa).unwrap_err(),
+        KeySetError::NoRs256Key
+    );
+    let mut config = base_config();
+    config.id_token_signing_algs = vec![JwsAlgorithm::EdDSA];
+    assert!(matches!(
+        config.validate(),
+        Err(ciba_server::ServerConfigError::IdTokenSigningAlgs)
+    ));
+    // A server over a minter that cannot sign RS256, or every registrable algorithm.
+    struct EdOnly(DefaultTokenMinter);
+    impl TokenMinter for EdOnly {
+        fn mint(
+            &self,
+            request: &MintRequest<'_>,
+            now: std::time::SystemTime,
+            rng: &dyn ciba_core::random::Random,
+        ) -> Result<ciba_server::MintedTokens, MintError> {
+            self.0.mint(request, now, rng)
+        }
+        fn public_jwks(&self, now: std::time::SystemTime) -> JwkSet {
+            self.0.public_jwks(now)
+        }
+        fn id_token_signing_algs(&self) -> Vec<JwsAlgorithm> {
+            vec![JwsAlgorithm::EdDSA]
+        }
+    }
+    let build = |config, minter: Arc<dyn TokenMinter>| {
+        CibaServer::try_new(
+            config,
+            Arc::new(StaticClientRegistry::new()),
+            Arc::new(MemoryStore::new()),
+            minter,
+        )
+    };
+    assert_eq!(
+        build(base_config(), Arc::new(EdOnly(minter(&["eddsa"])))).unwrap_err(),
+        ServerSetupError::NoRs256Key
+    );
+    let mut config = base_config();
+    config.id_token_signing_algs = vec![JwsAlgorithm::RS256, JwsAlgorithm::ES384];
+    assert_eq!(
+        build(config.clone(), Arc::new(minter(&["eddsa"]))).unwrap_err(),
+        ServerSetupError::NoKeyForAlgorithm {
+            alg: JwsAlgorithm::ES384
+        }
+    );
+    assert!(build(config, Arc::new(minter(&["es384"]))).is_ok());
+}
+
+#[test]
+fn key_set_refuses_keys_without_kid_duplicates_and_hmac() {
+    let rs = || Arc::new(signer("rs256")) as Arc<dyn Signer>;
+    let mut no_kid = jwk("es256");
+    no_kid.kid = None;
+    let no_kid: Arc<dyn Signer> = Arc::new(JwkSigner::from_jwk(&no_kid, None).unwrap());
+    assert_eq!(
+        SigningKeySet::new([rs(), no_kid]).unwrap_err(),
+        KeySetError::MissingKeyId {
+            alg: JwsAlgorithm::ES256
+        }
+    );
+    // attacker_rs256 reuses the kid "rsa-1".
+    let same_kid: Arc<dyn Signer> = Arc::new(signer("attacker_rs256"));
+    assert!(matches!(
+        SigningKeySet::new([rs(), same_kid]).unwrap_err(),
+        KeySetError::DuplicateKeyId { .. }
+    ));
+    let hmac: Arc<dyn Signer> = Arc::new(HmacSigner::new(JwsAlgorithm::HS256, &[7u8; 32]).unwrap());
+    assert_eq!(
+        SigningKeySet::new([rs(), hmac]).unwrap_err(),
+        KeySetError::NotAsymmetric {
+            alg: JwsAlgorithm::HS256
+        }
+    );
+}
+
+/// An RS256 key with a new `kid`: the attacker test key, renamed.
+fn next_rs256(kid: &str) -> Arc<dyn Signer> {
+    let mut key = jwk("attacker_rs256");
+    key.kid = Some(kid.into());
+    Arc::new(JwkSigner::from_jwk(&key, None).unwrap())
+}
+
+#[test]
+fn a_retired_key_stays_published_until_its_tokens_expire() {
+    let lifetime = Duration::from_secs(3600);
+    let set = Arc::new(
+        SigningKeySet::new([Arc::new(signer("rs256")) as Arc<dyn Signer>])
+            .unwrap()
+            .with_max_token_lifetime(lifetime),
+    );
+    let minter = DefaultTokenMinter::new(set.clone());
+    let kids = |now| -> Vec<String> {
+        minter
+            .public_jwks(now)
+            .keys
+            .into_iter()
+            .filter_map(|k| k.kid)
+            .collect()
+    };
+    let grant = grant();
+    let request = MintRequest {
+        issuer: ISSUER,
+        client_id: POLL,
+        auth_req_id: "req-1",
+        delivery_mode: DeliveryMode::Poll,
+        grant: &grant,
+        id_token_alg: None,
+    };
+    let old = minter.mint(&request, t0(), &OsRandom).unwrap();
+    let rotated_at = t0() + Duration::from_secs(60);
+    set.rotate(next_rs256("rsa-2"), rotated_at).unwrap();
+    let new = minter.mint(&request, rotated_at, &OsRandom).unwrap();
+    let header_kid = |t: &str| CompactJws::parse(t, &Limits::DEFAULT).unwrap().header.kid;
+    assert_eq!(header_kid(&old.id_token).as_deref(), Some("rsa-1"));
+    assert_eq!(header_kid(&new.id_token).as_deref(), Some("rsa-2"));
+    // Both keys are published while a token signed by the old one may be valid ...
+    assert_eq!(kids(rotated_at), ["rsa-2", "rsa-1"]);
+    let before_end = rotated_at + lifetime - Duration::from_secs(1);
+    assert_eq!(kids(before_end), ["rsa-2", "rsa-1"]);
+    let published = minter.public_jwks(before_end);
+    verify_id_token(&published, &old.id_token);
+    verify_id_token(&published, &new.id_token);
+    // ... and the old key drops out once they have all expired.
+    assert_eq!(kids(rotated_at + lifetime), ["rsa-2"]);
+    assert_eq!(
+        set.retired_key_ids(rotated_at + lifetime),
+        Vec::<String>::new()
+    );
+    // A rotation may not reuse a published kid, nor bring an algorithm the set lacks.
+    assert!(matches!(
+        set.rotate(next_rs256("rsa-1"), rotated_at),
+        Err(KeySetError::DuplicateKeyId { .. })
+    ));
+    assert!(matches!(
+        set.rotate(Arc::new(signer("es256")), rotated_at),
+        Err(KeySetError::NothingToRotate { .. })
+    ));
+}
+
+#[test]
+fn tokens_may_not_outlive_the_key_sets_retention() {
+    let set = Arc::new(
+        SigningKeySet::new([Arc::new(signer("rs256")) as Arc<dyn Signer>])
+            .unwrap()
+            .with_max_token_lifetime(Duration::from_secs(600)),
+    );
+    let minter = DefaultTokenMinter::new(set); // ID tokens live 3600 s by default
+    let grant = grant();
+    let request = MintRequest {
+        issuer: ISSUER,
+        client_id: POLL,
+        auth_req_id: "req-1",
+        delivery_mode: DeliveryMode::Poll,
+        grant: &grant,
+        id_token_alg: None,
+    };
+    assert!(matches!(
+        minter.mint(&request, t0(), &OsRandom),
+        Err(MintError::LifetimeExceedsKeySet { .. })
+    ));
+    let request = MintRequest {
+        id_token_alg: Some(JwsAlgorithm::ES384),
+        ..request
+    };
+    let minter = minter_with_ttl(Duration::from_secs(600));
+    assert!(matches!(
+        minter.mint(&request, t0(), &OsRandom),
+        Err(MintError::NoKeyForAlgorithm {
+            alg: JwsAlgorithm::ES384
+        })
+    ));
+}
+
+fn minter_with_ttl(ttl: Duration) -> DefaultTokenMinter {
+    let mut m = minter(&[]);
+    m.id_token_ttl = ttl;
+    m
+}
+
+fn grant() -> Grant {
+    Grant {
         subject: "alice".into(),
         scopes: vec!["openid".into()],
         acr: None,
         amr: vec![],
         auth_time: None,
         claims: Map::new(),
-    };
+    }
+}
+
+#[test]
+fn without_refresh_tokens_there_is_no_rt_hash() {
+    let mut minter = minter(&["es256"]);
+    minter.refresh_token_ttl = None;
+    let grant = grant();
     let tokens = minter
         .mint(
             &MintRequest {
@@ -156,6 +433,7 @@ fn without_refresh_tokens_there_is_no_rt_hash() {
                 delivery_mode: DeliveryMode::Push,
                 grant: &grant,
                 confirmation: &ciba_server::Confirmation::bearer(),
+                id_token_alg: Some(JwsAlgorithm::ES256),
             },
             t0(),
             &OsRandom,

@@ -45,7 +45,7 @@ fn rp(h: &Harness, id: &str, auth: ClientAuth, mode: DeliveryMode) -> Rp {
         DeliveryMode::Push => Some(PUSH_ENDPOINT.into()),
         DeliveryMode::Poll => None,
     };
-    let jwks: JwkSet = serde_json::from_value(h.server.jwks_document()).unwrap();
+    let jwks: JwkSet = serde_json::from_value(h.server.jwks_document(t0())).unwrap();
     Rp {
         client: Client::new(config, metadata).unwrap(),
         jwks,

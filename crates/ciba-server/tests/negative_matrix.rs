@@ -428,8 +428,8 @@ impl ClientRegistry for RawRegistry {
     }
 }
 
-fn minter() -> Arc<DefaultTokenMinter> {
-    Arc::new(DefaultTokenMinter::new(Arc::new(signer("eddsa"))))
+fn op_minter() -> Arc<DefaultTokenMinter> {
+    Arc::new(minter(&["eddsa"]))
 }
 
 /// A harness whose server runs `config` over the standard clients, unvalidated, after
@@ -443,11 +443,11 @@ fn raw_harness(config: ServerConfig, change: impl FnOnce(&mut Vec<ClientMetadata
             .collect(),
     );
     let store = Arc::new(MemoryStore::new());
-    let server = CibaServer::new(config, Arc::new(registry), store.clone(), minter());
+    let server = CibaServer::new(config, Arc::new(registry), store.clone(), op_minter());
     Harness {
         server,
         store,
-        op_keys: public_set(&["eddsa"]),
+        op_keys: public_set(&["rs256", "eddsa"]),
         rng: TestRng::new(11),
     }
 }
@@ -465,7 +465,7 @@ fn reconfigured(h: &Harness, config: ServerConfig) -> CibaServer {
     for c in clients() {
         registry.register(c, &base_config()).unwrap();
     }
-    CibaServer::new(config, Arc::new(registry), h.store.clone(), minter())
+    CibaServer::new(config, Arc::new(registry), h.store.clone(), op_minter())
 }
 
 fn approve(h: &Harness, auth_req_id: &str, at: u64) -> Result<(), String> {
@@ -943,7 +943,9 @@ fn parameter_rows() -> Vec<Row> {
             |_| {
                 let mut config = base_config();
                 config.user_code_supported = false;
-                let h = Harness::with(config, Default::default(), "eddsa");
+                // Registration now refuses such a client; one registered before the server
+                // dropped user codes still gets this answer.
+                let h = raw_harness(config, |_| {});
                 let got = bc(h.backchannel(&bc_request(USER_CODE, &[]), t0()));
                 if let Got::Ticket(t) = &got {
                     ensure(!t.user_code_required, "no user code required")?;
@@ -2800,7 +2802,8 @@ fn auth_req_ids_are_160_random_bits_in_unpadded_base64url() {
 #[test]
 fn id_tokens_name_their_key_and_carry_no_nonce_c_hash_or_s_hash() {
     let h = Harness::new();
-    let kid = jwk("eddsa").kid.expect("the test key has a kid");
+    // The test clients registered no id_token_signed_response_alg: RS256, the default.
+    let kid = jwk("rs256").kid.expect("the test key has a kid");
     let poll_id = h.start(POLL, t0()).auth_req_id;
     approve(&h, &poll_id, 1).unwrap();
     let TokenOutcome::Issued(grant) = h.poll(POLL, &poll_id, t0() + secs(5)) else {

@@ -170,14 +170,22 @@ fn user_code_is_required_only_when_server_and_client_use_it() {
     let t = h.ticket(&bc_request(POLL, &[("user_code", "1234")]), t0());
     assert!(t.user_code.is_none() && !t.user_code_required);
 
+    // A server without user codes cannot honour backchannel_user_code_parameter, so
+    // registration refuses it (the runtime answer for a client registered earlier is in
+    // the negative matrix).
     let mut config = base_config();
     config.user_code_supported = false;
-    let h = Harness::with(config, Default::default(), "eddsa");
-    assert!(
-        h.ticket(&bc_request(USER_CODE, &[]), t0())
-            .user_code
-            .is_none()
-    );
+    let user_code_client = clients()
+        .into_iter()
+        .find(|c| c.client_id == USER_CODE)
+        .unwrap();
+    assert!(matches!(
+        ciba_server::validate_client_metadata(&user_code_client, &config),
+        Err(ciba_server::ClientMetadataError::InapplicableMember {
+            member: "backchannel_user_code_parameter",
+            ..
+        })
+    ));
 }
 
 #[test]

@@ -58,7 +58,7 @@ fn push_client_receives_tokens_bound_to_the_request() {
     assert_eq!(
         claims["at_hash"],
         left_half_hash(
-            ciba_core::jose::JwsAlgorithm::EdDSA,
+            ciba_core::jose::JwsAlgorithm::RS256,
             body["access_token"].as_str().unwrap()
         )
         .unwrap()
@@ -191,4 +191,30 @@ fn undelivered_push_revokes_the_access_and_refresh_token() {
         h.complete(&ack.auth_req_id, AuthenticationResult::AccessDenied, later),
         Err(CompleteError::AlreadyCompleted)
     ));
+}
+
+#[test]
+fn pushed_id_tokens_use_the_clients_registered_algorithm() {
+    let h = Harness::with_clients(base_config(), Default::default(), "es256", |clients| {
+        for c in clients.iter_mut().filter(|c| c.client_id == PUSH) {
+            c.id_token_signed_response_alg = Some("ES256".into());
+        }
+    });
+    let ack = h.start(PUSH, t0());
+    let done = h
+        .complete(
+            &ack.auth_req_id,
+            AuthenticationResult::Authorized(Authorization::new("alice")),
+            t0(),
+        )
+        .unwrap();
+    let CompleteOutcome::PushTokens { request: req, .. } = &done else {
+        panic!("expected a push, got {done:?}")
+    };
+    let body = push_body(req);
+    let id_token = body["id_token"].as_str().unwrap();
+    let jws = ciba_core::jose::CompactJws::parse(id_token, &ciba_core::Limits::DEFAULT).unwrap();
+    assert_eq!(jws.header.alg, "ES256");
+    assert_eq!(jws.header.kid, jwk("es256").kid);
+    check_token_response(&h.op_keys, &body, PUSH, t0());
 }

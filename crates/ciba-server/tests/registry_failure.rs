@@ -18,8 +18,8 @@ use ciba_server::backchannel::BackchannelError;
 use ciba_server::client_auth::ClientAuthError;
 use ciba_server::token_endpoint::TokenError;
 use ciba_server::{
-    BackchannelOutcome, BoxFuture, CibaServer, ClientMetadata, ClientRegistry, DefaultTokenMinter,
-    MemoryStore, RegistryError, TokenOutcome,
+    BackchannelOutcome, BoxFuture, CibaServer, ClientMetadata, ClientRegistry, MemoryStore,
+    RegistryError, TokenOutcome,
 };
 use common::*;
 
@@ -48,7 +48,7 @@ impl ClientRegistry for DownRegistry {
 
 fn server_over_a_down_registry() -> (CibaServer, Arc<DownRegistry>) {
     let registry = Arc::new(DownRegistry::default());
-    let minter = DefaultTokenMinter::new(Arc::new(signer("eddsa")));
+    let minter = minter(&["eddsa"]);
     let server = CibaServer::new(
         base_config(),
         registry.clone(),

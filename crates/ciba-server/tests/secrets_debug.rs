@@ -12,8 +12,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use ciba_server::store::{MemoryStoreConfig, Store, StoredRequest};
 use ciba_server::{
     Acknowledgement, AuthenticationResult, Authorization, CibaServer, ClientMetadata,
@@ -243,7 +241,7 @@ fn server_store_registry_minter_and_config_never_print_keys_or_request_ids() {
     secrets.push(&op_private);
     assert_hidden("CibaServer", &server, &secrets);
 
-    let minter = DefaultTokenMinter::new(Arc::new(signer("eddsa")));
+    let minter = minter(&["eddsa"]);
     assert_hidden(
         "DefaultTokenMinter",
         &format!("{minter:?} {minter:#?}"),

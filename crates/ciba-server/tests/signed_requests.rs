@@ -225,9 +225,7 @@ fn signed_requests_are_refused_when_the_server_does_not_support_them() {
         config,
         std::sync::Arc::new(registry),
         std::sync::Arc::new(ciba_server::MemoryStore::new()),
-        std::sync::Arc::new(ciba_server::DefaultTokenMinter::new(std::sync::Arc::new(
-            signer("eddsa"),
-        ))),
+        std::sync::Arc::new(minter(&["eddsa"])),
     );
     let req = signed(&claims("unsupported"), &[]);
     let out = block_on(server.authenticate_request(&req.incoming(), t0(), &TestRng::new(1)));

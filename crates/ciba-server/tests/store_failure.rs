@@ -17,8 +17,8 @@ use ciba_server::store::{
     TokenFingerprint,
 };
 use ciba_server::{
-    BackchannelOutcome, BoxFuture, CibaServer, Confirmation, DefaultTokenMinter, IssueOutcome,
-    StaticClientRegistry, Ticket, TokenOutcome,
+    BackchannelOutcome, BoxFuture, CibaServer, Confirmation, IssueOutcome, StaticClientRegistry,
+    Ticket, TokenOutcome,
 };
 use common::*;
 
@@ -147,7 +147,7 @@ fn server_over_a_down_store() -> CibaServer {
     for c in clients() {
         registry.register(c, &config).unwrap();
     }
-    let minter = DefaultTokenMinter::new(Arc::new(signer("eddsa")));
+    let minter = minter(&["eddsa"]);
     CibaServer::new(
         config,
         Arc::new(registry),

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use ciba_core::auth_request::{AuthRequest, Hint};
 use ciba_core::id_token::IdTokenValidator;
-use ciba_core::jose::{JwkSet, JwkSigner};
+use ciba_core::jose::{Jwk, JwkSet, JwkSigner, Signer};
 use ciba_core::poll::{PollAction, PollConfig, Poller};
 use ciba_core::random::OsRandom;
 use ciba_core::{
@@ -27,7 +27,7 @@ use ciba_core::{
 use ciba_server::{
     AuthenticationResult, Authorization, BackchannelOutcome, CIBA_GRANT_TYPE, CibaServer,
     ClientMetadata, DefaultTokenMinter, DeliveryMode, IncomingRequest, IssueOutcome, MemoryStore,
-    ServerConfig, StaticClientRegistry, TokenOutcome,
+    ServerConfig, SigningKeySet, StaticClientRegistry, TokenOutcome,
 };
 
 const ISSUER: &str = "https://op.example";
@@ -61,7 +61,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let mut now = start;
     let at = |t: SystemTime| t.duration_since(start).unwrap_or_default().as_secs();
 
-    // The authorization server: one poll client, an Ed25519 signing key, the memory store.
+    // The authorization server: one poll client, RS256 and Ed25519 signing keys, the memory store.
     let config = ServerConfig::new(ISSUER, "https://op.example/token", "https://op.example/bc")?;
     let mut registry = StaticClientRegistry::new();
     let mut rp = ClientMetadata::new("rp");
@@ -69,12 +69,20 @@ async fn run() -> Result<(), Box<dyn Error>> {
     rp.grant_types = vec![CIBA_GRANT_TYPE.into()];
     rp.backchannel_token_delivery_mode = Some(DeliveryMode::Poll);
     registry.register(rp, &config)?;
-    let key = JwkSigner::generate_ed25519(&rng, Some("op-key".into()))?;
+    // The ID token keys: RS256 (every key set has one; here ciba-core's test key, where a
+    // real server loads its own) and a fresh Ed25519 key.
+    let rsa = Jwk::from_json(include_bytes!(
+        "../../../crates/ciba-core/testdata/rs256.jwk.json"
+    ))?;
+    let keys = SigningKeySet::new([
+        Arc::new(JwkSigner::from_jwk(&rsa, None)?) as Arc<dyn Signer>,
+        Arc::new(JwkSigner::generate_ed25519(&rng, Some("op-key".into()))?),
+    ])?;
     let server = CibaServer::new(
         config,
         Arc::new(registry),
         Arc::new(MemoryStore::new()),
-        Arc::new(DefaultTokenMinter::new(Arc::new(key))),
+        Arc::new(DefaultTokenMinter::new(Arc::new(keys))),
     );
 
     // The relying party reads the server's discovery document and JWK Set.
@@ -83,7 +91,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
         ISSUER,
         &Limits::DEFAULT,
     )?;
-    let jwks: JwkSet = serde_json::from_value(server.jwks_document())?;
+    let jwks: JwkSet = serde_json::from_value(server.jwks_document(now))?;
     let secret = ClientSecret::new("a-long-client-secret");
     let client = Client::new(
         ClientConfig::new("rp", ClientAuth::SecretBasic(secret), DeliveryMode::Poll),

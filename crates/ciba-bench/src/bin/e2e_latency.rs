@@ -45,7 +45,8 @@ use ciba_hyper::{CibaClient, ClientOptions, HttpClient, NotificationReceiver, Ru
 use ciba_server::store::MemoryStoreConfig;
 use ciba_server::{
     AuthMethod, AuthenticationResult, Authorization, CIBA_GRANT_TYPE, CibaServer, ClientMetadata,
-    DefaultTokenMinter, FailReason, MemoryStore, ServerConfig, StaticClientRegistry, Ticket,
+    DefaultTokenMinter, EgressPolicy, FailReason, MemoryStore, ServerConfig, StaticClientRegistry,
+    Ticket,
 };
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -176,12 +177,17 @@ impl Loopback {
             EndpointPolicy::ALLOW_HTTP_LOOPBACK,
         )?;
         config.jwks_uri = Some(format!("{issuer}/jwks"));
+        // The notification receiver listens on loopback: the explicit opt-in.
+        config.egress_policy = EgressPolicy::allow_loopback();
+        let keys = keys::key_set(server_side::ID_TOKEN_ALG)?;
+        config.id_token_signing_algs = keys.algorithms();
         config.interval = interval_s;
         config.default_expires_in = 120;
         let mut client = ClientMetadata::new(client_id(mode));
         client.token_endpoint_auth_method = AuthMethod::ClientSecretBasic;
         client.client_secret = Some(SECRET.into());
         client.backchannel_token_delivery_mode = Some(mode);
+        client.id_token_signed_response_alg = Some(server_side::ID_TOKEN_ALG.as_str().into());
         if mode.uses_token_endpoint() {
             client.grant_types = vec![CIBA_GRANT_TYPE.into()];
         }
@@ -190,12 +196,11 @@ impl Loopback {
         }
         let mut registry = StaticClientRegistry::new();
         registry.register(client, &config)?;
-        let signer = keys::signer(server_side::ID_TOKEN_ALG)?;
         let ciba = CibaServer::new(
             config,
             Arc::new(registry),
             Arc::new(MemoryStore::with_config(MemoryStoreConfig::default())),
-            Arc::new(DefaultTokenMinter::new(Arc::new(signer))),
+            Arc::new(DefaultTokenMinter::new(keys)),
         );
         let service = AuthorizationServer::new(ciba, Directory);
         let handle = service.handle();

@@ -452,10 +452,14 @@ pub fn poll_clients_file(
 }
 
 /// Two `ciba serve` instances on one store, as a deployment runs them: the same `--store`,
-/// `--clients` file and signing key, a manual device and a 1 s interval; B advertises A's
+/// `--clients` file and signing keys, a manual device and a 1 s interval; B advertises A's
 /// issuer (and so A's endpoint URLs) and answers on the same paths. Returns A, B and B's
 /// base URL.
 pub fn two_instances(store: &str, clients: &std::path::Path) -> (Served, Served, String) {
+    let rsa = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../ciba-core/testdata/rs256.jwk.json"
+    );
     let key = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../ciba-core/testdata/eddsa.jwk.json"
@@ -465,6 +469,8 @@ pub fn two_instances(store: &str, clients: &std::path::Path) -> (Served, Served,
         store,
         "--clients",
         clients.to_str().unwrap(),
+        "--signing-key",
+        rsa,
         "--signing-key",
         key,
         "--auto",

@@ -8,6 +8,17 @@
 //! never with the request's headers or body, which hold the bearer
 //! `client_notification_token` and, for a push, the tokens.
 //!
+//! ## Egress policy
+//!
+//! Every deliverer enforces a ciba-server [`EgressPolicy`] (default
+//! [`EgressPolicy::STRICT`]): a literal address in the endpoint URL is checked before
+//! anything is sent; a name is resolved by the deliverer's own resolver, which checks every
+//! address the name resolved to and hands the connector only those, so the connection goes
+//! to a checked address even if the name re-resolves elsewhere (DNS rebinding). TLS still
+//! verifies the certificate against the host name of the URL. A refused destination is
+//! [`Delivery::NotAllowed`], never retried. Tests and development servers whose receivers
+//! listen on loopback opt in with [`EgressPolicy::allow_loopback`].
+//!
 //! [`NotificationDeliverer::deliver_outcome`] also settles what ciba-server asks after a
 //! failed push of tokens: they are revoked ([`CibaServer::push_undelivered`]).
 
@@ -15,10 +26,11 @@ use std::error::Error as _;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use ciba_server::{CibaServer, CompleteOutcome};
+use ciba_server::{CibaServer, CompleteOutcome, EgressError, EgressPolicy};
 use http::StatusCode;
 
 use crate::error::{Error, endpoint_of};
+use crate::server::egress::{GuardedResolver, check_uri, egress_refusal};
 use crate::transport::{HttpClient, copy_request};
 
 /// Default number of attempts per notification: 3.
@@ -76,6 +88,11 @@ pub enum Delivery {
         /// Attempts made.
         attempts: u32,
     },
+    /// The egress policy refused the destination (before any connection); not retried.
+    NotAllowed {
+        /// Why.
+        reason: EgressError,
+    },
     /// Every attempt failed with a transient failure.
     GaveUp {
         /// Attempts made.
@@ -92,39 +109,86 @@ impl Delivery {
     }
 }
 
-/// Sends the notifications ciba-server builds (`CompleteOutcome`) over hyper.
+/// Sends the notifications ciba-server builds (`CompleteOutcome`) over hyper, to the
+/// destinations its [`EgressPolicy`] allows.
+///
+/// A literal address in the endpoint URL is checked before anything is sent; a name is
+/// resolved by the deliverer's own resolver, which checks every address the name resolved to
+/// and hands the connector only those, so the connection goes to a checked address even if
+/// the name re-resolves elsewhere (DNS rebinding). TLS still verifies the certificate
+/// against the host name of the URL. A refused destination is [`Delivery::NotAllowed`],
+/// never retried. Receivers on loopback (development, tests) need
+/// [`EgressPolicy::allow_loopback`].
 #[derive(Debug, Clone)]
 pub struct NotificationDeliverer {
     http: HttpClient,
+    egress: EgressPolicy,
     max_attempts: u32,
     retry_delay: Duration,
 }
 
-/// Over [`HttpClient::default`]: https and http with the feature `tls` (the default; roots
-/// from the platform or `SSL_CERT_FILE`, see [`crate::tls`]), plain http without it; a
-/// [`DEFAULT_DELIVERY_TIMEOUT`] per attempt and a 64 KiB cap on the answer.
+/// [`NotificationDeliverer::with_policy`] with [`EgressPolicy::STRICT`].
 impl Default for NotificationDeliverer {
     fn default() -> Self {
-        NotificationDeliverer::new(
-            HttpClient::default()
-                .timeout(DEFAULT_DELIVERY_TIMEOUT)
-                .max_body_bytes(64 * 1024),
-        )
+        NotificationDeliverer::with_policy(EgressPolicy::STRICT)
     }
 }
 
 impl NotificationDeliverer {
-    /// A deliverer sending through `http` (its timeout bounds each attempt), with
-    /// [`DEFAULT_MAX_ATTEMPTS`] and [`DEFAULT_RETRY_DELAY`]. Notification endpoints are
-    /// `https` in production: give it [`HttpClient::https`] or
-    /// [`HttpClient::https_with_config`] (feature `tls`), or a client over a TLS connector of
-    /// your own.
-    pub fn new(http: HttpClient) -> NotificationDeliverer {
+    /// A deliverer for `https` (feature `tls`, the default: roots from the platform or
+    /// `SSL_CERT_FILE`, see [`crate::tls`]; plain `http` without the feature) to the
+    /// destinations `egress` allows, with a [`DEFAULT_DELIVERY_TIMEOUT`] per attempt, a
+    /// 64 KiB cap on the answer, [`DEFAULT_MAX_ATTEMPTS`] and [`DEFAULT_RETRY_DELAY`].
+    pub fn with_policy(egress: EgressPolicy) -> NotificationDeliverer {
+        let resolver = GuardedResolver::new(egress);
+        #[cfg(feature = "tls")]
+        let http = HttpClient::https_resolving_with(resolver);
+        #[cfg(not(feature = "tls"))]
+        let http = HttpClient::http_resolving_with(resolver);
+        NotificationDeliverer::over(http, egress)
+    }
+
+    /// Like [`NotificationDeliverer::with_policy`], over `https` with your own rustls
+    /// configuration (for example roots of your own).
+    #[cfg(feature = "tls")]
+    pub fn https_with_config(
+        config: crate::tls::rustls::ClientConfig,
+        egress: EgressPolicy,
+    ) -> NotificationDeliverer {
+        let resolver = GuardedResolver::new(egress);
+        NotificationDeliverer::over(
+            HttpClient::https_with_config_resolving_with(config, resolver),
+            egress,
+        )
+    }
+
+    /// Like [`NotificationDeliverer::with_policy`], over plain `http` only (for receivers
+    /// on loopback in development and tests: pair it with [`EgressPolicy::allow_loopback`]).
+    pub fn plain_http(egress: EgressPolicy) -> NotificationDeliverer {
+        let resolver = GuardedResolver::new(egress);
+        NotificationDeliverer::over(HttpClient::http_resolving_with(resolver), egress)
+    }
+
+    fn over(http: HttpClient, egress: EgressPolicy) -> NotificationDeliverer {
         NotificationDeliverer {
-            http,
+            http: http
+                .timeout(DEFAULT_DELIVERY_TIMEOUT)
+                .max_body_bytes(64 * 1024),
+            egress,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             retry_delay: DEFAULT_RETRY_DELAY,
         }
+    }
+
+    /// The per-attempt timeout (default [`DEFAULT_DELIVERY_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.http = self.http.timeout(timeout);
+        self
+    }
+
+    /// The policy this deliverer enforces.
+    pub fn egress_policy(&self) -> EgressPolicy {
+        self.egress
     }
 
     /// Attempts per notification (at least 1).
@@ -167,6 +231,9 @@ impl NotificationDeliverer {
     /// are logged with the endpoint, the attempt count and the reason.
     pub async fn deliver(&self, request: http::Request<Vec<u8>>) -> Delivery {
         let endpoint = endpoint_of(request.uri());
+        if let Err(reason) = check_uri(&self.egress, request.uri()) {
+            return not_allowed(&endpoint, reason);
+        }
         let mut delay = self.retry_delay;
         let mut attempt = 1;
         loop {
@@ -189,6 +256,10 @@ impl NotificationDeliverer {
                         status: answer.status(),
                         attempts: attempt,
                     };
+                }
+                Err(e) if egress_refusal(&e).is_some() => {
+                    let reason = egress_refusal(&e).cloned().unwrap_or(EgressError::NoHost);
+                    return not_allowed(&endpoint, reason);
                 }
                 Err(e) if e.is_transient() => DeliveryFailure::Transport(e),
                 Err(e) => {
@@ -215,5 +286,189 @@ impl NotificationDeliverer {
             delay = delay.saturating_mul(2);
             attempt += 1;
         }
+    }
+}
+
+fn not_allowed(endpoint: &str, reason: EgressError) -> Delivery {
+    tracing::warn!(%endpoint, %reason, "notification not sent: the egress policy refuses the destination");
+    Delivery::NotAllowed { reason }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use ciba_server::{AddressClass, EgressError, EgressPolicy};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::{Delivery, NotificationDeliverer};
+    use crate::server::egress::{GuardedResolver, Lookup};
+    use crate::transport::HttpClient;
+
+    /// A receiver on loopback that answers 204 to every connection; it records the request
+    /// heads it read.
+    async fn receiver() -> (SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 4096];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                log.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                let _ = socket
+                    .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                    .await;
+            }
+        });
+        (addr, seen)
+    }
+
+    fn notification(url: &str) -> http::Request<Vec<u8>> {
+        http::Request::post(url)
+            .header("content-type", "application/json")
+            .header("authorization", "Bearer cnt")
+            .body(br#"{"auth_req_id":"x"}"#.to_vec())
+            .unwrap()
+    }
+
+    /// A deliverer over plain http whose resolver answers `answer` for every name, and
+    /// counts the lookups.
+    fn deliverer_resolving_to(
+        policy: EgressPolicy,
+        answer: Vec<IpAddr>,
+        lookups: Arc<AtomicUsize>,
+    ) -> NotificationDeliverer {
+        let lookup: Lookup = Arc::new(move |_name| {
+            lookups.fetch_add(1, Ordering::SeqCst);
+            let answer: Vec<SocketAddr> = answer.iter().map(|ip| SocketAddr::new(*ip, 0)).collect();
+            Box::pin(async move { Ok(answer) })
+        });
+        let resolver = GuardedResolver {
+            policy,
+            lookup: Some(lookup),
+        };
+        NotificationDeliverer::over(HttpClient::http_resolving_with(resolver), policy)
+            .max_attempts(3)
+            .retry_delay(std::time::Duration::from_millis(10))
+    }
+
+    #[tokio::test]
+    async fn a_literal_loopback_endpoint_is_refused_without_the_opt_in() {
+        let (addr, seen) = receiver().await;
+        let url = format!("http://{addr}/cb");
+        let strict = NotificationDeliverer::plain_http(EgressPolicy::STRICT);
+        match strict.deliver(notification(&url)).await {
+            Delivery::NotAllowed {
+                reason: EgressError::Address { class, .. },
+            } => assert_eq!(class, AddressClass::Loopback),
+            other => panic!("{other:?}"),
+        }
+        assert!(seen.lock().unwrap().is_empty(), "nothing may be sent");
+        let dev = NotificationDeliverer::plain_http(EgressPolicy::allow_loopback());
+        assert!(dev.deliver(notification(&url)).await.is_delivered());
+        assert_eq!(seen.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_name_is_refused_when_any_address_it_resolves_to_is_refused() {
+        let (addr, seen) = receiver().await;
+        let lookups = Arc::new(AtomicUsize::new(0));
+        // Loopback is allowed here, but the name also resolves to the metadata address.
+        let deliverer = deliverer_resolving_to(
+            EgressPolicy::allow_loopback(),
+            vec![
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
+            ],
+            lookups.clone(),
+        );
+        let url = format!("http://notify.rp.test:{}/cb", addr.port());
+        match deliverer.deliver(notification(&url)).await {
+            Delivery::NotAllowed { reason } => {
+                assert_eq!(reason.class(), Some(AddressClass::CloudMetadata))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            lookups.load(Ordering::SeqCst),
+            1,
+            "refusals are not retried"
+        );
+        assert!(seen.lock().unwrap().is_empty());
+        // The same name resolving to a private address, under the strict policy.
+        let deliverer = deliverer_resolving_to(
+            EgressPolicy::STRICT,
+            vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))],
+            Arc::new(AtomicUsize::new(0)),
+        );
+        assert!(matches!(
+            deliverer.deliver(notification(&url)).await,
+            Delivery::NotAllowed { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_connection_goes_to_the_checked_address_and_keeps_the_host_name() {
+        let (addr, seen) = receiver().await;
+        let lookups = Arc::new(AtomicUsize::new(0));
+        let deliverer = deliverer_resolving_to(
+            EgressPolicy::allow_loopback(),
+            vec![addr.ip()],
+            lookups.clone(),
+        );
+        // `notify.rp.test` exists in no DNS: the request can only have reached the receiver
+        // through the address the guard resolved and checked.
+        let url = format!("http://notify.rp.test:{}/cb", addr.port());
+        let delivery = deliverer.deliver(notification(&url)).await;
+        assert!(delivery.is_delivered(), "{delivery:?}");
+        assert_eq!(lookups.load(Ordering::SeqCst), 1);
+        let seen = seen.lock().unwrap();
+        let head = seen.first().unwrap().to_ascii_lowercase();
+        assert!(
+            head.contains(&format!("host: notify.rp.test:{}", addr.port())),
+            "{head}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_system_resolver_path_checks_what_a_name_resolves_to() {
+        // "127.0.0.1" given to the resolver as a name: the name check passes, the address it
+        // resolves to does not.
+        use hyper_util::client::legacy::connect::dns::Name;
+        use std::str::FromStr;
+        use tower_service::Service;
+        let mut strict = GuardedResolver::new(EgressPolicy::STRICT);
+        let err = strict
+            .call(Name::from_str("127.0.0.1").unwrap())
+            .await
+            .unwrap_err();
+        let inner = err.get_ref().and_then(|e| e.downcast_ref::<EgressError>());
+        assert_eq!(
+            inner.and_then(EgressError::class),
+            Some(AddressClass::Loopback)
+        );
+        let mut dev = GuardedResolver::new(EgressPolicy::allow_loopback());
+        let addrs: Vec<_> = dev
+            .call(Name::from_str("127.0.0.1").unwrap())
+            .await
+            .unwrap()
+            .collect();
+        assert_eq!(
+            addrs.first().map(|a| a.ip()),
+            Some(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        );
     }
 }

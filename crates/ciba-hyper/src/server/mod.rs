@@ -70,6 +70,7 @@
 //! ```
 
 mod deliver;
+pub(crate) mod egress;
 mod handle;
 mod hooks;
 mod pending;
@@ -159,7 +160,8 @@ impl fmt::Debug for AuthorizationServerBuilder {
 
 impl AuthorizationServerBuilder {
     /// Delivers ping and push notifications with `deliverer` (default:
-    /// `NotificationDeliverer::default()`, plain http with a 10 s timeout).
+    /// `NotificationDeliverer::with_policy` with the server's
+    /// [`ServerConfig::egress_policy`](ciba_server::ServerConfig::egress_policy)).
     pub fn deliverer(mut self, deliverer: NotificationDeliverer) -> Self {
         self.deliverer = Some(deliverer);
         self
@@ -174,10 +176,13 @@ impl AuthorizationServerBuilder {
     /// The server.
     pub fn build(self) -> AuthorizationServer {
         let routes = Routes::new(&self.server);
+        let egress = self.server.config().egress_policy;
         let shared = handle::Shared {
             server: self.server,
             hooks: self.hooks,
-            deliverer: self.deliverer.unwrap_or_default(),
+            deliverer: self
+                .deliverer
+                .unwrap_or_else(|| NotificationDeliverer::with_policy(egress)),
             rng: self.rng.unwrap_or_else(|| Arc::new(OsRandom)),
         };
         AuthorizationServer {
@@ -270,7 +275,7 @@ impl AuthorizationServer {
         if path == routes.discovery {
             get_only(&request, || server.discovery_response())
         } else if routes.jwks.as_deref() == Some(path) {
-            get_only(&request, || server.jwks_response())
+            get_only(&request, || server.jwks_response(SystemTime::now()))
         } else if routes.backchannel.as_deref() == Some(path) {
             self.backchannel(&request).await
         } else if routes.token.as_deref() == Some(path) {

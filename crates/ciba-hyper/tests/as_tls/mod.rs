@@ -10,20 +10,17 @@ use std::time::SystemTime;
 
 use ciba_core::DeliveryMode;
 use ciba_core::client_auth::basic_authorization;
-use ciba_core::jose::JwkSigner;
-use ciba_core::random::OsRandom;
-use ciba_hyper::HttpClient;
 use ciba_hyper::server::{AsHandle, AuthorizationServer, Delivery, NotificationDeliverer};
 use ciba_hyper::tls::client_config;
 use ciba_server::store::RequestState;
 use ciba_server::{
     AuthenticationResult, Authorization, CibaServer, ClientMetadata, DefaultTokenMinter,
-    MemoryStore, ServerConfig, StaticClientRegistry, Store,
+    EgressPolicy, MemoryStore, ServerConfig, StaticClientRegistry, Store,
 };
 use serde_json::Value;
 use support::TestCa;
 
-use crate::common::{TestHooks, ms, secs};
+use crate::common::{TestHooks, ms, op_key_set, secs};
 
 pub const CNT: &str = "cnt-tls-3f9a1c7e5b";
 pub const TLS_SECRET: &str = "a-long-random-client-secret-for-tls";
@@ -38,12 +35,14 @@ pub struct Op {
 
 impl Op {
     pub fn new(endpoint: &str, deliverer: NotificationDeliverer) -> Op {
-        let config = ServerConfig::new(
+        let mut config = ServerConfig::new(
             "https://op.example",
             "https://op.example/token",
             "https://op.example/bc",
         )
         .unwrap();
+        // The https receiver listens on loopback: the explicit opt-in.
+        config.egress_policy = EgressPolicy::allow_loopback();
         let mut registry = StaticClientRegistry::new();
         for (id, mode) in [("ping", DeliveryMode::Ping), ("push", DeliveryMode::Push)] {
             let mut m = ClientMetadata::new(id);
@@ -56,12 +55,11 @@ impl Op {
             registry.register(m, &config).unwrap();
         }
         let store = Arc::new(MemoryStore::new());
-        let key = JwkSigner::generate_ed25519(&OsRandom, Some("op-key".into())).unwrap();
         let server = CibaServer::new(
             config,
             Arc::new(registry),
             Arc::clone(&store) as Arc<dyn Store>,
-            Arc::new(DefaultTokenMinter::new(Arc::new(key))),
+            Arc::new(DefaultTokenMinter::new(op_key_set("op-key"))),
         );
         let service = AuthorizationServer::builder(server, TestHooks)
             .deliverer(deliverer)
@@ -123,8 +121,11 @@ impl Op {
 
 /// A deliverer trusting `ca` only, quick to retry.
 pub fn trusting(ca: &TestCa) -> NotificationDeliverer {
-    let http = HttpClient::https_with_config(client_config(ca.roots()).unwrap()).timeout(secs(5));
-    NotificationDeliverer::new(http)
-        .retry_delay(ms(20))
-        .max_attempts(2)
+    NotificationDeliverer::https_with_config(
+        client_config(ca.roots()).unwrap(),
+        EgressPolicy::allow_loopback(),
+    )
+    .timeout(secs(5))
+    .retry_delay(ms(20))
+    .max_attempts(2)
 }

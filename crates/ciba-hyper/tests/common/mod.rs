@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ciba_core::endpoint::EndpointPolicy;
-use ciba_core::jose::JwkSigner;
+use ciba_core::jose::{Jwk, JwkSigner, Signer};
 use ciba_core::random::OsRandom;
 use ciba_core::{AuthRequest, ClientAuth, ClientConfig, ClientSecret, DeliveryMode, Hint};
 use ciba_hyper::server::{
@@ -30,8 +30,8 @@ use ciba_hyper::{
 };
 use ciba_server::store::MemoryStoreConfig;
 use ciba_server::{
-    AuthMethod, CIBA_GRANT_TYPE, CibaServer, ClientMetadata, DefaultTokenMinter, FailReason,
-    MemoryStore, ServerConfig, StaticClientRegistry, Store, Ticket,
+    AuthMethod, CIBA_GRANT_TYPE, CibaServer, ClientMetadata, DefaultTokenMinter, EgressPolicy,
+    FailReason, MemoryStore, ServerConfig, SigningKeySet, StaticClientRegistry, Store, Ticket,
 };
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -122,6 +122,8 @@ impl TestAs {
         )
         .unwrap();
         config.jwks_uri = Some(format!("{issuer}/jwks"));
+        // The receiver listens on loopback: the explicit development opt-in.
+        config.egress_policy = EgressPolicy::allow_loopback();
         config.interval = options.interval;
         config.default_expires_in = options.expires_in;
         let mut registry = StaticClientRegistry::new();
@@ -144,14 +146,14 @@ impl TestAs {
             }
             registry.register(m, &config).unwrap();
         }
-        let key = JwkSigner::generate_ed25519(&OsRandom, Some("op-key-1".into())).unwrap();
         let server = CibaServer::new(
             config,
             Arc::new(registry),
             store,
-            Arc::new(DefaultTokenMinter::new(Arc::new(key))),
+            Arc::new(DefaultTokenMinter::new(op_key_set("op-key-1"))),
         );
-        let deliverer = NotificationDeliverer::new(HttpClient::http().timeout(secs(2)))
+        let deliverer = NotificationDeliverer::plain_http(EgressPolicy::allow_loopback())
+            .timeout(secs(2))
             .retry_delay(Duration::from_millis(100));
         let service = AuthorizationServer::builder(server, hooks)
             .deliverer(deliverer)
@@ -247,4 +249,14 @@ pub fn json_post(url: &str, authorization: Option<&str>, body: Value) -> http::R
         b = b.header("authorization", a);
     }
     b.body(body.to_string().into_bytes()).unwrap()
+}
+
+/// The OP's ID token keys: ciba-core's RS256 test key (every key set has an RS256 key) and a
+/// fresh Ed25519 key named `ed_kid`.
+pub fn op_key_set(ed_kid: &str) -> Arc<SigningKeySet> {
+    let rsa = Jwk::from_json(include_bytes!("../../../ciba-core/testdata/rs256.jwk.json")).unwrap();
+    let rsa: Arc<dyn Signer> = Arc::new(JwkSigner::from_jwk(&rsa, None).unwrap());
+    let ed: Arc<dyn Signer> =
+        Arc::new(JwkSigner::generate_ed25519(&OsRandom, Some(ed_kid.into())).unwrap());
+    Arc::new(SigningKeySet::new([rsa, ed]).unwrap())
 }

@@ -352,13 +352,16 @@ pub fn server(store: Arc<dyn Store>) -> CibaServer {
     ] {
         registry.register(client(id, mode), &config).unwrap();
     }
-    let path = format!(
-        "{}/../ciba-core/testdata/eddsa.jwk.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let jwk = Jwk::from_json(&std::fs::read(path).unwrap()).unwrap();
-    let signer = JwkSigner::from_jwk(&jwk, None).unwrap();
-    let minter = DefaultTokenMinter::new(Arc::new(signer));
+    let signer = |name: &str| -> Arc<dyn ciba_core::jose::Signer> {
+        let path = format!(
+            "{}/../ciba-core/testdata/{name}.jwk.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let jwk = Jwk::from_json(&std::fs::read(path).unwrap()).unwrap();
+        Arc::new(JwkSigner::from_jwk(&jwk, None).unwrap())
+    };
+    let keys = ciba_server::SigningKeySet::new([signer("rs256"), signer("eddsa")]).unwrap();
+    let minter = DefaultTokenMinter::new(Arc::new(keys));
     CibaServer::new(config, Arc::new(registry), store, Arc::new(minter))
 }
 

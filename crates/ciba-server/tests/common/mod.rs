@@ -36,7 +36,8 @@ use ciba_server::{
     Acknowledgement, AuthMethod, AuthenticationResult, BackchannelOutcome, BoxFuture,
     CIBA_GRANT_TYPE, CibaServer, ClientMetadata, CompleteError, CompleteOutcome,
     DefaultTokenMinter, DeliveryMode, FailReason, IncomingRequest, IssueOutcome, MemoryStore,
-    Rejection, ServerConfig, StaticClientRegistry, Ticket, TlsClientCertificate, TokenOutcome,
+    Rejection, ServerConfig, SigningKeySet, StaticClientRegistry, Ticket, TlsClientCertificate,
+    TokenOutcome,
 };
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method};
@@ -199,6 +200,24 @@ pub fn signer(name: &str) -> JwkSigner {
     JwkSigner::from_jwk(&jwk(name), None).unwrap()
 }
 
+/// The OP's signing key set: the RS256 test key (every set needs one) plus `names`.
+pub fn key_set(names: &[&str]) -> Arc<SigningKeySet> {
+    let mut all = vec!["rs256"];
+    all.extend(names.iter().copied().filter(|n| *n != "rs256"));
+    Arc::new(
+        SigningKeySet::new(
+            all.iter()
+                .map(|n| Arc::new(signer(n)) as Arc<dyn ciba_core::jose::Signer>),
+        )
+        .unwrap(),
+    )
+}
+
+/// A minter over [`key_set`].
+pub fn minter(names: &[&str]) -> DefaultTokenMinter {
+    DefaultTokenMinter::new(key_set(names))
+}
+
 pub fn public_set(names: &[&str]) -> JwkSet {
     JwkSet {
         keys: names.iter().map(|n| jwk(n).to_public()).collect(),
@@ -298,13 +317,28 @@ impl Harness {
     }
 
     pub fn with(config: ServerConfig, store: MemoryStoreConfig, op_key: &str) -> Harness {
+        Harness::with_clients(config, store, op_key, |_| {})
+    }
+
+    /// [`Harness::with`], after `change` edits the standard clients (they are still
+    /// validated as they register).
+    pub fn with_clients(
+        mut config: ServerConfig,
+        store: MemoryStoreConfig,
+        op_key: &str,
+        change: impl FnOnce(&mut Vec<ClientMetadata>),
+    ) -> Harness {
+        let keys = key_set(&[op_key]);
+        config.id_token_signing_algs = keys.algorithms();
         let mut registry = StaticClientRegistry::new();
-        for c in clients() {
+        let mut list = clients();
+        change(&mut list);
+        for c in list {
             registry.register(c, &config).unwrap();
         }
         let store = Arc::new(MemoryStore::with_config(store));
-        let minter = DefaultTokenMinter::new(Arc::new(signer(op_key)));
-        let op_keys = public_set(&[op_key]);
+        let minter = DefaultTokenMinter::new(keys);
+        let op_keys = public_set(&["rs256", op_key]);
         let server = CibaServer::new(config, Arc::new(registry), store.clone(), Arc::new(minter));
         Harness {
             server,
