@@ -223,9 +223,12 @@ impl TokenMinter for DefaultTokenMinter {
             .ok_or(MintError::NoKeyForAlgorithm { alg })?;
         let max = self.keys.max_token_lifetime();
         let jwt_access_token = matches!(self.access_token_format, AccessTokenFormat::Jwt { .. });
-        for ttl in [Some(self.id_token_ttl), jwt_access_token.then_some(self.access_token_ttl)]
-            .into_iter()
-            .flatten()
+        for ttl in [
+            Some(self.id_token_ttl),
+            jwt_access_token.then_some(self.access_token_ttl),
+        ]
+        .into_iter()
+        .flatten()
         {
             if ttl > max {
                 return Err(MintError::LifetimeExceedsKeySet {

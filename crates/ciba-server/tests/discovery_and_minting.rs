@@ -335,6 +335,7 @@ fn a_retired_key_stays_published_until_its_tokens_expire() {
         auth_req_id: "req-1",
         delivery_mode: DeliveryMode::Poll,
         grant: &grant,
+        confirmation: &ciba_server::Confirmation::bearer(),
         id_token_alg: None,
     };
     let old = minter.mint(&request, t0(), &OsRandom).unwrap();
@@ -383,6 +384,7 @@ fn tokens_may_not_outlive_the_key_sets_retention() {
         auth_req_id: "req-1",
         delivery_mode: DeliveryMode::Poll,
         grant: &grant,
+        confirmation: &ciba_server::Confirmation::bearer(),
         id_token_alg: None,
     };
     assert!(matches!(

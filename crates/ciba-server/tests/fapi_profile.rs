@@ -18,8 +18,8 @@ use ciba_core::jose::JwsAlgorithm;
 use ciba_core::time::unix_seconds;
 use ciba_server::{
     AuthMethod, AuthenticationResult, Authorization, BackchannelOutcome, CIBA_GRANT_TYPE,
-    CibaServer, ClientMetadata, ClientMetadataError, DefaultTokenMinter, DeliveryMode,
-    IssueOutcome, MemoryStore, Profile, ServerConfig, StaticClientRegistry, TokenOutcome,
+    CibaServer, ClientMetadata, ClientMetadataError, DeliveryMode, IssueOutcome, MemoryStore,
+    Profile, ServerConfig, StaticClientRegistry, TokenOutcome,
 };
 use common::*;
 use http::HeaderValue;
@@ -33,13 +33,20 @@ fn fapi_client() -> ClientMetadata {
     m.token_endpoint_auth_method = AuthMethod::PrivateKeyJwt;
     m.jwks = Some(public_set(&["ps256", "rs256"]));
     m.backchannel_authentication_request_signing_alg = Some("PS256".into());
+    m.id_token_signed_response_alg = Some("ES256".into());
     m.grant_types = vec![CIBA_GRANT_TYPE.into()];
     m.backchannel_token_delivery_mode = Some(DeliveryMode::Poll);
     m
 }
 
 fn fapi_config() -> ServerConfig {
-    base_config().fapi_ciba().unwrap()
+    with_es256_id_tokens(base_config().fapi_ciba().unwrap())
+}
+
+/// FAPI ID tokens are PS256 or ES256; every key set also has RS256.
+fn with_es256_id_tokens(mut config: ServerConfig) -> ServerConfig {
+    config.id_token_signing_algs = vec![JwsAlgorithm::RS256, JwsAlgorithm::ES256];
+    config
 }
 
 struct Fapi {
@@ -55,7 +62,7 @@ fn fapi() -> Fapi {
         config,
         Arc::new(registry),
         Arc::new(MemoryStore::new()),
-        Arc::new(DefaultTokenMinter::new(Arc::new(signer("es256")))),
+        Arc::new(minter(&["es256"])),
     );
     Fapi {
         server,
@@ -217,14 +224,14 @@ fn fapi_request_object_nbf_older_than_60_minutes_is_invalid_request() {
         (400, "invalid_request".into())
     );
     // The same request is accepted without the profile.
-    let config = base_config();
+    let config = with_es256_id_tokens(base_config());
     let mut registry = StaticClientRegistry::new();
     registry.register(fapi_client(), &config).unwrap();
     let plain = CibaServer::new(
         config,
         Arc::new(registry),
         Arc::new(MemoryStore::new()),
-        Arc::new(DefaultTokenMinter::new(Arc::new(signer("es256")))),
+        Arc::new(minter(&["es256"])),
     );
     let mut c2 = c.clone();
     c2["jti"] = json!("old-nbf-2");

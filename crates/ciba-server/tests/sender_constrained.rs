@@ -25,9 +25,8 @@ use ciba_server::binding::certificate_thumbprint;
 use ciba_server::store::MemoryStoreConfig;
 use ciba_server::{
     AccessTokenFormat, AuthMethod, AuthenticationResult, Authorization, CIBA_GRANT_TYPE,
-    CibaServer, ClientMetadata, ClientMetadataError, DefaultTokenMinter, DeliveryMode,
-    DpopNonceKey, IssueOutcome, MemoryStore, ServerConfig, StaticClientRegistry,
-    TlsClientCertificate, TokenOutcome,
+    CibaServer, ClientMetadata, ClientMetadataError, DeliveryMode, DpopNonceKey, IssueOutcome,
+    MemoryStore, ServerConfig, StaticClientRegistry, TlsClientCertificate, TokenOutcome,
 };
 use common::*;
 use http::HeaderValue;
@@ -71,7 +70,7 @@ fn bench_with(config: ServerConfig) -> Bench {
     for c in clients() {
         registry.register(c, &config).unwrap();
     }
-    let mut minter = DefaultTokenMinter::new(Arc::new(signer("es256")));
+    let mut minter = minter(&["es256"]);
     minter.access_token_format = AccessTokenFormat::Jwt {
         audience: AT_AUDIENCE.into(),
     };
@@ -84,7 +83,7 @@ fn bench_with(config: ServerConfig) -> Bench {
     Bench {
         server,
         rng: TestRng::new(11),
-        op_keys: public_set(&["es256"]),
+        op_keys: public_set(&["rs256", "es256"]),
     }
 }
 
@@ -556,7 +555,7 @@ fn an_eddsa_self_signed_certificate_matches_its_okp_key() {
         config,
         Arc::new(registry),
         Arc::new(MemoryStore::new()),
-        Arc::new(DefaultTokenMinter::new(Arc::new(signer("es256")))),
+        Arc::new(minter(&["es256"])),
     );
     let mut req = Req::form(&[
         ("scope", "openid"),
@@ -619,12 +618,12 @@ fn a_certificate_bound_private_key_jwt_client_without_a_certificate_is_invalid_r
         config,
         Arc::new(registry),
         Arc::new(MemoryStore::new()),
-        Arc::new(DefaultTokenMinter::new(Arc::new(signer("es256")))),
+        Arc::new(minter(&["es256"])),
     );
     let b = Bench {
         server,
         rng: TestRng::new(5),
-        op_keys: public_set(&["es256"]),
+        op_keys: public_set(&["rs256", "es256"]),
     };
     let now = t0();
     let id = b.approved(&bc_request(SIGNED, &[]), now);

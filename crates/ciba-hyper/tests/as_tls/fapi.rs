@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ciba_core::dpop::DpopKey;
 use ciba_core::endpoint::EndpointPolicy;
 use ciba_core::jose::hash::sha256;
-use ciba_core::jose::{CompactJws, Jwk, JwkSet, JwkSigner};
+use ciba_core::jose::{CompactJws, Jwk, JwkSet, JwkSigner, JwsAlgorithm, Signer};
 use ciba_core::{
     AuthRequest, ClientAuth, ClientConfig, DeliveryMode, Hint, Limits, Profile, TokenType,
 };
@@ -23,8 +23,8 @@ use ciba_hyper::{
 };
 use ciba_server::{
     AccessTokenFormat, AuthMethod, AuthenticationResult, Authorization, CIBA_GRANT_TYPE,
-    CibaServer, ClientMetadata, DefaultTokenMinter, MemoryStore, ServerConfig,
-    StaticClientRegistry,
+    CibaServer, ClientMetadata, DefaultTokenMinter, EgressPolicy, MemoryStore, ServerConfig,
+    SigningKeySet, StaticClientRegistry,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -158,6 +158,10 @@ async fn fapi_as(ca: &TestCa, client_jwk: &Jwk) -> FapiAs {
     .unwrap();
     config.jwks_uri = Some(format!("{issuer}/jwks"));
     config.interval = 1;
+    // FAPI ID tokens are PS256 or ES256; every key set also has RS256.
+    config.id_token_signing_algs = vec![JwsAlgorithm::RS256, JwsAlgorithm::ES256];
+    // The ping clients' receiver listens on loopback: an explicit opt-in.
+    config.egress_policy = EgressPolicy::allow_loopback();
     let mut registry = StaticClientRegistry::new();
     for (id, mode) in [
         (DPOP_POLL, DeliveryMode::Poll),
@@ -178,6 +182,7 @@ async fn fapi_as(ca: &TestCa, client_jwk: &Jwk) -> FapiAs {
         }
         m.jwks = Some(JwkSet { keys });
         m.backchannel_authentication_request_signing_alg = Some("PS256".into());
+        m.id_token_signed_response_alg = Some("ES256".into());
         m.grant_types = vec![CIBA_GRANT_TYPE.into()];
         m.backchannel_token_delivery_mode = Some(mode);
         if mode == DeliveryMode::Ping {
@@ -185,7 +190,12 @@ async fn fapi_as(ca: &TestCa, client_jwk: &Jwk) -> FapiAs {
         }
         registry.register(m, &config).unwrap();
     }
-    let mut minter = DefaultTokenMinter::new(Arc::new(testdata_signer("es256")));
+    let keys = SigningKeySet::new([
+        Arc::new(testdata_signer("rs256")) as Arc<dyn Signer>,
+        Arc::new(testdata_signer("es256")),
+    ])
+    .unwrap();
+    let mut minter = DefaultTokenMinter::new(Arc::new(keys));
     minter.access_token_format = AccessTokenFormat::Jwt {
         audience: "https://api.example".into(),
     };
@@ -196,9 +206,9 @@ async fn fapi_as(ca: &TestCa, client_jwk: &Jwk) -> FapiAs {
         Arc::new(minter),
     );
     let service = AuthorizationServer::builder(server, TestHooks)
-        .deliverer(NotificationDeliverer::new(
-            HttpClient::http().timeout(secs(2)),
-        ))
+        .deliverer(
+            NotificationDeliverer::plain_http(EgressPolicy::allow_loopback()).timeout(secs(2)),
+        )
         .build();
     let chain = CertificateDer::pem_file_iter(ca.dir.join("server.pem"))
         .unwrap()
