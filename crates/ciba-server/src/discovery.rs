@@ -45,8 +45,11 @@ impl CibaServer {
     /// `grant_types_supported` (with the CIBA grant when poll or ping is offered),
     /// `token_endpoint_auth_methods_supported`,
     /// `token_endpoint_auth_signing_alg_values_supported`,
-    /// `id_token_signing_alg_values_supported`, `scopes_supported`,
-    /// `acr_values_supported` and `subject_types_supported`, plus
+    /// `id_token_signing_alg_values_supported`, `dpop_signing_alg_values_supported` (RFC 9449
+    /// section 5.1, [`DpopSettings::algorithms`](crate::DpopSettings::algorithms)),
+    /// `tls_client_certificate_bound_access_tokens` (RFC 8705 section 3.3, always `true`: the
+    /// token endpoint binds tokens to the client certificate the host passes in),
+    /// `scopes_supported`, `acr_values_supported` and `subject_types_supported`, plus
     /// [`ServerConfig::extra_metadata`](crate::ServerConfig::extra_metadata).
     pub fn discovery_document(&self) -> Value {
         let c = &self.config;
@@ -97,6 +100,23 @@ impl CibaServer {
                     .iter()
                     .map(|a| a.as_str()),
             ),
+        );
+        let dpop_algs: Vec<&str> = c
+            .dpop
+            .algorithms
+            .iter()
+            .filter(|a| !a.is_symmetric())
+            .map(|a| a.as_str())
+            .collect();
+        if !dpop_algs.is_empty() {
+            m.insert(
+                "dpop_signing_alg_values_supported".into(),
+                strings(dpop_algs),
+            );
+        }
+        m.insert(
+            "tls_client_certificate_bound_access_tokens".into(),
+            true.into(),
         );
         if let Some(scopes) = &c.scopes_supported {
             m.insert(

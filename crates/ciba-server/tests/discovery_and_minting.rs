@@ -19,9 +19,9 @@ use ciba_core::random::OsRandom;
 use ciba_server::minter::{MintError, MintRequest, TokenMinter};
 use ciba_server::store::Grant;
 use ciba_server::{
-    AuthenticationResult, Authorization, CibaServer, ClientMetadata, DefaultTokenMinter,
-    DeliveryMode, KeySetError, MemoryStore, ServerSetupError, SigningKeySet, StaticClientRegistry,
-    TokenOutcome,
+    AccessTokenFormat, AuthenticationResult, Authorization, CibaServer, ClientMetadata,
+    DefaultTokenMinter, DeliveryMode, KeySetError, MemoryStore, ServerSetupError, SigningKeySet,
+    StaticClientRegistry, TokenOutcome,
 };
 use common::*;
 use serde_json::{Map, json};
@@ -450,4 +450,83 @@ fn without_refresh_tokens_there_is_no_rt_hash() {
         left_half_hash(JwsAlgorithm::ES256, tokens.access_token.expose()).unwrap()
     );
     assert!(!format!("{tokens:?}").contains(tokens.access_token.expose()));
+}
+
+/// The server honours DPoP proofs and certificate-bound tokens, so discovery says so
+/// (RFC 9449 section 5.1, RFC 8705 section 3.3), with the profile's proof algorithms.
+#[test]
+fn discovery_advertises_dpop_algorithms_and_certificate_bound_tokens() {
+    let h = Harness::new();
+    let d = h.server.discovery_document();
+    assert_eq!(
+        d["dpop_signing_alg_values_supported"],
+        json!(["ES256", "PS256", "ES384", "RS256", "EdDSA"])
+    );
+    assert_eq!(d["tls_client_certificate_bound_access_tokens"], true);
+    let fapi = CibaServer::new(
+        base_config().fapi_ciba().unwrap(),
+        Arc::new(StaticClientRegistry::new()),
+        Arc::new(MemoryStore::new()),
+        Arc::new(minter(&[])),
+    );
+    let d = fapi.discovery_document();
+    assert_eq!(
+        d["dpop_signing_alg_values_supported"],
+        json!(["PS256", "ES256"])
+    );
+    assert_eq!(d["tls_client_certificate_bound_access_tokens"], true);
+}
+
+/// A JWT access token is signed by the key set, with the algorithm of the client's ID
+/// tokens, and may not outlive the key set's retention any more than an ID token may.
+#[test]
+fn jwt_access_tokens_use_the_id_token_key_and_the_key_sets_lifetime_bound() {
+    let set = Arc::new(
+        SigningKeySet::new([
+            Arc::new(signer("rs256")) as Arc<dyn Signer>,
+            Arc::new(signer("es256")),
+        ])
+        .unwrap()
+        .with_max_token_lifetime(Duration::from_secs(600)),
+    );
+    let mut minter = DefaultTokenMinter::new(set);
+    minter.id_token_ttl = Duration::from_secs(600);
+    minter.access_token_ttl = Duration::from_secs(600);
+    minter.access_token_format = AccessTokenFormat::Jwt {
+        audience: "https://api.example".into(),
+    };
+    let grant = grant();
+    let request = MintRequest {
+        issuer: ISSUER,
+        client_id: POLL,
+        auth_req_id: "req-1",
+        delivery_mode: DeliveryMode::Poll,
+        grant: &grant,
+        confirmation: &ciba_server::Confirmation::bearer(),
+        id_token_alg: Some(JwsAlgorithm::ES256),
+    };
+    let header_alg = |t: &str| CompactJws::parse(t, &Limits::DEFAULT).unwrap().header.alg;
+    let es = minter.mint(&request, t0(), &OsRandom).unwrap();
+    assert_eq!(header_alg(es.access_token.expose()), "ES256");
+    assert_eq!(header_alg(&es.id_token), "ES256");
+    let (_, claims) = verify_id_token(&public_set(&["es256"]), es.access_token.expose());
+    assert_eq!(claims["aud"], "https://api.example");
+    let rs_request = MintRequest {
+        id_token_alg: None,
+        ..request
+    };
+    let rs = minter.mint(&rs_request, t0(), &OsRandom).unwrap();
+    assert_eq!(header_alg(rs.access_token.expose()), "RS256");
+    // An access token living longer than the retention is refused like an ID token ...
+    minter.access_token_ttl = Duration::from_secs(601);
+    assert!(matches!(
+        minter.mint(&request, t0(), &OsRandom),
+        Err(MintError::LifetimeExceedsKeySet {
+            ttl_secs: 601,
+            max_secs: 600
+        })
+    ));
+    // ... but an opaque one is not signed, so the key set does not bound it.
+    minter.access_token_format = AccessTokenFormat::Opaque;
+    assert!(minter.mint(&request, t0(), &OsRandom).is_ok());
 }
