@@ -10,7 +10,7 @@
 //! | `client_secret` | `client_secret_basic` / `_post` / `_jwt` | missing for those methods; shorter than the HMAC hash for `client_secret_jwt` (RFC 7518 3.2) |
 //! | `token_endpoint_auth_method` | client authentication at both endpoints | unknown, not enabled, or `none` for a CIBA client |
 //! | `token_endpoint_auth_signing_alg` | the only algorithm accepted for the client's assertions | not a JWT method, not enabled, or of the wrong family (HMAC for `private_key_jwt`, public-key for `client_secret_jwt`) |
-//! | `id_token_signed_response_alg` | the ID token's signing key | no key of the server's key set for it ([`ServerConfig::id_token_signing_algs`]) |
+//! | `id_token_signed_response_alg` | the ID token's signing key | no key of the server's key set for it ([`ServerConfig::id_token_signing_algs`]); under FAPI-CIBA, missing or neither PS256 nor ES256 |
 //! | `jwks` | `private_key_jwt`, `self_signed_tls_client_auth`, signed requests | (required by them) |
 //! | `grant_types` | the token endpoint's CIBA grant check | poll or ping without the CIBA grant |
 //! | `backchannel_token_delivery_mode` | the mode | not offered by the server |
@@ -131,7 +131,8 @@ pub enum ClientMetadataError {
         #[source]
         source: EgressError,
     },
-    /// `id_token_signed_response_alg` is not an algorithm the server has a key for.
+    /// `id_token_signed_response_alg` is not an algorithm the server has a key for, or not
+    /// one the server's profile allows (under FAPI-CIBA a missing value counts as RS256).
     #[error("id_token_signed_response_alg {alg:?} is not supported")]
     IdTokenSigningAlgNotSupported {
         /// The value as registered (truncated).
@@ -222,12 +223,17 @@ fn check_id_token_alg(
     metadata: &ClientMetadata,
     config: &ServerConfig,
 ) -> Result<(), ClientMetadataError> {
-    let Some(alg) = &metadata.id_token_signed_response_alg else {
-        return Ok(());
+    // FAPI-CIBA ID tokens are PS256 or ES256, so a FAPI client must register one of them:
+    // without a registration, its ID tokens would be RS256 (the OpenID Connect default).
+    let fapi = config.profile.is_fapi();
+    let alg = match &metadata.id_token_signed_response_alg {
+        Some(alg) => alg.as_str(),
+        None if fapi => JwsAlgorithm::RS256.as_str(),
+        None => return Ok(()),
     };
-    let supported = alg
-        .parse::<JwsAlgorithm>()
-        .is_ok_and(|a| config.id_token_signing_algs.contains(&a));
+    let supported = alg.parse::<JwsAlgorithm>().is_ok_and(|a| {
+        config.id_token_signing_algs.contains(&a) && config.profile.allows_algorithm(a)
+    });
     if supported {
         Ok(())
     } else {

@@ -338,4 +338,16 @@ fn fapi_registration_refuses_push_secrets_and_weak_algorithms() {
         register(assertion_rs),
         Err(ClientMetadataError::AuthSigningAlgNotAllowed { .. })
     ));
+    // ID tokens: PS256 or ES256 registered; none at all would mean RS256.
+    let mut rs_id_tokens = fapi_client();
+    rs_id_tokens.id_token_signed_response_alg = Some("RS256".into());
+    let mut default_id_tokens = fapi_client();
+    default_id_tokens.id_token_signed_response_alg = None;
+    for m in [rs_id_tokens, default_id_tokens] {
+        assert!(matches!(
+            register(m),
+            Err(ClientMetadataError::IdTokenSigningAlgNotSupported { ref alg }) if alg == "RS256"
+        ));
+    }
+    assert!(register(fapi_client()).is_ok());
 }
