@@ -289,8 +289,10 @@ fn members_the_server_cannot_honour_are_refused() {
             "{member}: {value}"
         );
     }
-    // The values the server does honour, descriptive members, members of the host's other
-    // endpoints, and the two sender-constraint members (handled by the token endpoint).
+    // The values the server does honour, descriptive members and members of the host's
+    // other endpoints. (`dpop_bound_access_tokens` and
+    // `tls_client_certificate_bound_access_tokens` are modelled members, tested in
+    // sender_constrained.rs.)
     let mut m = ping_client();
     for (member, value) in [
         ("subject_type", json!("public")),
@@ -298,8 +300,6 @@ fn members_the_server_cannot_honour_are_refused() {
         ("client_name", json!("RP")),
         ("logo_uri", json!("https://rp.example/logo.png")),
         ("redirect_uris", json!(["https://rp.example/cb"])),
-        ("dpop_bound_access_tokens", json!(false)),
-        ("tls_client_certificate_bound_access_tokens", json!(false)),
     ] {
         m.extra.insert(member.into(), value);
     }
