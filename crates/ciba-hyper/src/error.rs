@@ -4,4 +4,5 @@
 pub use ciba_client::{BoxError, Error};
 
 /// `uri` without userinfo, query or fragment, for errors and logs.
+#[cfg(feature = "server")]
 pub(crate) use ciba_client::redacted_endpoint as endpoint_of;
