@@ -101,7 +101,7 @@ pub enum MintError {
     /// The random source failed.
     #[error(transparent)]
     Random(#[from] RandomError),
-    /// Signing the ID token failed.
+    /// Signing the ID token (or a JWT access token) failed.
     #[error(transparent)]
     Signing(#[from] JoseError),
     /// The key set has no key for the client's `id_token_signed_response_alg`.
@@ -139,8 +139,8 @@ pub enum AccessTokenFormat {
     },
 }
 
-/// Mints the tokens for an approved request. Implement it to issue JWT access tokens, bind
-/// tokens to a certificate, or keep keys in an HSM; [`DefaultTokenMinter`] is the default.
+/// Mints the tokens for an approved request. Implement it to keep keys in an HSM or to shape
+/// tokens differently; [`DefaultTokenMinter`] is the default.
 pub trait TokenMinter: Send + Sync {
     /// Mints an access token, an ID token and optionally a refresh token.
     fn mint(
@@ -158,10 +158,11 @@ pub trait TokenMinter: Send + Sync {
     fn id_token_signing_algs(&self) -> Vec<JwsAlgorithm>;
 }
 
-/// The default minter: opaque random access and refresh tokens ([`TOKEN_BYTES`] bytes,
-/// base64url) and an ID token signed by the key of a [`SigningKeySet`] (RS256, PS256, ES256,
-/// ES384, EdDSA) that matches the client's `id_token_signed_response_alg` (RS256 when the
-/// client registered none).
+/// The default minter: opaque random refresh tokens and access tokens ([`TOKEN_BYTES`]
+/// bytes, base64url; or RFC 9068 JWT access tokens, see [`AccessTokenFormat`]) and an ID
+/// token signed by the key of a [`SigningKeySet`] (RS256, PS256, ES256, ES384, EdDSA) that
+/// matches the client's `id_token_signed_response_alg` (RS256 when the client registered
+/// none).
 ///
 /// The ID token carries `iss`, `sub`, `aud` (the client id), `exp`, `iat`, `auth_time`,
 /// `acr`, `amr` when known, `at_hash`, `urn:openid:params:jwt:claim:rt_hash` when a refresh
