@@ -361,22 +361,24 @@ impl Keycloak {
     /// Plays the end-user for the request whose `binding_message` is given: waits for
     /// Keycloak's call on the authentication channel, waits `delay`, then sends the
     /// decision (`approve`: SUCCEED, `deny`: UNAUTHORIZED) to the callback endpoint of
-    /// `issuer` with the channel's bearer token.
+    /// `issuer` with the channel's bearer token. The channel is waited for until
+    /// `wait_until`; the callback ends by `deadline` (give or take a second).
     pub(crate) fn decide(
         &self,
         issuer: &str,
         binding_message: &str,
         approve: bool,
         delay: Duration,
-        until: Instant,
+        wait_until: Instant,
+        deadline: Instant,
     ) -> Result<(), String> {
-        let token = self.channel.wait_for(binding_message, until).ok_or_else(|| {
+        let token = self.channel.wait_for(binding_message, wait_until).ok_or_else(|| {
             format!("Keycloak did not call the authentication channel for {binding_message}")
         })?;
         std::thread::sleep(delay);
         let status = if approve { "SUCCEED" } else { "UNAUTHORIZED" };
         let url = format!("{issuer}/protocol/openid-connect/ext/ciba/auth/callback");
-        let timeout = until
+        let timeout = deadline
             .saturating_duration_since(Instant::now())
             .clamp(Duration::from_secs(1), Duration::from_secs(15));
         let r = post_json(
