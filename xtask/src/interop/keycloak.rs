@@ -53,6 +53,9 @@ pub(crate) struct RealmSpec<'a> {
     pub(crate) expires_in: u32,
     /// `cibaInterval`: the polling interval handed out, seconds.
     pub(crate) interval: u32,
+    /// The id of user `alice` (the `sub` of her ID tokens). Keycloak's user ids are unique
+    /// across realms, so each realm needs its own.
+    pub(crate) user_id: &'a str,
     pub(crate) clients: Vec<RealmClient>,
 }
 
@@ -107,6 +110,7 @@ pub(crate) fn realm_json(interop: &Path, spec: &RealmSpec<'_>) -> Result<String,
         .replace("@@REALM@@", &inner(spec.name))
         .replace("@@EXPIRES_IN@@", &spec.expires_in.to_string())
         .replace("@@INTERVAL@@", &spec.interval.to_string())
+        .replace("@@USER_ID@@", &inner(spec.user_id))
         .replace("@@CLIENTS@@", &clients.join(",\n"));
     Json::parse(&realm).map_err(|e| format!("realm {}: not JSON after filling in: {e}", spec.name))?;
     Ok(realm)
@@ -686,6 +690,7 @@ mod tests {
             name: "ciba-test",
             expires_in: 4,
             interval: 1,
+            user_id: "alice",
             clients: vec![
                 RealmClient {
                     client_id: "a\"b".to_owned(),

@@ -209,6 +209,7 @@ impl JavaRun {
                         name: REALM,
                         expires_in: KC_EXPIRES_IN,
                         interval: KC_INTERVAL,
+                        user_id: super::LOGIN_HINT,
                         clients: main,
                     },
                 )?,
@@ -221,6 +222,8 @@ impl JavaRun {
                         name: SHORT_REALM,
                         expires_in: KC_SHORT_EXPIRES_IN,
                         interval: KC_INTERVAL,
+                        // Only the expiry cells use this realm: no ID token, no `sub` to check.
+                        user_id: "alice-short-realm",
                         clients: short,
                     },
                 )?,

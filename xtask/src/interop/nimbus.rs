@@ -18,6 +18,9 @@ const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
 const SOURCE: &str = "src/main/java/ciba/interop/RpNimbus.java";
 const CLASS: &str = "target/classes/ciba/interop/RpNimbus.class";
 const CLASSPATH_FILE: &str = "target/classpath.txt";
+/// Written after each successful build (Maven leaves up-to-date classes untouched, so their
+/// times say nothing about the build).
+const STAMP: &str = "target/xtask-built.stamp";
 
 /// Builds the driver when its classes or class path are missing or older than its sources
 /// (offline first; online only when the local Maven repository lacks something), and
@@ -34,6 +37,8 @@ pub(crate) fn ensure_built(interop: &Path, deadline: Instant) -> Result<String, 
             println!("    offline build failed ({offline}); trying with the network");
             mvn(&dir, false, left())?;
         }
+        std::fs::write(dir.join(STAMP), "built by cargo xtask\n")
+            .map_err(|e| format!("cannot write interop/nimbus/{STAMP}: {e}"))?;
         if !is_fresh(&dir) {
             return Err("interop/nimbus: the build left no classes or class path".to_owned());
         }
@@ -71,17 +76,21 @@ fn mvn(dir: &Path, offline: bool, timeout: Duration) -> Result<(), String> {
     }
 }
 
-/// The class and the class path exist and are newer than the pom and the source.
+/// The class and the class path exist, and the last successful build is newer than the pom
+/// and the source.
 fn is_fresh(dir: &Path) -> bool {
     let modified = |p: &str| -> Option<SystemTime> {
         std::fs::metadata(dir.join(p))
             .and_then(|m| m.modified())
             .ok()
     };
-    let (Some(class), Some(cp)) = (modified(CLASS), modified(CLASSPATH_FILE)) else {
+    let (Some(_), Some(_), Some(built)) = (
+        modified(CLASS),
+        modified(CLASSPATH_FILE),
+        modified(STAMP),
+    ) else {
         return false;
     };
-    let built = class.min(cp);
     ["pom.xml", SOURCE]
         .iter()
         .all(|p| modified(p).is_some_and(|m| m <= built))
@@ -110,7 +119,7 @@ mod tests {
             std::fs::write(dir.path().join(f), "x").unwrap();
         }
         std::thread::sleep(Duration::from_millis(20));
-        for f in [CLASS, CLASSPATH_FILE] {
+        for f in [CLASS, CLASSPATH_FILE, STAMP] {
             std::fs::write(dir.path().join(f), "x").unwrap();
         }
         assert!(is_fresh(dir.path()));
