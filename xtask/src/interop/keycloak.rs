@@ -42,6 +42,10 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(600);
 pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(240);
 /// A stopped Keycloak gets this long after SIGTERM before SIGKILL.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// A callback refused with 403 (the request not stored yet) is sent again, this often, this
+/// far apart.
+const CALLBACK_ATTEMPTS: u32 = 10;
+const CALLBACK_RETRY: Duration = Duration::from_millis(300);
 /// Largest request head and body the authentication channel reads.
 const CHANNEL_MAX_HEAD: usize = 16 * 1024;
 const CHANNEL_MAX_BODY: usize = 64 * 1024;
@@ -382,19 +386,28 @@ impl Keycloak {
         std::thread::sleep(delay);
         let status = if approve { "SUCCEED" } else { "UNAUTHORIZED" };
         let url = format!("{issuer}/protocol/openid-connect/ext/ciba/auth/callback");
-        let timeout = deadline
-            .saturating_duration_since(Instant::now())
-            .clamp(Duration::from_secs(1), Duration::from_secs(15));
-        let r = post_json(
-            &url,
-            &token,
-            &format!("{{\"status\":{}}}", quote(status)),
-            timeout,
-        )?;
-        if (200..300).contains(&r.status) {
-            Ok(())
-        } else {
-            Err(format!("callback {status} answered {}: {}", r.status, r.body.trim()))
+        let body = format!("{{\"status\":{}}}", quote(status));
+        let mut attempt = 1;
+        loop {
+            let timeout = deadline
+                .saturating_duration_since(Instant::now())
+                .clamp(Duration::from_secs(1), Duration::from_secs(15));
+            let r = post_json(&url, &token, &body, timeout)?;
+            if (200..300).contains(&r.status) {
+                return Ok(());
+            }
+            // Keycloak calls the channel before it stores the request: a decision sent at
+            // once can find nothing yet and get 403 invalid_token (docs/interop.md). The
+            // device tries again a little later, as a person would.
+            if r.status != 403 || attempt >= CALLBACK_ATTEMPTS || Instant::now() >= deadline {
+                return Err(format!(
+                    "callback {status} answered {} (attempt {attempt}): {}",
+                    r.status,
+                    r.body.trim()
+                ));
+            }
+            attempt += 1;
+            std::thread::sleep(CALLBACK_RETRY);
         }
     }
 }
@@ -572,9 +585,22 @@ fn serve_connection(mut conn: TcpStream, state: &ChannelState) {
             return;
         };
         state.calls.fetch_add(1, Ordering::SeqCst);
-        let status = handle(&head, &body, state);
+        let (status, recorded) = handle(&head, &body);
         let reply = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
-        if conn.write_all(reply.as_bytes()).is_err() || state.stop.load(Ordering::SeqCst) {
+        let written = conn.write_all(reply.as_bytes()).is_ok();
+        // Handed to the end-user only once Keycloak has its answer.
+        if written
+            && state.record
+            && let Some((message, token)) = recorded
+        {
+            let mut tokens = state
+                .tokens
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            tokens.insert(message, token);
+            state.arrived.notify_all();
+        }
+        if !written || state.stop.load(Ordering::SeqCst) {
             return;
         }
     }
@@ -625,36 +651,28 @@ fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
     })
 }
 
-/// The status line's reason for one request: `201 Created` for a POST with a bearer token
-/// and a JSON body, `400 Bad Request` otherwise.
-fn handle(head: &str, body: &[u8], state: &ChannelState) -> &'static str {
+/// The status line's reason for one request (`201 Created` for a POST with a bearer token
+/// and a JSON body, `400 Bad Request` otherwise), and its `binding_message` and token.
+fn handle(head: &str, body: &[u8]) -> (&'static str, Option<(String, String)>) {
     if !head.starts_with("POST ") {
-        return "405 Method Not Allowed";
+        return ("405 Method Not Allowed", None);
     }
     let Some(token) = header(head, "authorization")
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
     else {
-        return "400 Bad Request";
+        return ("400 Bad Request", None);
     };
     let Ok(json) = Json::parse(&String::from_utf8_lossy(body)) else {
-        return "400 Bad Request";
+        return ("400 Bad Request", None);
     };
-    if state.record {
-        let message = json
-            .get("binding_message")
-            .and_then(Json::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let mut tokens = state
-            .tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        tokens.insert(message, token.to_owned());
-        state.arrived.notify_all();
-    }
-    "201 Created"
+    let message = json
+        .get("binding_message")
+        .and_then(Json::as_str)
+        .unwrap_or("")
+        .to_owned();
+    ("201 Created", Some((message, token.to_owned())))
 }
 
 #[cfg(test)]
