@@ -8,6 +8,9 @@
 //! - openid-client and oauth4webapi (`interop/rp-*.mjs`) against `ciba serve`: the same
 //!   modes, outcomes and authentication methods; the drivers validate the ID token (claims
 //!   and signature against the JWKS) themselves.
+//! - The Java family ([`keycloak_cells`]): `ciba login` against Keycloak, and the Nimbus SDK
+//!   driver (`interop/nimbus`) against `ciba serve`, with client_secret_basic and
+//!   private_key_jwt.
 //!
 //! Every cell has its own client registration, so cells run concurrently ([`WORKERS`] at a
 //! time; most of their time is spent waiting for a poll interval). Ping cells get their own
@@ -16,7 +19,8 @@
 //! guard that kills it when dropped, on success, failure or panic. The matrix is printed as
 //! a table at the end, also when cells failed; any failure makes the command fail.
 //!
-//! Time: after the build of `ciba`, the whole run (npm ci included) is bounded by
+//! Time: after the build of `ciba`, the whole run (npm ci, the Keycloak fetch and the Nimbus
+//! build included) is bounded by
 //! [`BUDGET`]; each cell by [`CELL_TIMEOUT`]; every wait on a peer has its own timeout.
 
 pub(crate) mod json;
@@ -755,6 +759,10 @@ impl<'a> Matrix<'a> {
     }
 
     fn run_cell(&self, cell: Cell) -> Row {
+        // A Keycloak cell first waits for Keycloak's start (outside its own time).
+        if let Some(java) = &self.java {
+            drop(java.server_for(&cell));
+        }
         let started = Instant::now();
         let dir = self.tmp.path().join("cells");
         let stdout = dir.join(format!("{:02}.stdout", cell.n));
