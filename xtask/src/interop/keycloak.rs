@@ -116,14 +116,18 @@ pub(crate) fn realm_json(interop: &Path, spec: &RealmSpec<'_>) -> Result<String,
         .replace("@@INTERVAL@@", &spec.interval.to_string())
         .replace("@@USER_ID@@", &inner(spec.user_id))
         .replace("@@CLIENTS@@", &clients.join(",\n"));
-    Json::parse(&realm).map_err(|e| format!("realm {}: not JSON after filling in: {e}", spec.name))?;
+    Json::parse(&realm)
+        .map_err(|e| format!("realm {}: not JSON after filling in: {e}", spec.name))?;
     Ok(realm)
 }
 
 /// `s` as the inside of a JSON string literal.
 fn inner(s: &str) -> String {
     let q = quote(s);
-    q[1..q.len() - 1].to_owned()
+    q.strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -139,7 +143,9 @@ pub(crate) fn check_java_tools() -> Result<(), String> {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
-            .map_err(|e| format!("{tool} is not available ({e}); the Java peers need a JDK and Maven"))?;
+            .map_err(|e| {
+                format!("{tool} is not available ({e}); the Java peers need a JDK and Maven")
+            })?;
         if !status.success() {
             return Err(format!("`{tool} {arg}` failed ({status})"));
         }
@@ -173,7 +179,11 @@ pub(crate) fn ensure_distribution() -> Result<PathBuf, String> {
         .map_err(|e| format!("cannot create {}: {e}", unpack.display()))?;
     run_bounded(
         "tar",
-        Command::new("tar").arg("-xzf").arg(&tarball).arg("-C").arg(&unpack),
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(&tarball)
+            .arg("-C")
+            .arg(&unpack),
         FETCH_TIMEOUT,
     )?;
     let _ = std::fs::remove_dir_all(&home);
@@ -380,9 +390,12 @@ impl Keycloak {
         wait_until: Instant,
         deadline: Instant,
     ) -> Result<(), String> {
-        let token = self.channel.wait_for(binding_message, wait_until).ok_or_else(|| {
-            format!("Keycloak did not call the authentication channel for {binding_message}")
-        })?;
+        let token = self
+            .channel
+            .wait_for(binding_message, wait_until)
+            .ok_or_else(|| {
+                format!("Keycloak did not call the authentication channel for {binding_message}")
+            })?;
         std::thread::sleep(delay);
         let status = if approve { "SUCCEED" } else { "UNAUTHORIZED" };
         let url = format!("{issuer}/protocol/openid-connect/ext/ciba/auth/callback");
@@ -600,7 +613,7 @@ fn serve_connection(mut conn: TcpStream, state: &ChannelState) {
             tokens.insert(message, token);
             state.arrived.notify_all();
         }
-        if !written || state.stop.load(Ordering::SeqCst) {
+        if !written || state.stop.load(Ordering::SeqCst) || closes(&head) {
             return;
         }
     }
@@ -621,9 +634,9 @@ fn read_request(conn: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, Vec<
         if n == 0 {
             return None;
         }
-        buf.extend_from_slice(&chunk[..n]);
+        buf.extend_from_slice(chunk.get(..n)?);
     };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let head = String::from_utf8_lossy(buf.get(..head_end)?).into_owned();
     let length = header(&head, "content-length")
         .map(|v| v.parse::<usize>().ok())
         .unwrap_or(Some(0))?;
@@ -636,11 +649,20 @@ fn read_request(conn: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, Vec<
         if n == 0 {
             return None;
         }
-        buf.extend_from_slice(&chunk[..n]);
+        buf.extend_from_slice(chunk.get(..n)?);
     }
-    let body = buf[start..start + length].to_vec();
+    let body = buf.get(start..start + length)?.to_vec();
     buf.drain(..start + length);
     Some((head, body))
+}
+
+/// Whether the client ends the connection after this request: HTTP/1.0 without keep-alive,
+/// or `Connection: close`.
+fn closes(head: &str) -> bool {
+    let connection = header(head, "connection").map(str::to_ascii_lowercase);
+    let http10 = head.lines().next().is_some_and(|l| l.ends_with("HTTP/1.0"));
+    connection.as_deref() == Some("close")
+        || (http10 && connection.as_deref() != Some("keep-alive"))
 }
 
 /// A header's value (case-insensitive name).
@@ -730,7 +752,10 @@ mod tests {
         let json = Json::parse(&text).unwrap();
         assert_eq!(json.get("realm").and_then(Json::as_str), Some("ciba-test"));
         let clients = json.get("clients").and_then(Json::as_array).unwrap();
-        assert_eq!(clients[0].get("clientId").and_then(Json::as_str), Some("a\"b"));
+        assert_eq!(
+            clients[0].get("clientId").and_then(Json::as_str),
+            Some("a\"b")
+        );
         let attrs = clients[1].get("attributes").unwrap();
         let jwks = attrs.get("jwks.string").and_then(Json::as_str).unwrap();
         assert!(Json::parse(jwks).unwrap().get("keys").is_some());
@@ -745,8 +770,11 @@ mod tests {
     #[test]
     fn jdk_major_reads_the_release_file() {
         let dir = super::super::support::TempDir::new("xtask-jdk").unwrap();
-        std::fs::write(dir.path().join("release"), "IMPLEMENTOR=\"x\"\nJAVA_VERSION=\"25.0.3\"\n")
-            .unwrap();
+        std::fs::write(
+            dir.path().join("release"),
+            "IMPLEMENTOR=\"x\"\nJAVA_VERSION=\"25.0.3\"\n",
+        )
+        .unwrap();
         assert_eq!(jdk_major(dir.path()), Some(25));
     }
 }

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use super::keycloak::{self, ClientAuth, Keycloak, RealmClient, RealmSpec};
 use super::support::{hold_free_port, random_hex, tail};
 use super::{
-    Auth, Cell, Expect, Mode, PENDING_TIMEOUT, Row, Rp, SERVE_SHORT_EXPIRES_IN, Server,
-    ServerKind, Transport, lock, nimbus, start_serve, write_clients,
+    Auth, Cell, Expect, Mode, PENDING_TIMEOUT, Row, Rp, SERVE_SHORT_EXPIRES_IN, Server, ServerKind,
+    Transport, lock, nimbus, start_serve, write_clients,
 };
 
 /// Table labels (the versions are checked against the pinned ones in a test).
@@ -169,7 +169,10 @@ impl JavaRun {
     ) -> Result<JavaRun, String> {
         let mut main = Vec::new();
         let mut short = Vec::new();
-        for cell in cells.iter().filter(|c| c.client.server() == ServerKind::Keycloak) {
+        for cell in cells
+            .iter()
+            .filter(|c| c.client.server() == ServerKind::Keycloak)
+        {
             let auth = match cell.auth {
                 Auth::PrivateKeyJwt => {
                     let file = keys.join(format!("{}.public.jwk", cell.client_id));
@@ -231,7 +234,10 @@ impl JavaRun {
         ];
         let home = peers.keycloak_home.clone();
         let log = tmp.join("keycloak.log");
-        println!("\n==> starting Keycloak {} on 127.0.0.1 (in the background)", keycloak::VERSION);
+        println!(
+            "\n==> starting Keycloak {} on 127.0.0.1 (in the background)",
+            keycloak::VERSION
+        );
         let handle = std::thread::spawn(move || {
             let kc = Keycloak::start(&home, &realms, &log, true)?;
             let server = |realm: &str, expires_in: u32| Server {
@@ -283,7 +289,10 @@ impl JavaRun {
             Some(&key),
         )?;
         for s in [&self.serve, &self.serve_short] {
-            println!("    {} (ID tokens {NIMBUS_ID_TOKEN_ALG}): {}", s.label, s.issuer);
+            println!(
+                "    {} (ID tokens {NIMBUS_ID_TOKEN_ALG}): {}",
+                s.label, s.issuer
+            );
         }
         Ok(self)
     }
@@ -402,7 +411,12 @@ mod tests {
     fn the_java_plan_covers_every_combination_once() {
         let mut cells = Vec::new();
         let mut ports = HashMap::new();
-        plan(&[Transport::Reqwest, Transport::Hyper], &mut cells, &mut ports).unwrap();
+        plan(
+            &[Transport::Reqwest, Transport::Hyper],
+            &mut cells,
+            &mut ports,
+        )
+        .unwrap();
         // (2 transports + Nimbus) x 2 modes x 2 methods x 3 outcomes.
         assert_eq!(cells.len(), 36);
         assert_eq!(ports.len(), 18);

@@ -84,11 +84,9 @@ fn is_fresh(dir: &Path) -> bool {
             .and_then(|m| m.modified())
             .ok()
     };
-    let (Some(_), Some(_), Some(built)) = (
-        modified(CLASS),
-        modified(CLASSPATH_FILE),
-        modified(STAMP),
-    ) else {
+    let (Some(_), Some(_), Some(built)) =
+        (modified(CLASS), modified(CLASSPATH_FILE), modified(STAMP))
+    else {
         return false;
     };
     ["pom.xml", SOURCE]

@@ -183,7 +183,10 @@ mod tests {
             "{md}"
         );
         // No Keycloak backchannel line: no ratio.
-        assert!(md.contains("| backchannel | Keycloak (JVM) | 20,000 | - | - |"), "{md}");
+        assert!(
+            md.contains("| backchannel | Keycloak (JVM) | 20,000 | - | - |"),
+            "{md}"
+        );
         assert!(svg(&r).contains("keycloak"));
     }
 
