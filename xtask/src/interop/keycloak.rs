@@ -165,7 +165,14 @@ pub(crate) fn ensure_distribution() -> Result<PathBuf, String> {
     let out = format!("-DoutputDirectory={}", dir.display());
     run_bounded(
         "mvn dependency:copy",
-        Command::new("mvn").args(["-B", "-q", DEPENDENCY_PLUGIN, &artifact, &out]),
+        Command::new("mvn").args([
+            "-B",
+            "-q",
+            "-Dstyle.color=never",
+            DEPENDENCY_PLUGIN,
+            &artifact,
+            &out,
+        ]),
         FETCH_TIMEOUT,
     )?;
     let tarball = dir.join(format!("keycloak-quarkus-dist-{VERSION}.tar.gz"));

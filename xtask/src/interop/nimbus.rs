@@ -58,7 +58,7 @@ pub(crate) fn ensure_built(interop: &Path, deadline: Instant) -> Result<String, 
 
 fn mvn(dir: &Path, offline: bool, timeout: Duration) -> Result<(), String> {
     let mut cmd = Command::new("mvn");
-    cmd.args(["-B", "-q"]);
+    cmd.args(["-B", "-q", "-Dstyle.color=never"]);
     if offline {
         cmd.arg("-o");
     }
