@@ -676,7 +676,7 @@ impl<'a> Matrix<'a> {
             for _ in 0..WORKERS {
                 s.spawn(|| {
                     loop {
-                        let Some(cell) = lock(&queue).pop_front() else {
+                        let Some(cell) = self.next_cell(&queue) else {
                             break;
                         };
                         let row = self.run_cell(cell);
@@ -719,6 +719,23 @@ impl<'a> Matrix<'a> {
                 "{FAILED_CELLS}{failed} of {total} cells failed (see the table above)"
             ))
         }
+    }
+
+    /// The next cell to run: the queue's first, or, once Keycloak is up, its first cell
+    /// still queued (they wait at the end of the queue while it starts).
+    fn next_cell(&self, queue: &Mutex<VecDeque<Cell>>) -> Option<Cell> {
+        let mut queue = lock(queue);
+        if self
+            .java
+            .as_ref()
+            .is_some_and(keycloak_cells::JavaRun::keycloak_ready)
+            && let Some(i) = queue
+                .iter()
+                .position(|c| c.client.server() == ServerKind::Keycloak)
+        {
+            return queue.remove(i);
+        }
+        queue.pop_front()
     }
 
     fn print_failures(&self, rows: &[Row]) {

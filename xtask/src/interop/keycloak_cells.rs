@@ -3,8 +3,8 @@
 //! - `ciba login` (reqwest and hyper) against Keycloak ([`keycloak::VERSION`]): poll and
 //!   ping, client_secret_basic and private_key_jwt, approve, deny and expire. One Keycloak
 //!   serves two realms (`ciba`, and `ciba-short` with a short `cibaExpiresIn` for the expiry
-//!   cells); it starts in the background while the other cells run, and its cells are
-//!   queued last.
+//!   cells); it starts in the background while the other cells run; its cells wait at the
+//!   end of the queue and go first once it is up.
 //! - The Nimbus SDK driver ([`nimbus::VERSION`], interop/nimbus) against `ciba serve`: the
 //!   same modes, methods and outcomes, on a `ciba serve` pair of its own that signs ID tokens
 //!   with ES256 (Nimbus's ID token validator selects RSA and EC keys only, see
@@ -297,6 +297,14 @@ impl JavaRun {
         Ok(self)
     }
 
+    /// Whether Keycloak's start has ended (up, or failed: either way its cells can go).
+    pub(super) fn keycloak_ready(&self) -> bool {
+        self.keycloak.get().is_some()
+            || lock(&self.keycloak_start)
+                .as_ref()
+                .is_some_and(JoinHandle::is_finished)
+    }
+
     pub(super) fn nimbus_classpath(&self) -> &str {
         &self.nimbus_classpath
     }
@@ -306,7 +314,9 @@ impl JavaRun {
     fn keycloak(&self) -> Result<&KcPeer, String> {
         self.keycloak
             .get_or_init(|| {
-                let started = match lock(&self.keycloak_start).take() {
+                // Taken out first: the lock is not held while the start is waited for.
+                let handle = lock(&self.keycloak_start).take();
+                let started = match handle {
                     Some(handle) => handle
                         .join()
                         .unwrap_or_else(|_| Err("the Keycloak start panicked".to_owned())),
