@@ -675,10 +675,7 @@ impl<'a> Matrix<'a> {
         std::thread::scope(|s| {
             for _ in 0..WORKERS {
                 s.spawn(|| {
-                    loop {
-                        let Some(cell) = self.next_cell(&queue) else {
-                            break;
-                        };
+                    while let Some(cell) = self.next_cell(&queue) {
                         let row = self.run_cell(cell);
                         let mut rows = lock(&rows);
                         rows.push(row);
