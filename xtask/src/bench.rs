@@ -5,8 +5,9 @@
 //! 2. Load (crates/ciba-bench/src/bin/load.rs, a closed-loop keep-alive generator) against,
 //!    in turn: the bare hyper ceiling (`ceiling`), `ciba serve` with its MemoryStore
 //!    (`ours`), `ciba serve --store redis://` with a redis-server on this machine started
-//!    for the run (`ours-redis`), and, when Node.js is present, the interop oidc-provider
-//!    (`interop/op.mjs`). Each gets the
+//!    for the run (`ours-redis`), when Node.js is present, the interop oidc-provider
+//!    (`interop/op.mjs`), and, when Java and Maven are present, Keycloak (`keycloak`,
+//!    bench/keycloak.rs). Each gets the
 //!    backchannel scenario (which also collects the `auth_req_id`s), the poll scenario over
 //!    those ids, and the mixed one.
 //! 3. `scale` (1,000,000 pending requests in MemoryStore), `e2e_latency` (approval to
@@ -18,6 +19,8 @@
 //!
 //! `--quick` shortens every phase (a smoke test of the harness; its figures are noisy).
 //! Benchmarks report; nothing here fails because a figure is low.
+
+mod keycloak;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -92,6 +95,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             ));
         }
     }
+    // The JVM peer, in the same run and with the same harness.
+    keycloak::load_keycloak(&release, &plan, tmp.path(), &mut results)?;
 
     // In-process and client-side measurements.
     let count = plan.scale_count.to_string();
@@ -427,6 +432,7 @@ fn meta_line(quick: bool) -> Result<String, String> {
         ("kernel", output("uname", &["-sr"])),
         ("rustc", output("rustc", &["--version"])),
         ("node", output("node", &["--version"])),
+        ("keycloak", crate::interop::keycloak::VERSION.to_owned()),
         ("openssl", output("openssl", &["version"])),
         (
             "command",

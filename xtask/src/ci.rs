@@ -78,7 +78,8 @@ pub(crate) fn run() -> Result<(), String> {
         ],
         &[],
     )?;
-    // The interop matrix against the JavaScript implementations (interop/, Node.js).
+    // The interop matrix against the JavaScript (Node.js) and Java (Keycloak, Nimbus; it
+    // fetches and builds them with Maven) implementations in interop/.
     crate::interop::run_in_ci()?;
     // Every cargo-fuzz target for a short bounded time (the 10-minute runs are local:
     // `cargo xtask fuzz --seconds 600`).

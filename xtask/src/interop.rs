@@ -8,6 +8,9 @@
 //! - openid-client and oauth4webapi (`interop/rp-*.mjs`) against `ciba serve`: the same
 //!   modes, outcomes and authentication methods; the drivers validate the ID token (claims
 //!   and signature against the JWKS) themselves.
+//! - The Java family ([`keycloak_cells`]): `ciba login` against Keycloak, and the Nimbus SDK
+//!   driver (`interop/nimbus`) against `ciba serve`, with client_secret_basic and
+//!   private_key_jwt.
 //!
 //! Every cell has its own client registration, so cells run concurrently ([`WORKERS`] at a
 //! time; most of their time is spent waiting for a poll interval). Ping cells get their own
@@ -16,10 +19,14 @@
 //! guard that kills it when dropped, on success, failure or panic. The matrix is printed as
 //! a table at the end, also when cells failed; any failure makes the command fail.
 //!
-//! Time: after the build of `ciba`, the whole run (npm ci included) is bounded by
+//! Time: after the build of `ciba`, the whole run (npm ci, the Keycloak fetch and the Nimbus
+//! build included) is bounded by
 //! [`BUDGET`]; each cell by [`CELL_TIMEOUT`]; every wait on a peer has its own timeout.
 
 pub(crate) mod json;
+pub(crate) mod keycloak;
+mod keycloak_cells;
+pub(crate) mod nimbus;
 pub(crate) mod support;
 
 use std::collections::{HashMap, VecDeque};
@@ -96,9 +103,11 @@ pub(crate) fn run() -> Result<(), String> {
     let started = Instant::now();
     let deadline = started + BUDGET;
     let interop = crate::ci::root().join("interop");
-    let (cells, ports) = plan(&transports(&bin)?)?;
+    let java = keycloak_cells::java_peers()?;
+    let (cells, ports) = plan(&transports(&bin)?, java)?;
     let result = ensure_npm_packages(&interop, deadline)
-        .and_then(|()| Matrix::new(&bin, &interop, cells.clone(), ports, deadline))
+        .and_then(|()| keycloak_cells::prepare(java, &interop, deadline))
+        .and_then(|java| Matrix::new(&bin, &interop, cells.clone(), ports, deadline, java))
         .and_then(Matrix::run)
         .inspect_err(|e| {
             // A setup failure still shows the whole matrix, every cell not run.
@@ -288,22 +297,31 @@ enum Rp {
     Login(Transport),
     OpenidClient,
     Oauth4webapi,
+    /// `ciba login` against Keycloak.
+    KeycloakLogin(Transport),
+    /// The Nimbus SDK driver (interop/nimbus) against `ciba serve`.
+    Nimbus,
 }
 
 impl Rp {
     fn label(self) -> &'static str {
         match self {
-            Rp::Login(Transport::Default | Transport::Reqwest) => "ciba login (reqwest)",
-            Rp::Login(Transport::Hyper) => "ciba login (hyper)",
+            Rp::Login(Transport::Default | Transport::Reqwest)
+            | Rp::KeycloakLogin(Transport::Default | Transport::Reqwest) => "ciba login (reqwest)",
+            Rp::Login(Transport::Hyper) | Rp::KeycloakLogin(Transport::Hyper) => {
+                "ciba login (hyper)"
+            }
             Rp::OpenidClient => "openid-client 6.8.9",
             Rp::Oauth4webapi => "oauth4webapi 3.8.8",
+            Rp::Nimbus => keycloak_cells::NIMBUS_LABEL,
         }
     }
 
     fn server(self) -> ServerKind {
         match self {
             Rp::Login(_) => ServerKind::OidcProvider,
-            Rp::OpenidClient | Rp::Oauth4webapi => ServerKind::CibaServe,
+            Rp::OpenidClient | Rp::Oauth4webapi | Rp::Nimbus => ServerKind::CibaServe,
+            Rp::KeycloakLogin(_) => ServerKind::Keycloak,
         }
     }
 
@@ -313,6 +331,9 @@ impl Rp {
             Rp::Login(Transport::Hyper) => "hy",
             Rp::OpenidClient => "oc",
             Rp::Oauth4webapi => "o4",
+            Rp::KeycloakLogin(Transport::Default | Transport::Reqwest) => "kr",
+            Rp::KeycloakLogin(Transport::Hyper) => "kh",
+            Rp::Nimbus => "nb",
         }
     }
 }
@@ -321,6 +342,7 @@ impl Rp {
 enum ServerKind {
     OidcProvider,
     CibaServe,
+    Keycloak,
 }
 
 impl ServerKind {
@@ -328,6 +350,7 @@ impl ServerKind {
         match self {
             ServerKind::OidcProvider => "oidc-provider 9.13.3",
             ServerKind::CibaServe => "ciba serve",
+            ServerKind::Keycloak => keycloak_cells::KEYCLOAK_LABEL,
         }
     }
 }
@@ -432,6 +455,9 @@ impl Cell {
 
     /// A rough duration, to start the long cells first.
     fn estimate(&self) -> u32 {
+        if let Some(estimate) = keycloak_cells::estimate(self) {
+            return estimate;
+        }
         match (self.client.server(), self.mode, self.expect) {
             (ServerKind::OidcProvider, Mode::Poll, Expect::Approve) => 11,
             (ServerKind::OidcProvider, Mode::Poll, _) => 5,
@@ -459,13 +485,17 @@ struct Server {
     admin: Option<String>,
     log: PathBuf,
     label: String,
-    _proc: Proc,
+    /// `None` when the process is owned elsewhere (Keycloak serves two realms).
+    _proc: Option<Proc>,
 }
 
 /// Every cell: our clients x oidc-provider and the JS drivers x `ciba serve`, each in
 /// poll and ping, with each authentication method and each outcome. Ping cells get a
 /// notification port, held (bound) until the cell starts.
-fn plan(transports: &[Transport]) -> Result<(Vec<Cell>, HashMap<String, TcpListener>), String> {
+fn plan(
+    transports: &[Transport],
+    java: bool,
+) -> Result<(Vec<Cell>, HashMap<String, TcpListener>), String> {
     let mut clients: Vec<Rp> = transports.iter().map(|t| Rp::Login(*t)).collect();
     clients.extend([Rp::OpenidClient, Rp::Oauth4webapi]);
     let mut cells = Vec::new();
@@ -530,6 +560,9 @@ fn plan(transports: &[Transport]) -> Result<(Vec<Cell>, HashMap<String, TcpListe
             });
         }
     }
+    if java {
+        keycloak_cells::plan(transports, &mut cells, &mut ports)?;
+    }
     Ok((cells, ports))
 }
 
@@ -561,6 +594,8 @@ struct Matrix<'a> {
     op_short: Server,
     serve: Server,
     serve_short: Server,
+    /// Keycloak and the `ciba serve` pair of the Nimbus cells, when the Java peers run.
+    java: Option<keycloak_cells::JavaRun>,
     tmp: TempDir,
 }
 
@@ -576,14 +611,18 @@ impl<'a> Matrix<'a> {
         cells: Vec<Cell>,
         ports: HashMap<String, TcpListener>,
         deadline: Instant,
+        java: Option<keycloak_cells::JavaPeers>,
     ) -> Result<Matrix<'a>, String> {
         let tmp = TempDir::new("ciba-interop")?;
         let keys = tmp.path().join("keys");
-        let pkjwt: Vec<&str> = cells
+        let mut pkjwt: Vec<&str> = cells
             .iter()
             .filter(|c| c.auth == Auth::PrivateKeyJwt)
             .map(|c| c.client_id.as_str())
             .collect();
+        if java.is_some() {
+            pkjwt.push(keycloak_cells::SIGNING_KEY);
+        }
         let mut keygen = Proc::spawn(
             "node keygen.mjs",
             Command::new("node")
@@ -600,7 +639,24 @@ impl<'a> Matrix<'a> {
         let op_file = tmp.path().join("op-clients.json");
         let serve_file = tmp.path().join("serve-clients.json");
         write_clients(&op_file, &cells, ServerKind::OidcProvider, &keys)?;
-        write_clients(&serve_file, &cells, ServerKind::CibaServe, &keys)?;
+        let js_cells: Vec<Cell> = cells
+            .iter()
+            .filter(|c| c.client != Rp::Nimbus)
+            .cloned()
+            .collect();
+        write_clients(&serve_file, &js_cells, ServerKind::CibaServe, &keys)?;
+        // Keycloak starts first (in the background: it takes the longest).
+        let java = match java {
+            Some(peers) => Some(keycloak_cells::JavaRun::start(
+                peers,
+                bin,
+                interop,
+                &cells,
+                &keys,
+                tmp.path(),
+            )?),
+            None => None,
+        };
 
         println!("\n==> starting oidc-provider (op.mjs) x2 and ciba serve x2 on 127.0.0.1");
         let op = start_op(interop, &op_file, OP_EXPIRES_IN, "op-main", tmp.path())?;
@@ -611,13 +667,14 @@ impl<'a> Matrix<'a> {
             "op-short",
             tmp.path(),
         )?;
-        let serve = start_serve(bin, &serve_file, None, "serve-main", tmp.path())?;
+        let serve = start_serve(bin, &serve_file, None, "serve-main", tmp.path(), &[])?;
         let serve_short = start_serve(
             bin,
             &serve_file,
             Some(SERVE_SHORT_EXPIRES_IN),
             "serve-short",
             tmp.path(),
+            &[],
         )?;
         for s in [&op, &op_short, &serve, &serve_short] {
             println!("    {}: {}", s.label, s.issuer);
@@ -634,6 +691,7 @@ impl<'a> Matrix<'a> {
             op_short,
             serve,
             serve_short,
+            java,
             tmp,
         })
     }
@@ -651,10 +709,7 @@ impl<'a> Matrix<'a> {
         std::thread::scope(|s| {
             for _ in 0..WORKERS {
                 s.spawn(|| {
-                    loop {
-                        let Some(cell) = lock(&queue).pop_front() else {
-                            break;
-                        };
+                    while let Some(cell) = self.next_cell(&queue) {
                         let row = self.run_cell(cell);
                         let mut rows = lock(&rows);
                         rows.push(row);
@@ -697,6 +752,23 @@ impl<'a> Matrix<'a> {
         }
     }
 
+    /// The next cell to run: the queue's first, or, once Keycloak is up, its first cell
+    /// still queued (they wait at the end of the queue while it starts).
+    fn next_cell(&self, queue: &Mutex<VecDeque<Cell>>) -> Option<Cell> {
+        let mut queue = lock(queue);
+        if self
+            .java
+            .as_ref()
+            .is_some_and(keycloak_cells::JavaRun::keycloak_ready)
+            && let Some(i) = queue
+                .iter()
+                .position(|c| c.client.server() == ServerKind::Keycloak)
+        {
+            return queue.remove(i);
+        }
+        queue.pop_front()
+    }
+
     fn print_failures(&self, rows: &[Row]) {
         for r in rows.iter().filter(|r| !r.problems.is_empty()) {
             println!(
@@ -716,18 +788,29 @@ impl<'a> Matrix<'a> {
         for s in [&self.op, &self.op_short, &self.serve, &self.serve_short] {
             println!("\n--- {} log (last lines):\n{}", s.label, tail(&s.log, 40));
         }
-    }
-
-    fn server_for(&self, cell: &Cell) -> &Server {
-        match (cell.client.server(), cell.expect) {
-            (ServerKind::OidcProvider, Expect::Expire) => &self.op_short,
-            (ServerKind::OidcProvider, _) => &self.op,
-            (ServerKind::CibaServe, Expect::Expire) => &self.serve_short,
-            (ServerKind::CibaServe, _) => &self.serve,
+        if let Some(java) = &self.java {
+            java.print_logs(rows);
         }
     }
 
+    fn server_for(&self, cell: &Cell) -> Result<&Server, String> {
+        if matches!(cell.client, Rp::Nimbus | Rp::KeycloakLogin(_)) {
+            let java = self.java.as_ref().ok_or("the Java peers are not running")?;
+            return java.server_for(cell);
+        }
+        Ok(match (cell.client.server(), cell.expect) {
+            (ServerKind::OidcProvider, Expect::Expire) => &self.op_short,
+            (ServerKind::OidcProvider, _) => &self.op,
+            (ServerKind::CibaServe, Expect::Expire) => &self.serve_short,
+            (ServerKind::CibaServe | ServerKind::Keycloak, _) => &self.serve,
+        })
+    }
+
     fn run_cell(&self, cell: Cell) -> Row {
+        // A Keycloak cell first waits for Keycloak's start (outside its own time).
+        if let Some(java) = &self.java {
+            drop(java.server_for(&cell));
+        }
         let started = Instant::now();
         let dir = self.tmp.path().join("cells");
         let stdout = dir.join(format!("{:02}.stdout", cell.n));
@@ -749,7 +832,14 @@ impl<'a> Matrix<'a> {
                 .push("not run: the time budget is spent".to_owned());
             return row;
         }
-        let server = self.server_for(&row.cell);
+        let server = match self.server_for(&row.cell) {
+            Ok(server) => server,
+            Err(e) => {
+                let first = e.lines().next().unwrap_or_default().to_owned();
+                row.problems.push(format!("not run: {first}"));
+                return row;
+            }
+        };
         let mut cmd = self.command(&row.cell, server);
         let mut proc = match Proc::spawn_logged(&row.cell.client_id, &mut cmd, &stdout, &stderr) {
             Ok(p) => p,
@@ -758,18 +848,26 @@ impl<'a> Matrix<'a> {
                 return row;
             }
         };
-        if row.cell.expect != Expect::Expire
-            && let Err(e) = decide(server, &row.cell, &mut proc, cell_deadline)
-        {
-            row.problems.push(e);
+        if row.cell.expect != Expect::Expire {
+            let decided = match (&self.java, row.cell.client.server()) {
+                (Some(java), ServerKind::Keycloak) => java.decide(server, &row.cell, cell_deadline),
+                _ => decide(server, &row.cell, &mut proc, cell_deadline),
+            };
+            if let Err(e) = decided {
+                row.problems.push(e);
+            }
         }
         let status = proc.wait_timeout(cell_deadline.saturating_duration_since(Instant::now()));
         row.secs = started.elapsed().as_secs_f64();
         let out = std::fs::read_to_string(&stdout).unwrap_or_default();
         let err = std::fs::read_to_string(&stderr).unwrap_or_default();
         let (outcome, problems) = match row.cell.client {
-            Rp::Login(_) => check_login(&row.cell, server, status, &out, &err),
-            Rp::OpenidClient | Rp::Oauth4webapi => check_driver(&row.cell, server, status, &out),
+            Rp::Login(_) | Rp::KeycloakLogin(_) => {
+                check_login(&row.cell, server, status, &out, &err)
+            }
+            Rp::OpenidClient | Rp::Oauth4webapi | Rp::Nimbus => {
+                check_driver(&row.cell, server, status, &out)
+            }
         };
         row.outcome = outcome;
         row.problems.extend(problems);
@@ -783,7 +881,7 @@ impl<'a> Matrix<'a> {
     /// The client process of a cell.
     fn command(&self, cell: &Cell, server: &Server) -> Command {
         let (mut cmd, scope) = match cell.client {
-            Rp::Login(transport) => {
+            Rp::Login(transport) | Rp::KeycloakLogin(transport) => {
                 let mut cmd = Command::new(self.bin);
                 cmd.arg("login");
                 match transport {
@@ -800,6 +898,20 @@ impl<'a> Matrix<'a> {
                     cmd.args(["--listen", &format!("127.0.0.1:{port}")]);
                 }
                 (cmd, "openid email")
+            }
+            Rp::Nimbus => {
+                let classpath = self.java.as_ref().map_or("", |j| j.nimbus_classpath());
+                let mut cmd = nimbus::command(classpath);
+                cmd.args([
+                    "--id-token-alg",
+                    keycloak_cells::NIMBUS_ID_TOKEN_ALG,
+                    "--expect",
+                    cell.expect.word(),
+                ]);
+                if let Some(port) = cell.notification_port {
+                    cmd.args(["--notification-port", &port.to_string()]);
+                }
+                (cmd, "openid")
             }
             Rp::OpenidClient | Rp::Oauth4webapi => {
                 let script = if cell.client == Rp::OpenidClient {
@@ -1101,8 +1213,13 @@ fn write_clients(path: &Path, cells: &[Cell], kind: ServerKind, keys: &Path) -> 
                     quote(cell.auth.op_id_token_alg())
                 ));
             }
-            ServerKind::CibaServe => {
-                m.push("\"id_token_signed_response_alg\":\"EdDSA\"".to_owned());
+            ServerKind::CibaServe | ServerKind::Keycloak => {
+                let alg = if cell.client == Rp::Nimbus {
+                    keycloak_cells::NIMBUS_ID_TOKEN_ALG
+                } else {
+                    "EdDSA"
+                };
+                m.push(format!("\"id_token_signed_response_alg\":{}", quote(alg)));
             }
         }
         if cell.dpop {
@@ -1206,7 +1323,7 @@ fn start_op(
         admin: Some(field("admin")?),
         log,
         label: format!("{label} (oidc-provider, CIBA_EXPIRES_IN={expires_in})"),
-        _proc: proc,
+        _proc: Some(proc),
     })
 }
 
@@ -1216,6 +1333,7 @@ fn start_serve(
     expires_in: Option<u32>,
     label: &str,
     tmp: &Path,
+    signing_keys: &[&Path],
 ) -> Result<Server, String> {
     let log = tmp.join(format!("{label}.log"));
     let log_file =
@@ -1228,6 +1346,9 @@ fn start_serve(
     if let Some(s) = expires_in {
         cmd.args(["--expires-in", &s.to_string()]);
     }
+    for key in signing_keys {
+        cmd.arg("--signing-key").arg(key);
+    }
     let mut proc = Proc::spawn(label, cmd.stdout(Stdio::piped()).stderr(log_file))?;
     let line = ready_line(&mut proc, &log, |l| l.starts_with("issuer: "))?;
     let issuer = line.trim_start_matches("issuer: ").trim().to_owned();
@@ -1239,7 +1360,7 @@ fn start_serve(
             "{label} (ciba serve, interval {SERVE_INTERVAL} s{})",
             expires_in.map_or(String::new(), |s| format!(", expires_in {s} s"))
         ),
-        _proc: proc,
+        _proc: Some(proc),
     })
 }
 

@@ -18,10 +18,11 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  bench     [--quick] benchmarks and load runs against a hyper ceiling and oidc-provider;
+  bench     [--quick] benchmarks and load runs against a hyper ceiling, oidc-provider and Keycloak;
             writes docs/performance.md and docs/performance.svg
   ci        format check, clippy, tidy, deny, tests (both JOSE backends), interop, docs, tidy checks
-  interop   the interop matrix against oidc-provider, openid-client, oauth4webapi (Node.js)
+  interop   the interop matrix against oidc-provider, openid-client, oauth4webapi (Node.js),
+            Keycloak and the Nimbus SDK (Java)
   tidy      only the tidy checks (dependency boundaries, forbidden calls)
   deny      dependency checks without an advisory database: licenses, bans, duplicates
   fuzz      [--seconds N] [TARGET...] run the cargo-fuzz targets in fuzz/ (default 60 s each)

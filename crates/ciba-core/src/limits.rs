@@ -13,7 +13,9 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Largest compact JWT accepted (ID tokens, request objects, DPoP proofs), in bytes.
     pub max_jwt_bytes: usize,
-    /// Largest `auth_req_id` accepted, in bytes.
+    /// Largest `auth_req_id` accepted, in bytes. CIBA sets no length; providers that make it
+    /// a self-contained encrypted token (Keycloak's is a JWE of 1–2 KiB) need more than a
+    /// random handle would, so the default leaves room for several KiB.
     pub max_auth_req_id_bytes: usize,
     /// Largest number of keys accepted in a JWK Set.
     pub max_jwks_keys: usize,
@@ -31,7 +33,7 @@ impl Limits {
     pub const DEFAULT: Limits = Limits {
         max_body_bytes: 256 * 1024,
         max_jwt_bytes: 64 * 1024,
-        max_auth_req_id_bytes: 1024,
+        max_auth_req_id_bytes: 8 * 1024,
         max_jwks_keys: 64,
         max_header_bytes: 8 * 1024,
         max_ack_expires_in: Duration::from_secs(24 * 60 * 60),

@@ -400,3 +400,17 @@ fn auth_req_ids_compare_by_exact_value() {
     assert_ne!(AuthReqId::new("abc"), AuthReqId::new("ABC"));
     assert_ne!(AuthReqId::new("abc"), AuthReqId::new("abc "));
 }
+
+/// Found against Keycloak 26.7 (docs/interop.md): its `auth_req_id` is a JWE of more than
+/// 1 KiB, and CIBA 7.3 puts no bound on the length. The default limit takes such ids whole.
+#[test]
+fn self_contained_auth_req_ids_of_a_few_kib_are_accepted_by_default() {
+    let id = format!(
+        "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2Q0JDLUhTNTEyIn0..{}",
+        "Ab-_9".repeat(600)
+    );
+    assert!(id.len() > 3000);
+    let body = format!(r#"{{"auth_req_id":"{id}","expires_in":120,"interval":5}}"#);
+    let ack = AuthRequestAck::from_response(&json(200, &body), now(), &Limits::DEFAULT).unwrap();
+    assert_eq!(ack.auth_req_id.as_str(), id);
+}

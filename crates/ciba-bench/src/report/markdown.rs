@@ -20,6 +20,7 @@ pub fn markdown(r: &Results, estimates: &[Estimate], svg_name: &str) -> String {
     targets(&mut md, r);
     let _ = writeln!(md, "![Throughput by endpoint]({svg_name})\n");
     load(&mut md, r);
+    peers(&mut md, r);
     scale(&mut md, r);
     e2e(&mut md, r);
     client(&mut md, r);
@@ -42,6 +43,7 @@ fn machine(md: &mut String, r: &Results) {
         ("kernel", "kernel"),
         ("rustc", "rustc"),
         ("node", "Node.js"),
+        ("keycloak", "Keycloak"),
         ("openssl", "openssl"),
     ] {
         let value = meta.and_then(|m| str_of(m, key)).unwrap_or("unknown");
@@ -85,7 +87,9 @@ fn load(md: &mut String, r: &Results) {
          A closed loop of keep-alive HTTP/1.1 connections (`load`), the server on the same \
          2 cores. `ceiling` is a bare hyper 1 server answering a fixed small JSON body; `ours` \
          is `ciba serve` with its MemoryStore; `oidc-provider` is the interop peer \
-         (interop/op.mjs). CPU is the server process's user + system time in the window.\n\n\
+         (interop/op.mjs, Node.js); `keycloak` is the Keycloak interop peer (dev mode, \
+         in-memory database, on the JVM; its warm-up is three times longer, for the JIT). \
+         CPU is the server process's user + system time in the window.\n\n\
          | server / scenario | req/s | p50 | p90 | p99 | server CPU per request | server CPU | answers | errors |\n\
          |---|---|---|---|---|---|---|---|---|\n",
     );
@@ -123,6 +127,47 @@ fn load(md: &mut String, r: &Results) {
         md.push_str("\nFirst answer of each run that was none of the expected kinds:\n\n");
         md.push_str(&unexpected.join("\n"));
         md.push('\n');
+    }
+    md.push('\n');
+}
+
+/// Ours against each peer, scenario by scenario: throughput ratio and CPU per request.
+fn peers(md: &mut String, r: &Results) {
+    const PEERS: [(&str, &str); 2] = [
+        ("oidc-provider", "oidc-provider (Node.js)"),
+        ("keycloak", "Keycloak (JVM)"),
+    ];
+    md.push_str(
+        "## Against the peers\n\n\
+         `ours` (`ciba serve`, MemoryStore) divided by each peer, from the load rows above: \
+         requests per second (higher is better for us above 1×) and server CPU per request \
+         (the peer's over ours: how many times more CPU the peer spends on one request).\n\n\
+         | scenario | peer | ours req/s | peer req/s | throughput ratio | ours CPU/req | peer CPU/req | CPU ratio |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for scenario in ["backchannel", "poll", "mixed"] {
+        let ours = r.load(&format!("ours/{scenario}"));
+        for (peer, name) in PEERS {
+            let theirs = r.load(&format!("{peer}/{scenario}"));
+            let rate = |v: Option<&Value>| v.and_then(|v| num(v, "per_s"));
+            let cpu = |v: Option<&Value>| v.and_then(|v| num(v, "server_cpu_us_per_request"));
+            let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) if b > 0.0 => format!("{:.1}×", a / b),
+                _ => "-".to_owned(),
+            };
+            let shown = |x: Option<f64>| x.map_or("-".to_owned(), thousands);
+            let micros = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.1} µs"));
+            let _ = writeln!(
+                md,
+                "| {scenario} | {name} | {} | {} | {} | {} | {} | {} |",
+                shown(rate(ours)),
+                shown(rate(theirs)),
+                ratio(rate(ours), rate(theirs)),
+                micros(cpu(ours)),
+                micros(cpu(theirs)),
+                ratio(cpu(theirs), cpu(ours)),
+            );
+        }
     }
     md.push('\n');
 }
@@ -296,6 +341,10 @@ fn method(md: &mut String) {
          - oidc-provider's stock in-memory adapter is an LRU of 1,000 entries, so its poll \
            runs cycle over its 500 newest `auth_req_id`s (older ones were evicted and answer \
            `invalid_grant`).\n\
+         - Keycloak calls its HTTP authentication channel (answered `201` by xtask on \
+           loopback) once per backchannel request; that work is outside Keycloak's CPU \
+           figure. Keycloak answers `slow_down` to a poll of one `auth_req_id` sooner than \
+           its interval (1 s) after the previous one; those answers are counted as they come.\n\
          - Bytes per pending request come from the process's resident set, so they include \
            allocator overhead.\n",
     );

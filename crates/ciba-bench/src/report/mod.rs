@@ -110,6 +110,7 @@ mod tests {
 {"kind":"load","label":"ceiling/poll","scenario":"poll","per_s":80000.0,"p50_us":300,"p99_us":900}
 {"kind":"load","label":"ours/poll","scenario":"poll","per_s":50000.0,"p50_us":500,"p99_us":1500}
 {"kind":"load","label":"oidc-provider/poll","scenario":"poll","per_s":3000.0,"p50_us":9000,"p99_us":20000}
+{"kind":"load","label":"keycloak/poll","scenario":"poll","per_s":5000.0,"server_cpu_us_per_request":400.0}
 {"kind":"load","label":"ceiling/backchannel","scenario":"backchannel","per_s":80000.0}
 {"kind":"load","label":"ours/backchannel","scenario":"backchannel","per_s":20000.0}
 {"kind":"scale","count":1000000,"bytes_per_pending":350.5,"lost":0,"sweep_ns_per_expired":120.0,"expired":100000}
@@ -166,6 +167,27 @@ mod tests {
         assert_eq!(find("ES256 vs oauth4webapi").verdict, Verdict::Missing);
         // 30,000 / 45,000 = 0.67 >= 0.6.
         assert_eq!(find("RS256 vs openssl").verdict, Verdict::Met);
+    }
+
+    #[test]
+    fn both_peers_get_ratios_and_a_bar() {
+        let r = Results::parse(SAMPLE).unwrap();
+        let md = markdown(&r, &[], "performance.svg");
+        // 50,000 / 5,000 and 50,000 / 3,000.
+        assert!(
+            md.contains("| poll | Keycloak (JVM) | 50,000 | 5,000 | 10.0× |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| poll | oidc-provider (Node.js) | 50,000 | 3,000 | 16.7× |"),
+            "{md}"
+        );
+        // No Keycloak backchannel line: no ratio.
+        assert!(
+            md.contains("| backchannel | Keycloak (JVM) | 20,000 | - | - |"),
+            "{md}"
+        );
+        assert!(svg(&r).contains("keycloak"));
     }
 
     #[test]

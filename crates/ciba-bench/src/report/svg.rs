@@ -6,11 +6,12 @@ use super::Results;
 use super::targets::thousands;
 
 const SCENARIOS: [&str; 3] = ["backchannel", "poll", "mixed"];
-const SERVERS: [(&str, &str); 4] = [
+const SERVERS: [(&str, &str); 5] = [
     ("ceiling", "#9e9e9e"),
     ("ours", "#1f77b4"),
     ("ours-redis", "#2ca02c"),
     ("oidc-provider", "#ff7f0e"),
+    ("keycloak", "#d62728"),
 ];
 
 const WIDTH: f64 = 760.0;
