@@ -153,6 +153,19 @@ pub(crate) fn random_hex(bytes: usize) -> String {
 /// handed out again (to another bind or as an outgoing connection's source port) until it
 /// is dropped right before the process that needs the port starts.
 pub(crate) fn hold_free_port() -> Result<(u16, TcpListener), String> {
+    // A port the OS hands out for port 0 (or as the source port of an outgoing connection)
+    // comes from the ephemeral range, so between this listener's release and the cell's own
+    // bind another process of the run could take it. A free port below that range, found
+    // by binding, cannot be taken that way.
+    let below = ephemeral_start().unwrap_or(32768);
+    let span = u64::from(below.saturating_sub(PORTS_FROM).max(1));
+    for attempt in 0..256u64 {
+        let pick = u64::from_str_radix(&random_hex(8), 16).unwrap_or(attempt) % span;
+        let port = PORTS_FROM.saturating_add(u16::try_from(pick).unwrap_or(0));
+        if let Ok(listener) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+            return Ok((port, listener));
+        }
+    }
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .map_err(|e| format!("cannot bind 127.0.0.1:0: {e}"))?;
     let port = listener
@@ -160,6 +173,19 @@ pub(crate) fn hold_free_port() -> Result<(u16, TcpListener), String> {
         .map_err(|e| format!("cannot read the bound port: {e}"))?
         .port();
     Ok((port, listener))
+}
+
+/// The lowest port [`hold_free_port`] tries (above the well-known and common service ports).
+const PORTS_FROM: u16 = 20000;
+
+/// The first port of the OS's ephemeral range (Linux: `ip_local_port_range`).
+fn ephemeral_start() -> Option<u16> {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// An HTTP response: status and body.
@@ -225,6 +251,16 @@ mod tests {
         assert_eq!(a.len(), 16);
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, random_hex(8));
+    }
+
+    #[test]
+    fn held_ports_come_from_below_the_ephemeral_range() {
+        let (port, listener) = hold_free_port().unwrap();
+        assert_eq!(listener.local_addr().unwrap().port(), port);
+        assert!(
+            port >= PORTS_FROM && port < ephemeral_start().unwrap_or(32768),
+            "{port}"
+        );
     }
 
     #[test]

@@ -110,6 +110,7 @@ public final class RpNimbus {
     line.put("claims", result.get("claims"));
     line.put("polls", driver.polls);
     line.put("error", result.get("error"));
+    line.put("token_type", result.get("token_type"));
     if (driver.notified != null) {
       line.put("notified", driver.notified);
     }
@@ -232,6 +233,7 @@ public final class RpNimbus {
               op.getJWKSetURI().toURL());
       IDTokenClaimsSet claims = validator.validate(idToken, null);
       result.put("claims", claims.toJSONObject());
+      result.put("token_type", ok.getOIDCTokens().getAccessToken().getType().getValue());
       return "tokens";
     } finally {
       if (receiver != null) {
