@@ -70,6 +70,19 @@ and EdDSA in id_token_signing_alg_values_supported. Each --signing-key FILE adds
 private JWK with alg and kid, one per algorithm); one of them must be RS256. A client gets
 ID tokens signed with its id_token_signed_response_alg (RS256 when it registered none).
 
+FAPI-CIBA: --fapi --tls-cert FILE.pem --tls-key FILE.pem serves https (issuer
+https://HOST:PORT) with the FAPI-CIBA profile: poll and ping only, signed authentication
+requests (PS256 or ES256) with a binding_message, private_key_jwt or mutual-TLS client
+authentication (client certificates are requested, optional, and any certificate whose key
+the client proves is accepted: self_signed_tls_client_auth compares it with the client's
+registered keys), and sender-constrained access tokens (DPoP, or bound to the client's
+certificate) issued as JWTs (RFC 9068, aud = the issuer). The default ID token keys are a
+fresh RS256 key and a fresh ES256 key. --fapi without --tls-cert and --tls-key is a usage
+error, and so is --fapi without --clients (the demo clients use client_secret_basic, which
+FAPI-CIBA does not allow). Loopback notification endpoints stay allowed on a loopback issuer.
+  ciba serve --fapi --tls-cert op.pem --tls-key op.key --clients fapi-clients.json \
+             --auto approve:1
+
 Any login_hint names a user (the subject is the hint itself). Ctrl-C stops the server.
 
 Limits: at most --max-connections connections are served at once (512; more wait to be
@@ -367,6 +380,15 @@ pub(crate) struct ServeArgs {
     /// fresh RS256 key and a fresh Ed25519 key.
     #[arg(long = "signing-key", value_name = "FILE.jwk")]
     pub(crate) signing_keys: Vec<PathBuf>,
+    /// Serve the FAPI-CIBA profile over https (needs --tls-cert and --tls-key).
+    #[arg(long, requires = "tls_cert", requires = "clients")]
+    pub(crate) fapi: bool,
+    /// The server's certificate chain (PEM) for https; with --tls-key.
+    #[arg(long, value_name = "FILE.pem", requires = "tls_key", requires = "fapi")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The server's private key (PEM, PKCS#8, SEC1 or PKCS#1) for https; with --tls-cert.
+    #[arg(long, value_name = "FILE.pem", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
     /// What the authentication device answers: approve:SECS, deny, or manual.
     #[arg(long, value_name = "approve:SECS|deny|manual", default_value = "manual", value_parser = parse_auto)]
     pub(crate) auto: AutoDecision,

@@ -80,6 +80,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), CliError> {
     let provider = Provider::start(
         listener,
         ciba_hyper::ServeOptions::default(),
+        None,
         config,
         registry,
         backend,

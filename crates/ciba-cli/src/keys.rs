@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::encoding::{AsBigEndian as _, AsDer as _};
 use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ciba_core::jose::{Jwk, JwkSigner, Signer, Zeroizing};
@@ -18,6 +19,8 @@ use crate::error::CliError;
 const GENERATED_KID: &str = "ciba-dev-1";
 /// The key id of the generated RS256 provider key.
 const GENERATED_RSA_KID: &str = "ciba-dev-rsa-1";
+/// The key id of the generated ES256 provider key (`--fapi`).
+const GENERATED_EC_KID: &str = "ciba-dev-ec-1";
 
 /// What a key file is for, as the messages name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +84,45 @@ pub(crate) fn generate_key_set() -> Result<SigningKeySet, CliError> {
     let ed: Arc<dyn Signer> = Arc::new(generate_signing_key()?);
     SigningKeySet::new([rsa, ed])
         .map_err(|e| CliError::error(format!("cannot build the signing key set: {e}")))
+}
+
+/// The key set of a FAPI-CIBA provider (`--fapi`) started without `--signing-key`: a fresh
+/// RS256 key (OpenID Connect Discovery requires it) and a fresh ES256 key (FAPI ID tokens
+/// are PS256 or ES256).
+pub(crate) fn generate_fapi_key_set() -> Result<SigningKeySet, CliError> {
+    let rsa: Arc<dyn Signer> = Arc::new(generate_rs256_key()?);
+    let ec: Arc<dyn Signer> = Arc::new(generate_es256_key()?);
+    SigningKeySet::new([rsa, ec])
+        .map_err(|e| CliError::error(format!("cannot build the signing key set: {e}")))
+}
+
+/// A fresh P-256 key for ES256, from aws-lc-rs.
+fn generate_es256_key() -> Result<JwkSigner, CliError> {
+    let failed = |what: &str| CliError::error(format!("cannot generate the ES256 key: {what}"));
+    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+        .map_err(|_| failed("key generation failed"))?;
+    let d = pair
+        .private_key()
+        .as_be_bytes()
+        .map_err(|_| failed("cannot encode the key"))?;
+    // The uncompressed point: 0x04, then x and y (32 bytes each).
+    let point = pair.public_key().as_ref();
+    let (x, y) = match point.split_first() {
+        Some((4, xy)) if xy.len() == 64 => xy.split_at(32),
+        _ => return Err(failed("unexpected public key encoding")),
+    };
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    let jwk = Jwk {
+        kty: "EC".into(),
+        kid: Some(GENERATED_EC_KID.to_owned()),
+        crv: Some("P-256".into()),
+        x: Some(b64(x)),
+        y: Some(b64(y)),
+        d: Some(Zeroizing::new(b64(d.as_ref()))),
+        ..Jwk::default()
+    };
+    JwkSigner::from_jwk(&jwk, Some(ciba_core::jose::JwsAlgorithm::ES256))
+        .map_err(|e| failed(&e.to_string()))
 }
 
 /// The key set of the `--signing-key` files: one key per algorithm, each with its own `kid`,
@@ -227,6 +269,23 @@ mod tests {
         // 2048-bit modulus.
         let n = URL_SAFE_NO_PAD.decode(public.n.unwrap()).unwrap();
         assert_eq!(n.len(), 256);
+    }
+
+    #[test]
+    fn the_generated_fapi_key_set_signs_rs256_and_es256() {
+        let set = generate_fapi_key_set().unwrap();
+        assert_eq!(
+            set.algorithms(),
+            [
+                ciba_core::jose::JwsAlgorithm::RS256,
+                ciba_core::jose::JwsAlgorithm::ES256
+            ]
+        );
+        let ec = set.signer(ciba_core::jose::JwsAlgorithm::ES256).unwrap();
+        assert_eq!(ec.key_id(), Some(GENERATED_EC_KID));
+        let public = ec.public_jwk().unwrap();
+        assert!(!public.is_private());
+        assert_eq!(public.crv.as_deref(), Some("P-256"));
     }
 
     #[test]

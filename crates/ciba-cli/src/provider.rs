@@ -19,11 +19,12 @@ use ciba_core::endpoint::is_loopback as url_is_loopback;
 use ciba_hyper::server::{
     AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture, PendingRequest,
 };
-use ciba_hyper::{RunningServer, ServeOptions, serve_fn_with};
+use ciba_hyper::tls::rustls;
+use ciba_hyper::{RunningServer, ServeOptions, serve_fn_tls_with, serve_fn_with};
 use ciba_server::store::Store;
 use ciba_server::{
-    CibaServer, DefaultTokenMinter, EgressPolicy, FailReason, ServerConfig, SigningKeySet,
-    StaticClientRegistry, Ticket,
+    AccessTokenFormat, CibaServer, DefaultTokenMinter, EgressPolicy, FailReason, ServerConfig,
+    SigningKeySet, StaticClientRegistry, Ticket,
 };
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
@@ -50,6 +51,23 @@ pub(crate) fn is_loopback(issuer: &str) -> bool {
 /// The issuer identifier: `--issuer` as given (https, or http on a loopback host), or
 /// `http://<bound address>` (`127.0.0.1` when bound to every interface).
 pub(crate) fn issuer_for(addr: SocketAddr, explicit: Option<&str>) -> Result<String, CliError> {
+    issuer_with_scheme(addr, explicit, "http")
+}
+
+/// [`issuer_for`] of a provider serving https itself (`--fapi`): the default is
+/// `https://<bound address>`.
+pub(crate) fn https_issuer_for(
+    addr: SocketAddr,
+    explicit: Option<&str>,
+) -> Result<String, CliError> {
+    issuer_with_scheme(addr, explicit, "https")
+}
+
+fn issuer_with_scheme(
+    addr: SocketAddr,
+    explicit: Option<&str>,
+    scheme: &str,
+) -> Result<String, CliError> {
     let Some(raw) = explicit else {
         let host = match addr {
             SocketAddr::V4(a) if a.ip().is_unspecified() => "127.0.0.1".to_owned(),
@@ -57,7 +75,7 @@ pub(crate) fn issuer_for(addr: SocketAddr, explicit: Option<&str>) -> Result<Str
             SocketAddr::V6(a) if a.ip().is_unspecified() => "[::1]".to_owned(),
             SocketAddr::V6(a) => format!("[{}]", a.ip()),
         };
-        return Ok(format!("http://{host}:{}", addr.port()));
+        return Ok(format!("{scheme}://{host}:{}", addr.port()));
     };
     let url = Url::parse(raw)
         .map_err(|e| CliError::usage(format!("--issuer {raw:?} is not a URL: {e}")))?;
@@ -93,11 +111,34 @@ pub(crate) fn server_config(
     expires_in: u64,
     keys: &SigningKeySet,
 ) -> Result<ServerConfig, CliError> {
+    config_for(issuer, interval, expires_in, keys, false)
+}
+
+/// [`server_config`] under the FAPI-CIBA profile (`ServerConfig::fapi_ciba`: poll and ping,
+/// signed requests, PS256 or ES256, `private_key_jwt` or mutual TLS). On a loopback issuer
+/// plain http notification endpoints on loopback stay allowed (the development opt-in);
+/// the provider's own endpoints are https.
+pub(crate) fn fapi_server_config(
+    issuer: &str,
+    interval: u64,
+    expires_in: u64,
+    keys: &SigningKeySet,
+) -> Result<ServerConfig, CliError> {
+    config_for(issuer, interval, expires_in, keys, true)
+}
+
+fn config_for(
+    issuer: &str,
+    interval: u64,
+    expires_in: u64,
+    keys: &SigningKeySet,
+    fapi: bool,
+) -> Result<ServerConfig, CliError> {
     let invalid = |e: &dyn std::fmt::Display| {
         CliError::usage(format!("the provider cannot use issuer {issuer}: {e}"))
     };
     let url = Url::parse(issuer).map_err(|e| invalid(&e))?;
-    let policy = if url.scheme() == "http" && url_is_loopback(&url) {
+    let policy = if (url.scheme() == "http" || fapi) && url_is_loopback(&url) {
         EndpointPolicy::ALLOW_HTTP_LOOPBACK
     } else {
         EndpointPolicy::HTTPS_ONLY
@@ -121,6 +162,9 @@ pub(crate) fn server_config(
     config.default_expires_in = expires_in;
     config.max_expires_in = config.max_expires_in.max(expires_in);
     config.user_code_supported = true;
+    if fapi {
+        config = config.fapi_ciba().map_err(|e| invalid(&e))?;
+    }
     Ok(config)
 }
 
@@ -180,22 +224,27 @@ pub(crate) struct Provider {
 impl Provider {
     /// Serves `config`'s endpoints and the device page on `listener`, for the clients of
     /// `registry`, keeping state in `store` and signing ID tokens with `key`; the device
-    /// answers as `auto` says. The HTTP server runs within `limits`.
+    /// answers as `auto` says. The HTTP server runs within `limits`, over https with `tls`
+    /// when it is given (client certificates reach the endpoints for mutual TLS). Under the
+    /// FAPI-CIBA profile access tokens are RFC 9068 JWTs for the issuer (so their `cnf`
+    /// binding can be read); otherwise they are opaque.
     pub(crate) fn start(
         listener: TcpListener,
         limits: ServeOptions,
+        tls: Option<Arc<rustls::ServerConfig>>,
         config: ServerConfig,
         registry: StaticClientRegistry,
         backend: Backend,
         auto: Automatic,
     ) -> Result<Provider, CliError> {
-        let ciba = CibaServer::try_new(
-            config,
-            Arc::new(registry),
-            backend.store,
-            Arc::new(DefaultTokenMinter::new(backend.keys)),
-        )
-        .map_err(|e| CliError::error(format!("cannot start the provider: {e}")))?;
+        let mut minter = DefaultTokenMinter::new(backend.keys);
+        if config.profile.is_fapi() {
+            minter.access_token_format = AccessTokenFormat::Jwt {
+                audience: config.issuer.clone(),
+            };
+        }
+        let ciba = CibaServer::try_new(config, Arc::new(registry), backend.store, Arc::new(minter))
+            .map_err(|e| CliError::error(format!("cannot start the provider: {e}")))?;
         let events = broadcast::Sender::new(64);
         let hooks = DevHooks {
             auto,
@@ -204,7 +253,7 @@ impl Provider {
         let endpoints = AuthorizationServer::new(ciba, hooks);
         let device = Device::new(endpoints.handle(), events);
         let routed = device.clone();
-        let server = serve_fn_with(listener, limits, move |request: http::Request<_>| {
+        let handler = move |request: http::Request<_>| {
             let device = routed.clone();
             let mut endpoints = endpoints.clone();
             async move {
@@ -220,7 +269,11 @@ impl Provider {
                     Err(never) => match never {},
                 }
             }
-        })
+        };
+        let server = match tls {
+            Some(tls) => serve_fn_tls_with(listener, limits, tls, handler),
+            None => serve_fn_with(listener, limits, handler),
+        }
         .map_err(|e| CliError::error(format!("cannot serve the provider: {e}")))?;
         Ok(Provider { server, device })
     }

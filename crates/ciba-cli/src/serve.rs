@@ -10,6 +10,9 @@
 //! client: client_id=demo-push client_secret=... mode=push notification_endpoint=http://127.0.0.1:41236/ciba/notify
 //! ```
 //!
+//! With `--fapi` the provider serves https (`--tls-cert`, `--tls-key`) under the FAPI-CIBA
+//! profile, the issuer is `https://...`, and `--clients` is required.
+//!
 //! The `client:` lines appear only without `--clients`. The demo ping and push clients are
 //! registered with notification endpoints on the two ports after the provider's; run
 //! `ciba login --listen <that address>` to receive their notifications.
@@ -25,6 +28,10 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use ciba_hyper::server::tls::{ClientCertificates, server_config};
+use ciba_hyper::tls::rustls;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::sync::broadcast;
 
 use crate::cli::{Mode, ServeArgs, StoreArg};
@@ -43,18 +50,32 @@ const NOTIFY_PATH: &str = "/ciba/notify";
 pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     // Usage errors first, then the store check, before anything listens.
     let file_clients = args.clients.as_deref().map(load_clients_file).transpose()?;
-    let keys = Arc::new(if args.signing_keys.is_empty() {
-        keys::generate_key_set()?
+    let tls = if args.fapi {
+        Some(Arc::new(tls_config(&args)?))
     } else {
+        None
+    };
+    let keys = Arc::new(if !args.signing_keys.is_empty() {
         keys::load_key_set(&args.signing_keys)?
+    } else if args.fapi {
+        keys::generate_fapi_key_set()?
+    } else {
+        keys::generate_key_set()?
     });
     let store = store::open(&args).await?;
     let listener = http_server::bind(args.addr, "provider").await?;
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::error(format!("cannot read the bound address: {e}")))?;
-    let issuer = provider::issuer_for(addr, args.issuer.as_deref())?;
-    let config = provider::server_config(&issuer, args.interval, args.expires_in, &keys)?;
+    let (issuer, config) = if args.fapi {
+        let issuer = provider::https_issuer_for(addr, args.issuer.as_deref())?;
+        let config = provider::fapi_server_config(&issuer, args.interval, args.expires_in, &keys)?;
+        (issuer, config)
+    } else {
+        let issuer = provider::issuer_for(addr, args.issuer.as_deref())?;
+        let config = provider::server_config(&issuer, args.interval, args.expires_in, &keys)?;
+        (issuer, config)
+    };
     let (clients, demo) = match file_clients {
         Some(clients) => (clients, Vec::new()),
         None => {
@@ -67,6 +88,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     let provider = Provider::start(
         listener,
         args.serve_options(),
+        tls,
         config,
         registry,
         backend,
@@ -93,6 +115,39 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     provider.shutdown().await;
     eprintln!("ciba serve: stopped");
     Ok(())
+}
+
+/// The https configuration of `--fapi`: the `--tls-cert` chain and `--tls-key` key (PEM);
+/// client certificates are requested but optional, and any certificate whose private key
+/// the client proves is accepted (ciba-server then matches it against the client's
+/// registered keys for `self_signed_tls_client_auth`). Every failure is a usage error naming
+/// the file.
+fn tls_config(args: &ServeArgs) -> Result<rustls::ServerConfig, CliError> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Err(CliError::usage("--fapi needs --tls-cert and --tls-key"));
+    };
+    let unreadable = |path: &std::path::Path, what: &str, e: &dyn std::fmt::Display| {
+        CliError::usage(format!("cannot read the {what} {}: {e}", path.display()))
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| unreadable(cert, "TLS certificate file", &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| unreadable(cert, "TLS certificate file", &e))?;
+    if chain.is_empty() {
+        return Err(CliError::usage(format!(
+            "the TLS certificate file {} holds no certificate",
+            cert.display()
+        )));
+    }
+    let private =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| unreadable(key, "TLS key file", &e))?;
+    server_config(chain, private, ClientCertificates::SelfSigned).map_err(|e| {
+        CliError::usage(format!(
+            "{} and {} cannot serve https: {e}",
+            cert.display(),
+            key.display()
+        ))
+    })
 }
 
 /// One demo client per mode; ping and push get notification endpoints on the next two

@@ -136,6 +136,8 @@ pub use limits::{
     DEFAULT_REQUEST_TIMEOUT, ReceiverOptions, RequestBody, ServeOptions,
 };
 pub use receiver::{NotificationReceiver, NotificationService};
+#[cfg(feature = "tls")]
+pub use serve::serve_fn_tls_with;
 pub use serve::{PeerCertificate, RunningServer, ServiceFuture, serve_fn, serve_fn_with};
 pub use transport::{DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, HttpClient};
 

@@ -161,6 +161,32 @@ where
     })
 }
 
+/// [`serve_fn_with`] over https (feature `tls`): each connection's TLS handshake uses
+/// `config` (feature `server`: see `server::tls::server_config`), and the end-entity
+/// certificate a client presented goes with every request of its connection as a
+/// [`PeerCertificate`] extension, so an `AuthorizationServer` called from `handler`
+/// authenticates mutual-TLS clients and binds tokens to their certificates.
+#[cfg(feature = "tls")]
+pub fn serve_fn_tls_with<H, F>(
+    listener: TcpListener,
+    options: ServeOptions,
+    config: Arc<tokio_rustls::rustls::ServerConfig>,
+    handler: H,
+) -> std::io::Result<RunningServer>
+where
+    H: Fn(http::Request<RequestBody>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = http::Response<Full<Bytes>>> + Send + 'static,
+{
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    accept_loop(listener, options, Transport::Tls(acceptor), move || {
+        let handler = handler.clone();
+        hyper::service::service_fn(move |request| {
+            let response = handler(request);
+            async move { Ok::<_, Infallible>(response.await) }
+        })
+    })
+}
+
 /// The request took longer than [`ServeOptions::request_timeout`]: the connection is closed.
 #[derive(Debug, thiserror::Error)]
 #[error("the request was not answered within the request timeout")]
