@@ -326,6 +326,38 @@ mod tests {
     }
 
     #[test]
+    fn a_fapi_provider_is_https_with_the_profile_and_keeps_loopback_notifications() {
+        let addr: SocketAddr = "0.0.0.0:8443".parse().unwrap();
+        let issuer = https_issuer_for(addr, None).unwrap();
+        assert_eq!(issuer, "https://127.0.0.1:8443");
+        let keys = crate::keys::generate_fapi_key_set().unwrap();
+        let config = fapi_server_config(&issuer, 1, 60, &keys).unwrap();
+        assert!(config.profile.is_fapi());
+        assert_eq!(
+            config.backchannel_authentication_endpoint,
+            "https://127.0.0.1:8443/bc-authorize"
+        );
+        assert!(
+            !config
+                .delivery_modes
+                .contains(&ciba_server::DeliveryMode::Push)
+        );
+        assert_eq!(config.endpoint_policy, EndpointPolicy::ALLOW_HTTP_LOOPBACK);
+        assert_eq!(config.egress_policy, EgressPolicy::allow_loopback());
+        assert_eq!(
+            config.id_token_signing_algs,
+            [
+                ciba_core::jose::JwsAlgorithm::RS256,
+                ciba_core::jose::JwsAlgorithm::ES256
+            ]
+        );
+        let plain = crate::keys::generate_key_set().unwrap();
+        // Without --fapi an https loopback issuer keeps its https-only endpoint policy.
+        let https = server_config(&issuer, 1, 60, &plain).unwrap();
+        assert_eq!(https.endpoint_policy, EndpointPolicy::HTTPS_ONLY);
+    }
+
+    #[test]
     fn the_default_key_set_puts_rs256_in_discovery() {
         let keys = crate::keys::generate_key_set().unwrap();
         let config = server_config("http://127.0.0.1:8080", 2, 60, &keys).unwrap();
