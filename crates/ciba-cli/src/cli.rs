@@ -80,7 +80,7 @@ certificate) issued as JWTs (RFC 9068, aud = the issuer). The default ID token k
 fresh RS256 key and a fresh ES256 key. --fapi without --tls-cert and --tls-key is a usage
 error, and so is --fapi without --clients (the demo clients use client_secret_basic, which
 FAPI-CIBA does not allow). Loopback notification endpoints stay allowed on a loopback issuer.
-  ciba serve --fapi --tls-cert op.pem --tls-key op.key --clients fapi-clients.json \
+  ciba serve --fapi --tls-cert op.pem --tls-key op.key --clients fapi-clients.json \\
              --auto approve:1
 
 Any login_hint names a user (the subject is the hint itself). Ctrl-C stops the server.
@@ -380,7 +380,7 @@ pub(crate) struct ServeArgs {
     /// fresh RS256 key and a fresh Ed25519 key.
     #[arg(long = "signing-key", value_name = "FILE.jwk")]
     pub(crate) signing_keys: Vec<PathBuf>,
-    /// Serve the FAPI-CIBA profile over https (needs --tls-cert and --tls-key).
+    /// Serve the FAPI-CIBA profile over https (needs --tls-cert, --tls-key and --clients).
     #[arg(long, requires = "tls_cert", requires = "clients")]
     pub(crate) fapi: bool,
     /// The server's certificate chain (PEM) for https; with --tls-key.
