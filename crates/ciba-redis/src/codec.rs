@@ -163,7 +163,11 @@ pub(crate) fn encode_completion(c: &Completion) -> Result<EncodedState, RedisSto
     })
 }
 
-/// The hash fields of a new request kept until `keep_until`, in `HSET` order.
+/// How many of [`encode_request`]'s fields every request has: `b`, `c`, `e`, `k`, `i`, `s`.
+pub(crate) const FIXED_FIELDS: usize = 6;
+
+/// The hash fields of a new request kept until `keep_until`, in `HSET` order: first the
+/// [`FIXED_FIELDS`] every request has (never empty), then the others (empty when unset).
 pub(crate) fn encode_request(
     request: &StoredRequest,
     keep_until: SystemTime,
@@ -184,13 +188,15 @@ pub(crate) fn encode_request(
     let s = encode_state(&request.state)?;
     let push = request.delivery_mode == DeliveryMode::Push;
     Ok(vec![
+        // The fields every request has, in the order the batched insert script takes them.
         ("b", body),
         ("c", request.client_id.clone()),
-        // `p` and `r` are written only when `1`: absent reads as `0`.
-        ("p", if push { "1" } else { "" }.to_owned()),
         ("e", millis(request.expires_at).to_string()),
         ("k", millis(keep_until).to_string()),
         ("i", request.interval.to_string()),
+        ("s", s.tag.to_owned()),
+        // `p` and `r` are written only when `1`: absent reads as `0`.
+        ("p", if push { "1" } else { "" }.to_owned()),
         (
             "l",
             request
@@ -199,7 +205,6 @@ pub(crate) fn encode_request(
                 .unwrap_or_default(),
         ),
         ("lt", request.last_poll.map(exact).unwrap_or_default()),
-        ("s", s.tag.to_owned()),
         ("g", s.grant),
         ("t", s.tokens),
         ("r", if s.replayed == "1" { "1" } else { "" }.to_owned()),

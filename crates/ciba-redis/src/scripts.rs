@@ -297,42 +297,43 @@ return h
 /// One Redis: inserts a batch of requests (those that concurrent callers queued while
 /// earlier batches were in flight; see `batch`). KEYS: the deployment's pending index,
 /// then for each request its key, its client's set and its subject's pending index. ARGV:
-/// now, then for each request: keep-until, the key's TTL (`0`: keep-until has come), the
-/// client's limit, the request's member in the client's set, expiry, the pending indexes'
-/// TTL (`0`: not listed), auth_req_id, the number of field/value pairs, the pairs. Answers
-/// one of `ok`, `duplicate` or `limit` per request, in order (nothing is written for a
-/// request answered `duplicate` or `limit`).
+/// now, the per-client limit, then for each request: keep-until (also the `k` field), the
+/// key's TTL (`0`: keep-until has come), expiry (also the `e` field), the pending indexes'
+/// TTL (`0`: not listed), auth_req_id, the `b`, `c`, `i` and `s` fields, the number of
+/// further field/value pairs, those pairs. Answers one of `ok`, `duplicate` or `limit` per
+/// request, in order (nothing is written for a request answered `duplicate` or `limit`).
 ///
 /// Every deadline and TTL arrives as the decimal text Redis takes, so the script converts
-/// only what it compares; the sets each request joins are written once per batch (one
-/// `ZADD` with every member, one trim, one TTL check), which is where batching saves.
+/// only what it compares; the fields every request has come in a fixed order, without
+/// their names; the sets each request joins are written once per batch (one `ZADD` with
+/// every member, one trim, one TTL check), which is where batching saves.
 const INSERT_REQUESTS_ONE: &str = r#"
 local now = ARGV[1]
-local nnow = tonumber(now)
+local nnow, limit = tonumber(now), tonumber(ARGV[2])
 local answers, counts, members, ttls, order = {}, {}, {}, {}, {}
 -- Queues `member` for the sorted set `key`, which must then live at least `ttl` ms more.
 local function join(key, score, member, ttl)
   local z = members[key]
   if not z then
-    z = {}
-    members[key] = z
+    members[key] = {score, member}
     ttls[key] = ttl
     order[#order + 1] = key
-  elseif ttl > ttls[key] then
-    ttls[key] = ttl
+  else
+    if ttl > ttls[key] then ttls[key] = ttl end
+    local n = #z
+    z[n + 1] = score
+    z[n + 2] = member
   end
-  z[#z + 1] = score
-  z[#z + 1] = member
 end
-local a, i = 2, 0
-while a <= #ARGV do
+local a, i, last = 3, 0, #ARGV
+while a <= last do
   i = i + 1
   local req, cli, sub = KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1]
-  local keep, ttl_text, limit, member = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]
-  local exp, listed, id, n = ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 6], tonumber(ARGV[a + 7])
-  local ttl = tonumber(ttl_text)
-  local first, last = a + 8, a + 7 + 2 * n
-  a = last + 1
+  local keep, ttl_text, exp, listed, id = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4]
+  local f = a + 5
+  local more = tonumber(ARGV[a + 9])
+  a = a + 10 + 2 * more
+  local member = 'r:' .. id
   local kept = redis.call('HGET', req, 'k')
   if kept and nnow < tonumber(kept) then
     answers[i] = 'duplicate'
@@ -347,10 +348,17 @@ while a <= #ARGV do
       answers[i] = 'limit'
     else
       if kept then redis.call('DEL', req) end
+      local ttl = tonumber(ttl_text)
       if ttl > 0 then
         counts[cli] = count + 1
         join(cli, keep, member, ttl)
-        redis.call('HSET', req, 'u', sub, unpack(ARGV, first, last))
+        if more > 0 then
+          redis.call('HSET', req, 'u', sub, 'b', ARGV[f], 'c', ARGV[f + 1], 'e', exp, 'k', keep,
+            'i', ARGV[f + 2], 's', ARGV[f + 3], unpack(ARGV, f + 5, a - 1))
+        else
+          redis.call('HSET', req, 'u', sub, 'b', ARGV[f], 'c', ARGV[f + 1], 'e', exp, 'k', keep,
+            'i', ARGV[f + 2], 's', ARGV[f + 3])
+        end
         redis.call('PEXPIRE', req, ttl_text)
       end
       if listed > 0 then

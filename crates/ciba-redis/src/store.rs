@@ -14,7 +14,7 @@ use futures_util::future::join_all;
 
 use crate::batch::{InsertBatcher, InsertItem, Inserted};
 use crate::codec::{
-    MAX_MILLIS, decode_request, encode_completion, encode_request, encode_tokens, exact, millis,
+    FIXED_FIELDS, MAX_MILLIS, decode_request, encode_completion, encode_request, encode_tokens, exact, millis,
     revocations,
 };
 use crate::config::RedisStoreConfig;
@@ -70,7 +70,9 @@ impl RedisStore {
             Arc::clone(&link),
             scripts.insert_requests_one.clone(),
             keys.pending(),
-            config.max_connections,
+            u64::try_from(config.max_entries_per_client)
+                .unwrap_or(u64::MAX)
+                .min(MAX_MILLIS),
         );
         RedisStore {
             keys,
@@ -389,9 +391,8 @@ impl RedisStore {
         keep_until: SystemTime,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        let fields = encode_request(request, keep_until)?;
+        let mut fields = encode_request(request, keep_until)?;
         let key = self.keys.request(&request.auth_req_id);
-        let member = request_member(&request.auth_req_id);
         let listed = request.state == RequestState::Pending && request.expires_at > now;
         if self.one_redis() {
             let now_ms = millis(now);
@@ -402,21 +403,38 @@ impl RedisStore {
                     0
                 }
             };
+            let keep = millis(keep_until);
             let expiry = millis(request.expires_at);
-            let pairs = fields.iter().filter(|(_, v)| !v.is_empty()).count();
-            let mut args = Vec::with_capacity(8 + 2 * pairs);
+            // Empty fields are left out: a missing field reads as empty.
+            let more: Vec<(&str, String)> = fields
+                .split_off(FIXED_FIELDS)
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .collect();
+            let fixed = <[(&str, String); FIXED_FIELDS]>::try_from(fields)
+                .map_err(|_| unexpected("fields of a new request"))?;
+            let [
+                (_, body),
+                (_, client),
+                (_, expiry_text),
+                (_, keep_text),
+                (_, interval),
+                (_, state),
+            ] = fixed;
+            let mut args = Vec::with_capacity(10 + 2 * more.len());
             args.extend([
-                millis(keep_until).to_string(),
-                ttl(millis(keep_until)).to_string(),
-                self.limit().to_string(),
-                member,
-                expiry.to_string(),
+                keep_text,
+                ttl(keep).to_string(),
+                expiry_text,
                 if listed { ttl(expiry) } else { 0 }.to_string(),
                 request.auth_req_id.clone(),
-                pairs.to_string(),
+                body,
+                client,
+                interval,
+                state,
+                more.len().to_string(),
             ]);
-            // Empty fields are left out: a missing field reads as empty.
-            for (name, value) in fields.into_iter().filter(|(_, v)| !v.is_empty()) {
+            for (name, value) in more {
                 args.push(name.to_owned());
                 args.push(value);
             }
@@ -446,6 +464,7 @@ impl RedisStore {
             .arg(millis(now))
             .arg(millis(keep_until))
             .arg(self.margin);
+        let member = request_member(&request.auth_req_id);
         // Empty fields are left out: a missing field reads as empty.
         for (name, value) in fields.iter().filter(|(_, v)| !v.is_empty()) {
             call = call.arg(*name).arg(value);
