@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ciba_server::DeliveryMode;
 use ciba_server::store::{Completion, Grant, RequestState, StoredRequest, TokenFingerprint};
 
+use crate::body::{decode_body, encode_body};
 use crate::error::RedisStoreError;
 
 /// The largest millisecond count handed to a script: 2^53, the last integer a Lua number
@@ -172,19 +173,9 @@ pub(crate) fn encode_request(
     request: &StoredRequest,
     keep_until: SystemTime,
 ) -> Result<Vec<(&'static str, String)>, RedisStoreError> {
-    // The immutable part as JSON; the fields the scripts change are kept beside it (and
-    // decoding reads them from there). A new pending request, the usual case, is written
-    // as it is; any other has its state and last poll blanked in a copy first.
-    let body = if request.state == RequestState::Pending && request.last_poll.is_none() {
-        serde_json::to_string(request)
-    } else {
-        serde_json::to_string(&StoredRequest {
-            state: RequestState::Pending,
-            last_poll: None,
-            ..request.clone()
-        })
-    }
-    .map_err(|source| RedisStoreError::Encode { source })?;
+    // The immutable part; the fields the scripts change are kept beside it (and decoding
+    // reads them from there).
+    let body = encode_body(request)?;
     let s = encode_state(&request.state)?;
     let push = request.delivery_mode == DeliveryMode::Push;
     Ok(vec![
@@ -222,8 +213,7 @@ pub(crate) fn decode_request(pairs: &[String]) -> Result<StoredRequest, RedisSto
         })
         .collect();
     let get = |name: &str| fields.get(name).copied().unwrap_or_default();
-    let mut request: StoredRequest =
-        serde_json::from_str(get("b")).map_err(|source| RedisStoreError::Decode { source })?;
+    let mut request = decode_body(get("b"))?;
     request.interval = get("i")
         .parse()
         .map_err(|_| corrupt("interval of a request"))?;

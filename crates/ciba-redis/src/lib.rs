@@ -51,7 +51,7 @@
 //! | key | type | holds | slot (tag) | written by |
 //! |---|---|---|---|---|
 //! | `{p}tkt:{ticket id}` | hash | `b` the ticket as JSON, `c` its client, `x` its expiry (ms), `z` its client's set's key (one Redis only) | the ticket | `insert_ticket`, `take_ticket` scripts |
-//! | `{p}req:{auth_req_id}` | hash | `b` the request as JSON (its fixed part), `c` client, `p` `1` for a push request, `e` expiry (ms), `k` keep-until (ms), `i` interval (s), `l`/`lt` last poll (ms / exact), `s` state, `g` grant JSON, `t` token fingerprints, `r` `1` once a redeemed request was replayed (`p` and `r` are absent otherwise), `v` tokens to revoke after a replay, `n`/`nr` the completing call's nonce and answer, `u` its subject's pending index's key (one Redis only); empty fields are left out | the request | `insert_request` (or `insert_requests`, batched), `complete`, `poll`, `attach_tokens` scripts |
+//! | `{p}req:{auth_req_id}` | hash | `b` the request's fixed part (a JSON array), `c` client, `p` `1` for a push request, `e` expiry (ms), `k` keep-until (ms), `i` interval (s), `l`/`lt` last poll (ms / exact), `s` state, `g` grant JSON, `t` token fingerprints, `r` `1` once a redeemed request was replayed (`p` and `r` are absent otherwise), `v` tokens to revoke after a replay, `n`/`nr` the completing call's nonce and answer, `u` its subject's pending index's key (one Redis only); empty fields are left out | the request | `insert_request` (or `insert_requests`, batched), `complete`, `poll`, `attach_tokens` scripts |
 //! | `{p}cli:{client_id}` | sorted set | one member per entry of the client (`t:{id}`, `r:{id}`, `j:{ca\|ro}:{jti}`), scored by its deadline (ms) | the client | `charge` (or `insert_*`), `remember_jti`, `take_ticket` scripts; `ZREM` |
 //! | `{p}jti:{client_id}:{ca\|ro}:{jti}` | string | the `jti`'s expiry (ms) | the client | `remember_jti` script (with the client's set) |
 //! | `{p}pnd:{all}` | sorted set | every pending `auth_req_id`, scored by expiry (ms) | `all` | `index` (or `insert_requests`) script; `ZREM` (or `complete`) |
@@ -238,6 +238,7 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+mod body;
 mod codec;
 mod config;
 mod connect;
