@@ -203,8 +203,7 @@ async fn send(shared: &Shared, batch: Vec<Queued>) {
             call = call.arg(arg);
         }
     }
-    let result: Result<Vec<String>, RedisStoreError> =
-        call.run(&shared.link, "insert_request").await;
+    let result: Result<Vec<u8>, RedisStoreError> = call.run(&shared.link, "insert_request").await;
     let corrupt = || -> StoreError {
         RedisStoreError::Corrupt {
             what: "answer of the insert_requests script",
@@ -214,10 +213,10 @@ async fn send(shared: &Shared, batch: Vec<Queued>) {
     match result {
         Ok(answers) if answers.len() == batch.len() => {
             for (queued, answer) in batch.into_iter().zip(answers) {
-                let answer = match answer.as_str() {
-                    "ok" => Ok(Inserted::Ok),
-                    "duplicate" => Ok(Inserted::Duplicate),
-                    "limit" => Ok(Inserted::Limit),
+                let answer = match answer {
+                    b'o' => Ok(Inserted::Ok),
+                    b'd' => Ok(Inserted::Duplicate),
+                    b'l' => Ok(Inserted::Limit),
                     _ => Err(corrupt()),
                 };
                 // A caller that gave up no longer listens.

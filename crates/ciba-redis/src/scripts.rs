@@ -300,8 +300,9 @@ return h
 /// now, the per-client limit, then for each request: keep-until (also the `k` field), the
 /// key's TTL (`0`: keep-until has come), expiry (also the `e` field), the pending indexes'
 /// TTL (`0`: not listed), auth_req_id, the `b`, `c`, `i` and `s` fields, the number of
-/// further field/value pairs, those pairs. Answers one of `ok`, `duplicate` or `limit` per
-/// request, in order (nothing is written for a request answered `duplicate` or `limit`).
+/// further field/value pairs, those pairs. Answers one letter per request, in order: `o`
+/// (stored), `d` (duplicate) or `l` (its client is at the limit); nothing is written for a
+/// request answered `d` or `l`.
 ///
 /// Every deadline and TTL arrives as the decimal text Redis takes, so the script converts
 /// only what it compares; the fields every request has come in a fixed order, without
@@ -336,7 +337,7 @@ while a <= last do
   local member = 'r:' .. id
   local kept = redis.call('HGET', req, 'k')
   if kept and nnow < tonumber(kept) then
-    answers[i] = 'duplicate'
+    answers[i] = 'd'
   else
     local count = counts[cli]
     if not count then
@@ -345,7 +346,7 @@ while a <= last do
       counts[cli] = count
     end
     if count >= limit and not redis.call('ZSCORE', cli, member) then
-      answers[i] = 'limit'
+      answers[i] = 'l'
     else
       if kept then redis.call('DEL', req) end
       local ttl = tonumber(ttl_text)
@@ -365,7 +366,7 @@ while a <= last do
         join(KEYS[1], exp, id, listed)
         join(sub, exp, id, listed)
       end
-      answers[i] = 'ok'
+      answers[i] = 'o'
     end
   end
 end
@@ -376,7 +377,7 @@ for _, key in ipairs(order) do
   local ttl = ttls[key]
   if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, string.format('%d', ttl)) end
 end
-return answers
+return table.concat(answers)
 "#;
 
 /// One Redis. KEYS: request, the deployment's pending index. ARGV: those of `complete`,
