@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use ciba_server::store::StoreError;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use crate::error::RedisStoreError;
 use crate::link::Link;
@@ -56,6 +57,8 @@ type Answer = Result<Inserted, StoreError>;
 
 struct Queued {
     item: InsertItem,
+    /// When its caller stops waiting.
+    deadline: Instant,
     answer: oneshot::Sender<Answer>,
 }
 
@@ -71,6 +74,8 @@ struct Shared {
     pending_index: String,
     /// The per-client bound, as the script's second argument.
     limit: String,
+    /// How long a caller waits for its answer, queueing included.
+    timeout: Duration,
     queue: Mutex<Queue>,
 }
 
@@ -81,12 +86,14 @@ pub(crate) struct InsertBatcher {
 
 impl InsertBatcher {
     /// `pending_index` is the deployment's pending index key (every batch's first key);
-    /// `limit` is the most requests one client may have stored.
+    /// `limit` is the most requests one client may have stored; each caller waits at most
+    /// `timeout` for its answer, from the moment it queues.
     pub(crate) fn new(
         link: Arc<Link>,
         script: Lua,
         pending_index: String,
         limit: u64,
+        timeout: Duration,
     ) -> InsertBatcher {
         InsertBatcher {
             shared: Arc::new(Shared {
@@ -94,6 +101,7 @@ impl InsertBatcher {
                 script,
                 pending_index,
                 limit: limit.to_string(),
+                timeout,
                 queue: Mutex::new(Queue {
                     waiting: Vec::new(),
                     in_flight: false,
@@ -102,12 +110,22 @@ impl InsertBatcher {
         }
     }
 
-    /// Inserts one request in the next batch, waiting at most `timeout` for the answer.
-    pub(crate) async fn insert(&self, item: InsertItem, timeout: Duration) -> Answer {
+    /// Inserts one request in the next batch, waiting at most the timeout for the answer.
+    ///
+    /// The caller holds no timer of its own: the task that sends its batch answers it by
+    /// its deadline, or at once when the batch starts after it. Queues are served in
+    /// arrival order and every caller has the same timeout, so a batch never waits on one
+    /// whose callers' deadlines are later than its own.
+    pub(crate) async fn insert(&self, item: InsertItem) -> Answer {
         let (answer, answered) = oneshot::channel();
+        let deadline = Instant::now() + self.shared.timeout;
         let start = {
             let mut queue = lock(&self.shared.queue);
-            queue.waiting.push(Queued { item, answer });
+            queue.waiting.push(Queued {
+                item,
+                deadline,
+                answer,
+            });
             if !queue.in_flight {
                 queue.in_flight = true;
                 Some(take_batch(&mut queue))
@@ -118,16 +136,21 @@ impl InsertBatcher {
         if let Some(batch) = start {
             tokio::spawn(run(Slot::new(&self.shared), batch));
         }
-        match tokio::time::timeout(timeout, answered).await {
-            Ok(Ok(answer)) => answer,
-            // No answer in time, or the batch's task ended without one (it cannot, short
-            // of a panic): the insert may or may not have happened.
-            Ok(Err(_)) | Err(_) => Err(RedisStoreError::Timeout {
-                operation: "insert_request",
-                after: timeout,
-            }
-            .into()),
+        // The batch's task ended without an answer only if it panicked: the insert may or
+        // may not have happened.
+        answered
+            .await
+            .unwrap_or_else(|_| Err(self.shared.timed_out()))
+    }
+}
+
+impl Shared {
+    fn timed_out(&self) -> StoreError {
+        RedisStoreError::Timeout {
+            operation: "insert_request",
+            after: self.timeout,
         }
+        .into()
     }
 }
 
@@ -190,7 +213,20 @@ async fn run(mut slot: Slot, first: Vec<Queued>) {
     }
 }
 
-async fn send(shared: &Shared, batch: Vec<Queued>) {
+async fn send(shared: &Shared, mut batch: Vec<Queued>) {
+    // Callers whose deadline passed while they queued are answered now, unsent.
+    let started = Instant::now();
+    if batch.iter().any(|q| q.deadline <= started) {
+        let (late, on_time): (Vec<Queued>, Vec<Queued>) =
+            batch.into_iter().partition(|q| q.deadline <= started);
+        for queued in late {
+            let _ = queued.answer.send(Err(shared.timed_out()));
+        }
+        batch = on_time;
+    }
+    let Some(until) = batch.iter().map(|q| q.deadline).min() else {
+        return;
+    };
     let now = batch.iter().map(|q| q.item.now).max().unwrap_or(0);
     let mut keys: Vec<&str> = Vec::with_capacity(1 + 3 * batch.len());
     keys.push(&shared.pending_index);
@@ -203,7 +239,15 @@ async fn send(shared: &Shared, batch: Vec<Queued>) {
             call = call.arg(arg);
         }
     }
-    let result: Result<Vec<u8>, RedisStoreError> = call.run(&shared.link, "insert_request").await;
+    // Within the link's own response timeout, and by the first caller's deadline.
+    let result: Result<Vec<u8>, RedisStoreError> =
+        match tokio::time::timeout_at(until, call.run(&shared.link, "insert_request")).await {
+            Ok(result) => result,
+            Err(_) => Err(RedisStoreError::Timeout {
+                operation: "insert_request",
+                after: shared.timeout,
+            }),
+        };
     let corrupt = || -> StoreError {
         RedisStoreError::Corrupt {
             what: "answer of the insert_requests script",

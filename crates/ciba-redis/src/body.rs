@@ -107,11 +107,11 @@ pub(crate) fn decode_body(text: &str) -> Result<StoredRequest, RedisStoreError> 
         auth_req_id,
         client_id,
         subject,
-        delivery_mode: delivery_mode
-            .parse::<DeliveryMode>()
-            .map_err(|_| RedisStoreError::Corrupt {
+        delivery_mode: delivery_mode.parse::<DeliveryMode>().map_err(|_| {
+            RedisStoreError::Corrupt {
                 what: "delivery mode of a request",
-            })?,
+            }
+        })?,
         notification_endpoint,
         client_notification_token,
         scopes,

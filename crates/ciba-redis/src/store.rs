@@ -14,8 +14,8 @@ use futures_util::future::join_all;
 
 use crate::batch::{InsertBatcher, InsertItem, Inserted};
 use crate::codec::{
-    FIXED_FIELDS, MAX_MILLIS, decode_request, encode_completion, encode_request, encode_tokens, exact, millis,
-    revocations,
+    FIXED_FIELDS, MAX_MILLIS, decode_request, encode_completion, encode_request, encode_tokens,
+    exact, millis, revocations,
 };
 use crate::config::RedisStoreConfig;
 use crate::error::RedisStoreError;
@@ -73,6 +73,7 @@ impl RedisStore {
             u64::try_from(config.max_entries_per_client)
                 .unwrap_or(u64::MAX)
                 .min(MAX_MILLIS),
+            link.response_timeout(),
         );
         RedisStore {
             keys,
@@ -447,11 +448,7 @@ impl RedisStore {
                 ],
                 args,
             };
-            return match self
-                .inserts
-                .insert(item, self.link.response_timeout())
-                .await?
-            {
+            return match self.inserts.insert(item).await? {
                 Inserted::Ok => Ok(()),
                 Inserted::Duplicate => Err(StoreError::DuplicateKey),
                 Inserted::Limit => Err(self.limit_reached(&request.client_id)),

@@ -137,3 +137,73 @@ async fn a_hung_redis_is_answered_with_503_within_the_response_timeout_and_keeps
         TokenOutcome::Issued(_)
     ));
 }
+
+/// A request stored as the backchannel endpoint would, for the concurrent-insert test.
+fn pending(id: &str) -> ciba_server::store::StoredRequest {
+    ciba_server::store::StoredRequest {
+        auth_req_id: id.to_owned(),
+        client_id: POLL.to_owned(),
+        subject: "alice".to_owned(),
+        delivery_mode: ciba_server::DeliveryMode::Poll,
+        notification_endpoint: None,
+        client_notification_token: None,
+        scopes: vec!["openid".to_owned()],
+        acr_values: vec![],
+        binding_message: None,
+        issued_at: t0(),
+        expires_at: t0() + secs(120),
+        interval: 5,
+        last_poll: None,
+        state: ciba_server::store::RequestState::Pending,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inserts_queued_behind_a_hung_batch_still_answer_within_one_response_timeout() {
+    use ciba_server::Store;
+    let redis = own_redis();
+    let store = Arc::new(store_at(&redis.url(), &random_prefix(), 10_000).await);
+    // One insert first: the script is known and the connection is up.
+    store
+        .insert_request(&pending("warm"), t0() + secs(600), t0())
+        .await
+        .unwrap();
+
+    signal(&redis, "-STOP");
+    // The first insert goes at once and hangs; the next ones queue behind it, in waves, so
+    // some are still queued when the first batch's deadline passes.
+    let asked = Instant::now();
+    let mut waits = Vec::new();
+    for wave in 0..3 {
+        for i in 0..8 {
+            let store = Arc::clone(&store);
+            waits.push(tokio::spawn(async move {
+                let r = pending(&format!("w{wave}-{i}"));
+                let asked = Instant::now();
+                let answer = store.insert_request(&r, t0() + secs(600), t0()).await;
+                (answer, asked.elapsed())
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let mut answers = Vec::new();
+    for wait in waits {
+        answers.push(wait.await.unwrap());
+    }
+    signal(&redis, "-CONT");
+    for (answer, waited) in &answers {
+        assert!(
+            matches!(answer, Err(ciba_server::store::StoreError::Backend { .. })),
+            "a hung Redis is a backend error: {answer:?}"
+        );
+        // The response timeout is 1 s (see `store_at`): a caller queued behind the hung
+        // batch is answered by its own deadline, not after that batch's and then its own.
+        assert!(*waited < Duration::from_millis(1_500), "waited {waited:?}");
+    }
+    assert!(asked.elapsed() < Duration::from_secs(3));
+    // Redis is back: inserts go through again.
+    store
+        .insert_request(&pending("after"), t0() + secs(600), t0())
+        .await
+        .unwrap();
+}
