@@ -12,10 +12,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ciba_hyper::server::{AsHandle, PendingRequest};
 use ciba_server::store::StoreError;
-use ciba_server::{AuthenticationResult, Authorization, CompleteError};
+use ciba_server::{AuthenticationResult, Authorization, CompleteError, FailReason, Hint, Ticket};
 use tokio::sync::broadcast;
 
 use crate::cli::AutoDecision;
+use crate::escape::quoted;
 
 /// The user's answer on the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,46 @@ pub(crate) fn automatic(auto: AutoDecision) -> Automatic {
         AutoDecision::Deny => Some((Decision::Deny, Duration::ZERO)),
         AutoDecision::Approve(after) => Some((Decision::Approve, after)),
     }
+}
+
+/// The line `ciba serve` prints when a request arrives: the client, the hint, who it names
+/// (or why it was refused) and the binding message, client-supplied text escaped
+/// ([`crate::escape`]). An `id_token_hint` or `login_hint_token` is not printed (it is a
+/// token), only its kind.
+pub(crate) fn request_line(ticket: &Ticket, identified: &Result<String, FailReason>) -> String {
+    let hint = match &ticket.hint {
+        Hint::LoginHint { value } => format!("login_hint {}", quoted(value)),
+        Hint::IdTokenHint { subject, .. } => format!("id_token_hint for {}", quoted(subject)),
+        Hint::LoginHintToken { .. } => "a login_hint_token".to_owned(),
+    };
+    let who = match identified {
+        Ok(subject) => format!("user {}", quoted(subject)),
+        Err(reason) => format!("refused ({reason})"),
+    };
+    let binding = ticket
+        .binding_message
+        .as_deref()
+        .map_or_else(String::new, |m| format!(", binding message {}", quoted(m)));
+    format!(
+        "device: request from {} with {hint}: {who}{binding}",
+        quoted(&ticket.client_id)
+    )
+}
+
+/// The line `ciba serve` prints for a recorded decision, client-supplied text escaped.
+pub(crate) fn decision_line(event: &DecisionEvent) -> String {
+    let binding = event
+        .request
+        .binding_message
+        .as_deref()
+        .map_or_else(String::new, |m| format!(", binding message {}", quoted(m)));
+    format!(
+        "device: {} the request of {} for user {} (mode {}){binding}",
+        event.decision,
+        quoted(&event.request.client_id),
+        quoted(&event.request.subject),
+        event.request.delivery_mode.as_str()
+    )
 }
 
 /// Why a decision was not recorded.

@@ -146,7 +146,11 @@ fn parse(bytes: &[u8]) -> Result<Listed, String> {
         if entry.subject.trim().is_empty() {
             return Err(format!("user {index} has an empty subject"));
         }
-        if entry.user_code.as_ref().is_some_and(|c| c.expose().is_empty()) {
+        if entry
+            .user_code
+            .as_ref()
+            .is_some_and(|c| c.expose().is_empty())
+        {
             return Err(format!(
                 "user {:?} has an empty user_code (leave it out instead)",
                 entry.subject

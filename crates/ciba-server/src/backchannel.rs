@@ -672,4 +672,3 @@ fn is_unshowable(c: char) -> bool {
                 | '\u{FEFF}'
         )
 }
-
