@@ -42,7 +42,7 @@ use tokio::sync::broadcast;
 use crate::cli::{Mode, ServeArgs, StoreArg};
 use crate::clients::{DemoClient, load_clients_file, registry};
 use crate::device::{self, DecisionEvent, automatic};
-use crate::device_access::{DeviceAccess, DeviceSecret, SECRET_HEADER};
+use crate::device_access::{DeviceAccess, DeviceSecret};
 use crate::error::CliError;
 use crate::http_server;
 use crate::keys;
@@ -131,7 +131,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     if device_secret.secret().is_some() {
         eprintln!(
             "ciba serve: the device page needs the device access secret: open the device page \
-             URL with ?secret=<secret> once, or send the {SECRET_HEADER} header"
+             URL with ?secret=<secret> once, or send the Ciba-Device-Secret header"
         );
     }
     for client in &demo {
