@@ -10,7 +10,7 @@
 //! ```
 //!
 //! The provider side is `ciba-hyper`'s authorization-server service over `ciba-server`, with
-//! this crate's development pieces around it: a user directory that accepts any login hint,
+//! this crate's development pieces around it: a user directory (any login hint, or `--users`),
 //! an authentication device (automatic, or a web page and a JSON API), demo clients, and a
 //! store in memory or in Redis (`ciba-redis`, so several instances can serve one issuer). The
 //! client side is `ciba-client` over the `ciba-reqwest` adapter (TLS) or, with `--transport
