@@ -552,4 +552,35 @@ mod tests {
             assert!(DeviceSecret::for_bind(any, Some(bad)).is_err(), "{bad}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_hosts_cookies_and_queries_never_panic_and_foreign_hosts_are_refused(
+            host in "\\PC{0,40}",
+            cookie in "\\PC{0,80}",
+            query in "[ -~]{0,60}",
+        ) {
+            let a = access("127.0.0.1:8080", "http://127.0.0.1:8080", Some("0123456789abcdefXYZ"));
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = http::HeaderValue::from_str(&host) {
+                headers.insert(header::HOST, value);
+            }
+            if let Ok(value) = http::HeaderValue::from_str(&cookie) {
+                headers.insert(header::COOKIE, value);
+            }
+            let uri: Uri = format!("/device?{}", query.replace([' ', '#'], ""))
+                .parse()
+                .unwrap_or_else(|_| Uri::from_static("/device"));
+            let answer = a.admit(&Method::GET, &uri, &headers);
+            // Only the bound address and localhost, at port 8080, may pass.
+            let lower = host.to_ascii_lowercase();
+            let allowed = ["127.0.0.1:", "localhost:"].iter().any(|p| lower.starts_with(p));
+            if !allowed {
+                proptest::prop_assert_eq!(
+                    answer.map_err(|r| r.status()),
+                    Err(StatusCode::MISDIRECTED_REQUEST)
+                );
+            }
+        }
+    }
 }

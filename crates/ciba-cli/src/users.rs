@@ -321,4 +321,19 @@ mod tests {
             assert!(parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_users_files_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let _ = parse(&bytes);
+        }
+
+        #[test]
+        fn arbitrary_hints_and_codes_never_panic(hint in "\\PC{0,40}", code in "\\PC{0,10}") {
+            let d = directory();
+            let sent = Secret::new(code);
+            let _ = d.identify(&login_hint(&hint), Some(&sent), true);
+            let _ = d.identify(&id_token_hint(&hint), None, false);
+        }
+    }
 }
