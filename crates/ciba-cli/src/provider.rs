@@ -265,8 +265,9 @@ pub(crate) struct Provider {
 impl Provider {
     /// Serves `config`'s endpoints and the device page on `listener`, for the clients of
     /// `registry`, keeping state in `store` and signing ID tokens with `key`; the device
-    /// answers, identifies users and admits page requests as `settings` says. The HTTP server runs within `limits`, over https with `tls`
-    /// when it is given (client certificates reach the endpoints for mutual TLS). Under the
+    /// answers, identifies users and admits page requests as `settings` says. The HTTP
+    /// server runs within `limits`, over https with `tls` when it is given (client
+    /// certificates reach the endpoints for mutual TLS). Under the
     /// FAPI-CIBA profile access tokens are RFC 9068 JWTs for the issuer (so their `cnf`
     /// binding can be read); otherwise they are opaque.
     pub(crate) fn start(

@@ -140,11 +140,11 @@ impl Browser {
         })
     }
 
-    /// A PNG of the page at 1000 x 300 CSS pixels.
+    /// A PNG of the page at 1000 x 360 CSS pixels.
     fn screenshot(&mut self) -> Vec<u8> {
         self.page.call(
             "Emulation.setDeviceMetricsOverride",
-            json!({"width": 1000, "height": 300, "deviceScaleFactor": 1, "mobile": false}),
+            json!({"width": 1000, "height": 360, "deviceScaleFactor": 1, "mobile": false}),
         );
         let shot = self
             .page
