@@ -39,7 +39,9 @@ const SERVE_HELP: &str = "\
 Example:
   ciba serve --addr 127.0.0.1:8080 --auto approve:2
   ciba serve --addr 127.0.0.1:0 --auto manual      # then open <issuer>/device
-  ciba serve --addr 0.0.0.0:8443 --issuer https://op.example --clients clients.json
+  ciba serve --addr 127.0.0.1:8080 --users users.json --auto manual
+  ciba serve --addr 0.0.0.0:8080 --issuer https://op.example --clients clients.json \\
+             --device-secret generate        # behind a TLS proxy for op.example
 
 Output: the first line of stdout is `issuer: <URL>` (with the bound port when --addr uses
 port 0), then `device page: <URL>` and, without --clients, one `client: ...` line per demo
@@ -52,6 +54,34 @@ Scripts use the JSON API beside it:
   GET  /device/api/pending
   POST /device/api/{auth_req_id}/approve
   POST /device/api/{auth_req_id}/deny
+The page and its API answer only requests whose Host names the issuer or the bound address
+(on a loopback or 0.0.0.0 bind: 127.0.0.1:PORT, [::1]:PORT, localhost:PORT); any other Host
+is answered 421 with no data, so a web page that reaches the provider by DNS rebinding sees
+and decides nothing. A POST whose Origin is another site is refused (403).
+
+Device access secret: a bind to a non-loopback address (0.0.0.0, a LAN address) refuses to
+start without --device-secret, since anyone who reaches the port could approve requests.
+--device-secret generate makes a random 256-bit secret and prints the device page URL with
+it (device page: <issuer>/device?secret=...); --device-secret VALUE (16 to 256 characters
+from A-Z a-z 0-9 - . _ ~; visible in the process list) uses yours. Opening
+/device?secret=... once sets an HttpOnly, SameSite=Strict cookie for the page; scripts send
+the header Ciba-Device-Secret: <secret>. Without it the page and API answer 403. Plain http
+carries the secret in the clear: put TLS in front of a provider others reach.
+
+Users: without --users, any login_hint names a user (the subject is the hint itself), and
+user codes are not supported. --users FILE is a JSON array of users:
+  [{\"subject\": \"248289761001\", \"login_hints\": [\"alice\", \"alice@example.com\"],
+    \"user_code\": \"4711\", \"id_token_hint_subjects\": [\"alice-old\"]}]
+Only listed users exist: another login_hint, or an id_token_hint whose sub is neither a
+subject nor listed, is unknown_user_id. When some user has a user_code, discovery advertises
+backchannel_user_code_parameter_supported, and clients registered with
+backchannel_user_code_parameter must send the user's code (none: missing_user_code; another:
+invalid_user_code).
+
+Client text: every request is printed on stderr (client, login_hint, the user it names or
+why it was refused, binding_message), with control, bidirectional and zero-width characters
+escaped as \\u{XXXX}; the device page shows them escaped too. A binding_message holding
+bidirectional or zero-width characters is refused (invalid_binding_message).
 
 --clients FILE is a JSON array of client metadata under the standard names (client_id,
 client_secret, token_endpoint_auth_method, grant_types, backchannel_token_delivery_mode,
@@ -83,7 +113,7 @@ FAPI-CIBA does not allow). Loopback notification endpoints stay allowed on a loo
   ciba serve --fapi --tls-cert op.pem --tls-key op.key --clients fapi-clients.json \\
              --auto approve:1
 
-Any login_hint names a user (the subject is the hint itself). Ctrl-C stops the server.
+Ctrl-C stops the server.
 
 Limits: at most --max-connections connections are served at once (512; more wait to be
 accepted). A connection is closed when its request head takes longer than --header-timeout
@@ -417,6 +447,14 @@ pub(crate) struct ServeArgs {
     /// --store-timeout.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
     pub(crate) request_timeout: Duration,
+    /// A JSON array of users (subject, login_hints, user_code, id_token_hint_subjects): only
+    /// they exist, and their user codes are checked. Default: any login_hint is a user.
+    #[arg(long, value_name = "FILE.json")]
+    pub(crate) users: Option<PathBuf>,
+    /// The secret the device page and its API require: `generate` (random, printed at
+    /// start) or a value. Required when --addr is not a loopback address.
+    #[arg(long, value_name = "generate|SECRET")]
+    pub(crate) device_secret: Option<String>,
 }
 
 impl ServeArgs {

@@ -27,7 +27,7 @@ use crate::keys;
 use crate::outcome::Outcome;
 use crate::output::{FlowReport, claims_json, render_reports};
 use crate::progress::{Progress, mirror};
-use crate::provider::{self, Backend, Provider};
+use crate::provider::{self, Backend, DeviceSettings, Provider};
 
 /// The user every demo flow asks for.
 const DEMO_USER: &str = "alice@example.com";
@@ -84,7 +84,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), CliError> {
         config,
         registry,
         backend,
-        Some((decision, after)),
+        DeviceSettings::loopback(Some((decision, after)), addr, &issuer)?,
     )?;
     eprintln!(
         "demo: provider at {issuer}; the simulated user {} after {} s; interval {} s",

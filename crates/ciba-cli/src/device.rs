@@ -12,10 +12,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ciba_hyper::server::{AsHandle, PendingRequest};
 use ciba_server::store::StoreError;
-use ciba_server::{AuthenticationResult, Authorization, CompleteError};
+use ciba_server::{AuthenticationResult, Authorization, CompleteError, FailReason, Hint, Ticket};
 use tokio::sync::broadcast;
 
 use crate::cli::AutoDecision;
+use crate::escape::quoted;
 
 /// The user's answer on the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,59 @@ pub(crate) fn automatic(auto: AutoDecision) -> Automatic {
         AutoDecision::Deny => Some((Decision::Deny, Duration::ZERO)),
         AutoDecision::Approve(after) => Some((Decision::Approve, after)),
     }
+}
+
+/// The line `ciba serve` prints when a request arrives: the client, the hint, who it names
+/// (or why it was refused) and the binding message, client-supplied text escaped
+/// ([`crate::escape`]). An `id_token_hint` or `login_hint_token` is not printed (it is a
+/// token), only its kind.
+pub(crate) fn request_line(ticket: &Ticket, identified: &Result<String, FailReason>) -> String {
+    let hint = match &ticket.hint {
+        Hint::LoginHint { value } => format!("login_hint {}", quoted(value)),
+        Hint::IdTokenHint { subject, .. } => format!("id_token_hint for {}", quoted(subject)),
+        Hint::LoginHintToken { .. } => "a login_hint_token".to_owned(),
+    };
+    let who = match identified {
+        Ok(subject) => format!("user {}", quoted(subject)),
+        Err(reason) => format!("refused ({reason})"),
+    };
+    format!(
+        "device: request from {} with {hint}: {who}{}",
+        quoted(&ticket.client_id),
+        binding_suffix(ticket.binding_message.as_deref())
+    )
+}
+
+/// The line `ciba serve` prints for a recorded decision, client-supplied text escaped.
+pub(crate) fn decision_line(event: &DecisionEvent) -> String {
+    let r = &event.request;
+    decision_text(
+        event.decision,
+        &r.client_id,
+        &r.subject,
+        r.delivery_mode.as_str(),
+        r.binding_message.as_deref(),
+    )
+}
+
+fn decision_text(
+    decision: Decision,
+    client_id: &str,
+    subject: &str,
+    mode: &str,
+    binding_message: Option<&str>,
+) -> String {
+    format!(
+        "device: {decision} the request of {} for user {} (mode {mode}){}",
+        quoted(client_id),
+        quoted(subject),
+        binding_suffix(binding_message)
+    )
+}
+
+/// `, binding message "..."` (escaped), or nothing.
+fn binding_suffix(binding_message: Option<&str>) -> String {
+    binding_message.map_or_else(String::new, |m| format!(", binding message {}", quoted(m)))
 }
 
 /// Why a decision was not recorded.
@@ -149,6 +203,72 @@ impl Device {
             self.decide(auth_req_id, decision).await
         {
             tracing::warn!(error = %why, "the automatic decision was not recorded");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticket(hint: Hint, binding_message: Option<&str>) -> Ticket {
+        Ticket {
+            id: "t".to_owned(),
+            client_id: "rp\u{1b}[0m".to_owned(),
+            delivery_mode: ciba_server::DeliveryMode::Poll,
+            hint,
+            scopes: vec!["openid".to_owned()],
+            acr_values: Vec::new(),
+            binding_message: binding_message.map(str::to_owned),
+            user_code: None,
+            user_code_required: false,
+            requested_expiry: None,
+            client_notification_token: None,
+            notification_endpoint: None,
+            signed_request: false,
+            extra: serde_json::Map::new(),
+            expires_at: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn request_and_decision_lines_escape_client_text() {
+        let hint = Hint::LoginHint {
+            value: "eve\u{202e}gnp.exe\n".to_owned(),
+        };
+        let t = ticket(hint, Some("PAY \"42\""));
+        let line = request_line(&t, &Ok("eve\u{202e}gnp.exe".to_owned()));
+        assert_eq!(
+            line,
+            r#"device: request from "rp\u{001b}[0m" with login_hint "eve\u{202e}gnp.exe\n": user "eve\u{202e}gnp.exe", binding message "PAY \"42\"""#
+        );
+        let refused = request_line(&t, &Err(FailReason::UnknownUserId));
+        assert!(
+            refused.contains("refused (the hint identifies no known user)"),
+            "{refused}"
+        );
+        // A token hint is named, not printed.
+        let token = ticket(
+            Hint::IdTokenHint {
+                value: "eyJhbGciOi.secret.token".to_owned(),
+                subject: "sub\u{200b}1".to_owned(),
+            },
+            None,
+        );
+        let line = request_line(&token, &Ok("sub\u{200b}1".to_owned()));
+        assert!(!line.contains("eyJ"), "{line}");
+        assert!(
+            line.contains(r#"id_token_hint for "sub\u{200b}1""#),
+            "{line}"
+        );
+        let decided = decision_text(Decision::Deny, "rp", "a\tb", "push", Some("\u{2066}x"));
+        assert_eq!(
+            decided,
+            r#"device: denied the request of "rp" for user "a\tb" (mode push), binding message "\u{2066}x""#
+        );
+        for l in [&line, &decided, &refused] {
+            let hidden = |c: char| c.is_control() || ('\u{2000}'..='\u{206f}').contains(&c);
+            assert!(!l.chars().any(hidden), "{l}");
         }
     }
 }

@@ -10,16 +10,24 @@
 //!
 //! The list comes from the store, so every instance sharing a store (`--store redis://`)
 //! lists and decides the same requests; a store that does not answer is a 503 with
-//! `Retry-After`. The page polls the pending list every second and posts the decisions. A POST carrying an
-//! `Origin` header from another site is refused, so a foreign web page cannot decide for the
-//! user; scripts (which send no `Origin`) can.
+//! `Retry-After`. The page polls the pending list every second and posts the decisions.
+//!
+//! Before any of this, [`crate::device_access`] refuses requests whose `Host` names another
+//! host (DNS rebinding) and, when the provider has a device access secret, requests without
+//! it. A POST carrying an `Origin` header from another site is refused too, so a foreign web
+//! page cannot decide for the user; scripts (which send no `Origin`) can.
+//!
+//! The page shows client-supplied text (the user, the binding message) through `textContent`
+//! and escapes control, bidirectional and zero-width characters as `\u{XXXX}`, as the terminal
+//! output does ([`crate::escape`]).
 
 use ciba_core::time::unix_seconds;
 use ciba_hyper::server::PendingRequest;
-use http::{HeaderMap, Method, Response, StatusCode, header};
+use http::{HeaderMap, Method, Response, StatusCode, Uri, header};
 use serde_json::{Value, json};
 
 use crate::device::{Decision, DecisionError, Device};
+use crate::device_access::DeviceAccess;
 
 /// The path prefix of the page and its API.
 pub(crate) const DEVICE_PATH: &str = "/device";
@@ -32,13 +40,18 @@ pub(crate) fn is_device_path(path: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// Answers a request for a device path (see [`is_device_path`]).
+/// Answers a request for a device path (see [`is_device_path`]), once `access` admits it.
 pub(crate) async fn handle(
     device: &Device,
+    access: &DeviceAccess,
     method: &Method,
-    path: &str,
+    uri: &Uri,
     headers: &HeaderMap,
 ) -> Response<Vec<u8>> {
+    if let Err(refused) = access.admit(method, uri, headers) {
+        return refused;
+    }
+    let path = uri.path();
     let rest = path.strip_prefix(DEVICE_PATH).unwrap_or(path);
     match (method, rest) {
         (&Method::GET | &Method::HEAD, "" | "/") => html(PAGE),
@@ -51,7 +64,7 @@ pub(crate) async fn handle(
         },
         (&Method::POST, api) => match decision_route(api) {
             Some((id, decision)) => {
-                if !same_origin(headers) {
+                if !same_origin(DeviceAccess::request_authority(uri, headers), headers) {
                     return error(StatusCode::FORBIDDEN, "cross-origin requests are refused");
                 }
                 decide(device, id, decision).await
@@ -124,15 +137,13 @@ fn unavailable(why: &str) -> Response<Vec<u8>> {
     response
 }
 
-/// A POST without `Origin` (a script) or whose `Origin` names the `Host` it was sent to.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// A POST without `Origin` (a script) or whose `Origin` names the authority (`host`: the
+/// `Host`, or HTTP/2's `:authority`) it was sent to.
+fn same_origin(host: Option<&str>, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
-    let (Ok(origin), Some(Ok(host))) = (
-        origin.to_str(),
-        headers.get(header::HOST).map(|h| h.to_str()),
-    ) else {
+    let (Ok(origin), Some(host)) = (origin.to_str(), host) else {
         return false;
     };
     origin
@@ -220,9 +231,19 @@ const empty = document.getElementById("empty");
 const statusLine = document.getElementById("status");
 let busy = false;
 
+// Control, bidirectional and zero-width characters (and the backslash) are shown as
+// escapes, so what the user compares is what the client sent.
+const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff\\]/g;
+const NAMED = { "\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\" };
+
+function shown(text) {
+  return String(text ?? "").replace(HIDDEN, (c) =>
+    NAMED[c] || "\\u{" + c.codePointAt(0).toString(16).padStart(4, "0") + "}");
+}
+
 function cell(text, cls) {
   const td = document.createElement("td");
-  td.textContent = text;
+  td.textContent = shown(text);
   if (cls) td.className = cls;
   return td;
 }
@@ -320,13 +341,14 @@ mod tests {
 
     #[test]
     fn cross_origin_posts_are_refused_and_scripts_are_not() {
+        let host = Some("127.0.0.1:8080");
         let mut h = HeaderMap::new();
-        assert!(same_origin(&h));
-        h.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
+        assert!(same_origin(host, &h));
         h.insert(header::ORIGIN, "http://127.0.0.1:8080".parse().unwrap());
-        assert!(same_origin(&h));
+        assert!(same_origin(host, &h));
+        assert!(!same_origin(None, &h));
         h.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
-        assert!(!same_origin(&h));
+        assert!(!same_origin(host, &h));
     }
 
     #[test]

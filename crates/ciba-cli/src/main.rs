@@ -10,7 +10,7 @@
 //! ```
 //!
 //! The provider side is `ciba-hyper`'s authorization-server service over `ciba-server`, with
-//! this crate's development pieces around it: a user directory that accepts any login hint,
+//! this crate's development pieces around it: a user directory (any login hint, or `--users`),
 //! an authentication device (automatic, or a web page and a JSON API), demo clients, and a
 //! store in memory or in Redis (`ciba-redis`, so several instances can serve one issuer). The
 //! client side is `ciba-client` over the `ciba-reqwest` adapter (TLS) or, with `--transport
@@ -25,7 +25,9 @@
 //! transports), [`provider`] (the development authorization server), [`store`] (memory or
 //! Redis), [`keys`] (private JWK files, the generated signing key), [`device`] (the
 //! authentication device: decisions, automatic answers), [`device_page`] (its web page and
-//! JSON API), [`clients`] (client files and demo clients), [`http_server`] (binding
+//! JSON API), [`device_access`] (who may reach the page: `Host`, the device access secret),
+//! [`users`] (the user directory of `--users`), [`escape`] (client text made safe to print),
+//! [`clients`] (client files and demo clients), [`http_server`] (binding
 //! listeners), [`outcome`] (how a flow ended), [`output`] (tables and
 //! JSON), [`progress`] (the spinner), [`error`] (messages and exit codes).
 
@@ -35,8 +37,10 @@ mod cli;
 mod clients;
 mod demo;
 mod device;
+mod device_access;
 mod device_page;
 mod error;
+mod escape;
 mod http_server;
 mod keys;
 mod login;
@@ -47,6 +51,7 @@ mod progress;
 mod provider;
 mod serve;
 mod store;
+mod users;
 
 use std::io::Write;
 use std::process::ExitCode;

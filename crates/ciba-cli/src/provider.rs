@@ -1,7 +1,8 @@
 //! The development authorization server behind `ciba serve` and `ciba demo`: ciba-hyper's
 //! `AuthorizationServer` over ciba-server (with the store and signing key it is given: see
-//! [`crate::store`] and [`crate::keys`]), a user directory that accepts any `login_hint`, the
-//! authentication device, and the device page mounted beside the CIBA endpoints.
+//! [`crate::store`] and [`crate::keys`]), a user directory ([`crate::users`]: any
+//! `login_hint`, or the users of a `--users` file), the authentication device, and the device
+//! page mounted beside the CIBA endpoints behind its access rules ([`crate::device_access`]).
 //!
 //! ```text
 //! {issuer}/.well-known/openid-configuration   discovery        ┐
@@ -31,10 +32,12 @@ use tokio::sync::broadcast;
 use tower_service::Service as _;
 use url::Url;
 
-use crate::device::{Automatic, DecisionEvent, Device};
+use crate::device::{self, Automatic, DecisionEvent, Device};
+use crate::device_access::DeviceAccess;
 use crate::device_page;
 use crate::error::CliError;
 use crate::http_server;
+use crate::users::UserDirectory;
 
 /// Path of the backchannel authentication endpoint under the issuer.
 const BACKCHANNEL_PATH: &str = "/bc-authorize";
@@ -102,7 +105,8 @@ fn issuer_with_scheme(
 }
 
 /// The server configuration for `issuer`: endpoints under it, all three delivery modes,
-/// user codes accepted, `interval` and `expires_in` as given. On a loopback issuer plain
+/// `interval` and `expires_in` as given, user codes not supported (a `--users` file with
+/// codes turns them on: `ServerConfig::user_code_supported`). On a loopback issuer plain
 /// http endpoints and loopback notification endpoints are allowed; elsewhere https is
 /// required.
 pub(crate) fn server_config(
@@ -161,32 +165,69 @@ fn config_for(
     config.interval = interval;
     config.default_expires_in = expires_in;
     config.max_expires_in = config.max_expires_in.max(expires_in);
-    config.user_code_supported = true;
+    config.user_code_supported = false;
     if fapi {
         config = config.fapi_ciba().map_err(|e| invalid(&e))?;
     }
     Ok(config)
 }
 
+/// How the provider's authentication device behaves, and who it knows.
+#[derive(Debug)]
+pub(crate) struct DeviceSettings {
+    /// The automatic answer, if any.
+    pub(crate) auto: Automatic,
+    /// Who the hints may name.
+    pub(crate) users: UserDirectory,
+    /// Who may reach the device page.
+    pub(crate) access: DeviceAccess,
+    /// Print a line on stderr for every request that arrives ([`device::request_line`]).
+    pub(crate) announce: bool,
+}
+
+impl DeviceSettings {
+    /// A quiet device answering as `auto` says, on a provider bound to the loopback `addr`
+    /// for `issuer`, where every hint is a user (`ciba demo`).
+    pub(crate) fn loopback(
+        auto: Automatic,
+        addr: SocketAddr,
+        issuer: &str,
+    ) -> Result<DeviceSettings, CliError> {
+        Ok(DeviceSettings {
+            auto,
+            users: UserDirectory::EveryHint,
+            access: DeviceAccess::new(addr, issuer, None, false)?,
+            announce: false,
+        })
+    }
+}
+
 /// The development user directory and the device hook.
 struct DevHooks {
     auto: Automatic,
+    users: UserDirectory,
+    announce: bool,
     events: broadcast::Sender<DecisionEvent>,
 }
 
 impl AuthorizationHooks for DevHooks {
-    /// Any `login_hint` names a user (the subject is the hint); an `id_token_hint` names the
-    /// subject of the ID token (ciba-server verified it); `login_hint_token`s are not
-    /// understood here: `unknown_user_id`.
+    /// The user directory answers ([`UserDirectory::identify`]): without `--users`, any
+    /// `login_hint` names a user (the subject is the hint) and an `id_token_hint` names the
+    /// subject of the ID token (ciba-server verified it); with it, only listed users exist
+    /// and their user codes are checked. `login_hint_token`s are not understood here:
+    /// `unknown_user_id`.
     fn identify_user<'a>(
         &'a self,
         ticket: &'a Ticket,
     ) -> BoxFuture<'a, Result<String, FailReason>> {
-        let subject = match &ticket.hint {
-            ciba_server::Hint::LoginHint { value } if !value.trim().is_empty() => Ok(value.clone()),
-            ciba_server::Hint::IdTokenHint { subject, .. } => Ok(subject.clone()),
-            _ => Err(FailReason::UnknownUserId),
-        };
+        let subject = self.users.identify(
+            &ticket.hint,
+            ticket.user_code.as_ref(),
+            ticket.user_code_required,
+        );
+        if self.announce {
+            eprintln!("{}", device::request_line(ticket, &subject));
+        }
         Box::pin(std::future::ready(subject))
     }
 
@@ -224,8 +265,9 @@ pub(crate) struct Provider {
 impl Provider {
     /// Serves `config`'s endpoints and the device page on `listener`, for the clients of
     /// `registry`, keeping state in `store` and signing ID tokens with `key`; the device
-    /// answers as `auto` says. The HTTP server runs within `limits`, over https with `tls`
-    /// when it is given (client certificates reach the endpoints for mutual TLS). Under the
+    /// answers, identifies users and admits page requests as `settings` says. The HTTP
+    /// server runs within `limits`, over https with `tls` when it is given (client
+    /// certificates reach the endpoints for mutual TLS). Under the
     /// FAPI-CIBA profile access tokens are RFC 9068 JWTs for the issuer (so their `cnf`
     /// binding can be read); otherwise they are opaque.
     pub(crate) fn start(
@@ -235,7 +277,7 @@ impl Provider {
         config: ServerConfig,
         registry: StaticClientRegistry,
         backend: Backend,
-        auto: Automatic,
+        settings: DeviceSettings,
     ) -> Result<Provider, CliError> {
         let mut minter = DefaultTokenMinter::new(backend.keys);
         if config.profile.is_fapi() {
@@ -247,21 +289,29 @@ impl Provider {
             .map_err(|e| CliError::error(format!("cannot start the provider: {e}")))?;
         let events = broadcast::Sender::new(64);
         let hooks = DevHooks {
-            auto,
+            auto: settings.auto,
+            users: settings.users,
+            announce: settings.announce,
             events: events.clone(),
         };
+        let access = Arc::new(settings.access);
         let endpoints = AuthorizationServer::new(ciba, hooks);
         let device = Device::new(endpoints.handle(), events);
         let routed = device.clone();
         let handler = move |request: http::Request<_>| {
             let device = routed.clone();
+            let access = Arc::clone(&access);
             let mut endpoints = endpoints.clone();
             async move {
-                let path = request.uri().path().to_owned();
-                if device_page::is_device_path(&path) {
-                    let response =
-                        device_page::handle(&device, request.method(), &path, request.headers())
-                            .await;
+                if device_page::is_device_path(request.uri().path()) {
+                    let response = device_page::handle(
+                        &device,
+                        &access,
+                        request.method(),
+                        request.uri(),
+                        request.headers(),
+                    )
+                    .await;
                     return http_server::full(response);
                 }
                 match endpoints.call(request).await {

@@ -13,6 +13,11 @@
 //! With `--fapi` the provider serves https (`--tls-cert`, `--tls-key`) under the FAPI-CIBA
 //! profile, the issuer is `https://...`, and `--clients` is required.
 //!
+//! With a device access secret (`--device-secret`, required on a non-loopback `--addr`),
+//! a generated one is in the device page line (`device page: .../device?secret=...`); one
+//! given on the command line is not printed. Every request that arrives is printed on
+//! stderr, client text escaped ([`crate::device::request_line`]).
+//!
 //! The `client:` lines appear only without `--clients`. The demo ping and push clients are
 //! registered with notification endpoints on the two ports after the provider's; run
 //! `ciba login --listen <that address>` to receive their notifications.
@@ -36,12 +41,14 @@ use tokio::sync::broadcast;
 
 use crate::cli::{Mode, ServeArgs, StoreArg};
 use crate::clients::{DemoClient, load_clients_file, registry};
-use crate::device::{DecisionEvent, automatic};
+use crate::device::{self, DecisionEvent, automatic};
+use crate::device_access::{DeviceAccess, DeviceSecret};
 use crate::error::CliError;
 use crate::http_server;
 use crate::keys;
-use crate::provider::{self, Backend, Provider};
+use crate::provider::{self, Backend, DeviceSettings, Provider};
 use crate::store;
+use crate::users::UserDirectory;
 
 /// The path of demo clients' notification endpoints.
 const NOTIFY_PATH: &str = "/ciba/notify";
@@ -50,6 +57,12 @@ const NOTIFY_PATH: &str = "/ciba/notify";
 pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     // Usage errors first, then the store check, before anything listens.
     let file_clients = args.clients.as_deref().map(load_clients_file).transpose()?;
+    let users = match &args.users {
+        Some(path) => UserDirectory::load(path)?,
+        None => UserDirectory::EveryHint,
+    };
+    // A non-loopback bind without a secret stops here, before anything listens.
+    let device_secret = DeviceSecret::for_bind(args.addr, args.device_secret.as_deref())?;
     let tls = if args.fapi {
         Some(Arc::new(tls_config(&args)?))
     } else {
@@ -67,7 +80,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::error(format!("cannot read the bound address: {e}")))?;
-    let (issuer, config) = if args.fapi {
+    let (issuer, mut config) = if args.fapi {
         let issuer = provider::https_issuer_for(addr, args.issuer.as_deref())?;
         let config = provider::fapi_server_config(&issuer, args.interval, args.expires_in, &keys)?;
         (issuer, config)
@@ -76,6 +89,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         let config = provider::server_config(&issuer, args.interval, args.expires_in, &keys)?;
         (issuer, config)
     };
+    config.user_code_supported = users.has_user_codes();
     let (clients, demo) = match file_clients {
         Some(clients) => (clients, Vec::new()),
         None => {
@@ -85,6 +99,17 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     };
     let registry = registry(clients, &config)?;
     let backend = Backend { store, keys };
+    let settings = DeviceSettings {
+        auto: automatic(args.auto),
+        users,
+        access: DeviceAccess::new(
+            addr,
+            &issuer,
+            device_secret.secret().cloned(),
+            tls.is_some(),
+        )?,
+        announce: true,
+    };
     let provider = Provider::start(
         listener,
         args.serve_options(),
@@ -92,12 +117,23 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         config,
         registry,
         backend,
-        automatic(args.auto),
+        settings,
     )?;
     let shutdown = install_shutdown_signal()?;
 
     println!("issuer: {issuer}");
-    println!("device page: {issuer}/device");
+    match &device_secret {
+        DeviceSecret::Generated(secret) => {
+            println!("device page: {issuer}/device?secret={}", secret.expose());
+        }
+        DeviceSecret::None | DeviceSecret::Given(_) => println!("device page: {issuer}/device"),
+    }
+    if device_secret.secret().is_some() {
+        eprintln!(
+            "ciba serve: the device page needs the device access secret: open the device page \
+             URL with ?secret=<secret> once, or send the Ciba-Device-Secret header"
+        );
+    }
     for client in &demo {
         println!("{}", client.describe());
     }
@@ -182,13 +218,7 @@ fn demo_clients(addr: SocketAddr, loopback: bool) -> Result<Vec<DemoClient>, Cli
 async fn log_decisions(mut events: broadcast::Receiver<DecisionEvent>) {
     loop {
         match events.recv().await {
-            Ok(e) => eprintln!(
-                "device: {} the request of {} for {} (mode {})",
-                e.decision,
-                e.request.client_id,
-                e.request.subject,
-                e.request.delivery_mode.as_str()
-            ),
+            Ok(e) => eprintln!("{}", device::decision_line(&e)),
             Err(broadcast::error::RecvError::Lagged(_)) => {}
             Err(broadcast::error::RecvError::Closed) => break,
         }

@@ -1,6 +1,9 @@
 //! The authentication-device page of `ciba serve`, driven in a real headless Chromium through
-//! the DevTools protocol: a pending request appears on the page, clicking Approve completes
-//! the flow, clicking Deny makes the client end with access_denied.
+//! the DevTools protocol: the page is opened with its device access secret (the printed
+//! `?secret=` URL sets the cookie its requests then carry), a pending request appears on the
+//! page, a hint with a right-to-left override is shown escaped, clicking Approve completes
+//! the flow, clicking Deny makes the client end with access_denied. The test writes a
+//! screenshot of the page with two pending requests to `docs/device-page.png`.
 //!
 //! Needs `/usr/bin/chromium` (Debian: `apt-get install -y chromium`). Under `CI=true` a missing
 //! browser fails the test; elsewhere the test is skipped with a loud message.
@@ -22,10 +25,13 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use base64::Engine as _;
 use serde_json::{Value, json};
-use support::{ChildGuard, ciba, eventually, http, login_args, serve};
+use support::{ChildGuard, ciba, eventually, form_post, http, login_args, serve};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// Where the screenshot goes (committed, shown in the README).
+const SCREENSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/device-page.png");
 
 /// A headless Chromium showing one page, killed on drop.
 struct Browser {
@@ -132,6 +138,20 @@ impl Browser {
         eventually(Duration::from_secs(15), "the request row", || {
             self.eval(&script).as_str().map(str::to_owned)
         })
+    }
+
+    /// A PNG of the page at 1000 x 360 CSS pixels.
+    fn screenshot(&mut self) -> Vec<u8> {
+        self.page.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": 1000, "height": 360, "deviceScaleFactor": 1, "mobile": false}),
+        );
+        let shot = self
+            .page
+            .call("Page.captureScreenshot", json!({"format": "png"}));
+        base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().expect("screenshot data"))
+            .expect("base64 PNG")
     }
 
     /// Clicks the `approve` or `deny` button of the row of the user `subject`.
@@ -282,8 +302,24 @@ fn clicking_approve_completes_the_flow_and_deny_yields_access_denied() {
     if !chromium_available() {
         return;
     }
-    let served = serve(&["--auto", "manual", "--interval", "1"], 3);
-    let mut browser = Browser::open(&format!("{}/device", served.issuer));
+    let served = serve(
+        &[
+            "--auto",
+            "manual",
+            "--interval",
+            "1",
+            "--device-secret",
+            "generate",
+        ],
+        3,
+    );
+    // Without the secret the page is refused; the printed URL carries it.
+    assert_eq!(
+        http("GET", &format!("{}/device", served.issuer), None).0,
+        403
+    );
+    assert!(served.device_page.contains("/device?secret="));
+    let mut browser = Browser::open(&served.device_page);
     // The page loads, with its empty list.
     eventually(Duration::from_secs(15), "the device page to load", || {
         let title = browser.eval("document.readyState === 'complete' && document.title");
@@ -307,6 +343,37 @@ fn clicking_approve_completes_the_flow_and_deny_yields_access_denied() {
     let row = browser.wait_for_row("browser-alice");
     assert!(row.contains("BRW-42"), "binding message not shown: {row}");
     assert!(row.contains("demo-poll"), "client not shown: {row}");
+    // The redirect took the secret out of the address bar; the cookie carries it.
+    assert_eq!(
+        browser.eval("location.pathname + location.search"),
+        json!("/device")
+    );
+
+    // A hint with a right-to-left override (U+202E) is shown escaped, not reordered.
+    let poll = served.client("poll");
+    let (status, body) = form_post(
+        &format!("{}/bc-authorize", served.issuer),
+        &poll.client_id,
+        &poll.client_secret,
+        "scope=openid&login_hint=eve%E2%80%AEgnp.exe&binding_message=EVE-1",
+    );
+    assert_eq!(status, 200, "{body}");
+    let escaped = r"eve\u{202e}gnp.exe";
+    let row = browser.wait_for_row(escaped);
+    assert!(
+        !row.contains('\u{202e}'),
+        "the override reached the page: {row}"
+    );
+    let png = browser.screenshot();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    assert!(
+        png.len() > 10_000,
+        "a nearly empty screenshot: {} bytes",
+        png.len()
+    );
+    std::fs::write(SCREENSHOT, &png).expect("write docs/device-page.png");
+    browser.click(escaped, "deny");
+
     browser.click("browser-alice", "approve");
     let out = login.output(Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&out.stderr);

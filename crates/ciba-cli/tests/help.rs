@@ -65,3 +65,23 @@ fn serve_help_documents_the_first_line_and_the_device_api() {
         "{text}"
     );
 }
+
+#[test]
+fn serve_help_examples_beyond_loopback_carry_a_device_secret() {
+    let text = help(&["serve", "--help"]);
+    // Join continued lines, then check every example command that binds a non-loopback
+    // address: it must work as printed, so it names --device-secret.
+    let joined = text.replace("\\\n", " ");
+    let beyond: Vec<&str> = joined
+        .lines()
+        .filter(|l| l.trim_start().starts_with("ciba serve"))
+        .filter(|l| {
+            l.contains("--addr") && !l.contains("--addr 127.") && !l.contains("--addr [::1]")
+        })
+        .collect();
+    assert!(!beyond.is_empty(), "no non-loopback example:\n{text}");
+    for line in beyond {
+        assert!(line.contains("--device-secret"), "{line}");
+    }
+    assert!(text.contains("--users"), "{text}");
+}

@@ -16,7 +16,9 @@
 //! 7. the hint: an `id_token_hint` must be an ID token this server issued to this client
 //!    (`invalid_request`);
 //! 8. user code: `missing_user_code` when the server and the client use user codes;
-//! 9. binding message: length and characters (`invalid_binding_message`).
+//! 9. binding message: length and characters (`invalid_binding_message`): no control
+//!    characters, and no bidirectional or zero-width characters, which would make the message
+//!    read differently on the device from the one the consumption device shows.
 //!
 //! This is the precedence the project's checklist recommends (client authentication, request
 //! object, structure, scope, hint, user code, binding message), with the client permission
@@ -202,7 +204,8 @@ pub enum BackchannelError {
     /// The server and the client use user codes and none was sent.
     #[error("user_code is required")]
     MissingUserCode,
-    /// The binding message is too long or has control characters.
+    /// The binding message is too long, or has control, bidirectional or zero-width
+    /// characters.
     #[error("binding_message is not acceptable")]
     InvalidBindingMessage,
     /// The client has too many requests in flight (see
@@ -533,7 +536,7 @@ impl CibaServer {
         // 9. Binding message.
         if let Some(message) = binding_message {
             let too_long = message.chars().count() > self.config.limits.max_binding_message_chars;
-            if too_long || message.chars().any(char::is_control) {
+            if too_long || message.chars().any(is_unshowable) {
                 return Err(BackchannelError::InvalidBindingMessage);
             }
         }
@@ -648,4 +651,24 @@ impl From<FormPostError> for BackchannelError {
             FormPostError::Form(e) => BackchannelError::Form(e),
         }
     }
+}
+
+/// True for a character a `binding_message` must not hold: control characters (C0, DEL,
+/// C1), and the invisible ones that change how the rest reads on the authentication device:
+/// bidirectional embeddings, overrides, isolates and marks (U+202A-U+202E, U+2066-U+2069,
+/// U+200E, U+200F, U+061C) and zero-width characters (U+200B-U+200D, U+2060, U+FEFF). A
+/// message the user compares by eye must look on the device the way it was sent.
+fn is_unshowable(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{061C}'
+                | '\u{200B}'..='\u{200D}'
+                | '\u{2060}'
+                | '\u{FEFF}'
+        )
 }

@@ -211,6 +211,33 @@ fn binding_message_length_and_characters_are_limited() {
 }
 
 #[test]
+fn binding_messages_with_bidirectional_or_zero_width_characters_are_refused() {
+    let h = Harness::new();
+    for c in [
+        '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+        '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{200B}', '\u{200C}',
+        '\u{200D}', '\u{2060}', '\u{FEFF}',
+    ] {
+        let message = format!("PAY {c}0015 EUR");
+        let (status, error, _) = refused(&h, &bc_request(POLL, &[("binding_message", &message)]));
+        assert_eq!(
+            (status, error.as_str()),
+            (400, "invalid_binding_message"),
+            "U+{:04X}",
+            u32::from(c)
+        );
+    }
+    // Right-to-left text itself is fine: only the invisible controls are refused.
+    let hebrew = "\u{05E9}\u{05DC}\u{05D5}\u{05DD} 42";
+    assert_eq!(
+        h.ticket(&bc_request(POLL, &[("binding_message", hebrew)]), t0())
+            .binding_message
+            .as_deref(),
+        Some(hebrew)
+    );
+}
+
+#[test]
 fn acr_values_and_unknown_parameters_reach_the_ticket() {
     let h = Harness::new();
     let t = h.ticket(

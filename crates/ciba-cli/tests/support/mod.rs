@@ -109,6 +109,8 @@ pub struct ServedClient {
 pub struct Served {
     pub guard: ChildGuard,
     pub issuer: String,
+    /// The URL of the `device page:` line (with `?secret=...` when one was generated).
+    pub device_page: String,
     pub clients: Vec<ServedClient>,
     pub stdout_lines: mpsc::Receiver<String>,
 }
@@ -190,6 +192,13 @@ pub fn serve_at_with_env(
         .strip_prefix("issuer: ")
         .unwrap_or_else(|| panic!("first line is not `issuer: URL`: {first:?}"))
         .to_owned();
+    let second = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("ciba serve printed no device page line");
+    let device_page = second
+        .strip_prefix("device page: ")
+        .unwrap_or_else(|| panic!("second line is not `device page: URL`: {second:?}"))
+        .to_owned();
     let mut clients = Vec::new();
     while clients.len() < expected_clients {
         let line = rx
@@ -202,6 +211,7 @@ pub fn serve_at_with_env(
     Served {
         guard,
         issuer,
+        device_page,
         clients,
         stdout_lines: rx,
     }
@@ -279,12 +289,27 @@ pub fn http_with(method: &str, url: &str, headers: &[(&str, &str)], body: &str) 
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
+    let mut all = vec![("Host", authority)];
+    all.extend_from_slice(headers);
+    let (status, _, body) = exchange(authority, method, path, &all, body);
+    (status, body)
+}
+
+/// One HTTP/1.1 exchange with the loopback server at `authority`, sending exactly `headers`
+/// (a `Host` only if they hold one): `(status, lower-case head, body)`.
+pub fn exchange(
+    authority: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
     let mut stream = TcpStream::connect(authority).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
     for (name, value) in headers {
@@ -293,7 +318,7 @@ pub fn http_with(method: &str, url: &str, headers: &[(&str, &str)], body: &str) 
     request.push_str("\r\n");
     request.push_str(body);
     stream.write_all(request.as_bytes()).expect("write");
-    read_response(&mut stream)
+    read_response_with_head(&mut stream)
 }
 
 /// Standard base64 (with padding), for a Basic credential.
@@ -353,7 +378,8 @@ pub fn free_port_block(n: u16) -> u16 {
 /// Reads one response: the head, then a `Content-Length` body, a chunked body, or everything
 /// until the peer closes (some servers, Chromium's DevTools among them, keep the connection
 /// open after answering).
-fn read_response(stream: &mut TcpStream) -> (u16, String) {
+/// Returns `(status, lower-case head, body)`.
+fn read_response_with_head(stream: &mut TcpStream) -> (u16, String, String) {
     let mut raw = Vec::new();
     let mut buf = [0u8; 4096];
     let head_end = loop {
@@ -396,7 +422,7 @@ fn read_response(stream: &mut TcpStream) -> (u16, String) {
     }
     let body = String::from_utf8_lossy(&body).into_owned();
     let body = if chunked { dechunk(&body) } else { body };
-    (status, body)
+    (status, head, body)
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
