@@ -25,3 +25,13 @@ pub mod token_endpoint;
 
 /// The error type of the examples.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// docs/guide-authorization-server.md, its Rust blocks compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide-authorization-server.md")]
+pub mod guide_authorization_server {}
+
+/// docs/guide-relying-party.md, its Rust blocks compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide-relying-party.md")]
+pub mod guide_relying_party {}
