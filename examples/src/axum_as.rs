@@ -113,8 +113,8 @@ struct AppState {
     devices: DeviceTokens,
 }
 
-/// The application's router with the CIBA endpoints of `server` nested under [`MOUNT`],
-/// and the handle the device API uses.
+/// The application's router: its own routes, the device API over `service`'s handle, and
+/// `service` (built with `mount_path(MOUNT)`) nested under [`MOUNT`].
 pub fn router(service: AuthorizationServer, devices: DeviceTokens) -> Router {
     let state = AppState {
         ciba: service.handle(),
@@ -235,6 +235,7 @@ async fn decide(
     match state.ciba.complete(&auth_req_id, result).await {
         Ok(delivery) => Ok(Json(json!({
             "recorded": if approve { "approved" } else { "denied" },
+            // Poll clients are not notified: false for them.
             "notification_delivered": delivery.is_delivered(),
         }))),
         Err(ciba_server::CompleteError::Store(_)) => Err(StatusCode::SERVICE_UNAVAILABLE),

@@ -114,8 +114,18 @@ pub async fn serve(listener: TcpListener) -> Result<ExistingTokenEndpoint, BoxEr
 async fn token(State(server): State<Arc<CibaServer>>, request: Request) -> Response {
     let limit = server.config().limits.max_body_bytes;
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return reply(server.refuse_body(BodyError::TooLarge { limit }).response);
+    // Read under ciba-server's cap. (A deployed server also bounds the time a body may take,
+    // for example with a timeout layer, and answers BodyError::TimedOut.)
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let error = if is_length_limit(&e) {
+                BodyError::TooLarge { limit }
+            } else {
+                BodyError::Unreadable
+            };
+            return reply(server.refuse_body(error).response);
+        }
     };
     let request = http::Request::from_parts(parts, bytes.to_vec());
     let outcome = server
@@ -167,6 +177,18 @@ fn client_credentials(server: &CibaServer, body: &[u8]) -> http::Response<Vec<u8
             &error_body(&ErrorCode::TemporarilyUnavailable, None),
         ),
     }
+}
+
+/// True when `error` (from `axum::body::to_bytes`) is the body passing the limit.
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// An `http::Response<Vec<u8>>` from ciba-server as axum's response.

@@ -247,6 +247,11 @@ async fn existing_token_endpoint_keeps_its_grants_and_answers_the_ciba_grant() {
     assert_eq!(other.status(), 400);
     let body: Value = other.json().await.unwrap();
     assert_eq!(body["error"], "unsupported_grant_type");
+    // A body over ciba-server's cap gets its JSON 413.
+    let huge = post(vec![b'x'; 128 * 1024]).await.unwrap();
+    assert_eq!(huge.status(), 413);
+    let body: Value = huge.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
     // The CIBA service does not answer at /oauth/token: the application's endpoint does.
     let nested = http
         .post(format!("{base}/oauth/token"))
