@@ -84,6 +84,9 @@ pub(crate) fn run() -> Result<(), String> {
     // Every cargo-fuzz target for a short bounded time (the 10-minute runs are local:
     // `cargo xtask fuzz --seconds 600`).
     crate::fuzz::run(&[String::from("--seconds"), CI_FUZZ_SECONDS.to_string()])?;
+    // Every publishable crate packages and builds from its .crate alone (about 6 minutes on
+    // 2 cores: the dependencies are built again without the workspace's profile settings).
+    crate::package::run()?;
     cargo(
         &["doc", "--workspace", "--no-deps", "--locked"],
         &[("RUSTDOCFLAGS", "-D warnings")],

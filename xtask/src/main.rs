@@ -7,6 +7,7 @@ mod ci;
 mod deny;
 mod fuzz;
 mod interop;
+mod package;
 mod redis;
 mod security_doc;
 mod services;
@@ -20,12 +21,15 @@ usage: cargo xtask <command>
 commands:
   bench     [--quick] benchmarks and load runs against a hyper ceiling, oidc-provider and Keycloak;
             writes docs/performance.md and docs/performance.svg
-  ci        format check, clippy, tidy, deny, tests (both JOSE backends), interop, docs, tidy checks
+  ci        format check, clippy, tidy, deny, tests (both JOSE backends), interop, fuzz,
+            packaging, docs
   interop   the interop matrix against oidc-provider, openid-client, oauth4webapi (Node.js),
             Keycloak and the Nimbus SDK (Java)
   tidy      only the tidy checks (dependency boundaries, forbidden calls)
   deny      dependency checks without an advisory database: licenses, bans, duplicates
   fuzz      [--seconds N] [TARGET...] run the cargo-fuzz targets in fuzz/ (default 60 s each)
+  package   publishing readiness: manifest metadata, then a verifying `cargo package` of every
+            publishable crate
 ";
 
 fn main() -> ExitCode {
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
         Some("deny") => deny::run(),
         Some("fuzz") => fuzz::run(args.get(1..).unwrap_or_default()),
         Some("interop") => interop::run(),
+        Some("package") => package::run(),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -1068,3 +1068,129 @@ async fn the_default_deliverer_enforces_the_servers_egress_policy() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Under a path prefix (axum's `nest_service` removes the prefix before the service sees it).
+// ---------------------------------------------------------------------------------------------
+
+/// A server whose endpoints are all under `/oauth` except, when `own_token` is set, the
+/// token endpoint, which the application serves itself at `/app/token`.
+fn prefixed_service(own_token: bool) -> ciba_hyper::server::AuthorizationServer {
+    use ciba_core::endpoint::EndpointPolicy;
+    use ciba_hyper::server::AuthorizationServer;
+    use ciba_server::{
+        CibaServer, ClientMetadata, DefaultTokenMinter, ServerConfig, StaticClientRegistry,
+    };
+    let issuer = "http://127.0.0.1:8080/oauth";
+    let token = if own_token {
+        "http://127.0.0.1:8080/app/token".to_owned()
+    } else {
+        format!("{issuer}/token")
+    };
+    let mut config = ServerConfig::with_policy(
+        issuer,
+        token,
+        format!("{issuer}/bc"),
+        EndpointPolicy::ALLOW_HTTP_LOOPBACK,
+    )
+    .unwrap();
+    config.jwks_uri = Some(format!("{issuer}/jwks"));
+    let mut registry = StaticClientRegistry::new();
+    let mut poll = ClientMetadata::new(POLL);
+    poll.client_secret = Some(SECRET.into());
+    poll.backchannel_token_delivery_mode = Some(DeliveryMode::Poll);
+    poll.grant_types = vec![ciba_server::CIBA_GRANT_TYPE.into()];
+    registry.register(poll, &config).unwrap();
+    let server = CibaServer::new(
+        config,
+        Arc::new(registry),
+        Arc::new(MemoryStore::new()),
+        Arc::new(DefaultTokenMinter::new(op_key_set("op-key-1"))),
+    );
+    AuthorizationServer::builder(server, TestHooks)
+        .mount_path("/oauth/")
+        .build()
+}
+
+async fn call(
+    service: &ciba_hyper::server::AuthorizationServer,
+    request: http::Request<Vec<u8>>,
+) -> (u16, Value) {
+    let response = service
+        .clone()
+        .call(request.map(|b| Full::new(Bytes::from(b))))
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn service_under_a_mount_path_answers_the_paths_relative_to_it() {
+    let service = prefixed_service(false);
+    let get = |path: &str| http::Request::get(path).body(Vec::new()).unwrap();
+    // Discovery at the path the prefix was taken from, advertising the full public URLs.
+    let (status, doc) = call(&service, get("/.well-known/openid-configuration")).await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["issuer"], "http://127.0.0.1:8080/oauth");
+    assert_eq!(doc["token_endpoint"], "http://127.0.0.1:8080/oauth/token");
+    assert_eq!(
+        doc["backchannel_authentication_endpoint"],
+        "http://127.0.0.1:8080/oauth/bc"
+    );
+    assert_eq!(doc["jwks_uri"], "http://127.0.0.1:8080/oauth/jwks");
+    let (status, jwks) = call(&service, get("/jwks")).await;
+    assert_eq!(status, 200);
+    assert!(jwks["keys"].is_array());
+
+    // The backchannel endpoint answers at /bc: a request from alice's client is acknowledged.
+    let form =
+        ciba_core::body::encode_form([("scope", "openid"), ("login_hint", "alice@example.com")]);
+    let backchannel = http::Request::post("/bc")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("authorization", basic_authorization(POLL, SECRET).unwrap())
+        .body(form)
+        .unwrap();
+    let (status, ack) = call(&service, backchannel).await;
+    assert_eq!(status, 200, "{ack}");
+    let auth_req_id = ack["auth_req_id"].as_str().unwrap().to_owned();
+
+    // The token endpoint answers at /token: the request is pending.
+    let poll = http::Request::post("/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("authorization", basic_authorization(POLL, SECRET).unwrap())
+        .body(ciba_core::body::encode_form([
+            ("grant_type", ciba_server::CIBA_GRANT_TYPE),
+            ("auth_req_id", auth_req_id.as_str()),
+        ]))
+        .unwrap();
+    let (status, error) = call(&service, poll).await;
+    assert_eq!(status, 400);
+    assert_eq!(error["error"], "authorization_pending");
+
+    // The full paths are not the service's any more (the prefix was removed before it).
+    for path in [
+        "/oauth/.well-known/openid-configuration",
+        "/oauth/jwks",
+        "/oauthx/jwks",
+    ] {
+        assert_eq!(call(&service, get(path)).await.0, 404, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn an_endpoint_outside_the_mount_path_is_left_to_the_application() {
+    let service = prefixed_service(true);
+    let get = |path: &str| http::Request::get(path).body(Vec::new()).unwrap();
+    let (status, doc) = call(&service, get("/.well-known/openid-configuration")).await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["token_endpoint"], "http://127.0.0.1:8080/app/token");
+    for path in ["/token", "/app/token"] {
+        let post = http::Request::post(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(b"grant_type=client_credentials".to_vec())
+            .unwrap();
+        assert_eq!(call(&service, post).await.0, 404, "{path}");
+    }
+}

@@ -56,3 +56,8 @@ pub use transport::{DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, HttpClient, HttpCli
 /// The CIBA client over reqwest: [`ciba_client::CibaClient`] with this crate's
 /// [`HttpClient`].
 pub type CibaClient = ciba_client::CibaClient<HttpClient>;
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -17,8 +17,10 @@
 //! with `Retry-After` when the store is full or its backend fails, 405 with `Allow: POST` for
 //! another method on the backchannel and token endpoints, and 413 or 408 as JSON
 //! `invalid_request` errors when the body is too large or too slow). Routes come from the
-//! paths of the URLs in the `ServerConfig`; anything else is 404; discovery and JWKS answer
-//! 405 with `Allow: GET, HEAD` to other methods.
+//! paths of the URLs in the `ServerConfig`, relative to the service's
+//! [mount path](AuthorizationServerBuilder::mount_path) when it is nested under a prefix
+//! (axum's `nest_service`); anything else is 404; discovery and JWKS answer 405 with
+//! `Allow: GET, HEAD` to other methods.
 //!
 //! [`AuthorizationServer::serve_with`] runs it in this crate's bounded accept loop
 //! ([`ServeOptions`]: connection cap, head, body and whole-request timeouts).
@@ -113,10 +115,11 @@ use crate::serve::{
     BodyRefused, PeerCertificate, RunningServer, ServiceFuture, collect_request, full, spawn_server,
 };
 
-/// The paths the service answers.
+/// The paths the service answers, relative to its mount path. `None`: not served here.
 #[derive(Debug, Clone)]
 struct Routes {
-    discovery: String,
+    mount_path: String,
+    discovery: Option<String>,
     jwks: Option<String>,
     backchannel: Option<String>,
     token: Option<String>,
@@ -126,19 +129,51 @@ fn path_of(url: &str) -> Option<String> {
     Url::parse(url).ok().map(|u| u.path().to_owned())
 }
 
+/// `mount_path` without its trailing slashes, with a leading one (`""` for the root).
+fn normalize_mount_path(mount_path: &str) -> String {
+    let trimmed = mount_path.trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+/// `path` relative to `mount_path` (which is normalized): `None` when `path` lies outside it.
+/// The mount point itself is `/`, as axum's `nest_service` passes it on.
+fn relative_to(path: &str, mount_path: &str) -> Option<String> {
+    let rest = path.strip_prefix(mount_path)?;
+    if rest.is_empty() {
+        Some("/".to_owned())
+    } else if rest.starts_with('/') {
+        Some(rest.to_owned())
+    } else {
+        None
+    }
+}
+
 impl Routes {
-    fn new(server: &CibaServer) -> Routes {
+    fn new(server: &CibaServer, mount_path: &str) -> Routes {
         let config = server.config();
+        let mount_path = normalize_mount_path(mount_path);
         let issuer_path = path_of(&config.issuer).unwrap_or_default();
-        Routes {
-            discovery: format!(
-                "{}/.well-known/openid-configuration",
-                issuer_path.trim_end_matches('/')
-            ),
-            jwks: config.jwks_uri.as_deref().and_then(path_of),
-            backchannel: path_of(&config.backchannel_authentication_endpoint),
-            token: path_of(&config.token_endpoint),
+        let discovery = format!(
+            "{}/.well-known/openid-configuration",
+            issuer_path.trim_end_matches('/')
+        );
+        let relative = |path: Option<String>| path.and_then(|p| relative_to(&p, &mount_path));
+        let routes = Routes {
+            discovery: relative(Some(discovery)),
+            jwks: relative(config.jwks_uri.as_deref().and_then(path_of)),
+            backchannel: relative(path_of(&config.backchannel_authentication_endpoint)),
+            token: relative(path_of(&config.token_endpoint)),
+            mount_path,
+        };
+        if routes.discovery.is_none() || routes.backchannel.is_none() || routes.token.is_none() {
+            tracing::info!(mount_path = %routes.mount_path, ?routes,
+                "some CIBA endpoints lie outside the mount path: the application serves them");
         }
+        routes
     }
 }
 
@@ -148,17 +183,43 @@ pub struct AuthorizationServerBuilder {
     hooks: Arc<dyn AuthorizationHooks>,
     deliverer: Option<NotificationDeliverer>,
     rng: Option<Arc<dyn Random>>,
+    mount_path: String,
 }
 
 impl fmt::Debug for AuthorizationServerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthorizationServerBuilder")
             .field("server", &self.server)
+            .field("mount_path", &self.mount_path)
             .finish_non_exhaustive()
     }
 }
 
 impl AuthorizationServerBuilder {
+    /// The path prefix the service is mounted under, already removed from the request path
+    /// when a request reaches it (axum's `Router::nest_service("/oauth", service)` removes
+    /// `/oauth`). Default: none, the service sees whole paths.
+    ///
+    /// The endpoint URLs in the `ServerConfig` stay the full public ones (the discovery
+    /// document advertises them unchanged); the service answers each at its path with
+    /// `mount_path` taken off. An endpoint whose path is not under `mount_path` is not
+    /// answered here (404): the application serves it itself, as one that keeps its own
+    /// token endpoint and hands the CIBA grant to `CibaServer::token_request`.
+    ///
+    /// ```
+    /// # fn build(server: ciba_server::CibaServer, hooks: impl ciba_hyper::server::AuthorizationHooks) {
+    /// use ciba_hyper::server::AuthorizationServer;
+    ///
+    /// // Issuer https://as.example/oauth, token endpoint https://as.example/oauth/token, ...
+    /// let service = AuthorizationServer::builder(server, hooks).mount_path("/oauth").build();
+    /// // axum::Router::new().nest_service("/oauth", service): `/oauth/token` arrives as `/token`.
+    /// # let _ = service; }
+    /// ```
+    pub fn mount_path(mut self, mount_path: impl Into<String>) -> Self {
+        self.mount_path = mount_path.into();
+        self
+    }
+
     /// Delivers ping and push notifications with `deliverer` (default:
     /// `NotificationDeliverer::with_policy` with the server's
     /// [`ServerConfig::egress_policy`](ciba_server::ServerConfig::egress_policy)).
@@ -175,7 +236,7 @@ impl AuthorizationServerBuilder {
 
     /// The server.
     pub fn build(self) -> AuthorizationServer {
-        let routes = Routes::new(&self.server);
+        let routes = Routes::new(&self.server, &self.mount_path);
         let egress = self.server.config().egress_policy;
         let shared = handle::Shared {
             server: self.server,
@@ -232,6 +293,7 @@ impl AuthorizationServer {
             hooks: Arc::new(hooks),
             deliverer: None,
             rng: None,
+            mount_path: String::new(),
         }
     }
 
@@ -272,7 +334,7 @@ impl AuthorizationServer {
         let path = request.uri().path();
         let routes = &*self.routes;
         let server = &*self.handle.shared.server;
-        if path == routes.discovery {
+        if routes.discovery.as_deref() == Some(path) {
             get_only(&request, || server.discovery_response())
         } else if routes.jwks.as_deref() == Some(path) {
             get_only(&request, || server.jwks_response(SystemTime::now()))
