@@ -453,6 +453,21 @@ pub(crate) struct LoginArgs {
     /// A private JWK file for private_key_jwt.
     #[arg(long, value_name = "FILE.jwk")]
     pub(crate) private_key: Option<PathBuf>,
+    /// A private JWK file (RSA, or EC on P-256) that decrypts encrypted ID tokens, for a
+    /// client registered with id_token_encrypted_response_alg: RSA-OAEP-256 for an RSA key,
+    /// ECDH-ES+A256KW for an EC key (or the key's alg member). With it, a plain (unencrypted)
+    /// ID token is refused.
+    #[arg(long, value_name = "FILE.jwk")]
+    pub(crate) decryption_key: Option<PathBuf>,
+    /// With --decryption-key: the registered id_token_encrypted_response_enc, A128CBC-HS256
+    /// (the registration default) or A256GCM. Tokens under any other enc are refused.
+    #[arg(
+        long,
+        value_name = "ENC",
+        default_value = "A128CBC-HS256",
+        requires = "decryption_key"
+    )]
+    pub(crate) id_token_enc: String,
     /// Client authentication method: client_secret_basic, client_secret_post,
     /// client_secret_jwt or private_key_jwt (default: client_secret_basic with a secret,
     /// private_key_jwt with a key).
