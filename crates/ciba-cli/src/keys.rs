@@ -303,6 +303,35 @@ mod tests {
         );
     }
 
+    fn testdata(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../ciba-core/testdata/{name}.jwk.json"))
+    }
+
+    #[test]
+    fn decryption_keys_load_for_their_algorithm_and_bad_ones_are_usage_errors() {
+        let rsa = load_decrypter(&testdata("enc_rsa"), "A256GCM").unwrap();
+        assert!(format!("{rsa:?}").contains("RsaOaep256"));
+        let ec = load_decrypter(&testdata("enc_ec"), "A128CBC-HS256").unwrap();
+        assert!(format!("{ec:?}").contains("EcdhEsA256Kw"));
+        let message = |path: &Path, enc: &str| load_decrypter(path, enc).err().map(|e| e.message);
+        assert!(
+            message(&testdata("enc_rsa"), "A128GCM")
+                .unwrap()
+                .contains("--id-token-enc \"A128GCM\" is not supported")
+        );
+        // A signing key (alg RS256, use sig) is not a decryption key.
+        assert!(
+            message(&testdata("rs256"), "A256GCM")
+                .unwrap()
+                .contains("not RSA-OAEP-256 or ECDH-ES+A256KW")
+        );
+        assert!(
+            message(Path::new("/nonexistent/dec.jwk"), "A256GCM")
+                .unwrap()
+                .contains("cannot read the decryption key file")
+        );
+    }
+
     #[test]
     fn the_generated_key_set_signs_rs256_and_eddsa() {
         let set = generate_key_set().unwrap();
