@@ -29,7 +29,7 @@ pub fn derive(
     apv: &[u8],
     key_bits: u32,
 ) -> Result<Zeroizing<Vec<u8>>, JweError> {
-    if key_bits == 0 || key_bits > 256 || key_bits % 8 != 0 {
+    if key_bits == 0 || key_bits > 256 || !key_bits.is_multiple_of(8) {
         return Err(JweError::EncryptionFailed {
             reason: "Concat KDF key length must be 8..=256 bits",
         });
