@@ -57,7 +57,10 @@ Scripts use the JSON API beside it:
 client_secret, token_endpoint_auth_method, grant_types, backchannel_token_delivery_mode,
 backchannel_client_notification_endpoint, backchannel_authentication_request_signing_alg,
 backchannel_user_code_parameter, id_token_signed_response_alg, jwks). Members the provider
-cannot honour are refused (invalid_client_metadata).
+cannot honour are refused (invalid_client_metadata). A client with
+id_token_encrypted_response_alg (RSA-OAEP-256 or ECDH-ES+A256KW) and optionally
+id_token_encrypted_response_enc (A128CBC-HS256, the default, or A256GCM) gets its ID tokens
+signed, then encrypted to the matching key of its jwks.
 
 Notification endpoints: https, on a public address. Loopback, private, link-local, CGNAT
 and cloud metadata addresses are refused, at registration and again when each notification
