@@ -51,7 +51,7 @@ fn clip(s: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecryptError {
-    /// The built-in JWE decryption ([`JweDecrypter`](crate::jose::jwe::JweDecrypter),
+    /// The built-in JWE decryption (`jose::jwe::JweDecrypter`,
     /// feature `jwe`) refused the token.
     #[error("ID token decryption failed: {0}")]
     Jwe(#[from] JweError),
@@ -65,7 +65,7 @@ pub enum DecryptError {
 
 /// Turns an encrypted ID token (a five-part compact JWE) into the signed ID token inside it.
 ///
-/// With feature `jwe`, [`JweDecrypter`](crate::jose::jwe::JweDecrypter) implements it with the
+/// With feature `jwe`, `jose::jwe::JweDecrypter` implements it with the
 /// client's private keys (RSA-OAEP-256 and ECDH-ES+A256KW; A256GCM and A128CBC-HS256).
 /// Another implementation (an HSM, say) can be plugged in instead. Once a decrypter is
 /// configured the validator refuses unencrypted ID tokens (OIDC Core 3.1.3.7 step 1) and

@@ -29,7 +29,7 @@
 //! jsonwebtoken's own `rust_crypto` provider already uses (`rsa`, `p256`, `sha2`, `hmac`)
 //! plus the AES modes, all pure Rust, so the feature builds the same under either JWS
 //! backend. The Concat KDF of ECDH-ES is one SHA-256 pass and is written here
-//! ([`concat_kdf`]). RSA decryption uses the `rsa` crate's blinding, with randomness the
+//! (`concat_kdf`). RSA decryption uses the `rsa` crate's blinding, with randomness the
 //! caller supplies.
 
 mod alg;
