@@ -22,7 +22,7 @@ fn length_prefixed(hasher: &mut Sha256, data: &[u8]) -> Result<(), JweError> {
 }
 
 /// Derives `key_bits` bits (a multiple of 8, at most 256) from the shared secret `z`.
-pub fn derive(
+pub(super) fn derive(
     z: &[u8],
     algorithm_id: &str,
     apu: &[u8],

@@ -9,7 +9,7 @@ use super::{JweError, KeyManagementAlgorithm};
 use crate::jose::Jwk;
 use crate::jose::jwk::b64;
 
-/// Smallest RSA modulus accepted, in bits.
+/// Smallest RSA modulus accepted, in bits (the largest is the `rsa` crate's 4096).
 pub(super) const MIN_RSA_BITS: usize = 2048;
 
 fn invalid(reason: &'static str) -> JweError {

@@ -38,7 +38,7 @@ mod error;
 mod header;
 
 #[cfg(feature = "jwe")]
-pub mod concat_kdf;
+mod concat_kdf;
 #[cfg(feature = "jwe")]
 mod content;
 #[cfg(feature = "jwe")]
