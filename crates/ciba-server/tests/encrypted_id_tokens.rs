@@ -305,3 +305,19 @@ fn discovery_lists_the_supported_encryption_values() {
         serde_json::json!(["A128CBC-HS256", "A256GCM"])
     );
 }
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_encryption_members_never_panic_registration(
+        alg in "\\PC{0,24}",
+        enc in proptest::option::of("\\PC{0,24}"),
+        keys in 0usize..4,
+    ) {
+        let sets: [&[&str]; 4] = [&[], &["enc_ec"], &["enc_rsa"], &["rs256", "es256"]];
+        let m = poll_client_with(Some(&alg), enc.as_deref(), Some(sets[keys]));
+        if validate_client_metadata(&m, &base_config()).is_ok() {
+            // Whatever registration accepts, the server can encrypt for.
+            proptest::prop_assert!(m.id_token_encryption().is_some());
+        }
+    }
+}
