@@ -29,6 +29,8 @@ export function parseDriverArgs() {
       'notification-port': { type: 'string', default: '0' },
       expect: { type: 'string', default: 'approve' },
       dpop: { type: 'boolean', default: false },
+      'decryption-key': { type: 'string' },
+      'id-token-enc': { type: 'string', default: 'A128CBC-HS256' },
     },
   });
   const fail = (msg) => { console.error(`usage error: ${msg}`); process.exit(2); };
@@ -56,6 +58,8 @@ export function parseDriverArgs() {
     notificationPort: Number(v['notification-port']),
     expect: v.expect,
     dpop: v.dpop,
+    decryptionKeyFile: v['decryption-key'],
+    idTokenEnc: v['id-token-enc'],
   };
 }
 
@@ -72,6 +76,21 @@ export async function loadPrivateKey(file) {
   if (!params) throw new Error(`unsupported private key alg ${alg}`);
   const key = await webcrypto.subtle.importKey('jwk', jwk, params, false, ['sign']);
   return { key, kid: jwk.kid };
+}
+
+// Private encryption JWK file (RSA-OAEP-256 or ECDH-ES+A256KW) -> { key, alg, kid },
+// the DecryptionKey shape of openid-client's enableDecryptingResponses.
+export async function loadDecryptionKey(file) {
+  const jwk = JSON.parse(readFileSync(file, 'utf8'));
+  const { alg } = jwk;
+  const params = {
+    'RSA-OAEP-256': [{ name: 'RSA-OAEP', hash: 'SHA-256' }, ['decrypt', 'unwrapKey']],
+    'ECDH-ES+A256KW': [{ name: 'ECDH', namedCurve: 'P-256' }, ['deriveBits']],
+  }[alg];
+  if (!params) throw new Error(`unsupported decryption key alg ${alg}`);
+  const { use: _use, key_ops: _ops, alg: _alg, ...bare } = jwk;
+  const key = await webcrypto.subtle.importKey('jwk', bare, params[0], false, params[1]);
+  return { key, alg, kid: jwk.kid };
 }
 
 // The CIBA request parameters common to both drivers.
@@ -159,6 +178,7 @@ export function finish(expect, result) {
     token_type: result.token_type ?? null,
   };
   if (result.notified !== undefined) line.notified = result.notified;
+  if (result.id_token_parts !== undefined) line.id_token_parts = result.id_token_parts;
   process.stdout.write(`${JSON.stringify(line)}\n`);
   process.exit(line.outcome === EXPECTED[expect] ? 0 : 1);
 }

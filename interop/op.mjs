@@ -138,6 +138,10 @@ const configuration = {
     profile: ['name', 'given_name', 'family_name'],
   },
   conformIdTokenClaims: false,
+  enabledJWA: {
+    idTokenEncryptionAlgValues: ['RSA-OAEP-256', 'ECDH-ES+A256KW'],
+    idTokenEncryptionEncValues: ['A128CBC-HS256', 'A256GCM'],
+  },
   async findAccount(ctx, sub) {
     if (!Object.hasOwn(ACCOUNTS, sub)) return undefined;
     const { user_code: _ignored, ...claims } = ACCOUNTS[sub];
@@ -158,6 +162,9 @@ const configuration = {
     devInteractions: { enabled: false },
     // DPoP-bound tokens for clients that send proofs (the DPoP cells of the matrix).
     dPoP: { enabled: true },
+    // Encrypted ID tokens for clients registered with id_token_encrypted_response_alg
+    // (the JWE cells of the matrix: `ciba login --decryption-key`).
+    encryption: { enabled: true },
     ciba: {
       enabled: true,
       deliveryModes: ['poll', 'ping'],

@@ -81,7 +81,10 @@ try {
   const claims = oauth.getValidatedIdTokenClaims(tokens);
   if (claims) await oauth.validateApplicationLevelSignature(as, response, opts);
   else if (a.scope.split(' ').includes('openid')) throw new Error('no ID token in the token response');
-  Object.assign(result, { outcome: 'tokens', claims, token_type: tokens.token_type });
+  Object.assign(result, {
+    outcome: 'tokens', claims, token_type: tokens.token_type,
+    id_token_parts: tokens.id_token?.split('.').length,
+  });
 } catch (err) {
   Object.assign(result, classifyError(err));
 } finally {

@@ -7,7 +7,7 @@
 //     [--login-hint alice] [--scope "openid email"] [--binding-message M]
 //     [--requested-expiry SECONDS] [--id-token-alg RS256]
 //     [--mode poll|ping] [--notification-port N] [--expect approve|deny|expire]
-//     [--dpop]
+//     [--dpop] [--decryption-key FILE.jwk [--id-token-enc ENC]]
 //
 // Discovery, backchannel authentication request, then either polling
 // (pollBackchannelAuthenticationGrant) or, in ping mode, waiting for the
@@ -15,12 +15,16 @@
 // The ID token's claims are validated by openid-client and its signature
 // against the issuer's JWKS (enableNonRepudiationChecks). With --dpop every
 // token request carries a DPoP proof of a fresh ES256 key (getDPoPHandle).
-// Prints one JSON line: {"outcome","claims","polls","error"[,"notified"]};
+// With --decryption-key the client is registered for encrypted ID tokens:
+// openid-client decrypts them (enableDecryptingResponses, only --id-token-enc
+// allowed) and the result line reports how many parts the delivered ID token
+// had (5 for a JWE).
+// Prints one JSON line: {"outcome","claims","polls","error","id_token_parts"[,"notified"]};
 // exit 0 iff outcome matches --expect.
 
 import * as client from 'openid-client';
 import {
-  CIBA_GRANT, authenticationParameters, classifyError, finish, loadPrivateKey, log,
+  CIBA_GRANT, authenticationParameters, classifyError, finish, loadDecryptionKey, loadPrivateKey, log,
   parseDriverArgs, startNotificationReceiver,
 } from './driver-common.mjs';
 
@@ -42,6 +46,9 @@ try {
     { execute: [client.allowInsecureRequests] }, // http on loopback
   );
   client.enableNonRepudiationChecks(config);
+  if (a.decryptionKeyFile) {
+    client.enableDecryptingResponses(config, [a.idTokenEnc], await loadDecryptionKey(a.decryptionKeyFile));
+  }
   const tokenEndpoint = config.serverMetadata().token_endpoint;
   config[client.customFetch] = (url, options) => {
     if (url === tokenEndpoint) result.polls += 1;
@@ -76,7 +83,10 @@ try {
 
   const claims = tokens.claims();
   if (a.scope.split(' ').includes('openid') && !claims) throw new Error('no ID token in the token response');
-  Object.assign(result, { outcome: 'tokens', claims, token_type: tokens.token_type });
+  Object.assign(result, {
+    outcome: 'tokens', claims, token_type: tokens.token_type,
+    id_token_parts: tokens.id_token?.split('.').length,
+  });
 } catch (err) {
   Object.assign(result, classifyError(err));
 } finally {

@@ -66,8 +66,16 @@ const KNOWN_DUPLICATES: &[(&str, &str)] = &[
         "getrandom 0.3 and 0.4 (UEFI only, never built here)",
     ),
     (
+        "cpufeatures",
+        "0.2 under the RustCrypto AES/SHA-2 crates of ciba-core's JWE (feature jwe), 0.3 elsewhere",
+    ),
+    (
+        "rand",
+        "0.8 under rsa's num-bigint-dig (ciba-core's JWE, feature jwe), proptest on 0.10",
+    ),
+    (
         "rand_core",
-        "0.6 on a legacy path cargo tree does not build by default; proptest on 0.10",
+        "0.6 for the rsa and p256 crates (ciba-core's JWE, feature jwe); proptest on 0.10",
     ),
     (
         "syn",

@@ -8,6 +8,11 @@
 //! - openid-client and oauth4webapi (`interop/rp-*.mjs`) against `ciba serve`: the same
 //!   modes, outcomes and authentication methods; the drivers validate the ID token (claims
 //!   and signature against the JWKS) themselves.
+//! - Encrypted ID tokens (JWE, nested in a JWS): openid-client decrypts the ones `ciba serve`
+//!   encrypts, and `ciba login --decryption-key` the ones oidc-provider (`features.encryption`)
+//!   encrypts, in poll and ping, with RSA-OAEP-256 and ECDH-ES+A256KW, A256GCM and
+//!   A128CBC-HS256 ([`ENCRYPTED_CELLS`]). Each cell also checks that the delivered ID token
+//!   was a five-part JWE.
 //! - The Java family ([`keycloak_cells`]): `ciba login` against Keycloak, and the Nimbus SDK
 //!   driver (`interop/nimbus`) against `ciba serve`, with client_secret_basic and
 //!   private_key_jwt.
@@ -44,6 +49,9 @@ use support::{Proc, TempDir, hold_free_port, http, random_hex, tail};
 const FAILED_CELLS: &str = "interop: ";
 /// Names a prebuilt `ciba` binary to use instead of building ciba-cli (for debugging).
 const BIN_VAR: &str = "CIBA_INTEROP_BIN";
+/// Runs only the cells whose client_id contains this text, without the Java peers (local
+/// debugging; refused under `CI=true`, where the whole matrix runs).
+const ONLY_VAR: &str = "CIBA_INTEROP_ONLY";
 /// The packages interop/package.json pins (checked in node_modules before running).
 const PINNED: &[(&str, &str)] = &[
     ("oidc-provider", "9.13.3"),
@@ -103,8 +111,21 @@ pub(crate) fn run() -> Result<(), String> {
     let started = Instant::now();
     let deadline = started + BUDGET;
     let interop = crate::ci::root().join("interop");
-    let java = keycloak_cells::java_peers()?;
-    let (cells, ports) = plan(&transports(&bin)?, java)?;
+    let only = only_filter()?;
+    let java = only.is_none() && keycloak_cells::java_peers()?;
+    let (mut cells, mut ports) = plan(&transports(&bin)?, java)?;
+    if let Some(only) = &only {
+        let total = cells.len();
+        cells.retain(|c| c.client_id.contains(only.as_str()));
+        ports.retain(|id, _| id.contains(only.as_str()));
+        println!(
+            "\nxtask: NOTE: {ONLY_VAR}={only}: {} of {total} cells, no Java peers",
+            cells.len()
+        );
+        if cells.is_empty() {
+            return Err(format!("{ONLY_VAR}={only} matches no cell"));
+        }
+    }
     let result = ensure_npm_packages(&interop, deadline)
         .and_then(|()| keycloak_cells::prepare(java, &interop, deadline))
         .and_then(|java| Matrix::new(&bin, &interop, cells.clone(), ports, deadline, java))
@@ -120,6 +141,17 @@ pub(crate) fn run() -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     result
+}
+
+/// [`ONLY_VAR`], refused under `CI=true`.
+fn only_filter() -> Result<Option<String>, String> {
+    let Ok(only) = std::env::var(ONLY_VAR) else {
+        return Ok(None);
+    };
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        return Err(format!("{ONLY_VAR} is not allowed under CI=true"));
+    }
+    Ok(Some(only))
 }
 
 /// The hook of `cargo xtask ci`: runs the matrix; without Node.js/npm it is an error under
@@ -445,7 +477,84 @@ struct Cell {
     /// The client sends DPoP proofs, is registered with `dpop_bound_access_tokens`, and
     /// must get `token_type` DPoP.
     dpop: bool,
+    /// The client is registered with `id_token_encrypted_response_alg`/`_enc` (and an
+    /// encryption key in its `jwks`), decrypts with its private key, and must have received
+    /// a JWE.
+    encryption: Option<Encryption>,
 }
+
+/// ID token encryption of a cell: `id_token_encrypted_response_alg` and `_enc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Encryption {
+    alg: &'static str,
+    enc: &'static str,
+}
+
+impl Encryption {
+    /// The key type keygen.mjs makes for it.
+    fn keygen_kind(self) -> &'static str {
+        if self.alg.starts_with("RSA") {
+            "enc-rsa"
+        } else {
+            "enc-ec"
+        }
+    }
+
+    fn short(self) -> String {
+        let alg = if self.alg.starts_with("RSA") {
+            "rsa"
+        } else {
+            "ecdh"
+        };
+        let enc = if self.enc.contains("GCM") {
+            "gcm"
+        } else {
+            "cbc"
+        };
+        format!("jwe-{alg}-{enc}")
+    }
+}
+
+/// The encrypted ID token cells of each client that decrypts (openid-client against `ciba
+/// serve`, `ciba login` against oidc-provider): one approved flow per mode with
+/// client_secret_basic. Between the poll and ping cells and the two clients, both key
+/// management algorithms meet both content encryptions.
+const ENCRYPTED_CELLS: [(Rp, Mode, Encryption); 2] = [
+    (
+        Rp::OpenidClient,
+        Mode::Poll,
+        Encryption {
+            alg: "ECDH-ES+A256KW",
+            enc: "A256GCM",
+        },
+    ),
+    (
+        Rp::OpenidClient,
+        Mode::Ping,
+        Encryption {
+            alg: "RSA-OAEP-256",
+            enc: "A128CBC-HS256",
+        },
+    ),
+];
+
+/// [`ENCRYPTED_CELLS`] for `ciba login` (each transport).
+const LOGIN_ENCRYPTED_CELLS: [(Mode, Encryption); 2] = [
+    (
+        Mode::Poll,
+        Encryption {
+            alg: "RSA-OAEP-256",
+            enc: "A256GCM",
+        },
+    ),
+    (
+        Mode::Ping,
+        Encryption {
+            alg: "ECDH-ES+A256KW",
+            enc: "A128CBC-HS256",
+        },
+    ),
+];
 
 impl Cell {
     /// The `token_type` an approved flow must end with.
@@ -530,6 +639,7 @@ fn plan(
                         binding_message: format!("cell-{n}"),
                         notification_port,
                         dpop: false,
+                        encryption: None,
                     });
                 }
             }
@@ -557,6 +667,41 @@ fn plan(
                 binding_message: format!("cell-{n}"),
                 notification_port,
                 dpop: true,
+                encryption: None,
+            });
+        }
+        // Encrypted ID tokens: one approved flow per listed mode, client_secret_basic.
+        let encrypted: Vec<(Mode, Encryption)> = match client {
+            Rp::Login(_) => LOGIN_ENCRYPTED_CELLS.to_vec(),
+            _ => ENCRYPTED_CELLS
+                .iter()
+                .filter(|(rp, _, _)| *rp == client)
+                .map(|(_, mode, e)| (*mode, *e))
+                .collect(),
+        };
+        for (mode, encryption) in encrypted {
+            let n = cells.len() + 1;
+            let client_id = format!("{}-{mode}-basic-{}", client.id_prefix(), encryption.short());
+            let notification_port = match mode {
+                Mode::Poll => None,
+                Mode::Ping => {
+                    let (port, listener) = hold_free_port()?;
+                    ports.insert(client_id.clone(), listener);
+                    Some(port)
+                }
+            };
+            cells.push(Cell {
+                n,
+                client,
+                mode,
+                auth: Auth::Basic,
+                expect: Expect::Approve,
+                secret: format!("{client_id}-{}", random_hex(16)),
+                client_id,
+                binding_message: format!("cell-{n}"),
+                notification_port,
+                dpop: false,
+                encryption: Some(encryption),
             });
         }
     }
@@ -623,6 +768,15 @@ impl<'a> Matrix<'a> {
         if java.is_some() {
             pkjwt.push(keycloak_cells::SIGNING_KEY);
         }
+        // Encryption keys: `enc-rsa:ID` / `enc-ec:ID` (keygen.mjs writes ID.enc.*.jwk).
+        let enc_keys: Vec<String> = cells
+            .iter()
+            .filter_map(|c| {
+                c.encryption
+                    .map(|e| format!("{}:{}", e.keygen_kind(), c.client_id))
+            })
+            .collect();
+        pkjwt.extend(enc_keys.iter().map(String::as_str));
         let mut keygen = Proc::spawn(
             "node keygen.mjs",
             Command::new("node")
@@ -942,12 +1096,23 @@ impl<'a> Matrix<'a> {
         if cell.dpop {
             cmd.arg("--dpop");
         }
+        if let Some(encryption) = cell.encryption {
+            cmd.arg("--decryption-key").arg(decryption_key(
+                &self.tmp.path().join("keys"),
+                &cell.client_id,
+            ));
+            cmd.args(["--id-token-enc", encryption.enc]);
+        }
         cmd
     }
 }
 
 fn private_key(keys: &Path, client_id: &str) -> PathBuf {
     keys.join(format!("{client_id}.private.jwk"))
+}
+
+fn decryption_key(keys: &Path, client_id: &str) -> PathBuf {
+    keys.join(format!("{client_id}.enc.private.jwk"))
 }
 
 /// Plays the end-user: finds the cell's request (by its binding_message) in the server's
@@ -1077,6 +1242,8 @@ fn check_login(
                 if !token_type.is_some_and(|t| t.eq_ignore_ascii_case(cell.token_type())) {
                     problems.push(format!("token_type is {token_type:?}"));
                 }
+                let id_token = tr.and_then(|t| t.get("id_token")).and_then(Json::as_str);
+                check_encrypted(cell, id_token.map(|t| t.split('.').count()), &mut problems);
             }
             Err(e) => problems.push(format!("stdout is not the token JSON: {e}")),
         },
@@ -1134,6 +1301,8 @@ fn check_driver(
         if !token_type.is_some_and(|t| t.eq_ignore_ascii_case(cell.token_type())) {
             problems.push(format!("token_type is {token_type:?}"));
         }
+        let parts = result.get("id_token_parts").and_then(Json::as_f64);
+        check_encrypted(cell, parts.map(|p| p as usize), &mut problems);
     }
     if cell.mode == Mode::Poll && cell.expect == Expect::Approve {
         let polls = result.get("polls").and_then(Json::as_f64).unwrap_or(0.0);
@@ -1150,6 +1319,21 @@ fn check_driver(
         problems.push("the ping notification did not arrive".to_owned());
     }
     (outcome, problems)
+}
+
+/// An encrypted cell's ID token arrived as a JWE (five parts), a plain one's as a JWS (three):
+/// a client that silently accepted a plain token in an encrypted cell would pass otherwise.
+fn check_encrypted(cell: &Cell, id_token_parts: Option<usize>, problems: &mut Vec<String>) {
+    let expected = if cell.encryption.is_some() { 5 } else { 3 };
+    match id_token_parts {
+        Some(n) if n == expected => {}
+        // Only the encrypted cells insist on knowing (older drivers do not report it).
+        None if cell.encryption.is_none() => {}
+        other => problems.push(format!(
+            "the delivered ID token has {other:?} parts, expected {expected}{}",
+            if expected == 5 { " (a JWE)" } else { "" }
+        )),
+    }
 }
 
 /// The ID token claims: sub, aud, iss (and email from oidc-provider's `email` scope).
@@ -1225,6 +1409,17 @@ fn write_clients(path: &Path, cells: &[Cell], kind: ServerKind, keys: &Path) -> 
         if cell.dpop {
             m.push("\"dpop_bound_access_tokens\":true".to_owned());
         }
+        let mut jwks = Vec::new();
+        if let Some(encryption) = cell.encryption {
+            m.push(format!(
+                "\"id_token_encrypted_response_alg\":{},\"id_token_encrypted_response_enc\":{}",
+                quote(encryption.alg),
+                quote(encryption.enc)
+            ));
+            jwks.push(read_jwk(
+                &keys.join(format!("{}.enc.public.jwk", cell.client_id)),
+            )?);
+        }
         if let Some(port) = cell.notification_port {
             m.push(format!(
                 "\"backchannel_client_notification_endpoint\":{}",
@@ -1236,18 +1431,27 @@ fn write_clients(path: &Path, cells: &[Cell], kind: ServerKind, keys: &Path) -> 
                 m.push(format!("\"client_secret\":{}", quote(&cell.secret)));
             }
             Auth::PrivateKeyJwt => {
-                let file = keys.join(format!("{}.public.jwk", cell.client_id));
-                let jwk = std::fs::read_to_string(&file)
-                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-                Json::parse(&jwk).map_err(|e| format!("{}: {e}", file.display()))?;
-                m.push(format!("\"jwks\":{{\"keys\":[{}]}}", jwk.trim()));
+                jwks.push(read_jwk(
+                    &keys.join(format!("{}.public.jwk", cell.client_id)),
+                )?);
                 m.push("\"token_endpoint_auth_signing_alg\":\"ES256\"".to_owned());
             }
+        }
+        if !jwks.is_empty() {
+            m.push(format!("\"jwks\":{{\"keys\":[{}]}}", jwks.join(",")));
         }
         entries.push(format!("  {{{}}}", m.join(",")));
     }
     let text = format!("[\n{}\n]\n", entries.join(",\n"));
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// A public JWK file of keygen.mjs, checked to be JSON, as text.
+fn read_jwk(file: &Path) -> Result<String, String> {
+    let jwk = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    Json::parse(&jwk).map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok(jwk.trim().to_owned())
 }
 
 /// Waits for the first stdout line of a server that `is_ready` accepts.
@@ -1380,10 +1584,12 @@ fn print_table(rows: &[Row]) {
                 r.cell.client.label().to_owned(),
                 r.cell.client.server().label().to_owned(),
                 r.cell.mode.to_string(),
-                if r.cell.dpop {
-                    format!("{} + DPoP", r.cell.auth.method())
-                } else {
-                    r.cell.auth.method().to_owned()
+                match (r.cell.dpop, r.cell.encryption) {
+                    (true, _) => format!("{} + DPoP", r.cell.auth.method()),
+                    (false, Some(e)) => {
+                        format!("{} + JWE {}/{}", r.cell.auth.method(), e.alg, e.enc)
+                    }
+                    (false, None) => r.cell.auth.method().to_owned(),
                 },
                 r.cell.expect.word().to_owned(),
                 r.outcome.clone(),

@@ -87,7 +87,10 @@ bidirectional or zero-width characters is refused (invalid_binding_message).
 client_secret, token_endpoint_auth_method, grant_types, backchannel_token_delivery_mode,
 backchannel_client_notification_endpoint, backchannel_authentication_request_signing_alg,
 backchannel_user_code_parameter, id_token_signed_response_alg, jwks). Members the provider
-cannot honour are refused (invalid_client_metadata).
+cannot honour are refused (invalid_client_metadata). A client with
+id_token_encrypted_response_alg (RSA-OAEP-256 or ECDH-ES+A256KW) and optionally
+id_token_encrypted_response_enc (A128CBC-HS256, the default, or A256GCM) gets its ID tokens
+signed, then encrypted to the matching key of its jwks.
 
 Notification endpoints: https, on a public address. Loopback, private, link-local, CGNAT
 and cloud metadata addresses are refused, at registration and again when each notification
@@ -491,6 +494,21 @@ pub(crate) struct LoginArgs {
     /// A private JWK file for private_key_jwt.
     #[arg(long, value_name = "FILE.jwk")]
     pub(crate) private_key: Option<PathBuf>,
+    /// A private JWK file (RSA, or EC on P-256) that decrypts encrypted ID tokens, for a
+    /// client registered with id_token_encrypted_response_alg: RSA-OAEP-256 for an RSA key,
+    /// ECDH-ES+A256KW for an EC key (or the key's alg member). With it, a plain (unencrypted)
+    /// ID token is refused.
+    #[arg(long, value_name = "FILE.jwk")]
+    pub(crate) decryption_key: Option<PathBuf>,
+    /// With --decryption-key: the registered id_token_encrypted_response_enc, A128CBC-HS256
+    /// (the registration default) or A256GCM. Tokens under any other enc are refused.
+    #[arg(
+        long,
+        value_name = "ENC",
+        default_value = "A128CBC-HS256",
+        requires = "decryption_key"
+    )]
+    pub(crate) id_token_enc: String,
     /// Client authentication method: client_secret_basic, client_secret_post,
     /// client_secret_jwt or private_key_jwt (default: client_secret_basic with a secret,
     /// private_key_jwt with a key).

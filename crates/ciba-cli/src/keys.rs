@@ -1,5 +1,6 @@
-//! Private JWK files: `ciba login --private-key` (private_key_jwt) and `ciba serve
-//! --signing-key` (the provider's ID token keys), and the provider's generated keys.
+//! Private JWK files: `ciba login --private-key` (private_key_jwt), `ciba login
+//! --decryption-key` (encrypted ID tokens) and `ciba serve --signing-key` (the provider's ID
+//! token keys), and the provider's generated keys.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,7 +10,8 @@ use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ciba_core::jose::{Jwk, JwkSigner, Signer, Zeroizing};
+use ciba_core::jose::jwe::{ContentEncryption, JweDecrypter, KeyManagementAlgorithm};
+use ciba_core::jose::{Jwk, JwkSet, JwkSigner, Signer, Zeroizing};
 use ciba_core::random::OsRandom;
 use ciba_server::{KeySetError, SigningKeySet};
 
@@ -69,6 +71,55 @@ pub(crate) fn load_signer(path: &Path, key_use: KeyUse) -> Result<JwkSigner, Cli
     }
     JwkSigner::from_jwk(&jwk, None)
         .map_err(|e| CliError::usage(format!("the key in {} cannot sign: {e}", path.display())))
+}
+
+/// `ciba login --decryption-key`: a decrypter for ID tokens encrypted to the private JWK in
+/// `path` under `enc` (`--id-token-enc`). The key management algorithm is the key's `alg`
+/// member, or follows from its type (RSA-OAEP-256 for RSA, ECDH-ES+A256KW for EC P-256).
+pub(crate) fn load_decrypter(path: &Path, enc: &str) -> Result<JweDecrypter, CliError> {
+    let enc: ContentEncryption = enc.parse().map_err(|_| {
+        CliError::usage(format!(
+            "--id-token-enc {enc:?} is not supported: use A128CBC-HS256 or A256GCM"
+        ))
+    })?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        CliError::usage(format!(
+            "cannot read the decryption key file {}: {}",
+            path.display(),
+            io_reason(&e)
+        ))
+    })?;
+    let jwk = Jwk::from_json(&bytes)
+        .map_err(|e| CliError::usage(format!("{} is not a private JWK: {e}", path.display())))?;
+    if !jwk.is_private() {
+        return Err(CliError::usage(format!(
+            "{} holds a public key; decrypting ID tokens needs the private key",
+            path.display()
+        )));
+    }
+    let alg = match (jwk.alg.as_deref(), jwk.kty.as_str()) {
+        (Some(alg), _) => alg.parse::<KeyManagementAlgorithm>().map_err(|_| {
+            CliError::usage(format!(
+                "the key in {} is for {alg}, not RSA-OAEP-256 or ECDH-ES+A256KW",
+                path.display()
+            ))
+        })?,
+        (None, "RSA") => KeyManagementAlgorithm::RsaOaep256,
+        (None, "EC") => KeyManagementAlgorithm::EcdhEsA256Kw,
+        (None, kty) => {
+            return Err(CliError::usage(format!(
+                "the key in {} is of type {kty}; ID token decryption needs RSA or EC P-256",
+                path.display()
+            )));
+        }
+    };
+    let set = JwkSet { keys: vec![jwk] };
+    JweDecrypter::new(&set, alg, enc, Arc::new(OsRandom)).map_err(|e| {
+        CliError::usage(format!(
+            "the key in {} cannot decrypt {alg} ID tokens: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// A fresh Ed25519 key for a provider started without `--signing-key`.
@@ -249,6 +300,35 @@ mod tests {
         assert_eq!(
             e.as_deref(),
             Some("cannot read the signing key file /nonexistent/op.jwk: no such file")
+        );
+    }
+
+    fn testdata(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../ciba-core/testdata/{name}.jwk.json"))
+    }
+
+    #[test]
+    fn decryption_keys_load_for_their_algorithm_and_bad_ones_are_usage_errors() {
+        let rsa = load_decrypter(&testdata("enc_rsa"), "A256GCM").unwrap();
+        assert!(format!("{rsa:?}").contains("RsaOaep256"));
+        let ec = load_decrypter(&testdata("enc_ec"), "A128CBC-HS256").unwrap();
+        assert!(format!("{ec:?}").contains("EcdhEsA256Kw"));
+        let message = |path: &Path, enc: &str| load_decrypter(path, enc).err().map(|e| e.message);
+        assert!(
+            message(&testdata("enc_rsa"), "A128GCM")
+                .unwrap()
+                .contains("--id-token-enc \"A128GCM\" is not supported")
+        );
+        // A signing key (alg RS256, use sig) is not a decryption key.
+        assert!(
+            message(&testdata("rs256"), "A256GCM")
+                .unwrap()
+                .contains("not RSA-OAEP-256 or ECDH-ES+A256KW")
+        );
+        assert!(
+            message(Path::new("/nonexistent/dec.jwk"), "A256GCM")
+                .unwrap()
+                .contains("cannot read the decryption key file")
         );
     }
 

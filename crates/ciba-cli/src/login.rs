@@ -7,8 +7,10 @@
 
 use std::io::Write;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use ciba_core::auth_request::check_client_notification_token;
+use ciba_core::jose::jwe::JweDecrypter;
 use ciba_core::jose::{JwkSigner, JwsAlgorithm};
 use ciba_core::random::OsRandom;
 use ciba_core::{
@@ -21,7 +23,7 @@ use url::Url;
 use crate::cli::{LoginArgs, Mode, Transport};
 use crate::error::{CliError, chain};
 use crate::http_server;
-use crate::keys::{KeyUse, load_signer};
+use crate::keys::{KeyUse, load_decrypter, load_signer};
 use crate::login_flow;
 use crate::outcome::Outcome;
 use crate::output::login_json;
@@ -41,6 +43,8 @@ pub(crate) struct Flow<'a> {
     pub(crate) request: AuthRequest,
     /// The DPoP key, with `--dpop`.
     pub(crate) dpop: Option<DpopKey>,
+    /// The ID token decrypter, with `--decryption-key`.
+    pub(crate) decrypter: Option<Arc<JweDecrypter>>,
     /// Ping and push: the running notification receiver.
     pub(crate) receiver: Option<&'a NotificationReceiver>,
     /// `--mode`.
@@ -59,6 +63,10 @@ pub(crate) async fn run(args: LoginArgs) -> Result<(), CliError> {
         request = request.client_notification_token(token.clone());
     }
     let dpop = if args.dpop { Some(dpop_key()?) } else { None };
+    let decrypter = match &args.decryption_key {
+        Some(path) => Some(Arc::new(load_decrypter(path, &args.id_token_enc)?)),
+        None => None,
+    };
     let receiver = match args.mode {
         Mode::Poll => None,
         Mode::Ping | Mode::Push => Some(bind_receiver(&args).await?),
@@ -85,6 +93,7 @@ pub(crate) async fn run(args: LoginArgs) -> Result<(), CliError> {
         config,
         request,
         dpop,
+        decrypter,
         receiver: receiver.as_ref(),
         mode: args.mode,
         allow_insecure_loopback: args.allow_insecure_loopback,

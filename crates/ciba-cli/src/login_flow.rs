@@ -21,6 +21,10 @@ pub(crate) async fn run<S: HttpSend>(http: S, flow: Flow<'_>) -> Result<Validate
     if let Some(key) = flow.dpop.clone() {
         options = options.dpop(key);
     }
+    if let Some(decrypter) = flow.decrypter.clone() {
+        // Every ID token (token endpoint and push) must then be encrypted to our key.
+        options = options.validator(move |v| v.decrypter(decrypter.clone()));
+    }
     let client = CibaClient::discover(http, flow.issuer, flow.config.clone(), options)
         .await
         .map_err(|e| {

@@ -23,6 +23,7 @@ use crate::client::Client;
 use crate::client_auth::{ClientAuth, ClientSecret};
 use crate::ct::ct_eq;
 use crate::jose::hash::left_half_hash;
+use crate::jose::jwe::JweError;
 use crate::jose::verify::{verify_with_secret, verify_with_set};
 use crate::jose::{AlgorithmPolicy, CompactJws, JoseError, JwkSet, JwsAlgorithm};
 use crate::limits::Limits;
@@ -46,19 +47,29 @@ fn clip(s: &str) -> String {
     s.chars().take(CLIP).collect()
 }
 
-/// A decryption hook failed.
+/// Decrypting an ID token failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("ID token decryption failed: {reason}")]
-pub struct DecryptError {
-    /// What the decrypter reported.
-    pub reason: String,
+#[non_exhaustive]
+pub enum DecryptError {
+    /// The built-in JWE decryption (`jose::jwe::JweDecrypter`,
+    /// feature `jwe`) refused the token.
+    #[error("ID token decryption failed: {0}")]
+    Jwe(#[from] JweError),
+    /// A decrypter of the caller's own failed.
+    #[error("ID token decryption failed: {reason}")]
+    Other {
+        /// What the decrypter reported.
+        reason: String,
+    },
 }
 
 /// Turns an encrypted ID token (a five-part compact JWE) into the signed ID token inside it.
 ///
-/// ciba-core implements no JWE algorithm. A client that registered
-/// `id_token_encrypted_response_alg` plugs its own decryption in here; the validator then
-/// refuses unencrypted ID tokens (OIDC Core 3.1.3.7 step 1) and validates the inner JWS as usual.
+/// With feature `jwe`, `jose::jwe::JweDecrypter` implements it with the
+/// client's private keys (RSA-OAEP-256 and ECDH-ES+A256KW; A256GCM and A128CBC-HS256).
+/// Another implementation (an HSM, say) can be plugged in instead. Once a decrypter is
+/// configured the validator refuses unencrypted ID tokens (OIDC Core 3.1.3.7 step 1) and
+/// validates the inner JWS as usual.
 pub trait IdTokenDecrypter: Send + Sync {
     /// Decrypts `jwe` (compact serialization) and returns the nested compact JWS.
     fn decrypt(&self, jwe: &str) -> Result<String, DecryptError>;

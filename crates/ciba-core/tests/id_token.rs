@@ -602,7 +602,7 @@ impl IdTokenDecrypter for FakeDecrypter {
         if jwe == "h.k.iv.ct.tag" {
             Ok(self.0.clone())
         } else {
-            Err(DecryptError {
+            Err(DecryptError::Other {
                 reason: "wrong key".into(),
             })
         }

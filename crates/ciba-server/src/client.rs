@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use ciba_core::jose::jwe::{ContentEncryption, KeyManagementAlgorithm};
 use ciba_core::jose::{JwkSet, JwsAlgorithm};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -129,7 +130,16 @@ pub struct ClientMetadata {
     /// Registration). Absent: RS256.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_signed_response_alg: Option<String>,
-    /// The client's public keys, for `private_key_jwt` and signed authentication requests.
+    /// The key management algorithm the client wants its ID tokens encrypted with (OIDC
+    /// Dynamic Client Registration). Absent: ID tokens are signed only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_encrypted_response_alg: Option<String>,
+    /// The content encryption of the client's ID tokens. Absent with an algorithm
+    /// registered: `A128CBC-HS256` (OIDC Dynamic Client Registration section 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_encrypted_response_enc: Option<String>,
+    /// The client's public keys, for `private_key_jwt`, signed authentication requests and
+    /// encrypted ID tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<JwkSet>,
     /// Grant types the client may use. Poll and ping clients need [`CIBA_GRANT_TYPE`].
@@ -206,6 +216,8 @@ impl ClientMetadata {
             token_endpoint_auth_method: default_auth_method(),
             token_endpoint_auth_signing_alg: None,
             id_token_signed_response_alg: None,
+            id_token_encrypted_response_alg: None,
+            id_token_encrypted_response_enc: None,
             jwks: None,
             grant_types: Vec::new(),
             backchannel_token_delivery_mode: None,
@@ -241,6 +253,23 @@ impl ClientMetadata {
         self.id_token_signed_response_alg
             .as_deref()
             .and_then(|a| a.parse().ok())
+    }
+
+    /// The registered ID token encryption, parsed: the algorithm and the content encryption
+    /// (`A128CBC-HS256` when only the algorithm is registered). `None` when the client
+    /// registered no algorithm, or values that are not supported (registration refuses
+    /// those).
+    pub fn id_token_encryption(&self) -> Option<(KeyManagementAlgorithm, ContentEncryption)> {
+        let alg = self
+            .id_token_encrypted_response_alg
+            .as_deref()?
+            .parse()
+            .ok()?;
+        let enc = match self.id_token_encrypted_response_enc.as_deref() {
+            None => ContentEncryption::A128CbcHs256,
+            Some(enc) => enc.parse().ok()?,
+        };
+        Some((alg, enc))
     }
 
     /// The allowed scopes from `scope`, if registered.

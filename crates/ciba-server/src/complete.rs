@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::binding::Confirmation;
 use crate::client::DeliveryMode;
+use crate::id_token_encryption::encrypt_id_token;
 use crate::minter::{MintError, MintRequest, MintedTokens, RESERVED_CLAIMS};
 use crate::notification::{NotificationError, Target};
 use crate::registry::RegistryError;
@@ -327,12 +328,9 @@ impl CibaServer {
             Some(grant) => {
                 // The client's ID token algorithm (a client the registry no longer knows, or
                 // one that registered none, gets the RS256 default).
-                let id_token_alg = self
-                    .registry
-                    .client(&current.client_id)
-                    .await?
-                    .and_then(|c| c.id_token_alg());
-                let minted = self.minter.mint(
+                let client = self.registry.client(&current.client_id).await?;
+                let id_token_alg = client.as_ref().and_then(|c| c.id_token_alg());
+                let mut minted = self.minter.mint(
                     &MintRequest {
                         issuer: &self.config.issuer,
                         client_id: &current.client_id,
@@ -347,6 +345,7 @@ impl CibaServer {
                     now,
                     rng,
                 )?;
+                encrypt_id_token(client.as_deref(), &mut minted, rng)?;
                 let request = target.push_tokens(id, &minted)?;
                 let tokens = fingerprints(&minted, now);
                 (

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use ciba_core::body::APPLICATION_JSON;
 
 use crate::client::CIBA_GRANT_TYPE;
+use crate::id_token_encryption::{ALG_VALUES_SUPPORTED, ENC_VALUES_SUPPORTED};
 use crate::server::CibaServer;
 
 fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Value {
@@ -45,7 +46,9 @@ impl CibaServer {
     /// `grant_types_supported` (with the CIBA grant when poll or ping is offered),
     /// `token_endpoint_auth_methods_supported`,
     /// `token_endpoint_auth_signing_alg_values_supported`,
-    /// `id_token_signing_alg_values_supported`, `dpop_signing_alg_values_supported` (RFC 9449
+    /// `id_token_signing_alg_values_supported`, `id_token_encryption_alg_values_supported` and
+    /// `id_token_encryption_enc_values_supported` (what clients may register for encrypted ID
+    /// tokens), `dpop_signing_alg_values_supported` (RFC 9449
     /// section 5.1, [`DpopSettings::algorithms`](crate::DpopSettings::algorithms)),
     /// `tls_client_certificate_bound_access_tokens` (RFC 8705 section 3.3, always `true`: the
     /// token endpoint binds tokens to the client certificate the host passes in),
@@ -100,6 +103,14 @@ impl CibaServer {
                     .iter()
                     .map(|a| a.as_str()),
             ),
+        );
+        m.insert(
+            "id_token_encryption_alg_values_supported".into(),
+            strings(ALG_VALUES_SUPPORTED.iter().map(|a| a.as_str())),
+        );
+        m.insert(
+            "id_token_encryption_enc_values_supported".into(),
+            strings(ENC_VALUES_SUPPORTED.iter().map(|e| e.as_str())),
         );
         let dpop_algs: Vec<&str> = c
             .dpop

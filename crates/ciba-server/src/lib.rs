@@ -233,6 +233,7 @@ pub mod config;
 pub mod discovery;
 pub mod dpop;
 pub mod egress;
+pub mod id_token_encryption;
 pub mod incoming;
 pub mod issue;
 pub mod jwt_claims;

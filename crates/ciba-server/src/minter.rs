@@ -77,7 +77,8 @@ pub struct MintedTokens {
     pub refresh_token: Option<Secret>,
     /// Refresh token lifetime in seconds, when one is issued.
     pub refresh_token_expires_in: Option<u64>,
-    /// The signed ID token.
+    /// The ID token: signed, and then encrypted when the client registered ID token
+    /// encryption (see [`id_token_encryption`](crate::id_token_encryption)).
     pub id_token: String,
     /// Granted scopes, space-separated.
     pub scope: String,
@@ -104,6 +105,10 @@ pub enum MintError {
     /// Signing the ID token (or a JWT access token) failed.
     #[error(transparent)]
     Signing(#[from] JoseError),
+    /// Encrypting the ID token to the client's key failed (see
+    /// [`id_token_encryption`](crate::id_token_encryption)).
+    #[error("ID token encryption failed: {0}")]
+    Encryption(#[from] ciba_core::jose::jwe::JweError),
     /// The key set has no key for the client's `id_token_signed_response_alg`.
     #[error("no signing key for {alg}")]
     NoKeyForAlgorithm {

@@ -11,7 +11,9 @@
 //! | `token_endpoint_auth_method` | client authentication at both endpoints | unknown, not enabled, or `none` for a CIBA client |
 //! | `token_endpoint_auth_signing_alg` | the only algorithm accepted for the client's assertions | not a JWT method, not enabled, or of the wrong family (HMAC for `private_key_jwt`, public-key for `client_secret_jwt`) |
 //! | `id_token_signed_response_alg` | the ID token's signing key | no key of the server's key set for it ([`ServerConfig::id_token_signing_algs`]); under FAPI-CIBA, missing or neither PS256 nor ES256 |
-//! | `jwks` | `private_key_jwt`, `self_signed_tls_client_auth`, signed requests | (required by them) |
+//! | `id_token_encrypted_response_alg` | ID tokens are signed, then encrypted to the client's key (every mode: token endpoint and push) | not one of [`KeyManagementAlgorithm::ALL`]; no `jwks`, or no key in it that can receive it |
+//! | `id_token_encrypted_response_enc` | the content encryption (default `A128CBC-HS256`) | not one of [`ContentEncryption::ALL`]; registered without the `_alg` |
+//! | `jwks` | `private_key_jwt`, `self_signed_tls_client_auth`, signed requests, encrypted ID tokens | (required by them) |
 //! | `grant_types` | the token endpoint's CIBA grant check | poll or ping without the CIBA grant |
 //! | `backchannel_token_delivery_mode` | the mode | not offered by the server |
 //! | `backchannel_client_notification_endpoint` | ping and push delivery | missing for ping/push; not https (or loopback http by opt-in); a destination the [`EgressPolicy`](crate::EgressPolicy) refuses; registered by a client that receives no notification |
@@ -29,6 +31,7 @@
 use ciba_core::ConfigError;
 use ciba_core::ErrorCode;
 use ciba_core::jose::JwsAlgorithm;
+use ciba_core::jose::jwe::{ContentEncryption, KeyManagementAlgorithm, select_encryption_key};
 
 use serde_json::Value;
 
@@ -138,6 +141,23 @@ pub enum ClientMetadataError {
         /// The value as registered (truncated).
         alg: String,
     },
+    /// `id_token_encrypted_response_alg` or `_enc` names an algorithm this server does not
+    /// implement (see [`KeyManagementAlgorithm::ALL`] and [`ContentEncryption::ALL`]).
+    #[error("{member} {value:?} is not supported")]
+    IdTokenEncryptionNotSupported {
+        /// The member.
+        member: &'static str,
+        /// The value as registered (truncated).
+        value: String,
+    },
+    /// The client's `jwks` has no public key that can receive ID tokens encrypted with
+    /// `id_token_encrypted_response_alg` (right type and curve, 2048-bit RSA at least,
+    /// `use` absent or `enc`).
+    #[error("jwks has no key for id_token_encrypted_response_alg {alg}")]
+    NoEncryptionKey {
+        /// The registered algorithm.
+        alg: KeyManagementAlgorithm,
+    },
     /// The `client_secret` of a `client_secret_jwt` client is shorter than RFC 7518
     /// section 3.2 requires for the HMAC algorithm it may use.
     #[error("client_secret must be at least {min_bytes} bytes for {alg}")]
@@ -178,9 +198,7 @@ pub enum ClientMetadataError {
 /// descriptive ones (`client_name`, `logo_uri`, `contacts`, ...) are kept in
 /// [`ClientMetadata::extra`] for the host, as are names this crate does not know (RFC 7591
 /// section 2).
-pub const UNSUPPORTED_MEMBERS: [&str; 9] = [
-    "id_token_encrypted_response_alg",
-    "id_token_encrypted_response_enc",
+pub const UNSUPPORTED_MEMBERS: [&str; 7] = [
     "request_object_encryption_alg",
     "request_object_encryption_enc",
     "default_max_age",
@@ -243,6 +261,49 @@ fn check_id_token_alg(
     }
 }
 
+/// OIDC Dynamic Client Registration section 2: `_enc` without `_alg` is meaningless, and `_enc`
+/// defaults to A128CBC-HS256 when only `_alg` is registered.
+fn check_id_token_encryption(metadata: &ClientMetadata) -> Result<(), ClientMetadataError> {
+    let clip = |s: &str| s.chars().take(32).collect::<String>();
+    let alg = match (
+        &metadata.id_token_encrypted_response_alg,
+        &metadata.id_token_encrypted_response_enc,
+    ) {
+        (None, None) => return Ok(()),
+        (None, Some(_)) => {
+            return Err(ClientMetadataError::InapplicableMember {
+                member: "id_token_encrypted_response_enc",
+                reason: "id_token_encrypted_response_alg is not registered",
+            });
+        }
+        (Some(alg), enc) => {
+            let parsed = alg.parse::<KeyManagementAlgorithm>().map_err(|_| {
+                ClientMetadataError::IdTokenEncryptionNotSupported {
+                    member: "id_token_encrypted_response_alg",
+                    value: clip(alg),
+                }
+            })?;
+            if let Some(enc) = enc
+                && enc.parse::<ContentEncryption>().is_err()
+            {
+                return Err(ClientMetadataError::IdTokenEncryptionNotSupported {
+                    member: "id_token_encrypted_response_enc",
+                    value: clip(enc),
+                });
+            }
+            parsed
+        }
+    };
+    let Some(jwks) = &metadata.jwks else {
+        return Err(ClientMetadataError::MissingJwks {
+            needed_for: "encrypted ID tokens",
+        });
+    };
+    select_encryption_key(jwks, alg)
+        .map(|_| ())
+        .map_err(|_| ClientMetadataError::NoEncryptionKey { alg })
+}
+
 fn check_notification_endpoint(
     metadata: &ClientMetadata,
     config: &ServerConfig,
@@ -298,6 +359,7 @@ pub fn validate_client_metadata(
     }
     check_extra_members(metadata)?;
     check_id_token_alg(metadata, config)?;
+    check_id_token_encryption(metadata)?;
     check_notification_endpoint(metadata, config)?;
     if metadata.backchannel_user_code_parameter && !config.user_code_supported {
         return Err(ClientMetadataError::InapplicableMember {

@@ -33,6 +33,7 @@ use crate::client::{CIBA_GRANT_TYPE, ClientMetadata, DeliveryMode};
 use crate::client_auth::{ClientAuthError, Endpoint};
 use crate::complete::fingerprints;
 use crate::dpop::{DPOP_NONCE_HEADER, DpopCheck, DpopProofError, DpopStepError};
+use crate::id_token_encryption::encrypt_id_token;
 use crate::incoming::{FormPostError, IncomingRequest};
 use crate::minter::{MintError, MintRequest, MintedTokens};
 use crate::response::{ProtocolError, Rejection, json_response};
@@ -448,7 +449,7 @@ impl CibaServer {
                 reason: InvalidGrantReason::Unknown,
             });
         };
-        let tokens = self.minter.mint(
+        let mut tokens = self.minter.mint(
             &MintRequest {
                 issuer: &self.config.issuer,
                 client_id: &stored.client_id,
@@ -461,6 +462,7 @@ impl CibaServer {
             now,
             rng,
         )?;
+        encrypt_id_token(Some(&client), &mut tokens, rng)?;
         let issued = fingerprints(&tokens, now);
         self.store.attach_tokens(auth_req_id, &issued, now).await?;
         if tokens.confirmation.is_bound()

@@ -121,6 +121,7 @@ pub(super) fn plan(
                         binding_message: format!("cell-{n}"),
                         notification_port,
                         dpop: false,
+                        encryption: None,
                     });
                 }
             }

@@ -1,4 +1,5 @@
-//! JOSE: JWS compact serialization, JWKs, signing and verification.
+//! JOSE: JWS compact serialization, JWKs, signing and verification; JWE for encrypted ID tokens
+//! ([`jwe`]).
 //!
 //! The cryptography comes from jsonwebtoken 11 (`default-features = false`), through the provider
 //! this crate's features select: `aws-lc-rs` (default) or `rust-crypto`. jsonwebtoken panics at
@@ -15,6 +16,7 @@ pub mod alg;
 pub mod backend;
 mod der;
 pub mod hash;
+pub mod jwe;
 pub mod jwk;
 pub mod jws;
 pub mod signer;
