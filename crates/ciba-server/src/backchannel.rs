@@ -40,6 +40,7 @@ use ciba_core::limits::Limits;
 use ciba_core::random::{IDENTIFIER_BYTES, Random, RandomError, random_identifier};
 use http::StatusCode;
 use serde_json::{Map, Value};
+use tracing::Instrument as _;
 
 use crate::client::ClientMetadata;
 use crate::client_auth::{CLIENT_AUTH_PARAMETERS, ClientAuthError, Endpoint};
@@ -50,6 +51,7 @@ use crate::params::{
 };
 use crate::request_object::RequestObjectError;
 use crate::response::{ProtocolError, Rejection};
+use crate::observe::{code_label, endpoint_span, finish, record_client};
 use crate::server::CibaServer;
 use crate::store::StoreError;
 use crate::ticket::{Hint, InlineTicket, Ticket};
@@ -328,19 +330,32 @@ impl CibaServer {
         now: SystemTime,
         rng: &dyn Random,
     ) -> BackchannelOutcome {
-        let stored = match self.validate_backchannel(request, now, rng).await {
-            Ok(ticket) => match self.store.insert_ticket(&ticket, now).await {
-                Ok(()) => Ok(ticket),
-                Err(StoreError::ClientLimitReached { .. }) => {
-                    Err(BackchannelError::TooManyRequests)
-                }
-                Err(e) => Err(BackchannelError::Store(e)),
-            },
-            Err(e) => Err(e),
-        };
+        let span = endpoint_span("backchannel");
+        let stored = async {
+            match self.validate_backchannel(request, now, rng).await {
+                Ok(ticket) => match self.store.insert_ticket(&ticket, now).await {
+                    Ok(()) => Ok(ticket),
+                    Err(StoreError::ClientLimitReached { .. }) => {
+                        Err(BackchannelError::TooManyRequests)
+                    }
+                    Err(e) => Err(BackchannelError::Store(e)),
+                },
+                Err(e) => Err(e),
+            }
+        }
+        .instrument(span.clone())
+        .await;
         match stored {
-            Ok(ticket) => BackchannelOutcome::UserIdentification(Box::new(ticket)),
-            Err(e) => BackchannelOutcome::Respond(Rejection::new(e, &self.config.issuer)),
+            // The request is counted when it is issued or failed.
+            Ok(ticket) => {
+                span.record("outcome", "user_identification");
+                BackchannelOutcome::UserIdentification(Box::new(ticket))
+            }
+            Err(e) => {
+                let rejection = Rejection::new(e, &self.config.issuer);
+                finish(&span, "backchannel", code_label(&rejection.code()));
+                BackchannelOutcome::Respond(rejection)
+            }
         }
     }
 
@@ -367,11 +382,22 @@ impl CibaServer {
         now: SystemTime,
         rng: &dyn Random,
     ) -> InlineBackchannelOutcome {
-        match self.validate_backchannel(request, now, rng).await {
+        let span = endpoint_span("backchannel");
+        let validated = self
+            .validate_backchannel(request, now, rng)
+            .instrument(span.clone())
+            .await;
+        match validated {
+            // The request is counted when it is issued or failed.
             Ok(ticket) => {
+                span.record("outcome", "user_identification");
                 InlineBackchannelOutcome::UserIdentification(Box::new(InlineTicket::new(ticket)))
             }
-            Err(e) => InlineBackchannelOutcome::Respond(Rejection::new(e, &self.config.issuer)),
+            Err(e) => {
+                let rejection = Rejection::new(e, &self.config.issuer);
+                finish(&span, "backchannel", code_label(&rejection.code()));
+                InlineBackchannelOutcome::Respond(rejection)
+            }
         }
     }
 
@@ -417,6 +443,7 @@ impl CibaServer {
             .authenticate_client(request, &form, Endpoint::Backchannel, now)
             .await?;
         let client = client.metadata;
+        record_client(&tracing::Span::current(), &client.client_id);
 
         // 3. May this client use CIBA?
         let mode = self.ciba_mode(&client)?;

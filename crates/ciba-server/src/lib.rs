@@ -239,6 +239,7 @@ pub mod jwt_claims;
 pub mod key_set;
 pub mod minter;
 pub mod notification;
+pub mod observe;
 pub mod params;
 pub mod registration;
 pub mod registry;
