@@ -13,6 +13,9 @@
 //! With `--fapi` the provider serves https (`--tls-cert`, `--tls-key`) under the FAPI-CIBA
 //! profile, the issuer is `https://...`, and `--clients` is required.
 //!
+//! With `--metrics ADDR`, a last line `metrics: http://HOST:PORT/metrics` names the bound
+//! metrics endpoint.
+//!
 //! The `client:` lines appear only without `--clients`. The demo ping and push clients are
 //! registered with notification endpoints on the two ports after the provider's; run
 //! `ciba login --listen <that address>` to receive their notifications.
@@ -40,6 +43,7 @@ use crate::device::{DecisionEvent, automatic};
 use crate::error::CliError;
 use crate::http_server;
 use crate::keys;
+use crate::metrics_endpoint::{self, MetricsEndpoint};
 use crate::provider::{self, Backend, Provider};
 use crate::store;
 
@@ -62,6 +66,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     } else {
         keys::generate_key_set()?
     });
+    // Installed before anything is served, so no count is lost.
+    let recorder = args
+        .metrics
+        .map(|_| metrics_endpoint::install_recorder())
+        .transpose()?;
     let store = store::open(&args).await?;
     let listener = http_server::bind(args.addr, "provider").await?;
     let addr = listener
@@ -94,12 +103,21 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         backend,
         automatic(args.auto),
     )?;
+    let metrics = match (args.metrics, recorder) {
+        (Some(addr), Some(recorder)) => {
+            Some(MetricsEndpoint::start(addr, recorder, provider.device().handle().clone()).await?)
+        }
+        _ => None,
+    };
     let shutdown = install_shutdown_signal()?;
 
     println!("issuer: {issuer}");
     println!("device page: {issuer}/device");
     for client in &demo {
         println!("{}", client.describe());
+    }
+    if let Some(metrics) = &metrics {
+        println!("metrics: http://{}/metrics", metrics.local_addr());
     }
     eprintln!(
         "ciba serve: listening on {addr}; store: {}; the device answers: {}. Ctrl-C stops.",
@@ -113,6 +131,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     shutdown.await;
     log.abort();
     provider.shutdown().await;
+    if let Some(metrics) = metrics {
+        metrics.shutdown().await;
+    }
     eprintln!("ciba serve: stopped");
     Ok(())
 }
