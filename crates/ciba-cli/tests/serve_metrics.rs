@@ -32,9 +32,13 @@ fn metrics_url(served: &Served) -> String {
 
 /// The value of the sample named exactly `series` (name and labels), if present.
 fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 fn scrape(url: &str) -> String {
@@ -46,12 +50,22 @@ fn scrape(url: &str) -> String {
 #[test]
 fn metrics_endpoint_counts_a_poll_flow() {
     let served = serve(
-        &["--auto", "approve:2", "--interval", "1", "--metrics", "127.0.0.1:0"],
+        &[
+            "--auto",
+            "approve:2",
+            "--interval",
+            "1",
+            "--metrics",
+            "127.0.0.1:0",
+        ],
         3,
     );
     let url = metrics_url(&served);
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    assert!(!url.ends_with(":0/metrics"), "the bound port is printed: {url}");
+    assert!(
+        !url.ends_with(":0/metrics"),
+        "the bound port is printed: {url}"
+    );
     let client = served.client("poll").clone();
 
     let (status, body) = form_post(
@@ -66,22 +80,31 @@ fn metrics_endpoint_counts_a_poll_flow() {
 
     // Right after the request, before the device's answer: one pending request, one
     // authorization_pending poll.
-    let poll = format!(
-        "grant_type=urn%3Aopenid%3Aparams%3Agrant-type%3Aciba&auth_req_id={auth_req_id}"
-    );
+    let poll =
+        format!("grant_type=urn%3Aopenid%3Aparams%3Agrant-type%3Aciba&auth_req_id={auth_req_id}");
     let token = format!("{}/token", served.issuer);
     let (status, body) = form_post(&token, &client.client_id, &client.client_secret, &poll);
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("authorization_pending"), "{body}");
     let early = scrape(&url);
-    assert_eq!(sample(&early, "ciba_pending_requests"), Some(1.0), "{early}");
     assert_eq!(
-        sample(&early, r#"ciba_requests_total{endpoint="backchannel",outcome="ok"}"#),
+        sample(&early, "ciba_pending_requests"),
         Some(1.0),
         "{early}"
     );
     assert_eq!(
-        sample(&early, r#"ciba_requests_total{endpoint="token",outcome="authorization_pending"}"#),
+        sample(
+            &early,
+            r#"ciba_requests_total{endpoint="backchannel",outcome="ok"}"#
+        ),
+        Some(1.0),
+        "{early}"
+    );
+    assert_eq!(
+        sample(
+            &early,
+            r#"ciba_requests_total{endpoint="token",outcome="authorization_pending"}"#
+        ),
         Some(1.0),
         "{early}"
     );
@@ -97,19 +120,39 @@ fn metrics_endpoint_counts_a_poll_flow() {
 
     let text = scrape(&url);
     let count = |series: &str| sample(&text, series).unwrap_or_else(|| panic!("{series}:\n{text}"));
-    assert_eq!(count(r#"ciba_requests_total{endpoint="backchannel",outcome="ok"}"#), 1.0);
-    assert_eq!(count(r#"ciba_requests_total{endpoint="token",outcome="ok"}"#), 1.0);
-    assert!(count(r#"ciba_requests_total{endpoint="token",outcome="authorization_pending"}"#) >= 1.0);
-    assert_eq!(count(r#"ciba_authentication_results_total{result="approved"}"#), 1.0);
-    assert_eq!(count(r#"ciba_requests_total{endpoint="complete",outcome="ok"}"#), 1.0);
+    assert_eq!(
+        count(r#"ciba_requests_total{endpoint="backchannel",outcome="ok"}"#),
+        1.0
+    );
+    assert_eq!(
+        count(r#"ciba_requests_total{endpoint="token",outcome="ok"}"#),
+        1.0
+    );
+    assert!(
+        count(r#"ciba_requests_total{endpoint="token",outcome="authorization_pending"}"#) >= 1.0
+    );
+    assert_eq!(
+        count(r#"ciba_authentication_results_total{result="approved"}"#),
+        1.0
+    );
+    assert_eq!(
+        count(r#"ciba_requests_total{endpoint="complete",outcome="ok"}"#),
+        1.0
+    );
     assert_eq!(count("ciba_pending_requests"), 0.0);
     assert!(count(r#"ciba_store_operation_seconds_count{operation="poll"}"#) >= 2.0);
     assert!(
         text.contains(r#"ciba_store_operation_seconds_bucket{operation="poll",le="0.001"}"#),
         "store latency is a histogram with buckets:\n{text}"
     );
-    assert!(text.contains("# TYPE ciba_requests_total counter"), "{text}");
-    assert!(text.contains("# TYPE ciba_pending_requests gauge"), "{text}");
+    assert!(
+        text.contains("# TYPE ciba_requests_total counter"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE ciba_pending_requests gauge"),
+        "{text}"
+    );
     // Nothing secret reaches the metrics.
     for secret in [
         client.client_secret.as_str(),

@@ -830,7 +830,10 @@ impl Store for RedisStore {
         keep_until: SystemTime,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        traced("insert_request", self.insert_request_async(request, keep_until, now))
+        traced(
+            "insert_request",
+            self.insert_request_async(request, keep_until, now),
+        )
     }
 
     fn request<'a>(
@@ -869,7 +872,10 @@ impl Store for RedisStore {
         interval_increment: u64,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<PollStatus, StoreError>> {
-        traced("poll", self.poll_async(auth_req_id, client_id, interval_increment, now))
+        traced(
+            "poll",
+            self.poll_async(auth_req_id, client_id, interval_increment, now),
+        )
     }
 
     fn attach_tokens<'a>(
@@ -878,7 +884,10 @@ impl Store for RedisStore {
         tokens: &'a [TokenFingerprint],
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        traced("attach_tokens", self.attach_tokens_async(auth_req_id, tokens, now))
+        traced(
+            "attach_tokens",
+            self.attach_tokens_async(auth_req_id, tokens, now),
+        )
     }
 
     fn revoke_tokens<'a>(
@@ -903,11 +912,16 @@ impl Store for RedisStore {
         expires_at: SystemTime,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        traced("remember_jti", self.remember_jti_async(key, expires_at, now))
+        traced(
+            "remember_jti",
+            self.remember_jti_async(key, expires_at, now),
+        )
     }
 
     fn remove_ticket<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
-        traced("remove_ticket", async move { Ok(self.delete_ticket("remove_ticket", id).await?.is_some()) })
+        traced("remove_ticket", async move {
+            Ok(self.delete_ticket("remove_ticket", id).await?.is_some())
+        })
     }
 
     fn record_confirmation<'a>(
@@ -917,7 +931,10 @@ impl Store for RedisStore {
         expires_at: SystemTime,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        traced("record_confirmation", self.record_confirmation_async(fingerprint, confirmation, expires_at, now))
+        traced(
+            "record_confirmation",
+            self.record_confirmation_async(fingerprint, confirmation, expires_at, now),
+        )
     }
 
     fn confirmation<'a>(

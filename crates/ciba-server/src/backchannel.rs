@@ -46,12 +46,12 @@ use crate::client::ClientMetadata;
 use crate::client_auth::{CLIENT_AUTH_PARAMETERS, ClientAuthError, Endpoint};
 use crate::incoming::{FormPostError, IncomingRequest};
 use crate::jwt_claims::{audience_ok, req_string};
+use crate::observe::{code_label, endpoint_span, finish, record_client};
 use crate::params::{
     is_scope_token, is_valid_notification_token, parse_requested_expiry, split_list,
 };
 use crate::request_object::RequestObjectError;
 use crate::response::{ProtocolError, Rejection};
-use crate::observe::{code_label, endpoint_span, finish, record_client};
 use crate::server::CibaServer;
 use crate::store::StoreError;
 use crate::ticket::{Hint, InlineTicket, Ticket};

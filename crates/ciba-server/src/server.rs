@@ -9,8 +9,8 @@ use ciba_core::jose::hash::sha256_b64;
 
 use crate::config::ServerConfig;
 use crate::minter::TokenMinter;
-use crate::registry::ClientRegistry;
 use crate::observe::{self, LatencyClock};
+use crate::registry::ClientRegistry;
 use crate::store::{ObservedStore, Store, StoreError, StoredRequest};
 
 /// Why [`CibaServer::try_new`] refused its parts.

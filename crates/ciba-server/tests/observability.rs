@@ -18,9 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ciba_core::observe::short_hash;
-use ciba_server::{
-    AuthenticationResult, Authorization, CompleteOutcome, TokenOutcome, observe,
-};
+use ciba_server::{AuthenticationResult, Authorization, CompleteOutcome, TokenOutcome, observe};
 use common::*;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use tracing_subscriber::fmt::format::FmtSpan;
@@ -85,12 +83,7 @@ impl Recorded {
             .map(|l| format!("{}={}", l.key(), l.value()))
             .collect();
         let name = format!("{}{{{}}}", key.name(), labels.join(","));
-        self.values
-            .lock()
-            .unwrap()
-            .entry(name)
-            .or_default()
-            .clone()
+        self.values.lock().unwrap().entry(name).or_default().clone()
     }
 
     fn get(&self, name: &str) -> u64 {
@@ -178,7 +171,10 @@ fn flows(h: &Harness) -> Vec<String> {
     secrets.push(ack.auth_req_id.clone());
     let poll = token_request(USER_CODE, &ack.auth_req_id, t0() + secs(5));
     keep(&poll, &mut secrets);
-    assert_eq!(token_error(&h.token(&poll, t0() + secs(5))).1, "authorization_pending");
+    assert_eq!(
+        token_error(&h.token(&poll, t0() + secs(5))).1,
+        "authorization_pending"
+    );
     assert_eq!(token_error(&h.token(&poll, t0() + secs(6))).1, "slow_down");
     h.complete(
         &ack.auth_req_id,
@@ -189,7 +185,10 @@ fn flows(h: &Harness) -> Vec<String> {
     let tokens = h.token(&poll, t0() + secs(30));
     token_values(&tokens, &mut secrets);
     assert!(matches!(tokens, TokenOutcome::Issued(_)));
-    assert_eq!(token_error(&h.token(&poll, t0() + secs(40))).1, "invalid_grant");
+    assert_eq!(
+        token_error(&h.token(&poll, t0() + secs(40))).1,
+        "invalid_grant"
+    );
 
     // Ping, client_secret_post: approval, the ping, the tokens.
     let start = bc_request(PING, &[]);
@@ -238,11 +237,18 @@ fn flows(h: &Harness) -> Vec<String> {
     keep(&start, &mut secrets);
     let ack = h.issue(&h.ticket(&start, t0()), t0());
     secrets.push(ack.auth_req_id.clone());
-    h.complete(&ack.auth_req_id, AuthenticationResult::AccessDenied, t0() + secs(3))
-        .unwrap();
+    h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::AccessDenied,
+        t0() + secs(3),
+    )
+    .unwrap();
     let poll = token_request(POLL, &ack.auth_req_id, t0() + secs(5));
     keep(&poll, &mut secrets);
-    assert_eq!(token_error(&h.token(&poll, t0() + secs(5))).1, "access_denied");
+    assert_eq!(
+        token_error(&h.token(&poll, t0() + secs(5))).1,
+        "access_denied"
+    );
     let ack = h.start(POLL, t0());
     secrets.push(ack.auth_req_id.clone());
     let late = t0() + secs(310);
@@ -284,7 +290,11 @@ fn run_captured() -> (String, Vec<String>, Recorded) {
 #[test]
 fn traces_of_complete_flows_hold_no_secret_token_hint_or_auth_req_id() {
     let (text, secrets, _) = run_captured();
-    assert!(secrets.len() >= 20, "the flows collected {} values", secrets.len());
+    assert!(
+        secrets.len() >= 20,
+        "the flows collected {} values",
+        secrets.len()
+    );
     for secret in &secrets {
         assert!(
             !text.contains(secret.as_str()),
@@ -293,7 +303,10 @@ fn traces_of_complete_flows_hold_no_secret_token_hint_or_auth_req_id() {
     }
     // Even the user's hint domain and the binding message's words stay out.
     for fragment in ["carol.secret-hint", "W4SCT", "uc-271828", "Basic "] {
-        assert!(!text.contains(fragment), "the trace output holds {fragment:?}");
+        assert!(
+            !text.contains(fragment),
+            "the trace output holds {fragment:?}"
+        );
     }
 }
 
@@ -306,42 +319,103 @@ fn traces_name_the_endpoint_client_outcome_and_short_hash() {
     let lines: Vec<&str> = text.lines().collect();
     let has = |parts: &[&str]| lines.iter().any(|l| parts.iter().all(|p| l.contains(p)));
     assert!(
-        has(&["ciba_endpoint", "endpoint=\"token\"", "client_id=\"user-code-client\"", "outcome=\"authorization_pending\""]),
+        has(&[
+            "ciba_endpoint",
+            "endpoint=\"token\"",
+            "client_id=\"user-code-client\"",
+            "outcome=\"authorization_pending\""
+        ]),
         "{text}"
     );
-    assert!(has(&["endpoint=\"token\"", "outcome=\"slow_down\""]), "{text}");
-    assert!(has(&["endpoint=\"token\"", "client_id=\"ping-client\"", "outcome=\"ok\""]), "{text}");
-    assert!(has(&["endpoint=\"token\"", "outcome=\"expired_token\""]), "{text}");
-    assert!(has(&["endpoint=\"token\"", "outcome=\"access_denied\""]), "{text}");
-    assert!(has(&["endpoint=\"backchannel\"", "outcome=\"invalid_client\""]), "{text}");
-    assert!(has(&["endpoint=\"issue\"", "client_id=\"push-client\"", "outcome=\"ok\""]), "{text}");
-    assert!(has(&["endpoint=\"complete\"", "client_id=\"ping-client\"", "outcome=\"ping\""]), "{text}");
-    assert!(has(&["endpoint=\"complete\"", "outcome=\"push_tokens\""]), "{text}");
-    assert!(has(&["endpoint=\"push_undelivered\"", "outcome=\"ok\""]), "{text}");
+    assert!(
+        has(&["endpoint=\"token\"", "outcome=\"slow_down\""]),
+        "{text}"
+    );
+    assert!(
+        has(&[
+            "endpoint=\"token\"",
+            "client_id=\"ping-client\"",
+            "outcome=\"ok\""
+        ]),
+        "{text}"
+    );
+    assert!(
+        has(&["endpoint=\"token\"", "outcome=\"expired_token\""]),
+        "{text}"
+    );
+    assert!(
+        has(&["endpoint=\"token\"", "outcome=\"access_denied\""]),
+        "{text}"
+    );
+    assert!(
+        has(&["endpoint=\"backchannel\"", "outcome=\"invalid_client\""]),
+        "{text}"
+    );
+    assert!(
+        has(&[
+            "endpoint=\"issue\"",
+            "client_id=\"push-client\"",
+            "outcome=\"ok\""
+        ]),
+        "{text}"
+    );
+    assert!(
+        has(&[
+            "endpoint=\"complete\"",
+            "client_id=\"ping-client\"",
+            "outcome=\"ping\""
+        ]),
+        "{text}"
+    );
+    assert!(
+        has(&["endpoint=\"complete\"", "outcome=\"push_tokens\""]),
+        "{text}"
+    );
+    assert!(
+        has(&["endpoint=\"push_undelivered\"", "outcome=\"ok\""]),
+        "{text}"
+    );
     // Store operations nest in the endpoint spans.
-    assert!(has(&["ciba_endpoint", "ciba_store", "op=\"poll\"", "outcome=\"pending\""]), "{text}");
-    assert!(has(&["ciba_store", "op=\"insert_request\"", "outcome=\"ok\""]), "{text}");
-    assert!(has(&["ciba_store", "op=\"complete\"", "outcome=\"completed\""]), "{text}");
+    assert!(
+        has(&[
+            "ciba_endpoint",
+            "ciba_store",
+            "op=\"poll\"",
+            "outcome=\"pending\""
+        ]),
+        "{text}"
+    );
+    assert!(
+        has(&["ciba_store", "op=\"insert_request\"", "outcome=\"ok\""]),
+        "{text}"
+    );
+    assert!(
+        has(&["ciba_store", "op=\"complete\"", "outcome=\"completed\""]),
+        "{text}"
+    );
     // The auth_req_id appears only as its short hash.
     let first_ids: Vec<&String> = secrets.iter().filter(|s| s.len() > 20).collect();
     assert!(!first_ids.is_empty());
-    let hashed = lines
-        .iter()
-        .filter(|l| l.contains("auth_req="))
-        .count();
+    let hashed = lines.iter().filter(|l| l.contains("auth_req=")).count();
     assert!(hashed > 5, "{text}");
     let mentioned = secrets
         .iter()
         .filter(|s| text.contains(&format!("auth_req={}", short_hash(s))))
         .count();
-    assert!(mentioned >= 4, "the short hashes of the requests appear: {text}");
+    assert!(
+        mentioned >= 4,
+        "the short hashes of the requests appear: {text}"
+    );
 }
 
 #[test]
 fn metrics_count_endpoints_results_expiries_and_store_latency() {
     let (_, _, m) = run_captured();
     let r = |endpoint: &str, outcome: &str| {
-        m.get(&format!("{}{{endpoint={endpoint},outcome={outcome}}}", observe::REQUESTS))
+        m.get(&format!(
+            "{}{{endpoint={endpoint},outcome={outcome}}}",
+            observe::REQUESTS
+        ))
     };
     assert_eq!(r("backchannel", "ok"), 5);
     assert_eq!(r("backchannel", "invalid_client"), 1);
@@ -354,12 +428,18 @@ fn metrics_count_endpoints_results_expiries_and_store_latency() {
     assert_eq!(r("complete", "ping"), 1);
     assert_eq!(r("complete", "push_tokens"), 1);
     let results = |result: &str| {
-        m.get(&format!("{}{{result={result}}}", observe::AUTHENTICATION_RESULTS))
+        m.get(&format!(
+            "{}{{result={result}}}",
+            observe::AUTHENTICATION_RESULTS
+        ))
     };
     assert_eq!(results("approved"), 3);
     assert_eq!(results("denied"), 1);
     assert_eq!(m.get(&format!("{}{{seen_at=token}}", observe::EXPIRIES)), 1);
-    let polls = m.get(&format!("{}{{operation=poll}}", observe::STORE_OPERATION_SECONDS));
+    let polls = m.get(&format!(
+        "{}{{operation=poll}}",
+        observe::STORE_OPERATION_SECONDS
+    ));
     assert_eq!(polls, 7, "one latency sample per store poll");
 }
 
@@ -376,5 +456,8 @@ fn pending_gauge_is_the_store_count() {
         let counted = block_on(h.server.record_pending_requests(100, t0() + secs(1))).unwrap();
         assert_eq!(counted, 2);
     });
-    assert_eq!(recorder.get(&format!("{}{{}}", observe::PENDING_REQUESTS)), 2);
+    assert_eq!(
+        recorder.get(&format!("{}{{}}", observe::PENDING_REQUESTS)),
+        2
+    );
 }

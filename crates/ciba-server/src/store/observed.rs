@@ -8,8 +8,8 @@ use tracing::Instrument as _;
 use tracing::field::Empty;
 
 use super::{
-    BoxFuture, CompleteStatus, Completion, PollStatus, ReplayKey, Store, StoreError,
-    StoredRequest, TokenFingerprint,
+    BoxFuture, CompleteStatus, Completion, PollStatus, ReplayKey, Store, StoreError, StoredRequest,
+    TokenFingerprint,
 };
 use crate::binding::Confirmation;
 use crate::observe::{LatencyClock, STORE_OPERATION_SECONDS};
@@ -211,8 +211,12 @@ impl ObservedStore {
         fingerprint: &str,
         now: SystemTime,
     ) -> Result<Option<Confirmation>, StoreError> {
-        self.run("confirmation", self.inner.confirmation(fingerprint, now), found)
-            .await
+        self.run(
+            "confirmation",
+            self.inner.confirmation(fingerprint, now),
+            found,
+        )
+        .await
     }
 }
 
