@@ -175,13 +175,14 @@ impl<S: HttpSend> CibaClient<S> {
             .instrument(span.clone())
             .await;
         match &result {
-            Ok(ack) => {
+            Ok(ack) if !span.is_disabled() => {
                 span.record(
                     "auth_req",
                     tracing::field::display(short_hash(ack.auth_req_id.as_str())),
                 );
                 span.record("outcome", "ok");
             }
+            Ok(_) => {}
             Err(e) => {
                 span.record("outcome", e.label());
             }
