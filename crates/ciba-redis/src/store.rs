@@ -957,8 +957,10 @@ fn traced<'a, T: Send + 'a>(
     op: &'static str,
     operation: impl Future<Output = Result<T, StoreError>> + Send + 'a,
 ) -> BoxFuture<'a, Result<T, StoreError>> {
-    let span = tracing::debug_span!("ciba_redis", op, outcome = tracing::field::Empty);
     Box::pin(async move {
+        // Created when first polled, so that it nests in the caller's span of the moment
+        // (ciba-server's `ciba_store`).
+        let span = tracing::debug_span!("ciba_redis", op, outcome = tracing::field::Empty);
         let result = operation.instrument(span.clone()).await;
         let outcome = match &result {
             Ok(_) => "ok",
