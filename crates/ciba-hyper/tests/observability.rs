@@ -213,6 +213,11 @@ async fn flows_over_sockets_trace_every_layer_without_secrets_and_count_notifica
         "{text}"
     );
     assert!(has(&["ciba_http_send{method=POST"]), "{text}");
+    // The client's notification receiver answered the ping and the push.
+    assert!(
+        has(&["ciba_notification_received{status=20", "close"]),
+        "{text}"
+    );
     // Every auth_req_id shows up as its short hash, in the server's and the client's spans.
     let ids: Vec<&String> = secrets
         .iter()
