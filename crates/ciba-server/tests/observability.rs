@@ -1,6 +1,7 @@
-//! Tracing and metrics: complete poll, ping and push flows run under a capturing subscriber
-//! and a recording metrics recorder. Every secret, token, hint, binding message, user code and
-//! `auth_req_id` the flows use must be absent from the captured output; the endpoint and store
+//! Tracing and metrics: complete poll, ping (its token request with a DPoP proof) and push
+//! flows run under a capturing subscriber and a recording metrics recorder. Every secret,
+//! assertion, proof, token, hint, binding message, user code and `auth_req_id` the flows use
+//! must be absent from the captured output; the endpoint and store
 //! spans, their `client_id`, short-hashed `auth_req` and `outcome` fields, and the counters
 //! must be present.
 #![allow(
@@ -203,11 +204,31 @@ fn flows(h: &Harness) -> Vec<String> {
         )
         .unwrap();
     assert!(matches!(done, CompleteOutcome::Ping(_)));
-    let poll = token_request(PING, &ack.auth_req_id, t0() + secs(11));
+    // The token request carries a DPoP proof: the tokens are bound to its key.
+    let mut poll = token_request(PING, &ack.auth_req_id, t0() + secs(11));
+    let key = ciba_core::dpop::DpopKey::from_signer(signer("es256")).unwrap();
+    let dpop_proof = key
+        .proof(
+            &http::Method::POST,
+            &url::Url::parse(TOKEN_ENDPOINT).unwrap(),
+            t0() + secs(11),
+            &h.rng,
+            None,
+            None,
+        )
+        .unwrap();
+    poll.headers
+        .append("dpop", http::HeaderValue::from_str(&dpop_proof).unwrap());
+    secrets.push(dpop_proof.clone());
+    // The proof's signature alone, in case a part of it were logged.
+    secrets.push(dpop_proof.rsplit('.').next().unwrap().to_owned());
     keep(&poll, &mut secrets);
     let tokens = h.token(&poll, t0() + secs(11));
     token_values(&tokens, &mut secrets);
-    assert!(matches!(tokens, TokenOutcome::Issued(_)));
+    let TokenOutcome::Issued(grant) = &tokens else {
+        panic!("expected tokens")
+    };
+    assert_eq!(json_body(&grant.response)["token_type"], "DPoP");
 
     // Push, private_key_jwt: approval pushes the tokens; the push is then reported lost.
     let start = bc_request(PUSH, &[]);
@@ -393,9 +414,15 @@ fn traces_name_the_endpoint_client_outcome_and_short_hash() {
         has(&["ciba_store", "op=\"complete\"", "outcome=\"completed\""]),
         "{text}"
     );
+    assert!(
+        has(&["ciba_store", "op=\"remember_jti\"", "outcome=\"fresh\""]),
+        "{text}"
+    );
+    assert!(
+        has(&["ciba_store", "op=\"record_confirmation\"", "outcome=\"ok\""]),
+        "{text}"
+    );
     // The auth_req_id appears only as its short hash.
-    let first_ids: Vec<&String> = secrets.iter().filter(|s| s.len() > 20).collect();
-    assert!(!first_ids.is_empty());
     let hashed = lines.iter().filter(|l| l.contains("auth_req=")).count();
     assert!(hashed > 5, "{text}");
     let mentioned = secrets
