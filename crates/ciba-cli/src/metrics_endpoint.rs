@@ -40,10 +40,14 @@ pub(crate) struct MetricsEndpoint {
 /// Installs the Prometheus recorder as the global `metrics` recorder. Call it before the
 /// provider starts, so that no early count is lost.
 pub(crate) fn install_recorder() -> Result<PrometheusHandle, CliError> {
-    PrometheusBuilder::new()
+    let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full(STORE_OPERATION_SECONDS.into()), STORE_BUCKETS)
         .and_then(PrometheusBuilder::install_recorder)
-        .map_err(|e| CliError::error(format!("cannot install the metrics recorder: {e}")))
+        .map_err(|e| CliError::error(format!("cannot install the metrics recorder: {e}")))?;
+    ciba_server::observe::describe_metrics();
+    ciba_hyper::server::describe_metrics();
+    ciba_redis::describe_metrics();
+    Ok(handle)
 }
 
 impl MetricsEndpoint {

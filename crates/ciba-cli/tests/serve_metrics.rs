@@ -153,6 +153,10 @@ fn metrics_endpoint_counts_a_poll_flow() {
         text.contains("# TYPE ciba_pending_requests gauge"),
         "{text}"
     );
+    assert!(
+        text.contains("# HELP ciba_requests_total CIBA endpoint calls by endpoint and outcome"),
+        "{text}"
+    );
     // Nothing secret reaches the metrics.
     for secret in [
         client.client_secret.as_str(),

@@ -249,4 +249,4 @@ mod store;
 
 pub use config::{EvictionCheck, RedisStoreConfig};
 pub use error::RedisStoreError;
-pub use store::{REDIS_FAILURES, RedisStore};
+pub use store::{REDIS_FAILURES, RedisStore, describe_metrics};

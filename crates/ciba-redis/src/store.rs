@@ -950,6 +950,11 @@ impl Store for RedisStore {
 /// scripts), by `operation`. Their latency is ciba-server's `ciba_store_operation_seconds`.
 pub const REDIS_FAILURES: &str = "ciba_redis_failures_total";
 
+/// Gives the installed recorder the description of [`REDIS_FAILURES`] (Prometheus `# HELP`).
+pub fn describe_metrics() {
+    metrics::describe_counter!(REDIS_FAILURES, "store operations that failed on Redis");
+}
+
 /// Runs one store operation in a `DEBUG` span named `ciba_redis` with its `op` and
 /// `outcome` (`ok` or `error`), counting failures in [`REDIS_FAILURES`]. Keys, members and
 /// values (which hold identifiers and tokens' fingerprints) are never recorded.

@@ -47,6 +47,27 @@ pub const PENDING_REQUESTS: &str = "ciba_pending_requests";
 /// the server a monotonic clock: [`CibaServer::with_latency_clock`](crate::CibaServer::with_latency_clock)).
 pub const STORE_OPERATION_SECONDS: &str = "ciba_store_operation_seconds";
 
+/// Gives the installed recorder a description (and unit) for each metric this crate records,
+/// for exporters that publish them (Prometheus `# HELP`). Call it once, after installing the
+/// recorder.
+pub fn describe_metrics() {
+    metrics::describe_counter!(REQUESTS, "CIBA endpoint calls by endpoint and outcome");
+    metrics::describe_counter!(
+        AUTHENTICATION_RESULTS,
+        "user authentication results recorded (approved, denied, failed)"
+    );
+    metrics::describe_counter!(EXPIRIES, "requests found expired, by where");
+    metrics::describe_gauge!(
+        PENDING_REQUESTS,
+        "requests waiting for the user, from the store"
+    );
+    metrics::describe_histogram!(
+        STORE_OPERATION_SECONDS,
+        metrics::Unit::Seconds,
+        "store operation latency by operation"
+    );
+}
+
 /// A monotonic clock for latency figures only (never for a protocol decision).
 pub type LatencyClock = fn() -> Instant;
 

@@ -38,6 +38,14 @@ use crate::transport::{HttpClient, copy_request};
 /// deliveries and failures.
 pub const NOTIFICATIONS: &str = "ciba_notifications_total";
 
+/// Gives the installed recorder the description of [`NOTIFICATIONS`] (Prometheus `# HELP`).
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        NOTIFICATIONS,
+        "ping and push notifications by mode and outcome"
+    );
+}
+
 /// Default number of attempts per notification: 3.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 /// Default wait before the first retry (doubled before each later one): 1 second.

@@ -102,7 +102,7 @@ use url::Url;
 pub use ciba_server::BoxFuture;
 pub use deliver::{
     DEFAULT_DELIVERY_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_DELAY, Delivery, DeliveryFailure,
-    NOTIFICATIONS, NotificationDeliverer,
+    NOTIFICATIONS, NotificationDeliverer, describe_metrics,
 };
 pub use handle::AsHandle;
 pub use hooks::AuthorizationHooks;
