@@ -407,6 +407,10 @@ pub(crate) struct ServeArgs {
     /// How long one Redis step may take before the endpoint answers 503 (e.g. 2s, 500ms).
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_timeout)]
     pub(crate) store_timeout: Duration,
+    /// Serve metrics in the Prometheus text format at http://HOST:PORT/metrics (port 0 picks
+    /// a free port; the bound address is printed as `metrics: ...`).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) metrics: Option<SocketAddr>,
     /// A private JWK (with `alg` and `kid`) to sign ID tokens with and publish at /jwks.
     /// Repeat it for several algorithms (RS256, PS256, ES256, ES384, EdDSA; one key each);
     /// one key must be RS256. Instances sharing a store need the same files. Default: a

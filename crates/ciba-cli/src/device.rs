@@ -140,6 +140,11 @@ impl Device {
         Device { handle, events }
     }
 
+    /// The authorization server this device answers for.
+    pub(crate) fn handle(&self) -> &AsHandle {
+        &self.handle
+    }
+
     /// The requests waiting for a decision (at most [`LIST_LIMIT`]), soonest expiry first,
     /// from the store.
     pub(crate) async fn pending(&self) -> Result<Vec<PendingRequest>, StoreError> {

@@ -45,6 +45,7 @@ mod http_server;
 mod keys;
 mod login;
 mod login_flow;
+mod metrics_endpoint;
 mod outcome;
 mod output;
 mod progress;

@@ -286,7 +286,8 @@ impl Provider {
             };
         }
         let ciba = CibaServer::try_new(config, Arc::new(registry), backend.store, Arc::new(minter))
-            .map_err(|e| CliError::error(format!("cannot start the provider: {e}")))?;
+            .map_err(|e| CliError::error(format!("cannot start the provider: {e}")))?
+            .with_latency_clock(std::time::Instant::now);
         let events = broadcast::Sender::new(64);
         let hooks = DevHooks {
             auto: settings.auto,

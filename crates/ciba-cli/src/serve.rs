@@ -18,6 +18,9 @@
 //! given on the command line is not printed. Every request that arrives is printed on
 //! stderr, client text escaped ([`crate::device::request_line`]).
 //!
+//! With `--metrics ADDR`, a last line `metrics: http://HOST:PORT/metrics` names the bound
+//! metrics endpoint.
+//!
 //! The `client:` lines appear only without `--clients`. The demo ping and push clients are
 //! registered with notification endpoints on the two ports after the provider's; run
 //! `ciba login --listen <that address>` to receive their notifications.
@@ -46,6 +49,7 @@ use crate::device_access::{DeviceAccess, DeviceSecret};
 use crate::error::CliError;
 use crate::http_server;
 use crate::keys;
+use crate::metrics_endpoint::{self, MetricsEndpoint};
 use crate::provider::{self, Backend, DeviceSettings, Provider};
 use crate::store;
 use crate::users::UserDirectory;
@@ -75,6 +79,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     } else {
         keys::generate_key_set()?
     });
+    // Installed before anything is served, so no count is lost.
+    let recorder = args
+        .metrics
+        .map(|_| metrics_endpoint::install_recorder())
+        .transpose()?;
     let store = store::open(&args).await?;
     let listener = http_server::bind(args.addr, "provider").await?;
     let addr = listener
@@ -119,6 +128,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         backend,
         settings,
     )?;
+    let metrics = match (args.metrics, recorder) {
+        (Some(addr), Some(recorder)) => {
+            Some(MetricsEndpoint::start(addr, recorder, provider.device().handle().clone()).await?)
+        }
+        _ => None,
+    };
     let shutdown = install_shutdown_signal()?;
 
     println!("issuer: {issuer}");
@@ -137,6 +152,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     for client in &demo {
         println!("{}", client.describe());
     }
+    if let Some(metrics) = &metrics {
+        println!("metrics: http://{}/metrics", metrics.local_addr());
+    }
     eprintln!(
         "ciba serve: listening on {addr}; store: {}; the device answers: {}. Ctrl-C stops.",
         match args.store {
@@ -149,6 +167,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     shutdown.await;
     log.abort();
     provider.shutdown().await;
+    if let Some(metrics) = metrics {
+        metrics.shutdown().await;
+    }
     eprintln!("ciba serve: stopped");
     Ok(())
 }

@@ -13,9 +13,11 @@ use ciba_core::id_token::IdTokenValidator;
 use ciba_core::jose::{JwkSet, Signer};
 use ciba_core::metadata::{ServerMetadata, discovery_request};
 use ciba_core::notification::{NotificationOutcome, Push, receive_push};
+use ciba_core::observe::short_hash;
 use ciba_core::poll::PollConfig;
 use ciba_core::{AuthRequestAck, Client, ClientConfig, DeliveryMode, Limits};
-use tracing::{info, warn};
+use tracing::field::Empty;
+use tracing::{Instrument as _, info, warn};
 
 use crate::error::Error;
 use crate::jwks::JwksCache;
@@ -152,7 +154,43 @@ impl<S: HttpSend> CibaClient<S> {
         self.initiate_with(request, Some(signer)).await
     }
 
+    /// Runs in an `INFO` span named `ciba_client_initiate` with the `client_id`, the `mode`,
+    /// the acknowledged request's `auth_req` (its short hash) and the `outcome`
+    /// ([`Error::label`] or `ok`).
     async fn initiate_with(
+        &self,
+        request: AuthRequest,
+        signer: Option<&dyn Signer>,
+    ) -> Result<AuthRequestAck, Error> {
+        let core = &self.inner.core;
+        let span = tracing::info_span!(
+            "ciba_client_initiate",
+            client_id = core.client_id(),
+            mode = core.delivery_mode().as_str(),
+            auth_req = Empty,
+            outcome = Empty
+        );
+        let result = self
+            .initiate_unobserved(request, signer)
+            .instrument(span.clone())
+            .await;
+        match &result {
+            Ok(ack) if !span.is_disabled() => {
+                span.record(
+                    "auth_req",
+                    tracing::field::display(short_hash(ack.auth_req_id.as_str())),
+                );
+                span.record("outcome", "ok");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                span.record("outcome", e.label());
+            }
+        }
+        result
+    }
+
+    async fn initiate_unobserved(
         &self,
         request: AuthRequest,
         signer: Option<&dyn Signer>,
@@ -182,7 +220,7 @@ impl<S: HttpSend> CibaClient<S> {
         let ack = AuthRequestAck::from_response(&response, now, self.limits())
             .inspect_err(|e| warn!(error = %e, "backchannel authentication request refused"))?;
         info!(
-            auth_req_id = ?ack.auth_req_id,
+            auth_req = %short_hash(ack.auth_req_id.as_str()),
             expires_in = ?ack.expires_in,
             interval = ?ack.interval,
             "backchannel authentication request acknowledged"

@@ -72,6 +72,19 @@ fn refused_suffix(last: &Option<Box<RefusedNotification>>) -> String {
 }
 
 impl Error {
+    /// A `'static` label for traces: `transport_error`, `refused` (ciba-core refused a
+    /// response, often the OP's OAuth error), `poll_failed` (the wait ended without tokens:
+    /// denied, expired, ...), `pushed_error`, or `error`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Error::Transport(_) => "transport_error",
+            Error::Core(_) => "refused",
+            Error::Poll { .. } => "poll_failed",
+            Error::Pushed(_) => "pushed_error",
+            _ => "error",
+        }
+    }
+
     /// True for the transport failures a poll treats as transient (see
     /// [`TransportError::is_transient`]).
     pub fn is_transient(&self) -> bool {

@@ -14,12 +14,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use ciba_core::notification::Push;
+use ciba_core::observe::short_hash;
 use ciba_core::poll::{PollAction, PollError, Poller};
 use ciba_core::progress::{PollPhase, PollProgress};
 use ciba_core::token_response::ValidatedTokens;
 use ciba_core::{AuthRequestAck, DeliveryMode};
 use tokio::sync::watch;
-use tracing::{debug, info, warn};
+use tracing::field::Empty;
+use tracing::{Instrument as _, debug, info, warn};
 
 use crate::client::CibaClient;
 use crate::clock::FlowClock;
@@ -84,7 +86,32 @@ impl<'a, S: HttpSend> TokenWait<'a, S> {
     }
 
     /// Runs the wait to its end: the tokens, their ID token validated, or an error.
+    ///
+    /// The wait runs in an `INFO` span named `ciba_client_wait` with the `client_id`, the
+    /// `mode`, the request's `auth_req` (its short hash, never the `auth_req_id`) and the
+    /// `outcome` (`ok` or [`Error::label`]); each token request in a `DEBUG` span named
+    /// `ciba_client_token_request` with the poll's number.
     pub async fn run(self) -> Result<ValidatedTokens, Error> {
+        let core = self.client.core();
+        let span = tracing::info_span!(
+            "ciba_client_wait",
+            client_id = core.client_id(),
+            mode = core.delivery_mode().as_str(),
+            auth_req = %short_hash(self.ack.auth_req_id.as_str()),
+            outcome = Empty
+        );
+        let result = self.run_unobserved().instrument(span.clone()).await;
+        span.record(
+            "outcome",
+            match &result {
+                Ok(_) => "ok",
+                Err(e) => e.label(),
+            },
+        );
+        result
+    }
+
+    async fn run_unobserved(self) -> Result<ValidatedTokens, Error> {
         let TokenWait {
             client,
             ack,
@@ -108,10 +135,8 @@ impl<'a, S: HttpSend> TokenWait<'a, S> {
         };
         flow.reporter.phase(PollPhase::Finished);
         match &result {
-            Ok(_) => info!(auth_req_id = ?ack.auth_req_id, "tokens received and validated"),
-            Err(e) => {
-                warn!(auth_req_id = ?ack.auth_req_id, error = %e, "waiting for tokens failed")
-            }
+            Ok(_) => info!("tokens received and validated"),
+            Err(e) => warn!(error = %e, "waiting for tokens failed"),
         }
         result
     }
@@ -178,8 +203,17 @@ impl<S: HttpSend> Flow<'_, S> {
                 }
                 PollAction::Send(request) => {
                     self.reporter.poller(&poller, PollPhase::Requesting, None);
-                    debug!(auth_req_id = ?ack.auth_req_id, poll = poller.polls_sent(), "token request");
-                    match inner.http.send(request).await {
+                    let span = tracing::debug_span!(
+                        "ciba_client_token_request",
+                        poll = poller.polls_sent(),
+                        status = Empty
+                    );
+                    debug!(parent: &span, "token request");
+                    let sent = inner.http.send(request).instrument(span.clone()).await;
+                    if let Ok(response) = &sent {
+                        span.record("status", response.status().as_u16());
+                    }
+                    match sent {
                         Ok(response) => {
                             if let Some(url) = &dpop_url {
                                 inner.nonces().learn(url, &response);
@@ -187,7 +221,7 @@ impl<S: HttpSend> Flow<'_, S> {
                             poller.on_response(response, clock.now());
                         }
                         Err(e) if e.is_transient() => {
-                            warn!(auth_req_id = ?ack.auth_req_id, error = %e, "token request failed; the poller decides on a retry");
+                            warn!(error = %e, "token request failed; the poller decides on a retry");
                             poller.on_transport_error(clock.now());
                         }
                         Err(e) => return Err(e.into()),
@@ -266,7 +300,7 @@ impl<S: HttpSend> Flow<'_, S> {
         let mut state = slot.state();
         if let Some(poller) = poller {
             for _ in 0..std::mem::take(&mut state.pings).min(1) {
-                debug!(auth_req_id = ?self.ack.auth_req_id, "ping received");
+                debug!("ping received");
                 poller.ping_received();
             }
         }

@@ -196,6 +196,7 @@ pub mod limits;
 pub mod metadata;
 pub mod notification;
 pub mod oauth_error;
+pub mod observe;
 pub mod poll;
 pub mod profile;
 pub mod progress;

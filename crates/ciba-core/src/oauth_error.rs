@@ -37,6 +37,15 @@ macro_rules! error_codes {
                 }
             }
 
+            /// The code as a `'static` label for metrics: the wire code of a known variant,
+            /// `"other"` for [`ErrorCode::Other`] (a peer's free text never becomes a label).
+            pub fn label(&self) -> &'static str {
+                match self {
+                    $( ErrorCode::$variant => $code, )*
+                    ErrorCode::Other(_) => "other",
+                }
+            }
+
             /// Maps a wire code to its variant.
             pub fn from_wire(code: &str) -> ErrorCode {
                 match code {

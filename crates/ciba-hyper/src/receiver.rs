@@ -31,6 +31,7 @@ use ciba_client::NotificationRegistry;
 use http_body_util::Full;
 use hyper::body::Body;
 use tokio::net::{TcpListener, ToSocketAddrs};
+use tracing::Instrument as _;
 use url::Url;
 
 use crate::error::BoxError;
@@ -65,7 +66,23 @@ impl NotificationService {
     }
 
     /// Answers one notification: the bearer token is checked before the body is read.
+    ///
+    /// Runs in an `INFO` span named `ciba_notification_received` with the answered `status`
+    /// (never the bearer token or the body).
     pub async fn handle<B>(&self, request: http::Request<B>) -> http::Response<Vec<u8>>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let span =
+            tracing::info_span!("ciba_notification_received", status = tracing::field::Empty);
+        let answer = self.answer(request).instrument(span.clone()).await;
+        span.record("status", answer.status().as_u16());
+        answer
+    }
+
+    async fn answer<B>(&self, request: http::Request<B>) -> http::Response<Vec<u8>>
     where
         B: Body + Send + 'static,
         B::Data: Send,

@@ -18,6 +18,7 @@ use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use ciba_client::{HttpSend, TransportError, TransportErrorKind, within_timeout};
+use tracing::Instrument as _;
 
 use crate::error::Error;
 
@@ -272,8 +273,22 @@ impl HttpSend for HttpClient {
         request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, TransportError> {
         let uri = request.uri().clone();
+        // One `DEBUG` span per exchange: the method, the endpoint without its query, and the
+        // answered status; never a header or a body.
+        let span = tracing::debug_span!(
+            "ciba_http_send",
+            method = %request.method(),
+            endpoint = %ciba_client::redacted_endpoint(&uri),
+            status = tracing::field::Empty
+        );
         let request = request.map(|body| Full::new(Bytes::from(body)));
-        within_timeout(&uri, self.timeout, self.exchange(request, &uri)).await
+        let result = within_timeout(&uri, self.timeout, self.exchange(request, &uri))
+            .instrument(span.clone())
+            .await;
+        if let Ok(response) = &result {
+            span.record("status", response.status().as_u16());
+        }
+        result
     }
 }
 

@@ -250,4 +250,4 @@ mod store;
 
 pub use config::{EvictionCheck, RedisStoreConfig};
 pub use error::RedisStoreError;
-pub use store::RedisStore;
+pub use store::{REDIS_FAILURES, RedisStore, describe_metrics};

@@ -1,6 +1,7 @@
 //! [`RedisStore`]: ciba-server's [`Store`] over Redis.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -11,6 +12,7 @@ use ciba_server::store::{
 };
 use ciba_server::{Confirmation, Ticket};
 use futures_util::future::join_all;
+use tracing::Instrument as _;
 
 use crate::batch::{InsertBatcher, InsertItem, Inserted};
 use crate::codec::{
@@ -827,7 +829,7 @@ impl Store for RedisStore {
         ticket: &'a Ticket,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.insert_ticket_async(ticket, now))
+        traced("insert_ticket", self.insert_ticket_async(ticket, now))
     }
 
     fn take_ticket<'a>(
@@ -835,7 +837,7 @@ impl Store for RedisStore {
         id: &'a str,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<Ticket>, StoreError>> {
-        Box::pin(self.take_ticket_async(id, now))
+        traced("take_ticket", self.take_ticket_async(id, now))
     }
 
     fn insert_request<'a>(
@@ -844,7 +846,10 @@ impl Store for RedisStore {
         keep_until: SystemTime,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.insert_request_async(request, keep_until, now))
+        traced(
+            "insert_request",
+            self.insert_request_async(request, keep_until, now),
+        )
     }
 
     fn request<'a>(
@@ -852,7 +857,7 @@ impl Store for RedisStore {
         auth_req_id: &'a str,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<StoredRequest>, StoreError>> {
-        Box::pin(async move {
+        traced("request", async move {
             let key = self.keys.request(auth_req_id);
             Ok(self.read_request("request", &key, now).await?)
         })
@@ -864,7 +869,7 @@ impl Store for RedisStore {
         limit: usize,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Vec<StoredRequest>, StoreError>> {
-        Box::pin(self.pending_async(subject, limit, now))
+        traced("pending_requests", self.pending_async(subject, limit, now))
     }
 
     fn complete<'a>(
@@ -873,7 +878,7 @@ impl Store for RedisStore {
         result: Completion,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<CompleteStatus, StoreError>> {
-        Box::pin(self.complete_async(auth_req_id, result, now))
+        traced("complete", self.complete_async(auth_req_id, result, now))
     }
 
     fn poll<'a>(
@@ -883,7 +888,10 @@ impl Store for RedisStore {
         interval_increment: u64,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<PollStatus, StoreError>> {
-        Box::pin(self.poll_async(auth_req_id, client_id, interval_increment, now))
+        traced(
+            "poll",
+            self.poll_async(auth_req_id, client_id, interval_increment, now),
+        )
     }
 
     fn attach_tokens<'a>(
@@ -892,7 +900,10 @@ impl Store for RedisStore {
         tokens: &'a [TokenFingerprint],
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.attach_tokens_async(auth_req_id, tokens, now))
+        traced(
+            "attach_tokens",
+            self.attach_tokens_async(auth_req_id, tokens, now),
+        )
     }
 
     fn revoke_tokens<'a>(
@@ -900,7 +911,7 @@ impl Store for RedisStore {
         tokens: &'a [TokenFingerprint],
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.revoke_tokens_async(tokens, now))
+        traced("revoke_tokens", self.revoke_tokens_async(tokens, now))
     }
 
     fn is_revoked<'a>(
@@ -908,7 +919,7 @@ impl Store for RedisStore {
         fingerprint: &'a str,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(self.is_revoked_async(fingerprint, now))
+        traced("is_revoked", self.is_revoked_async(fingerprint, now))
     }
 
     fn remember_jti<'a>(
@@ -917,11 +928,16 @@ impl Store for RedisStore {
         expires_at: SystemTime,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(self.remember_jti_async(key, expires_at, now))
+        traced(
+            "remember_jti",
+            self.remember_jti_async(key, expires_at, now),
+        )
     }
 
     fn remove_ticket<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move { Ok(self.delete_ticket("remove_ticket", id).await?.is_some()) })
+        traced("remove_ticket", async move {
+            Ok(self.delete_ticket("remove_ticket", id).await?.is_some())
+        })
     }
 
     fn record_confirmation<'a>(
@@ -931,7 +947,10 @@ impl Store for RedisStore {
         expires_at: SystemTime,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.record_confirmation_async(fingerprint, confirmation, expires_at, now))
+        traced(
+            "record_confirmation",
+            self.record_confirmation_async(fingerprint, confirmation, expires_at, now),
+        )
     }
 
     fn confirmation<'a>(
@@ -939,6 +958,40 @@ impl Store for RedisStore {
         fingerprint: &'a str,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<Confirmation>, StoreError>> {
-        Box::pin(self.confirmation_async(fingerprint, now))
+        traced("confirmation", self.confirmation_async(fingerprint, now))
     }
+}
+
+/// Counter: store operations that failed on Redis (timeouts, lost connections, refused
+/// scripts), by `operation`. Their latency is ciba-server's `ciba_store_operation_seconds`.
+pub const REDIS_FAILURES: &str = "ciba_redis_failures_total";
+
+/// Gives the installed recorder the description of [`REDIS_FAILURES`] (Prometheus `# HELP`).
+pub fn describe_metrics() {
+    metrics::describe_counter!(REDIS_FAILURES, "store operations that failed on Redis");
+}
+
+/// Runs one store operation in a `DEBUG` span named `ciba_redis` with its `op` and
+/// `outcome` (`ok` or `error`), counting failures in [`REDIS_FAILURES`]. Keys, members and
+/// values (which hold identifiers and tokens' fingerprints) are never recorded.
+fn traced<'a, T: Send + 'a>(
+    op: &'static str,
+    operation: impl Future<Output = Result<T, StoreError>> + Send + 'a,
+) -> BoxFuture<'a, Result<T, StoreError>> {
+    Box::pin(async move {
+        // Created when first polled, so that it nests in the caller's span of the moment
+        // (ciba-server's `ciba_store`).
+        let span = tracing::debug_span!("ciba_redis", op, outcome = tracing::field::Empty);
+        let result = operation.instrument(span.clone()).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(StoreError::ClientLimitReached { .. }) => "client_limit",
+            Err(_) => {
+                metrics::counter!(REDIS_FAILURES, "operation" => op).increment(1);
+                "error"
+            }
+        };
+        span.record("outcome", outcome);
+        result
+    })
 }

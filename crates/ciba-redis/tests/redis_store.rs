@@ -374,3 +374,76 @@ async fn a_burst_of_inserts_shares_script_calls() {
     let listed = store.pending_requests(None, 500, t0()).await.unwrap();
     assert_eq!(listed.len(), 200);
 }
+
+/// The captured log output of one test.
+#[derive(Clone, Default)]
+struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A poll flow on Redis under a capturing subscriber (this test's thread only: the runtime is
+/// current-thread): every store operation has its `ciba_redis` span inside ciba-server's
+/// `ciba_store` span, and neither the `auth_req_id`, the keys holding it, the secret, the hint
+/// nor the tokens appear.
+#[tokio::test]
+async fn store_operations_are_traced_without_identifiers_secrets_or_tokens() {
+    let redis = TestRedis::new();
+    let prefix = random_prefix();
+    let store = Arc::new(redis.store_with(&prefix, 10_000).await);
+    let server = server(store);
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_ansi(false)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let id = start(&server, POLL, t0()).await;
+    let pending = token(&server, POLL, &id, t0() + secs(5)).await;
+    assert_eq!(token_error(&pending).1, "authorization_pending");
+    approve(&server, &id, t0() + secs(6)).await.unwrap();
+    let granted = token(&server, POLL, &id, t0() + secs(11)).await;
+    let access = access_token(&granted);
+    drop(guard);
+    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    for secret in [id.as_str(), access.as_str(), SECRET, "alice@example.com"] {
+        assert!(
+            !text.contains(secret),
+            "the trace holds {secret:?}:\n{text}"
+        );
+    }
+    let has = |parts: &[&str]| text.lines().any(|l| parts.iter().all(|p| l.contains(p)));
+    for op in [
+        "insert_ticket",
+        "take_ticket",
+        "insert_request",
+        "poll",
+        "complete",
+        "attach_tokens",
+    ] {
+        assert!(
+            has(&[
+                &format!("ciba_store{{op=\"{op}\""),
+                &format!("ciba_redis{{op=\"{op}\" outcome=\"ok\"}}")
+            ]),
+            "no ciba_redis span for {op} inside its ciba_store span:\n{text}"
+        );
+    }
+    assert!(
+        has(&[
+            "ciba_endpoint{endpoint=\"token\" client_id=\"poll-client\"",
+            "outcome=\"authorization_pending\""
+        ]),
+        "{text}"
+    );
+}

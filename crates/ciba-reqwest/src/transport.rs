@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ciba_client::{HttpSend, TransportError, TransportErrorKind, within_timeout};
-use tracing::debug;
+use tracing::{Instrument as _, debug};
 
 /// Default per-request timeout: 30 seconds for the whole exchange (connect, headers, body).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -159,13 +159,24 @@ impl HttpSend for HttpClient {
         let endpoint = ciba_client::redacted_endpoint(&uri);
         let request =
             reqwest::Request::try_from(request).map_err(|e| from_reqwest(e, &uri, self.timeout))?;
-        debug!(%method, %endpoint, "sending");
-        let result = within_timeout(&uri, self.timeout, self.exchange(request, &uri)).await;
+        // One `DEBUG` span per exchange: the method, the endpoint without its query, and the
+        // answered status; never a header or a body.
+        let span = tracing::debug_span!(
+            "ciba_http_send",
+            %method,
+            %endpoint,
+            status = tracing::field::Empty
+        );
+        debug!(parent: &span, "sending");
+        let result = within_timeout(&uri, self.timeout, self.exchange(request, &uri))
+            .instrument(span.clone())
+            .await;
         match &result {
             Ok(r) => {
-                debug!(%method, %endpoint, status = r.status().as_u16(), bytes = r.body().len(), "received")
+                span.record("status", r.status().as_u16());
+                debug!(parent: &span, bytes = r.body().len(), "received")
             }
-            Err(e) => debug!(%method, %endpoint, error = %e, "exchange failed"),
+            Err(e) => debug!(parent: &span, error = %e, "exchange failed"),
         }
         result
     }

@@ -458,3 +458,81 @@ async fn a_push_client_without_a_registry_is_refused_at_once<A: Adapter>(a: A) {
     );
     env.stop().await;
 }
+
+/// The captured log output of this test binary.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A poll flow through this crate's adapter under the binary's one global subscriber (the
+/// other tests' lines land there too; this one looks for its own): each exchange has its
+/// `ciba_http_send` span with the method, the endpoint and the status, inside ciba-client's
+/// spans, and neither the client secret, the `auth_req_id`, the hint nor the tokens appear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reqwest_exchanges_are_traced_without_credentials_or_tokens() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_ansi(false)
+            .finish(),
+    )
+    .unwrap();
+    let env = TestAs::start().await;
+    let http = support::Adapter::http(support::Reqwest, secs(5), 1 << 20);
+    let client = env.client_over(http, DeliveryMode::Poll).await;
+    let ack = client.initiate(alice()).await.unwrap();
+    env.handle
+        .complete(
+            ack.auth_req_id.as_str(),
+            AuthenticationResult::Authorized(Authorization::new("alice")),
+        )
+        .await
+        .unwrap();
+    let tokens = client.wait_for_tokens(&ack).await.unwrap();
+    let issuer = env.issuer.clone();
+    env.stop().await;
+    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let mut secrets = vec![
+        common::SECRET.to_owned(),
+        ack.auth_req_id.as_str().to_owned(),
+        tokens.response.access_token.clone(),
+        "alice@example.com".to_owned(),
+    ];
+    secrets.extend(tokens.response.id_token.clone());
+    for secret in &secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "the output holds {secret:?}"
+        );
+    }
+    let issuer = issuer.as_str();
+    let has = |parts: &[&str]| text.lines().any(|l| parts.iter().all(|p| l.contains(p)));
+    assert!(
+        has(&[
+            "ciba_client_initiate{client_id=\"poll-rp\"",
+            &format!("ciba_http_send{{method=POST endpoint={issuer}/bc status=200}}"),
+            "ciba_reqwest",
+        ]),
+        "{text}"
+    );
+    assert!(
+        has(&[
+            "ciba_client_wait{client_id=\"poll-rp\"",
+            &format!("ciba_http_send{{method=POST endpoint={issuer}/token status=200}}"),
+        ]),
+        "{text}"
+    );
+}

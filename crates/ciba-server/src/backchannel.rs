@@ -42,11 +42,13 @@ use ciba_core::limits::Limits;
 use ciba_core::random::{IDENTIFIER_BYTES, Random, RandomError, random_identifier};
 use http::StatusCode;
 use serde_json::{Map, Value};
+use tracing::Instrument as _;
 
 use crate::client::ClientMetadata;
 use crate::client_auth::{CLIENT_AUTH_PARAMETERS, ClientAuthError, Endpoint};
 use crate::incoming::{FormPostError, IncomingRequest};
 use crate::jwt_claims::{audience_ok, req_string};
+use crate::observe::{code_label, endpoint_span, finish, record_client};
 use crate::params::{
     is_scope_token, is_valid_notification_token, parse_requested_expiry, split_list,
 };
@@ -331,19 +333,32 @@ impl CibaServer {
         now: SystemTime,
         rng: &dyn Random,
     ) -> BackchannelOutcome {
-        let stored = match self.validate_backchannel(request, now, rng).await {
-            Ok(ticket) => match self.store.insert_ticket(&ticket, now).await {
-                Ok(()) => Ok(ticket),
-                Err(StoreError::ClientLimitReached { .. }) => {
-                    Err(BackchannelError::TooManyRequests)
-                }
-                Err(e) => Err(BackchannelError::Store(e)),
-            },
-            Err(e) => Err(e),
-        };
+        let span = endpoint_span("backchannel");
+        let stored = async {
+            match self.validate_backchannel(request, now, rng).await {
+                Ok(ticket) => match self.store.insert_ticket(&ticket, now).await {
+                    Ok(()) => Ok(ticket),
+                    Err(StoreError::ClientLimitReached { .. }) => {
+                        Err(BackchannelError::TooManyRequests)
+                    }
+                    Err(e) => Err(BackchannelError::Store(e)),
+                },
+                Err(e) => Err(e),
+            }
+        }
+        .instrument(span.clone())
+        .await;
         match stored {
-            Ok(ticket) => BackchannelOutcome::UserIdentification(Box::new(ticket)),
-            Err(e) => BackchannelOutcome::Respond(Rejection::new(e, &self.config.issuer)),
+            // The request is counted when it is issued or failed.
+            Ok(ticket) => {
+                span.record("outcome", "user_identification");
+                BackchannelOutcome::UserIdentification(Box::new(ticket))
+            }
+            Err(e) => {
+                let rejection = Rejection::new(e, &self.config.issuer);
+                finish(&span, "backchannel", code_label(&rejection.code()));
+                BackchannelOutcome::Respond(rejection)
+            }
         }
     }
 
@@ -370,11 +385,22 @@ impl CibaServer {
         now: SystemTime,
         rng: &dyn Random,
     ) -> InlineBackchannelOutcome {
-        match self.validate_backchannel(request, now, rng).await {
+        let span = endpoint_span("backchannel");
+        let validated = self
+            .validate_backchannel(request, now, rng)
+            .instrument(span.clone())
+            .await;
+        match validated {
+            // The request is counted when it is issued or failed.
             Ok(ticket) => {
+                span.record("outcome", "user_identification");
                 InlineBackchannelOutcome::UserIdentification(Box::new(InlineTicket::new(ticket)))
             }
-            Err(e) => InlineBackchannelOutcome::Respond(Rejection::new(e, &self.config.issuer)),
+            Err(e) => {
+                let rejection = Rejection::new(e, &self.config.issuer);
+                finish(&span, "backchannel", code_label(&rejection.code()));
+                InlineBackchannelOutcome::Respond(rejection)
+            }
         }
     }
 
@@ -420,6 +446,7 @@ impl CibaServer {
             .authenticate_client(request, &form, Endpoint::Backchannel, now)
             .await?;
         let client = client.metadata;
+        record_client(&tracing::Span::current(), &client.client_id);
 
         // 3. May this client use CIBA?
         let mode = self.ciba_mode(&client)?;

@@ -6,12 +6,16 @@ use std::time::{Duration, SystemTime};
 use ciba_core::ErrorCode;
 use ciba_core::random::Random;
 use serde_json::{Map, Value};
+use tracing::Instrument as _;
 
 use crate::binding::Confirmation;
 use crate::client::DeliveryMode;
 use crate::id_token_encryption::encrypt_id_token;
 use crate::minter::{MintError, MintRequest, MintedTokens, RESERVED_CLAIMS};
 use crate::notification::{NotificationError, Target};
+use crate::observe::{
+    count_expiry, count_result, endpoint_span, finish, record_auth_req, record_client,
+};
 use crate::registry::RegistryError;
 use crate::server::{CibaServer, token_fingerprint};
 use crate::store::{
@@ -235,6 +239,25 @@ fn grant_for(request: &StoredRequest, a: &Authorization) -> Result<Grant, Comple
     })
 }
 
+impl CompleteError {
+    /// A `'static` label for traces and metrics.
+    fn label(&self) -> &'static str {
+        match self {
+            CompleteError::UnknownRequest => "unknown_request",
+            CompleteError::AlreadyCompleted => "already_completed",
+            CompleteError::Expired => "expired",
+            CompleteError::SubjectMismatch => "subject_mismatch",
+            CompleteError::ScopeNotRequested { .. } => "scope_not_requested",
+            CompleteError::OpenidScopeRemoved => "openid_scope_removed",
+            CompleteError::ReservedClaim { .. } => "reserved_claim",
+            CompleteError::Mint(_) => "mint_error",
+            CompleteError::Notification(_) => "notification_error",
+            CompleteError::Store(_) => "store_error",
+            CompleteError::Registry(_) => "registry_error",
+        }
+    }
+}
+
 fn unexpected(status: CompleteStatus) -> CompleteError {
     match status {
         CompleteStatus::AlreadyCompleted => CompleteError::AlreadyCompleted,
@@ -264,15 +287,60 @@ impl CibaServer {
         now: SystemTime,
         rng: &dyn Random,
     ) -> Result<CompleteOutcome, CompleteError> {
+        let span = endpoint_span("complete");
+        record_auth_req(&span, auth_req_id);
+        let outcome = self
+            .complete_observed(auth_req_id, &result, now, rng)
+            .instrument(span.clone())
+            .await;
+        let label = match &outcome {
+            Ok(CompleteOutcome::NothingToSend) => "ok",
+            Ok(CompleteOutcome::Ping(_)) => "ping",
+            Ok(CompleteOutcome::PushTokens { .. }) => "push_tokens",
+            Ok(CompleteOutcome::PushError { error, .. }) => match error {
+                ErrorCode::ExpiredToken => "push_expired",
+                _ => "push_error",
+            },
+            Err(e) => e.label(),
+        };
+        finish(&span, "complete", label);
+        let expired = matches!(
+            &outcome,
+            Err(CompleteError::Expired)
+                | Ok(CompleteOutcome::PushError {
+                    error: ErrorCode::ExpiredToken,
+                    ..
+                })
+        );
+        if expired {
+            count_expiry("complete");
+        } else if outcome.is_ok() {
+            count_result(match result {
+                AuthenticationResult::Authorized(_) => "approved",
+                AuthenticationResult::AccessDenied => "denied",
+                _ => "failed",
+            });
+        }
+        outcome
+    }
+
+    async fn complete_observed(
+        &self,
+        auth_req_id: &str,
+        result: &AuthenticationResult,
+        now: SystemTime,
+        rng: &dyn Random,
+    ) -> Result<CompleteOutcome, CompleteError> {
         let current = self
             .store
             .request(auth_req_id, now)
             .await?
             .ok_or(CompleteError::UnknownRequest)?;
+        record_client(&tracing::Span::current(), &current.client_id);
         if current.state != RequestState::Pending {
             return Err(CompleteError::AlreadyCompleted);
         }
-        let grant = match &result {
+        let grant = match result {
             AuthenticationResult::Authorized(a) => Some(grant_for(&current, a)?),
             _ => None,
         };
@@ -282,7 +350,7 @@ impl CibaServer {
         };
         match current.delivery_mode {
             DeliveryMode::Push => {
-                self.complete_push(&current, &target, &result, grant, now, rng)
+                self.complete_push(&current, &target, result, grant, now, rng)
                     .await
             }
             mode => {
@@ -293,7 +361,7 @@ impl CibaServer {
                 };
                 let completion = match grant {
                     Some(g) => Completion::Authorized(Box::new(g)),
-                    None if result == AuthenticationResult::AccessDenied => Completion::Denied,
+                    None if *result == AuthenticationResult::AccessDenied => Completion::Denied,
                     None => Completion::Failed,
                 };
                 match self.store.complete(auth_req_id, completion, now).await? {
@@ -397,6 +465,17 @@ impl CibaServer {
         if tokens.is_empty() {
             return Ok(());
         }
-        self.store.revoke_tokens(tokens, now).await
+        let span = endpoint_span("push_undelivered");
+        let revoked = self
+            .store
+            .revoke_tokens(tokens, now)
+            .instrument(span.clone())
+            .await;
+        finish(
+            &span,
+            "push_undelivered",
+            if revoked.is_ok() { "ok" } else { "store_error" },
+        );
+        revoked
     }
 }

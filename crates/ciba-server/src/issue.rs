@@ -10,7 +10,9 @@ use ciba_core::ErrorCode;
 use ciba_core::random::{IDENTIFIER_BYTES, Random, RandomError, random_identifier};
 use http::StatusCode;
 use serde_json::{Map, Value};
+use tracing::Instrument as _;
 
+use crate::observe::{code_label, endpoint_span, finish, record_auth_req, record_client};
 use crate::response::{ProtocolError, Rejection, json_response, sanitize_description};
 use crate::server::CibaServer;
 use crate::store::{RequestState, StoreError, StoredRequest};
@@ -224,13 +226,20 @@ impl CibaServer {
         now: SystemTime,
         rng: &dyn Random,
     ) -> IssueOutcome {
-        let reject = |e| Rejection::new(e, &self.config.issuer);
-        let ticket = match self.store.take_ticket(ticket.as_ref(), now).await {
-            Ok(Some(t)) => t,
-            Ok(None) => return IssueOutcome::InvalidTicket(reject(IssueError::InvalidTicket)),
-            Err(e) => return IssueOutcome::Refused(reject(IssueError::Store(e))),
-        };
-        self.issue_taken(ticket, subject, now, rng).await
+        let span = endpoint_span("issue");
+        let outcome = async {
+            let reject = |e| Rejection::new(e, &self.config.issuer);
+            let ticket = match self.store.take_ticket(ticket.as_ref(), now).await {
+                Ok(Some(t)) => t,
+                Ok(None) => return IssueOutcome::InvalidTicket(reject(IssueError::InvalidTicket)),
+                Err(e) => return IssueOutcome::Refused(reject(IssueError::Store(e))),
+            };
+            self.issue_taken(ticket, subject, now, rng).await
+        }
+        .instrument(span.clone())
+        .await;
+        count_issue(&span, &outcome);
+        outcome
     }
 
     /// [`issue`](CibaServer::issue) for an [`InlineTicket`] from
@@ -259,12 +268,18 @@ impl CibaServer {
         now: SystemTime,
         rng: &dyn Random,
     ) -> IssueOutcome {
+        let span = endpoint_span("issue");
         let ticket = ticket.into_inner();
-        if ticket.expires_at <= now {
+        let outcome = if ticket.expires_at <= now {
             let rejection = Rejection::new(IssueError::InvalidTicket, &self.config.issuer);
-            return IssueOutcome::InvalidTicket(rejection);
-        }
-        self.issue_taken(ticket, subject, now, rng).await
+            IssueOutcome::InvalidTicket(rejection)
+        } else {
+            self.issue_taken(ticket, subject, now, rng)
+                .instrument(span.clone())
+                .await
+        };
+        count_issue(&span, &outcome);
+        outcome
     }
 
     /// Issues the request of a ticket that is no longer in the store.
@@ -276,6 +291,8 @@ impl CibaServer {
         rng: &dyn Random,
     ) -> IssueOutcome {
         let reject = |e| Rejection::new(e, &self.config.issuer);
+        let span = tracing::Span::current();
+        record_client(&span, &ticket.client_id);
         if subject.is_empty() {
             return IssueOutcome::Refused(reject(IssueError::EmptySubject));
         }
@@ -317,6 +334,7 @@ impl CibaServer {
             }
             Err(e) => return IssueOutcome::Refused(reject(IssueError::Store(e))),
         }
+        record_auth_req(&span, &auth_req_id);
         let mut body = Map::new();
         body.insert("auth_req_id".into(), Value::String(auth_req_id.clone()));
         body.insert("expires_in".into(), expires_in.into());
@@ -342,8 +360,15 @@ impl CibaServer {
     ) -> Rejection<Failure> {
         // The response does not depend on the ticket, so a store failure here only leaves a
         // ticket to expire on its own.
-        let _ = self.store.remove_ticket(ticket.as_ref()).await;
-        self.failure(reason, description)
+        let span = endpoint_span("fail");
+        let _ = self
+            .store
+            .remove_ticket(ticket.as_ref())
+            .instrument(span.clone())
+            .await;
+        let rejection = self.failure(reason, description);
+        finish(&span, "backchannel", code_label(&rejection.code()));
+        rejection
     }
 
     /// [`fail`](CibaServer::fail) for an [`InlineTicket`]: the same response, and no store
@@ -354,8 +379,12 @@ impl CibaServer {
         reason: FailReason,
         description: Option<&str>,
     ) -> Rejection<Failure> {
+        let span = endpoint_span("fail");
+        record_client(&span, &ticket.client_id);
         drop(ticket);
-        self.failure(reason, description)
+        let rejection = self.failure(reason, description);
+        finish(&span, "backchannel", code_label(&rejection.code()));
+        rejection
     }
 
     fn failure(&self, reason: FailReason, description: Option<&str>) -> Rejection<Failure> {
@@ -367,4 +396,14 @@ impl CibaServer {
         };
         Rejection::new(failure, &self.config.issuer)
     }
+}
+
+/// Counts an issue call as the end of its backchannel request.
+fn count_issue(span: &tracing::Span, outcome: &IssueOutcome) {
+    let label = match outcome {
+        IssueOutcome::Issued(_) => "ok",
+        IssueOutcome::InvalidTicket(r) => code_label(&r.code()),
+        IssueOutcome::Refused(r) => code_label(&r.code()),
+    };
+    finish(span, "backchannel", label);
 }

@@ -68,6 +68,15 @@
 //! reads a clock; it only awaits the futures its store and registry return. With
 //! [`MemoryStore`] and [`StaticClientRegistry`] every call completes on its first poll.
 //!
+//! ## Traces and metrics
+//!
+//! Every endpoint call runs in a `tracing` span with the client, the outcome and the
+//! `auth_req_id`'s short hash (never the identifier, a secret, a token or a hint), and every
+//! store operation in a span of its own; counters, a gauge and a store-latency histogram go
+//! through the `metrics` facade (no-ops until the host installs a recorder). The names and
+//! labels are in [`observe`]. The latency histogram needs a clock the host hands in
+//! ([`CibaServer::with_latency_clock`]); without it this crate reads no clock at all.
+//!
 //! ## Example: the four calls in an authorization server
 //!
 //! ```
@@ -240,6 +249,7 @@ pub mod jwt_claims;
 pub mod key_set;
 pub mod minter;
 pub mod notification;
+pub mod observe;
 pub mod params;
 pub mod registration;
 pub mod registry;

@@ -9,8 +9,9 @@ use ciba_core::jose::hash::sha256_b64;
 
 use crate::config::ServerConfig;
 use crate::minter::TokenMinter;
+use crate::observe::{self, LatencyClock};
 use crate::registry::ClientRegistry;
-use crate::store::{Store, StoreError, StoredRequest};
+use crate::store::{ObservedStore, Store, StoreError, StoredRequest};
 
 /// Why [`CibaServer::try_new`] refused its parts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,7 +42,7 @@ pub enum ServerSetupError {
 pub struct CibaServer {
     pub(crate) config: ServerConfig,
     pub(crate) registry: Arc<dyn ClientRegistry>,
-    pub(crate) store: Arc<dyn Store>,
+    pub(crate) store: ObservedStore,
     pub(crate) minter: Arc<dyn TokenMinter>,
 }
 
@@ -65,9 +66,18 @@ impl CibaServer {
         CibaServer {
             config,
             registry,
-            store,
+            store: ObservedStore::new(store),
             minter,
         }
+    }
+
+    /// Times every store operation with `clock` into the
+    /// [`STORE_OPERATION_SECONDS`](crate::observe::STORE_OPERATION_SECONDS) histogram. Pass
+    /// `std::time::Instant::now`. The clock is read for that figure only, never for a
+    /// decision; without it (the default) this crate reads no clock at all.
+    pub fn with_latency_clock(mut self, clock: LatencyClock) -> CibaServer {
+        self.store.set_clock(clock);
+        self
     }
 
     /// [`CibaServer::new`], after checking that the minter signs RS256 (OpenID Connect
@@ -119,6 +129,21 @@ impl CibaServer {
         now: SystemTime,
     ) -> Result<Vec<StoredRequest>, StoreError> {
         self.store.pending_requests(subject, limit, now).await
+    }
+
+    /// Counts the requests waiting for the user in the store, up to `limit`, and sets the
+    /// [`PENDING_REQUESTS`](crate::observe::PENDING_REQUESTS) gauge to that count (so it
+    /// reads `limit` when at least that many wait). Call it before each scrape of the
+    /// metrics: it lists the pending requests, so its cost grows with their number. Every
+    /// instance sharing a store sees the same count; aggregate it with `max`, not `sum`.
+    pub async fn record_pending_requests(
+        &self,
+        limit: usize,
+        now: SystemTime,
+    ) -> Result<usize, StoreError> {
+        let count = self.store.pending_requests(None, limit, now).await?.len();
+        observe::set_pending(count);
+        Ok(count)
     }
 
     /// True when `token` (an access or refresh token this server issued) was revoked: because

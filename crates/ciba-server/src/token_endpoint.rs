@@ -27,6 +27,7 @@ use ciba_core::body::FormError;
 use ciba_core::random::Random;
 use http::StatusCode;
 use serde_json::{Map, Value};
+use tracing::Instrument as _;
 
 use crate::binding::Confirmation;
 use crate::client::{CIBA_GRANT_TYPE, ClientMetadata, DeliveryMode};
@@ -36,6 +37,9 @@ use crate::dpop::{DPOP_NONCE_HEADER, DpopCheck, DpopProofError, DpopStepError};
 use crate::id_token_encryption::encrypt_id_token;
 use crate::incoming::{FormPostError, IncomingRequest};
 use crate::minter::{MintError, MintRequest, MintedTokens};
+use crate::observe::{
+    code_label, count_expiry, endpoint_span, finish, record_auth_req, record_client,
+};
 use crate::response::{ProtocolError, Rejection, json_response};
 use crate::server::CibaServer;
 use crate::server::token_fingerprint;
@@ -301,7 +305,30 @@ impl CibaServer {
         now: SystemTime,
         rng: &dyn Random,
     ) -> TokenOutcome {
-        match self.ciba_grant(request, now, rng).await {
+        let span = endpoint_span("token");
+        let outcome = self
+            .ciba_grant(request, now, rng)
+            .instrument(span.clone())
+            .await;
+        if matches!(outcome, Err(TokenError::ExpiredToken)) {
+            count_expiry("token");
+        }
+        let outcome = self.token_outcome(outcome);
+        finish(
+            &span,
+            "token",
+            match &outcome {
+                TokenOutcome::Issued(_) => "ok",
+                TokenOutcome::Respond(r) => code_label(&r.code()),
+                TokenOutcome::NotCibaGrant { .. } => "not_ciba_grant",
+            },
+        );
+        outcome
+    }
+
+    /// The outcome of [`ciba_grant`](Self::ciba_grant), errors turned into their responses.
+    fn token_outcome(&self, outcome: Result<TokenOutcome, TokenError>) -> TokenOutcome {
+        match outcome {
             Ok(outcome) => outcome,
             Err(e) => {
                 let nonce = match &e {
@@ -399,6 +426,8 @@ impl CibaServer {
             .authenticate_client(request, &form, Endpoint::Token, now)
             .await?
             .metadata;
+        let span = tracing::Span::current();
+        record_client(&span, &client.client_id);
         let unauthorized = |reason| TokenError::UnauthorizedClient { reason };
         match client.backchannel_token_delivery_mode {
             None => return Err(unauthorized(GrantUnauthorizedReason::NotCibaClient)),
@@ -417,6 +446,7 @@ impl CibaServer {
         }
         let confirmation = self.confirmation(request, &client, now).await?;
         let auth_req_id = find("auth_req_id").ok_or(TokenError::MissingAuthReqId)?;
+        record_auth_req(&span, auth_req_id);
         if auth_req_id.len() > limits.max_value_bytes {
             return Err(TokenError::InvalidGrant {
                 reason: InvalidGrantReason::Unknown,

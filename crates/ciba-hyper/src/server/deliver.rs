@@ -28,10 +28,23 @@ use std::time::{Duration, SystemTime};
 
 use ciba_server::{CibaServer, CompleteOutcome, EgressError, EgressPolicy};
 use http::StatusCode;
+use tracing::Instrument as _;
 
 use crate::error::{Error, endpoint_of};
 use crate::server::egress::{GuardedResolver, check_uri, egress_refusal};
 use crate::transport::{HttpClient, copy_request};
+
+/// Counter: notifications by `mode` (`ping`, `push`) and `outcome` ([`Delivery::label`]):
+/// deliveries and failures.
+pub const NOTIFICATIONS: &str = "ciba_notifications_total";
+
+/// Gives the installed recorder the description of [`NOTIFICATIONS`] (Prometheus `# HELP`).
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        NOTIFICATIONS,
+        "ping and push notifications by mode and outcome"
+    );
+}
 
 /// Default number of attempts per notification: 3.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
@@ -103,6 +116,19 @@ pub enum Delivery {
 }
 
 impl Delivery {
+    /// What became of the notification, as a metrics label: `delivered`, `refused` (a 4xx
+    /// or 3xx answer), `gave_up` (retries exhausted or a final transport error),
+    /// `not_allowed` (the egress policy), `not_needed`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Delivery::NotNeeded => "not_needed",
+            Delivery::Delivered { .. } => "delivered",
+            Delivery::Refused { .. } => "refused",
+            Delivery::NotAllowed { .. } => "not_allowed",
+            Delivery::GaveUp { .. } => "gave_up",
+        }
+    }
+
     /// True when the client's endpoint accepted the notification.
     pub fn is_delivered(&self) -> bool {
         matches!(self, Delivery::Delivered { .. })
@@ -207,17 +233,30 @@ impl NotificationDeliverer {
     /// delivered: when the push of [`CompleteOutcome::PushTokens`] is refused or given up
     /// on, its tokens go to [`CibaServer::push_undelivered`] (a store failure there is
     /// logged; the returned [`Delivery`] says what became of the notification either way).
+    ///
+    /// The delivery runs in an `INFO` span named `ciba_notification` with its `mode`
+    /// (`ping`, `push`) and `outcome` ([`Delivery::label`]), and is counted in
+    /// [`NOTIFICATIONS`].
     pub async fn deliver_outcome(&self, server: &CibaServer, outcome: CompleteOutcome) -> Delivery {
-        let (request, pushed) = match outcome {
+        let (request, pushed, mode) = match outcome {
             CompleteOutcome::NothingToSend => return Delivery::NotNeeded,
-            CompleteOutcome::Ping(request) => (request, Vec::new()),
-            CompleteOutcome::PushTokens { request, tokens } => (request, tokens),
-            CompleteOutcome::PushError { request, .. } => (request, Vec::new()),
+            CompleteOutcome::Ping(request) => (request, Vec::new(), "ping"),
+            CompleteOutcome::PushTokens { request, tokens } => (request, tokens, "push"),
+            CompleteOutcome::PushError { request, .. } => (request, Vec::new(), "push"),
         };
+        let span = tracing::info_span!("ciba_notification", mode, outcome = tracing::field::Empty);
         let endpoint = endpoint_of(request.uri());
-        let delivery = self.deliver(request).await;
+        let delivery = self.deliver(request).instrument(span.clone()).await;
+        span.record("outcome", delivery.label());
+        metrics::counter!(NOTIFICATIONS, "mode" => mode, "outcome" => delivery.label())
+            .increment(1);
         if !delivery.is_delivered() && !pushed.is_empty() {
-            match server.push_undelivered(&pushed, SystemTime::now()).await {
+            let revoked = server
+                .push_undelivered(&pushed, SystemTime::now())
+                .instrument(span.clone())
+                .await;
+            let _entered = span.enter();
+            match revoked {
                 Ok(()) => tracing::warn!(%endpoint, revoked = pushed.len(),
                     "push not delivered: its tokens are revoked"),
                 Err(e) => tracing::error!(%endpoint, error = %e,

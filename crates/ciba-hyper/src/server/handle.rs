@@ -7,10 +7,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use ciba_core::ack::AuthReqId;
+use ciba_core::observe::short_hash;
 use ciba_core::random::Random;
 use ciba_server::store::StoreError;
 use ciba_server::{AuthenticationResult, CibaServer, CompleteError, CompleteOutcome};
+use tracing::Instrument as _;
 
 use crate::server::deliver::{Delivery, NotificationDeliverer};
 use crate::server::hooks::AuthorizationHooks;
@@ -89,27 +90,32 @@ impl AsHandle {
         auth_req_id: &str,
         result: AuthenticationResult,
     ) -> Result<Delivery, CompleteError> {
-        let id = AuthReqId::new(auth_req_id.to_owned());
-        let shared = &*self.shared;
-        let outcome = shared
-            .server
-            .complete(auth_req_id, result, SystemTime::now(), &*shared.rng)
-            .await;
-        let outcome = match outcome {
-            Ok(CompleteOutcome::NothingToSend) => {
-                tracing::info!(auth_req_id = ?id, "request completed");
-                return Ok(Delivery::NotNeeded);
-            }
-            Ok(outcome) => outcome,
-            Err(e) => {
-                tracing::warn!(auth_req_id = ?id, error = %e, "completion refused");
-                return Err(e);
-            }
-        };
-        tracing::info!(auth_req_id = ?id, "request completed: notifying the client");
-        Ok(shared
-            .deliverer
-            .deliver_outcome(&shared.server, outcome)
-            .await)
+        // The decision and its notification share one span, named by the request's short hash.
+        let span = tracing::info_span!("ciba_decision", auth_req = %short_hash(auth_req_id));
+        async {
+            let shared = &*self.shared;
+            let outcome = shared
+                .server
+                .complete(auth_req_id, result, SystemTime::now(), &*shared.rng)
+                .await;
+            let outcome = match outcome {
+                Ok(CompleteOutcome::NothingToSend) => {
+                    tracing::info!("request completed");
+                    return Ok(Delivery::NotNeeded);
+                }
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    tracing::warn!(error = %e, "completion refused");
+                    return Err(e);
+                }
+            };
+            tracing::info!("request completed: notifying the client");
+            Ok(shared
+                .deliverer
+                .deliver_outcome(&shared.server, outcome)
+                .await)
+        }
+        .instrument(span)
+        .await
     }
 }

@@ -87,7 +87,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use ciba_core::ErrorCode;
-use ciba_core::ack::AuthReqId;
+use ciba_core::observe::short_hash;
 use ciba_core::random::{OsRandom, Random};
 use ciba_server::response::{error_body, json_response};
 use ciba_server::{
@@ -98,12 +98,13 @@ use http::{Method, StatusCode};
 use http_body_util::Full;
 use hyper::body::Body;
 use tokio::net::{TcpListener, ToSocketAddrs};
+use tracing::Instrument as _;
 use url::Url;
 
 pub use ciba_server::BoxFuture;
 pub use deliver::{
     DEFAULT_DELIVERY_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_DELAY, Delivery, DeliveryFailure,
-    NotificationDeliverer,
+    NOTIFICATIONS, NotificationDeliverer, describe_metrics,
 };
 pub use handle::AsHandle;
 pub use hooks::AuthorizationHooks;
@@ -330,20 +331,52 @@ impl AuthorizationServer {
     }
 
     /// Answers one request whose body was already read.
+    ///
+    /// Each request runs in an `INFO` span named `ciba_http` with its `route` (`discovery`,
+    /// `jwks`, `backchannel`, `token`, `not_found`), `method` and answered `status`; the
+    /// endpoint spans of ciba-server nest in it. Discovery and JWKS requests are counted in
+    /// `ciba_requests_total` (endpoints `discovery`, `jwks`; outcome `ok` or
+    /// `method_not_allowed`), beside the endpoints ciba-server counts.
     pub async fn handle_request(&self, request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
         let path = request.uri().path();
         let routes = &*self.routes;
-        let server = &*self.handle.shared.server;
-        if routes.discovery.as_deref() == Some(path) {
-            get_only(&request, || server.discovery_response())
+        let route = if routes.discovery.as_deref() == Some(path) {
+            "discovery"
         } else if routes.jwks.as_deref() == Some(path) {
-            get_only(&request, || server.jwks_response(SystemTime::now()))
+            "jwks"
         } else if routes.backchannel.as_deref() == Some(path) {
-            self.backchannel(&request).await
+            "backchannel"
         } else if routes.token.as_deref() == Some(path) {
-            self.token(&request).await
+            "token"
         } else {
-            status_only(StatusCode::NOT_FOUND)
+            "not_found"
+        };
+        let span = tracing::info_span!(
+            "ciba_http",
+            route,
+            method = %request.method(),
+            status = tracing::field::Empty
+        );
+        let response = self.route(route, &request).instrument(span.clone()).await;
+        span.record("status", response.status().as_u16());
+        response
+    }
+
+    async fn route(
+        &self,
+        route: &'static str,
+        request: &http::Request<Vec<u8>>,
+    ) -> http::Response<Vec<u8>> {
+        let server = &*self.handle.shared.server;
+        match route {
+            "discovery" => count_get(route, get_only(request, || server.discovery_response())),
+            "jwks" => count_get(
+                route,
+                get_only(request, || server.jwks_response(SystemTime::now())),
+            ),
+            "backchannel" => self.backchannel(request).await,
+            "token" => self.token(request).await,
+            _ => status_only(StatusCode::NOT_FOUND),
         }
     }
 
@@ -378,7 +411,7 @@ impl AuthorizationServer {
             IssueOutcome::Issued(ack) => {
                 tracing::info!(
                     client_id = %pending.client_id,
-                    auth_req_id = ?AuthReqId::new(ack.auth_req_id.clone()),
+                    auth_req = %short_hash(&ack.auth_req_id),
                     mode = %pending.delivery_mode.as_str(),
                     "authentication request issued"
                 );
@@ -417,7 +450,7 @@ impl AuthorizationServer {
             TokenOutcome::Issued(grant) => {
                 tracing::info!(
                     client_id = %grant.client_id,
-                    auth_req_id = ?AuthReqId::new(grant.auth_req_id.clone()),
+                    auth_req = %short_hash(&grant.auth_req_id),
                     "tokens issued"
                 );
                 grant.response
@@ -456,6 +489,18 @@ fn incoming<'a>(
         Some(c) => incoming.with_client_certificate(c),
         None => incoming,
     }
+}
+
+/// Counts a discovery or JWKS answer in `ciba_requests_total`.
+fn count_get(endpoint: &'static str, response: http::Response<Vec<u8>>) -> http::Response<Vec<u8>> {
+    let outcome = if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        "method_not_allowed"
+    } else {
+        "ok"
+    };
+    metrics::counter!(ciba_server::observe::REQUESTS, "endpoint" => endpoint, "outcome" => outcome)
+        .increment(1);
+    response
 }
 
 fn status_only(status: StatusCode) -> http::Response<Vec<u8>> {

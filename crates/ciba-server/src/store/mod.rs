@@ -9,6 +9,7 @@
 
 mod expiry_queue;
 pub mod memory;
+mod observed;
 mod records;
 
 use std::future::Future;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 pub use memory::{MemoryStore, MemoryStoreConfig};
+pub(crate) use observed::ObservedStore;
 pub use records::{
     CompleteStatus, Completion, Grant, PollStatus, ReplayKey, ReplayPurpose, RequestState,
     StoredRequest, TokenFingerprint,
