@@ -52,7 +52,9 @@ fn client_keys() -> JwkSet {
 }
 
 fn decrypter(alg: KeyManagementAlgorithm, enc: ContentEncryption) -> JweDecrypter {
-    JweDecrypter::new(&client_keys(), alg, enc, Arc::new(rng())).unwrap()
+    // Its own sequence, not the encrypting side's: a failed unwrap goes on with a random
+    // CEK, which must not be the one the token was made with.
+    JweDecrypter::new(&client_keys(), alg, enc, Arc::new(other_rng())).unwrap()
 }
 
 fn encrypt(plaintext: &[u8], alg: KeyManagementAlgorithm, enc: ContentEncryption) -> String {
@@ -403,5 +405,43 @@ proptest! {
             let _ = select_encryption_key(&set, alg);
             let _ = encrypt_compact(b"x", &jwk, alg, GCM, None, &rng());
         }
+    }
+}
+
+/// Records the length of every fill it serves (from a fixed pattern).
+struct Recording(std::sync::Mutex<Vec<usize>>);
+
+impl Random for Recording {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
+        self.0.lock().unwrap().push(dest.len());
+        for (i, b) in dest.iter_mut().enumerate() {
+            *b = 0xA5 ^ i as u8;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_key_that_does_not_unwrap_goes_on_with_a_random_cek_like_a_bad_tag() {
+    // RFC 7516 section 11.5: an encrypted key that fails to unwrap must cost the same work
+    // as a bad tag, so the content decryption runs with a random CEK of the right length.
+    for (alg, enc) in pairs() {
+        let token = encrypt(b"the claims", alg, enc);
+        let recording = Arc::new(Recording(std::sync::Mutex::new(Vec::new())));
+        let d = JweDecrypter::new(&client_keys(), alg, enc, recording.clone()).unwrap();
+        assert!(d.decrypt(&token).is_ok(), "{alg} {enc}");
+        let before = recording.0.lock().unwrap().len();
+        assert_eq!(
+            d.decrypt(&tamper(&token, 1)),
+            Err(JweError::DecryptionFailed),
+            "{alg} {enc}"
+        );
+        let fills = recording.0.lock().unwrap().clone();
+        assert_eq!(
+            fills.get(before..).and_then(|f| f.last()).copied(),
+            Some(enc.key_len()),
+            "{alg} {enc}: a random CEK of {} bytes was drawn after the failed unwrap",
+            enc.key_len()
+        );
     }
 }

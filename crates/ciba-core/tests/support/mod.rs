@@ -47,6 +47,12 @@ pub fn rng() -> Counter {
     Counter(AtomicU8::new(1))
 }
 
+/// A deterministic random source whose sequence differs from [`rng`]'s.
+#[allow(dead_code)] // Not every test binary uses it.
+pub fn other_rng() -> Counter {
+    Counter(AtomicU8::new(101))
+}
+
 /// The origin of the virtual clock.
 pub fn t0() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_700_000_000)

@@ -129,8 +129,15 @@ impl JweDecrypter {
                 &jwe.encrypted_key,
                 self.rng.as_ref(),
             ) {
-                Ok(cek) => cek,
-                Err(JweError::DecryptionFailed) => continue,
+                Ok(cek) if cek.len() == self.enc.key_len() => cek,
+                // RFC 7516 section 11.5: a key that does not unwrap (or unwraps to the wrong
+                // length) goes on as a random CEK, so it costs the same work as a bad tag and
+                // the two failures cannot be told apart by their timing (no padding oracle).
+                Ok(_) | Err(JweError::DecryptionFailed) => {
+                    let mut random = Zeroizing::new(vec![0u8; self.enc.key_len()]);
+                    self.rng.fill(&mut random)?;
+                    random
+                }
                 Err(other) => return Err(other),
             };
             match content::open(
