@@ -259,9 +259,14 @@ impl Provider {
             async move {
                 let path = request.uri().path().to_owned();
                 if device_page::is_device_path(&path) {
-                    let response =
-                        device_page::handle(&device, request.method(), &path, request.headers())
-                            .await;
+                    // Boxed: the rarely taken branch does not size every request's future.
+                    let response = Box::pin(device_page::handle(
+                        &device,
+                        request.method(),
+                        &path,
+                        request.headers(),
+                    ))
+                    .await;
                     return http_server::full(response);
                 }
                 match endpoints.call(request).await {
