@@ -46,6 +46,7 @@ const OP_POLL_IDS: usize = 500;
 /// Connections of the load generator.
 const CONNECTIONS: &str = "32";
 
+#[derive(Clone, Copy)]
 struct Plan {
     warmup: u64,
     duration: u64,
