@@ -121,6 +121,15 @@ fn realm_text(realm: &str) -> String {
 /// A response with `status`, the JSON `body`, `Content-Type: application/json`,
 /// `Cache-Control: no-store` and `Pragma: no-cache`.
 pub fn json_response(status: StatusCode, body: &Value) -> http::Response<Vec<u8>> {
+    serialized_response(status, body)
+}
+
+/// [`json_response`] for any serializable `body`: a typed body is encoded straight into
+/// the response bytes, with no JSON object built and dropped on the way.
+pub(crate) fn serialized_response<T: serde::Serialize + ?Sized>(
+    status: StatusCode,
+    body: &T,
+) -> http::Response<Vec<u8>> {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut response = http::Response::new(bytes);
     *response.status_mut() = status;

@@ -936,12 +936,7 @@ impl MemoryStore {
 impl Inner {
     /// This shard's pending, unexpired requests (of `subject` when given), at most
     /// `limit` of the soonest to expire, copied out.
-    fn soonest_pending(
-        &self,
-        subject: Option<&str>,
-        limit: usize,
-        now: SystemTime,
-    ) -> Vec<Listed> {
+    fn soonest_pending(&self, subject: Option<&str>, limit: usize, now: SystemTime) -> Vec<Listed> {
         let wanted = |r: &Record| {
             r.is_pending() && !r.is_expired(now) && subject.is_none_or(|s| *r.subject == *s)
         };
