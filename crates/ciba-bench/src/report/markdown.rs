@@ -145,9 +145,11 @@ fn latency(us: Option<f64>) -> String {
 
 /// The run in which the MemoryStore grows to millions of pending requests.
 fn growth(md: &mut String, r: &Results) {
-    md.push_str("## Backchannel requests while the MemoryStore grows
+    md.push_str(
+        "## Backchannel requests while the MemoryStore grows
 
-");
+",
+    );
     let Some(v) = r.growth() else {
         md.push_str("Not measured in this run.\n\n");
         return;
@@ -431,10 +433,16 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("## Backchannel requests while the MemoryStore grows"));
-        assert!(md.contains("| pending requests at the end | 3,000,123 |"), "{md}");
+        assert!(
+            md.contains("| pending requests at the end | 3,000,123 |"),
+            "{md}"
+        );
         assert!(md.contains("| p99.9 | 8800 µs |"), "{md}");
         assert!(md.contains("| max | 41.0 ms |"), "{md}");
-        assert!(md.contains("| server bytes per pending request (RSS delta / count) | 296 |"), "{md}");
+        assert!(
+            md.contains("| server bytes per pending request (RSS delta / count) | 296 |"),
+            "{md}"
+        );
         // Without the run, the section says so.
         let md = markdown(&Results::default(), &[], "x.svg");
         assert!(md.contains("## Backchannel requests while the MemoryStore grows\n\nNot measured"));
