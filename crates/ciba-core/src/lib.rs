@@ -54,7 +54,7 @@
 //! |---|---|---|
 //! | `aws-lc-rs` | yes | JOSE signatures through jsonwebtoken's aws-lc-rs provider |
 //! | `rust-crypto` | no | JOSE signatures through jsonwebtoken's RustCrypto provider (pure Rust) |
-//! | `os-rng` | yes | [`random::OsRandom`], a [`Random`] backed by the operating system |
+//! | `os-rng` | yes | [`random::OsRandom`], a [`Random`] backed by the operating system, and [`random::BatchedOsRandom`], the same read in blocks |
 //!
 //! One JOSE backend is needed. jsonwebtoken itself panics at run time when its process-wide
 //! provider is ambiguous: both of its backends enabled (easy to reach through feature
