@@ -103,6 +103,9 @@ struct Report {
     bytes_per_pending: f64,
     lost: u64,
     insert_per_s: f64,
+    /// The longest single insert, in microseconds: a pause of the whole store (a table
+    /// resize under its lock) shows here.
+    slowest_insert_us: f64,
     poll_per_s: f64,
     expired: u64,
     sweep_ms: f64,
@@ -150,6 +153,7 @@ fn run(count: u64) -> Result<Report, String> {
 
     // Issue: one request per microsecond of virtual time.
     let started = Instant::now();
+    let mut slowest = Duration::ZERO;
     for n in 0..count {
         let now = t0 + Duration::from_micros(n);
         let expires_at = now
@@ -174,8 +178,10 @@ fn run(count: u64) -> Result<Report, String> {
             last_poll: None,
             state: RequestState::Pending,
         };
+        let insert_started = Instant::now();
         ready(store.insert_request(&request, expires_at + secs(TOMBSTONE), now))
             .map_err(|e| format!("insert {n}: {e}"))?;
+        slowest = slowest.max(insert_started.elapsed());
     }
     let insert_elapsed = started.elapsed();
     let rss_after = rss_bytes().ok_or("cannot read the resident set size")?;
@@ -231,6 +237,7 @@ fn run(count: u64) -> Result<Report, String> {
         bytes_per_pending: rss_after.saturating_sub(rss_before) as f64 / count as f64,
         lost: count - pending,
         insert_per_s: per_s(count, insert_elapsed),
+        slowest_insert_us: slowest.as_secs_f64() * 1e6,
         poll_per_s: per_s(count, poll_elapsed),
         expired,
         sweep_ms: sweep.as_secs_f64() * 1e3,
@@ -261,6 +268,7 @@ fn main() -> ExitCode {
          RSS {:.1} MiB -> {:.1} MiB: {:.0} bytes per pending request\n  \
          lost: {} (every request polled after its interval; pending answers counted)\n  \
          insert {:.0}/s, poll {:.0}/s (both include regenerating the identifier)\n  \
+         slowest single insert: {:.0} us\n  \
          sweep of {} expired: {:.2} ms ({:.0} ns each); sweep with nothing due: {:.3} us\n  \
          entries after the sweep: {}",
         report.count,
@@ -270,6 +278,7 @@ fn main() -> ExitCode {
         report.lost,
         report.insert_per_s,
         report.poll_per_s,
+        report.slowest_insert_us,
         report.expired,
         report.sweep_ms,
         report.sweep_ns_per_expired,

@@ -261,6 +261,7 @@ fn scale(md: &mut String, r: &Results) {
          | bytes per pending request (RSS delta / count) | {} |\n\
          | lost (not answering `authorization_pending` when polled) | {} |\n\
          | inserts per second (one thread) | {} |\n\
+         | slowest single insert | {} |\n\
          | polls per second (one thread) | {} |\n\
          | expired by one sweep | {} |\n\
          | that sweep | {} ms ({} ns per expired request) |\n\
@@ -272,6 +273,7 @@ fn scale(md: &mut String, r: &Results) {
         f("bytes_per_pending").map_or("-".to_owned(), |b| format!("{b:.0}")),
         f("lost").map_or("-".to_owned(), thousands),
         f("insert_per_s").map_or("-".to_owned(), thousands),
+        latency(f("slowest_insert_us")),
         f("poll_per_s").map_or("-".to_owned(), thousands),
         f("expired").map_or("-".to_owned(), thousands),
         f("sweep_ms").map_or("-".to_owned(), |x| format!("{x:.1}")),
