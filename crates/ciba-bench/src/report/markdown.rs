@@ -265,6 +265,7 @@ fn scale(md: &mut String, r: &Results) {
          | polls per second (one thread) | {} |\n\
          | expired by one sweep | {} |\n\
          | that sweep | {} ms ({} ns per expired request) |\n\
+         | of which the first operation after the deadline waited | {} ms |\n\
          | a sweep with nothing due | {} µs |\n\
          | entries left after the sweep | {} |\n",
         f("count").map_or("-".to_owned(), thousands),
@@ -278,6 +279,7 @@ fn scale(md: &mut String, r: &Results) {
         f("expired").map_or("-".to_owned(), thousands),
         f("sweep_ms").map_or("-".to_owned(), |x| format!("{x:.1}")),
         f("sweep_ns_per_expired").map_or("-".to_owned(), |x| format!("{x:.0}")),
+        f("sweep_pause_ms").map_or("-".to_owned(), |x| format!("{x:.1}")),
         f("empty_sweep_us").map_or("-".to_owned(), |x| format!("{x:.3}")),
         f("remaining_after_sweep").map_or("-".to_owned(), thousands),
     );
