@@ -9,7 +9,10 @@
 //!    (`interop/op.mjs`), and, when Java and Maven are present, Keycloak (`keycloak`,
 //!    bench/keycloak.rs). Each gets the
 //!    backchannel scenario (which also collects the `auth_req_id`s), the poll scenario over
-//!    those ids, and the mixed one.
+//!    those ids, and the mixed one. Then `ours/backchannel-growth`: a fresh `ciba serve`
+//!    (MemoryStore) taking backchannel requests until it holds 3,000,000 pending ones
+//!    (`load --stop-after-acks`), for the latency tail while the store grows and the
+//!    server's resident memory per pending request.
 //! 3. `scale` (1,000,000 pending requests in MemoryStore), `e2e_latency` (approval to
 //!    tokens per mode), `client_rate` (token response + ID token validation per second, and
 //!    `openssl speed`), `interop/bench/oauth4webapi_rate.mjs` (the Node reference), and the
@@ -43,12 +46,21 @@ const OP_POLL_IDS: usize = 500;
 /// Connections of the load generator.
 const CONNECTIONS: &str = "32";
 
+#[derive(Clone, Copy)]
 struct Plan {
     warmup: u64,
     duration: u64,
     scale_count: u64,
+    /// Pending requests the growth run ends at.
+    growth_count: u64,
+    /// The growth run's longest window, in seconds.
+    growth_max_duration: u64,
     criterion: bool,
 }
+
+/// Label of the run in which the MemoryStore grows to [`Plan::growth_count`] pending
+/// requests.
+const GROWTH_LABEL: &str = "ours/backchannel-growth";
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let quick = args.iter().any(|a| a == "--quick");
@@ -56,6 +68,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         warmup: if quick { 1 } else { 2 },
         duration: if quick { 3 } else { 10 },
         scale_count: if quick { 100_000 } else { 1_000_000 },
+        growth_count: if quick { 100_000 } else { 3_000_000 },
+        growth_max_duration: if quick { 30 } else { 600 },
         criterion: !args.iter().any(|a| a == "--no-criterion"),
     };
     let started = Instant::now();
@@ -80,6 +94,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     // Load: the ceiling, ours, the peer, one after the other.
     load_ceiling(&release, &plan, tmp.path(), &mut results)?;
     load_ours(&release, &plan, tmp.path(), &mut results, None)?;
+    load_growth(&release, &plan, tmp.path(), &mut results)?;
     // The same runs through Redis, in the same run, so the two read as a ratio.
     crate::services::ensure_debian_binary(crate::redis::services::REDIS_SERVER, "redis-server")?;
     let redis = crate::redis::services::start_single()?;
@@ -202,6 +217,85 @@ fn load_ours(
         }
         None => println!("\n==> load: ciba serve (MemoryStore)"),
     }
+    let (mut proc, addr, pid) = start_serve(release, tmp, redis)?;
+    let ids = tmp
+        .join(format!("{server}-ids.txt"))
+        .to_string_lossy()
+        .into_owned();
+    for scenario in ["backchannel", "poll", "mixed"] {
+        let mut args = common_args(plan, &addr, &pid, &format!("{server}/{scenario}"));
+        args.extend(serve_load_args(scenario));
+        args.push(
+            if scenario == "backchannel" {
+                "--save-ids"
+            } else {
+                "--ids"
+            }
+            .to_owned(),
+        );
+        args.push(ids.clone());
+        results.extend(program(release, "load", &as_strs(&args))?);
+    }
+    proc.kill();
+    Ok(())
+}
+
+/// A fresh `ciba serve` (MemoryStore) taking backchannel requests until it holds
+/// `plan.growth_count` pending ones (none expires within the run): the latency tail while
+/// the store grows, and the server's resident memory per pending request.
+fn load_growth(
+    release: &Path,
+    plan: &Plan,
+    tmp: &Path,
+    results: &mut Vec<String>,
+) -> Result<(), String> {
+    println!(
+        "\n==> load: ciba serve (MemoryStore) growing to {} pending requests",
+        plan.growth_count
+    );
+    let (mut proc, addr, pid) = start_serve(release, tmp, None)?;
+    let mut args = common_args(plan, &addr, &pid, GROWTH_LABEL);
+    args.extend(serve_load_args("backchannel"));
+    for (flag, value) in [
+        ("--duration", plan.growth_max_duration),
+        ("--stop-after-acks", plan.growth_count),
+    ] {
+        // The later `--duration` wins over common_args'.
+        args.push(flag.to_owned());
+        args.push(value.to_string());
+    }
+    results.extend(program(release, "load", &as_strs(&args))?);
+    proc.kill();
+    Ok(())
+}
+
+/// The `load` arguments of a `scenario` against `ciba serve` with the bench client.
+fn serve_load_args(scenario: &str) -> Vec<String> {
+    let basic = format!("{CLIENT_ID}:{CLIENT_SECRET}");
+    [
+        "--scenario",
+        scenario,
+        "--basic",
+        &basic,
+        "--backchannel-path",
+        "/bc-authorize",
+        "--token-path",
+        "/token",
+        "--hint",
+        "alice",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// Starts `ciba serve` for the bench client, with its MemoryStore or with `--store URL`;
+/// returns the process, its address and its pid. Requests live an hour and one client may
+/// keep any number pending, so the load runs only add.
+fn start_serve(
+    release: &Path,
+    tmp: &Path,
+    redis: Option<&str>,
+) -> Result<(Proc, String, String), String> {
     let clients = tmp.join("bench-clients.json");
     let text = format!(
         "[{{\"client_id\":{},\"client_secret\":{},\"grant_types\":[\"urn:openid:params:grant-type:ciba\"],\
@@ -228,41 +322,7 @@ fn load_ours(
         .trim_start_matches("http://")
         .to_owned();
     let pid = proc.id().to_string();
-    let ids = tmp
-        .join(format!("{server}-ids.txt"))
-        .to_string_lossy()
-        .into_owned();
-    let basic = format!("{CLIENT_ID}:{CLIENT_SECRET}");
-    for scenario in ["backchannel", "poll", "mixed"] {
-        let mut args = common_args(plan, &addr, &pid, &format!("{server}/{scenario}"));
-        args.extend(
-            [
-                "--scenario",
-                scenario,
-                "--basic",
-                &basic,
-                "--backchannel-path",
-                "/bc-authorize",
-                "--token-path",
-                "/token",
-                "--hint",
-                "alice",
-            ]
-            .map(str::to_owned),
-        );
-        args.push(
-            if scenario == "backchannel" {
-                "--save-ids"
-            } else {
-                "--ids"
-            }
-            .to_owned(),
-        );
-        args.push(ids.clone());
-        results.extend(program(release, "load", &as_strs(&args))?);
-    }
-    proc.kill();
-    Ok(())
+    Ok((proc, addr, pid))
 }
 
 fn load_peer(

@@ -305,13 +305,14 @@ impl Provider {
             let mut endpoints = endpoints.clone();
             async move {
                 if device_page::is_device_path(request.uri().path()) {
-                    let response = device_page::handle(
+                    // Boxed: the rarely taken branch does not size every request's future.
+                    let response = Box::pin(device_page::handle(
                         &device,
                         &access,
                         request.method(),
                         request.uri(),
                         request.headers(),
-                    )
+                    ))
                     .await;
                     return http_server::full(response);
                 }

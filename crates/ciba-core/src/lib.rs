@@ -54,7 +54,7 @@
 //! |---|---|---|
 //! | `aws-lc-rs` | yes | JOSE signatures through jsonwebtoken's aws-lc-rs provider |
 //! | `rust-crypto` | no | JOSE signatures through jsonwebtoken's RustCrypto provider (pure Rust) |
-//! | `os-rng` | yes | [`random::OsRandom`], a [`Random`] backed by the operating system |
+//! | `os-rng` | yes | [`random::OsRandom`], a [`Random`] backed by the operating system, and [`random::BatchedOsRandom`], the same read in blocks |
 //! | `jwe` | no | encrypted ID tokens: `jose::jwe::JweDecrypter` (give it to [`IdTokenValidator::decrypter`](id_token::IdTokenValidator::decrypter)) and the encryption half ciba-server uses; RustCrypto primitives under either JOSE backend (why: see [`jose::jwe`]) |
 //!
 //! One JOSE backend is needed. jsonwebtoken itself panics at run time when its process-wide

@@ -52,9 +52,98 @@ impl Random for OsRandom {
     }
 }
 
+/// The operating system's CSPRNG read in blocks: each thread keeps up to
+/// [`BatchedOsRandom::BLOCK`] bytes from one `getrandom` call and hands them out in order,
+/// wiping each byte as it goes, so minting an identifier costs a copy instead of a system
+/// call. No byte is handed out twice. Requests larger than half a block go to the OS
+/// directly. For servers that mint identifiers on every request.
+#[cfg(feature = "os-rng")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BatchedOsRandom;
+
+#[cfg(feature = "os-rng")]
+impl BatchedOsRandom {
+    /// Bytes read from the OS at a time.
+    pub const BLOCK: usize = 512;
+}
+
+#[cfg(feature = "os-rng")]
+struct Pool {
+    bytes: zeroize::Zeroizing<[u8; BatchedOsRandom::BLOCK]>,
+    /// How many of `bytes` were handed out (and wiped) already.
+    used: usize,
+}
+
+#[cfg(feature = "os-rng")]
+thread_local! {
+    static POOL: std::cell::RefCell<Pool> = std::cell::RefCell::new(Pool {
+        bytes: zeroize::Zeroizing::new([0u8; BatchedOsRandom::BLOCK]),
+        // Empty: the first use fills it.
+        used: BatchedOsRandom::BLOCK,
+    });
+}
+
+#[cfg(feature = "os-rng")]
+impl Random for BatchedOsRandom {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
+        if dest.len() > Self::BLOCK / 2 {
+            return OsRandom.fill(dest);
+        }
+        POOL.with(|pool| {
+            let Ok(mut pool) = pool.try_borrow_mut() else {
+                // Not reached (nothing here re-enters); the OS is always right.
+                return OsRandom.fill(dest);
+            };
+            let pool = &mut *pool;
+            if Self::BLOCK - pool.used < dest.len() {
+                OsRandom.fill(pool.bytes.as_mut_slice())?;
+                pool.used = 0;
+            }
+            let end = pool.used + dest.len();
+            let Some(taken) = pool.bytes.get_mut(pool.used..end) else {
+                return OsRandom.fill(dest);
+            };
+            dest.copy_from_slice(taken);
+            zeroize::Zeroize::zeroize(taken);
+            pool.used = end;
+            Ok(())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "os-rng")]
+    #[test]
+    fn batched_random_never_repeats_and_wipes_what_it_handed_out() {
+        use std::collections::HashSet;
+        // Several blocks' worth, in sizes that do not divide the block.
+        let mut seen = HashSet::new();
+        for _ in 0..200 {
+            let mut id = [0u8; IDENTIFIER_BYTES];
+            BatchedOsRandom.fill(&mut id).unwrap();
+            assert!(seen.insert(id), "a repeated identifier");
+        }
+        // What was handed out is zero in the pool; the rest is not all zero.
+        POOL.with(|pool| {
+            let pool = pool.borrow();
+            assert!(pool.bytes[..pool.used].iter().all(|&b| b == 0));
+            assert!(
+                pool.used == BatchedOsRandom::BLOCK
+                    || pool.bytes[pool.used..].iter().any(|&b| b != 0)
+            );
+        });
+        // Larger requests bypass the pool, and are filled.
+        let mut big = [0u8; BatchedOsRandom::BLOCK];
+        BatchedOsRandom.fill(&mut big).unwrap();
+        assert!(big.iter().any(|&b| b != 0));
+        let a = random_identifier(&BatchedOsRandom, IDENTIFIER_BYTES).unwrap();
+        let b = random_identifier(&BatchedOsRandom, IDENTIFIER_BYTES).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 27);
+    }
 
     struct Counter;
     impl Random for Counter {

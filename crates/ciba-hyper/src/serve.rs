@@ -155,7 +155,9 @@ where
     accept_loop(listener, options, Transport::Plain, move || {
         let handler = handler.clone();
         hyper::service::service_fn(move |request| {
-            let response = handler(request);
+            // Boxed once, here: the timeout and hyper's dispatcher then move a pointer, not
+            // the handler's state machine.
+            let response = Box::pin(handler(request));
             async move { Ok::<_, Infallible>(response.await) }
         })
     })
@@ -181,7 +183,9 @@ where
     accept_loop(listener, options, Transport::Tls(acceptor), move || {
         let handler = handler.clone();
         hyper::service::service_fn(move |request| {
-            let response = handler(request);
+            // Boxed once, here: the timeout and hyper's dispatcher then move a pointer, not
+            // the handler's state machine.
+            let response = Box::pin(handler(request));
             async move { Ok::<_, Infallible>(response.await) }
         })
     })

@@ -470,10 +470,11 @@ impl CibaServer {
                 (claims, true)
             }
             None => {
+                // The form is not needed after this: its strings move into the map.
                 let map = form
-                    .iter()
+                    .into_iter()
                     .filter(|(k, _)| !CLIENT_AUTH_PARAMETERS.contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .map(|(k, v)| (k, Value::String(v)))
                     .collect::<Map<String, Value>>();
                 (map, false)
             }

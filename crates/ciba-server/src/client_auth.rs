@@ -16,8 +16,6 @@ use base64::Engine as _;
 use base64::alphabet::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use ciba_core::ErrorCode;
-use ciba_core::ct::ct_eq;
-use ciba_core::jose::hash::sha256;
 use ciba_core::jose::verify::{verify_with_secret, verify_with_set};
 use ciba_core::jose::{AlgorithmPolicy, CompactJws, JoseError, JwsAlgorithm};
 use ciba_core::limits::Limits;
@@ -280,14 +278,9 @@ fn secret_matches(registered: Option<&Secret>, presented: &str) -> bool {
     let Some(registered) = registered.filter(|s| !s.expose().is_empty()) else {
         return false;
     };
-    // Compare digests so the time taken does not depend on the secret's length either.
-    match (
-        sha256(registered.expose().as_bytes()),
-        sha256(presented.as_bytes()),
-    ) {
-        (Ok(a), Ok(b)) => ct_eq(&a, &b),
-        _ => registered.matches(presented),
-    }
+    // Compare digests so the time taken does not depend on the secret's length either (the
+    // registered secret's digest is computed once).
+    registered.matches_by_digest(presented)
 }
 
 fn certificate_matches(client: &ClientMetadata, cert: &TlsClientCertificate) -> bool {

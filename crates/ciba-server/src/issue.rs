@@ -9,11 +9,10 @@ use std::time::{Duration, SystemTime};
 use ciba_core::ErrorCode;
 use ciba_core::random::{IDENTIFIER_BYTES, Random, RandomError, random_identifier};
 use http::StatusCode;
-use serde_json::{Map, Value};
 use tracing::Instrument as _;
 
 use crate::observe::{code_label, endpoint_span, finish, record_auth_req, record_client};
-use crate::response::{ProtocolError, Rejection, json_response, sanitize_description};
+use crate::response::{ProtocolError, Rejection, sanitize_description, serialized_response};
 use crate::server::CibaServer;
 use crate::store::{RequestState, StoreError, StoredRequest};
 use crate::ticket::{InlineTicket, Ticket};
@@ -29,6 +28,15 @@ pub struct Acknowledgement {
     pub interval: Option<u64>,
     /// The 200 response: `{"auth_req_id", "expires_in", "interval"}`, JSON, no-store.
     pub response: http::Response<Vec<u8>>,
+}
+
+/// The JSON body of an [`Acknowledgement`] (CIBA Core section 7.3), members in this order.
+#[derive(serde::Serialize)]
+struct AcknowledgementBody<'a> {
+    auth_req_id: &'a str,
+    expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interval: Option<u64>,
 }
 
 impl std::fmt::Debug for Acknowledgement {
@@ -335,17 +343,19 @@ impl CibaServer {
             Err(e) => return IssueOutcome::Refused(reject(IssueError::Store(e))),
         }
         record_auth_req(&span, &auth_req_id);
-        let mut body = Map::new();
-        body.insert("auth_req_id".into(), Value::String(auth_req_id.clone()));
-        body.insert("expires_in".into(), expires_in.into());
-        if let Some(i) = interval {
-            body.insert("interval".into(), i.into());
-        }
+        let response = serialized_response(
+            StatusCode::OK,
+            &AcknowledgementBody {
+                auth_req_id: &auth_req_id,
+                expires_in,
+                interval,
+            },
+        );
         IssueOutcome::Issued(Acknowledgement {
             auth_req_id,
             expires_in,
             interval,
-            response: json_response(StatusCode::OK, &Value::Object(body)),
+            response,
         })
     }
 

@@ -71,10 +71,41 @@ impl<E: ProtocolError> Rejection<E> {
 
 /// Keeps only the characters RFC 6749 allows in `error_description`, at most 200 of them.
 pub fn sanitize_description(text: &str) -> String {
-    text.chars()
-        .filter(|c| c.is_ascii() && is_valid_error_text(c.encode_utf8(&mut [0u8; 4])))
-        .take(200)
-        .collect()
+    sanitized(text).into_owned()
+}
+
+/// [`sanitize_description`], borrowing `text` when it is clean already (as the server's own
+/// descriptions are): no copy, no per-character filter.
+fn sanitized(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_DESCRIPTION && is_valid_error_text(text) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .filter(|c| c.is_ascii() && is_valid_error_text(c.encode_utf8(&mut [0u8; 4])))
+            .take(MAX_DESCRIPTION)
+            .collect(),
+    )
+}
+
+/// The most characters of an `error_description` we send.
+const MAX_DESCRIPTION: usize = 200;
+
+/// An OAuth error body, serialized as [`error_body`]'s object is.
+#[derive(serde::Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_description: Option<Cow<'a, str>>,
+}
+
+impl<'a> ErrorBody<'a> {
+    fn new(code: &'a ErrorCode, description: Option<&'a str>) -> ErrorBody<'a> {
+        ErrorBody {
+            error: code.as_str(),
+            error_description: description.map(sanitized).filter(|d| !d.is_empty()),
+        }
+    }
 }
 
 /// The OAuth error body for `code` and an optional description.
@@ -90,8 +121,10 @@ pub fn error_body(code: &ErrorCode, description: Option<&str>) -> Value {
 }
 
 fn error_response<E: ProtocolError>(error: &E, realm: &str) -> http::Response<Vec<u8>> {
-    let body = error_body(&error.code(), Some(&error.description()));
-    let mut response = json_response(error.status(), &body);
+    let code = error.code();
+    let description = error.description();
+    let mut response =
+        serialized_response(error.status(), &ErrorBody::new(&code, Some(&description)));
     if error.status() == StatusCode::UNAUTHORIZED {
         let challenge = HeaderValue::from_str(&format!("Basic realm=\"{}\"", realm_text(realm)))
             .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"ciba\""));
@@ -121,6 +154,15 @@ fn realm_text(realm: &str) -> String {
 /// A response with `status`, the JSON `body`, `Content-Type: application/json`,
 /// `Cache-Control: no-store` and `Pragma: no-cache`.
 pub fn json_response(status: StatusCode, body: &Value) -> http::Response<Vec<u8>> {
+    serialized_response(status, body)
+}
+
+/// [`json_response`] for any serializable `body`: a typed body is encoded straight into
+/// the response bytes, with no JSON object built and dropped on the way.
+pub(crate) fn serialized_response<T: serde::Serialize + ?Sized>(
+    status: StatusCode,
+    body: &T,
+) -> http::Response<Vec<u8>> {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut response = http::Response::new(bytes);
     *response.status_mut() = status;
@@ -181,5 +223,27 @@ mod tests {
         let v: Value = serde_json::from_slice(r.response.body()).unwrap();
         assert_eq!(v["error"], "invalid_client");
         assert_eq!(v["error_description"], "bad client credentials");
+    }
+
+    #[test]
+    fn typed_error_bodies_are_the_bytes_of_the_error_object() {
+        let long = "x".repeat(300);
+        for description in [
+            None,
+            Some(""),
+            Some("the user has not answered yet"),
+            Some("quote \" and backslash \\ and é and \n dropped"),
+            Some(long.as_str()),
+            Some(&long[..200]),
+        ] {
+            let code = ErrorCode::AuthorizationPending;
+            let typed = serde_json::to_vec(&ErrorBody::new(&code, description)).unwrap();
+            let object = serde_json::to_vec(&error_body(&code, description)).unwrap();
+            assert_eq!(typed, object, "{description:?}");
+        }
+        // A clean description is borrowed; one needing cleaning is not.
+        assert!(matches!(sanitized("clean text"), Cow::Borrowed(_)));
+        assert!(matches!(sanitized("not \"clean\""), Cow::Owned(_)));
+        assert_eq!(sanitized(&long).len(), MAX_DESCRIPTION);
     }
 }

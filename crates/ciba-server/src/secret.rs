@@ -1,8 +1,10 @@
 //! A string that must not leak: client secrets, notification tokens, user codes, tokens.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use ciba_core::ct::ct_eq;
+use ciba_core::jose::hash::sha256;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -13,12 +15,18 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 /// [`Secret::expose`] and copied elsewhere is not.
 #[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Secret(String);
+pub struct Secret(
+    String,
+    /// SHA-256 of the value, computed on first use by [`Secret::matches_by_digest`] (a
+    /// registered client secret is compared on every request it authenticates).
+    #[serde(skip)]
+    OnceLock<Option<[u8; 32]>>,
+);
 
 impl Secret {
     /// Wraps `value`.
     pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
+        Secret(value.into(), OnceLock::new())
     }
 
     /// The secret value, for the one place that must use it.
@@ -30,6 +38,18 @@ impl Secret {
     /// the two differ.
     pub fn matches(&self, candidate: &str) -> bool {
         ct_eq(self.0.as_bytes(), candidate.as_bytes())
+    }
+
+    /// True when `candidate` is the value, compared by SHA-256 digest in constant time, so
+    /// that the time taken depends neither on where the two differ nor on the value's
+    /// length. The value's own digest is computed once and kept; each call digests only
+    /// `candidate`. Falls back to [`Secret::matches`] if a digest cannot be computed.
+    pub fn matches_by_digest(&self, candidate: &str) -> bool {
+        let own = self.1.get_or_init(|| digest(self.0.as_bytes()));
+        match (own, digest(candidate.as_bytes())) {
+            (Some(a), Some(b)) => ct_eq(a, &b),
+            _ => self.matches(candidate),
+        }
     }
 }
 
@@ -46,7 +66,17 @@ impl Zeroize for Secret {
     /// leaves the secret empty.
     fn zeroize(&mut self) {
         self.0.zeroize();
+        // The kept digest goes too: it was the old value's.
+        if let Some(Some(d)) = self.1.get_mut() {
+            d.zeroize();
+        }
+        self.1 = OnceLock::new();
     }
+}
+
+/// SHA-256 of `data`.
+fn digest(data: &[u8]) -> Option<[u8; 32]> {
+    sha256(data).ok()?.try_into().ok()
 }
 
 impl Drop for Secret {
@@ -71,7 +101,7 @@ impl From<&str> for Secret {
 
 impl From<String> for Secret {
     fn from(s: String) -> Secret {
-        Secret(s)
+        Secret(s, OnceLock::new())
     }
 }
 
@@ -85,6 +115,21 @@ impl From<String> for Secret {
 mod tests {
     use super::Secret;
     use zeroize::{Zeroize, ZeroizeOnDrop};
+
+    #[test]
+    fn matching_by_digest_keeps_the_value_digest_and_forgets_it_when_wiped() {
+        let mut s = Secret::new("bench-secret-0123456789abcdef");
+        assert!(!s.matches_by_digest("bench-secret-0123456789abcdeX"));
+        assert!(!s.matches_by_digest("bench-secret"));
+        assert!(!s.matches_by_digest(""));
+        assert!(s.matches_by_digest("bench-secret-0123456789abcdef"));
+        // Again, from the kept digest; a clone keeps it as well.
+        assert!(s.matches_by_digest("bench-secret-0123456789abcdef"));
+        assert!(s.clone().matches_by_digest("bench-secret-0123456789abcdef"));
+        s.zeroize();
+        assert!(!s.matches_by_digest("bench-secret-0123456789abcdef"));
+        assert!(s.matches_by_digest(""));
+    }
 
     #[test]
     fn debug_output_hides_the_value() {

@@ -23,6 +23,14 @@ fn poll_client_gets_tokens_with_a_verifiable_id_token() {
     assert_eq!(body["auth_req_id"], ack.auth_req_id.as_str());
     assert_eq!(body["expires_in"], 300);
     assert_eq!(body["interval"], 5);
+    // Exactly these three members, in this order.
+    assert_eq!(
+        String::from_utf8(ack.response.body().clone()).unwrap(),
+        format!(
+            "{{\"auth_req_id\":\"{}\",\"expires_in\":300,\"interval\":5}}",
+            ack.auth_req_id
+        )
+    );
     assert!(
         ack.auth_req_id
             .bytes()

@@ -75,8 +75,7 @@ fn run(release: &Path, plan: &Plan, tmp: &Path, results: &mut Vec<String>) -> Re
     let warm = Plan {
         warmup: plan.warmup * JVM_WARMUP_FACTOR,
         duration: plan.duration,
-        scale_count: plan.scale_count,
-        criterion: plan.criterion,
+        ..*plan
     };
     for scenario in ["backchannel", "poll", "mixed"] {
         let mut args = common_args(&warm, &addr, &pid, &format!("keycloak/{scenario}"));

@@ -7,6 +7,7 @@
 //!      [--connections 32] [--threads 1] [--warmup 2] [--duration 10]
 //!      [--basic CLIENT_ID:SECRET] [--backchannel-path /backchannel] [--token-path /token]
 //!      [--hint alice] [--ids FILE] [--save-ids FILE] [--mix 9] [--server-pid PID]
+//!      [--stop-after-acks N]
 //! ```
 //!
 //! * `backchannel`: CIBA authentication requests (client_secret_basic, `scope=openid`, a
@@ -15,13 +16,22 @@
 //!   connection over its own share, so an id is polled once per pass over the file.
 //! * `mixed`: each connection sends `--mix` polls, then one backchannel request, and so on.
 //!
+//! `--stop-after-acks N` ends the window early, once the server has acknowledged `N`
+//! backchannel requests of this run (warm-up included): a run that grows the store to a
+//! given number of pending requests, whatever the machine's speed; `--duration` still caps
+//! it.
+//!
 //! It prints one `RESULT` JSON line: requests and requests/s in the window, latency
-//! percentiles, the server's CPU time per request (from `/proc/PID/stat` when
-//! `--server-pid` is given) and how the answers split (acknowledgements, tokens,
-//! `authorization_pending`, `slow_down`, `invalid_grant`, other).
+//! percentiles (p50, p90, p99, p99.9, max), the server's CPU time per request (from
+//! `/proc/PID/stat` when `--server-pid` is given) and how the answers split
+//! (acknowledgements, tokens, `authorization_pending`, `slow_down`, `invalid_grant`,
+//! other). With `--server-pid` it also gives the server's resident memory before and after
+//! the run and, for a backchannel run, its growth per acknowledged request (what the
+//! server keeps per pending request, allocator included).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -59,6 +69,7 @@ struct Options {
     save_ids: Option<String>,
     mix: usize,
     server_pid: Option<u32>,
+    stop_after_acks: Option<u64>,
 }
 
 /// How the answers split.
@@ -109,7 +120,15 @@ struct LoadResult<'a> {
     p50_us: u32,
     p90_us: u32,
     p99_us: u32,
+    p999_us: u32,
     max_us: u32,
+    /// Backchannel requests acknowledged in the whole run, warm-up included: what this run
+    /// added to the server's pending requests.
+    acknowledged_total: u64,
+    server_rss_before_bytes: Option<u64>,
+    server_rss_after_bytes: Option<u64>,
+    /// Resident memory growth per request acknowledged (backchannel runs).
+    server_bytes_per_acknowledged: Option<f64>,
     server_cpu_us_per_request: Option<f64>,
     server_cpu_percent: Option<f64>,
     outcomes: Outcomes,
@@ -159,6 +178,7 @@ fn parse_args() -> Result<Options, String> {
         save_ids: None,
         mix: 9,
         server_pid: None,
+        stop_after_acks: None,
     };
     let mut have_addr = false;
     let mut args = std::env::args().skip(1);
@@ -194,6 +214,7 @@ fn parse_args() -> Result<Options, String> {
             "--save-ids" => o.save_ids = Some(value),
             "--mix" => o.mix = number(&value)? as usize,
             "--server-pid" => o.server_pid = Some(number(&value)? as u32),
+            "--stop-after-acks" => o.stop_after_acks = Some(number(&value)?),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -221,6 +242,8 @@ async fn run(o: Options) -> Result<(), String> {
     }
     let ids = Arc::new(ids);
     let authorization = format!("Basic {}", STANDARD.encode(o.basic.as_bytes()));
+    let rss_before = o.server_pid.and_then(resident_bytes);
+    let stop = Arc::new(Stop::default());
     let begin = Instant::now();
     let window_start = begin + o.warmup;
     let window_end = window_start + o.duration;
@@ -231,19 +254,20 @@ async fn run(o: Options) -> Result<(), String> {
         let o = Arc::clone(&o);
         let ids = Arc::clone(&ids);
         let authorization = authorization.clone();
+        let stop = Arc::clone(&stop);
         tasks.push(tokio::spawn(async move {
-            connection(index, &o, &ids, &authorization, window_start, window_end).await
+            let window = (window_start, window_end);
+            connection(index, &o, &ids, &authorization, window, &stop).await
         }));
     }
+    // The server's CPU time at the start of the window; read again when the window ends
+    // (or when the connections stop early, with `--stop-after-acks`).
     let cpu_task = {
         let pid = o.server_pid;
         tokio::spawn(async move {
             let pid = pid?;
             tokio::time::sleep_until(window_start.into()).await;
-            let before = cpu_seconds(pid)?;
-            tokio::time::sleep_until(window_end.into()).await;
-            let after = cpu_seconds(pid)?;
-            Some(after - before)
+            cpu_seconds(pid)
         })
     };
 
@@ -260,7 +284,14 @@ async fn run(o: Options) -> Result<(), String> {
             all.first_other = t.first_other;
         }
     }
-    let cpu = cpu_task.await.ok().flatten();
+    let cpu_before = cpu_task.await.ok().flatten();
+    let cpu = o
+        .server_pid
+        .and_then(cpu_seconds)
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    let rss_after = o.server_pid.and_then(resident_bytes);
+    let acknowledged_total = stop.acks.load(Ordering::Relaxed);
 
     if let Some(path) = &o.save_ids {
         all.ids.sort_by_key(|(at, _)| *at);
@@ -276,7 +307,17 @@ async fn run(o: Options) -> Result<(), String> {
 
     all.latencies_us.sort_unstable();
     let requests = all.latencies_us.len() as u64;
-    let seconds = o.duration.as_secs_f64();
+    // The window, ended early when `--stop-after-acks` was reached.
+    let window_closed = stop
+        .reached_at
+        .lock()
+        .ok()
+        .and_then(|at| *at)
+        .map_or(window_end, |at| at.clamp(window_start, window_end));
+    let seconds = window_closed
+        .duration_since(window_start)
+        .as_secs_f64()
+        .max(1e-3);
     let pct = |p: f64| -> u32 {
         if all.latencies_us.is_empty() {
             return 0;
@@ -296,7 +337,17 @@ async fn run(o: Options) -> Result<(), String> {
         p50_us: pct(0.50),
         p90_us: pct(0.90),
         p99_us: pct(0.99),
+        p999_us: pct(0.999),
         max_us: all.latencies_us.last().copied().unwrap_or(0),
+        acknowledged_total,
+        server_rss_before_bytes: rss_before,
+        server_rss_after_bytes: rss_after,
+        server_bytes_per_acknowledged: match (rss_before, rss_after) {
+            (Some(b), Some(a)) if o.scenario == Scenario::Backchannel && acknowledged_total > 0 => {
+                Some(a.saturating_sub(b) as f64 / acknowledged_total as f64)
+            }
+            _ => None,
+        },
         server_cpu_us_per_request: cpu
             .filter(|_| requests > 0)
             .map(|c| c * 1e6 / requests as f64),
@@ -306,13 +357,16 @@ async fn run(o: Options) -> Result<(), String> {
         first_unexpected_answer: all.first_other,
     };
     eprintln!(
-        "load {}: {} requests in {:.1} s = {:.0}/s, p50 {} us, p99 {} us, server CPU {} us/request",
+        "load {}: {} requests in {:.1} s = {:.0}/s, p50 {} us, p99 {} us, p99.9 {} us, max {} us, \
+         server CPU {} us/request",
         result.label,
         result.requests,
         seconds,
         result.per_s,
         result.p50_us,
         result.p99_us,
+        result.p999_us,
+        result.max_us,
         result
             .server_cpu_us_per_request
             .map_or("?".to_owned(), |c| format!("{c:.1}"))
@@ -322,13 +376,42 @@ async fn run(o: Options) -> Result<(), String> {
 }
 
 /// One keep-alive connection's closed loop; reconnects after an error or a `close`.
+/// What the connections share to stop early (`--stop-after-acks`).
+#[derive(Debug, Default)]
+struct Stop {
+    /// Backchannel requests acknowledged so far, warm-up included.
+    acks: AtomicU64,
+    /// When the count reached `--stop-after-acks`.
+    reached_at: Mutex<Option<Instant>>,
+}
+
+impl Stop {
+    /// Counts one acknowledgement; true once the run has `limit` of them.
+    fn count_ack(&self, limit: Option<u64>) -> bool {
+        let acks = self.acks.fetch_add(1, Ordering::Relaxed) + 1;
+        let Some(limit) = limit else {
+            return false;
+        };
+        if acks == limit
+            && let Ok(mut at) = self.reached_at.lock()
+        {
+            at.get_or_insert_with(Instant::now);
+        }
+        acks >= limit
+    }
+
+    fn reached(&self, limit: Option<u64>) -> bool {
+        limit.is_some_and(|limit| self.acks.load(Ordering::Relaxed) >= limit)
+    }
+}
+
 async fn connection(
     index: usize,
     o: &Options,
     ids: &[String],
     authorization: &str,
-    window_start: Instant,
-    window_end: Instant,
+    (window_start, window_end): (Instant, Instant),
+    stop: &Stop,
 ) -> Tally {
     let mut tally = Tally::default();
     let mut stream: Option<TcpStream> = None;
@@ -340,7 +423,7 @@ async fn connection(
     let mut sent: u64 = 0;
     loop {
         let now = Instant::now();
-        if now >= window_end {
+        if now >= window_end || stop.reached(o.stop_after_acks) {
             break;
         }
         let backchannel = match o.scenario {
@@ -396,6 +479,7 @@ async fn connection(
         if !keep_alive {
             stream = None;
         }
+        let last = backchannel && status == 200 && stop.count_ack(o.stop_after_acks);
         if o.save_ids.is_some()
             && backchannel
             && status == 200
@@ -410,6 +494,9 @@ async fn connection(
             u32::try_from(finished.duration_since(started).as_micros()).unwrap_or(u32::MAX);
         tally.latencies_us.push(micros);
         classify(status, &body, backchannel, &mut tally);
+        if last {
+            break;
+        }
     }
     tally
 }
@@ -539,6 +626,20 @@ fn json_string_member(body: &[u8], name: &str) -> Option<String> {
         .strip_prefix('"')?;
     let end = rest.find('"')?;
     Some(rest.get(..end)?.to_owned())
+}
+
+/// The resident set of process `pid` in bytes (`VmRSS` of /proc/PID/status).
+fn resident_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }
 
 /// User plus system CPU seconds of process `pid` (all its threads), from /proc.

@@ -20,6 +20,7 @@ pub fn markdown(r: &Results, estimates: &[Estimate], svg_name: &str) -> String {
     targets(&mut md, r);
     let _ = writeln!(md, "![Throughput by endpoint]({svg_name})\n");
     load(&mut md, r);
+    growth(&mut md, r);
     peers(&mut md, r);
     scale(&mut md, r);
     e2e(&mut md, r);
@@ -90,22 +91,24 @@ fn load(md: &mut String, r: &Results) {
          (interop/op.mjs, Node.js); `keycloak` is the Keycloak interop peer (dev mode, \
          in-memory database, on the JVM; its warm-up is three times longer, for the JIT). \
          CPU is the server process's user + system time in the window.\n\n\
-         | server / scenario | req/s | p50 | p90 | p99 | server CPU per request | server CPU | answers | errors |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+         | server / scenario | req/s | p50 | p90 | p99 | p99.9 | max | server CPU per request | server CPU | answers | errors |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for v in r.of_kind("load") {
-        let us = |key: &str| num(v, key).map_or("-".to_owned(), |x| format!("{x:.0} µs"));
+        let us = |key: &str| latency(num(v, key));
         let cpu_req =
             num(v, "server_cpu_us_per_request").map_or("-".to_owned(), |x| format!("{x:.1} µs"));
         let cpu = num(v, "server_cpu_percent").map_or("-".to_owned(), |x| format!("{x:.0} %"));
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             str_of(v, "label").unwrap_or("?"),
             num(v, "per_s").map_or("-".to_owned(), thousands),
             us("p50_us"),
             us("p90_us"),
             us("p99_us"),
+            us("p999_us"),
+            us("max_us"),
             cpu_req,
             cpu,
             outcomes(v.get("outcomes")),
@@ -129,6 +132,58 @@ fn load(md: &mut String, r: &Results) {
         md.push('\n');
     }
     md.push('\n');
+}
+
+/// A latency in microseconds, in µs below 10 ms and in ms from there (`-` when absent).
+fn latency(us: Option<f64>) -> String {
+    match us {
+        None => "-".to_owned(),
+        Some(x) if x >= 10_000.0 => format!("{:.1} ms", x / 1000.0),
+        Some(x) => format!("{x:.0} µs"),
+    }
+}
+
+/// The run in which the MemoryStore grows to millions of pending requests.
+fn growth(md: &mut String, r: &Results) {
+    md.push_str(
+        "## Backchannel requests while the MemoryStore grows
+
+",
+    );
+    let Some(v) = r.growth() else {
+        md.push_str("Not measured in this run.\n\n");
+        return;
+    };
+    let f = |key: &str| num(v, key);
+    let mib = |b: Option<f64>| b.map_or("-".to_owned(), |b| format!("{:.1}", b / 1_048_576.0));
+    let _ = writeln!(
+        md,
+        "A fresh `ciba serve` (MemoryStore, requests living an hour) takes backchannel \
+         requests until it holds the pending requests below; none expires meanwhile, so the \
+         store only grows. The latencies are those of the whole run, as the store passes \
+         every size up to the last.\n\n\
+         | | |\n|---|---|\n\
+         | pending requests at the end | {} |\n\
+         | requests per second | {} |\n\
+         | p50 / p90 | {} / {} |\n\
+         | p99 | {} |\n\
+         | p99.9 | {} |\n\
+         | max | {} |\n\
+         | server resident memory before → after | {} MiB → {} MiB |\n\
+         | server bytes per pending request (RSS delta / count) | {} |\n\
+         | errors | {} |\n",
+        f("acknowledged_total").map_or("-".to_owned(), thousands),
+        f("per_s").map_or("-".to_owned(), thousands),
+        latency(f("p50_us")),
+        latency(f("p90_us")),
+        latency(f("p99_us")),
+        latency(f("p999_us")),
+        latency(f("max_us")),
+        mib(f("server_rss_before_bytes")),
+        mib(f("server_rss_after_bytes")),
+        f("server_bytes_per_acknowledged").map_or("-".to_owned(), |b| format!("{b:.0}")),
+        f("errors").map_or("-".to_owned(), thousands),
+    );
 }
 
 /// Ours against each peer, scenario by scenario: throughput ratio and CPU per request.
@@ -206,9 +261,11 @@ fn scale(md: &mut String, r: &Results) {
          | bytes per pending request (RSS delta / count) | {} |\n\
          | lost (not answering `authorization_pending` when polled) | {} |\n\
          | inserts per second (one thread) | {} |\n\
+         | slowest single insert | {} |\n\
          | polls per second (one thread) | {} |\n\
          | expired by one sweep | {} |\n\
          | that sweep | {} ms ({} ns per expired request) |\n\
+         | of which the first operation after the deadline waited | {} ms |\n\
          | a sweep with nothing due | {} µs |\n\
          | entries left after the sweep | {} |\n",
         f("count").map_or("-".to_owned(), thousands),
@@ -217,10 +274,12 @@ fn scale(md: &mut String, r: &Results) {
         f("bytes_per_pending").map_or("-".to_owned(), |b| format!("{b:.0}")),
         f("lost").map_or("-".to_owned(), thousands),
         f("insert_per_s").map_or("-".to_owned(), thousands),
+        latency(f("slowest_insert_us")),
         f("poll_per_s").map_or("-".to_owned(), thousands),
         f("expired").map_or("-".to_owned(), thousands),
         f("sweep_ms").map_or("-".to_owned(), |x| format!("{x:.1}")),
         f("sweep_ns_per_expired").map_or("-".to_owned(), |x| format!("{x:.0}")),
+        f("sweep_pause_ms").map_or("-".to_owned(), |x| format!("{x:.1}")),
         f("empty_sweep_us").map_or("-".to_owned(), |x| format!("{x:.3}")),
         f("remaining_after_sweep").map_or("-".to_owned(), thousands),
     );
@@ -351,8 +410,47 @@ fn method(md: &mut String) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use super::duration;
+    use super::{duration, latency, markdown};
+    use crate::report::Results;
+
+    #[test]
+    fn latencies_switch_to_milliseconds_at_ten() {
+        assert_eq!(latency(None), "-");
+        assert_eq!(latency(Some(850.0)), "850 µs");
+        assert_eq!(latency(Some(9_999.0)), "9999 µs");
+        assert_eq!(latency(Some(12_345.0)), "12.3 ms");
+    }
+
+    #[test]
+    fn every_load_row_shows_its_tail_and_the_growth_run_has_its_section() {
+        let results = Results::parse(
+            r#"{"kind":"load","label":"ours/poll","scenario":"poll","per_s":50000.0,"p50_us":300,"p90_us":500,"p99_us":1200,"p999_us":4500,"max_us":23000}
+{"kind":"load","label":"ours/backchannel-growth","scenario":"backchannel","per_s":40000.0,"p50_us":400,"p90_us":700,"p99_us":2100,"p999_us":8800,"max_us":41000,"acknowledged_total":3000123,"server_rss_before_bytes":10485760,"server_rss_after_bytes":900000000,"server_bytes_per_acknowledged":296.4,"errors":0}"#,
+        )
+        .unwrap();
+        let md = markdown(&results, &[], "x.svg");
+        assert!(md.contains("| p99 | p99.9 | max |"), "{md}");
+        assert!(
+            md.contains("| ours/poll | 50,000 | 300 µs | 500 µs | 1200 µs | 4500 µs | 23.0 ms |"),
+            "{md}"
+        );
+        assert!(md.contains("## Backchannel requests while the MemoryStore grows"));
+        assert!(
+            md.contains("| pending requests at the end | 3,000,123 |"),
+            "{md}"
+        );
+        assert!(md.contains("| p99.9 | 8800 µs |"), "{md}");
+        assert!(md.contains("| max | 41.0 ms |"), "{md}");
+        assert!(
+            md.contains("| server bytes per pending request (RSS delta / count) | 296 |"),
+            "{md}"
+        );
+        // Without the run, the section says so.
+        let md = markdown(&Results::default(), &[], "x.svg");
+        assert!(md.contains("## Backchannel requests while the MemoryStore grows\n\nNot measured"));
+    }
 
     #[test]
     fn durations_pick_their_unit() {

@@ -2,6 +2,24 @@
 
 use super::{Results, num};
 
+/// The targets' bounds, from the performance issues (the latest bound of each).
+mod bound {
+    /// Polls, ours over the hyper ceiling.
+    pub(super) const POLL_VS_CEILING: f64 = 0.75;
+    /// Polls, ours over oidc-provider.
+    pub(super) const POLL_VS_OP: f64 = 15.0;
+    /// Backchannel requests, ours over the hyper ceiling.
+    pub(super) const BACKCHANNEL_VS_CEILING: f64 = 0.6;
+    /// Backchannel requests, ours over oidc-provider.
+    pub(super) const BACKCHANNEL_VS_OP: f64 = 12.0;
+    /// Our p99 latency over oidc-provider's, in the same scenario.
+    pub(super) const P99_VS_OP: f64 = 0.25;
+    /// The longest request of the growth run, in milliseconds (strictly below).
+    pub(super) const GROWTH_MAX_MS: f64 = 50.0;
+    /// MemoryStore bytes per pending request.
+    pub(super) const BYTES_PER_PENDING: f64 = 300.0;
+}
+
 /// Whether a target holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -77,6 +95,32 @@ fn ratio_at_least(name: &str, a: Option<f64>, b: Option<f64>, min: f64, what: &s
     }
 }
 
+/// A target "a / b is at most `max`" (a and b in microseconds).
+fn latency_ratio_at_most(
+    name: &str,
+    a: Option<f64>,
+    b: Option<f64>,
+    max: f64,
+    what: &str,
+) -> Target {
+    let measured = match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    };
+    let detail = match (a, b) {
+        (Some(a), Some(b)) => format!("{} / {} µs {what}", thousands(a), thousands(b)),
+        _ => format!("a figure was not measured ({what})"),
+    };
+    Target {
+        name: name.to_owned(),
+        bound: format!("<= {max}x"),
+        measured,
+        unit: "x",
+        detail,
+        verdict: verdict(measured, |m| m <= max),
+    }
+}
+
 /// A target "`value` is at most `max`" (or below, when `strict`).
 fn value_at_most(
     name: &str,
@@ -131,21 +175,21 @@ pub(super) fn compute(r: &Results) -> Vec<Target> {
         "CIBA polls vs the hyper ceiling",
         rate("ours/poll"),
         rate("ceiling/poll"),
-        0.5,
+        bound::POLL_VS_CEILING,
         "req/s",
     ));
     out.push(ratio_at_least(
         "CIBA polls vs oidc-provider",
         rate("ours/poll"),
         rate("oidc-provider/poll"),
-        12.0,
+        bound::POLL_VS_OP,
         "req/s",
     ));
     out.push(ratio_at_least(
         "Backchannel requests vs the hyper ceiling",
         rate("ours/backchannel"),
         rate("ceiling/backchannel"),
-        0.4,
+        bound::BACKCHANNEL_VS_CEILING,
         "req/s",
     ));
     out.push(ratio_at_least(
@@ -166,8 +210,49 @@ pub(super) fn compute(r: &Results) -> Vec<Target> {
         "Backchannel requests vs oidc-provider",
         rate("ours/backchannel"),
         rate("oidc-provider/backchannel"),
-        10.0,
+        bound::BACKCHANNEL_VS_OP,
         "req/s",
+    ));
+
+    // Tail latency: ours over oidc-provider's p99 in the same scenario, and the run in
+    // which the MemoryStore grows to millions of pending requests against oidc-provider's
+    // backchannel run.
+    let p99 = |label: &str| r.load(label).and_then(|v| num(v, "p99_us"));
+    for scenario in ["poll", "backchannel"] {
+        out.push(latency_ratio_at_most(
+            &format!("p99 latency of {scenario} requests vs oidc-provider's"),
+            p99(&format!("ours/{scenario}")),
+            p99(&format!("oidc-provider/{scenario}")),
+            bound::P99_VS_OP,
+            "p99",
+        ));
+    }
+    let growth = r.growth();
+    let grown = growth
+        .and_then(|v| num(v, "acknowledged_total"))
+        .map_or("?".to_owned(), thousands);
+    out.push(latency_ratio_at_most(
+        &format!("p99 latency while the store grows to {grown} pending vs oidc-provider's"),
+        growth.and_then(|v| num(v, "p99_us")),
+        p99("oidc-provider/backchannel"),
+        bound::P99_VS_OP,
+        "p99, backchannel",
+    ));
+    out.push(value_at_most(
+        "Longest request while the store grows",
+        growth.and_then(|v| num(v, "max_us")).map(|us| us / 1000.0),
+        bound::GROWTH_MAX_MS,
+        " ms",
+        true,
+        format!("{grown} pending requests at the end"),
+    ));
+    out.push(value_at_most(
+        "ciba serve: bytes per pending request while the store grows",
+        growth.and_then(|v| num(v, "server_bytes_per_acknowledged")),
+        bound::BYTES_PER_PENDING,
+        " B",
+        false,
+        format!("server RSS delta over {grown} pending requests"),
     ));
 
     let scale = r.scale();
@@ -175,7 +260,7 @@ pub(super) fn compute(r: &Results) -> Vec<Target> {
     out.push(value_at_most(
         "MemoryStore: bytes per pending request",
         scale.and_then(|s| num(s, "bytes_per_pending")),
-        400.0,
+        bound::BYTES_PER_PENDING,
         " B",
         false,
         format!(

@@ -88,7 +88,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use ciba_core::ErrorCode;
 use ciba_core::observe::short_hash;
-use ciba_core::random::{OsRandom, Random};
+use ciba_core::random::{BatchedOsRandom, Random};
 use ciba_server::response::{error_body, json_response};
 use ciba_server::{
     BodyError, CibaServer, IncomingRequest, InlineBackchannelOutcome, IssueOutcome,
@@ -229,7 +229,8 @@ impl AuthorizationServerBuilder {
         self
     }
 
-    /// The random source for `auth_req_id`s and tokens (default `OsRandom`).
+    /// The random source for `auth_req_id`s and tokens (default `BatchedOsRandom`: the OS
+    /// CSPRNG, read in blocks).
     pub fn rng(mut self, rng: Arc<dyn Random>) -> Self {
         self.rng = Some(rng);
         self
@@ -245,7 +246,7 @@ impl AuthorizationServerBuilder {
             deliverer: self
                 .deliverer
                 .unwrap_or_else(|| NotificationDeliverer::with_policy(egress)),
-            rng: self.rng.unwrap_or_else(|| Arc::new(OsRandom)),
+            rng: self.rng.unwrap_or_else(|| Arc::new(BatchedOsRandom)),
         };
         AuthorizationServer {
             handle: AsHandle {

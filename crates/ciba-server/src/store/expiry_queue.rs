@@ -12,11 +12,11 @@ use std::time::SystemTime;
 /// Below this capacity the array is never shrunk.
 const MIN_CAPACITY: usize = 1024;
 
-/// Deadlines with a sequence number each. An entry removed early keeps its deadline here;
-/// when that deadline comes, the sequence number no longer matches and the slot is skipped.
+/// Deadlines with a sequence number each (the caller's, unique among the entries it
+/// schedules). An entry removed early keeps its deadline here; when that deadline comes,
+/// the sequence number no longer matches and the slot is skipped.
 pub(super) struct ExpiryQueue<K> {
     heap: BinaryHeap<Due<K>>,
-    next_seq: u64,
 }
 
 struct Due<K> {
@@ -50,19 +50,15 @@ impl<K> Default for ExpiryQueue<K> {
     fn default() -> Self {
         ExpiryQueue {
             heap: BinaryHeap::new(),
-            next_seq: 0,
         }
     }
 }
 
 impl<K> ExpiryQueue<K> {
-    /// Schedules `key` to expire at `at`; returns the sequence number identifying this
-    /// scheduling.
-    pub(super) fn schedule(&mut self, at: SystemTime, key: K) -> u64 {
-        let seq = self.next_seq;
-        self.next_seq = self.next_seq.wrapping_add(1);
+    /// Schedules `key` to expire at `at`, under the sequence number `seq` that identifies
+    /// this scheduling (and orders equal deadlines).
+    pub(super) fn schedule(&mut self, at: SystemTime, seq: u64, key: K) {
         self.heap.push(Due { at, seq, key });
-        seq
     }
 
     /// Removes and returns the earliest entry due at or before `now`.
@@ -108,9 +104,9 @@ mod tests {
     fn entries_come_out_in_deadline_order_and_only_when_due() {
         let t = |s| UNIX_EPOCH + Duration::from_secs(s);
         let mut q = ExpiryQueue::default();
-        q.schedule(t(30), "c");
-        q.schedule(t(10), "a");
-        q.schedule(t(20), "b");
+        q.schedule(t(30), 0, "c");
+        q.schedule(t(10), 1, "a");
+        q.schedule(t(20), 2, "b");
         assert_eq!(q.pop_due(t(5)), None);
         assert_eq!(q.pop_due(t(25)).map(|e| e.1), Some("a"));
         assert_eq!(q.pop_due(t(25)).map(|e| e.1), Some("b"));
@@ -122,7 +118,10 @@ mod tests {
     fn equal_deadlines_come_out_in_scheduling_order() {
         let at = UNIX_EPOCH + Duration::from_secs(10);
         let mut q = ExpiryQueue::default();
-        let seqs: Vec<u64> = (0..5).map(|k| q.schedule(at, k)).collect();
+        let seqs: Vec<u64> = (0..5u64).map(|k| 10 + k).collect();
+        for (k, seq) in seqs.iter().enumerate() {
+            q.schedule(at, *seq, i32::try_from(k).unwrap());
+        }
         let popped: Vec<(u64, i32)> = std::iter::from_fn(|| q.pop_due(at)).collect();
         assert_eq!(popped, seqs.into_iter().zip(0..5).collect::<Vec<_>>());
     }
@@ -132,7 +131,7 @@ mod tests {
         let t = |s| UNIX_EPOCH + Duration::from_secs(s);
         let mut q = ExpiryQueue::default();
         for k in 0..100_000 {
-            q.schedule(t(k), ());
+            q.schedule(t(k), k, ());
         }
         let peak = q.capacity();
         while q.pop_due(t(99_990)).is_some() {}

@@ -3,6 +3,8 @@
 use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap};
 use std::future::ready;
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -40,11 +42,22 @@ impl Default for MemoryStoreConfig {
     }
 }
 
-/// A [`Store`] in process memory, behind one mutex.
+/// A [`Store`] in process memory, split into [`SHARDS`] shards with a mutex each.
 ///
-/// Every entry is scheduled in an expiry queue ordered by deadline when it is inserted, and
-/// every operation first removes the entries whose deadline is at or before its `now`. The
-/// work of that sweep is proportional to what expired, never to what is stored.
+/// An entry lives in the shard its key hashes to, so no operation ever locks, rehashes or
+/// reallocates more than one shard's share of the store: as millions of requests
+/// accumulate, a table that outgrows its capacity copies a 64th of them, not all of them,
+/// and the other shards carry on meanwhile. Insert and lookup cost does not depend on how
+/// many requests are pending. Each client's count of entries (for
+/// [`MemoryStoreConfig::max_entries_per_client`]) is kept apart, under a lock held only to
+/// count.
+///
+/// Every entry is scheduled in its shard's expiry queue, ordered by deadline, when it is
+/// inserted, and every operation first removes the entries of the shard it locks whose
+/// deadline is at or before its `now`. The work of that sweep is proportional to what
+/// expired in one shard, never to what is stored. A client that reaches its limit has every
+/// shard swept before it is refused, so entries expired in shards nobody touched never
+/// count against it.
 ///
 /// A pending request is kept compactly: under an identifier the server minted it is keyed
 /// by the identifier's 20 bytes, and it shares its `client_id` and (usually) its scope list
@@ -53,23 +66,50 @@ impl Default for MemoryStoreConfig {
 ///
 /// Its `Debug` form shows the settings and how many entries of each kind are kept, never
 /// the entries: their keys are `auth_req_id`s and token fingerprints.
-#[derive(Default)]
 pub struct MemoryStore {
     config: MemoryStoreConfig,
-    inner: Mutex<Inner>,
+    shards: Box<[Mutex<Inner>; SHARDS]>,
+    clients: Mutex<Clients>,
+    /// The next expiry-queue sequence number, shared by the shards so that numbers order
+    /// entries by when they were stored across the whole store.
+    next_seq: AtomicU64,
+    /// Picks the shard of a text key; keyed per store, so nobody can aim keys at one shard.
+    hasher: RandomState,
+}
+
+/// How many shards a [`MemoryStore`] has (a power of two).
+pub const SHARDS: usize = 64;
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::with_config(MemoryStoreConfig::default())
+    }
 }
 
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let inner = self.lock();
+        let (mut tickets, mut requests, mut jtis, mut revoked) = (0, 0, 0, 0);
+        for shard in self.shards.iter() {
+            let inner = lock(shard);
+            tickets += inner.tickets.len();
+            requests += inner.requests.len();
+            jtis += inner.jtis.len();
+            revoked += inner.revoked.len();
+        }
         f.debug_struct("MemoryStore")
             .field("config", &self.config)
-            .field("tickets", &inner.tickets.len())
-            .field("requests", &inner.requests.len())
-            .field("jtis", &inner.jtis.len())
-            .field("revoked", &inner.revoked.len())
+            .field("tickets", &tickets)
+            .field("requests", &requests)
+            .field("jtis", &jtis)
+            .field("revoked", &revoked)
             .finish_non_exhaustive()
     }
+}
+
+/// Locks `mutex`. No operation panics while holding a store lock, so a poisoned lock still
+/// guards consistent data.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What an expiry-queue deadline removes. Small (24 bytes): a request under a minted
@@ -96,6 +136,11 @@ struct Inner {
     jtis: HashMap<ReplayKey, u64>,
     revoked: HashMap<String, u64>,
     confirmations: HashMap<String, (Confirmation, u64)>,
+}
+
+/// Every client's count of entries across the shards, and what its requests share.
+#[derive(Default)]
+struct Clients {
     per_client: HashMap<Arc<str>, ClientEntry>,
 }
 
@@ -153,6 +198,17 @@ impl RequestKey<'_> {
         match self {
             RequestKey::Minted(bytes) => Slot::Request(*bytes),
             RequestKey::Other(id) => Slot::OtherRequest((*id).into()),
+        }
+    }
+
+    /// The hash that picks the shard: a minted identifier's bytes are random already.
+    fn shard_hash(&self, hasher: &RandomState) -> u64 {
+        match self {
+            RequestKey::Minted(bytes) => {
+                let [a, b, c, d, e, f, g, h, ..] = *bytes;
+                u64::from_le_bytes([a, b, c, d, e, f, g, h])
+            }
+            RequestKey::Other(id) => hasher.hash_one(id),
         }
     }
 }
@@ -330,27 +386,37 @@ impl MemoryStore {
     pub fn with_config(config: MemoryStoreConfig) -> MemoryStore {
         MemoryStore {
             config,
-            inner: Mutex::default(),
+            shards: Box::new(std::array::from_fn(|_| Mutex::default())),
+            clients: Mutex::default(),
+            next_seq: AtomicU64::new(0),
+            hasher: RandomState::new(),
         }
     }
 
     /// How many entries `client_id` has (tickets, requests, replay entries) as of `now`.
     pub fn client_entries(&self, client_id: &str, now: SystemTime) -> usize {
-        let mut inner = self.lock();
-        inner.sweep(now);
-        inner.per_client.get(client_id).map_or(0, |c| c.count)
+        self.sweep_all(now);
+        lock(&self.clients)
+            .per_client
+            .get(client_id)
+            .map_or(0, |c| c.count)
     }
 
     /// Total number of kept entries (tickets, requests, replay entries, revocations) as of
     /// `now`.
     pub fn len(&self, now: SystemTime) -> usize {
-        let mut inner = self.lock();
-        inner.sweep(now);
-        inner.tickets.len()
-            + inner.requests.len()
-            + inner.jtis.len()
-            + inner.revoked.len()
-            + inner.confirmations.len()
+        self.shards
+            .iter()
+            .map(|shard| {
+                let mut inner = lock(shard);
+                inner.sweep(now, &self.clients);
+                inner.tickets.len()
+                    + inner.requests.len()
+                    + inner.jtis.len()
+                    + inner.revoked.len()
+                    + inner.confirmations.len()
+            })
+            .sum()
     }
 
     /// True when nothing is kept as of `now`.
@@ -358,28 +424,107 @@ impl MemoryStore {
         self.len(now) == 0
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // No operation panics while holding the lock, so a poisoned lock still guards
-        // consistent data.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    /// The shard of a text key.
+    fn shard_of<K: Hash + ?Sized>(&self, key: &K) -> usize {
+        self.shard_at(self.hasher.hash_one(key))
     }
 
-    fn locked(&self, now: SystemTime) -> MutexGuard<'_, Inner> {
-        let mut inner = self.lock();
-        inner.sweep(now);
+    /// The shard of a request identifier.
+    fn request_shard(&self, key: &RequestKey<'_>) -> usize {
+        self.shard_at(key.shard_hash(&self.hasher))
+    }
+
+    fn shard_at(&self, hash: u64) -> usize {
+        // Truncation intended: only the low bits choose.
+        (hash as usize) & (SHARDS - 1)
+    }
+
+    /// Shard `index`, locked and swept as of `now`.
+    fn locked(&self, index: usize, now: SystemTime) -> MutexGuard<'_, Inner> {
+        let mut inner = self.lock_shard(index);
+        inner.sweep(now, &self.clients);
         inner
+    }
+
+    fn lock_shard(&self, index: usize) -> MutexGuard<'_, Inner> {
+        // `index` comes masked from `shard_at`, so `get` finds it; the first shard is only
+        // the type's fallback.
+        let [first, ..] = &*self.shards;
+        lock(self.shards.get(index).unwrap_or(first))
+    }
+
+    /// Sweeps every shard in turn, one lock at a time.
+    fn sweep_all(&self, now: SystemTime) {
+        for shard in self.shards.iter() {
+            lock(shard).sweep(now, &self.clients);
+        }
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.next_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Runs `insert` on shard `index` (locked and swept as of `now`). `insert` checks for a
+    /// duplicate, then charges the client through [`Clients::charge`] before changing
+    /// anything. When the client is at its limit, every shard is swept (with no lock held)
+    /// and `insert` runs once more, so entries that expired in shards nobody touched since
+    /// never count against the client.
+    fn charged<T>(
+        &self,
+        index: usize,
+        now: SystemTime,
+        mut insert: impl FnMut(&mut Inner, &mut Clients) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut swept = false;
+        loop {
+            let mut inner = self.locked(index, now);
+            let mut clients = lock(&self.clients);
+            match insert(&mut inner, &mut clients) {
+                Err(StoreError::ClientLimitReached { .. }) if !swept => {
+                    drop(clients);
+                    drop(inner);
+                    self.sweep_all(now);
+                    swept = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Remembers the revocation of each of `tokens`, each in its fingerprint's shard.
+    fn revoke(&self, tokens: &[TokenFingerprint], now: SystemTime) {
+        for t in tokens {
+            if t.expires_at > now {
+                let mut inner = self.locked(self.shard_of(t.fingerprint.as_str()), now);
+                let seq = self.next_seq();
+                inner.queue.schedule(
+                    t.expires_at,
+                    seq,
+                    Slot::Revoked(t.fingerprint.as_str().into()),
+                );
+                inner.revoked.insert(t.fingerprint.clone(), seq);
+            }
+        }
     }
 }
 
 impl Inner {
-    fn sweep(&mut self, now: SystemTime) {
+    /// Removes what is due as of `now`, giving back each removed entry's count to its
+    /// client (the clients' lock is taken only when something counted is removed).
+    fn sweep(&mut self, now: SystemTime, clients: &Mutex<Clients>) {
+        let mut counts: Option<MutexGuard<'_, Clients>> = None;
+        let mut release = |client_id: &str| {
+            counts
+                .get_or_insert_with(|| lock(clients))
+                .release(client_id);
+        };
         while let Some((seq, slot)) = self.queue.pop_due(now) {
             match slot {
                 Slot::Ticket(id) => {
                     if self.tickets.get(&*id).is_some_and(|k| k.seq == seq)
                         && let Some(kept) = self.tickets.remove(&*id)
                     {
-                        release(&mut self.per_client, &kept.value.client_id);
+                        release(&kept.value.client_id);
                     }
                 }
                 Slot::Request(bytes) => {
@@ -387,7 +532,7 @@ impl Inner {
                         && e.get().seq == seq
                     {
                         let record = e.remove();
-                        release(&mut self.per_client, &record.client_id);
+                        release(&record.client_id);
                     }
                 }
                 Slot::OtherRequest(id) => {
@@ -395,13 +540,13 @@ impl Inner {
                         && e.get().seq == seq
                     {
                         let record = e.remove();
-                        release(&mut self.per_client, &record.client_id);
+                        release(&record.client_id);
                     }
                 }
                 Slot::Jti(key) => {
                     if self.jtis.get(&*key) == Some(&seq) {
                         self.jtis.remove(&*key);
-                        release(&mut self.per_client, &key.client_id);
+                        release(&key.client_id);
                     }
                 }
                 Slot::Revoked(fp) => {
@@ -417,7 +562,10 @@ impl Inner {
             }
         }
     }
+}
 
+impl Clients {
+    /// Counts one more entry for `client_id`, or fails when it has `limit` already.
     fn charge(&mut self, client_id: &str, limit: usize) -> Result<(), StoreError> {
         let count = self.per_client.get(client_id).map_or(0, |c| c.count);
         if count >= limit {
@@ -463,23 +611,13 @@ impl Inner {
         (Arc::clone(&client.id), scopes)
     }
 
-    fn revoke(&mut self, tokens: &[TokenFingerprint], now: SystemTime) {
-        for t in tokens {
-            if t.expires_at > now {
-                let seq = self
-                    .queue
-                    .schedule(t.expires_at, Slot::Revoked(t.fingerprint.as_str().into()));
-                self.revoked.insert(t.fingerprint.clone(), seq);
+    /// Counts one entry fewer for `client_id`.
+    fn release(&mut self, client_id: &str) {
+        if let Some(c) = self.per_client.get_mut(client_id) {
+            c.count = c.count.saturating_sub(1);
+            if c.count == 0 {
+                self.per_client.remove(client_id);
             }
-        }
-    }
-}
-
-fn release(per_client: &mut HashMap<Arc<str>, ClientEntry>, client_id: &str) {
-    if let Some(c) = per_client.get_mut(client_id) {
-        c.count = c.count.saturating_sub(1);
-        if c.count == 0 {
-            per_client.remove(client_id);
         }
     }
 }
@@ -487,39 +625,44 @@ fn release(per_client: &mut HashMap<Arc<str>, ClientEntry>, client_id: &str) {
 /// The store operations, each completed under the lock before it returns.
 impl MemoryStore {
     fn insert_ticket_now(&self, ticket: &Ticket, now: SystemTime) -> Result<(), StoreError> {
-        let mut inner = self.locked(now);
-        if inner.tickets.contains_key(&ticket.id) {
-            return Err(StoreError::DuplicateKey);
-        }
-        inner.charge(&ticket.client_id, self.config.max_entries_per_client)?;
-        let seq = inner
-            .queue
-            .schedule(ticket.expires_at, Slot::Ticket(ticket.id.as_str().into()));
-        inner.tickets.insert(
-            ticket.id.clone(),
-            Kept {
-                value: ticket.clone(),
+        let limit = self.config.max_entries_per_client;
+        self.charged(self.shard_of(ticket.id.as_str()), now, |inner, clients| {
+            if inner.tickets.contains_key(&ticket.id) {
+                return Err(StoreError::DuplicateKey);
+            }
+            clients.charge(&ticket.client_id, limit)?;
+            let seq = self.next_seq();
+            inner.queue.schedule(
+                ticket.expires_at,
                 seq,
-            },
-        );
-        Ok(())
+                Slot::Ticket(ticket.id.as_str().into()),
+            );
+            inner.tickets.insert(
+                ticket.id.clone(),
+                Kept {
+                    value: ticket.clone(),
+                    seq,
+                },
+            );
+            Ok(())
+        })
     }
 
     fn take_ticket_now(&self, id: &str, now: SystemTime) -> Result<Option<Ticket>, StoreError> {
-        let mut inner = self.locked(now);
+        let mut inner = self.locked(self.shard_of(id), now);
         let Some(kept) = inner.tickets.remove(id) else {
             return Ok(None);
         };
-        release(&mut inner.per_client, &kept.value.client_id);
+        lock(&self.clients).release(&kept.value.client_id);
         Ok(Some(kept.value))
     }
 
     fn remove_ticket_now(&self, id: &str) -> Result<bool, StoreError> {
-        let mut inner = self.lock();
+        let mut inner = self.lock_shard(self.shard_of(id));
         let Some(kept) = inner.tickets.remove(id) else {
             return Ok(false);
         };
-        release(&mut inner.per_client, &kept.value.client_id);
+        lock(&self.clients).release(&kept.value.client_id);
         Ok(true)
     }
 
@@ -529,17 +672,20 @@ impl MemoryStore {
         keep_until: SystemTime,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        let mut inner = self.locked(now);
         let key = RequestKey::of(&request.auth_req_id);
-        if inner.requests.get(&key).is_some() {
-            return Err(StoreError::DuplicateKey);
-        }
-        inner.charge(&request.client_id, self.config.max_entries_per_client)?;
-        let (client_id, scopes) = inner.interned(request);
-        let seq = inner.queue.schedule(keep_until, key.slot());
-        let record = Record::new(request, seq, client_id, scopes);
-        inner.requests.insert(&key, Box::new(record));
-        Ok(())
+        let limit = self.config.max_entries_per_client;
+        self.charged(self.request_shard(&key), now, |inner, clients| {
+            if inner.requests.get(&key).is_some() {
+                return Err(StoreError::DuplicateKey);
+            }
+            clients.charge(&request.client_id, limit)?;
+            let (client_id, scopes) = clients.interned(request);
+            let seq = self.next_seq();
+            inner.queue.schedule(keep_until, seq, key.slot());
+            let record = Record::new(request, seq, client_id, scopes);
+            inner.requests.insert(&key, Box::new(record));
+            Ok(())
+        })
     }
 
     fn request_now(
@@ -547,8 +693,8 @@ impl MemoryStore {
         auth_req_id: &str,
         now: SystemTime,
     ) -> Result<Option<StoredRequest>, StoreError> {
-        let inner = self.locked(now);
         let key = RequestKey::of(auth_req_id);
+        let inner = self.locked(self.request_shard(&key), now);
         Ok(inner.requests.get(&key).map(|r| r.to_stored(auth_req_id)))
     }
 
@@ -558,8 +704,8 @@ impl MemoryStore {
         result: Completion,
         now: SystemTime,
     ) -> Result<CompleteStatus, StoreError> {
-        let mut inner = self.locked(now);
         let key = RequestKey::of(auth_req_id);
+        let mut inner = self.locked(self.request_shard(&key), now);
         let Some(record) = inner.requests.get_mut(&key) else {
             return Ok(CompleteStatus::Unknown);
         };
@@ -589,8 +735,8 @@ impl MemoryStore {
         interval_increment: u64,
         now: SystemTime,
     ) -> Result<PollStatus, StoreError> {
-        let mut inner = self.locked(now);
         let key = RequestKey::of(auth_req_id);
+        let mut inner = self.locked(self.request_shard(&key), now);
         let Some(record) = inner.requests.get_mut(&key) else {
             return Ok(PollStatus::Unknown);
         };
@@ -644,7 +790,8 @@ impl MemoryStore {
                 PollStatus::Failed
             }
         };
-        inner.revoke(&to_revoke, now);
+        drop(inner);
+        self.revoke(&to_revoke, now);
         Ok(status)
     }
 
@@ -654,8 +801,8 @@ impl MemoryStore {
         tokens: &[TokenFingerprint],
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        let mut inner = self.locked(now);
         let key = RequestKey::of(auth_req_id);
+        let mut inner = self.locked(self.request_shard(&key), now);
         let Some(record) = inner.requests.get_mut(&key) else {
             // Forgotten already: nothing can replay it any more.
             return Ok(());
@@ -674,8 +821,9 @@ impl MemoryStore {
             }
             _ => false,
         };
+        drop(inner);
         if revoke_now {
-            inner.revoke(tokens, now);
+            self.revoke(tokens, now);
         }
         Ok(())
     }
@@ -685,12 +833,12 @@ impl MemoryStore {
         tokens: &[TokenFingerprint],
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        self.locked(now).revoke(tokens, now);
+        self.revoke(tokens, now);
         Ok(())
     }
 
     fn is_revoked_now(&self, fingerprint: &str, now: SystemTime) -> Result<bool, StoreError> {
-        let inner = self.locked(now);
+        let inner = self.locked(self.shard_of(fingerprint), now);
         Ok(inner.revoked.contains_key(fingerprint))
     }
 
@@ -704,10 +852,11 @@ impl MemoryStore {
         if expires_at <= now {
             return Ok(());
         }
-        let mut inner = self.locked(now);
-        let seq = inner
+        let mut inner = self.locked(self.shard_of(fingerprint), now);
+        let seq = self.next_seq();
+        inner
             .queue
-            .schedule(expires_at, Slot::Confirmation(fingerprint.into()));
+            .schedule(expires_at, seq, Slot::Confirmation(fingerprint.into()));
         inner
             .confirmations
             .insert(fingerprint.to_owned(), (confirmation.clone(), seq));
@@ -719,7 +868,7 @@ impl MemoryStore {
         fingerprint: &str,
         now: SystemTime,
     ) -> Result<Option<Confirmation>, StoreError> {
-        let inner = self.locked(now);
+        let inner = self.locked(self.shard_of(fingerprint), now);
         Ok(inner.confirmations.get(fingerprint).map(|(c, _)| c.clone()))
     }
 
@@ -729,26 +878,31 @@ impl MemoryStore {
         expires_at: SystemTime,
         now: SystemTime,
     ) -> Result<bool, StoreError> {
-        let mut inner = self.locked(now);
-        if inner.jtis.contains_key(key) {
-            return Ok(false);
-        }
-        inner.charge(&key.client_id, self.config.max_entries_per_client)?;
-        let seq = inner
-            .queue
-            .schedule(expires_at, Slot::Jti(Box::new(key.clone())));
-        inner.jtis.insert(key.clone(), seq);
-        Ok(true)
+        let limit = self.config.max_entries_per_client;
+        self.charged(self.shard_of(key), now, |inner, clients| {
+            if inner.jtis.contains_key(key) {
+                return Ok(false);
+            }
+            clients.charge(&key.client_id, limit)?;
+            let seq = self.next_seq();
+            inner
+                .queue
+                .schedule(expires_at, seq, Slot::Jti(Box::new(key.clone())));
+            inner.jtis.insert(key.clone(), seq);
+            Ok(true)
+        })
     }
 
     /// The pending, unexpired requests (of `subject` when given), soonest expiry first (in
     /// insertion order among equal expiries), at most `limit`.
     ///
-    /// One pass over the kept requests, holding only the `limit` soonest so far (in a heap,
-    /// by reference): it costs a comparison per kept request and `limit` entries of scratch,
-    /// and only the requests returned are copied out. A deadline-ordered walk of the expiry
-    /// queue could stop sooner, but the queue holds requests at the end of their tombstone
-    /// period, so every expired request still kept comes first in it.
+    /// One pass over each shard's kept requests in turn, one shard locked at a time,
+    /// holding only the `limit` soonest of the shard (in a heap, by reference): it costs a
+    /// comparison per kept request and `limit` entries of scratch. Only a shard's soonest
+    /// are copied out, and merged with the other shards' into the `limit` soonest overall.
+    /// A deadline-ordered walk of the expiry queues could stop sooner, but a queue holds
+    /// requests at the end of their tombstone period, so every expired request still kept
+    /// comes first in it.
     fn pending_now(
         &self,
         subject: Option<&str>,
@@ -758,21 +912,44 @@ impl MemoryStore {
         if limit == 0 {
             return Vec::new();
         }
-        let inner = self.locked(now);
+        // The soonest so far of the shards already seen; the latest of them on top.
+        let mut merged: BinaryHeap<Listed> = BinaryHeap::new();
+        for index in 0..SHARDS {
+            let inner = self.locked(index, now);
+            for listed in inner.soonest_pending(subject, limit, now) {
+                if merged.len() < limit {
+                    merged.push(listed);
+                } else if merged.peek().is_some_and(|latest| listed < *latest) {
+                    merged.pop();
+                    merged.push(listed);
+                }
+            }
+        }
+        merged
+            .into_sorted_vec()
+            .into_iter()
+            .map(|l| l.request)
+            .collect()
+    }
+}
+
+impl Inner {
+    /// This shard's pending, unexpired requests (of `subject` when given), at most
+    /// `limit` of the soonest to expire, copied out.
+    fn soonest_pending(&self, subject: Option<&str>, limit: usize, now: SystemTime) -> Vec<Listed> {
         let wanted = |r: &Record| {
             r.is_pending() && !r.is_expired(now) && subject.is_none_or(|s| *r.subject == *s)
         };
-        let kept = inner
+        let kept = self
             .requests
             .minted
             .iter()
-            .map(|(bytes, r)| (Listed::Minted(bytes), &**r))
+            .map(|(bytes, r)| (KeptId::Minted(bytes), &**r))
             .chain(
-                inner
-                    .requests
+                self.requests
                     .other
                     .iter()
-                    .map(|(id, r)| (Listed::Other(id), &**r)),
+                    .map(|(id, r)| (KeptId::Other(id), &**r)),
             );
         // The soonest so far; the latest of them on top, to be displaced.
         let mut soonest: BinaryHeap<Candidate<'_>> = BinaryHeap::new();
@@ -789,18 +966,46 @@ impl MemoryStore {
             }
         }
         soonest
-            .into_sorted_vec()
             .into_iter()
-            .map(|c| match c.id {
-                Listed::Minted(bytes) => c.record.to_stored(&URL_SAFE_NO_PAD.encode(bytes)),
-                Listed::Other(id) => c.record.to_stored(id),
+            .map(|c| Listed {
+                rank: c.rank(),
+                request: match c.id {
+                    KeptId::Minted(bytes) => c.record.to_stored(&URL_SAFE_NO_PAD.encode(bytes)),
+                    KeptId::Other(id) => c.record.to_stored(id),
+                },
             })
             .collect()
     }
 }
 
+/// A request copied out for [`MemoryStore::pending_now`], ordered like a [`Candidate`].
+struct Listed {
+    rank: (SystemTime, u64),
+    request: StoredRequest,
+}
+
+impl PartialEq for Listed {
+    fn eq(&self, other: &Self) -> bool {
+        self.rank == other.rank
+    }
+}
+
+impl Eq for Listed {}
+
+impl PartialOrd for Listed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Listed {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank.cmp(&other.rank)
+    }
+}
+
 /// The identifier a listed request is kept under.
-enum Listed<'a> {
+enum KeptId<'a> {
     Minted(&'a MintedId),
     Other(&'a str),
 }
@@ -809,7 +1014,7 @@ enum Listed<'a> {
 /// stored (its expiry-queue sequence number, unique).
 struct Candidate<'a> {
     record: &'a Record,
-    id: Listed<'a>,
+    id: KeptId<'a>,
 }
 
 impl Candidate<'_> {
@@ -1131,14 +1336,19 @@ mod tests {
         for r in [&a, &b, &c] {
             store.insert_request_now(r, t(900), t(0)).unwrap();
         }
-        let inner = store.lock();
-        let get = |r: &StoredRequest| inner.requests.get(&RequestKey::of(&r.auth_req_id));
-        let (ra, rb, rc) = (get(&a).unwrap(), get(&b).unwrap(), get(&c).unwrap());
-        assert!(Arc::ptr_eq(&ra.client_id, &rb.client_id));
-        assert!(Arc::ptr_eq(&ra.client_id, &rc.client_id));
-        assert!(Arc::ptr_eq(&ra.scopes, &rb.scopes));
-        assert!(!Arc::ptr_eq(&ra.scopes, &rc.scopes));
-        assert!(ra.cold.is_none() && ra.state.is_none());
+        // The shared parts of each record, read under its own shard's lock.
+        let get = |r: &StoredRequest| {
+            let key = RequestKey::of(&r.auth_req_id);
+            let inner = store.lock_shard(store.request_shard(&key));
+            let record = inner.requests.get(&key).unwrap();
+            assert!(record.cold.is_none() && record.state.is_none());
+            (Arc::clone(&record.client_id), Arc::clone(&record.scopes))
+        };
+        let (ra, rb, rc) = (get(&a), get(&b), get(&c));
+        assert!(Arc::ptr_eq(&ra.0, &rb.0));
+        assert!(Arc::ptr_eq(&ra.0, &rc.0));
+        assert!(Arc::ptr_eq(&ra.1, &rb.1));
+        assert!(!Arc::ptr_eq(&ra.1, &rc.1));
     }
 
     #[test]
@@ -1207,6 +1417,50 @@ mod tests {
             .unwrap()
             .1;
         assert_eq!(first, stored);
+    }
+
+    #[test]
+    fn requests_spread_over_the_shards() {
+        // No shard holds much more than its share, so no resize or sweep touches more.
+        let store = MemoryStore::new();
+        let total = SHARDS * 64;
+        for _ in 0..total {
+            let id = random_identifier(&ciba_core::random::OsRandom, IDENTIFIER_BYTES).unwrap();
+            store
+                .insert_request_now(&pending(&id, "client-a"), t(900), t(0))
+                .unwrap();
+        }
+        let sizes: Vec<usize> = store
+            .shards
+            .iter()
+            .map(|s| lock(s).requests.len())
+            .collect();
+        assert_eq!(sizes.iter().sum::<usize>(), total);
+        assert!(sizes.iter().all(|&n| n > 0 && n < 64 * 3), "{sizes:?}");
+    }
+
+    #[test]
+    fn a_full_client_is_refused_only_after_every_shard_is_swept() {
+        let store = MemoryStore::with_config(MemoryStoreConfig {
+            max_entries_per_client: 100,
+        });
+        for n in 0..100u32 {
+            let r = pending(&format!("req-{n}"), "client-a");
+            store.insert_request_now(&r, t(10), t(0)).unwrap();
+        }
+        let next = pending("req-next", "client-a");
+        assert!(matches!(
+            store.insert_request_now(&next, t(30), t(5)),
+            Err(StoreError::ClientLimitReached { limit: 100, .. })
+        ));
+        // At t(20) the 100 are gone, though most of their shards were never touched since:
+        // 100 new ones fit.
+        for n in 0..100u32 {
+            let r = pending(&format!("new-{n}"), "client-a");
+            store.insert_request_now(&r, t(30), t(20)).unwrap();
+        }
+        assert_eq!(store.client_entries("client-a", t(20)), 100);
+        assert_eq!(store.len(t(20)), 100);
     }
 
     #[cfg(target_pointer_width = "64")]
