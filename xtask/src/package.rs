@@ -19,6 +19,7 @@ use crate::interop::json::Json;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Member {
     pub(crate) name: String,
+    pub(crate) version: String,
     pub(crate) publishable: bool,
     pub(crate) manifest_dir: String,
     pub(crate) license: Option<String>,
@@ -46,12 +47,44 @@ pub(crate) fn run() -> Result<(), String> {
     if !problems.is_empty() {
         return Err(format!("package metadata:\n  {}", problems.join("\n  ")));
     }
+    forget_unpacked(&cargo_home(), &members)?;
     let mut args = vec!["package", "--workspace", "--locked", "--allow-dirty"];
     for member in members.iter().filter(|m| !m.publishable) {
         args.push("--exclude");
         args.push(&member.name);
     }
     crate::ci::cargo(&args, &[])
+}
+
+/// `$CARGO_HOME`, or `~/.cargo`.
+fn cargo_home() -> std::path::PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .unwrap_or_else(|| std::path::PathBuf::from(".cargo"))
+}
+
+/// Removes what an earlier verification unpacked of our own crates
+/// (`registry/src/*/NAME-VERSION`). Cargo unpacks each `.crate` of the overlay registry
+/// there once and reuses the folder while it exists, whatever the new `.crate` holds, so a
+/// second run at the same version would verify the first run's sources. Only the
+/// publishable members' own name-version folders go; cargo unpacks them again.
+pub(crate) fn forget_unpacked(cargo_home: &Path, members: &[Member]) -> Result<(), String> {
+    let Ok(registries) = std::fs::read_dir(cargo_home.join("registry").join("src")) else {
+        return Ok(()); // Nothing unpacked yet.
+    };
+    for registry in registries.flatten() {
+        for member in members.iter().filter(|m| m.publishable) {
+            let unpacked = registry
+                .path()
+                .join(format!("{}-{}", member.name, member.version));
+            if unpacked.is_dir() {
+                std::fs::remove_dir_all(&unpacked)
+                    .map_err(|e| format!("cannot remove {}: {e}", unpacked.display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs `cargo ARGS` in the workspace root and returns its standard output.
@@ -119,6 +152,7 @@ pub(crate) fn parse_members(text: &str) -> Result<Vec<Member>, String> {
                 !matches!(p.get("publish"), Some(Json::Arr(registries)) if registries.is_empty());
             Ok(Member {
                 name: field("name").ok_or("cargo metadata: package without name")?,
+                version: field("version").unwrap_or_default(),
                 publishable,
                 manifest_dir,
                 license: field("license"),
@@ -192,10 +226,10 @@ mod tests {
     use super::*;
 
     const METADATA: &str = r#"{"packages":[
-        {"name":"ciba-core","publish":null,"manifest_path":"/w/crates/ciba-core/Cargo.toml",
+        {"name":"ciba-core","version":"0.1.0","publish":null,"manifest_path":"/w/crates/ciba-core/Cargo.toml",
          "license":"MIT OR Apache-2.0","readme":"README.md","keywords":["oidc","ciba"],
          "categories":["authentication"],"repository":null,"rust_version":"1.95"},
-        {"name":"xtask","publish":[],"manifest_path":"/w/xtask/Cargo.toml","license":null,
+        {"name":"xtask","version":"0.0.0","publish":[],"manifest_path":"/w/xtask/Cargo.toml","license":null,
          "readme":null,"keywords":[],"categories":[],"repository":null,"rust_version":null}
     ]}"#;
 
@@ -247,5 +281,34 @@ mod tests {
             Some("1.95")
         );
         assert_eq!(minor_version("garbage"), None);
+    }
+
+    #[test]
+    fn only_our_own_unpacked_crates_are_forgotten() {
+        let home = std::env::temp_dir().join(format!("xtask-forget-{}", std::process::id()));
+        let src = home.join("registry").join("src");
+        for dir in [
+            "-2f185e7924843a1b/ciba-core-0.1.0/src",
+            "index.crates.io-1949cf8c6b5b557f/ciba-core-0.1.0/src",
+            "index.crates.io-1949cf8c6b5b557f/serde-1.0.228/src",
+            "index.crates.io-1949cf8c6b5b557f/ciba-core-0.0.9/src",
+            "-2f185e7924843a1b/xtask-0.0.0/src",
+        ] {
+            std::fs::create_dir_all(src.join(dir)).unwrap_or_default();
+        }
+        let members = parse_members(METADATA).unwrap_or_default();
+        assert!(forget_unpacked(&home, &members).is_ok());
+        let left = |dir: &str| src.join(dir).is_dir();
+        assert!(!left("-2f185e7924843a1b/ciba-core-0.1.0"));
+        assert!(!left("index.crates.io-1949cf8c6b5b557f/ciba-core-0.1.0"));
+        assert!(left("index.crates.io-1949cf8c6b5b557f/serde-1.0.228"));
+        assert!(left("index.crates.io-1949cf8c6b5b557f/ciba-core-0.0.9"));
+        assert!(
+            left("-2f185e7924843a1b/xtask-0.0.0"),
+            "not publishable: kept"
+        );
+        let _ = std::fs::remove_dir_all(&home);
+        // No registry yet: nothing to do.
+        assert!(forget_unpacked(&home, &members).is_ok());
     }
 }
