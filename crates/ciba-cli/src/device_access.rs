@@ -18,7 +18,6 @@ use std::net::{IpAddr, SocketAddr};
 
 use ciba_server::Secret;
 use http::{HeaderMap, Method, Response, StatusCode, Uri, header};
-use serde_json::json;
 use url::Url;
 
 use crate::clients::random_secret;
@@ -222,7 +221,7 @@ impl DeviceAccess {
     ) -> Result<(), Response<Vec<u8>>> {
         let named = Self::request_authority(uri, headers);
         if !named.is_some_and(|a| self.host_allowed(a)) {
-            return Err(refusal(
+            return Err(crate::device_page::error(
                 StatusCode::MISDIRECTED_REQUEST,
                 "this provider does not serve the device page under that host name",
             ));
@@ -301,27 +300,11 @@ fn cookie_values(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 }
 
 fn forbidden() -> Response<Vec<u8>> {
-    refusal(
+    crate::device_page::error(
         StatusCode::FORBIDDEN,
         "the device page needs its access secret: open the device page URL ciba serve printed \
          (…/device?secret=…) once, or send the Ciba-Device-Secret header",
     )
-}
-
-/// A JSON error with no other data.
-fn refusal(status: StatusCode, message: &str) -> Response<Vec<u8>> {
-    let mut response = Response::new(json!({ "error": message }).to_string().into_bytes());
-    *response.status_mut() = status;
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    response
 }
 
 #[cfg(test)]

@@ -190,7 +190,8 @@ fn json_response(status: StatusCode, body: &Value) -> Response<Vec<u8>> {
     response
 }
 
-fn error(status: StatusCode, message: &str) -> Response<Vec<u8>> {
+/// A JSON error with no other data (`{"error": message}`, not cached).
+pub(crate) fn error(status: StatusCode, message: &str) -> Response<Vec<u8>> {
     json_response(status, &json!({ "error": message }))
 }
 
