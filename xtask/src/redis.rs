@@ -10,7 +10,7 @@
 use std::path::Path;
 
 #[allow(unreachable_pub)]
-#[path = "../../crates/ciba-redis/tests/common/services.rs"]
+#[path = "../../crates/ciba-redis/tests/it/common/services.rs"]
 pub(crate) mod services;
 
 use services::Service;

@@ -2,7 +2,7 @@
 //! point at a test that was renamed or removed.
 //!
 //! A name is a backquoted path `crate::file::test` (an integration test,
-//! `crates/<crate>/tests/<file>.rs`) or `crate::module::tests::test` (a unit test in
+//! `crates/<crate>/tests/it/<file>.rs`) or `crate::module::tests::test` (a unit test in
 //! `crates/<crate>/src/**/<module>.rs`); `NM::test` and `CM` are the document's aliases for
 //! the two negative matrices. Paths to types' items and constants
 //! (`ciba_core::Limits::max_body_bytes`) are skipped: a test name is all lowercase; a
@@ -73,7 +73,8 @@ fn resolve(root: &Path, name: &str) -> Option<Vec<PathBuf>> {
     let krate = parts.first()?.replace('_', "-");
     let base = root.join("crates").join(krate);
     let module = parts.get(1)?;
-    let integration = base.join("tests").join(format!("{module}.rs"));
+    // Each crate's integration tests are one binary: a module per file in tests/it.
+    let integration = base.join("tests/it").join(format!("{module}.rs"));
     if parts.len() == 3 && integration.is_file() {
         return Some(vec![integration]);
     }
@@ -140,7 +141,7 @@ mod tests {
         let root = root();
         let missing = "ciba_core::ack::no_such_test_exists_here";
         let files = resolve(&root, missing).unwrap_or_default();
-        assert_eq!(files, [root.join("crates/ciba-core/tests/ack.rs")]);
+        assert_eq!(files, [root.join("crates/ciba-core/tests/it/ack.rs")]);
         assert!(!files.iter().any(|f| defines(f, leaf(missing))));
         assert!(
             files

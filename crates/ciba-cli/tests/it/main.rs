@@ -1,0 +1,27 @@
+//! Integration tests of ciba-cli: one test binary, one module per concern.
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+/// ciba-hyper's TLS test support: a test CA, certificates for `localhost` / 127.0.0.1, https
+/// endpoints, and (as `tls_support::services`) the Redis services of ciba-redis's tests.
+#[path = "../../../ciba-hyper/tests/it/as_tls/support.rs"]
+mod tls_support;
+
+mod demo;
+mod device_page_browser;
+mod encrypted_id_tokens;
+mod help;
+mod login_scripted;
+mod redis_store;
+mod serve_fapi;
+mod serve_login;
+mod serve_metrics;
+mod serve_safe_provider;
+mod shared_device_list;

@@ -1,0 +1,14 @@
+//! Integration tests of ciba-client: one test binary, one module per concern.
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[macro_use]
+mod support;
+
+mod scenarios;

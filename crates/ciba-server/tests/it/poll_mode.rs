@@ -1,0 +1,347 @@
+//! Poll mode on a virtual clock: to tokens, to denial, to expiry, and the polling rules.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use crate::common;
+
+use ciba_server::{AuthenticationResult, Authorization, CompleteOutcome, TokenOutcome};
+use common::*;
+
+#[test]
+fn poll_client_gets_tokens_with_a_verifiable_id_token() {
+    let h = Harness::new();
+    let now = t0();
+    let ticket = h.ticket(&bc_request(POLL, &[("binding_message", "W4SCT")]), now);
+    assert_eq!(ticket.binding_message.as_deref(), Some("W4SCT"));
+    let ack = h.issue(&ticket, now);
+    assert_no_store_json(&ack.response);
+    let body = json_body(&ack.response);
+    assert_eq!(body["auth_req_id"], ack.auth_req_id.as_str());
+    assert_eq!(body["expires_in"], 300);
+    assert_eq!(body["interval"], 5);
+    // Exactly these three members, in this order.
+    assert_eq!(
+        String::from_utf8(ack.response.body().clone()).unwrap(),
+        format!(
+            "{{\"auth_req_id\":\"{}\",\"expires_in\":300,\"interval\":5}}",
+            ack.auth_req_id
+        )
+    );
+    assert!(
+        ack.auth_req_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && ack.auth_req_id.len() >= 27
+    );
+
+    let (status, error) = token_error(&h.poll(POLL, &ack.auth_req_id, now + secs(5)));
+    assert_eq!((status, error.as_str()), (400, "authorization_pending"));
+
+    let mut approval = Authorization::new("alice");
+    approval.acr = Some("urn:example:loa:2".into());
+    approval.amr = vec!["pwd".into(), "otp".into()];
+    approval.auth_time = Some(now + secs(8));
+    let done = h
+        .complete(
+            &ack.auth_req_id,
+            AuthenticationResult::Authorized(approval),
+            now + secs(8),
+        )
+        .unwrap();
+    assert!(matches!(done, CompleteOutcome::NothingToSend));
+
+    let at = now + secs(10);
+    let TokenOutcome::Issued(grant) = h.poll(POLL, &ack.auth_req_id, at) else {
+        panic!("expected tokens")
+    };
+    assert_eq!(grant.response.status(), 200);
+    assert_no_store_json(&grant.response);
+    let body = json_body(&grant.response);
+    assert_eq!(body["scope"], "openid");
+    assert_eq!(body["expires_in"], 3600);
+    let claims = check_token_response(&h.op_keys, &body, POLL, at);
+    assert_eq!(claims["acr"], "urn:example:loa:2");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp"]));
+    assert_eq!(
+        claims["auth_time"],
+        ciba_core::time::unix_seconds(now + secs(8))
+    );
+}
+
+#[test]
+fn poll_client_denied_gets_access_denied_once_then_invalid_grant() {
+    let h = Harness::new();
+    let ack = h.start(POLL, t0());
+    h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::AccessDenied,
+        t0() + secs(3),
+    )
+    .unwrap();
+    let first = h.poll(POLL, &ack.auth_req_id, t0() + secs(6));
+    assert_eq!(token_error(&first), (400, "access_denied".into()));
+    let second = h.poll(POLL, &ack.auth_req_id, t0() + secs(12));
+    assert_eq!(token_error(&second), (400, "invalid_grant".into()));
+}
+
+#[test]
+fn expired_request_answers_expired_token_then_invalid_grant_after_tombstone() {
+    let h = Harness::new();
+    let ticket = h.ticket(&bc_request(POLL, &[("requested_expiry", "30")]), t0());
+    assert_eq!(ticket.requested_expiry, Some(30));
+    let ack = h.issue(&ticket, t0());
+    assert_eq!(ack.expires_in, 30);
+    let pending = h.poll(POLL, &ack.auth_req_id, t0() + secs(29));
+    assert_eq!(token_error(&pending).1, "authorization_pending");
+    let expired = h.poll(POLL, &ack.auth_req_id, t0() + secs(30));
+    assert_eq!(token_error(&expired), (400, "expired_token".into()));
+    // Still expired_token during the tombstone period (600 s by default)...
+    let later = h.poll(POLL, &ack.auth_req_id, t0() + secs(600));
+    assert_eq!(token_error(&later).1, "expired_token");
+    // ...and the user's late approval changes nothing.
+    let late = h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::Authorized(Authorization::new("alice")),
+        t0() + secs(601),
+    );
+    assert!(matches!(late, Err(ciba_server::CompleteError::Expired)));
+    // After the tombstone is gone the id is simply unknown.
+    let gone = h.poll(POLL, &ack.auth_req_id, t0() + secs(30 + 600));
+    assert_eq!(token_error(&gone), (400, "invalid_grant".into()));
+    assert!(h.store.is_empty(t0() + secs(30 + 600)));
+}
+
+#[test]
+fn slow_down_adds_five_seconds_to_the_stored_interval() {
+    let h = Harness::new();
+    let ack = h.start(POLL, t0());
+    let id = ack.auth_req_id.as_str();
+    assert_eq!(
+        token_error(&h.poll(POLL, id, t0() + secs(5))).1,
+        "authorization_pending"
+    );
+    // 3 s later: too early for a 5 s interval.
+    assert_eq!(
+        token_error(&h.poll(POLL, id, t0() + secs(8))).1,
+        "slow_down"
+    );
+    assert_eq!(
+        h.pending_request(id, t0() + secs(8))
+            .unwrap()
+            .unwrap()
+            .interval,
+        10
+    );
+    // 9 s later is fine for 5 s but not for the new 10 s interval: the increase is cumulative.
+    assert_eq!(
+        token_error(&h.poll(POLL, id, t0() + secs(17))).1,
+        "slow_down"
+    );
+    assert_eq!(
+        h.pending_request(id, t0() + secs(17))
+            .unwrap()
+            .unwrap()
+            .interval,
+        15
+    );
+    // Waiting the full 15 s gives a normal answer again.
+    assert_eq!(
+        token_error(&h.poll(POLL, id, t0() + secs(32))).1,
+        "authorization_pending"
+    );
+    assert_eq!(
+        h.pending_request(id, t0() + secs(32))
+            .unwrap()
+            .unwrap()
+            .interval,
+        15
+    );
+}
+
+#[test]
+fn second_redemption_is_invalid_grant_and_revokes_tokens() {
+    let h = Harness::new();
+    let ack = h.start(POLL, t0());
+    h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::Authorized(Authorization::new("alice")),
+        t0() + secs(1),
+    )
+    .unwrap();
+    let TokenOutcome::Issued(first) = h.poll(POLL, &ack.auth_req_id, t0() + secs(6)) else {
+        panic!("expected tokens")
+    };
+    let at = first.tokens.access_token.expose().to_owned();
+    let rt = first
+        .tokens
+        .refresh_token
+        .clone()
+        .unwrap()
+        .expose()
+        .to_owned();
+    assert!(!h.is_revoked(&at, t0() + secs(7)).unwrap());
+    let again = h.poll(POLL, &ack.auth_req_id, t0() + secs(12));
+    assert_eq!(token_error(&again), (400, "invalid_grant".into()));
+    assert!(h.is_revoked(&at, t0() + secs(13)).unwrap());
+    assert!(h.is_revoked(&rt, t0() + secs(13)).unwrap());
+    assert!(!h.is_revoked("some-other-token", t0() + secs(13)).unwrap());
+    // The revocation is remembered until the access token would have expired anyway.
+    assert!(!h.is_revoked(&at, t0() + secs(6 + 3600)).unwrap());
+}
+
+#[test]
+fn auth_req_id_of_another_client_is_invalid_grant_and_leaves_the_request_alone() {
+    let h = Harness::new();
+    let ack = h.start(POLL, t0());
+    h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::Authorized(Authorization::new("alice")),
+        t0() + secs(1),
+    )
+    .unwrap();
+    let stolen = h.poll(SCOPED, &ack.auth_req_id, t0() + secs(6));
+    assert_eq!(token_error(&stolen), (400, "invalid_grant".into()));
+    assert!(matches!(
+        h.poll(POLL, &ack.auth_req_id, t0() + secs(7)),
+        TokenOutcome::Issued(_)
+    ));
+}
+
+#[test]
+fn transaction_failure_is_expired_token_for_poll_clients() {
+    let h = Harness::new();
+    let ack = h.start(POLL, t0());
+    h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::TransactionFailed,
+        t0(),
+    )
+    .unwrap();
+    assert_eq!(
+        token_error(&h.poll(POLL, &ack.auth_req_id, t0() + secs(5))),
+        (400, "expired_token".into())
+    );
+}
+
+#[test]
+fn completion_happens_exactly_once() {
+    let h = Harness::new();
+    let ack = h.start(POLL, t0());
+    h.complete(&ack.auth_req_id, AuthenticationResult::AccessDenied, t0())
+        .unwrap();
+    let again = h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::Authorized(Authorization::new("alice")),
+        t0(),
+    );
+    assert!(matches!(
+        again,
+        Err(ciba_server::CompleteError::AlreadyCompleted)
+    ));
+    let unknown = h.complete("no-such-id", AuthenticationResult::AccessDenied, t0());
+    assert!(matches!(
+        unknown,
+        Err(ciba_server::CompleteError::UnknownRequest)
+    ));
+}
+
+#[test]
+fn approval_by_another_subject_or_with_unrequested_scopes_is_refused() {
+    let h = Harness::new();
+    let ack = h.start(POLL, t0());
+    let mallory = h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::Authorized(Authorization::new("mallory")),
+        t0(),
+    );
+    assert!(matches!(
+        mallory,
+        Err(ciba_server::CompleteError::SubjectMismatch)
+    ));
+    let mut wider = Authorization::new("alice");
+    wider.scopes = Some(vec!["openid".into(), "admin".into()]);
+    let wider = h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::Authorized(wider),
+        t0(),
+    );
+    assert!(matches!(
+        wider,
+        Err(ciba_server::CompleteError::ScopeNotRequested { .. })
+    ));
+    let mut reserved = Authorization::new("alice");
+    reserved
+        .claims
+        .insert("iss".into(), "https://evil.example".into());
+    let reserved = h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::Authorized(reserved),
+        t0(),
+    );
+    assert!(matches!(
+        reserved,
+        Err(ciba_server::CompleteError::ReservedClaim { .. })
+    ));
+    // None of the refusals used up the request.
+    let mut narrower = Authorization::new("alice");
+    narrower
+        .claims
+        .insert("email".into(), "alice@example.com".into());
+    h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::Authorized(narrower),
+        t0(),
+    )
+    .unwrap();
+    let TokenOutcome::Issued(g) = h.poll(POLL, &ack.auth_req_id, t0() + secs(5)) else {
+        panic!("expected tokens")
+    };
+    let (_, claims) = verify_id_token(&h.op_keys, &g.tokens.id_token);
+    assert_eq!(claims["email"], "alice@example.com");
+    assert!(
+        claims
+            .get("urn:openid:params:jwt:claim:auth_req_id")
+            .is_none()
+    );
+}
+
+#[test]
+fn a_burst_of_early_polls_never_pushes_the_interval_past_the_expiry() {
+    let h = Harness::new();
+    let ack = h.start(POLL, t0());
+    let id = ack.auth_req_id.as_str();
+    assert_eq!(
+        token_error(&h.poll(POLL, id, t0() + secs(5))).1,
+        "authorization_pending"
+    );
+    // 500 polls a second apart, each too early: without a ceiling the interval would
+    // reach 2,505 s against a 300 s lifetime.
+    let mut shown = Vec::new();
+    for i in 0..500 {
+        let at = t0() + secs(6) + std::time::Duration::from_millis(i);
+        let answer = h.poll(POLL, id, at);
+        assert_eq!(token_error(&answer).1, "slow_down");
+        let TokenOutcome::Respond(r) = &answer else {
+            panic!("expected an error, got {answer:?}");
+        };
+        let text = json_body(&r.response)["error_description"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let seconds: u64 = text
+            .split_whitespace()
+            .find_map(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("no number in {text:?}"));
+        shown.push(seconds);
+    }
+    // 294 s were left at the first early poll (6 s of 300), and the interval stops there.
+    assert_eq!(shown.first(), Some(&10));
+    assert_eq!(shown.iter().max(), Some(&294));
+    assert!(shown.windows(2).all(|w| w[0] <= w[1]), "{shown:?}");
+    let stored = h.pending_request(id, t0() + secs(7)).unwrap().unwrap();
+    assert_eq!(stored.interval, 294);
+}

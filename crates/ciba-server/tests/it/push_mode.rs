@@ -1,0 +1,220 @@
+//! Push mode on a virtual clock: token delivery, the section 12 error payloads, and the
+//! token endpoint refusing push clients.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use crate::common;
+
+use ciba_core::ErrorCode;
+use ciba_core::jose::hash::left_half_hash;
+use ciba_server::{AuthenticationResult, Authorization, CompleteError, CompleteOutcome};
+use common::*;
+use serde_json::{Map, Value};
+
+fn push_body(req: &http::Request<Vec<u8>>) -> Map<String, Value> {
+    assert_eq!(req.method(), http::Method::POST);
+    assert_eq!(req.uri(), PUSH_ENDPOINT);
+    assert_eq!(
+        req.headers()["authorization"],
+        format!("Bearer {CNT}").as_str()
+    );
+    assert_eq!(req.headers()["content-type"], "application/json");
+    serde_json::from_slice::<Value>(req.body())
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn push_client_receives_tokens_bound_to_the_request() {
+    let h = Harness::new();
+    let ack = h.start(PUSH, t0());
+    assert_eq!(ack.interval, None, "push clients do not poll");
+    assert!(json_body(&ack.response).get("interval").is_none());
+    let at = t0() + secs(20);
+    let done = h
+        .complete(
+            &ack.auth_req_id,
+            AuthenticationResult::Authorized(Authorization::new("alice")),
+            at,
+        )
+        .unwrap();
+    let CompleteOutcome::PushTokens { request: req, .. } = &done else {
+        panic!("expected a push, got {done:?}")
+    };
+    let body = push_body(req);
+    assert_eq!(body["auth_req_id"], ack.auth_req_id.as_str());
+    assert_eq!(body["expires_in"], 3600);
+    let claims = check_token_response(&h.op_keys, &body, PUSH, at);
+    assert_eq!(
+        claims["urn:openid:params:jwt:claim:auth_req_id"],
+        ack.auth_req_id.as_str()
+    );
+    assert_eq!(
+        claims["at_hash"],
+        left_half_hash(
+            ciba_core::jose::JwsAlgorithm::RS256,
+            body["access_token"].as_str().unwrap()
+        )
+        .unwrap()
+    );
+    // Delivered once: a second completion is refused.
+    let again = h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::Authorized(Authorization::new("alice")),
+        at,
+    );
+    assert!(matches!(again, Err(CompleteError::AlreadyCompleted)));
+}
+
+#[test]
+fn push_client_denied_receives_an_access_denied_payload() {
+    let h = Harness::new();
+    let ack = h.start(PUSH, t0());
+    let done = h
+        .complete(
+            &ack.auth_req_id,
+            AuthenticationResult::AccessDenied,
+            t0() + secs(5),
+        )
+        .unwrap();
+    let CompleteOutcome::PushError { request, error } = &done else {
+        panic!("expected a push error, got {done:?}")
+    };
+    assert_eq!(*error, ErrorCode::AccessDenied);
+    let body = push_body(request);
+    assert_eq!(body["error"], "access_denied");
+    assert_eq!(body["auth_req_id"], ack.auth_req_id.as_str());
+    assert!(body.get("access_token").is_none());
+    assert_eq!(
+        body.len(),
+        3,
+        "auth_req_id, error, error_description: {body:?}"
+    );
+}
+
+#[test]
+fn transaction_failure_is_pushed_as_transaction_failed() {
+    let h = Harness::new();
+    let ack = h.start(PUSH, t0());
+    let done = h
+        .complete(
+            &ack.auth_req_id,
+            AuthenticationResult::TransactionFailed,
+            t0(),
+        )
+        .unwrap();
+    let CompleteOutcome::PushError { request, error } = &done else {
+        panic!("expected a push error")
+    };
+    assert_eq!(*error, ErrorCode::TransactionFailed);
+    assert_eq!(push_body(request)["error"], "transaction_failed");
+}
+
+#[test]
+fn push_request_completed_after_expiry_pushes_expired_token_once() {
+    let h = Harness::new();
+    let ack = h.issue(
+        &h.ticket(&bc_request(PUSH, &[("requested_expiry", "10")]), t0()),
+        t0(),
+    );
+    let done = h
+        .complete(
+            &ack.auth_req_id,
+            AuthenticationResult::Authorized(Authorization::new("alice")),
+            t0() + secs(10),
+        )
+        .unwrap();
+    let CompleteOutcome::PushError { request, error } = &done else {
+        panic!("expected a push error, got {done:?}")
+    };
+    assert_eq!(*error, ErrorCode::ExpiredToken);
+    let body = push_body(request);
+    assert_eq!(body["error"], "expired_token");
+    assert!(body.get("access_token").is_none());
+    let again = h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::AccessDenied,
+        t0() + secs(11),
+    );
+    assert!(matches!(again, Err(CompleteError::AlreadyCompleted)));
+}
+
+#[test]
+fn push_client_at_the_token_endpoint_is_unauthorized_client() {
+    let h = Harness::new();
+    let ack = h.start(PUSH, t0());
+    h.complete(
+        &ack.auth_req_id,
+        AuthenticationResult::Authorized(Authorization::new("alice")),
+        t0(),
+    )
+    .unwrap();
+    let outcome = h.poll(PUSH, &ack.auth_req_id, t0() + secs(5));
+    assert_eq!(token_error(&outcome), (400, "unauthorized_client".into()));
+}
+
+#[test]
+fn undelivered_push_revokes_the_access_and_refresh_token() {
+    let h = Harness::new();
+    let ack = h.start(PUSH, t0());
+    let at = t0() + secs(20);
+    let done = h
+        .complete(
+            &ack.auth_req_id,
+            AuthenticationResult::Authorized(Authorization::new("alice")),
+            at,
+        )
+        .unwrap();
+    let CompleteOutcome::PushTokens { request, tokens } = &done else {
+        panic!("expected a push, got {done:?}")
+    };
+    let body = push_body(request);
+    let access = body["access_token"].as_str().unwrap();
+    let refresh = body["refresh_token"].as_str().unwrap();
+    assert_eq!(tokens.len(), 2, "the access and the refresh token");
+    assert!(!h.is_revoked(access, at).unwrap());
+    assert!(!h.is_revoked(refresh, at).unwrap());
+
+    block_on(h.server.push_undelivered(tokens, at + secs(1))).unwrap();
+    block_on(h.server.push_undelivered(tokens, at + secs(2))).unwrap();
+    let later = at + secs(60);
+    assert!(h.is_revoked(access, later).unwrap());
+    assert!(h.is_revoked(refresh, later).unwrap());
+    // The request is not offered a second delivery.
+    assert!(matches!(
+        h.complete(&ack.auth_req_id, AuthenticationResult::AccessDenied, later),
+        Err(CompleteError::AlreadyCompleted)
+    ));
+}
+
+#[test]
+fn pushed_id_tokens_use_the_clients_registered_algorithm() {
+    let h = Harness::with_clients(base_config(), Default::default(), "es256", |clients| {
+        for c in clients.iter_mut().filter(|c| c.client_id == PUSH) {
+            c.id_token_signed_response_alg = Some("ES256".into());
+        }
+    });
+    let ack = h.start(PUSH, t0());
+    let done = h
+        .complete(
+            &ack.auth_req_id,
+            AuthenticationResult::Authorized(Authorization::new("alice")),
+            t0(),
+        )
+        .unwrap();
+    let CompleteOutcome::PushTokens { request: req, .. } = &done else {
+        panic!("expected a push, got {done:?}")
+    };
+    let body = push_body(req);
+    let id_token = body["id_token"].as_str().unwrap();
+    let jws = ciba_core::jose::CompactJws::parse(id_token, &ciba_core::Limits::DEFAULT).unwrap();
+    assert_eq!(jws.header.alg, "ES256");
+    assert_eq!(jws.header.kid, jwk("es256").kid);
+    check_token_response(&h.op_keys, &body, PUSH, t0());
+}

@@ -1,0 +1,149 @@
+//! A client registry that cannot answer (its database is down or too slow) is answered with
+//! 503 `temporarily_unavailable` and `Retry-After` at both endpoints, whatever credentials
+//! the client presents: never 401 `invalid_client`, which would tell a legitimate client its
+//! credentials are wrong.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use crate::common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ciba_server::backchannel::BackchannelError;
+use ciba_server::client_auth::ClientAuthError;
+use ciba_server::token_endpoint::TokenError;
+use ciba_server::{
+    BackchannelOutcome, BoxFuture, CibaServer, ClientMetadata, ClientRegistry, MemoryStore,
+    RegistryError, TokenOutcome,
+};
+use common::*;
+
+#[derive(Debug, thiserror::Error)]
+#[error("client database unreachable")]
+struct Unreachable;
+
+/// Fails every lookup, after a real wait (as a database that times out does), and counts
+/// the lookups.
+#[derive(Default)]
+struct DownRegistry {
+    lookups: AtomicUsize,
+}
+
+impl ClientRegistry for DownRegistry {
+    fn client<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<ClientMetadata>>, RegistryError>> {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
+        after_another_thread(Box::pin(std::future::ready(Err(RegistryError::new(
+            Unreachable,
+        )))))
+    }
+}
+
+fn server_over_a_down_registry() -> (CibaServer, Arc<DownRegistry>) {
+    let registry = Arc::new(DownRegistry::default());
+    let minter = minter(&["eddsa"]);
+    let server = CibaServer::new(
+        base_config(),
+        registry.clone(),
+        Arc::new(MemoryStore::new()),
+        Arc::new(minter),
+    );
+    (server, registry)
+}
+
+fn assert_unavailable(what: &str, response: &http::Response<Vec<u8>>) {
+    assert_eq!(response.status(), 503, "{what}");
+    assert_eq!(
+        json_body(response)["error"],
+        "temporarily_unavailable",
+        "{what}"
+    );
+    assert_eq!(response.headers()["retry-after"], "5", "{what}");
+    assert!(
+        !response.headers().contains_key("www-authenticate"),
+        "{what}: no authentication challenge"
+    );
+    assert_no_store_json(response);
+}
+
+/// Every way a client authenticates, and a client the registry would not know: each needs
+/// the registry, so each is answered 503.
+const CLIENTS: [&str; 9] = [
+    POLL,       // client_secret_basic
+    PING,       // client_secret_post
+    PUSH,       // private_key_jwt
+    SECRET_JWT, // client_secret_jwt
+    SIGNED,     // private_key_jwt, signed request
+    TLS,        // tls_client_auth
+    USER_CODE, PUBLIC,    // none
+    "unknown", // client_id only
+];
+
+#[test]
+fn a_failing_registry_is_answered_with_503_at_the_backchannel_endpoint() {
+    let (server, registry) = server_over_a_down_registry();
+    let rng = TestRng::new(1);
+    for client in CLIENTS {
+        let req = bc_request(client, &[]);
+        match block_on(server.authenticate_request(&req.incoming(), t0(), &rng)) {
+            BackchannelOutcome::Respond(r) => {
+                assert!(
+                    matches!(
+                        r.error,
+                        BackchannelError::ClientAuth(ClientAuthError::Registry(_))
+                    ),
+                    "{client}: {:?}",
+                    r.error
+                );
+                assert_unavailable(client, &r.response);
+            }
+            other => panic!("{client}: expected 503, got {other:?}"),
+        }
+    }
+    assert_eq!(registry.lookups.load(Ordering::Relaxed), CLIENTS.len());
+}
+
+#[test]
+fn a_failing_registry_is_answered_with_503_at_the_token_endpoint() {
+    let (server, registry) = server_over_a_down_registry();
+    let rng = TestRng::new(1);
+    for client in CLIENTS {
+        let req = token_request(client, "some-auth-req-id", t0());
+        match block_on(server.token_request(&req.incoming(), t0(), &rng)) {
+            TokenOutcome::Respond(r) => {
+                assert!(
+                    matches!(
+                        r.error,
+                        TokenError::ClientAuth(ClientAuthError::Registry(_))
+                    ),
+                    "{client}: {:?}",
+                    r.error
+                );
+                assert_unavailable(client, &r.response);
+            }
+            other => panic!("{client}: expected 503, got {other:?}"),
+        }
+    }
+    assert_eq!(registry.lookups.load(Ordering::Relaxed), CLIENTS.len());
+}
+
+#[test]
+fn a_request_that_needs_no_client_is_still_answered_without_the_registry() {
+    // Requests refused before client authentication (wrong method, not a CIBA grant) do not
+    // depend on the registry, so its failure does not turn them into 503s.
+    let (server, registry) = server_over_a_down_registry();
+    let rng = TestRng::new(1);
+    let other_grant = Req::form(&[("grant_type", "authorization_code"), ("code", "x")]);
+    assert!(matches!(
+        block_on(server.token_request(&other_grant.incoming(), t0(), &rng)),
+        TokenOutcome::NotCibaGrant { .. }
+    ));
+    assert_eq!(registry.lookups.load(Ordering::Relaxed), 0);
+}

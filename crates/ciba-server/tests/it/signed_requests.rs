@@ -1,0 +1,250 @@
+//! Signed authentication requests (the `request` parameter, CIBA Core section 7.1.1).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use crate::common;
+
+use ciba_core::time::unix_seconds;
+use ciba_server::jwt_claims::ClaimError;
+use ciba_server::request_object::RequestObjectError;
+use ciba_server::{BackchannelError, BackchannelOutcome, Hint};
+use common::*;
+use serde_json::{Value, json};
+
+fn claims(jti: &str) -> Value {
+    let now = unix_seconds(t0());
+    json!({
+        "iss": SIGNED, "aud": ISSUER, "exp": now + 300, "nbf": now, "iat": now, "jti": jti,
+        "scope": "openid email", "login_hint": "alice@example.com",
+        "binding_message": "B1ND", "requested_expiry": 120,
+    })
+}
+
+fn signed(claims: &Value, extra: &[(&str, &str)]) -> Req {
+    let jwt = claims_assertion(&signer("ps256"), claims.clone());
+    let mut pairs = vec![("request", jwt.as_str())];
+    pairs.extend_from_slice(extra);
+    authed(SIGNED, &pairs, ISSUER, t0())
+}
+
+fn object_error(h: &Harness, req: &Req) -> RequestObjectError {
+    match h.backchannel(req, t0()) {
+        BackchannelOutcome::Respond(r) => {
+            assert_eq!(r.status(), 400);
+            assert_eq!(json_body(&r.response)["error"], "invalid_request");
+            match r.error {
+                BackchannelError::RequestObject(e) => e,
+                other => panic!("not a request object error: {other:?}"),
+            }
+        }
+        BackchannelOutcome::UserIdentification(t) => panic!("accepted: {t:?}"),
+    }
+}
+
+#[test]
+fn signed_request_parameters_come_from_the_jwt() {
+    let h = Harness::new();
+    let t = h.ticket(&signed(&claims("ok-1"), &[]), t0());
+    assert!(t.signed_request);
+    assert_eq!(t.scopes, ["openid", "email"]);
+    assert_eq!(
+        t.hint,
+        Hint::LoginHint {
+            value: "alice@example.com".into()
+        }
+    );
+    assert_eq!(t.binding_message.as_deref(), Some("B1ND"));
+    assert_eq!(t.requested_expiry, Some(120), "a JSON number is accepted");
+    let mut c = claims("ok-2");
+    c["requested_expiry"] = json!("90");
+    assert_eq!(
+        h.ticket(&signed(&c, &[]), t0()).requested_expiry,
+        Some(90),
+        "so is a string"
+    );
+}
+
+#[test]
+fn request_object_with_parameters_outside_is_refused() {
+    let h = Harness::new();
+    let e = object_error(
+        &h,
+        &signed(&claims("out-1"), &[("binding_message", "outside")]),
+    );
+    assert!(
+        matches!(e, RequestObjectError::ParameterOutside { ref name } if name == "binding_message")
+    );
+    let e = object_error(&h, &signed(&claims("out-2"), &[("scope", "openid")]));
+    assert!(matches!(e, RequestObjectError::ParameterOutside { .. }));
+}
+
+#[test]
+fn request_object_must_use_the_registered_algorithm_and_key() {
+    let h = Harness::new();
+    // RS256 with the same RSA key: a valid signature, but not the registered PS256.
+    let rs256 = ciba_core::jose::JwkSigner::from_jwk(
+        &ciba_core::jose::Jwk {
+            alg: None,
+            ..jwk("ps256")
+        },
+        Some(ciba_core::jose::JwsAlgorithm::RS256),
+    )
+    .unwrap();
+    let jwt = claims_assertion(&rs256, claims("alg-1"));
+    let req = authed(SIGNED, &[("request", &jwt)], ISSUER, t0());
+    assert!(matches!(
+        object_error(&h, &req),
+        RequestObjectError::AlgorithmMismatch { .. }
+    ));
+    // PS256 by another party's key.
+    let attacker = ciba_core::jose::JwkSigner::from_jwk(
+        &ciba_core::jose::Jwk {
+            alg: None,
+            kid: jwk("ps256").kid,
+            ..jwk("attacker_rs256")
+        },
+        Some(ciba_core::jose::JwsAlgorithm::PS256),
+    )
+    .unwrap();
+    let jwt = claims_assertion(&attacker, claims("alg-2"));
+    let req = authed(SIGNED, &[("request", &jwt)], ISSUER, t0());
+    assert!(matches!(
+        object_error(&h, &req),
+        RequestObjectError::Signature { .. }
+    ));
+    // A client that registered no signing algorithm cannot send signed requests.
+    let jwt = claims_assertion(&signer("es256"), claims("alg-3"));
+    let req = bc_request(
+        POLL,
+        &[("request", &jwt), ("scope", ""), ("login_hint", "")],
+    );
+    assert!(matches!(
+        object_error(&h, &req),
+        RequestObjectError::NotRegistered
+    ));
+}
+
+#[test]
+fn request_object_claims_are_all_required_and_checked() {
+    let h = Harness::new();
+    let now = unix_seconds(t0());
+    let mut cases: Vec<(Value, ClaimError)> = Vec::new();
+    for claim in ["exp", "nbf", "iat", "jti", "iss"] {
+        let mut c = claims(&format!("missing-{claim}"));
+        c.as_object_mut().unwrap().remove(claim);
+        cases.push((
+            c,
+            ClaimError::Missing {
+                claim: match claim {
+                    "exp" => "exp",
+                    "nbf" => "nbf",
+                    "iat" => "iat",
+                    "jti" => "jti",
+                    _ => "iss",
+                },
+            },
+        ));
+    }
+    let set = |jti: &str, k: &str, v: Value| {
+        let mut c = claims(jti);
+        c[k] = v;
+        c
+    };
+    cases.push((
+        set("c-aud", "aud", json!("https://other.example")),
+        ClaimError::AudienceMismatch,
+    ));
+    cases.push((set("c-iss", "iss", json!(POLL)), ClaimError::IssuerMismatch));
+    cases.push((set("c-exp", "exp", json!(now - 60)), ClaimError::Expired));
+    cases.push((
+        set("c-nbf", "nbf", json!(now + 600)),
+        ClaimError::NotYetValid,
+    ));
+    cases.push((
+        set("c-life", "exp", json!(now + 3700)),
+        ClaimError::LifetimeTooLong { max_secs: 3600 },
+    ));
+    cases.push((
+        set("c-sub", "sub", json!(SIGNED)),
+        ClaimError::SubjectMismatch,
+    ));
+    for (c, expected) in cases {
+        match object_error(&h, &signed(&c, &[])) {
+            RequestObjectError::Claims { source } => assert_eq!(source, expected, "{c}"),
+            other => panic!("{c}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn request_object_jti_replay_is_refused() {
+    let h = Harness::new();
+    let c = claims("replayed");
+    h.ticket(&signed(&c, &[]), t0());
+    assert!(matches!(
+        object_error(&h, &signed(&c, &[])),
+        RequestObjectError::Claims {
+            source: ClaimError::Replayed
+        }
+    ));
+}
+
+#[test]
+fn encrypted_or_malformed_request_objects_are_invalid_request() {
+    let h = Harness::new();
+    let req = authed(SIGNED, &[("request", "a.b.c.d.e")], ISSUER, t0());
+    assert!(matches!(
+        object_error(&h, &req),
+        RequestObjectError::Encrypted
+    ));
+    let req = authed(SIGNED, &[("request", "not-a-jwt")], ISSUER, t0());
+    assert!(matches!(
+        object_error(&h, &req),
+        RequestObjectError::Malformed { .. }
+    ));
+}
+
+#[test]
+fn signed_requests_are_refused_when_the_server_does_not_support_them() {
+    let mut config = base_config();
+    config.request_signing_algs.clear();
+    // The signed client cannot register without a supported algorithm, so it is left out.
+    let mut registry = ciba_server::StaticClientRegistry::new();
+    let mut signed_client = clients()
+        .into_iter()
+        .find(|c| c.client_id == SIGNED)
+        .unwrap();
+    assert!(registry.register(signed_client.clone(), &config).is_err());
+    signed_client.backchannel_authentication_request_signing_alg = None;
+    registry.register(signed_client, &config).unwrap();
+    let server = ciba_server::CibaServer::new(
+        config,
+        std::sync::Arc::new(registry),
+        std::sync::Arc::new(ciba_server::MemoryStore::new()),
+        std::sync::Arc::new(minter(&["eddsa"])),
+    );
+    let req = signed(&claims("unsupported"), &[]);
+    let out = block_on(server.authenticate_request(&req.incoming(), t0(), &TestRng::new(1)));
+    let BackchannelOutcome::Respond(r) = out else {
+        panic!("accepted")
+    };
+    assert!(matches!(
+        r.error,
+        BackchannelError::RequestObject(RequestObjectError::NotSupported)
+    ));
+}
+
+#[test]
+fn request_uri_is_not_supported() {
+    let h = Harness::new();
+    let out = h.backchannel(&bc_request(POLL, &[("request_uri", "urn:x")]), t0());
+    let BackchannelOutcome::Respond(r) = out else {
+        panic!("accepted")
+    };
+    assert!(matches!(r.error, BackchannelError::RequestUriNotSupported));
+    assert_eq!(json_body(&r.response)["error"], "invalid_request");
+}
