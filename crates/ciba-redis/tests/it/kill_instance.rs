@@ -88,7 +88,12 @@ async fn kill_minus_nine_of_an_instance_loses_no_flow(setup: Setup) {
     let prefix = random_prefix();
     let mut child = KillOnDrop(
         Command::new(std::env::current_exe().unwrap())
-            .args(["--ignored", "--exact", "instance_a_process", "--nocapture"])
+            .args([
+                "--ignored",
+                "--exact",
+                &instance_a_test_name(),
+                "--nocapture",
+            ])
             .args(["--test-threads", "1"])
             .env(ROLE, "instance-a")
             .envs(redis.env())
@@ -197,4 +202,10 @@ async fn kill_minus_nine_of_an_instance_loses_no_flow_over_tls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_minus_nine_of_an_instance_loses_no_flow_on_a_cluster() {
     kill_minus_nine_of_an_instance_loses_no_flow(Setup::Cluster).await;
+}
+
+/// The full name of `instance_a_process` in this test binary (`module::test`).
+fn instance_a_test_name() -> String {
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    format!("{module}::instance_a_process")
 }
