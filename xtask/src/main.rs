@@ -7,6 +7,7 @@ mod ci;
 mod deny;
 mod fuzz;
 mod interop;
+mod mutants;
 mod package;
 mod redis;
 mod security_doc;
@@ -28,6 +29,8 @@ commands:
   tidy      only the tidy checks (dependency boundaries, forbidden calls)
   deny      dependency checks without an advisory database: licenses, bans, duplicates
   fuzz      [--seconds N] [TARGET...] run the cargo-fuzz targets in fuzz/ (default 60 s each)
+  mutants   [--iterate] [--group NAME]... [--report] mutation testing (cargo-mutants) of the
+            security-critical files; writes docs/mutation.md (long: not part of ci)
   package   publishing readiness: manifest metadata, then a verifying `cargo package` of every
             publishable crate
 ";
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::run(args.get(1..).unwrap_or_default()),
         Some("interop") => interop::run(),
         Some("package") => package::run(),
+        Some("mutants") => mutants::run(args.get(1..).unwrap_or_default()),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
