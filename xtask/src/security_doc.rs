@@ -102,13 +102,72 @@ fn collect(dir: &Path, module: &str, found: &mut Vec<PathBuf>) {
     }
 }
 
-/// Whether `file` defines a function called `test` (generic ones included: a scenario run
-/// once per transport is `async fn name<A: Adapter>(a: A)`).
+/// Whether `file` defines `test` as a test: a function under `#[test]` (or an attribute that
+/// makes one, such as `#[tokio::test]`; proptest's `proptest!` blocks carry `#[test]` too), or
+/// a generic scenario (`async fn name<A: Adapter>(a: A)`) that a macro in the same file turns
+/// into one test per transport or setup (`on_both_transports!(name, ...)`). A helper or an API function
+/// of the same name does not count.
 fn defines(file: &Path, test: &str) -> bool {
     let Ok(text) = std::fs::read_to_string(file) else {
         return false;
     };
-    text.contains(&format!("fn {test}(")) || text.contains(&format!("fn {test}<"))
+    is_test_in(&text, test)
+}
+
+fn is_test_in(text: &str, test: &str) -> bool {
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(after) = line.split("fn ").nth(1) else {
+            continue;
+        };
+        let named = after
+            .strip_prefix(test)
+            .is_some_and(|rest| rest.starts_with('(') || rest.starts_with('<'));
+        if !named || line.trim_start().starts_with("//") {
+            continue;
+        }
+        // The attributes and doc comments right above the function.
+        let above = lines[..i].iter().rev().map(|l| l.trim()).take_while(|l| {
+            l.starts_with("#[") || l.starts_with("///") || l.starts_with("//") || l.ends_with(")]")
+        });
+        if above.into_iter().any(is_test_attribute) {
+            return true;
+        }
+        if generated_per_transport(text, test) {
+            return true;
+        }
+    }
+    false
+}
+
+fn is_test_attribute(line: &str) -> bool {
+    line == "#[test]" || line.starts_with("#[tokio::test")
+}
+
+/// Whether a macro invoked at the top level of `text` (`on_both_transports!(`, `suite!(`,
+/// `on_every_setup!(`: each makes one test per transport or store setup) names `test`.
+fn generated_per_transport(text: &str, test: &str) -> bool {
+    let mut inside = false;
+    for line in text.lines() {
+        if !inside {
+            let head = line.split("!(").next().unwrap_or_default();
+            inside = line.ends_with("!(")
+                && !head.is_empty()
+                && head.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+            continue;
+        }
+        if line.starts_with(')') {
+            inside = false;
+            continue;
+        }
+        if line
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .any(|word| word == test)
+        {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -134,6 +193,25 @@ mod tests {
     fn every_test_named_by_the_security_document_exists() {
         let problems = check().unwrap_or_else(|e| vec![e]);
         assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn a_helper_or_an_api_function_is_not_a_test() {
+        let text = "fn helper() {}\n\n#[test]\nfn real() {}\n\n/// Doc.\n#[tokio::test(flavor = \"multi_thread\")]\nasync fn real_async() {}\n\
+                    proptest! {\n    #[test]\n    fn property(x in 0u8..) {}\n}\n\
+                    async fn scenario<A: Adapter>(a: A) {}\nasync fn other<A: Adapter>(a: A) {}\n\
+                    on_both_transports!(\n    scenario,\n);\n\
+                    fn body() { assert!(\n        other_helper(),\n    ); }\n";
+        assert!(!is_test_in(text, "helper"));
+        assert!(is_test_in(text, "real"));
+        assert!(is_test_in(text, "real_async"));
+        assert!(is_test_in(text, "property"));
+        assert!(is_test_in(text, "scenario"));
+        // A function no macro turns into tests, and a prefix of a name, are not tests.
+        assert!(!is_test_in(text, "other"));
+        assert!(!is_test_in(text, "rea"));
+        // A call inside an indented macro (an assertion) does not make a test.
+        assert!(!is_test_in(text, "other_helper"));
     }
 
     #[test]
