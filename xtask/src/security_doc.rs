@@ -127,9 +127,18 @@ fn is_test_in(text: &str, test: &str) -> bool {
             continue;
         }
         // The attributes and doc comments right above the function.
-        let above = lines[..i].iter().rev().map(|l| l.trim()).take_while(|l| {
-            l.starts_with("#[") || l.starts_with("///") || l.starts_with("//") || l.ends_with(")]")
-        });
+        let above = lines
+            .get(..i)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .map(|l| l.trim())
+            .take_while(|l| {
+                l.starts_with("#[")
+                    || l.starts_with("///")
+                    || l.starts_with("//")
+                    || l.ends_with(")]")
+            });
         if above.into_iter().any(is_test_attribute) {
             return true;
         }
