@@ -368,3 +368,40 @@ fn a_failing_random_source_is_a_server_error() {
     };
     assert_eq!(r.status(), 500);
 }
+
+/// S-VAL-4: each check of an `id_token_hint` is reached on its own. Both hints below use the
+/// algorithm and key id the server signs with (RS256, `rsa-1`), so neither fails on its
+/// header: one is signed by the server's own key but names another issuer, the other names
+/// this server but is signed by another RSA key under the same key id. A control hint, signed
+/// by the server's key and naming this server, is accepted, so each refusal is down to the one
+/// thing that differs.
+#[test]
+fn id_token_hint_issuer_and_signature_are_each_checked() {
+    let h = Harness::new();
+    let iat = t0()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = |iss: &str| {
+        serde_json::json!({"iss": iss, "sub": "alice", "aud": POLL, "iat": iat, "exp": iat + 300})
+    };
+    let hint_request = |hint: &str| bc_request(POLL, &[("login_hint", ""), ("id_token_hint", hint)]);
+
+    let control = claims_assertion(&signer("rs256"), claims(ISSUER));
+    let ticket = h.ticket(&hint_request(&control), t0());
+    assert!(
+        format!("{:?}", ticket.hint).contains("alice"),
+        "the control hint names alice: {:?}",
+        ticket.hint
+    );
+
+    let foreign_issuer = claims_assertion(&signer("rs256"), claims("https://elsewhere.example"));
+    let (status, error, e) = refused(&h, &hint_request(&foreign_issuer));
+    assert_eq!((status, error.as_str()), (400, "invalid_request"));
+    assert!(matches!(e, BackchannelError::InvalidIdTokenHint), "{e:?}");
+
+    let foreign_key = claims_assertion(&signer("attacker_rs256"), claims(ISSUER));
+    let (status, error, e) = refused(&h, &hint_request(&foreign_key));
+    assert_eq!((status, error.as_str()), (400, "invalid_request"));
+    assert!(matches!(e, BackchannelError::InvalidIdTokenHint), "{e:?}");
+}
