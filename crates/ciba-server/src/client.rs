@@ -312,6 +312,42 @@ mod tests {
         assert!(!format!("{m:?}").contains("s3cret"));
     }
 
+    /// C-MD-8: the members related to the CIBA ones (ID token signing and encryption, the
+    /// client's keys, its signing algorithm for assertions, mTLS subject and sender binding)
+    /// are read under their registered names, and not left in `extra`.
+    #[test]
+    fn metadata_reads_the_related_members() {
+        let m = ClientMetadata::from_json(
+            br#"{"client_id":"c1","token_endpoint_auth_method":"tls_client_auth",
+            "token_endpoint_auth_signing_alg":"PS256",
+            "id_token_signed_response_alg":"ES256",
+            "id_token_encrypted_response_alg":"RSA-OAEP-256","id_token_encrypted_response_enc":"A256GCM",
+            "jwks":{"keys":[{"kty":"EC","crv":"P-256","kid":"k1",
+              "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]},
+            "tls_client_auth_san_dns":"rp.example","tls_client_auth_san_uri":"https://rp.example/id",
+            "tls_client_auth_san_ip":"192.0.2.7","tls_client_auth_san_email":"ops@rp.example",
+            "tls_client_auth_subject_dn":"CN=rp","dpop_bound_access_tokens":true,
+            "tls_client_certificate_bound_access_tokens":true}"#,
+        )
+        .unwrap();
+        assert_eq!(m.token_endpoint_auth_method, AuthMethod::TlsClientAuth);
+        assert_eq!(m.token_endpoint_auth_signing_alg.as_deref(), Some("PS256"));
+        assert_eq!(m.id_token_signed_response_alg.as_deref(), Some("ES256"));
+        assert_eq!(m.id_token_encrypted_response_alg.as_deref(), Some("RSA-OAEP-256"));
+        assert_eq!(m.id_token_encrypted_response_enc.as_deref(), Some("A256GCM"));
+        let jwks = m.jwks.as_ref().unwrap();
+        assert_eq!(jwks.keys.len(), 1);
+        assert_eq!(jwks.keys[0].kid.as_deref(), Some("k1"));
+        assert_eq!(m.tls_client_auth_san_dns.as_deref(), Some("rp.example"));
+        assert_eq!(m.tls_client_auth_san_uri.as_deref(), Some("https://rp.example/id"));
+        assert_eq!(m.tls_client_auth_san_ip.as_deref(), Some("192.0.2.7"));
+        assert_eq!(m.tls_client_auth_san_email.as_deref(), Some("ops@rp.example"));
+        assert_eq!(m.tls_client_auth_subject_dn.as_deref(), Some("CN=rp"));
+        assert!(m.dpop_bound_access_tokens);
+        assert!(m.tls_client_certificate_bound_access_tokens);
+        assert!(m.extra.is_empty(), "{:?}", m.extra);
+    }
+
     #[test]
     fn auth_method_defaults_to_client_secret_basic() {
         let m = ClientMetadata::from_json(br#"{"client_id":"c1"}"#).unwrap();

@@ -45,6 +45,7 @@ on_both_transports!(
     a_push_delivers_validated_tokens_once,
     a_refused_push_shows_at_once_and_the_expiry_error_names_it,
     a_ping_sends_the_token_request_at_once_and_a_wrong_one_is_reported,
+    two_pings_in_a_row_redeem_once_and_the_first_tokens_stand,
     a_duplicate_registration_is_refused,
     timeouts_oversized_bodies_redirects_and_bad_json_are_typed,
     denial_ends_the_wait_at_once,
@@ -675,4 +676,41 @@ async fn a_notification_body_that_does_not_come_gets_408() {
     .unwrap();
     let line = String::from_utf8_lossy(&answer[..n]).to_string();
     assert!(line.starts_with("HTTP/1.1 408"), "{line}");
+}
+
+/// C-PING-8: a provider that pings twice in a row (a retry after a lost answer, say) gets one
+/// token request, not two: the second ping finds the flow already woken and changes nothing;
+/// the tokens the one request got are the ones the caller receives; and once the flow is done
+/// a third ping is refused and still sends nothing.
+async fn two_pings_in_a_row_redeem_once_and_the_first_tokens_stand<A: Adapter>(a: A) {
+    let op = Scripted::start(vec![Step::tokens(0)]).await;
+    op.ack_numbers(json!(30), json!(20));
+    let support::Notified {
+        client,
+        receiver,
+        ack,
+        token,
+    } = support::notified(a, &op, DeliveryMode::Ping).await;
+    let ping = json!({"auth_req_id": ack.auth_req_id.as_str()});
+    let pings = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let first = notify(&receiver.url(), &token, &ping).await;
+        let second = notify(&receiver.url(), &token, &ping).await;
+        (first, second)
+    };
+    let wait = client.wait_for_tokens(&ack).into_future();
+    let (result, (first, second)) =
+        tokio::time::timeout(secs(10), async { tokio::join!(wait, pings) })
+            .await
+            .expect("the pings did not send the token request before the 20 s interval");
+    assert_eq!(first, 204);
+    // The second ping may land before or after the flow is done: either it is taken and
+    // ignored, or the binding is already gone. Neither sends a token request.
+    assert!(second == 204 || second == 401, "second ping: {second}");
+    let tokens = result.unwrap();
+    assert_eq!(tokens.id_token.sub, "alice");
+    assert_eq!(tokens.response.access_token.as_str(), "scripted-access-token");
+    assert_eq!(op.seen("POST /token").len(), 1);
+    assert_eq!(notify(&receiver.url(), &token, &ping).await, 401);
+    assert_eq!(op.seen("POST /token").len(), 1);
 }

@@ -844,3 +844,18 @@ fn request_object_has_no_sub_so_it_cannot_double_as_a_client_assertion() {
     );
     assert!(smuggled.is_err());
 }
+
+/// C-REQ-7: `acr_values` go out space-separated in the caller's order of preference: not
+/// sorted, not deduplicated away from their place, and an item holding spaces is split where
+/// it stands.
+#[test]
+fn acr_values_go_out_space_separated_in_order_of_preference() {
+    let req = login_hint()
+        .acr_values(["urn:acr:z-first", "urn:acr:b urn:acr:a", "urn:acr:m"])
+        .build(&poll_client(), now(), &rng())
+        .unwrap();
+    assert_eq!(
+        param(&form(&req), "acr_values"),
+        Some("urn:acr:z-first urn:acr:b urn:acr:a urn:acr:m")
+    );
+}

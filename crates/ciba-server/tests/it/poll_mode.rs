@@ -18,6 +18,8 @@ fn poll_client_gets_tokens_with_a_verifiable_id_token() {
     let ticket = h.ticket(&bc_request(POLL, &[("binding_message", "W4SCT")]), now);
     assert_eq!(ticket.binding_message.as_deref(), Some("W4SCT"));
     let ack = h.issue(&ticket, now);
+    // S-ACK-5: 200, JSON, `Cache-Control: no-store`.
+    assert_eq!(ack.response.status(), http::StatusCode::OK);
     assert_no_store_json(&ack.response);
     let body = json_body(&ack.response);
     assert_eq!(body["auth_req_id"], ack.auth_req_id.as_str());
