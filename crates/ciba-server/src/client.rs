@@ -333,15 +333,27 @@ mod tests {
         assert_eq!(m.token_endpoint_auth_method, AuthMethod::TlsClientAuth);
         assert_eq!(m.token_endpoint_auth_signing_alg.as_deref(), Some("PS256"));
         assert_eq!(m.id_token_signed_response_alg.as_deref(), Some("ES256"));
-        assert_eq!(m.id_token_encrypted_response_alg.as_deref(), Some("RSA-OAEP-256"));
-        assert_eq!(m.id_token_encrypted_response_enc.as_deref(), Some("A256GCM"));
+        assert_eq!(
+            m.id_token_encrypted_response_alg.as_deref(),
+            Some("RSA-OAEP-256")
+        );
+        assert_eq!(
+            m.id_token_encrypted_response_enc.as_deref(),
+            Some("A256GCM")
+        );
         let jwks = m.jwks.as_ref().unwrap();
         assert_eq!(jwks.keys.len(), 1);
         assert_eq!(jwks.keys[0].kid.as_deref(), Some("k1"));
         assert_eq!(m.tls_client_auth_san_dns.as_deref(), Some("rp.example"));
-        assert_eq!(m.tls_client_auth_san_uri.as_deref(), Some("https://rp.example/id"));
+        assert_eq!(
+            m.tls_client_auth_san_uri.as_deref(),
+            Some("https://rp.example/id")
+        );
         assert_eq!(m.tls_client_auth_san_ip.as_deref(), Some("192.0.2.7"));
-        assert_eq!(m.tls_client_auth_san_email.as_deref(), Some("ops@rp.example"));
+        assert_eq!(
+            m.tls_client_auth_san_email.as_deref(),
+            Some("ops@rp.example")
+        );
         assert_eq!(m.tls_client_auth_subject_dn.as_deref(), Some("CN=rp"));
         assert!(m.dpop_bound_access_tokens);
         assert!(m.tls_client_certificate_bound_access_tokens);

@@ -374,13 +374,61 @@ mod tests {
         .unwrap()
     }
 
+    /// S-EP-1 and 3.9: each of the three URLs must be https on its own; the error names the
+    /// one at fault. Plain http is taken only on a loopback host, and only by opt-in.
     #[test]
     fn plain_http_endpoints_are_refused() {
+        let (issuer, token, bc) = (
+            "https://op.example",
+            "https://op.example/token",
+            "https://op.example/bc",
+        );
+        assert!(ServerConfig::new(issuer, token, bc).is_ok());
+        for (i, t, b, at_fault) in [
+            ("http://op.example", token, bc, "http://op.example"),
+            (
+                issuer,
+                "http://op.example/token",
+                bc,
+                "http://op.example/token",
+            ),
+            (
+                issuer,
+                token,
+                "http://op.example/bc",
+                "http://op.example/bc",
+            ),
+        ] {
+            match ServerConfig::new(i, t, b) {
+                Err(ServerConfigError::Endpoint(ConfigError::InsecureEndpoint { url })) => {
+                    assert_eq!(url.trim_end_matches('/'), at_fault);
+                }
+                other => panic!("{at_fault}: expected InsecureEndpoint, got {other:?}"),
+            }
+        }
+        // Loopback http: refused by default, taken with the explicit policy.
+        let local = (
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8080/token",
+            "http://127.0.0.1:8080/bc",
+        );
+        assert!(ServerConfig::new(local.0, local.1, local.2).is_err());
         assert!(
-            ServerConfig::new(
-                "http://op.example",
-                "https://op.example/token",
-                "https://op.example/bc"
+            ServerConfig::with_policy(
+                local.0,
+                local.1,
+                local.2,
+                EndpointPolicy::ALLOW_HTTP_LOOPBACK
+            )
+            .is_ok()
+        );
+        // The opt-in covers loopback only.
+        assert!(
+            ServerConfig::with_policy(
+                "https://op.example",
+                "http://op.example/token",
+                bc,
+                EndpointPolicy::ALLOW_HTTP_LOOPBACK
             )
             .is_err()
         );

@@ -709,7 +709,10 @@ async fn two_pings_in_a_row_redeem_once_and_the_first_tokens_stand<A: Adapter>(a
     assert!(second == 204 || second == 401, "second ping: {second}");
     let tokens = result.unwrap();
     assert_eq!(tokens.id_token.sub, "alice");
-    assert_eq!(tokens.response.access_token.as_str(), "scripted-access-token");
+    assert_eq!(
+        tokens.response.access_token.as_str(),
+        "scripted-access-token"
+    );
     assert_eq!(op.seen("POST /token").len(), 1);
     assert_eq!(notify(&receiver.url(), &token, &ping).await, 401);
     assert_eq!(op.seen("POST /token").len(), 1);

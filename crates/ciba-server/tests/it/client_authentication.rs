@@ -447,3 +447,73 @@ fn token_endpoint_client_auth_failure_is_401_with_www_authenticate() {
         format!("Basic realm=\"{ISSUER}\"").as_str()
     );
 }
+
+/// S-MD-6: the authentication methods and assertion algorithms the server is configured with
+/// govern both endpoints at request time, also for clients a registry hands over that were
+/// registered under a looser configuration. Here only `private_key_jwt` with ES256 is allowed:
+/// the ES256 client is served; the PS256 `private_key_jwt` client and the `client_secret_basic`
+/// client are refused with 401 `invalid_client` at the backchannel and the token endpoint,
+/// where the permissive server takes them (a token request for an unknown `auth_req_id` gets
+/// past client authentication to 400 `invalid_grant` there).
+#[test]
+fn configured_auth_methods_and_algorithms_govern_both_endpoints() {
+    let permissive = base_config();
+    let mut restricted = base_config();
+    restricted.auth_methods = vec![AuthMethod::PrivateKeyJwt];
+    restricted.auth_signing_algs = vec![JwsAlgorithm::ES256];
+    let keys = key_set(&["eddsa"]);
+    restricted.id_token_signing_algs = keys.algorithms();
+    let mut registry = ciba_server::StaticClientRegistry::new();
+    for c in clients() {
+        registry.register(c, &permissive).unwrap();
+    }
+    let store = Arc::new(MemoryStore::default());
+    let strict = Harness {
+        server: CibaServer::new(
+            restricted,
+            Arc::new(registry),
+            store.clone(),
+            Arc::new(ciba_server::DefaultTokenMinter::new(keys)),
+        ),
+        store,
+        op_keys: public_set(&["rs256", "eddsa"]),
+        rng: TestRng::new(7),
+    };
+    let loose = Harness::new();
+
+    // The allowed method and algorithm: served.
+    strict.ticket(&bc_request(PUSH, &[]), t0());
+    for client in [SIGNED, POLL] {
+        // Backchannel: the permissive server takes the client, the strict one refuses it.
+        loose.ticket(&bc_request(client, &[]), t0());
+        let BackchannelOutcome::Respond(r) = strict.backchannel(&bc_request(client, &[]), t0())
+        else {
+            panic!("{client}: the strict server took a method or algorithm it does not allow")
+        };
+        assert_eq!(r.status(), 401, "{client}");
+        assert_eq!(
+            json_body(&r.response)["error"],
+            "invalid_client",
+            "{client}"
+        );
+        // Token endpoint: past client authentication on the permissive server, not on the
+        // strict one.
+        let TokenOutcome::Respond(r) =
+            loose.token(&token_request(client, "unknown-id", t0()), t0())
+        else {
+            panic!("{client}: expected a refusal")
+        };
+        assert_eq!(json_body(&r.response)["error"], "invalid_grant", "{client}");
+        let TokenOutcome::Respond(r) =
+            strict.token(&token_request(client, "unknown-id", t0()), t0())
+        else {
+            panic!("{client}: expected a refusal")
+        };
+        assert_eq!(r.status(), 401, "{client}");
+        assert_eq!(
+            json_body(&r.response)["error"],
+            "invalid_client",
+            "{client}"
+        );
+    }
+}

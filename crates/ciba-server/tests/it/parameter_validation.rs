@@ -382,10 +382,9 @@ fn id_token_hint_issuer_and_signature_are_each_checked() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let claims = |iss: &str| {
-        serde_json::json!({"iss": iss, "sub": "alice", "aud": POLL, "iat": iat, "exp": iat + 300})
-    };
-    let hint_request = |hint: &str| bc_request(POLL, &[("login_hint", ""), ("id_token_hint", hint)]);
+    let claims = |iss: &str| serde_json::json!({"iss": iss, "sub": "alice", "aud": POLL, "iat": iat, "exp": iat + 300});
+    let hint_request =
+        |hint: &str| bc_request(POLL, &[("login_hint", ""), ("id_token_hint", hint)]);
 
     let control = claims_assertion(&signer("rs256"), claims(ISSUER));
     let ticket = h.ticket(&hint_request(&control), t0());
