@@ -7,11 +7,14 @@ mod ci;
 mod deny;
 mod fuzz;
 mod interop;
+mod lanes;
 mod package;
 mod redis;
 mod security_doc;
 mod services;
+mod test_build;
 mod tidy;
+mod timings;
 
 use std::process::ExitCode;
 
