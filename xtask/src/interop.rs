@@ -172,7 +172,10 @@ pub(crate) fn run_in_ci(bin: &Path) -> Result<(), String> {
         );
         return Ok(());
     }
-    println!("\n==> interop with {} (built by the workspace tests)", bin.display());
+    println!(
+        "\n==> interop with {} (built by the workspace tests)",
+        bin.display()
+    );
     run_matrix(bin)
 }
 

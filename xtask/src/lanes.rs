@@ -1,16 +1,18 @@
 //! Background lanes of `cargo xtask ci`: steps that run beside the main sequence.
 //!
 //! A lane is a thread that runs its commands one after another. Each command runs at the
-//! lowest CPU priority (`nice -n 19`, when `nice` exists), in a process group of its own,
-//! with its stdout and stderr captured in `<target>/ci-logs/<lane>-<n>.log`. The main
+//! lowest CPU priority (`nice -n 19`, when `nice` exists), in the run's process group (an
+//! interrupt from the terminal reaches it too), with its stdout and stderr captured in
+//! `<target>/ci-logs/<lane>-<n>.log`. The main
 //! sequence keeps the CPU it asks for; a lane takes what it leaves idle: single-threaded
 //! link steps, tests waiting on servers, the interop matrix waiting for poll intervals.
 //!
 //! Joining a lane prints each of its steps as one block (its command, its whole output, its
 //! own wall time) and returns the first failure with the message a step of the main sequence
 //! gives (`` `cargo ARGS` failed (STATUS) ``). A lane dropped unjoined (another step failed)
-//! starts no further command and stops the running one's whole process group (SIGTERM, then
-//! SIGKILL), so no compiler outlives `cargo xtask ci`.
+//! starts no further command and kills the running one with every process under it (found in
+//! `/proc`, frozen first so that none starts another), so no compiler outlives
+//! `cargo xtask ci`.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -22,8 +24,6 @@ use std::time::{Duration, Instant};
 
 use crate::timings::Timings;
 
-/// How long a stopped command's group gets between SIGTERM and SIGKILL.
-const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How often a lane looks whether its command has exited.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -88,7 +88,9 @@ impl Step {
         } else {
             Command::new(&self.program)
         };
-        cmd.args(&self.args).current_dir(&self.dir).stdin(Stdio::null());
+        cmd.args(&self.args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null());
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -108,7 +110,7 @@ struct Done {
 /// What the lane's thread and its owner share.
 #[derive(Default)]
 struct Shared {
-    /// The running command (its pid is its process group's id), if any.
+    /// The running command, if any.
     running: Mutex<Option<Child>>,
     /// Set by the owner: start nothing more.
     stop: AtomicBool,
@@ -237,16 +239,14 @@ impl Drop for Lane {
             self.name,
             self.logs.display()
         );
-        let pid = lock(&self.shared.running).as_ref().map(Child::id);
-        if let Some(pid) = pid {
-            println!("    stopping its process group {pid}");
-            signal_group(pid, "-TERM");
-            let deadline = Instant::now() + STOP_GRACE;
-            while !handle.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(POLL);
+        {
+            // Under the lock, the lane's thread cannot reap the child meanwhile: the pid is
+            // still ours.
+            let running = lock(&self.shared.running);
+            if let Some(pid) = running.as_ref().map(Child::id) {
+                println!("    killing its command (pid {pid}) and every process under it");
+                kill_tree(pid);
             }
-            // Whatever of the group is left (the leader may be gone, a compiler not yet).
-            signal_group(pid, "-KILL");
         }
         let _ = handle.join();
     }
@@ -303,31 +303,62 @@ fn check(line: &str, status: ExitStatus) -> Result<(), String> {
 fn spawn(step: &Step, out: File, err: File) -> std::io::Result<Child> {
     let err2 = err.try_clone()?;
     let out2 = out.try_clone()?;
-    let mut niced = step.command(true);
-    own_group(&mut niced);
-    match niced.stdout(out).stderr(err).spawn() {
+    match step.command(true).stdout(out).stderr(err).spawn() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut plain = step.command(false);
-            own_group(&mut plain);
-            plain.stdout(out2).stderr(err2).spawn()
+            step.command(false).stdout(out2).stderr(err2).spawn()
         }
         spawned => spawned,
     }
 }
 
-#[cfg(unix)]
-fn own_group(cmd: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    cmd.process_group(0);
+/// Kills `pid` and every process under it: each is frozen (SIGSTOP) as it is found, so that
+/// none starts another meanwhile, then all are killed (SIGKILL works on frozen ones). The
+/// tree comes from `/proc`; without it only `pid` is killed.
+fn kill_tree(pid: u32) {
+    let mut tree = vec![pid];
+    signal(&tree, "-STOP");
+    loop {
+        let children: Vec<u32> = parents()
+            .into_iter()
+            .filter(|(child, parent)| tree.contains(parent) && !tree.contains(child))
+            .map(|(child, _)| child)
+            .collect();
+        if children.is_empty() {
+            break;
+        }
+        signal(&children, "-STOP");
+        tree.extend(children);
+    }
+    signal(&tree, "-KILL");
 }
 
-#[cfg(not(unix))]
-fn own_group(_cmd: &mut Command) {}
+/// Every process's (pid, parent pid), from `/proc/PID/stat`.
+fn parents() -> Vec<(u32, u32)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            Some((pid, parent_of(&stat)?))
+        })
+        .collect()
+}
 
-/// Sends `signal` (`-TERM`, `-KILL`) to the process group `pid` leads.
-fn signal_group(pid: u32, signal: &str) {
+/// The parent pid in a `/proc/PID/stat` line: `PID (COMM) STATE PPID ...`, where COMM may
+/// hold spaces and parentheses.
+fn parent_of(stat: &str) -> Option<u32> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Sends `signal` (`-STOP`, `-KILL`) to each of `pids`.
+fn signal(pids: &[u32], signal: &str) {
     let _ = Command::new("kill")
-        .args([signal, "--", &format!("-{pid}")])
+        .arg(signal)
+        .args(pids.iter().map(u32::to_string))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -406,14 +437,17 @@ mod tests {
     }
 
     #[test]
-    fn dropping_a_lane_stops_its_whole_process_group() {
+    fn the_parent_pid_is_read_past_a_command_with_parentheses() {
+        assert_eq!(parent_of("4242 (rustc (x) y) S 4200 4242 1 0"), Some(4200));
+        assert_eq!(parent_of("garbage"), None);
+    }
+
+    #[test]
+    fn dropping_a_lane_kills_its_command_and_every_process_under_it() {
         let dir = logs("drop");
         let pid_file = dir.join("grandchild.pid");
         // The shell starts a grandchild that would outlive a plain kill of the shell.
-        let script = format!(
-            "sleep 300 & echo $! > '{}'; wait",
-            pid_file.display()
-        );
+        let script = format!("sleep 300 & echo $! > '{}'; wait", pid_file.display());
         let lane = Lane::start("drop", vec![shell(&script), shell("true")], &dir);
         let deadline = Instant::now() + Duration::from_secs(20);
         while !pid_file.exists() && Instant::now() < deadline {
@@ -426,7 +460,10 @@ mod tests {
         drop(lane);
         // Gone, or a zombie waiting for its new parent to reap it.
         let stat = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap_or_default();
-        let state = stat.rsplit(')').next().and_then(|s| s.split_whitespace().next());
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|s| s.split_whitespace().next());
         assert!(
             matches!(state, None | Some("Z" | "X")),
             "sleep {grandchild} survived the lane: {stat}"

@@ -32,9 +32,7 @@ pub(crate) fn ciba_binary(test_args: &[&str], env: &[(&str, &str)]) -> Result<Pa
         cmd.env(k, v);
     }
     println!("\n==> the `{BIN}` binary of that test build (cargo test --no-run, JSON)");
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !out.status.success() {
         return Err(format!(
             "`cargo {} --no-run` failed ({})",
@@ -75,7 +73,11 @@ fn executable(messages: &str) -> Option<PathBuf> {
                     .is_some_and(|k| k.is_or_contains("bin"))
         })
         .filter(|m| m.get("profile").and_then(|p| p.get("test")) == Some(&Json::Bool(false)))
-        .find_map(|m| m.get("executable").and_then(Json::as_str).map(PathBuf::from))
+        .find_map(|m| {
+            m.get("executable")
+                .and_then(Json::as_str)
+                .map(PathBuf::from)
+        })
 }
 
 #[cfg(test)]
