@@ -449,25 +449,34 @@ mod tests {
         // The shell starts a grandchild that would outlive a plain kill of the shell.
         let script = format!("sleep 300 & echo $! > '{}'; wait", pid_file.display());
         let lane = Lane::start("drop", vec![shell(&script), shell("true")], &dir);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !pid_file.exists() && Instant::now() < deadline {
+        // The whole line (with its newline) is there once the shell has written it.
+        let read = || std::fs::read_to_string(&pid_file).unwrap_or_default();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !read().ends_with('\n') && Instant::now() < deadline {
             std::thread::sleep(POLL);
         }
-        std::thread::sleep(Duration::from_millis(200));
-        let grandchild = std::fs::read_to_string(&pid_file).unwrap_or_default();
-        let grandchild = grandchild.trim().to_owned();
+        let grandchild = read().trim().to_owned();
         assert!(!grandchild.is_empty(), "the grandchild never started");
         drop(lane);
-        // Gone, or a zombie waiting for its new parent to reap it.
-        let stat = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap_or_default();
-        let state = stat
-            .rsplit(')')
-            .next()
-            .and_then(|s| s.split_whitespace().next());
-        assert!(
-            matches!(state, None | Some("Z" | "X")),
-            "sleep {grandchild} survived the lane: {stat}"
-        );
+        // Gone, or a zombie waiting for its new parent to reap it (SIGKILL takes effect
+        // when the kernel next schedules it: on a busy machine, a moment later).
+        let state = || {
+            let stat =
+                std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap_or_default();
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|s| s.split_whitespace().next())
+                .map(str::to_owned);
+            (state, stat)
+        };
+        let dead = |s: &Option<String>| matches!(s.as_deref(), None | Some("Z" | "X"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !dead(&state().0) && Instant::now() < deadline {
+            std::thread::sleep(POLL);
+        }
+        let (last, stat) = state();
+        assert!(dead(&last), "sleep {grandchild} survived the lane: {stat}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

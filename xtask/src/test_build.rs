@@ -63,7 +63,8 @@ fn executable(messages: &str) -> Option<PathBuf> {
         .filter(|m| {
             m.get("package_id")
                 .and_then(Json::as_str)
-                .is_some_and(|id| id.contains(&format!("#{PACKAGE}@")))
+                .and_then(package_name)
+                == Some(PACKAGE)
         })
         .filter(|m| {
             let target = m.get("target");
@@ -80,13 +81,24 @@ fn executable(messages: &str) -> Option<PathBuf> {
         })
 }
 
+/// The package name in a package ID spec: `path+file:///w/crates/ciba-cli#0.1.0` (the name is
+/// the folder's) or `path+file:///w/crates/cli#ciba-cli@0.1.0`.
+fn package_name(id: &str) -> Option<&str> {
+    let (url, fragment) = id.rsplit_once('#')?;
+    match fragment.split_once('@') {
+        Some((name, _)) => Some(name),
+        None => url.rsplit('/').next(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A message as cargo 1.95 writes it (the ID without the name: it is the folder's).
     fn artifact(package: &str, name: &str, kind: &str, test: bool, exe: &str) -> String {
         format!(
-            r#"{{"reason":"compiler-artifact","package_id":"path+file:///w/crates/{package}#{package}@0.1.0","target":{{"kind":["{kind}"],"crate_types":["{kind}"],"name":"{name}"}},"profile":{{"opt_level":"0","test":{test}}},"features":[],"filenames":["{exe}"],"executable":"{exe}","fresh":true}}"#
+            r#"{{"reason":"compiler-artifact","package_id":"path+file:///w/crates/{package}#0.1.0","target":{{"kind":["{kind}"],"crate_types":["{kind}"],"name":"{name}"}},"profile":{{"opt_level":"0","test":{test}}},"features":[],"filenames":["{exe}"],"executable":"{exe}","fresh":true}}"#
         )
     }
 
@@ -102,6 +114,23 @@ mod tests {
         ]
         .join("\n");
         assert_eq!(executable(&messages), Some(PathBuf::from("/t/debug/ciba")));
+    }
+
+    #[test]
+    fn package_names_are_read_from_both_forms_of_id() {
+        assert_eq!(
+            package_name("path+file:///w/crates/ciba-cli#0.1.0"),
+            Some("ciba-cli")
+        );
+        assert_eq!(
+            package_name("path+file:///w/cli#ciba-cli@0.1.0"),
+            Some("ciba-cli")
+        );
+        assert_eq!(
+            package_name("registry+https://github.com/rust-lang/crates.io-index#serde@1.0.229"),
+            Some("serde")
+        );
+        assert_eq!(package_name("no fragment"), None);
     }
 
     #[test]
