@@ -128,8 +128,8 @@ fn run_steps(t: &mut Timings) -> Result<(), String> {
         ],
         &logs,
     )?;
-    // Every publishable crate packages and builds from its .crate alone (about 3 minutes of
-    // CPU on 2 cores: the dependencies are built again without the workspace's profile).
+    // Every publishable crate packages and builds from its .crate alone (about 3 minutes on
+    // 2 cores: the dependencies are built again without the workspace's profile).
     let package_step = t.time("package metadata", || {
         crate::package::ci_step(&logs.with_file_name("ci-package"))
     })?;
