@@ -7,12 +7,28 @@
 //! allocation. cargo-fuzz is installed with `cargo install cargo-fuzz --locked` when missing.
 //! `cargo xtask ci` runs every target for a few seconds (after the test suites, which feed the
 //! same parsers through proptest harnesses and so need no fuzzer); the long runs are local.
+//! It builds them beforehand in a background lane ([`build_step`], the same flags as the runs),
+//! so the runs start at once.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::ci::root;
+use crate::lanes::Step;
+
+/// The build flags of every run: optimised, no sanitizer.
+const BUILD_FLAGS: [&str; 3] = ["-O", "--sanitizer", "none"];
+
+/// `cargo fuzz build` of every target with the flags the runs use, so that a run after it
+/// compiles nothing.
+pub(crate) fn build_step() -> Step {
+    let mut args = vec!["fuzz", "build"];
+    args.extend(BUILD_FLAGS);
+    Step::cargo(&args)
+        .in_dir(&root().join("fuzz"))
+        .env("RUSTC_BOOTSTRAP", "1")
+}
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut seconds: u64 = 60;
@@ -42,7 +58,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         std::fs::create_dir_all(&corpus).map_err(|e| format!("cannot create corpus: {e}"))?;
         let seeds = dir.join("seeds").join(target);
         let mut cmd = fuzz_command(&dir);
-        cmd.args(["run", "-O", "--sanitizer", "none", target.as_str()])
+        cmd.arg("run")
+            .args(BUILD_FLAGS)
+            .arg(target.as_str())
             .arg(&corpus);
         if seeds.is_dir() {
             cmd.arg(&seeds);
@@ -120,7 +138,8 @@ fn list_targets(dir: &Path) -> Result<Vec<String>, String> {
         .collect())
 }
 
-fn ensure_cargo_fuzz() -> Result<(), String> {
+/// Installs cargo-fuzz (`cargo install cargo-fuzz --locked`) when `cargo fuzz` is missing.
+pub(crate) fn ensure_cargo_fuzz() -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let present = Command::new(&cargo)
         .args(["fuzz", "--version"])

@@ -108,12 +108,17 @@ pub(crate) fn run() -> Result<(), String> {
             ciba_binary()?
         }
     };
+    run_matrix(&bin)
+}
+
+/// The matrix with the `ciba` binary `bin`.
+fn run_matrix(bin: &Path) -> Result<(), String> {
     let started = Instant::now();
     let deadline = started + BUDGET;
     let interop = crate::ci::root().join("interop");
     let only = only_filter()?;
     let java = only.is_none() && keycloak_cells::java_peers()?;
-    let (mut cells, mut ports) = plan(&transports(&bin)?, java)?;
+    let (mut cells, mut ports) = plan(&transports(bin)?, java)?;
     if let Some(only) = &only {
         let total = cells.len();
         cells.retain(|c| c.client_id.contains(only.as_str()));
@@ -128,7 +133,7 @@ pub(crate) fn run() -> Result<(), String> {
     }
     let result = ensure_npm_packages(&interop, deadline)
         .and_then(|()| keycloak_cells::prepare(java, &interop, deadline))
-        .and_then(|java| Matrix::new(&bin, &interop, cells.clone(), ports, deadline, java))
+        .and_then(|java| Matrix::new(bin, &interop, cells.clone(), ports, deadline, java))
         .and_then(Matrix::run)
         .inspect_err(|e| {
             // A setup failure still shows the whole matrix, every cell not run.
@@ -154,9 +159,10 @@ fn only_filter() -> Result<Option<String>, String> {
     Ok(Some(only))
 }
 
-/// The hook of `cargo xtask ci`: runs the matrix; without Node.js/npm it is an error under
-/// `CI=true` and a loud warning (interop skipped) elsewhere.
-pub(crate) fn run_in_ci() -> Result<(), String> {
+/// The hook of `cargo xtask ci`: runs the matrix with `bin`, the `ciba` its test build made
+/// (no build here); without Node.js/npm it is an error under `CI=true` and a loud warning
+/// (interop skipped) elsewhere.
+pub(crate) fn run_in_ci(bin: &Path) -> Result<(), String> {
     if let Err(why) = check_node() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             return Err(format!("interop cannot run under CI=true: {why}"));
@@ -166,7 +172,11 @@ pub(crate) fn run_in_ci() -> Result<(), String> {
         );
         return Ok(());
     }
-    run()
+    println!(
+        "\n==> interop with {} (built by the workspace tests)",
+        bin.display()
+    );
+    run_matrix(bin)
 }
 
 // ---------------------------------------------------------------------------------------

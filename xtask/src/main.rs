@@ -7,12 +7,15 @@ mod ci;
 mod deny;
 mod fuzz;
 mod interop;
+mod lanes;
 mod mutants;
 mod package;
 mod redis;
 mod security_doc;
 mod services;
+mod test_build;
 mod tidy;
+mod timings;
 
 use std::process::ExitCode;
 
@@ -23,7 +26,8 @@ commands:
   bench     [--quick] benchmarks and load runs against a hyper ceiling, oidc-provider and Keycloak;
             writes docs/performance.md and docs/performance.svg
   ci        format check, clippy, tidy, deny, tests (both JOSE backends), interop, fuzz,
-            packaging, docs
+            packaging, docs; the fuzz build, the rust-crypto tests, the docs and the
+            packaging run in niced background lanes; ends with a table of step timings
   interop   the interop matrix against oidc-provider, openid-client, oauth4webapi (Node.js),
             Keycloak and the Nimbus SDK (Java)
   tidy      only the tidy checks (dependency boundaries, forbidden calls)

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::interop::json::Json;
+use crate::lanes::Step;
 
 /// One workspace member, as the check needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +32,24 @@ pub(crate) struct Member {
 }
 
 pub(crate) fn run() -> Result<(), String> {
+    let args = prepare()?;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    crate::ci::cargo(&args, &[])
+}
+
+/// `cargo xtask ci`'s packaging: [`prepare`] now, the verifying `cargo package` as a
+/// background step with its own target directory `target_dir` (its verification builds do
+/// not share the workspace's profile, so they reuse nothing of the main target directory
+/// anyway, and so they never wait for its lock).
+pub(crate) fn ci_step(target_dir: &Path) -> Result<Step, String> {
+    let args = prepare()?;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Ok(Step::cargo(&args).env("CARGO_TARGET_DIR", &target_dir.display().to_string()))
+}
+
+/// Checks the manifests, forgets what earlier verifications unpacked, and returns the
+/// arguments of the verifying `cargo package --workspace`.
+fn prepare() -> Result<Vec<String>, String> {
     let members = parse_members(&cargo_output(&[
         "metadata",
         "--no-deps",
@@ -48,12 +67,14 @@ pub(crate) fn run() -> Result<(), String> {
         return Err(format!("package metadata:\n  {}", problems.join("\n  ")));
     }
     forget_unpacked(&cargo_home(), &members)?;
-    let mut args = vec!["package", "--workspace", "--locked", "--allow-dirty"];
+    let mut args: Vec<String> = ["package", "--workspace", "--locked", "--allow-dirty"]
+        .map(str::to_owned)
+        .into();
     for member in members.iter().filter(|m| !m.publishable) {
-        args.push("--exclude");
-        args.push(&member.name);
+        args.push("--exclude".to_owned());
+        args.push(member.name.clone());
     }
-    crate::ci::cargo(&args, &[])
+    Ok(args)
 }
 
 /// `$CARGO_HOME`, or `~/.cargo`.
