@@ -52,6 +52,8 @@ pub(crate) fn run() -> Result<(), String> {
         ],
         &[],
     )?;
+    // The public API of ciba-core and ciba-server against api/*.txt (cargo xtask api).
+    crate::api::run(&[])?;
     crate::tidy::run()?;
     crate::deny::run()?;
     // The device-page test of ciba-cli drives a real headless browser.
