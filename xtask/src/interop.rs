@@ -11,7 +11,7 @@
 //! - Encrypted ID tokens (JWE, nested in a JWS): openid-client decrypts the ones `ciba serve`
 //!   encrypts, and `ciba login --decryption-key` the ones oidc-provider (`features.encryption`)
 //!   encrypts, in poll and ping, with RSA-OAEP-256 and ECDH-ES+A256KW, A256GCM and
-//!   A128CBC-HS256 ([`ENCRYPTED_CELLS`]). Each cell also checks that the delivered ID token
+//!   A128CBC-HS256 ([`cells::ENCRYPTED_CELLS`]). Each cell also checks that the delivered ID token
 //!   was a five-part JWE.
 //! - The Java family ([`keycloak_cells`]): `ciba login` against Keycloak, and the Nimbus SDK
 //!   driver (`interop/nimbus`) against `ciba serve`, with client_secret_basic and
