@@ -31,9 +31,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::ci::{cargo, root};
-use crate::interop::json::{Json, quote};
 use crate::interop::support::{Proc, TempDir};
 use crate::interop::{check_node, ensure_npm_packages, ready_line, target_dir};
+use crate::json::{Json, quote};
 
 /// Client registered with `ciba serve` for the load runs.
 const CLIENT_ID: &str = "bench-poll";

@@ -77,7 +77,10 @@ fn run_steps(t: &mut Timings) -> Result<(), String> {
     // `cargo xtask fuzz --seconds 600`); built now, run after the interop matrix.
     t.time("cargo fuzz (installed)", crate::fuzz::ensure_cargo_fuzz)?;
     let fuzz_build = Lane::start("fuzz build", vec![crate::fuzz::build_step()], &logs)?;
-    let lanes = [&fuzz_build];
+    // The public API of ciba-core and ciba-server against api/*.txt (`cargo xtask api`): its
+    // rustdoc JSON build has a target directory of its own, so it runs beside everything.
+    let api = Lane::start("public API", vec![Step::xtask(&["api"])], &logs)?;
+    let lanes = [&fuzz_build, &api];
     t.time("cargo clippy", || {
         cargo(
             &[
@@ -134,7 +137,7 @@ fn run_steps(t: &mut Timings) -> Result<(), String> {
         crate::package::ci_step(&logs.with_file_name("ci-package"))
     })?;
     let packaging = Lane::start("package", vec![package_step], &logs)?;
-    let lanes = [&fuzz_build, &builds, &packaging];
+    let lanes = [&fuzz_build, &api, &builds, &packaging];
     // The interop matrix against the JavaScript (Node.js) and Java (Keycloak, Nimbus; it
     // fetches and builds them with Maven) implementations in interop/.
     t.time("interop matrix", || crate::interop::run_in_ci(&ciba))?;
@@ -143,6 +146,7 @@ fn run_steps(t: &mut Timings) -> Result<(), String> {
     t.time("fuzz runs", || {
         crate::fuzz::run(&[String::from("--seconds"), CI_FUZZ_SECONDS.to_string()])
     })?;
+    api.join(t)?;
     builds.join(t)?;
     packaging.join(t)
 }

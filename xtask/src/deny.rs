@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-use crate::interop::json::Json;
+use crate::json::Json;
 
 /// Licenses (SPDX identifiers, `WITH` exceptions spelled out) a dependency may be used under.
 const ALLOWED_LICENSES: &[&str] = &[

@@ -56,6 +56,20 @@ impl Step {
         self
     }
 
+    /// This xtask binary again with `args` (`cargo xtask ARGS` without cargo's build lock).
+    pub(crate) fn xtask(args: &[&str]) -> Step {
+        let program = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "xtask".to_owned());
+        Step {
+            program,
+            shown: "cargo xtask".to_owned(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            env: Vec::new(),
+            dir: crate::ci::root(),
+        }
+    }
+
     /// Run in `dir` instead of the workspace root.
     pub(crate) fn in_dir(mut self, dir: &Path) -> Step {
         dir.clone_into(&mut self.dir);

@@ -2,11 +2,13 @@
 //!
 //! Dependency-free on purpose, so it compiles in seconds.
 
+mod api;
 mod bench;
 mod ci;
 mod deny;
 mod fuzz;
 mod interop;
+mod json;
 mod lanes;
 mod mutants;
 mod package;
@@ -23,9 +25,11 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
+  api       [--bless] check the public API of ciba-core and ciba-server against api/*.txt
+            (--bless rewrites the snapshots)
   bench     [--quick] benchmarks and load runs against a hyper ceiling, oidc-provider and Keycloak;
             writes docs/performance.md and docs/performance.svg
-  ci        format check, clippy, tidy, deny, tests (both JOSE backends), interop, fuzz,
+  ci        format check, clippy, public API, tidy, deny, tests (both JOSE backends), interop, fuzz,
             packaging, docs; the fuzz build, the rust-crypto tests, the docs and the
             packaging run in niced background lanes; ends with a table of step timings
   interop   the interop matrix against oidc-provider, openid-client, oauth4webapi (Node.js),
@@ -42,6 +46,7 @@ commands:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
+        Some("api") => api::run(args.get(1..).unwrap_or_default()),
         Some("bench") => bench::run(args.get(1..).unwrap_or_default()),
         Some("ci") => ci::run(),
         Some("tidy") => tidy::run(),

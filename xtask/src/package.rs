@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::interop::json::Json;
+use crate::json::Json;
 use crate::lanes::Step;
 
 /// One workspace member, as the check needs it.

@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use crate::interop::json::Json;
+use crate::json::Json;
 
 /// The package and binary target the matrix drives.
 const PACKAGE: &str = "ciba-cli";

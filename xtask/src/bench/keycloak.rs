@@ -9,10 +9,10 @@ use std::path::Path;
 
 use super::{Plan, as_strs, common_args, program};
 use crate::ci::root;
-use crate::interop::json::quote;
 use crate::interop::keycloak::{
     self, ClientAuth, Keycloak, RealmClient, RealmSpec, check_java_tools, ensure_distribution,
 };
+use crate::json::quote;
 
 const REALM: &str = "bench";
 const CLIENT_ID: &str = "bench-poll";

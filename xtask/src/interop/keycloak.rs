@@ -26,8 +26,8 @@ mod auth_channel;
 
 pub(crate) use auth_channel::AuthChannel;
 
-use super::json::{Json, quote};
 use super::support::{Proc, Response, tail};
+use crate::json::{Json, quote};
 
 /// The pinned Keycloak release.
 pub(crate) const VERSION: &str = "26.7.3";

@@ -10,19 +10,17 @@
 //!   with ES256 (Nimbus's ID token validator selects RSA and EC keys only, see
 //!   docs/interop.md).
 
-use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::cells::{Auth, Cell, Expect, Mode, Plan, Rp, ServerKind, Transport};
 use super::keycloak::{self, ClientAuth, Keycloak, RealmClient, RealmSpec};
-use super::support::{hold_free_port, random_hex, tail};
-use super::{
-    Auth, Cell, Expect, Mode, PENDING_TIMEOUT, Row, Rp, SERVE_SHORT_EXPIRES_IN, Server, ServerKind,
-    Transport, lock, nimbus, start_serve, write_clients,
-};
+use super::matrix::{Row, lock};
+use super::servers::{Server, start_serve, write_clients};
+use super::support::tail;
+use super::{PENDING_TIMEOUT, SERVE_SHORT_EXPIRES_IN, nimbus};
 
 /// Table labels (the versions are checked against the pinned ones in a test).
 pub(super) const KEYCLOAK_LABEL: &str = "Keycloak 26.7.3";
@@ -84,48 +82,11 @@ pub(super) fn prepare(
 
 /// The Java cells: our clients × Keycloak and Nimbus × `ciba serve`, each mode ×
 /// {client_secret_basic, private_key_jwt} × each outcome.
-pub(super) fn plan(
-    transports: &[Transport],
-    cells: &mut Vec<Cell>,
-    ports: &mut HashMap<String, TcpListener>,
-) -> Result<(), String> {
+pub(super) fn plan(transports: &[Transport], plan: &mut Plan) -> Result<(), String> {
     let mut clients: Vec<Rp> = transports.iter().map(|t| Rp::KeycloakLogin(*t)).collect();
     clients.push(Rp::Nimbus);
     for client in clients {
-        for mode in [Mode::Poll, Mode::Ping] {
-            for auth in [Auth::Basic, Auth::PrivateKeyJwt] {
-                for expect in [Expect::Approve, Expect::Deny, Expect::Expire] {
-                    let n = cells.len() + 1;
-                    let client_id = format!(
-                        "{}-{mode}-{}-{}",
-                        client.id_prefix(),
-                        auth.short(),
-                        expect.word()
-                    );
-                    let notification_port = match mode {
-                        Mode::Poll => None,
-                        Mode::Ping => {
-                            let (port, listener) = hold_free_port()?;
-                            ports.insert(client_id.clone(), listener);
-                            Some(port)
-                        }
-                    };
-                    cells.push(Cell {
-                        n,
-                        client,
-                        mode,
-                        auth,
-                        expect,
-                        secret: format!("{client_id}-{}", random_hex(16)),
-                        client_id,
-                        binding_message: format!("cell-{n}"),
-                        notification_port,
-                        dpop: false,
-                        encryption: None,
-                    });
-                }
-            }
-        }
+        plan.grid(client, &[Auth::Basic, Auth::PrivateKeyJwt])?;
     }
     Ok(())
 }
@@ -425,14 +386,9 @@ mod tests {
 
     #[test]
     fn the_java_plan_covers_every_combination_once() {
-        let mut cells = Vec::new();
-        let mut ports = HashMap::new();
-        plan(
-            &[Transport::Reqwest, Transport::Hyper],
-            &mut cells,
-            &mut ports,
-        )
-        .unwrap();
+        let mut java = Plan::default();
+        plan(&[Transport::Reqwest, Transport::Hyper], &mut java).unwrap();
+        let Plan { cells, ports } = java;
         // (2 transports + Nimbus) x 2 modes x 2 methods x 3 outcomes.
         assert_eq!(cells.len(), 36);
         assert_eq!(ports.len(), 18);

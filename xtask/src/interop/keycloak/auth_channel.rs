@@ -11,7 +11,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::super::json::Json;
+use crate::json::Json;
 
 /// Largest request head and body the channel reads.
 const CHANNEL_MAX_HEAD: usize = 16 * 1024;

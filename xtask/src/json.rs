@@ -1,4 +1,4 @@
-//! Just enough JSON for the interop runner (xtask takes no dependencies): a parser into a
+//! Just enough JSON for xtask (it takes no dependencies): a parser into a
 //! small tree, a few accessors, and string quoting for the files it writes.
 
 use std::fmt::Write as _;
@@ -53,6 +53,21 @@ impl Json {
         }
     }
 
+    pub(crate) fn as_bool(&self) -> Option<bool> {
+        match self {
+            Json::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The members of an object, in document order.
+    pub(crate) fn members(&self) -> Option<&[(String, Json)]> {
+        match self {
+            Json::Obj(members) => Some(members),
+            _ => None,
+        }
+    }
+
     pub(crate) fn as_f64(&self) -> Option<f64> {
         match self {
             Json::Num(n) => Some(*n),
@@ -91,7 +106,8 @@ pub(crate) fn quote(s: &str) -> String {
     out
 }
 
-const MAX_DEPTH: usize = 64;
+/// Deep enough for rustdoc's JSON (nested generic types), shallow enough for the stack.
+const MAX_DEPTH: usize = 256;
 
 struct Parser<'a> {
     s: &'a [u8],
@@ -316,7 +332,7 @@ mod tests {
         for bad in ["", "{", "[1,]", "{\"a\" 1}", "tru", "\"x", "1 2", "{'a':1}"] {
             assert!(Json::parse(bad).is_err(), "{bad:?}");
         }
-        let deep = "[".repeat(100) + &"]".repeat(100);
+        let deep = "[".repeat(300) + &"]".repeat(300);
         assert!(Json::parse(&deep).is_err());
     }
 
