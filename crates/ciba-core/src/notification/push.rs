@@ -43,7 +43,7 @@ pub struct PushError {
     /// The `error` code.
     pub code: PushErrorCode,
     /// `error_description`, if sent, cleaned of control characters and bounded
-    /// ([`sanitize_text`](crate::oauth_error::sanitize_text)).
+    /// ([`sanitize_text`](crate::wire::sanitize_text)).
     pub description: Option<String>,
     /// `error_uri`, if sent, cleaned the same way.
     pub uri: Option<String>,
