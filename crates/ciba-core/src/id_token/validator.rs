@@ -24,7 +24,7 @@ fn clip(s: &str) -> String {
     s.chars().take(CLIP).collect()
 }
 
-/// Validates ID tokens for one client of one OP. See the [module documentation](self).
+/// Validates ID tokens for one client of one OP. See the [module documentation](crate::id_token).
 #[derive(Clone)]
 pub struct IdTokenValidator {
     issuer: String,
