@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use ciba_core::endpoint::EndpointPolicy;
+use ciba_core::EndpointPolicy;
 use ciba_core::jose::{Jwk, JwkSigner, Signer};
 use ciba_core::random::OsRandom;
 use ciba_hyper::server::NotificationDeliverer;

@@ -16,8 +16,8 @@
 
 use axum::Router;
 use axum::routing::get;
-use ciba_core::endpoint::EndpointPolicy;
-use ciba_core::token_response::ValidatedTokens;
+use ciba_core::EndpointPolicy;
+use ciba_core::ValidatedTokens;
 use ciba_core::{AuthRequest, ClientAuth, ClientConfig, ClientSecret, DeliveryMode, Hint};
 use ciba_hyper::{
     CibaClient, ClientOptions, HttpClient, NotificationRegistry, NotificationService,

@@ -12,8 +12,8 @@
 
 use std::time::Duration;
 
-use ciba_core::endpoint::EndpointPolicy;
-use ciba_core::token_response::ValidatedTokens;
+use ciba_core::EndpointPolicy;
+use ciba_core::ValidatedTokens;
 use ciba_core::{AuthRequest, ClientAuth, ClientConfig, ClientSecret, DeliveryMode, Hint};
 use ciba_reqwest::{CibaClient, ClientOptions, HttpClient};
 

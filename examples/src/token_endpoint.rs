@@ -25,8 +25,8 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use ciba_core::ErrorCode;
-use ciba_core::ct::ct_eq;
 use ciba_core::random::{IDENTIFIER_BYTES, OsRandom, random_identifier};
+use ciba_core::wire::ct_eq;
 use ciba_hyper::server::{
     AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture, PendingRequest,
 };
@@ -152,7 +152,7 @@ async fn token(State(server): State<Arc<CibaServer>>, request: Request) -> Respo
 /// The grant the application had before CIBA: its own client, its own tokens.
 fn client_credentials(server: &CibaServer, body: &[u8]) -> http::Response<Vec<u8>> {
     let limits = server.config().limits;
-    let form = ciba_core::body::parse_form(body, limits.max_body_bytes, 32).unwrap_or_default();
+    let form = ciba_core::wire::parse_form(body, limits.max_body_bytes, 32).unwrap_or_default();
     let field = |name: &str| {
         form.iter()
             .find(|(n, _)| n == name)

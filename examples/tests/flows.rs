@@ -221,7 +221,7 @@ async fn existing_token_endpoint_keeps_its_grants_and_answers_the_ciba_grant() {
 
     // The application's own grant, with its own client.
     let form = |secret: &str, grant: &str| {
-        ciba_core::body::encode_form([
+        ciba_core::wire::encode_form([
             ("grant_type", grant),
             ("client_id", SERVICE_CLIENT),
             ("client_secret", secret),

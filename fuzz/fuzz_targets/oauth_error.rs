@@ -17,6 +17,6 @@ fuzz_target!(|data: &[u8]| {
         let _ = OAuthError::from_response(&resp, &Limits::DEFAULT);
     }
     if let Ok(text) = std::str::from_utf8(challenge) {
-        let _ = ciba_core::oauth_error::parse_challenges(text);
+        let _ = ciba_core::wire::parse_challenges(text);
     }
 });

@@ -2,7 +2,7 @@
 #![no_main]
 
 use ciba_core::Limits;
-use ciba_core::token_response::TokenResponse;
+use ciba_core::TokenResponse;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

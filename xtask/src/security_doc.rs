@@ -6,7 +6,7 @@
 //! `crates/<crate>/src/**/<module>.rs`); `NM::test` and `CM` are the document's aliases for
 //! the two negative matrices. Paths to types' items and constants
 //! (`ciba_core::Limits::max_body_bytes`) are skipped: a test name is all lowercase; a
-//! lowercase path to a function (`ciba_core::ct::ct_eq`) must exist as well.
+//! lowercase path to a function (`ciba_core::wire::ct_eq`) must exist as well.
 
 use std::path::{Path, PathBuf};
 

@@ -9,11 +9,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ciba_core::TokenType;
 use ciba_core::id_token::{AUTH_REQ_ID_CLAIM, IdTokenContext, RT_HASH_CLAIM};
 use ciba_core::jose::hash::left_half_hash;
 use ciba_core::jose::jws::sign_compact;
 use ciba_core::jose::{JwsAlgorithm, Signer};
-use ciba_core::token_response::TokenType;
 use ciba_core::{
     Client, ClientAuth, ClientConfig, ClientSecret, DeliveryMode, IdTokenValidator, Limits,
     ServerMetadata, TokenResponse, ValidatedTokens,
@@ -113,7 +113,7 @@ pub fn id_token_claims(
     alg: JwsAlgorithm,
     now: SystemTime,
 ) -> Result<Map<String, Value>, BenchError> {
-    let iat = ciba_core::time::unix_seconds(now);
+    let iat = ciba_core::wire::unix_seconds(now);
     let claims = json!({
         "iss": ISSUER,
         "sub": "alice",

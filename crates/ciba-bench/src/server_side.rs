@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::SystemTime;
 
-use ciba_core::body::encode_form;
-use ciba_core::client_auth::basic_authorization;
 use ciba_core::jose::JwsAlgorithm;
 use ciba_core::random::Random;
+use ciba_core::wire::basic_authorization;
+use ciba_core::wire::encode_form;
 use ciba_server::store::MemoryStoreConfig;
 use ciba_server::{
     AuthMethod, BackchannelOutcome, CIBA_GRANT_TYPE, CibaServer, ClientMetadata,

@@ -21,7 +21,7 @@
 //! and escapes control, bidirectional and zero-width characters as `\u{XXXX}`, as the terminal
 //! output does ([`crate::escape`]).
 
-use ciba_core::time::unix_seconds;
+use ciba_core::wire::unix_seconds;
 use ciba_hyper::server::PendingRequest;
 use http::{HeaderMap, Method, Response, StatusCode, Uri, header};
 use serde_json::{Value, json};

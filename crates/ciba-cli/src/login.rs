@@ -9,10 +9,10 @@ use std::io::Write;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use ciba_core::auth_request::check_client_notification_token;
 use ciba_core::jose::jwe::JweDecrypter;
 use ciba_core::jose::{JwkSigner, JwsAlgorithm};
 use ciba_core::random::OsRandom;
+use ciba_core::wire::check_client_notification_token;
 use ciba_core::{
     AuthRequest, ClientAuth, ClientConfig, ClientSecret, DpopKey, EndpointPolicy, Hint,
     ValidatedTokens,

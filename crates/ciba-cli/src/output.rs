@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
-use ciba_core::time::unix_seconds;
+use ciba_core::wire::unix_seconds;
 use ciba_core::{IdTokenClaims, TokenResponse, ValidatedTokens};
 use serde_json::{Map, Value, json};
 

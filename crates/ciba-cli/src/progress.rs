@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use ciba_client::FlowProgress;
-use ciba_core::progress::PollPhase;
+use ciba_core::PollPhase;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ciba_core::EndpointPolicy;
-use ciba_core::endpoint::is_loopback as url_is_loopback;
+use ciba_core::wire::is_loopback as url_is_loopback;
 use ciba_hyper::server::{
     AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture, PendingRequest,
 };

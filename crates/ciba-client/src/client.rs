@@ -7,15 +7,15 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::SystemTime;
 
-use ciba_core::auth_request::AuthRequest;
+use ciba_core::AuthRequest;
 use ciba_core::dpop::DpopNonces;
 use ciba_core::id_token::IdTokenValidator;
 use ciba_core::jose::{JwkSet, Signer};
-use ciba_core::metadata::{ServerMetadata, discovery_request};
 use ciba_core::notification::{NotificationOutcome, Push, receive_push};
 use ciba_core::observe::short_hash;
 use ciba_core::poll::PollConfig;
 use ciba_core::{AuthRequestAck, Client, ClientConfig, DeliveryMode, Limits};
+use ciba_core::{ServerMetadata, discovery_request};
 use tracing::field::Empty;
 use tracing::{Instrument as _, info, warn};
 
@@ -331,7 +331,7 @@ impl<S: HttpSend> PushCheck for PushValidation<S> {
             let outcome = receive_push(request, &lookup, &validator, SystemTime::now(), &limits);
             let unknown_kid = matches!(
                 &outcome.result,
-                Err(ciba_core::notification::NotificationError::IdToken(e)) if e.is_unknown_kid()
+                Err(ciba_core::NotificationRefusal::IdToken(e)) if e.is_unknown_kid()
             );
             if !unknown_kid {
                 return Ok(outcome);

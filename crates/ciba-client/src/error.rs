@@ -1,6 +1,6 @@
 //! [`Error`]: the one error type of the client, whatever the transport.
 
-use ciba_core::ack::AuthReqId;
+use ciba_core::AuthReqId;
 use ciba_core::notification::PushError;
 use ciba_core::poll::PollError;
 
@@ -57,7 +57,8 @@ pub enum Error {
         /// The identifier (shown truncated).
         auth_req_id: AuthReqId,
     },
-    /// ciba-core returned an action this client does not know (a newer ciba-core).
+    /// The poller reported a state this client's loop never leaves it in (a request left
+    /// unanswered, or polling already finished): a bug, reported rather than a panic.
     #[error("unexpected poll state: {what}")]
     UnexpectedPollState {
         /// What was seen.

@@ -72,7 +72,7 @@ mod send;
 mod wait;
 
 pub use ciba_core;
-pub use ciba_core::progress::{PollPhase, PollProgress};
+pub use ciba_core::{PollPhase, PollProgress};
 pub use client::CibaClient;
 pub use error::Error;
 pub use jwks::{DEFAULT_JWKS_MIN_REFETCH_INTERVAL, DEFAULT_JWKS_TTL};

@@ -6,9 +6,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ciba_core::DiscoveryDocument;
 use ciba_core::dpop::DpopKey;
 use ciba_core::id_token::IdTokenValidator;
-use ciba_core::metadata::DiscoveryDocument;
 use ciba_core::poll::PollConfig;
 use ciba_core::random::{OsRandom, Random};
 

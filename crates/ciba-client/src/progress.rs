@@ -5,8 +5,8 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use ciba_core::notification::NotificationError;
-use ciba_core::progress::{PollPhase, PollProgress};
+use ciba_core::NotificationRefusal;
+use ciba_core::{PollPhase, PollProgress};
 use tokio::sync::watch;
 
 use crate::clock::FlowClock;
@@ -40,7 +40,7 @@ pub struct RefusedNotification {
     /// Ping or push.
     pub kind: NotificationKind,
     /// Why ciba-core refused it (never holds the token or the body).
-    pub reason: NotificationError,
+    pub reason: NotificationRefusal,
     /// When it was refused.
     pub at: SystemTime,
 }

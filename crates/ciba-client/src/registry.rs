@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
+use ciba_core::AuthReqId;
 use ciba_core::Limits;
-use ciba_core::ack::AuthReqId;
-use ciba_core::ct::ct_eq;
-use ciba_core::notification::{NotificationError, NotificationOutcome, Ping, Push, receive_ping};
+use ciba_core::NotificationRefusal;
+use ciba_core::notification::{NotificationOutcome, Ping, Push, receive_ping};
+use ciba_core::wire::ct_eq;
 use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
@@ -73,7 +74,7 @@ impl Slot {
         }
     }
 
-    fn refuse(&self, reason: NotificationError) {
+    fn refuse(&self, reason: NotificationRefusal) {
         let mut state = self.state();
         state.refused = state.refused.saturating_add(1);
         state.last_refused = Some(RefusedNotification {
@@ -250,7 +251,7 @@ impl NotificationRegistry {
         let mut changes = self.shared.changes.subscribe();
         let deadline = tokio::time::Instant::now() + self.shared.grace;
         let mut outcome = receive_ping(&request, &lookup, &limits);
-        while matches!(outcome.result, Err(NotificationError::UnknownAuthReqId))
+        while matches!(outcome.result, Err(NotificationRefusal::UnknownAuthReqId))
             && self.wait_for_registration(&mut changes, deadline).await
         {
             outcome = receive_ping(&request, &lookup, &limits);
@@ -260,7 +261,7 @@ impl NotificationRegistry {
             Ok(ping) => ping,
             Err(e) => {
                 info!(status = outcome.response.status().as_u16(), error = %e, "notification refused");
-                if e == NotificationError::WrongToken
+                if e == NotificationRefusal::WrongToken
                     && let Some(id) = asked
                 {
                     for slot in self.slots(&id) {

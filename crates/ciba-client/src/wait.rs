@@ -13,12 +13,12 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
 
+use ciba_core::ValidatedTokens;
 use ciba_core::notification::Push;
 use ciba_core::observe::short_hash;
 use ciba_core::poll::{PollAction, PollError, Poller};
-use ciba_core::progress::{PollPhase, PollProgress};
-use ciba_core::token_response::ValidatedTokens;
 use ciba_core::{AuthRequestAck, DeliveryMode};
+use ciba_core::{PollPhase, PollProgress};
 use tokio::sync::watch;
 use tracing::field::Empty;
 use tracing::{Instrument as _, debug, info, warn};
@@ -256,7 +256,7 @@ impl<S: HttpSend> Flow<'_, S> {
                         what: "a request was left unanswered",
                     });
                 }
-                _ => {
+                PollAction::Finished => {
                     return Err(Error::UnexpectedPollState {
                         what: "the poller had already finished",
                     });
@@ -274,9 +274,6 @@ impl<S: HttpSend> Flow<'_, S> {
                 return match push {
                     Push::Tokens { tokens, .. } => Ok(*tokens),
                     Push::Error { error, .. } => Err(Error::Pushed(error)),
-                    _ => Err(Error::UnexpectedPollState {
-                        what: "an unknown push delivery",
-                    }),
                 };
             }
             if self.clock.now() >= self.ack.expires_at {

@@ -20,10 +20,10 @@ use zeroize::Zeroizing;
 use crate::body::{
     APPLICATION_JSON, check_content_type, parse_json_object, req_str, whole_seconds,
 };
-use crate::ct::ct_eq;
 use crate::error::{Error, ParseError, ParseErrorKind};
 use crate::limits::Limits;
 use crate::oauth_error::OAuthError;
+use crate::wire::ct_eq;
 
 /// The polling interval a client must use when the OP sends none (CIBA 7.3).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);

@@ -9,7 +9,7 @@
 //! ```no_run
 //! # fn demo(client: &ciba_core::Client, rng: &dyn ciba_core::Random, now: std::time::SystemTime)
 //! # -> Result<(), ciba_core::Error> {
-//! use ciba_core::auth_request::{AuthRequest, Hint};
+//! use ciba_core::{AuthRequest, Hint};
 //!
 //! let request = AuthRequest::new(Hint::LoginHint("alice@example.com".into()))
 //!     .scope(["openid", "email"])

@@ -109,7 +109,7 @@ impl<'de> Visitor<'de> for StrictObjectVisitor {
 }
 
 /// Reads an optional string member; a present non-string is an error.
-pub fn opt_str(
+pub(crate) fn opt_str(
     map: &Map<String, Value>,
     member: &'static str,
 ) -> Result<Option<String>, ParseErrorKind> {
@@ -124,7 +124,10 @@ pub fn opt_str(
 }
 
 /// Reads a required, non-empty string member.
-pub fn req_str(map: &Map<String, Value>, member: &'static str) -> Result<String, ParseErrorKind> {
+pub(crate) fn req_str(
+    map: &Map<String, Value>,
+    member: &'static str,
+) -> Result<String, ParseErrorKind> {
     match opt_str(map, member)? {
         Some(s) if !s.is_empty() => Ok(s),
         Some(_) => Err(ParseErrorKind::InvalidMember {
@@ -135,31 +138,10 @@ pub fn req_str(map: &Map<String, Value>, member: &'static str) -> Result<String,
     }
 }
 
-/// Reads an optional positive integer member (a JSON number with no fraction).
-pub fn opt_positive_int(
-    map: &Map<String, Value>,
-    member: &'static str,
-) -> Result<Option<u64>, ParseErrorKind> {
-    match map.get(member) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(v) if v > 0 => Ok(Some(v)),
-            _ => Err(ParseErrorKind::InvalidMember {
-                member,
-                reason: "not a positive integer",
-            }),
-        },
-        Some(_) => Err(ParseErrorKind::InvalidMember {
-            member,
-            reason: "not a number",
-        }),
-    }
-}
-
 /// A JSON number read as whole seconds: an integer as it is; a number written with a fraction
 /// part or an exponent (`3600.0`, `3.6e3`, `5.9`; RFC 8259 makes them the same kind of number)
 /// rounded down, saturating at `u64::MAX`. `None` for a negative number.
-pub fn whole_seconds(n: &serde_json::Number) -> Option<u64> {
+pub(crate) fn whole_seconds(n: &serde_json::Number) -> Option<u64> {
     if let Some(v) = n.as_u64() {
         return Some(v);
     }
@@ -271,10 +253,7 @@ mod tests {
 
     #[test]
     fn oversize_bodies_are_refused_before_parsing() {
-        let limits = Limits {
-            max_body_bytes: 4,
-            ..Limits::DEFAULT
-        };
+        let limits = Limits::DEFAULT.with_max_body_bytes(4);
         let e = parse_json_object(br#"{"a":1}"#, &limits).unwrap_err();
         assert!(matches!(e.kind, ParseErrorKind::BodyTooLarge { .. }));
         assert_eq!(e.raw.len(), 4);

@@ -19,6 +19,7 @@ use crate::random::Random;
 
 /// What the client registered with the OP, plus local policy.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// The `client_id`.
     pub client_id: String,

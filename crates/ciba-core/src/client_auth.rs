@@ -10,12 +10,12 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
-use crate::ct::ct_eq;
 use crate::error::Error;
 use crate::jose::jws::sign_compact;
 use crate::jose::{HmacSigner, JwsAlgorithm, Signer};
 use crate::random::{IDENTIFIER_BYTES, Random, random_identifier};
 use crate::time::unix_seconds;
+use crate::wire::ct_eq;
 
 /// `client_assertion_type` for JWT client assertions (RFC 7523 section 2.2).
 pub const JWT_BEARER_ASSERTION_TYPE: &str =

@@ -18,7 +18,6 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::ct::ct_eq;
 use crate::error::Error;
 use crate::jose::alg::KeyFamily;
 use crate::jose::hash::sha256_b64;
@@ -29,6 +28,7 @@ use crate::limits::Limits;
 use crate::oauth_error::{ErrorCode, OAuthError};
 use crate::random::{IDENTIFIER_BYTES, Random, random_identifier};
 use crate::time::{from_unix_seconds, unix_seconds};
+use crate::wire::ct_eq;
 
 /// The request header carrying a DPoP proof.
 pub const DPOP_HEADER: &str = "DPoP";
@@ -255,6 +255,7 @@ pub fn is_use_dpop_nonce(err: &OAuthError) -> bool {
 
 /// What [`verify_proof`] accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DpopPolicy {
     /// Accepted algorithms (the server's `dpop_signing_alg_values_supported`). HMAC is
     /// refused even if listed.
@@ -265,6 +266,36 @@ pub struct DpopPolicy {
     pub leeway: Duration,
     /// Size limits (the proof must fit in `max_jwt_bytes`).
     pub limits: Limits,
+}
+
+impl DpopPolicy {
+    /// This policy accepting `algorithms` (HMAC is refused even if listed).
+    #[must_use]
+    pub fn with_algorithms(mut self, algorithms: AlgorithmPolicy) -> DpopPolicy {
+        self.algorithms = algorithms;
+        self
+    }
+
+    /// This policy accepting an `iat` at most `max_age` old.
+    #[must_use]
+    pub fn with_max_age(mut self, max_age: Duration) -> DpopPolicy {
+        self.max_age = max_age;
+        self
+    }
+
+    /// This policy accepting an `iat` at most `leeway` in the future.
+    #[must_use]
+    pub fn with_leeway(mut self, leeway: Duration) -> DpopPolicy {
+        self.leeway = leeway;
+        self
+    }
+
+    /// This policy with size limits `limits`.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> DpopPolicy {
+        self.limits = limits;
+        self
+    }
 }
 
 impl Default for DpopPolicy {

@@ -8,6 +8,7 @@ use crate::error::ConfigError;
 
 /// Which endpoint URLs the client is willing to talk to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct EndpointPolicy {
     /// Allow `http://` URLs whose host is a loopback address (`127.0.0.0/8`, `::1` or
     /// `localhost`). Off by default; meant for local development and tests.

@@ -44,7 +44,7 @@ pub enum Error {
     TokenResponse(#[from] crate::token_response::TokenResponseError),
     /// A ping or push notification was refused (CIBA 10.2, 10.3).
     #[error(transparent)]
-    Notification(#[from] crate::notification::NotificationError),
+    Notification(#[from] crate::notification::NotificationRefusal),
     /// A token request was refused before sending (CIBA 10.1).
     #[error(transparent)]
     TokenRequest(#[from] crate::token_request::TokenRequestError),

@@ -42,11 +42,18 @@
 //!                   (PollConfig::dpop_nonce, Poller::dpop_nonce / set_dpop_nonce)
 //! ```
 //!
-//! Modules, one job each: [`metadata`] and [`client`] (the OP and the registration),
-//! [`auth_request`] and [`ack`] (CIBA 7), [`token_request`], [`poll`] (with [`progress`] snapshots) and [`token_response`]
-//! (CIBA 10.1, 11), [`notification`] (CIBA 10.2, 10.3, 12), [`id_token`] (OIDC Core 3.1.3.7 with
-//! the CIBA claims), [`dpop`] (RFC 9449), [`client_auth`] (client authentication), [`jose`],
-//! and the shared [`error`], [`oauth_error`], [`body`], [`limits`], [`random`], [`time`], [`ct`].
+//! ## The surface
+//!
+//! Everything an application needs is re-exported at the crate root (`ciba_core::Client`,
+//! `ciba_core::AuthRequest`, `ciba_core::PollAction`, ...). A few modules are namespaces of their
+//! own: [`poll`] (CIBA 10.1, 11), [`notification`] (the ping and push receiver, CIBA 10.2, 10.3,
+//! 12), [`id_token`] (OIDC Core 3.1.3.7 with the CIBA claims), [`dpop`] (RFC 9449), [`jose`]
+//! (JWS, JWK and, with feature `jwe`, JWE), [`random`], [`observe`] (log-safe fingerprints) and
+//! [`wire`] (the encoding helpers `ciba-server` and the transports share with this crate).
+//! Types from other crates appear in public signatures only where they are the vocabulary of
+//! the job: `http` requests and responses, `url::Url`, `serde_json` values and
+//! `zeroize::Zeroizing`. jsonwebtoken stays inside [`jose`]: its backend choice is
+//! [`jose::backend`].
 //!
 //! ## Features
 //!
@@ -54,8 +61,8 @@
 //! |---|---|---|
 //! | `aws-lc-rs` | yes | JOSE signatures through jsonwebtoken's aws-lc-rs provider |
 //! | `rust-crypto` | no | JOSE signatures through jsonwebtoken's RustCrypto provider (pure Rust) |
-//! | `os-rng` | yes | [`random::OsRandom`], a [`Random`] backed by the operating system, and [`random::BatchedOsRandom`], the same read in blocks |
-//! | `jwe` | no | encrypted ID tokens: `jose::jwe::JweDecrypter` (give it to [`IdTokenValidator::decrypter`](id_token::IdTokenValidator::decrypter)) and the encryption half ciba-server uses; RustCrypto primitives under either JOSE backend (why: see [`jose::jwe`]) |
+//! | `os-rng` | yes | [`OsRandom`], a [`Random`] backed by the operating system, and [`BatchedOsRandom`], the same read in blocks |
+//! | `jwe` | no | encrypted ID tokens: `jose::jwe::JweDecrypter` (give it to [`IdTokenValidator::decrypter`]) and the encryption half ciba-server uses; RustCrypto primitives under either JOSE backend (why: see [`jose::jwe`]) |
 //!
 //! One JOSE backend is needed. jsonwebtoken itself panics at run time when its process-wide
 //! provider is ambiguous: both of its backends enabled (easy to reach through feature
@@ -71,15 +78,13 @@
 //! ```
 //! use std::time::{Duration, SystemTime};
 //!
-//! use ciba_core::auth_request::{AuthRequest, Hint};
-//! use ciba_core::id_token::IdTokenValidator;
 //! use ciba_core::jose::{Jwk, JwkSet};
-//! use ciba_core::poll::{PollAction, PollConfig, Poller};
 //! use ciba_core::{
-//!     AuthRequestAck, Client, ClientAuth, ClientConfig, ClientSecret, DeliveryMode, ServerMetadata,
+//!     AuthRequest, AuthRequestAck, Client, ClientAuth, ClientConfig, ClientSecret, DeliveryMode,
+//!     Hint, IdTokenValidator, PollAction, PollConfig, Poller, ServerMetadata,
 //! };
 //! # use ciba_core::jose::{JwkSigner, Signer, hash::left_half_hash, jws::sign_compact};
-//! # use ciba_core::random::{Random, RandomError};
+//! # use ciba_core::{Random, RandomError};
 //! # use serde_json::json;
 //! # struct TestRandom(std::sync::atomic::AtomicU8);
 //! # impl Random for TestRandom {
@@ -94,7 +99,7 @@
 //! #         .body(body.to_string().into_bytes()).unwrap()
 //! # }
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let rng = TestRandom(std::sync::atomic::AtomicU8::new(7)); // use random::OsRandom in real code
+//! # let rng = TestRandom(std::sync::atomic::AtomicU8::new(7)); // use OsRandom in real code
 //! // The OP's signing key (private, known only to the scripted OP below) and its JWK Set.
 //! let op_key = Jwk::from_json(include_str!("../testdata/es256.jwk.json").as_bytes())?;
 //! let jwks = JwkSet { keys: vec![op_key.to_public()] };
@@ -163,7 +168,9 @@
 //!         }
 //!         PollAction::Done(tokens) => break tokens,
 //!         PollAction::Failed(error) => return Err(error.into()),
-//!         other => unreachable!("{other:?}"),
+//!         PollAction::FetchKeys | PollAction::AwaitingResponse | PollAction::Finished => {
+//!             unreachable!("not in this script")
+//!         }
 //!     }
 //! };
 //!
@@ -180,45 +187,64 @@
 
 #![forbid(unsafe_code)]
 
-pub mod ack;
-pub mod auth_request;
-pub mod body;
-pub mod client;
-pub mod client_auth;
-pub mod ct;
-pub mod delivery_mode;
+// The API namespaces: each groups a protocol step's types and functions.
 pub mod dpop;
-pub mod endpoint;
-pub mod error;
 pub mod id_token;
 pub mod jose;
-pub mod limits;
-pub mod metadata;
 pub mod notification;
-pub mod oauth_error;
 pub mod observe;
 pub mod poll;
-pub mod profile;
-pub mod progress;
 pub mod random;
-pub mod time;
-pub mod token_request;
-pub mod token_response;
+pub mod wire;
 
-pub use ack::{AuthReqId, AuthRequestAck};
-pub use auth_request::{AuthRequest, Hint, RequestError};
+// One job each; what users need is re-exported below.
+mod ack;
+mod auth_request;
+mod body;
+mod client;
+mod client_auth;
+mod delivery_mode;
+mod endpoint;
+mod error;
+mod limits;
+mod metadata;
+mod oauth_error;
+mod profile;
+mod progress;
+mod time;
+mod token_request;
+mod token_response;
+
+pub use ack::{AuthReqId, AuthRequestAck, DEFAULT_INTERVAL};
+pub use auth_request::{
+    AuthRequest, DEFAULT_REQUEST_LIFETIME, Hint, MAX_REQUEST_LIFETIME,
+    RESERVED_PARAMETERS as AUTH_REQUEST_RESERVED_PARAMETERS, RequestError,
+    generate_client_notification_token,
+};
 pub use client::{Client, ClientConfig};
-pub use client_auth::{ClientAuth, ClientSecret};
-pub use delivery_mode::{CIBA_GRANT_TYPE, DeliveryMode};
+pub use client_auth::{ASSERTION_LIFETIME, ClientAuth, ClientSecret, JWT_BEARER_ASSERTION_TYPE};
+pub use delivery_mode::{CIBA_GRANT_TYPE, DeliveryMode, UnknownDeliveryMode};
 pub use dpop::{DpopError, DpopKey, DpopNonces};
 pub use endpoint::EndpointPolicy;
 pub use error::{ConfigError, Error, ParseError, ParseErrorKind};
-pub use id_token::{IdTokenClaims, IdTokenValidator};
-pub use limits::Limits;
-pub use metadata::ServerMetadata;
-pub use oauth_error::{ErrorCode, OAuthError};
+pub use id_token::{
+    DecryptError, IdTokenClaims, IdTokenContext, IdTokenDecrypter, IdTokenError, IdTokenSource,
+    IdTokenValidator,
+};
+pub use limits::{Limits, MAX_CLIENT_NOTIFICATION_TOKEN_CHARS};
+pub use metadata::{DiscoveryDocument, ServerMetadata, discovery_request};
+pub use notification::{
+    AuthenticatedNotification, NotificationOutcome, NotificationRefusal, NotificationTokens, Ping,
+    Push, PushError, PushErrorCode,
+};
+pub use oauth_error::{Challenge, ErrorCode, MAX_ERROR_TEXT_CHARS, OAuthError};
 pub use poll::{PollAction, PollConfig, PollError, Poller};
-pub use profile::Profile;
+pub use profile::{FAPI_ALGORITHMS, FAPI_MAX_REQUEST_OBJECT_SECS, Profile};
 pub use progress::{PollPhase, PollProgress};
-pub use random::Random;
-pub use token_response::{TokenResponse, TokenType, ValidatedTokens};
+#[cfg(feature = "os-rng")]
+pub use random::{BatchedOsRandom, OsRandom};
+pub use random::{Random, RandomError};
+pub use token_request::{CibaGrant, TokenRequestError};
+pub use token_response::{
+    MAX_TOKEN_EXPIRES_IN, TokenResponse, TokenResponseError, TokenType, ValidatedTokens,
+};

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 /// Upper bounds on input sizes, and on the one lifetime a peer sets for the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Largest response or notification body accepted, in bytes.
     pub max_body_bytes: usize,
@@ -38,6 +39,48 @@ impl Limits {
         max_header_bytes: 8 * 1024,
         max_ack_expires_in: Duration::from_secs(24 * 60 * 60),
     };
+
+    /// These limits with the largest HTTP body parsed set to `value` (see [`Limits::max_body_bytes`]).
+    #[must_use]
+    pub const fn with_max_body_bytes(mut self, value: usize) -> Limits {
+        self.max_body_bytes = value;
+        self
+    }
+
+    /// These limits with the largest JWT parsed set to `value` (see [`Limits::max_jwt_bytes`]).
+    #[must_use]
+    pub const fn with_max_jwt_bytes(mut self, value: usize) -> Limits {
+        self.max_jwt_bytes = value;
+        self
+    }
+
+    /// These limits with the longest `auth_req_id` accepted set to `value` (see [`Limits::max_auth_req_id_bytes`]).
+    #[must_use]
+    pub const fn with_max_auth_req_id_bytes(mut self, value: usize) -> Limits {
+        self.max_auth_req_id_bytes = value;
+        self
+    }
+
+    /// These limits with the most keys a JWK Set may hold set to `value` (see [`Limits::max_jwks_keys`]).
+    #[must_use]
+    pub const fn with_max_jwks_keys(mut self, value: usize) -> Limits {
+        self.max_jwks_keys = value;
+        self
+    }
+
+    /// These limits with the longest header value read set to `value` (see [`Limits::max_header_bytes`]).
+    #[must_use]
+    pub const fn with_max_header_bytes(mut self, value: usize) -> Limits {
+        self.max_header_bytes = value;
+        self
+    }
+
+    /// These limits with the longest acknowledgement `expires_in` honoured set to `value` (see [`Limits::max_ack_expires_in`]).
+    #[must_use]
+    pub const fn with_max_ack_expires_in(mut self, value: Duration) -> Limits {
+        self.max_ack_expires_in = value;
+        self
+    }
 }
 
 impl Default for Limits {

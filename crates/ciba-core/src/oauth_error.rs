@@ -274,7 +274,7 @@ impl OAuthError {
 
 /// Reads `error`, `error_description` and `error_uri` from a JSON object, checking the
 /// RFC 6749 character rules for `error` and cleaning the other two with [`sanitize_text`].
-pub fn error_members(
+pub(crate) fn error_members(
     map: &Map<String, Value>,
 ) -> Result<(ErrorCode, Option<String>, Option<String>), ParseErrorKind> {
     let code = match opt_str(map, "error")? {

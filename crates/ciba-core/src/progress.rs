@@ -11,7 +11,6 @@ use crate::poll::Poller;
 
 /// What a flow is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
 pub enum PollPhase {
     /// Not started yet.
     #[default]

@@ -24,7 +24,7 @@ use crate::random::Random;
 
 /// Parameter names an extension parameter may not take: the grant's own and those of client
 /// authentication.
-pub const RESERVED_PARAMETERS: [&str; 6] = [
+pub(crate) const RESERVED_PARAMETERS: [&str; 6] = [
     "grant_type",
     "auth_req_id",
     "client_id",

@@ -35,11 +35,11 @@ use std::borrow::Cow;
 use std::time::SystemTime;
 
 use ciba_core::ErrorCode;
-use ciba_core::body::FormError;
+use ciba_core::Limits;
 use ciba_core::jose::verify::verify_with_set;
 use ciba_core::jose::{AlgorithmPolicy, CompactJws};
-use ciba_core::limits::Limits;
 use ciba_core::random::{IDENTIFIER_BYTES, Random, RandomError, random_identifier};
+use ciba_core::wire::FormError;
 use http::StatusCode;
 use serde_json::{Map, Value};
 use tracing::Instrument as _;
@@ -650,10 +650,7 @@ impl CibaServer {
         token: &str,
         now: SystemTime,
     ) -> Result<String, BackchannelError> {
-        let limits = Limits {
-            max_jwt_bytes: self.config.limits.max_jwt_bytes,
-            ..Limits::DEFAULT
-        };
+        let limits = Limits::DEFAULT.with_max_jwt_bytes(self.config.limits.max_jwt_bytes);
         let invalid = || BackchannelError::InvalidIdTokenHint;
         let jws = CompactJws::parse(token, &limits).map_err(|_| invalid())?;
         let policy = AlgorithmPolicy::only(self.minter.id_token_signing_algs());

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::secret::Secret;
 
-pub use ciba_core::delivery_mode::{CIBA_GRANT_TYPE, DeliveryMode};
+pub use ciba_core::{CIBA_GRANT_TYPE, DeliveryMode};
 
 /// A client authentication method (`token_endpoint_auth_method`), which CIBA also applies at
 /// the backchannel authentication endpoint.

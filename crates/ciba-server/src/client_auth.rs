@@ -16,10 +16,10 @@ use base64::Engine as _;
 use base64::alphabet::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use ciba_core::ErrorCode;
+use ciba_core::Limits;
 use ciba_core::jose::verify::{verify_with_secret, verify_with_set};
 use ciba_core::jose::{AlgorithmPolicy, CompactJws, JoseError, JwsAlgorithm};
-use ciba_core::limits::Limits;
-use ciba_core::time::{from_unix_seconds, unix_seconds};
+use ciba_core::wire::{from_unix_seconds, unix_seconds};
 use http::StatusCode;
 use http::header::AUTHORIZATION;
 
@@ -447,10 +447,7 @@ impl CibaServer {
         endpoint: Endpoint,
         now: SystemTime,
     ) -> Result<AuthenticatedClient, ClientAuthError> {
-        let limits = Limits {
-            max_jwt_bytes: self.config.limits.max_jwt_bytes,
-            ..Limits::DEFAULT
-        };
+        let limits = Limits::DEFAULT.with_max_jwt_bytes(self.config.limits.max_jwt_bytes);
         let jws = CompactJws::parse(jwt, &limits)
             .map_err(|source| ClientAuthError::MalformedAssertion { source })?;
         let claims = jws

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use ciba_core::ConfigError;
-use ciba_core::endpoint::EndpointPolicy;
+use ciba_core::EndpointPolicy;
 use ciba_core::jose::JwsAlgorithm;
-use ciba_core::profile::{FAPI_ALGORITHMS, Profile};
+use ciba_core::{FAPI_ALGORITHMS, Profile};
 use serde_json::{Map, Value};
 
 use crate::client::{AuthMethod, DeliveryMode};

@@ -8,7 +8,7 @@ use http::StatusCode;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use serde_json::{Map, Value};
 
-use ciba_core::body::APPLICATION_JSON;
+use ciba_core::wire::APPLICATION_JSON;
 
 use crate::client::CIBA_GRANT_TYPE;
 use crate::id_token_encryption::{ALG_VALUES_SUPPORTED, ENC_VALUES_SUPPORTED};

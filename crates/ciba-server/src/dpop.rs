@@ -21,12 +21,12 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ciba_core::ct::ct_eq;
+use ciba_core::Limits;
 use ciba_core::dpop::{DpopError, DpopPolicy, VerifiedProof, verify_proof};
 use ciba_core::jose::hash::sha256;
 use ciba_core::jose::{AlgorithmPolicy, JwsAlgorithm};
-use ciba_core::limits::Limits;
-use ciba_core::time::{from_unix_seconds, unix_seconds};
+use ciba_core::wire::ct_eq;
+use ciba_core::wire::{from_unix_seconds, unix_seconds};
 use url::Url;
 use zeroize::Zeroizing;
 
@@ -195,21 +195,17 @@ pub(crate) enum DpopStepError {
 
 impl ServerConfig {
     fn dpop_policy(&self) -> DpopPolicy {
-        DpopPolicy {
-            algorithms: AlgorithmPolicy::only(
+        DpopPolicy::default()
+            .with_algorithms(AlgorithmPolicy::only(
                 self.dpop
                     .algorithms
                     .iter()
                     .copied()
                     .filter(|a| !a.is_symmetric()),
-            ),
-            max_age: self.dpop.max_age,
-            leeway: self.clock_skew,
-            limits: Limits {
-                max_jwt_bytes: self.limits.max_jwt_bytes,
-                ..Limits::DEFAULT
-            },
-        }
+            ))
+            .with_max_age(self.dpop.max_age)
+            .with_leeway(self.clock_skew)
+            .with_limits(Limits::DEFAULT.with_max_jwt_bytes(self.limits.max_jwt_bytes))
     }
 }
 

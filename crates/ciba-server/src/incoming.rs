@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use ciba_core::ErrorCode;
-use ciba_core::body::{FORM_URLENCODED, FormError, media_type_is, parse_form};
+use ciba_core::wire::{FORM_URLENCODED, FormError, media_type_is, parse_form};
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, StatusCode};
 

@@ -83,7 +83,7 @@
 //! use std::sync::Arc;
 //! use std::time::{Duration, SystemTime};
 //!
-//! use ciba_core::body::encode_form;
+//! use ciba_core::wire::encode_form;
 //! use ciba_core::jose::{Jwk, JwkSigner, Signer};
 //! use ciba_core::random::{OsRandom, Random};
 //! use ciba_server::{
@@ -263,7 +263,7 @@ pub mod token_endpoint;
 
 pub use backchannel::{BackchannelError, BackchannelOutcome, InlineBackchannelOutcome};
 pub use binding::Confirmation;
-pub use ciba_core::profile::Profile;
+pub use ciba_core::Profile;
 pub use client::{AuthMethod, CIBA_GRANT_TYPE, ClientMetadata, DeliveryMode};
 pub use complete::{AuthenticationResult, Authorization, CompleteError, CompleteOutcome};
 pub use config::{RequestLimits, ServerConfig, ServerConfigError};

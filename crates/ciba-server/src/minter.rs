@@ -8,7 +8,7 @@ use ciba_core::jose::hash::left_half_hash;
 use ciba_core::jose::jws::sign_compact;
 use ciba_core::jose::{JoseError, JwkSet, JwsAlgorithm, Signer};
 use ciba_core::random::{Random, RandomError, random_identifier};
-use ciba_core::time::unix_seconds;
+use ciba_core::wire::unix_seconds;
 use serde_json::{Map, Value};
 
 use crate::binding::Confirmation;

@@ -2,7 +2,7 @@
 //! (section 10.3) and the push error payload (section 12).
 
 use ciba_core::ErrorCode;
-use ciba_core::body::APPLICATION_JSON;
+use ciba_core::wire::APPLICATION_JSON;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Method};
 use serde_json::{Map, Value};

@@ -1,6 +1,6 @@
 //! Syntax of individual request parameter values.
 
-use ciba_core::limits::MAX_CLIENT_NOTIFICATION_TOKEN_CHARS;
+use ciba_core::MAX_CLIENT_NOTIFICATION_TOKEN_CHARS;
 
 /// True for an RFC 6749 section 3.3 `scope-token` (`1*NQCHAR`).
 pub fn is_scope_token(token: &str) -> bool {

@@ -2,11 +2,11 @@
 
 use std::time::SystemTime;
 
+use ciba_core::FAPI_MAX_REQUEST_OBJECT_SECS;
+use ciba_core::Limits;
 use ciba_core::jose::verify::verify_with_set;
 use ciba_core::jose::{AlgorithmPolicy, CompactJws, JoseError, JwsAlgorithm};
-use ciba_core::limits::Limits;
-use ciba_core::profile::FAPI_MAX_REQUEST_OBJECT_SECS;
-use ciba_core::time::{from_unix_seconds, unix_seconds};
+use ciba_core::wire::{from_unix_seconds, unix_seconds};
 use serde_json::{Map, Value};
 
 use crate::client::ClientMetadata;
@@ -101,10 +101,7 @@ impl CibaServer {
         if jwt.split('.').count() == 5 {
             return Err(RequestObjectError::Encrypted);
         }
-        let limits = Limits {
-            max_jwt_bytes: self.config.limits.max_jwt_bytes,
-            ..Limits::DEFAULT
-        };
+        let limits = Limits::DEFAULT.with_max_jwt_bytes(self.config.limits.max_jwt_bytes);
         let jws = CompactJws::parse(jwt, &limits)
             .map_err(|source| RequestObjectError::Malformed { source })?;
         if jws.header.alg != registered.as_str() {

@@ -10,8 +10,8 @@
 use std::borrow::Cow;
 
 use ciba_core::ErrorCode;
-use ciba_core::body::APPLICATION_JSON;
-use ciba_core::oauth_error::is_valid_error_text;
+use ciba_core::wire::APPLICATION_JSON;
+use ciba_core::wire::is_valid_error_text;
 use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
 use serde_json::{Map, Value};

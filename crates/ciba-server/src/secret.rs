@@ -3,8 +3,8 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use ciba_core::ct::ct_eq;
 use ciba_core::jose::hash::sha256;
+use ciba_core::wire::ct_eq;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 

@@ -23,8 +23,8 @@ use std::borrow::Cow;
 use std::time::SystemTime;
 
 use ciba_core::ErrorCode;
-use ciba_core::body::FormError;
 use ciba_core::random::Random;
+use ciba_core::wire::FormError;
 use http::StatusCode;
 use serde_json::{Map, Value};
 use tracing::Instrument as _;

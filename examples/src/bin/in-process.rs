@@ -16,11 +16,11 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, SystemTime};
 
-use ciba_core::auth_request::{AuthRequest, Hint};
 use ciba_core::id_token::IdTokenValidator;
 use ciba_core::jose::{Jwk, JwkSet, JwkSigner, Signer};
 use ciba_core::poll::{PollAction, PollConfig, Poller};
 use ciba_core::random::OsRandom;
+use ciba_core::{AuthRequest, Hint};
 use ciba_core::{
     AuthRequestAck, Client, ClientAuth, ClientConfig, ClientSecret, Limits, ServerMetadata,
 };

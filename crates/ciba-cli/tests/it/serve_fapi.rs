@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ciba_core::EndpointPolicy;
 use ciba_core::dpop::DpopKey;
-use ciba_core::endpoint::EndpointPolicy;
 use ciba_core::jose::hash::sha256;
 use ciba_core::jose::{CompactJws, Jwk, JwkSigner};
 use ciba_core::{

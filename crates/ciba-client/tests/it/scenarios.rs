@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use ciba_client::{ClientOptions, Error, HttpSend, NotificationKind, TransportErrorKind};
+use ciba_core::NotificationRefusal;
 use ciba_core::jose::{JwkSigner, JwsAlgorithm};
-use ciba_core::notification::NotificationError;
 use ciba_core::poll::PollError;
 use ciba_core::random::OsRandom;
 use ciba_core::{DeliveryMode, DpopKey};
@@ -450,7 +450,7 @@ async fn a_refused_push_shows_at_once_and_the_expiry_error_names_it<A: Adapter>(
         let last = seen.unwrap().unwrap().last_refused.clone().unwrap();
         assert_eq!(last.kind, NotificationKind::Push);
         assert!(
-            matches!(last.reason, NotificationError::IdToken(_)),
+            matches!(last.reason, NotificationRefusal::IdToken(_)),
             "{last}"
         );
     };
@@ -461,7 +461,7 @@ async fn a_refused_push_shows_at_once_and_the_expiry_error_names_it<A: Adapter>(
     let e = result.unwrap_err();
     assert!(expired_locally(&e), "{e}");
     let last = e.last_refused().expect("the error names the refusal");
-    assert!(matches!(last.reason, NotificationError::IdToken(_)));
+    assert!(matches!(last.reason, NotificationRefusal::IdToken(_)));
     let text = e.to_string();
     assert!(
         text.contains("last refused notification: a push was refused"),
@@ -496,7 +496,7 @@ async fn a_ping_sends_the_token_request_at_once_and_a_wrong_one_is_reported<A: A
         assert_eq!(receiver.registry().handle(wrong).await.status(), 401);
         let seen = tokio::time::timeout(secs(1), rx.wait_for(|p| p.refused == 1)).await;
         let last = seen.unwrap().unwrap().last_refused.clone().unwrap();
-        assert_eq!(last.reason, NotificationError::WrongToken);
+        assert_eq!(last.reason, NotificationRefusal::WrongToken);
         assert_eq!(last.kind, NotificationKind::Ping);
         assert_eq!(notify(&receiver.url(), &token, &ping).await, 204);
     };

@@ -1,4 +1,6 @@
-//! Choice of the jsonwebtoken crypto provider, made at compile time from this crate's features.
+//! The integration with jsonwebtoken, the crate that supplies the signature primitives: the
+//! choice of its crypto provider, made at compile time from this crate's features. The provider
+//! itself stays inside ciba-core; only the backend's name is public.
 
 use jsonwebtoken::crypto::CryptoProvider;
 
@@ -10,7 +12,7 @@ compile_error!(
 /// The provider ciba-core signs and verifies with. When both backends are enabled (feature
 /// unification in a larger build), aws-lc-rs wins; the process-wide provider of jsonwebtoken is
 /// never consulted or installed.
-pub fn provider() -> &'static CryptoProvider {
+pub(crate) fn provider() -> &'static CryptoProvider {
     #[cfg(feature = "aws-lc-rs")]
     {
         &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER

@@ -386,10 +386,7 @@ mod tests {
 
     #[test]
     fn jwks_key_count_is_bounded() {
-        let limits = Limits {
-            max_jwks_keys: 1,
-            ..Limits::DEFAULT
-        };
+        let limits = Limits::DEFAULT.with_max_jwks_keys(1);
         let body = br#"{"keys":[{"kty":"oct","k":"AA"},{"kty":"oct","k":"AA"}]}"#;
         assert!(JwkSet::from_json(body, &limits).is_err());
         assert_eq!(

@@ -193,10 +193,7 @@ mod tests {
 
     #[test]
     fn oversize_tokens_are_refused_before_decoding() {
-        let limits = Limits {
-            max_jwt_bytes: 10,
-            ..Limits::DEFAULT
-        };
+        let limits = Limits::DEFAULT.with_max_jwt_bytes(10);
         assert!(matches!(
             CompactJws::parse("aaaaaaaaaaaa.b.c", &limits),
             Err(JoseError::TooLarge { .. })

@@ -11,7 +11,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ciba_core::ack::DEFAULT_INTERVAL;
+use ciba_core::DEFAULT_INTERVAL;
 use ciba_core::{
     AuthReqId, AuthRequestAck, Error, ErrorCode, Limits, OAuthError, ParseError, ParseErrorKind,
 };
@@ -140,10 +140,7 @@ fn auth_req_id_must_be_a_non_empty_string_within_the_limit() {
             e.kind
         );
     }
-    let limits = Limits {
-        max_auth_req_id_bytes: 8,
-        ..Limits::DEFAULT
-    };
+    let limits = Limits::DEFAULT.with_max_auth_req_id_bytes(8);
     let r = json(200, r#"{"auth_req_id":"123456789","expires_in":60}"#);
     assert!(matches!(
         AuthRequestAck::from_response(&r, now(), &limits),
@@ -235,10 +232,7 @@ fn absurd_expires_in_is_capped_at_the_configured_limit() {
     }
     let a = ack(&json(200, r#"{"auth_req_id":"abc","expires_in":86400}"#)).unwrap();
     assert_eq!(a.expires_in, DAY);
-    let tight = Limits {
-        max_ack_expires_in: Duration::from_secs(300),
-        ..Limits::DEFAULT
-    };
+    let tight = Limits::DEFAULT.with_max_ack_expires_in(Duration::from_secs(300));
     let r = json(200, r#"{"auth_req_id":"abc","expires_in":600}"#);
     let a = AuthRequestAck::from_response(&r, now(), &tight).unwrap();
     assert_eq!(a.expires_in, Duration::from_secs(300));
@@ -367,10 +361,7 @@ fn success_statuses_other_than_200_are_refused() {
 
 #[test]
 fn oversize_body_is_refused() {
-    let limits = Limits {
-        max_body_bytes: 16,
-        ..Limits::DEFAULT
-    };
+    let limits = Limits::DEFAULT.with_max_body_bytes(16);
     let r = json(200, r#"{"auth_req_id":"abc","expires_in":60}"#);
     assert!(matches!(
         AuthRequestAck::from_response(&r, now(), &limits),

@@ -15,20 +15,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ciba_core::auth_request::{
-    MAX_REQUEST_LIFETIME, RESERVED_PARAMETERS, generate_client_notification_token, is_b64token,
-};
-use ciba_core::body::parse_form;
-use ciba_core::client_auth::JWT_BEARER_ASSERTION_TYPE;
+use ciba_core::AUTH_REQUEST_RESERVED_PARAMETERS as RESERVED_PARAMETERS;
+use ciba_core::JWT_BEARER_ASSERTION_TYPE;
 use ciba_core::jose::verify::verify_with_set;
 use ciba_core::jose::{
     AlgorithmPolicy, CompactJws, HmacSigner, Jwk, JwkSet, JwkSigner, JwsAlgorithm,
 };
 use ciba_core::random::RandomError;
+use ciba_core::wire::is_b64token;
+use ciba_core::wire::parse_form;
 use ciba_core::{
     AuthRequest, Client, ClientAuth, ClientConfig, ClientSecret, DeliveryMode, Error, Hint, Limits,
     Random, RequestError, ServerMetadata,
 };
+use ciba_core::{MAX_REQUEST_LIFETIME, generate_client_notification_token};
 use serde_json::{Map, Value, json};
 
 const ISSUER: &str = "https://op.example";

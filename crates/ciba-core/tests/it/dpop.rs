@@ -321,7 +321,7 @@ fn other_errors_are_not_use_dpop_nonce() {
         .body(())
         .unwrap();
     let mut e = OAuthError::new(ErrorCode::InvalidToken, http::StatusCode::UNAUTHORIZED);
-    e.challenges = ciba_core::oauth_error::parse_www_authenticate(r.headers(), &Limits::DEFAULT);
+    e.challenges = ciba_core::wire::parse_www_authenticate(r.headers(), &Limits::DEFAULT);
     assert!(!is_use_dpop_nonce(&e), "only a DPoP challenge counts");
 }
 
@@ -373,10 +373,7 @@ fn verify_refuses_alg_none_hmac_and_algorithms_outside_the_policy() {
         &hmac,
     )
     .unwrap();
-    let lax = DpopPolicy {
-        algorithms: AlgorithmPolicy::only(JwsAlgorithm::ALL),
-        ..DpopPolicy::default()
-    };
+    let lax = DpopPolicy::default().with_algorithms(AlgorithmPolicy::only(JwsAlgorithm::ALL));
     let r = verify_proof(
         &forged,
         &Method::POST,
@@ -391,10 +388,8 @@ fn verify_refuses_alg_none_hmac_and_algorithms_outside_the_policy() {
         "{r:?}"
     );
 
-    let only_es256 = DpopPolicy {
-        algorithms: AlgorithmPolicy::only([JwsAlgorithm::ES256]),
-        ..DpopPolicy::default()
-    };
+    let only_es256 =
+        DpopPolicy::default().with_algorithms(AlgorithmPolicy::only([JwsAlgorithm::ES256]));
     let rsa = dpop_key("rs256")
         .proof(&Method::POST, &token_endpoint(), now(), &rng(), None, None)
         .unwrap();

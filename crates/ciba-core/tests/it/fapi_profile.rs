@@ -12,7 +12,7 @@ use crate::support;
 
 use std::time::Duration;
 
-use ciba_core::auth_request::RequestError;
+use ciba_core::RequestError;
 use ciba_core::jose::{CompactJws, JwsAlgorithm};
 use ciba_core::{
     AuthRequest, Client, ClientAuth, ClientConfig, ClientSecret, ConfigError, DeliveryMode,

@@ -16,9 +16,9 @@
 use crate::support;
 
 use ciba_core::Limits;
+use ciba_core::TokenResponse;
 use ciba_core::id_token::{IdTokenContext, IdTokenError};
 use ciba_core::jose::jws::sign_compact;
-use ciba_core::token_response::TokenResponse;
 use ciba_core::{AuthRequestAck, DeliveryMode};
 use serde_json::{Map, Value, json};
 use support::*;
@@ -404,10 +404,7 @@ fn hostile_acknowledgements_are_refused() {
     let r = AuthRequestAck::from_response(&json_response(200, &too_long), t0(), &Limits::DEFAULT);
     assert!(r.is_err(), "an auth_req_id over the limit was accepted");
     // A body over the size limit is refused before it is parsed.
-    let limits = Limits {
-        max_body_bytes: 64,
-        ..Limits::DEFAULT
-    };
+    let limits = Limits::DEFAULT.with_max_body_bytes(64);
     let big = json!({"auth_req_id": "x", "expires_in": 60, "pad": "p".repeat(100)});
     assert!(AuthRequestAck::from_response(&json_response(200, &big), t0(), &limits).is_err());
     // Wrong media types (CIBA 7.3: application/json).
@@ -533,7 +530,7 @@ fn hostile_token_responses_are_refused() {
     // A Bearer token in answer to a DPoP-bound request, and the reverse (RFC 9449 7.1).
     let bearer = raw_json(200, br#"{"access_token":"a","token_type":"Bearer"}"#);
     let dpop = raw_json(200, br#"{"access_token":"a","token_type":"DPoP"}"#);
-    use ciba_core::token_response::TokenType;
+    use ciba_core::TokenType;
     assert!(
         TokenResponse::from_response(&bearer, Some(TokenType::DPoP), &Limits::DEFAULT).is_err()
     );

@@ -14,12 +14,13 @@ use crate::support;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use ciba_core::NotificationRefusal;
 use ciba_core::id_token::{AUTH_REQ_ID_CLAIM, IdTokenError, RT_HASH_CLAIM};
 use ciba_core::jose::JwsAlgorithm;
 use ciba_core::jose::hash::left_half_hash;
 use ciba_core::notification::{
-    NotificationError, NotificationOutcome, NotificationTokens, Ping, Push, PushErrorCode,
-    authenticate_notification, bearer_token, receive_ping, receive_push,
+    NotificationOutcome, NotificationTokens, Ping, Push, PushErrorCode, authenticate_notification,
+    bearer_token, receive_ping, receive_push,
 };
 use ciba_core::{DeliveryMode, Limits};
 use http::StatusCode;
@@ -126,21 +127,21 @@ fn ping_bearer_scheme_is_case_insensitive() {
 #[test]
 fn ping_with_a_wrong_bearer_gets_401() {
     let out = ping(&request("POST", Some("Bearer not-the-token"), &ping_body()));
-    assert_eq!(out.result.unwrap_err(), NotificationError::WrongToken);
+    assert_eq!(out.result.unwrap_err(), NotificationRefusal::WrongToken);
     assert_invalid_token(&out.response);
 }
 
 #[test]
 fn ping_with_the_token_of_another_request_gets_401() {
     let out = ping(&request("POST", Some("Bearer other-token"), &ping_body()));
-    assert_eq!(out.result.unwrap_err(), NotificationError::WrongToken);
+    assert_eq!(out.result.unwrap_err(), NotificationRefusal::WrongToken);
     assert_invalid_token(&out.response);
 }
 
 #[test]
 fn ping_without_a_bearer_token_gets_401() {
     let out = ping(&request("POST", None, &ping_body()));
-    assert_eq!(out.result.unwrap_err(), NotificationError::MissingBearer);
+    assert_eq!(out.result.unwrap_err(), NotificationRefusal::MissingBearer);
     assert_invalid_token(&out.response);
     let out = ping(&request(
         "POST",
@@ -149,7 +150,7 @@ fn ping_without_a_bearer_token_gets_401() {
     ));
     assert_eq!(
         out.result.unwrap_err(),
-        NotificationError::MalformedAuthorization
+        NotificationRefusal::MalformedAuthorization
     );
     assert_invalid_token(&out.response);
 }
@@ -161,7 +162,10 @@ fn ping_for_an_unknown_auth_req_id_gets_401() {
         Some(&bearer()),
         &json!({"auth_req_id": "never-issued"}),
     ));
-    assert_eq!(out.result.unwrap_err(), NotificationError::UnknownAuthReqId);
+    assert_eq!(
+        out.result.unwrap_err(),
+        NotificationRefusal::UnknownAuthReqId
+    );
     assert_invalid_token(&out.response);
 }
 
@@ -175,7 +179,7 @@ fn ping_with_a_malformed_body_gets_400() {
         let mut req = request("POST", Some(&bearer()), &Value::Null);
         *req.body_mut() = body;
         let out = ping(&req);
-        assert!(matches!(out.result, Err(NotificationError::Body(_))));
+        assert!(matches!(out.result, Err(NotificationRefusal::Body(_))));
         assert_eq!(out.response.status(), StatusCode::BAD_REQUEST);
     }
 }
@@ -185,7 +189,7 @@ fn ping_with_another_method_gets_405() {
     let out = ping(&request("GET", Some(&bearer()), &ping_body()));
     assert!(matches!(
         out.result,
-        Err(NotificationError::MethodNotAllowed { .. })
+        Err(NotificationRefusal::MethodNotAllowed { .. })
     ));
     assert_eq!(out.response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(out.response.headers()["allow"], "POST");
@@ -250,7 +254,7 @@ fn push_ignores_unknown_body_members() {
 fn push_with_a_wrong_bearer_gets_401() {
     let body = push_tokens_body(&id_token_for(t0(), "at-123", None), false);
     let out = push(&request("POST", Some("Bearer other-token"), &body));
-    assert_eq!(out.result.unwrap_err(), NotificationError::WrongToken);
+    assert_eq!(out.result.unwrap_err(), NotificationRefusal::WrongToken);
     assert_invalid_token(&out.response);
 }
 
@@ -269,7 +273,7 @@ fn push_with_a_wrong_auth_req_id_claim_is_rejected() {
     let out = push(&request("POST", Some(&bearer()), &body));
     assert_eq!(
         out.result.unwrap_err(),
-        NotificationError::IdToken(IdTokenError::AuthReqIdMismatch)
+        NotificationRefusal::IdToken(IdTokenError::AuthReqIdMismatch)
     );
     assert_eq!(out.response.status(), StatusCode::BAD_REQUEST);
 }
@@ -280,7 +284,7 @@ fn push_without_rt_hash_when_a_refresh_token_is_delivered_is_rejected() {
     let out = push(&request("POST", Some(&bearer()), &body));
     assert_eq!(
         out.result.unwrap_err(),
-        NotificationError::IdToken(IdTokenError::MissingRtHash)
+        NotificationRefusal::IdToken(IdTokenError::MissingRtHash)
     );
     assert_eq!(out.response.status(), StatusCode::BAD_REQUEST);
 }
@@ -292,7 +296,7 @@ fn push_with_a_mismatching_rt_hash_is_rejected() {
     let out = push(&request("POST", Some(&bearer()), &body));
     assert_eq!(
         out.result.unwrap_err(),
-        NotificationError::IdToken(IdTokenError::RtHashMismatch)
+        NotificationRefusal::IdToken(IdTokenError::RtHashMismatch)
     );
 }
 
@@ -302,7 +306,7 @@ fn push_without_at_hash_is_rejected() {
     let out = push(&request("POST", Some(&bearer()), &body));
     assert_eq!(
         out.result.unwrap_err(),
-        NotificationError::IdToken(IdTokenError::MissingAtHash)
+        NotificationRefusal::IdToken(IdTokenError::MissingAtHash)
     );
 }
 
@@ -314,7 +318,7 @@ fn push_with_an_unsigned_id_token_is_rejected() {
     let out = push(&request("POST", Some(&bearer()), &body));
     assert!(matches!(
         out.result,
-        Err(NotificationError::IdToken(IdTokenError::BadSignature))
+        Err(NotificationRefusal::IdToken(IdTokenError::BadSignature))
     ));
 }
 
@@ -324,7 +328,7 @@ fn push_without_an_id_token_is_rejected() {
     let out = push(&request("POST", Some(&bearer()), &body));
     assert_eq!(
         out.result.unwrap_err(),
-        NotificationError::IdToken(IdTokenError::Missing)
+        NotificationRefusal::IdToken(IdTokenError::Missing)
     );
 }
 
@@ -387,7 +391,7 @@ fn push_payload_mixing_tokens_and_an_error_is_rejected() {
     let mut body = push_tokens_body(&id_token_for(t0(), "at-123", None), false);
     body["error"] = json!("access_denied");
     let out = push(&request("POST", Some(&bearer()), &body));
-    assert_eq!(out.result.unwrap_err(), NotificationError::MixedPayload);
+    assert_eq!(out.result.unwrap_err(), NotificationRefusal::MixedPayload);
     assert_eq!(out.response.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -406,7 +410,7 @@ fn duplicate_delivery_after_completion_gets_401() {
     let again = receive_push(&req, &pending, &v, t0(), &Limits::DEFAULT);
     assert_eq!(
         again.result.unwrap_err(),
-        NotificationError::UnknownAuthReqId
+        NotificationRefusal::UnknownAuthReqId
     );
     assert_invalid_token(&again.response);
 }
@@ -435,12 +439,12 @@ fn the_bearer_token_is_read_from_the_headers_alone() {
     let mut headers = http::HeaderMap::new();
     assert_eq!(
         bearer_token(&headers, &Limits::DEFAULT),
-        Err(NotificationError::MissingBearer)
+        Err(NotificationRefusal::MissingBearer)
     );
     headers.insert("authorization", "Basic abc".parse().unwrap());
     assert_eq!(
         bearer_token(&headers, &Limits::DEFAULT),
-        Err(NotificationError::MalformedAuthorization)
+        Err(NotificationRefusal::MalformedAuthorization)
     );
     headers.insert("authorization", bearer().parse().unwrap());
     assert_eq!(bearer_token(&headers, &Limits::DEFAULT), Ok(CNT));
@@ -452,8 +456,8 @@ fn a_push_is_authenticated_before_any_key_set_is_needed() {
     let body = push_tokens_body(&id_token_for(t0(), "at-123", Some("rt-456")), true);
     let wrong = request("POST", Some("Bearer not-the-token"), &body);
     let refused = authenticate_notification(&wrong, &Pending::new(), &Limits::DEFAULT);
-    assert_eq!(refused.unwrap_err(), NotificationError::WrongToken);
-    let out = NotificationOutcome::<Push>::from_result(Err(NotificationError::WrongToken));
+    assert_eq!(refused.unwrap_err(), NotificationRefusal::WrongToken);
+    let out = NotificationOutcome::<Push>::from_result(Err(NotificationRefusal::WrongToken));
     assert_invalid_token(&out.response);
 
     // The right one: authenticated first, and only then are keys fetched and used.

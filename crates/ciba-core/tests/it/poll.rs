@@ -19,9 +19,9 @@ use ciba_core::dpop::DpopKey;
 use ciba_core::id_token::{AUTH_REQ_ID_CLAIM, IdTokenError};
 use ciba_core::jose::JoseError;
 use ciba_core::poll::{PollAction, PollConfig, PollError, Poller};
-use ciba_core::token_request::{CibaGrant, TokenRequestError};
-use ciba_core::token_response::{TokenResponseError, TokenType};
 use ciba_core::{AuthReqId, CIBA_GRANT_TYPE, DeliveryMode, Error, ErrorCode};
+use ciba_core::{CibaGrant, TokenRequestError};
+use ciba_core::{TokenResponseError, TokenType};
 use serde_json::{Value, json};
 use support::*;
 
@@ -1057,7 +1057,7 @@ fn only_an_unknown_kid_asks_for_keys() {
 
 #[test]
 fn progress_snapshot_reports_the_pollers_counters_and_time_left() {
-    use ciba_core::progress::PollPhase;
+    use ciba_core::PollPhase;
     let mut p = poller(Some(5));
     send(&mut p, at(5));
     p.on_response(error_response(400, "slow_down"), at(5));

@@ -13,9 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ciba_core::MAX_ERROR_TEXT_CHARS;
 use ciba_core::dpop::{DpopPolicy, nonce_from_response, verify_proof};
 use ciba_core::jose::CompactJws;
-use ciba_core::oauth_error::MAX_ERROR_TEXT_CHARS;
 use ciba_core::{AuthRequestAck, Error, Limits, OAuthError};
 use proptest::prelude::*;
 use serde_json::Value;

@@ -4,9 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use ciba_core::body::{parse_form, parse_json_object};
 use ciba_core::jose::JwkSet;
-use ciba_core::oauth_error::parse_challenges;
+use ciba_core::wire::parse_challenges;
+use ciba_core::wire::{parse_form, parse_json_object};
 use ciba_core::{Error, Limits, ServerMetadata};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -93,7 +93,7 @@ proptest! {
         json in any::<bool>(),
         body in body(),
     ) {
-        let limits = Limits { max_jwks_keys: 2, ..Limits::DEFAULT };
+        let limits = Limits::DEFAULT.with_max_jwks_keys(2);
         let resp = response(status, json, body);
         if let Ok(set) = JwkSet::from_response(&resp, &limits) {
             prop_assert!(set.keys.len() <= 2);

@@ -14,16 +14,16 @@ use crate::support;
 
 use std::sync::Arc;
 
+use ciba_core::CibaGrant;
 use ciba_core::jose::{HmacSigner, Jwk, JwkSigner, JwsAlgorithm};
 use ciba_core::notification::{receive_ping, receive_push};
 use ciba_core::poll::PollError;
 use ciba_core::poll::{PollAction, PollConfig, Poller};
-use ciba_core::token_request::CibaGrant;
-use ciba_core::token_response::{TokenResponse, TokenResponseError};
 use ciba_core::{
     AuthRequest, AuthRequestAck, Client, ClientAuth, ClientConfig, ClientSecret, DeliveryMode,
     DpopKey, Hint, Limits,
 };
+use ciba_core::{TokenResponse, TokenResponseError};
 use serde_json::json;
 use support::*;
 

@@ -14,8 +14,8 @@ use crate::support;
 use std::time::Duration;
 
 use ciba_core::id_token::{IdTokenContext, IdTokenError};
-use ciba_core::token_response::{TokenResponse, TokenResponseError, TokenType};
 use ciba_core::{DeliveryMode, ErrorCode, Limits, ParseErrorKind};
+use ciba_core::{TokenResponse, TokenResponseError, TokenType};
 use serde_json::json;
 use support::*;
 

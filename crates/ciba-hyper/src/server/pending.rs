@@ -5,8 +5,8 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use ciba_core::ack::AuthReqId;
-use ciba_core::ct::ct_eq;
+use ciba_core::AuthReqId;
+use ciba_core::wire::ct_eq;
 use ciba_server::store::{RequestState, StoredRequest};
 use ciba_server::{DeliveryMode, Ticket};
 

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ciba_core::client_auth::basic_authorization;
+use ciba_core::wire::basic_authorization;
 use ciba_core::{DeliveryMode, ErrorCode};
 use ciba_hyper::server::{
     AsHandle, AuthorizationHooks, BoxFuture, Delivery, DeliveryFailure, NotificationDeliverer,
@@ -469,7 +469,7 @@ async fn completing_an_unknown_request_is_refused() {
 
 /// A CIBA token request of the poll client for `auth_req_id`.
 fn token_request(env: &TestAs, auth_req_id: &str) -> http::Request<Vec<u8>> {
-    let form = ciba_core::body::encode_form([
+    let form = ciba_core::wire::encode_form([
         ("grant_type", ciba_server::CIBA_GRANT_TYPE),
         ("auth_req_id", auth_req_id),
     ]);
@@ -1019,7 +1019,7 @@ async fn the_default_deliverer_enforces_the_servers_egress_policy() {
             "https://op.example",
             "https://op.example/token",
             "https://op.example/bc",
-            ciba_core::endpoint::EndpointPolicy::ALLOW_HTTP_LOOPBACK,
+            ciba_core::EndpointPolicy::ALLOW_HTTP_LOOPBACK,
         )
         .unwrap();
         config.egress_policy = policy;
@@ -1076,7 +1076,7 @@ async fn the_default_deliverer_enforces_the_servers_egress_policy() {
 /// A server whose endpoints are all under `/oauth` except, when `own_token` is set, the
 /// token endpoint, which the application serves itself at `/app/token`.
 fn prefixed_service(own_token: bool) -> ciba_hyper::server::AuthorizationServer {
-    use ciba_core::endpoint::EndpointPolicy;
+    use ciba_core::EndpointPolicy;
     use ciba_hyper::server::AuthorizationServer;
     use ciba_server::{
         CibaServer, ClientMetadata, DefaultTokenMinter, ServerConfig, StaticClientRegistry,
@@ -1146,7 +1146,7 @@ async fn service_under_a_mount_path_answers_the_paths_relative_to_it() {
 
     // The backchannel endpoint answers at /bc: a request from alice's client is acknowledged.
     let form =
-        ciba_core::body::encode_form([("scope", "openid"), ("login_hint", "alice@example.com")]);
+        ciba_core::wire::encode_form([("scope", "openid"), ("login_hint", "alice@example.com")]);
     let backchannel = http::Request::post("/bc")
         .header("content-type", "application/x-www-form-urlencoded")
         .header("authorization", basic_authorization(POLL, SECRET).unwrap())
@@ -1160,7 +1160,7 @@ async fn service_under_a_mount_path_answers_the_paths_relative_to_it() {
     let poll = http::Request::post("/token")
         .header("content-type", "application/x-www-form-urlencoded")
         .header("authorization", basic_authorization(POLL, SECRET).unwrap())
-        .body(ciba_core::body::encode_form([
+        .body(ciba_core::wire::encode_form([
             ("grant_type", ciba_server::CIBA_GRANT_TYPE),
             ("auth_req_id", auth_req_id.as_str()),
         ]))

@@ -11,8 +11,8 @@ use crate::common;
 
 use std::sync::LazyLock;
 
-use ciba_core::body::encode_form;
-use ciba_core::oauth_error::is_valid_error_text;
+use ciba_core::wire::encode_form;
+use ciba_core::wire::is_valid_error_text;
 use ciba_server::{BackchannelOutcome, TokenOutcome};
 use common::*;
 use http::{HeaderMap, HeaderValue, Method};

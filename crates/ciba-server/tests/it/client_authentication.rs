@@ -324,7 +324,7 @@ fn assertion_jti_replay_is_refused() {
 fn assertion_time_and_identity_claims_are_enforced() {
     let h = Harness::new();
     let s = signer("es256");
-    let now = ciba_core::time::unix_seconds(t0());
+    let now = ciba_core::wire::unix_seconds(t0());
     let base = json!({"iss": PUSH, "sub": PUSH, "aud": ISSUER, "exp": now + 60, "jti": "j"});
     let with = |k: &str, v: serde_json::Value| {
         let mut c = base.clone();

@@ -12,17 +12,17 @@ use crate::common;
 
 use std::time::SystemTime;
 
-use ciba_core::ack::AuthRequestAck;
-use ciba_core::auth_request::{AuthRequest, Hint};
-use ciba_core::client::{Client, ClientConfig};
-use ciba_core::client_auth::{ClientAuth, ClientSecret};
+use ciba_core::AuthRequestAck;
+use ciba_core::CibaGrant;
+use ciba_core::ServerMetadata;
+use ciba_core::ValidatedTokens;
 use ciba_core::id_token::IdTokenValidator;
 use ciba_core::jose::JwkSet;
-use ciba_core::metadata::ServerMetadata;
 use ciba_core::notification::{Push, PushErrorCode, receive_ping, receive_push};
 use ciba_core::poll::{PollAction, PollConfig, PollError, Poller};
-use ciba_core::token_request::CibaGrant;
-use ciba_core::token_response::ValidatedTokens;
+use ciba_core::{AuthRequest, Hint};
+use ciba_core::{Client, ClientConfig};
+use ciba_core::{ClientAuth, ClientSecret};
 use ciba_core::{ErrorCode, Limits, OAuthError};
 use ciba_server::{
     AuthenticationResult, Authorization, BackchannelOutcome, CompleteError, CompleteOutcome,

@@ -9,7 +9,7 @@
 
 use crate::common;
 
-use ciba_core::oauth_error::is_valid_error_text;
+use ciba_core::wire::is_valid_error_text;
 use ciba_server::backchannel::UnauthorizedReason;
 use ciba_server::store::MemoryStoreConfig;
 use ciba_server::token_endpoint::{GrantUnauthorizedReason, InvalidGrantReason};

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use ciba_core::dpop::DpopKey;
 use ciba_core::jose::JwsAlgorithm;
-use ciba_core::time::unix_seconds;
+use ciba_core::wire::unix_seconds;
 use ciba_server::{
     AuthMethod, AuthenticationResult, Authorization, BackchannelOutcome, CIBA_GRANT_TYPE,
     CibaServer, ClientMetadata, ClientMetadataError, DeliveryMode, IssueOutcome, MemoryStore,

@@ -12,7 +12,7 @@ use crate::common;
 
 use std::time::SystemTime;
 
-use ciba_core::time::unix_seconds;
+use ciba_core::wire::unix_seconds;
 use ciba_server::store::MemoryStoreConfig;
 use ciba_server::{
     AuthenticationResult, Authorization, BackchannelOutcome, FailReason, InlineBackchannelOutcome,

@@ -70,7 +70,7 @@ fn poll_client_gets_tokens_with_a_verifiable_id_token() {
     assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp"]));
     assert_eq!(
         claims["auth_time"],
-        ciba_core::time::unix_seconds(now + secs(8))
+        ciba_core::wire::unix_seconds(now + secs(8))
     );
 }
 

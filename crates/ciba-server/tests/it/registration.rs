@@ -8,8 +8,8 @@
 
 use crate::common;
 
+use ciba_core::EndpointPolicy;
 use ciba_core::ErrorCode;
-use ciba_core::endpoint::EndpointPolicy;
 use ciba_core::jose::JwsAlgorithm;
 use ciba_server::registration::UNSUPPORTED_MEMBERS;
 use ciba_server::{

@@ -8,7 +8,7 @@
 
 use crate::common;
 
-use ciba_core::time::unix_seconds;
+use ciba_core::wire::unix_seconds;
 use ciba_server::jwt_claims::ClaimError;
 use ciba_server::request_object::RequestObjectError;
 use ciba_server::{BackchannelError, BackchannelOutcome, Hint};

@@ -21,7 +21,7 @@ use ciba_core::jose::hash::left_half_hash;
 use ciba_core::jose::jws::sign_compact;
 use ciba_core::jose::{JwkSet, JwkSigner, JwsAlgorithm, Signer};
 use ciba_core::random::OsRandom;
-use ciba_core::time::unix_seconds;
+use ciba_core::wire::unix_seconds;
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

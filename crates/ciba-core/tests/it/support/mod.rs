@@ -63,7 +63,7 @@ pub fn at(secs: u64) -> SystemTime {
 }
 
 pub fn unix(t: SystemTime) -> i64 {
-    ciba_core::time::unix_seconds(t)
+    ciba_core::wire::unix_seconds(t)
 }
 
 pub fn key(name: &str) -> Jwk {

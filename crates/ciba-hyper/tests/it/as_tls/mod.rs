@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use ciba_core::DeliveryMode;
-use ciba_core::client_auth::basic_authorization;
+use ciba_core::wire::basic_authorization;
 use ciba_hyper::server::{AsHandle, AuthorizationServer, Delivery, NotificationDeliverer};
 use ciba_hyper::tls::client_config;
 use ciba_server::store::RequestState;

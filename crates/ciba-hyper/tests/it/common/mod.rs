@@ -16,7 +16,7 @@ pub mod slow_store;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ciba_core::endpoint::EndpointPolicy;
+use ciba_core::EndpointPolicy;
 use ciba_core::jose::{Jwk, JwkSigner, Signer};
 use ciba_core::random::OsRandom;
 use ciba_core::{AuthRequest, ClientAuth, ClientConfig, ClientSecret, DeliveryMode, Hint};

@@ -22,9 +22,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ciba_core::body::encode_form;
 use ciba_core::jose::{Jwk, JwkSigner};
 use ciba_core::random::{IDENTIFIER_BYTES, OsRandom, Random, random_identifier};
+use ciba_core::wire::encode_form;
 use ciba_redis::{RedisStore, RedisStoreConfig};
 use ciba_server::store::Store;
 use ciba_server::{

@@ -21,7 +21,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ciba_core::Limits;
-use ciba_core::body::encode_form;
 use ciba_core::jose::hash::left_half_hash;
 use ciba_core::jose::jws::sign_compact;
 use ciba_core::jose::verify::verify_with_set;
@@ -29,7 +28,8 @@ use ciba_core::jose::{
     AlgorithmPolicy, CompactJws, HmacSigner, Jwk, JwkSet, JwkSigner, JwsAlgorithm, Signer,
 };
 use ciba_core::random::{Random, RandomError};
-use ciba_core::time::unix_seconds;
+use ciba_core::wire::encode_form;
+use ciba_core::wire::unix_seconds;
 use ciba_server::issue::Failure;
 use ciba_server::store::{MemoryStoreConfig, StoreError, StoredRequest};
 use ciba_server::{
