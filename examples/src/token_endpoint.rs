@@ -30,7 +30,7 @@ use ciba_core::random::{IDENTIFIER_BYTES, OsRandom, random_identifier};
 use ciba_hyper::server::{
     AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture, PendingRequest,
 };
-use ciba_server::response::{error_body, json_response};
+use ciba_server::{error_body, json_response};
 use ciba_server::{
     AuthenticationResult, Authorization, BodyError, CibaServer, FailReason, IncomingRequest,
     Ticket, TokenOutcome,

@@ -89,7 +89,7 @@ use bytes::Bytes;
 use ciba_core::ErrorCode;
 use ciba_core::observe::short_hash;
 use ciba_core::random::{BatchedOsRandom, Random};
-use ciba_server::response::{error_body, json_response};
+use ciba_server::{error_body, json_response};
 use ciba_server::{
     BodyError, CibaServer, IncomingRequest, InlineBackchannelOutcome, IssueOutcome,
     TlsClientCertificate, TokenOutcome,
@@ -103,7 +103,7 @@ use url::Url;
 
 pub use ciba_server::BoxFuture;
 pub use deliver::{
-    DEFAULT_DELIVERY_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_DELAY, Delivery, DeliveryFailure,
+    DEFAULT_DELIVERY_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_DELAY, DeliveryOutcome, DeliveryFailure,
     NOTIFICATIONS, NotificationDeliverer, describe_metrics,
 };
 pub use handle::AsHandle;

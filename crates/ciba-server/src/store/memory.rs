@@ -25,6 +25,7 @@ use crate::ticket::Ticket;
 
 /// Settings of a [`MemoryStore`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MemoryStoreConfig {
     /// The most entries one client may have at a time: tickets, requests (including
     /// finished ones kept as tombstones) and replay-cache entries together. Beyond it,
@@ -39,6 +40,14 @@ impl Default for MemoryStoreConfig {
         MemoryStoreConfig {
             max_entries_per_client: 10_000,
         }
+    }
+}
+
+impl MemoryStoreConfig {
+    /// These settings with `max` entries per client.
+    pub fn with_max_entries_per_client(mut self, max: usize) -> MemoryStoreConfig {
+        self.max_entries_per_client = max;
+        self
     }
 }
 
@@ -78,7 +87,7 @@ pub struct MemoryStore {
 }
 
 /// How many shards a [`MemoryStore`] has (a power of two).
-pub const SHARDS: usize = 64;
+pub(crate) const SHARDS: usize = 64;
 
 impl Default for MemoryStore {
     fn default() -> Self {

@@ -8,7 +8,9 @@
 //! expired? is this poll too early?) and to forget what has expired.
 
 mod expiry_queue;
-pub mod memory;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod memory;
 mod observed;
 mod records;
 

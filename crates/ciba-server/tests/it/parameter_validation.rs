@@ -10,7 +10,7 @@
 use crate::common;
 
 use ciba_server::{
-    AuthenticationResult, Authorization, BackchannelError, BackchannelOutcome, Hint, IssueOutcome,
+    AuthenticationResult, Authorization, BackchannelError, BackchannelOutcome, UserHint, IssueOutcome,
     TokenOutcome,
 };
 use common::*;
@@ -102,7 +102,7 @@ fn exactly_one_hint_is_required() {
     );
     assert_eq!(
         t.hint,
-        Hint::LoginHintToken {
+        UserHint::LoginHintToken {
             value: "eyJ.lht".into()
         }
     );
@@ -280,7 +280,7 @@ fn id_token_hint_must_be_an_id_token_we_issued_to_this_client() {
     let t = h.ticket(&req, later);
     assert_eq!(
         t.hint,
-        Hint::IdTokenHint {
+        UserHint::IdTokenHint {
             value: id_token.clone(),
             subject: "alice".into()
         }
