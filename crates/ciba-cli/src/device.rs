@@ -12,7 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ciba_hyper::server::{AsHandle, PendingRequest};
 use ciba_server::store::StoreError;
-use ciba_server::{AuthenticationResult, Authorization, CompleteError, FailReason, UserHint, Ticket};
+use ciba_server::{
+    AuthenticationResult, Authorization, CompleteError, FailReason, Ticket, UserHint,
+};
 use tokio::sync::broadcast;
 
 use crate::cli::AutoDecision;

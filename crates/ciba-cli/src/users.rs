@@ -26,7 +26,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use ciba_server::{FailReason, UserHint, Secret};
+use ciba_server::{FailReason, Secret, UserHint};
 use serde::Deserialize;
 
 use crate::error::CliError;

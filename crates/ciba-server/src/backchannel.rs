@@ -56,7 +56,7 @@ use crate::request_object::RequestObjectError;
 use crate::response::{ProtocolError, Rejection};
 use crate::server::CibaServer;
 use crate::store::StoreError;
-use crate::ticket::{UserHint, InlineTicket, Ticket};
+use crate::ticket::{InlineTicket, Ticket, UserHint};
 
 /// Parameters whose values are JWTs, bounded by
 /// [`RequestLimits::max_jwt_bytes`](crate::RequestLimits::max_jwt_bytes).

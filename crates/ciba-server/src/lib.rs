@@ -286,8 +286,8 @@ pub use issue::{Acknowledgement, FailReason, Failure, IssueError, IssueOutcome};
 pub use jwt_claims::ClaimError;
 pub use key_set::{DEFAULT_MAX_TOKEN_LIFETIME, KeySetError, SigningKeySet};
 pub use minter::{
-    AUTH_REQ_ID_CLAIM, AccessTokenFormat, DefaultTokenMinter, MintError, MintRequest,
-    MintedTokens, RESERVED_CLAIMS, RT_HASH_CLAIM, TOKEN_BYTES, TokenMinter,
+    AUTH_REQ_ID_CLAIM, AccessTokenFormat, DefaultTokenMinter, MintError, MintRequest, MintedTokens,
+    RESERVED_CLAIMS, RT_HASH_CLAIM, TOKEN_BYTES, TokenMinter,
 };
 pub use notification::NotificationError;
 pub use registration::{ClientMetadataError, UNSUPPORTED_MEMBERS, validate_client_metadata};

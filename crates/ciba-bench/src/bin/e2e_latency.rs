@@ -40,7 +40,9 @@ use ciba_core::{
     AuthRequest, AuthRequestAck, ClientAuth, ClientConfig, ClientSecret, DeliveryMode,
     EndpointPolicy, Hint,
 };
-use ciba_hyper::server::{AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture, DeliveryOutcome};
+use ciba_hyper::server::{
+    AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture, DeliveryOutcome,
+};
 use ciba_hyper::{CibaClient, ClientOptions, HttpClient, NotificationReceiver, RunningServer};
 use ciba_server::store::MemoryStoreConfig;
 use ciba_server::{

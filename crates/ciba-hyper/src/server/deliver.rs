@@ -236,7 +236,11 @@ impl NotificationDeliverer {
     /// The delivery runs in an `INFO` span named `ciba_notification` with its `mode`
     /// (`ping`, `push`) and `outcome` ([`DeliveryOutcome::label`]), and is counted in
     /// [`NOTIFICATIONS`].
-    pub async fn deliver_outcome(&self, server: &CibaServer, outcome: CompleteOutcome) -> DeliveryOutcome {
+    pub async fn deliver_outcome(
+        &self,
+        server: &CibaServer,
+        outcome: CompleteOutcome,
+    ) -> DeliveryOutcome {
         let (request, pushed, mode) = match outcome {
             CompleteOutcome::NothingToSend => return DeliveryOutcome::NotNeeded,
             CompleteOutcome::Ping(request) => (request, Vec::new(), "ping"),

@@ -34,8 +34,8 @@ use bytes::Bytes;
 use ciba_core::client_auth::basic_authorization;
 use ciba_core::{DeliveryMode, ErrorCode};
 use ciba_hyper::server::{
-    AsHandle, AuthorizationHooks, BoxFuture, DeliveryOutcome, DeliveryFailure, NotificationDeliverer,
-    PendingRequest,
+    AsHandle, AuthorizationHooks, BoxFuture, DeliveryFailure, DeliveryOutcome,
+    NotificationDeliverer, PendingRequest,
 };
 use ciba_hyper::{Error, HttpClient, ServeOptions, TransportError, TransportErrorKind};
 use ciba_server::{
@@ -666,7 +666,10 @@ fn status(code: u16) -> Step {
     Step::Raw(code, Vec::new(), Vec::new())
 }
 
-async fn deliver(script: Vec<Step>, deliverer: NotificationDeliverer) -> (DeliveryOutcome, Scripted) {
+async fn deliver(
+    script: Vec<Step>,
+    deliverer: NotificationDeliverer,
+) -> (DeliveryOutcome, Scripted) {
     let endpoint = Scripted::start(script).await;
     let request = json_post(
         &format!("{}/token", endpoint.base),

@@ -792,7 +792,9 @@ pub async fn tokens_attached_after_a_replay_are_revoked_at_once(make: MakeStore<
 }
 
 /// Checks that attaching tokens to an unredeemed or unknown request does nothing.
-pub async fn attaching_tokens_to_an_unredeemed_or_unknown_request_does_nothing(make: MakeStore<'_>) {
+pub async fn attaching_tokens_to_an_unredeemed_or_unknown_request_does_nothing(
+    make: MakeStore<'_>,
+) {
     let store = make(ROOMY).await;
     insert(&*store, "r").await;
     let tokens = [fingerprint("x", t0() + secs(3600))];
@@ -1050,7 +1052,9 @@ pub async fn concurrent_inserts_each_get_their_own_answer(make: MakeStore<'_>) {
 }
 
 /// Checks that pending requests lists what waits for the user soonest expiry first.
-pub async fn pending_requests_lists_what_waits_for_the_user_soonest_expiry_first(make: MakeStore<'_>) {
+pub async fn pending_requests_lists_what_waits_for_the_user_soonest_expiry_first(
+    make: MakeStore<'_>,
+) {
     let store = make(ROOMY).await;
     let of = |id: &str, subject: &str, expires_in: u64| StoredRequest {
         subject: subject.into(),
@@ -1140,4 +1144,3 @@ pub async fn pending_requests_lists_what_waits_for_the_user_soonest_expiry_first
             .is_empty()
     );
 }
-

@@ -7,9 +7,9 @@
 //! Each operation takes the caller's `now`. Stores use it both to decide (has this request
 //! expired? is this poll too early?) and to forget what has expired.
 
-mod expiry_queue;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod expiry_queue;
 mod memory;
 mod observed;
 mod records;

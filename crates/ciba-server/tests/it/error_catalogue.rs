@@ -12,11 +12,11 @@ use crate::common;
 use ciba_core::oauth_error::is_valid_error_text;
 use ciba_server::UnauthorizedReason;
 use ciba_server::store::MemoryStoreConfig;
-use ciba_server::{GrantUnauthorizedReason, InvalidGrantReason};
 use ciba_server::{
     AuthenticationResult, Authorization, BackchannelOutcome, BodyError, FailReason, IssueOutcome,
     TokenOutcome,
 };
+use ciba_server::{GrantUnauthorizedReason, InvalidGrantReason};
 use common::*;
 
 type Make = fn(&Harness) -> http::Response<Vec<u8>>;

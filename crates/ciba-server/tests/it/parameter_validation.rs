@@ -10,8 +10,8 @@
 use crate::common;
 
 use ciba_server::{
-    AuthenticationResult, Authorization, BackchannelError, BackchannelOutcome, UserHint, IssueOutcome,
-    TokenOutcome,
+    AuthenticationResult, Authorization, BackchannelError, BackchannelOutcome, IssueOutcome,
+    TokenOutcome, UserHint,
 };
 use common::*;
 use http::{HeaderValue, Method};

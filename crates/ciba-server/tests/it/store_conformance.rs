@@ -20,7 +20,9 @@ fn a_ticket_is_taken_once() {
 
 #[test]
 fn a_removed_or_expired_ticket_cannot_be_taken() {
-    block_on(conformance::a_removed_or_expired_ticket_cannot_be_taken(&make));
+    block_on(conformance::a_removed_or_expired_ticket_cannot_be_taken(
+        &make,
+    ));
 }
 
 #[test]
@@ -40,7 +42,9 @@ fn a_request_is_completed_once() {
 
 #[test]
 fn polling_a_pending_request_records_the_poll() {
-    block_on(conformance::polling_a_pending_request_records_the_poll(&make));
+    block_on(conformance::polling_a_pending_request_records_the_poll(
+        &make,
+    ));
 }
 
 #[test]
@@ -50,12 +54,18 @@ fn slow_down_adds_five_seconds_cumulatively() {
 
 #[test]
 fn slow_down_stops_at_the_remaining_lifetime() {
-    block_on(conformance::slow_down_stops_at_the_remaining_lifetime(&make));
+    block_on(conformance::slow_down_stops_at_the_remaining_lifetime(
+        &make,
+    ));
 }
 
 #[test]
 fn an_expired_request_answers_expired_until_its_tombstone_goes_then_unknown() {
-    block_on(conformance::an_expired_request_answers_expired_until_its_tombstone_goes_then_unknown(&make));
+    block_on(
+        conformance::an_expired_request_answers_expired_until_its_tombstone_goes_then_unknown(
+            &make,
+        ),
+    );
 }
 
 #[test]
@@ -80,7 +90,9 @@ fn another_clients_request_is_unknown_and_untouched() {
 
 #[test]
 fn a_dpop_proof_jti_has_its_own_replay_cache() {
-    block_on(conformance::a_dpop_proof_jti_has_its_own_replay_cache(&make));
+    block_on(conformance::a_dpop_proof_jti_has_its_own_replay_cache(
+        &make,
+    ));
 }
 
 #[test]
@@ -90,7 +102,9 @@ fn a_token_confirmation_is_kept_until_the_token_expires() {
 
 #[test]
 fn a_jti_is_remembered_once_until_it_expires() {
-    block_on(conformance::a_jti_is_remembered_once_until_it_expires(&make));
+    block_on(conformance::a_jti_is_remembered_once_until_it_expires(
+        &make,
+    ));
 }
 
 #[test]
@@ -110,7 +124,9 @@ fn attaching_tokens_to_an_unredeemed_or_unknown_request_does_nothing() {
 
 #[test]
 fn revoked_tokens_stay_revoked_until_they_expire() {
-    block_on(conformance::revoked_tokens_stay_revoked_until_they_expire(&make));
+    block_on(conformance::revoked_tokens_stay_revoked_until_they_expire(
+        &make,
+    ));
 }
 
 #[test]
@@ -130,12 +146,16 @@ fn duplicate_inserts_are_refused_before_the_bound_is_charged() {
 
 #[test]
 fn concurrent_inserts_each_get_their_own_answer() {
-    block_on(conformance::concurrent_inserts_each_get_their_own_answer(&make));
+    block_on(conformance::concurrent_inserts_each_get_their_own_answer(
+        &make,
+    ));
 }
 
 #[test]
 fn pending_requests_lists_what_waits_for_the_user_soonest_expiry_first() {
-    block_on(conformance::pending_requests_lists_what_waits_for_the_user_soonest_expiry_first(&make));
+    block_on(
+        conformance::pending_requests_lists_what_waits_for_the_user_soonest_expiry_first(&make),
+    );
 }
 
 #[test]
