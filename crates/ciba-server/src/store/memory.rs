@@ -51,7 +51,7 @@ impl MemoryStoreConfig {
     }
 }
 
-/// A [`Store`] in process memory, split into [`SHARDS`] shards with a mutex each.
+/// A [`Store`] in process memory, split into 64 shards with a mutex each.
 ///
 /// An entry lives in the shard its key hashes to, so no operation ever locks, rehashes or
 /// reallocates more than one shard's share of the store: as millions of requests
