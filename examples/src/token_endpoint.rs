@@ -30,11 +30,11 @@ use ciba_core::wire::ct_eq;
 use ciba_hyper::server::{
     AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture, PendingRequest,
 };
-use ciba_server::response::{error_body, json_response};
 use ciba_server::{
     AuthenticationResult, Authorization, BodyError, CibaServer, FailReason, IncomingRequest,
     Ticket, TokenOutcome,
 };
+use ciba_server::{error_body, json_response};
 use http::StatusCode;
 use serde_json::json;
 use tokio::net::TcpListener;

@@ -75,9 +75,9 @@ pub fn server() -> Result<CibaServer, BenchError> {
     client.backchannel_token_delivery_mode = Some(DeliveryMode::Poll);
     let mut registry = StaticClientRegistry::new();
     registry.register(client, &config)?;
-    let store = MemoryStore::with_config(MemoryStoreConfig {
-        max_entries_per_client: usize::MAX,
-    });
+    let store = MemoryStore::with_config(
+        MemoryStoreConfig::default().with_max_entries_per_client(usize::MAX),
+    );
     let minter = DefaultTokenMinter::new(keys);
     Ok(CibaServer::new(
         config,

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ciba_hyper::server::{AsHandle, PendingRequest};
 use ciba_server::store::StoreError;
-use ciba_server::{AuthenticationResult, Authorization, CompleteError, FailReason, Hint, Ticket};
+use ciba_server::{
+    AuthenticationResult, Authorization, CompleteError, FailReason, Ticket, UserHint,
+};
 use tokio::sync::broadcast;
 
 use crate::cli::AutoDecision;
@@ -54,9 +56,9 @@ pub(crate) fn automatic(auto: AutoDecision) -> Automatic {
 /// token), only its kind.
 pub(crate) fn request_line(ticket: &Ticket, identified: &Result<String, FailReason>) -> String {
     let hint = match &ticket.hint {
-        Hint::LoginHint { value } => format!("login_hint {}", quoted(value)),
-        Hint::IdTokenHint { subject, .. } => format!("id_token_hint for {}", quoted(subject)),
-        Hint::LoginHintToken { .. } => "a login_hint_token".to_owned(),
+        UserHint::LoginHint { value } => format!("login_hint {}", quoted(value)),
+        UserHint::IdTokenHint { subject, .. } => format!("id_token_hint for {}", quoted(subject)),
+        UserHint::LoginHintToken { .. } => "a login_hint_token".to_owned(),
     };
     let who = match identified {
         Ok(subject) => format!("user {}", quoted(subject)),
@@ -216,7 +218,7 @@ impl Device {
 mod tests {
     use super::*;
 
-    fn ticket(hint: Hint, binding_message: Option<&str>) -> Ticket {
+    fn ticket(hint: UserHint, binding_message: Option<&str>) -> Ticket {
         Ticket {
             id: "t".to_owned(),
             client_id: "rp\u{1b}[0m".to_owned(),
@@ -238,7 +240,7 @@ mod tests {
 
     #[test]
     fn request_and_decision_lines_escape_client_text() {
-        let hint = Hint::LoginHint {
+        let hint = UserHint::LoginHint {
             value: "eve\u{202e}gnp.exe\n".to_owned(),
         };
         let t = ticket(hint, Some("PAY \"42\""));
@@ -254,7 +256,7 @@ mod tests {
         );
         // A token hint is named, not printed.
         let token = ticket(
-            Hint::IdTokenHint {
+            UserHint::IdTokenHint {
                 value: "eyJhbGciOi.secret.token".to_owned(),
                 subject: "sub\u{200b}1".to_owned(),
             },

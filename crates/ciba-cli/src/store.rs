@@ -25,9 +25,10 @@ use crate::error::{CliError, chain};
 pub(crate) async fn open(args: &ServeArgs) -> Result<Arc<dyn Store>, CliError> {
     let url = match &args.store {
         StoreArg::Memory => {
-            return Ok(Arc::new(MemoryStore::with_config(MemoryStoreConfig {
-                max_entries_per_client: args.max_pending_per_client,
-            })));
+            return Ok(Arc::new(MemoryStore::with_config(
+                MemoryStoreConfig::default()
+                    .with_max_entries_per_client(args.max_pending_per_client),
+            )));
         }
         StoreArg::Redis(url) => url,
     };

@@ -26,7 +26,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use ciba_server::{FailReason, Hint, Secret};
+use ciba_server::{FailReason, Secret, UserHint};
 use serde::Deserialize;
 
 use crate::error::CliError;
@@ -97,24 +97,24 @@ impl UserDirectory {
     /// (`code_required`: ciba-server's `Ticket::user_code_required`).
     pub(crate) fn identify(
         &self,
-        hint: &Hint,
+        hint: &UserHint,
         user_code: Option<&Secret>,
         code_required: bool,
     ) -> Result<String, FailReason> {
         let listed = match self {
             UserDirectory::EveryHint => {
                 return match hint {
-                    Hint::LoginHint { value } if !value.trim().is_empty() => Ok(value.clone()),
-                    Hint::IdTokenHint { subject, .. } => Ok(subject.clone()),
+                    UserHint::LoginHint { value } if !value.trim().is_empty() => Ok(value.clone()),
+                    UserHint::IdTokenHint { subject, .. } => Ok(subject.clone()),
                     _ => Err(FailReason::UnknownUserId),
                 };
             }
             UserDirectory::Listed(listed) => listed,
         };
         let index = match hint {
-            Hint::LoginHint { value } => listed.by_login_hint.get(value),
-            Hint::IdTokenHint { subject, .. } => listed.by_id_token_subject.get(subject),
-            Hint::LoginHintToken { .. } => None,
+            UserHint::LoginHint { value } => listed.by_login_hint.get(value),
+            UserHint::IdTokenHint { subject, .. } => listed.by_id_token_subject.get(subject),
+            UserHint::LoginHintToken { .. } => None,
         };
         let user = index
             .and_then(|&i| listed.users.get(i))
@@ -198,14 +198,14 @@ mod tests {
         UserDirectory::Listed(parse(FILE).unwrap())
     }
 
-    fn login_hint(value: &str) -> Hint {
-        Hint::LoginHint {
+    fn login_hint(value: &str) -> UserHint {
+        UserHint::LoginHint {
             value: value.to_owned(),
         }
     }
 
-    fn id_token_hint(subject: &str) -> Hint {
-        Hint::IdTokenHint {
+    fn id_token_hint(subject: &str) -> UserHint {
+        UserHint::IdTokenHint {
             value: "eyJ...".to_owned(),
             subject: subject.to_owned(),
         }
@@ -229,7 +229,7 @@ mod tests {
                 "{unknown}"
             );
         }
-        let token = Hint::LoginHintToken {
+        let token = UserHint::LoginHintToken {
             value: "eyJ...".to_owned(),
         };
         assert_eq!(

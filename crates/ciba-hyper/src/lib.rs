@@ -105,8 +105,8 @@
 //! checked ones (no loopback, private, link-local or cloud metadata destination unless the
 //! policy opts in to loopback).
 //!
-//! [`HttpClient::http`] has no TLS, and [`HttpClient::new`] wraps a hyper-util client over any
-//! other connector. The servers in this crate speak plain HTTP/1.1: terminate TLS in front of
+//! [`HttpClient::http`] has no TLS, and [`hyper_util_legacy::http_client`] wraps a hyper-util legacy
+//! client over any other connector. The servers in this crate speak plain HTTP/1.1: terminate TLS in front of
 //! them, or mount the services in a server that does.
 //!
 //! ## Logs
@@ -117,6 +117,7 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod hyper_util_legacy;
 mod limits;
 pub mod receiver;
 mod serve;

@@ -58,6 +58,7 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// [`AuthorizationServer::serve_with`]: crate::server::AuthorizationServer::serve_with
 /// [`NotificationReceiver::serve_with`]: crate::NotificationReceiver::serve_with
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServeOptions {
     pub(crate) max_connections: usize,
     pub(crate) header_timeout: Duration,

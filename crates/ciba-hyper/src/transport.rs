@@ -106,7 +106,8 @@ where
 /// the platform's roots or `SSL_CERT_FILE` (see [`crate::tls`]), HTTP/2 or HTTP/1.1 by ALPN,
 /// and plain `http` too; [`HttpClient::https_with_config`] takes your own rustls
 /// configuration (for example, roots of your own). [`HttpClient::http`] speaks plain `http`
-/// only. [`HttpClient::new`] wraps a hyper-util client over any other connector.
+/// only. [`crate::hyper_util_legacy::http_client`] wraps a hyper-util client over any other
+/// connector.
 ///
 /// Cheap to clone: clones share the connection pool.
 #[derive(Clone)]
@@ -137,8 +138,8 @@ impl Default for HttpClient {
 
 impl HttpClient {
     /// Wraps `client` (any connector: plain, TLS, proxy...), with the default timeout and body
-    /// cap.
-    pub fn new<C>(client: Client<C, Full<Bytes>>) -> HttpClient
+    /// cap. Public as [`crate::hyper_util_legacy::http_client`].
+    pub(crate) fn from_legacy_client<C>(client: Client<C, Full<Bytes>>) -> HttpClient
     where
         C: Connect + Clone + Send + Sync + 'static,
     {
@@ -148,7 +149,7 @@ impl HttpClient {
     /// A client over hyper-util's plain `HttpConnector` (no TLS: `https` URLs fail with
     /// [`Error::Transport`]).
     pub fn http() -> HttpClient {
-        HttpClient::new(client_over(HttpConnector::new()))
+        HttpClient::from_legacy_client(client_over(HttpConnector::new()))
     }
 
     /// A client for `https` (and plain `http`) over rustls, trusting the roots named by
@@ -168,7 +169,7 @@ impl HttpClient {
     /// `http/1.1`. [`crate::tls::client_config`] builds one from a `RootCertStore`.
     #[cfg(feature = "tls")]
     pub fn https_with_config(config: crate::tls::rustls::ClientConfig) -> HttpClient {
-        HttpClient::new(client_over(crate::tls::connector(config)))
+        HttpClient::from_legacy_client(client_over(crate::tls::connector(config)))
     }
 
     /// Plain `http`, resolving names with `resolver` (the deliverer's egress guard).
@@ -176,7 +177,7 @@ impl HttpClient {
     pub(crate) fn http_resolving_with(
         resolver: crate::server::egress::GuardedResolver,
     ) -> HttpClient {
-        HttpClient::new(client_over(HttpConnector::new_with_resolver(resolver)))
+        HttpClient::from_legacy_client(client_over(HttpConnector::new_with_resolver(resolver)))
     }
 
     /// [`HttpClient::https`], resolving names with `resolver`.
@@ -197,7 +198,7 @@ impl HttpClient {
         resolver: crate::server::egress::GuardedResolver,
     ) -> HttpClient {
         let http = HttpConnector::new_with_resolver(resolver);
-        HttpClient::new(client_over(crate::tls::connector_over(config, http)))
+        HttpClient::from_legacy_client(client_over(crate::tls::connector_over(config, http)))
     }
 
     fn from_exchange(inner: Arc<dyn Exchange>) -> HttpClient {

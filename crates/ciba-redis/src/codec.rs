@@ -140,11 +140,6 @@ pub(crate) fn encode_state(s: &RequestState) -> Result<EncodedState, RedisStoreE
             ..state("delivered")
         },
         RequestState::Consumed => state("consumed"),
-        _ => {
-            return Err(RedisStoreError::Unsupported {
-                what: "request state",
-            });
-        }
     })
 }
 
@@ -160,7 +155,6 @@ pub(crate) fn encode_completion(c: &Completion) -> Result<EncodedState, RedisSto
             tokens: encode_tokens(tokens)?,
             ..state("delivered")
         },
-        _ => return Err(RedisStoreError::Unsupported { what: "completion" }),
     })
 }
 

@@ -56,7 +56,7 @@ use crate::request_object::RequestObjectError;
 use crate::response::{ProtocolError, Rejection};
 use crate::server::CibaServer;
 use crate::store::StoreError;
-use crate::ticket::{Hint, InlineTicket, Ticket};
+use crate::ticket::{InlineTicket, Ticket, UserHint};
 
 /// Parameters whose values are JWTs, bounded by
 /// [`RequestLimits::max_jwt_bytes`](crate::RequestLimits::max_jwt_bytes).
@@ -83,6 +83,32 @@ const KNOWN_PARAMETERS: [&str; 11] = [
 ];
 
 /// What [`CibaServer::authenticate_request`] decided.
+///
+/// # Check precedence
+///
+/// Checks run in this order, and the first failure is answered:
+///
+/// 1. transport: `POST`, `application/x-www-form-urlencoded`, body size, parameter count,
+///    no repeated parameter, value lengths (`invalid_request`);
+/// 2. client authentication (401 `invalid_client`);
+/// 3. may this client use CIBA: a supported delivery mode, the CIBA grant for poll and ping
+///    (`unauthorized_client`);
+/// 4. `request_uri` refused; the signed request object when `request` is sent
+///    (`invalid_request`);
+/// 5. structure: `scope` present, exactly one hint, `client_notification_token` for ping and
+///    push, `requested_expiry` (`invalid_request`);
+/// 6. scope: `openid` present, well-formed, allowed for the client and the server
+///    (`invalid_scope`);
+/// 7. the hint: an `id_token_hint` must be an ID token this server issued to this client
+///    (`invalid_request`);
+/// 8. user code: `missing_user_code` when the server and the client use user codes;
+/// 9. binding message: length and characters (`invalid_binding_message`): no control
+///    characters, and no bidirectional or zero-width characters, which would make the message
+///    read differently on the device from the one the consumption device shows.
+///
+/// This is the precedence the project's checklist recommends (client authentication, request
+/// object, structure, scope, hint, user code, binding message), with the client permission
+/// check moved right after authentication: it depends only on the client.
 #[derive(Debug)]
 pub enum BackchannelOutcome {
     /// The request is refused: send the response.
@@ -541,14 +567,14 @@ impl CibaServer {
 
         // 7. The hint.
         let hint = match hints {
-            [Some(value), _, _] => Hint::LoginHint {
+            [Some(value), _, _] => UserHint::LoginHint {
                 value: value.to_owned(),
             },
-            [_, Some(value), _] => Hint::IdTokenHint {
+            [_, Some(value), _] => UserHint::IdTokenHint {
                 value: value.to_owned(),
                 subject: self.verify_id_token_hint(&client, value, now)?,
             },
-            [_, _, Some(value)] => Hint::LoginHintToken {
+            [_, _, Some(value)] => UserHint::LoginHintToken {
                 value: value.to_owned(),
             },
             [None, None, None] => return Err(BackchannelError::NoHint),

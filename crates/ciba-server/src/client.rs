@@ -113,6 +113,7 @@ fn default_auth_method() -> AuthMethod {
 /// `jwks_uri` is not fetched (this crate does no I/O): a registry that supports it resolves
 /// the document itself and fills [`ClientMetadata::jwks`].
 #[derive(Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ClientMetadata {
     /// The client identifier.
     pub client_id: String,

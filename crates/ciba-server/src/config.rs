@@ -52,6 +52,7 @@ pub enum ServerConfigError {
 /// with `invalid_request` (or `invalid_binding_message` for the binding message) before any
 /// expensive work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RequestLimits {
     /// Largest form body accepted, in bytes.
     pub max_body_bytes: usize,

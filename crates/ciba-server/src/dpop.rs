@@ -35,13 +35,14 @@ use crate::incoming::IncomingRequest;
 use crate::server::CibaServer;
 use crate::store::{ReplayKey, ReplayPurpose, StoreError};
 
-pub use ciba_core::dpop::{DPOP_HEADER, DPOP_NONCE_HEADER};
+pub(crate) use ciba_core::dpop::{DPOP_HEADER, DPOP_NONCE_HEADER};
 
 /// The shortest [`DpopNonceKey`] accepted, in bytes (the HMAC-SHA-256 key size).
 pub const MIN_NONCE_KEY_BYTES: usize = 32;
 
 /// How the token endpoint checks DPoP proofs.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DpopSettings {
     /// Algorithms accepted for proofs (`dpop_signing_alg_values_supported`). HMAC algorithms
     /// are never accepted, even if listed. Default: ES256, PS256, ES384, RS256, EdDSA.

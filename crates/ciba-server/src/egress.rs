@@ -177,7 +177,7 @@ impl EgressPolicy {
 
     /// Public destinations and loopback ones: for a development server and for tests whose
     /// notification receivers listen on loopback. Everything else in the
-    /// [module table](self) stays refused.
+    /// [`EgressPolicy`] table stays refused.
     pub const fn allow_loopback() -> EgressPolicy {
         EgressPolicy { loopback: true }
     }
@@ -200,7 +200,7 @@ impl EgressPolicy {
     }
 
     /// Checks what can be judged without resolving: a literal address, or one of the names
-    /// the [module table](self) lists. Any other name passes here; its addresses must be
+    /// the [`EgressPolicy`] table lists. Any other name passes here; its addresses must be
     /// checked with [`EgressPolicy::check_ip`] once resolved.
     pub fn check_host(&self, host: &Host<&str>) -> Result<(), EgressError> {
         let name = match host {

@@ -36,7 +36,7 @@
 //!
 //! * `scope` without `openid` is `invalid_scope`; request object defects are
 //!   `invalid_request`; an `id_token_hint` that is not ours is `invalid_request`.
-//! * Check precedence at the backchannel endpoint is documented in [`backchannel`].
+//! * Check precedence at the backchannel endpoint is documented in [`BackchannelOutcome`].
 //! * Two ways through user identification. An AS that identifies the user within the
 //!   backchannel request itself (an awaited directory lookup, as `ciba-hyper` does) calls
 //!   [`CibaServer::authenticate_request_inline`], then [`CibaServer::issue_inline`] or
@@ -232,52 +232,73 @@
 
 #![forbid(unsafe_code)]
 
-pub mod backchannel;
-pub mod binding;
+mod backchannel;
+mod binding;
 mod certificate;
-pub mod client;
-pub mod client_auth;
-pub mod complete;
-pub mod config;
-pub mod discovery;
-pub mod dpop;
-pub mod egress;
-pub mod id_token_encryption;
-pub mod incoming;
-pub mod issue;
-pub mod jwt_claims;
-pub mod key_set;
-pub mod minter;
-pub mod notification;
+mod client;
+mod client_auth;
+mod complete;
+mod config;
+mod discovery;
+mod dpop;
+mod egress;
+mod id_token_encryption;
+mod incoming;
+mod issue;
+mod jwt_claims;
+mod key_set;
+mod minter;
+mod notification;
 pub mod observe;
-pub mod params;
-pub mod registration;
-pub mod registry;
-pub mod request_object;
-pub mod response;
-pub mod secret;
-pub mod server;
+mod params;
+mod registration;
+mod registry;
+mod request_object;
+mod response;
+mod secret;
+mod server;
 pub mod store;
-pub mod ticket;
-pub mod token_endpoint;
+mod ticket;
+mod token_endpoint;
 
-pub use backchannel::{BackchannelError, BackchannelOutcome, InlineBackchannelOutcome};
-pub use binding::Confirmation;
+pub use backchannel::{
+    BackchannelError, BackchannelOutcome, InlineBackchannelOutcome, UnauthorizedReason,
+};
+pub use binding::{BEARER_TOKEN_TYPE, Confirmation, DPOP_TOKEN_TYPE, certificate_thumbprint};
 pub use ciba_core::Profile;
 pub use client::{AuthMethod, CIBA_GRANT_TYPE, ClientMetadata, DeliveryMode};
+pub use client_auth::{
+    AuthenticatedClient, CLIENT_AUTH_PARAMETERS, ClientAuthError, JWT_BEARER_ASSERTION_TYPE,
+    min_hmac_secret_bytes,
+};
 pub use complete::{AuthenticationResult, Authorization, CompleteError, CompleteOutcome};
 pub use config::{RequestLimits, ServerConfig, ServerConfigError};
-pub use dpop::{DpopNonceKey, DpopSettings};
-pub use egress::{AddressClass, EgressError, EgressPolicy};
+pub use dpop::{
+    DpopNonceKey, DpopNonceKeyError, DpopProofError, DpopSettings, MIN_NONCE_KEY_BYTES,
+};
+pub use egress::{AddressClass, EgressError, EgressPolicy, classify as classify_address};
+pub use id_token_encryption::{
+    ALG_VALUES_SUPPORTED as ID_TOKEN_ENCRYPTION_ALG_VALUES,
+    ENC_VALUES_SUPPORTED as ID_TOKEN_ENCRYPTION_ENC_VALUES, encrypt_id_token,
+};
 pub use incoming::{BodyError, IncomingRequest, TlsClientCertificate};
 pub use issue::{Acknowledgement, FailReason, Failure, IssueError, IssueOutcome};
-pub use key_set::{KeySetError, SigningKeySet};
-pub use minter::{AccessTokenFormat, DefaultTokenMinter, MintedTokens, TokenMinter};
-pub use registration::{ClientMetadataError, validate_client_metadata};
+pub use jwt_claims::ClaimError;
+pub use key_set::{DEFAULT_MAX_TOKEN_LIFETIME, KeySetError, SigningKeySet};
+pub use minter::{
+    AUTH_REQ_ID_CLAIM, AccessTokenFormat, DefaultTokenMinter, MintError, MintRequest, MintedTokens,
+    RESERVED_CLAIMS, RT_HASH_CLAIM, TOKEN_BYTES, TokenMinter,
+};
+pub use notification::NotificationError;
+pub use registration::{ClientMetadataError, UNSUPPORTED_MEMBERS, validate_client_metadata};
 pub use registry::{ClientRegistry, RegistryError, StaticClientRegistry};
-pub use response::Rejection;
+pub use request_object::{MAX_REQUEST_OBJECT_LIFETIME_SECS, RequestObjectError};
+pub use response::{ProtocolError, Rejection, error_body, json_response};
 pub use secret::Secret;
-pub use server::{CibaServer, ServerSetupError};
-pub use store::{BoxFuture, MemoryStore, Store};
-pub use ticket::{Hint, HintType, InlineTicket, Ticket};
-pub use token_endpoint::{TokenError, TokenGrant, TokenOutcome};
+pub use server::{CibaServer, ServerSetupError, token_fingerprint};
+pub use store::{BoxFuture, MemoryStore, MemoryStoreConfig, Store, StoreError};
+pub use ticket::{HintType, InlineTicket, Ticket, UserHint};
+pub use token_endpoint::{
+    GrantUnauthorizedReason, InvalidGrantReason, SLOW_DOWN_INCREMENT, TokenError, TokenGrant,
+    TokenOutcome,
+};

@@ -78,7 +78,7 @@ pub struct MintedTokens {
     /// Refresh token lifetime in seconds, when one is issued.
     pub refresh_token_expires_in: Option<u64>,
     /// The ID token: signed, and then encrypted when the client registered ID token
-    /// encryption (see [`id_token_encryption`](crate::id_token_encryption)).
+    /// encryption (see [`encrypt_id_token`](crate::encrypt_id_token)).
     pub id_token: String,
     /// Granted scopes, space-separated.
     pub scope: String,
@@ -106,7 +106,7 @@ pub enum MintError {
     #[error(transparent)]
     Signing(#[from] JoseError),
     /// Encrypting the ID token to the client's key failed (see
-    /// [`id_token_encryption`](crate::id_token_encryption)).
+    /// [`encrypt_id_token`](crate::encrypt_id_token)).
     #[error("ID token encryption failed: {0}")]
     Encryption(#[from] ciba_core::jose::jwe::JweError),
     /// The key set has no key for the client's `id_token_signed_response_alg`.

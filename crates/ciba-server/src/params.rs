@@ -3,7 +3,7 @@
 use ciba_core::MAX_CLIENT_NOTIFICATION_TOKEN_CHARS;
 
 /// True for an RFC 6749 section 3.3 `scope-token` (`1*NQCHAR`).
-pub fn is_scope_token(token: &str) -> bool {
+pub(crate) fn is_scope_token(token: &str) -> bool {
     !token.is_empty()
         && token
             .bytes()
@@ -12,7 +12,7 @@ pub fn is_scope_token(token: &str) -> bool {
 
 /// Splits a space-delimited `scope` (or `acr_values`) value, dropping empty items and
 /// repeats while keeping the order.
-pub fn split_list(value: &str) -> Vec<String> {
+pub(crate) fn split_list(value: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for item in value.split(' ').filter(|t| !t.is_empty()) {
         if !out.iter().any(|o| o == item) {
@@ -24,7 +24,7 @@ pub fn split_list(value: &str) -> Vec<String> {
 
 /// True for a valid `client_notification_token`: RFC 6750 `b64token` syntax and at most
 /// 1024 characters (CIBA Core section 7.1).
-pub fn is_valid_notification_token(token: &str) -> bool {
+pub(crate) fn is_valid_notification_token(token: &str) -> bool {
     if token.is_empty() || token.len() > MAX_CLIENT_NOTIFICATION_TOKEN_CHARS {
         return false;
     }
@@ -36,7 +36,7 @@ pub fn is_valid_notification_token(token: &str) -> bool {
 }
 
 /// Parses `requested_expiry` given as text: a positive decimal integer, digits only.
-pub fn parse_requested_expiry(text: &str) -> Option<u64> {
+pub(crate) fn parse_requested_expiry(text: &str) -> Option<u64> {
     if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -45,7 +45,7 @@ pub fn parse_requested_expiry(text: &str) -> Option<u64> {
 
 /// Decodes one `application/x-www-form-urlencoded` component (`+` is a space, `%XX` a byte),
 /// as RFC 6749 section 2.3.1 requires for the Basic client id and secret.
-pub fn form_decode(component: &str) -> Option<String> {
+pub(crate) fn form_decode(component: &str) -> Option<String> {
     let bytes = component.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

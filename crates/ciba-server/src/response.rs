@@ -70,7 +70,7 @@ impl<E: ProtocolError> Rejection<E> {
 }
 
 /// Keeps only the characters RFC 6749 allows in `error_description`, at most 200 of them.
-pub fn sanitize_description(text: &str) -> String {
+pub(crate) fn sanitize_description(text: &str) -> String {
     sanitized(text).into_owned()
 }
 

@@ -34,7 +34,7 @@ impl HintType {
 /// The hint the client sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum Hint {
+pub enum UserHint {
     /// A `login_hint` value, to be resolved by the AS.
     LoginHint {
         /// The value as sent.
@@ -57,22 +57,22 @@ pub enum Hint {
     },
 }
 
-impl Hint {
+impl UserHint {
     /// Which kind of hint this is.
     pub fn kind(&self) -> HintType {
         match self {
-            Hint::LoginHint { .. } => HintType::LoginHint,
-            Hint::IdTokenHint { .. } => HintType::IdTokenHint,
-            Hint::LoginHintToken { .. } => HintType::LoginHintToken,
+            UserHint::LoginHint { .. } => HintType::LoginHint,
+            UserHint::IdTokenHint { .. } => HintType::IdTokenHint,
+            UserHint::LoginHintToken { .. } => HintType::LoginHintToken,
         }
     }
 
     /// The hint value as sent.
     pub fn value(&self) -> &str {
         match self {
-            Hint::LoginHint { value }
-            | Hint::IdTokenHint { value, .. }
-            | Hint::LoginHintToken { value } => value,
+            UserHint::LoginHint { value }
+            | UserHint::IdTokenHint { value, .. }
+            | UserHint::LoginHintToken { value } => value,
         }
     }
 }
@@ -92,7 +92,7 @@ pub struct Ticket {
     /// The client's registered delivery mode.
     pub delivery_mode: DeliveryMode,
     /// The hint that names the user.
-    pub hint: Hint,
+    pub hint: UserHint,
     /// Requested scopes (always including `openid`), without repeats.
     pub scopes: Vec<String>,
     /// Requested `acr_values`, in order of preference.

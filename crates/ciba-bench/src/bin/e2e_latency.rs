@@ -40,7 +40,9 @@ use ciba_core::{
     AuthRequest, AuthRequestAck, ClientAuth, ClientConfig, ClientSecret, DeliveryMode,
     EndpointPolicy, Hint,
 };
-use ciba_hyper::server::{AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture, Delivery};
+use ciba_hyper::server::{
+    AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture, DeliveryOutcome,
+};
 use ciba_hyper::{CibaClient, ClientOptions, HttpClient, NotificationReceiver, RunningServer};
 use ciba_server::store::MemoryStoreConfig;
 use ciba_server::{
@@ -334,7 +336,7 @@ async fn flow(
     let (tokens, got_at) = waiting.await?;
     let tokens = tokens?;
     match delivery? {
-        Delivery::NotNeeded | Delivery::Delivered { .. } => {}
+        DeliveryOutcome::NotNeeded | DeliveryOutcome::Delivered { .. } => {}
         other => return Err(format!("notification not delivered: {other:?}").into()),
     }
     if tokens.id_token.sub != SUBJECT {

@@ -148,9 +148,8 @@ fn run(count: u64) -> Result<Report, String> {
     let t0 = UNIX_EPOCH + secs(1_700_000_000);
     let limit = usize::try_from(count).map_err(|e| e.to_string())?;
     // One client owns every request, so its bound must admit all of them.
-    let store = MemoryStore::with_config(MemoryStoreConfig {
-        max_entries_per_client: limit,
-    });
+    let store =
+        MemoryStore::with_config(MemoryStoreConfig::default().with_max_entries_per_client(limit));
     let rss_before = rss_bytes().ok_or("cannot read the resident set size")?;
 
     // Issue: one request per microsecond of virtual time.

@@ -16,7 +16,7 @@
 //! address the name resolved to and hands the connector only those, so the connection goes
 //! to a checked address even if the name re-resolves elsewhere (DNS rebinding). TLS still
 //! verifies the certificate against the host name of the URL. A refused destination is
-//! [`Delivery::NotAllowed`], never retried. Tests and development servers whose receivers
+//! [`DeliveryOutcome::NotAllowed`], never retried. Tests and development servers whose receivers
 //! listen on loopback opt in with [`EgressPolicy::allow_loopback`].
 //!
 //! [`NotificationDeliverer::deliver_outcome`] also settles what ciba-server asks after a
@@ -34,7 +34,7 @@ use crate::error::{Error, endpoint_of};
 use crate::server::egress::{GuardedResolver, check_uri, egress_refusal};
 use crate::transport::{HttpClient, copy_request};
 
-/// Counter: notifications by `mode` (`ping`, `push`) and `outcome` ([`Delivery::label`]):
+/// Counter: notifications by `mode` (`ping`, `push`) and `outcome` ([`DeliveryOutcome::label`]):
 /// deliveries and failures.
 pub const NOTIFICATIONS: &str = "ciba_notifications_total";
 
@@ -83,8 +83,7 @@ impl fmt::Display for DeliveryFailure {
 
 /// What became of a notification.
 #[derive(Debug)]
-#[non_exhaustive]
-pub enum Delivery {
+pub enum DeliveryOutcome {
     /// Poll mode: there was nothing to send.
     NotNeeded,
     /// The endpoint accepted it (2xx).
@@ -115,23 +114,23 @@ pub enum Delivery {
     },
 }
 
-impl Delivery {
+impl DeliveryOutcome {
     /// What became of the notification, as a metrics label: `delivered`, `refused` (a 4xx
     /// or 3xx answer), `gave_up` (retries exhausted or a final transport error),
     /// `not_allowed` (the egress policy), `not_needed`.
     pub fn label(&self) -> &'static str {
         match self {
-            Delivery::NotNeeded => "not_needed",
-            Delivery::Delivered { .. } => "delivered",
-            Delivery::Refused { .. } => "refused",
-            Delivery::NotAllowed { .. } => "not_allowed",
-            Delivery::GaveUp { .. } => "gave_up",
+            DeliveryOutcome::NotNeeded => "not_needed",
+            DeliveryOutcome::Delivered { .. } => "delivered",
+            DeliveryOutcome::Refused { .. } => "refused",
+            DeliveryOutcome::NotAllowed { .. } => "not_allowed",
+            DeliveryOutcome::GaveUp { .. } => "gave_up",
         }
     }
 
     /// True when the client's endpoint accepted the notification.
     pub fn is_delivered(&self) -> bool {
-        matches!(self, Delivery::Delivered { .. })
+        matches!(self, DeliveryOutcome::Delivered { .. })
     }
 }
 
@@ -142,7 +141,7 @@ impl Delivery {
 /// resolved by the deliverer's own resolver, which checks every address the name resolved to
 /// and hands the connector only those, so the connection goes to a checked address even if
 /// the name re-resolves elsewhere (DNS rebinding). TLS still verifies the certificate
-/// against the host name of the URL. A refused destination is [`Delivery::NotAllowed`],
+/// against the host name of the URL. A refused destination is [`DeliveryOutcome::NotAllowed`],
 /// never retried. Receivers on loopback (development, tests) need
 /// [`EgressPolicy::allow_loopback`].
 #[derive(Debug, Clone)]
@@ -232,14 +231,18 @@ impl NotificationDeliverer {
     /// Sends what [`CibaServer::complete`] asked for, and revokes pushed tokens that were not
     /// delivered: when the push of [`CompleteOutcome::PushTokens`] is refused or given up
     /// on, its tokens go to [`CibaServer::push_undelivered`] (a store failure there is
-    /// logged; the returned [`Delivery`] says what became of the notification either way).
+    /// logged; the returned [`DeliveryOutcome`] says what became of the notification either way).
     ///
     /// The delivery runs in an `INFO` span named `ciba_notification` with its `mode`
-    /// (`ping`, `push`) and `outcome` ([`Delivery::label`]), and is counted in
+    /// (`ping`, `push`) and `outcome` ([`DeliveryOutcome::label`]), and is counted in
     /// [`NOTIFICATIONS`].
-    pub async fn deliver_outcome(&self, server: &CibaServer, outcome: CompleteOutcome) -> Delivery {
+    pub async fn deliver_outcome(
+        &self,
+        server: &CibaServer,
+        outcome: CompleteOutcome,
+    ) -> DeliveryOutcome {
         let (request, pushed, mode) = match outcome {
-            CompleteOutcome::NothingToSend => return Delivery::NotNeeded,
+            CompleteOutcome::NothingToSend => return DeliveryOutcome::NotNeeded,
             CompleteOutcome::Ping(request) => (request, Vec::new(), "ping"),
             CompleteOutcome::PushTokens { request, tokens } => (request, tokens, "push"),
             CompleteOutcome::PushError { request, .. } => (request, Vec::new(), "push"),
@@ -268,7 +271,7 @@ impl NotificationDeliverer {
 
     /// Sends `request`, retrying transient failures. Failed attempts and the final failure
     /// are logged with the endpoint, the attempt count and the reason.
-    pub async fn deliver(&self, request: http::Request<Vec<u8>>) -> Delivery {
+    pub async fn deliver(&self, request: http::Request<Vec<u8>>) -> DeliveryOutcome {
         let endpoint = endpoint_of(request.uri());
         if let Err(reason) = check_uri(&self.egress, request.uri()) {
             return not_allowed(&endpoint, reason);
@@ -280,7 +283,7 @@ impl NotificationDeliverer {
                 Ok(answer) if answer.status().is_success() => {
                     tracing::info!(%endpoint, status = answer.status().as_u16(), attempt,
                         "notification delivered");
-                    return Delivery::Delivered {
+                    return DeliveryOutcome::Delivered {
                         status: answer.status(),
                         attempts: attempt,
                     };
@@ -291,7 +294,7 @@ impl NotificationDeliverer {
                 Ok(answer) => {
                     tracing::warn!(%endpoint, status = answer.status().as_u16(),
                         attempts = attempt, "notification refused: not retried");
-                    return Delivery::Refused {
+                    return DeliveryOutcome::Refused {
                         status: answer.status(),
                         attempts: attempt,
                     };
@@ -305,7 +308,7 @@ impl NotificationDeliverer {
                     let last = DeliveryFailure::Transport(e);
                     tracing::warn!(%endpoint, attempts = attempt, reason = %last,
                         "notification not delivered: not retried");
-                    return Delivery::GaveUp {
+                    return DeliveryOutcome::GaveUp {
                         attempts: attempt,
                         last,
                     };
@@ -314,7 +317,7 @@ impl NotificationDeliverer {
             if attempt >= self.max_attempts {
                 tracing::warn!(%endpoint, attempts = attempt, reason = %failure,
                     "notification not delivered: giving up");
-                return Delivery::GaveUp {
+                return DeliveryOutcome::GaveUp {
                     attempts: attempt,
                     last: failure,
                 };
@@ -328,9 +331,9 @@ impl NotificationDeliverer {
     }
 }
 
-fn not_allowed(endpoint: &str, reason: EgressError) -> Delivery {
+fn not_allowed(endpoint: &str, reason: EgressError) -> DeliveryOutcome {
     tracing::warn!(%endpoint, %reason, "notification not sent: the egress policy refuses the destination");
-    Delivery::NotAllowed { reason }
+    DeliveryOutcome::NotAllowed { reason }
 }
 
 #[cfg(test)]
@@ -349,7 +352,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
-    use super::{Delivery, NotificationDeliverer};
+    use super::{DeliveryOutcome, NotificationDeliverer};
     use crate::server::egress::{GuardedResolver, Lookup};
     use crate::transport::HttpClient;
 
@@ -410,7 +413,7 @@ mod tests {
         let url = format!("http://{addr}/cb");
         let strict = NotificationDeliverer::plain_http(EgressPolicy::STRICT);
         match strict.deliver(notification(&url)).await {
-            Delivery::NotAllowed {
+            DeliveryOutcome::NotAllowed {
                 reason: EgressError::Address { class, .. },
             } => assert_eq!(class, AddressClass::Loopback),
             other => panic!("{other:?}"),
@@ -436,7 +439,7 @@ mod tests {
         );
         let url = format!("http://notify.rp.test:{}/cb", addr.port());
         match deliverer.deliver(notification(&url)).await {
-            Delivery::NotAllowed { reason } => {
+            DeliveryOutcome::NotAllowed { reason } => {
                 assert_eq!(reason.class(), Some(AddressClass::CloudMetadata))
             }
             other => panic!("{other:?}"),
@@ -455,7 +458,7 @@ mod tests {
         );
         assert!(matches!(
             deliverer.deliver(notification(&url)).await,
-            Delivery::NotAllowed { .. }
+            DeliveryOutcome::NotAllowed { .. }
         ));
     }
 

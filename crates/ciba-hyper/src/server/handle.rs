@@ -13,7 +13,7 @@ use ciba_server::store::StoreError;
 use ciba_server::{AuthenticationResult, CibaServer, CompleteError, CompleteOutcome};
 use tracing::Instrument as _;
 
-use crate::server::deliver::{Delivery, NotificationDeliverer};
+use crate::server::deliver::{DeliveryOutcome, NotificationDeliverer};
 use crate::server::hooks::AuthorizationHooks;
 use crate::server::pending::PendingRequest;
 
@@ -89,7 +89,7 @@ impl AsHandle {
         &self,
         auth_req_id: &str,
         result: AuthenticationResult,
-    ) -> Result<Delivery, CompleteError> {
+    ) -> Result<DeliveryOutcome, CompleteError> {
         // The decision and its notification share one span, named by the request's short hash.
         let span = tracing::info_span!("ciba_decision", auth_req = %short_hash(auth_req_id));
         async {
@@ -101,7 +101,7 @@ impl AsHandle {
             let outcome = match outcome {
                 Ok(CompleteOutcome::NothingToSend) => {
                     tracing::info!("request completed");
-                    return Ok(Delivery::NotNeeded);
+                    return Ok(DeliveryOutcome::NotNeeded);
                 }
                 Ok(outcome) => outcome,
                 Err(e) => {

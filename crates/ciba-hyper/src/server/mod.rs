@@ -89,11 +89,11 @@ use bytes::Bytes;
 use ciba_core::ErrorCode;
 use ciba_core::observe::short_hash;
 use ciba_core::random::{BatchedOsRandom, Random};
-use ciba_server::response::{error_body, json_response};
 use ciba_server::{
     BodyError, CibaServer, IncomingRequest, InlineBackchannelOutcome, IssueOutcome,
     TlsClientCertificate, TokenOutcome,
 };
+use ciba_server::{error_body, json_response};
 use http::{Method, StatusCode};
 use http_body_util::Full;
 use hyper::body::Body;
@@ -103,8 +103,8 @@ use url::Url;
 
 pub use ciba_server::BoxFuture;
 pub use deliver::{
-    DEFAULT_DELIVERY_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_DELAY, Delivery, DeliveryFailure,
-    NOTIFICATIONS, NotificationDeliverer, describe_metrics,
+    DEFAULT_DELIVERY_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_DELAY, DeliveryFailure,
+    DeliveryOutcome, NOTIFICATIONS, NotificationDeliverer, describe_metrics,
 };
 pub use handle::AsHandle;
 pub use hooks::AuthorizationHooks;

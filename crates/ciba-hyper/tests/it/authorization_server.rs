@@ -34,8 +34,8 @@ use bytes::Bytes;
 use ciba_core::wire::basic_authorization;
 use ciba_core::{DeliveryMode, ErrorCode};
 use ciba_hyper::server::{
-    AsHandle, AuthorizationHooks, BoxFuture, Delivery, DeliveryFailure, NotificationDeliverer,
-    PendingRequest,
+    AsHandle, AuthorizationHooks, BoxFuture, DeliveryFailure, DeliveryOutcome,
+    NotificationDeliverer, PendingRequest,
 };
 use ciba_hyper::{Error, HttpClient, ServeOptions, TransportError, TransportErrorKind};
 use ciba_server::{
@@ -666,7 +666,10 @@ fn status(code: u16) -> Step {
     Step::Raw(code, Vec::new(), Vec::new())
 }
 
-async fn deliver(script: Vec<Step>, deliverer: NotificationDeliverer) -> (Delivery, Scripted) {
+async fn deliver(
+    script: Vec<Step>,
+    deliverer: NotificationDeliverer,
+) -> (DeliveryOutcome, Scripted) {
     let endpoint = Scripted::start(script).await;
     let request = json_post(
         &format!("{}/token", endpoint.base),
@@ -690,7 +693,7 @@ async fn deliverer_retries_server_errors_and_resets() {
     )
     .await;
     assert!(
-        matches!(delivery, Delivery::Delivered { attempts: 3, .. }),
+        matches!(delivery, DeliveryOutcome::Delivered { attempts: 3, .. }),
         "{delivery:?}"
     );
     assert_eq!(endpoint.seen("POST /token").len(), 3);
@@ -711,7 +714,7 @@ async fn deliverer_takes_any_2xx_as_delivered_and_ignores_the_body() {
         )
         .await;
         match delivery {
-            Delivery::Delivered { status, attempts } => {
+            DeliveryOutcome::Delivered { status, attempts } => {
                 assert_eq!(status, code);
                 assert_eq!(attempts, 1, "a 2xx must not be retried");
             }
@@ -729,7 +732,7 @@ async fn deliverer_gives_up_after_its_attempts() {
     )
     .await;
     match delivery {
-        Delivery::GaveUp {
+        DeliveryOutcome::GaveUp {
             attempts: 2,
             last: DeliveryFailure::Status(s),
         } => assert_eq!(s, 502),
@@ -745,7 +748,7 @@ async fn deliverer_gives_up_after_its_attempts() {
     assert!(
         matches!(
             delivery,
-            Delivery::GaveUp {
+            DeliveryOutcome::GaveUp {
                 attempts: 1,
                 last: DeliveryFailure::Transport(Error::Transport(TransportError {
                     kind: TransportErrorKind::Timeout,
@@ -761,7 +764,7 @@ async fn deliverer_gives_up_after_its_attempts() {
 async fn deliverer_never_retries_4xx_nor_follows_redirects() {
     let (delivery, endpoint) = deliver(vec![status(401), status(204)], fast_deliverer()).await;
     assert!(
-        matches!(delivery, Delivery::Refused { attempts: 1, .. }),
+        matches!(delivery, DeliveryOutcome::Refused { attempts: 1, .. }),
         "{delivery:?}"
     );
     assert_eq!(endpoint.seen("POST /token").len(), 1);
@@ -769,7 +772,7 @@ async fn deliverer_never_retries_4xx_nor_follows_redirects() {
     let redirect = Step::Raw(307, vec![("location", "/elsewhere".into())], Vec::new());
     let (delivery, endpoint) = deliver(vec![redirect], fast_deliverer()).await;
     match delivery {
-        Delivery::Refused { status, attempts } => {
+        DeliveryOutcome::Refused { status, attempts } => {
             assert_eq!(status, 307);
             assert_eq!(attempts, 1);
         }
@@ -790,7 +793,7 @@ async fn ping_and_push_reach_an_https_endpoint_over_http2() {
     let ping = op.start("ping").await;
     let delivery = op.approve(&ping).await;
     assert!(
-        matches!(delivery, Delivery::Delivered { attempts: 1, .. }),
+        matches!(delivery, DeliveryOutcome::Delivered { attempts: 1, .. }),
         "{delivery:?}"
     );
     let push = op.start("push").await;
@@ -823,7 +826,7 @@ async fn a_push_answered_500_until_the_deliverer_gives_up_leaves_no_usable_token
     assert!(
         matches!(
             delivery,
-            Delivery::GaveUp {
+            DeliveryOutcome::GaveUp {
                 attempts: 2,
                 last: DeliveryFailure::Status(s)
             } if s == 500
@@ -850,7 +853,7 @@ async fn a_push_refused_with_4xx_or_never_connected_is_revoked() {
     let push = op.start("push").await;
     let delivery = op.approve(&push).await;
     assert!(
-        matches!(delivery, Delivery::Refused { attempts: 1, .. }),
+        matches!(delivery, DeliveryOutcome::Refused { attempts: 1, .. }),
         "{delivery:?}"
     );
     let access = endpoint.seen()[0].body["access_token"]
@@ -873,7 +876,7 @@ async fn a_push_refused_with_4xx_or_never_connected_is_revoked() {
     let push = op.start("push").await;
     let delivery = op.approve(&push).await;
     assert!(
-        matches!(delivery, Delivery::GaveUp { attempts: 2, .. }),
+        matches!(delivery, DeliveryOutcome::GaveUp { attempts: 2, .. }),
         "{delivery:?}"
     );
     let fingerprints = op.pushed_fingerprints(&push).await;
@@ -904,7 +907,7 @@ async fn an_untrusted_certificate_is_a_failed_delivery_logged_without_the_tokens
     assert!(
         matches!(
             delivery,
-            Delivery::GaveUp {
+            DeliveryOutcome::GaveUp {
                 attempts: 3,
                 last: DeliveryFailure::Transport(_)
             }
@@ -1057,7 +1060,7 @@ async fn the_default_deliverer_enforces_the_servers_egress_policy() {
         );
         if !delivered {
             assert!(
-                matches!(delivery, Delivery::NotAllowed { .. }),
+                matches!(delivery, DeliveryOutcome::NotAllowed { .. }),
                 "{delivery:?}"
             );
         }

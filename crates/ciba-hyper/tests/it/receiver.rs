@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use ciba_core::DeliveryMode;
 use ciba_core::random::OsRandom;
-use ciba_hyper::server::Delivery;
+use ciba_hyper::server::DeliveryOutcome;
 use ciba_hyper::{
     HttpClient, NotificationReceiver, NotificationRegistry, NotificationService, ReceiverOptions,
     ServeOptions,
@@ -170,7 +170,7 @@ async fn slow_notifications_are_cut_off_while_a_ping_flow_completes() {
         .await
         .unwrap();
     assert!(
-        matches!(delivery, Delivery::Delivered { .. }),
+        matches!(delivery, DeliveryOutcome::Delivered { .. }),
         "{delivery:?}"
     );
     let tokens = client.wait_for_tokens(&ack).await.unwrap();
@@ -392,7 +392,7 @@ async fn a_push_expected_by_another_client_is_validated_by_its_waiter() {
         Some(second_ack.auth_req_id.as_str())
     );
     assert!(
-        matches!(delivery, Delivery::Delivered { status, .. } if status == 204),
+        matches!(delivery, DeliveryOutcome::Delivered { status, .. } if status == 204),
         "{delivery:?}"
     );
     // The first request is still registered, waiting for its own push.

@@ -94,14 +94,14 @@ async fn authorization_server_pending_requests_and_deliveries_never_print_secret
     assert_hidden("NotificationDeliverer", &format!("{deliverer:?}"), &secrets);
     let delivered = deliverer.deliver(copy(&ping)).await;
     assert!(delivered.is_delivered(), "{delivered:?}");
-    assert_hidden("Delivery", &format!("{delivered:?}"), &secrets);
+    assert_hidden("DeliveryOutcome", &format!("{delivered:?}"), &secrets);
     // An endpoint URL with credentials: the failure names the host, not the password.
     *ping.uri_mut() = format!("http://user:{URL_PASSWORD}@127.0.0.1:9/cb")
         .parse()
         .unwrap();
     let failed = deliverer.deliver(ping).await;
     assert!(!failed.is_delivered());
-    assert_hidden("Delivery::GaveUp", &format!("{failed:?}"), &secrets);
+    assert_hidden("DeliveryOutcome::GaveUp", &format!("{failed:?}"), &secrets);
     drop(client);
     env.stop().await;
 }

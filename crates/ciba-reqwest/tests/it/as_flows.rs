@@ -36,7 +36,7 @@ use ciba_client::{
 use ciba_core::notification::PushErrorCode;
 use ciba_core::poll::PollError;
 use ciba_core::{AuthRequest, DeliveryMode, ErrorCode, ValidatedTokens};
-use ciba_hyper::server::Delivery;
+use ciba_hyper::server::DeliveryOutcome;
 use ciba_server::{AuthenticationResult, Authorization};
 use common::{AsOptions, POLL, TestAs, alice, json_post, ms, secs};
 use serde_json::json;
@@ -108,7 +108,7 @@ impl<S: HttpSend> Setup<S> {
 
     /// The user decides on the authentication device after `after`, on the only pending
     /// request; for ping and push this returns once the notification was delivered.
-    async fn decide(&self, after: Duration, result: AuthenticationResult) -> Delivery {
+    async fn decide(&self, after: Duration, result: AuthenticationResult) -> DeliveryOutcome {
         tokio::time::sleep(after).await;
         let pending = self.env.pending().await;
         assert_eq!(pending.len(), 1, "{pending:?}");
@@ -189,7 +189,10 @@ async fn poll_flow_ends_in_tokens_and_reports_progress<A: Adapter>(a: A) {
         s.decide(ms(1300), approve()),
     );
     let tokens = tokens.unwrap();
-    assert!(matches!(delivery, Delivery::NotNeeded), "{delivery:?}");
+    assert!(
+        matches!(delivery, DeliveryOutcome::NotNeeded),
+        "{delivery:?}"
+    );
     assert_eq!(tokens.id_token.sub, "alice");
     assert_eq!(tokens.id_token.iss, s.env.issuer);
     assert!(tokens.id_token.at_hash.is_some());
@@ -214,7 +217,10 @@ async fn poll_denial_is_access_denied<A: Adapter>(a: A) {
         s.decide(ms(200), AuthenticationResult::AccessDenied),
     );
     assert!(access_denied(&result), "{result:?}");
-    assert!(matches!(delivery, Delivery::NotNeeded), "{delivery:?}");
+    assert!(
+        matches!(delivery, DeliveryOutcome::NotNeeded),
+        "{delivery:?}"
+    );
     s.stop().await;
 }
 
@@ -246,7 +252,7 @@ async fn ping_wakes_the_flow_before_the_next_poll<A: Adapter>(a: A) {
     assert_eq!(tokens.unwrap().id_token.sub, "alice");
     assert!(started.elapsed() < ms(4500), "{:?}", started.elapsed());
     match delivery {
-        Delivery::Delivered { status, attempts } => {
+        DeliveryOutcome::Delivered { status, attempts } => {
             assert_eq!(status, 204);
             assert_eq!(attempts, 1);
         }
@@ -409,7 +415,7 @@ async fn the_callers_notification_token_is_sent_and_bound<A: Adapter>(a: A) {
     assert_eq!(tokens.unwrap().id_token.sub, "alice");
     assert!(started.elapsed() < ms(4500), "{:?}", started.elapsed());
     match delivery {
-        Delivery::Delivered { status, .. } => assert_eq!(status, 204),
+        DeliveryOutcome::Delivered { status, .. } => assert_eq!(status, 204),
         other => panic!("{other:?}"),
     }
     s.stop().await;

@@ -25,6 +25,7 @@ use crate::ticket::Ticket;
 
 /// Settings of a [`MemoryStore`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MemoryStoreConfig {
     /// The most entries one client may have at a time: tickets, requests (including
     /// finished ones kept as tombstones) and replay-cache entries together. Beyond it,
@@ -42,7 +43,15 @@ impl Default for MemoryStoreConfig {
     }
 }
 
-/// A [`Store`] in process memory, split into [`SHARDS`] shards with a mutex each.
+impl MemoryStoreConfig {
+    /// These settings with `max` entries per client.
+    pub fn with_max_entries_per_client(mut self, max: usize) -> MemoryStoreConfig {
+        self.max_entries_per_client = max;
+        self
+    }
+}
+
+/// A [`Store`] in process memory, split into 64 shards with a mutex each.
 ///
 /// An entry lives in the shard its key hashes to, so no operation ever locks, rehashes or
 /// reallocates more than one shard's share of the store: as millions of requests
@@ -78,7 +87,7 @@ pub struct MemoryStore {
 }
 
 /// How many shards a [`MemoryStore`] has (a power of two).
-pub const SHARDS: usize = 64;
+pub(crate) const SHARDS: usize = 64;
 
 impl Default for MemoryStore {
     fn default() -> Self {

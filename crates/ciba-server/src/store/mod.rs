@@ -7,8 +7,10 @@
 //! Each operation takes the caller's `now`. Stores use it both to decide (has this request
 //! expired? is this poll too early?) and to forget what has expired.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod expiry_queue;
-pub mod memory;
+mod memory;
 mod observed;
 mod records;
 

@@ -37,7 +37,6 @@ pub struct TokenFingerprint {
 
 /// Where a request stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub enum RequestState {
     /// Waiting for the user.
     Pending,
@@ -127,7 +126,6 @@ impl StoredRequest {
 
 /// The result to record with [`Store::complete`](super::Store::complete).
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub enum Completion {
     /// Poll and ping: the user approved; tokens are minted at redemption.
     Authorized(Box<Grant>),
@@ -141,7 +139,6 @@ pub enum Completion {
 
 /// The answer of [`Store::complete`](super::Store::complete).
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub enum CompleteStatus {
     /// The result was recorded; the request as it was before.
     Completed(Box<StoredRequest>),
@@ -155,7 +152,6 @@ pub enum CompleteStatus {
 
 /// The answer of [`Store::poll`](super::Store::poll).
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub enum PollStatus {
     /// Unknown, forgotten, or another client's request.
     Unknown,

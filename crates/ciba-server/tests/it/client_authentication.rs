@@ -13,13 +13,13 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use ciba_core::jose::{HmacSigner, JwsAlgorithm};
-use ciba_server::client_auth::{ClientAuthError, JWT_BEARER_ASSERTION_TYPE, min_hmac_secret_bytes};
-use ciba_server::jwt_claims::ClaimError;
+use ciba_server::ClaimError;
 use ciba_server::{
     AuthMethod, BackchannelError, BackchannelOutcome, BoxFuture, CIBA_GRANT_TYPE, CibaServer,
     ClientMetadata, ClientRegistry, DeliveryMode, MemoryStore, RegistryError, TlsClientCertificate,
     TokenOutcome,
 };
+use ciba_server::{ClientAuthError, JWT_BEARER_ASSERTION_TYPE, min_hmac_secret_bytes};
 use common::*;
 use http::HeaderValue;
 use serde_json::json;

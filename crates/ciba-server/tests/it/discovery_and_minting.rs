@@ -16,13 +16,13 @@ use ciba_core::Limits;
 use ciba_core::jose::hash::left_half_hash;
 use ciba_core::jose::{CompactJws, HmacSigner, JwkSet, JwkSigner, JwsAlgorithm, Signer};
 use ciba_core::random::OsRandom;
-use ciba_server::minter::{MintError, MintRequest, TokenMinter};
 use ciba_server::store::Grant;
 use ciba_server::{
     AccessTokenFormat, AuthenticationResult, Authorization, CibaServer, ClientMetadata,
     DefaultTokenMinter, DeliveryMode, KeySetError, MemoryStore, ServerSetupError, SigningKeySet,
     StaticClientRegistry, TokenOutcome,
 };
+use ciba_server::{MintError, MintRequest, TokenMinter};
 use common::*;
 use serde_json::{Map, json};
 

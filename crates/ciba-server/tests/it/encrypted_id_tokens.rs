@@ -16,9 +16,9 @@ use ciba_core::jose::JwkSet;
 use ciba_core::jose::jwe::{
     CompactJwe, ContentEncryption, JweDecrypter, JweError, KeyManagementAlgorithm,
 };
-use ciba_server::minter::MintError;
+use ciba_server::MintError;
+use ciba_server::TokenOutcome;
 use ciba_server::store::MemoryStoreConfig;
-use ciba_server::token_endpoint::TokenOutcome;
 use ciba_server::{
     AuthenticationResult, Authorization, ClientMetadata, ClientMetadataError, CompleteOutcome,
     validate_client_metadata,
@@ -267,12 +267,8 @@ fn a_registry_copy_without_a_usable_key_is_an_encryption_error_not_a_plain_token
         keys: vec![jwk("rs256").to_public()],
     });
     let mut tokens = sample_tokens();
-    let err = ciba_server::id_token_encryption::encrypt_id_token(
-        Some(&client),
-        &mut tokens,
-        &TestRng::new(1),
-    )
-    .unwrap_err();
+    let err =
+        ciba_server::encrypt_id_token(Some(&client), &mut tokens, &TestRng::new(1)).unwrap_err();
     assert!(matches!(
         err,
         MintError::Encryption(JweError::NoMatchingKey { .. })

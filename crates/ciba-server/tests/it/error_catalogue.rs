@@ -10,13 +10,13 @@
 use crate::common;
 
 use ciba_core::wire::is_valid_error_text;
-use ciba_server::backchannel::UnauthorizedReason;
+use ciba_server::UnauthorizedReason;
 use ciba_server::store::MemoryStoreConfig;
-use ciba_server::token_endpoint::{GrantUnauthorizedReason, InvalidGrantReason};
 use ciba_server::{
     AuthenticationResult, Authorization, BackchannelOutcome, BodyError, FailReason, IssueOutcome,
     TokenOutcome,
 };
+use ciba_server::{GrantUnauthorizedReason, InvalidGrantReason};
 use common::*;
 
 type Make = fn(&Harness) -> http::Response<Vec<u8>>;
@@ -137,9 +137,7 @@ fn cases() -> Vec<(&'static str, u16, &'static str, Make)> {
             |_| {
                 let h = Harness::with(
                     base_config(),
-                    MemoryStoreConfig {
-                        max_entries_per_client: 1,
-                    },
+                    MemoryStoreConfig::default().with_max_entries_per_client(1),
                     "eddsa",
                 );
                 h.start(POLL, t0());

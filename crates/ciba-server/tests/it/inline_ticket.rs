@@ -102,9 +102,7 @@ fn signed_request(jti: &str) -> Req {
 fn bounded() -> Harness {
     Harness::with(
         base_config(),
-        MemoryStoreConfig {
-            max_entries_per_client: 4,
-        },
+        MemoryStoreConfig::default().with_max_entries_per_client(4),
         "eddsa",
     )
 }

@@ -31,5 +31,6 @@ mod registry_failure;
 mod secrets_debug;
 mod sender_constrained;
 mod signed_requests;
+mod store_conformance;
 mod store_failure;
 mod waiting_store;

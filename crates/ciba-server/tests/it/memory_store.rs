@@ -83,9 +83,8 @@ fn expiry_uses_the_callers_clock_only() {
 
 #[test]
 fn one_client_cannot_fill_the_store() {
-    let store = MemoryStore::with_config(MemoryStoreConfig {
-        max_entries_per_client: 3,
-    });
+    let store =
+        MemoryStore::with_config(MemoryStoreConfig::default().with_max_entries_per_client(3));
     for i in 0..3 {
         block_on(store.insert_request(
             &request(&format!("a{i}"), "greedy", 60),
@@ -112,9 +111,7 @@ fn one_client_cannot_fill_the_store() {
 fn pending_bound_refuses_new_requests_with_503() {
     let h = Harness::with(
         base_config(),
-        MemoryStoreConfig {
-            max_entries_per_client: 2,
-        },
+        MemoryStoreConfig::default().with_max_entries_per_client(2),
         "eddsa",
     );
     let t1 = h.ticket(&bc_request(POLL, &[]), t0());

@@ -25,7 +25,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ciba_core::jose::{Jwk, JwkSigner, JwsAlgorithm};
 use ciba_core::wire::is_valid_error_text;
 use ciba_core::wire::unix_seconds;
-use ciba_server::client_auth::JWT_BEARER_ASSERTION_TYPE;
+use ciba_server::JWT_BEARER_ASSERTION_TYPE;
 use ciba_server::{
     AuthenticationResult, Authorization, BackchannelOutcome, BoxFuture, CIBA_GRANT_TYPE,
     CibaServer, ClientMetadata, ClientRegistry, CompleteError, DefaultTokenMinter, DeliveryMode,

@@ -10,8 +10,8 @@
 use crate::common;
 
 use ciba_server::{
-    AuthenticationResult, Authorization, BackchannelError, BackchannelOutcome, Hint, IssueOutcome,
-    TokenOutcome,
+    AuthenticationResult, Authorization, BackchannelError, BackchannelOutcome, IssueOutcome,
+    TokenOutcome, UserHint,
 };
 use common::*;
 use http::{HeaderValue, Method};
@@ -102,7 +102,7 @@ fn exactly_one_hint_is_required() {
     );
     assert_eq!(
         t.hint,
-        Hint::LoginHintToken {
+        UserHint::LoginHintToken {
             value: "eyJ.lht".into()
         }
     );
@@ -280,7 +280,7 @@ fn id_token_hint_must_be_an_id_token_we_issued_to_this_client() {
     let t = h.ticket(&req, later);
     assert_eq!(
         t.hint,
-        Hint::IdTokenHint {
+        UserHint::IdTokenHint {
             value: id_token.clone(),
             subject: "alice".into()
         }

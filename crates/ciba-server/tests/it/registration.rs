@@ -11,7 +11,7 @@ use crate::common;
 use ciba_core::EndpointPolicy;
 use ciba_core::ErrorCode;
 use ciba_core::jose::JwsAlgorithm;
-use ciba_server::registration::UNSUPPORTED_MEMBERS;
+use ciba_server::UNSUPPORTED_MEMBERS;
 use ciba_server::{
     AddressClass, AuthMethod, ClientMetadata, ClientMetadataError, ClientRegistry, DeliveryMode,
     EgressError, EgressPolicy, StaticClientRegistry, validate_client_metadata,

@@ -14,9 +14,9 @@ use crate::common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ciba_server::backchannel::BackchannelError;
-use ciba_server::client_auth::ClientAuthError;
-use ciba_server::token_endpoint::TokenError;
+use ciba_server::BackchannelError;
+use ciba_server::ClientAuthError;
+use ciba_server::TokenError;
 use ciba_server::{
     BackchannelOutcome, BoxFuture, CibaServer, ClientMetadata, ClientRegistry, MemoryStore,
     RegistryError, TokenOutcome,

@@ -21,7 +21,7 @@ use ciba_core::jose::jws::sign_compact;
 use ciba_core::jose::verify::verify_with_set;
 use ciba_core::jose::{AlgorithmPolicy, CompactJws, HmacSigner, JwsAlgorithm, Signer};
 use ciba_core::wire::unix_seconds;
-use ciba_server::binding::certificate_thumbprint;
+use ciba_server::certificate_thumbprint;
 use ciba_server::store::MemoryStoreConfig;
 use ciba_server::{
     AccessTokenFormat, AuthMethod, AuthenticationResult, Authorization, CIBA_GRANT_TYPE,

@@ -9,9 +9,9 @@
 use crate::common;
 
 use ciba_core::wire::unix_seconds;
-use ciba_server::jwt_claims::ClaimError;
-use ciba_server::request_object::RequestObjectError;
-use ciba_server::{BackchannelError, BackchannelOutcome, Hint};
+use ciba_server::ClaimError;
+use ciba_server::RequestObjectError;
+use ciba_server::{BackchannelError, BackchannelOutcome, UserHint};
 use common::*;
 use serde_json::{Value, json};
 
@@ -53,7 +53,7 @@ fn signed_request_parameters_come_from_the_jwt() {
     assert_eq!(t.scopes, ["openid", "email"]);
     assert_eq!(
         t.hint,
-        Hint::LoginHint {
+        UserHint::LoginHint {
             value: "alice@example.com".into()
         }
     );

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use ciba_core::DeliveryMode;
 use ciba_core::wire::basic_authorization;
-use ciba_hyper::server::{AsHandle, AuthorizationServer, Delivery, NotificationDeliverer};
+use ciba_hyper::server::{AsHandle, AuthorizationServer, DeliveryOutcome, NotificationDeliverer};
 use ciba_hyper::tls::client_config;
 use ciba_server::store::RequestState;
 use ciba_server::{
@@ -97,7 +97,7 @@ impl Op {
         ack["auth_req_id"].as_str().unwrap().to_owned()
     }
 
-    pub async fn approve(&self, auth_req_id: &str) -> Delivery {
+    pub async fn approve(&self, auth_req_id: &str) -> DeliveryOutcome {
         let approval = AuthenticationResult::Authorized(Authorization::new("alice"));
         self.handle.complete(auth_req_id, approval).await.unwrap()
     }

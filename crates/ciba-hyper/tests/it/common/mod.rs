@@ -92,9 +92,10 @@ impl TestAs {
     }
 
     pub async fn with(options: AsOptions) -> TestAs {
-        let store = MemoryStore::with_config(MemoryStoreConfig {
-            max_entries_per_client: options.max_entries_per_client,
-        });
+        let store = MemoryStore::with_config(
+            MemoryStoreConfig::default()
+                .with_max_entries_per_client(options.max_entries_per_client),
+        );
         TestAs::with_parts(options, Arc::new(store), TestHooks).await
     }
 

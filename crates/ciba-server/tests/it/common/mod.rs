@@ -30,7 +30,7 @@ use ciba_core::jose::{
 use ciba_core::random::{Random, RandomError};
 use ciba_core::wire::encode_form;
 use ciba_core::wire::unix_seconds;
-use ciba_server::issue::Failure;
+use ciba_server::Failure;
 use ciba_server::store::{MemoryStoreConfig, StoreError, StoredRequest};
 use ciba_server::{
     Acknowledgement, AuthMethod, AuthenticationResult, BackchannelOutcome, BoxFuture,
