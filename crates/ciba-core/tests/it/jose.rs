@@ -1,13 +1,6 @@
 //! Signing and verification across every supported algorithm, and the attacks an allow-list
 //! and strict key selection must stop.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ciba_core::jose::verify::verify_with_set;

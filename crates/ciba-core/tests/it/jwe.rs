@@ -2,12 +2,6 @@
 //! every way a token can be wrong fails with its typed error.
 
 #![cfg(feature = "jwe")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::support;
 

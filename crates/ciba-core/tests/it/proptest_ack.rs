@@ -1,14 +1,6 @@
 //! Hostile input never panics: acknowledgement processing, OAuth error parsing, compact JWS
 //! parsing and DPoP proof verification return `Ok` or a typed error for anything.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::result_large_err
-)]
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;

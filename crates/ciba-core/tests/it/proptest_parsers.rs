@@ -2,14 +2,6 @@
 //! never a panic: token responses, ping and push notifications, ID tokens (header, payload and
 //! claims, signed or not), OAuth error bodies reaching the poller, and HTTP-dates.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::result_large_err
-)]
-
 use crate::support;
 
 use base64::Engine as _;

@@ -6,14 +6,6 @@
 //! per response, nothing is sent while the keys are awaited, and only a set holding the key
 //! can lead to `Done`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::result_large_err
-)]
-
 use crate::support;
 
 use std::time::{Duration, SystemTime};

@@ -1,11 +1,5 @@
 //! What is particular to the Redis store: the key layout and its TTLs, typed errors when
 //! Redis cannot be reached, isolation by prefix, TLS trust, the eviction-policy check.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

@@ -1,12 +1,6 @@
 //! One behaviour suite, every store: each test here runs against ciba-server's MemoryStore
 //! (the reference) and against RedisStore on one Redis, on Redis over TLS and on a
 //! three-master Redis Cluster, through `&dyn Store` only.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

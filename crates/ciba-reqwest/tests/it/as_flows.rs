@@ -9,12 +9,6 @@
 //! Every request the client sends is recorded, so that the rows also say how often it polled.
 
 #![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 /// ciba-hyper's harness: the authorization server and the notification receiver.
 #[path = "../../../ciba-hyper/tests/it/common/mod.rs"]

@@ -7,12 +7,6 @@
 //! fails (a wrong answer, a malformed error body, a failed follow-up check or a panic), and
 //! reports them all at once with their section. A few rows expect acceptance: they prove a
 //! defect is *ignored* as the spec says (unknown parameters, a `user_code` nobody asked for).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

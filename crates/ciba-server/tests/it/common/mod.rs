@@ -1,13 +1,6 @@
 //! Shared test harness: a server with registered clients, a virtual clock, a deterministic
 //! random source, and hand-built HTTP requests.
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::future::Future;
 use std::pin::Pin;
