@@ -321,12 +321,7 @@ fn key_selection_and_decrypter_construction() {
     ));
 }
 
-struct Broken;
-impl Random for Broken {
-    fn fill(&self, _: &mut [u8]) -> Result<(), RandomError> {
-        Err(RandomError { reason: "broken" })
-    }
-}
+use ciba_test::random::Broken;
 
 #[test]
 fn a_failing_random_source_is_an_error_not_a_weak_token() {
