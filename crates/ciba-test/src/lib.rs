@@ -6,7 +6,8 @@
 //! - [`random`]: deterministic [`Random`](ciba_core::Random) sources (a counter, splitmix64, a
 //!   constant byte, one that always fails);
 //! - [`keys`]: the test keys of `crates/ciba-core/testdata` as JWKs and signers;
-//! - [`clock`]: the origin of the virtual clock the tests run on.
+//! - [`clock`]: the origin of the virtual clock the tests run on;
+//! - [`logs`]: a writer that captures what a `tracing` subscriber logs.
 //!
 //! ciba-core's own unit tests (in `src/`) cannot use these types: a dev-dependency cycle
 //! builds a second copy of ciba-core for them. Integration tests can.
@@ -15,4 +16,5 @@
 
 pub mod clock;
 pub mod keys;
+pub mod logs;
 pub mod random;

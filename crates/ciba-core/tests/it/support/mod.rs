@@ -203,3 +203,17 @@ pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
 }
+
+/// A proptest strategy over member names and codes: one of `names` (each as likely as any
+/// other string), or a string matching the regex `other`.
+pub fn names_or(
+    names: &'static [&'static str],
+    other: &'static str,
+) -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let weight = u32::try_from(names.len()).unwrap();
+    prop_oneof![
+        weight => proptest::sample::select(names).prop_map(str::to_owned),
+        1 => other,
+    ]
+}
