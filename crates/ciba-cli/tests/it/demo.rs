@@ -1,12 +1,6 @@
 //! `ciba demo`, the built binary: all three modes with the default settings, and `--deny`.
 
 #![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::support;
 

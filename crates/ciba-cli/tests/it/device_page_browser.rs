@@ -9,12 +9,6 @@
 //! browser fails the test; elsewhere the test is skipped with a loud message.
 
 #![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::support;
 

@@ -4,12 +4,6 @@
 //! gets plain ID tokens, login refuses the token in one error line.
 
 #![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::support;
 

@@ -4,12 +4,6 @@
 //! from a file or the environment; and a refused push said at once, then named by the error.
 
 #![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::support;
 

@@ -5,12 +5,6 @@
 //! the store timeout, never the rest of the server, and loses nothing.
 
 #![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::support;
 

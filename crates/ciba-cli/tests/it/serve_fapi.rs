@@ -7,12 +7,6 @@
 //! notification receiver is ciba-hyper's, on loopback. Certificates are made with `openssl`.
 
 #![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::support;
 use crate::tls_support;

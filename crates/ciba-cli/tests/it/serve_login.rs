@@ -2,12 +2,6 @@
 //! expiry, a clients file, the device JSON API, and the one-line errors a person can act on.
 
 #![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::support;
 use crate::tls_support;

@@ -4,12 +4,6 @@
 //! client text is escaped on the terminal and refused when it hides characters.
 
 #![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::support;
 

@@ -5,12 +5,6 @@
 //! instance over the memory store checks the device API's side of it without Redis.
 
 #![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::support;
 

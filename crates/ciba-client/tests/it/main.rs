@@ -1,12 +1,7 @@
 //! Integration tests of ciba-client: one test binary, one module per concern.
 // Test code: a failed unwrap is a failed test.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(missing_docs, clippy::indexing_slicing)]
 
 #[macro_use]
 mod support;

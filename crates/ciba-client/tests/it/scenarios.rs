@@ -3,12 +3,6 @@
 //! DPoP, secrets in output, the notification registry and receiver, and refusals said at once.
 
 #![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::support;
 

@@ -1,14 +1,6 @@
 //! Processing the backchannel endpoint's answer: acknowledgements, section 13 errors, and
 //! everything malformed in between.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::result_large_err
-)]
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ciba_core::DEFAULT_INTERVAL;

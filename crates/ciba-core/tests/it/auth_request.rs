@@ -1,67 +1,35 @@
 //! The backchannel authentication request: what goes on the wire, signed and unsigned, and
 //! every refusal made before anything is sent.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::result_large_err
-)]
-
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ciba_core::AUTH_REQUEST_RESERVED_PARAMETERS as RESERVED_PARAMETERS;
 use ciba_core::JWT_BEARER_ASSERTION_TYPE;
 use ciba_core::jose::verify::verify_with_set;
-use ciba_core::jose::{
-    AlgorithmPolicy, CompactJws, HmacSigner, Jwk, JwkSet, JwkSigner, JwsAlgorithm,
-};
-use ciba_core::random::RandomError;
+use ciba_core::jose::{AlgorithmPolicy, CompactJws, HmacSigner, JwkSet, JwsAlgorithm};
 use ciba_core::wire::is_b64token;
 use ciba_core::wire::parse_form;
 use ciba_core::{
     AuthRequest, Client, ClientAuth, ClientConfig, ClientSecret, DeliveryMode, Error, Hint, Limits,
-    Random, RequestError, ServerMetadata,
+    RequestError, ServerMetadata,
 };
 use ciba_core::{MAX_REQUEST_LIFETIME, generate_client_notification_token};
+use ciba_test::random::Counter;
 use serde_json::{Map, Value, json};
 
 const ISSUER: &str = "https://op.example";
 const BACKCHANNEL: &str = "https://op.example/bc-authorize";
 
 /// Deterministic, but a different byte pattern on every call (so `jti`s differ).
-struct Counter(AtomicU8);
-impl Random for Counter {
-    fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
-        let start = self.0.fetch_add(1, Ordering::Relaxed);
-        for (i, b) in dest.iter_mut().enumerate() {
-            *b = start.wrapping_add(i as u8);
-        }
-        Ok(())
-    }
-}
-
 fn rng() -> Counter {
-    Counter(AtomicU8::new(7))
+    Counter::new(7)
 }
 
-fn now() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
-}
-
-fn key(name: &str) -> Jwk {
-    let path = format!("{}/testdata/{name}.jwk.json", env!("CARGO_MANIFEST_DIR"));
-    Jwk::from_json(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn signer(name: &str) -> JwkSigner {
-    JwkSigner::from_jwk(&key(name), None).unwrap()
-}
+use ciba_test::clock::t0 as now;
+use ciba_test::keys::{jwk as key, signer};
 
 fn metadata_with(extra: Value) -> ServerMetadata {
     let mut doc = json!({

@@ -1,16 +1,6 @@
 //! DPoP (RFC 9449): proofs the client signs, the nonce dance, and the checks a server makes.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::result_large_err
-)]
-
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,42 +9,19 @@ use ciba_core::dpop::{
 };
 use ciba_core::jose::hash::sha256_b64;
 use ciba_core::jose::jws::sign_compact;
-use ciba_core::jose::{
-    AlgorithmPolicy, CompactJws, HmacSigner, Jwk, JwkSet, JwkSigner, JwsAlgorithm, Signer,
-};
-use ciba_core::random::RandomError;
-use ciba_core::{DpopError, DpopKey, ErrorCode, Limits, OAuthError, Random};
+use ciba_core::jose::{AlgorithmPolicy, CompactJws, HmacSigner, Jwk, JwkSet, JwsAlgorithm, Signer};
+use ciba_core::{DpopError, DpopKey, ErrorCode, Limits, OAuthError};
+use ciba_test::random::Counter;
 use http::Method;
 use serde_json::{Map, Value, json};
 use url::Url;
 
-struct Counter(AtomicU8);
-impl Random for Counter {
-    fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
-        let start = self.0.fetch_add(1, Ordering::Relaxed);
-        for (i, b) in dest.iter_mut().enumerate() {
-            *b = start.wrapping_add(i as u8);
-        }
-        Ok(())
-    }
-}
-
 fn rng() -> Counter {
-    Counter(AtomicU8::new(1))
+    Counter::new(1)
 }
 
-fn now() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
-}
-
-fn key(name: &str) -> Jwk {
-    let path = format!("{}/testdata/{name}.jwk.json", env!("CARGO_MANIFEST_DIR"));
-    Jwk::from_json(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn signer(name: &str) -> JwkSigner {
-    JwkSigner::from_jwk(&key(name), None).unwrap()
-}
+use ciba_test::clock::t0 as now;
+use ciba_test::keys::{jwk as key, signer};
 
 fn dpop_key(name: &str) -> DpopKey {
     DpopKey::from_signer(signer(name)).unwrap()

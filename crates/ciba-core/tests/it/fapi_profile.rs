@@ -1,13 +1,6 @@
 //! The client side of the FAPI-CIBA profile (`ClientConfig::profile`): each clause that
 //! applies to the client, refused before anything is sent.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::support;
 
 use std::time::Duration;

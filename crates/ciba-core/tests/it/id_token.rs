@@ -1,14 +1,6 @@
 //! ID token validation (OIDC Core 3.1.3.7 with the CIBA claims): each check refuses what it
 //! must, with its own error.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::result_large_err
-)]
-
 use crate::support;
 
 use std::sync::Arc;

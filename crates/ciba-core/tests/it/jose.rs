@@ -1,13 +1,6 @@
 //! Signing and verification across every supported algorithm, and the attacks an allow-list
 //! and strict key selection must stop.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ciba_core::jose::verify::verify_with_set;
@@ -18,10 +11,7 @@ use ciba_core::jose::{
 use ciba_core::{Limits, ParseErrorKind};
 use serde_json::{Map, Value, json};
 
-fn key(name: &str) -> Jwk {
-    let path = format!("{}/testdata/{name}.jwk.json", env!("CARGO_MANIFEST_DIR"));
-    Jwk::from_json(&std::fs::read(path).unwrap()).unwrap()
-}
+use ciba_test::keys::jwk as key;
 
 fn claims() -> Map<String, Value> {
     json!({"iss": "https://op.example", "sub": "alice"})
@@ -216,14 +206,8 @@ fn mismatched_private_and_public_members_are_refused() {
 
 #[test]
 fn generated_ed25519_keys_sign() {
-    struct Fixed;
-    impl ciba_core::Random for Fixed {
-        fn fill(&self, d: &mut [u8]) -> Result<(), ciba_core::random::RandomError> {
-            d.fill(42);
-            Ok(())
-        }
-    }
-    let signer = JwkSigner::generate_ed25519(&Fixed, Some("gen".into())).unwrap();
+    let fixed = ciba_test::random::Constant(42);
+    let signer = JwkSigner::generate_ed25519(&fixed, Some("gen".into())).unwrap();
     let public = signer.public_jwk().unwrap();
     assert!(!public.is_private());
     let token = sign_compact(Map::new(), &claims(), &signer).unwrap();

@@ -2,12 +2,6 @@
 //! every way a token can be wrong fails with its typed error.
 
 #![cfg(feature = "jwe")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::support;
 
@@ -327,12 +321,7 @@ fn key_selection_and_decrypter_construction() {
     ));
 }
 
-struct Broken;
-impl Random for Broken {
-    fn fill(&self, _: &mut [u8]) -> Result<(), RandomError> {
-        Err(RandomError { reason: "broken" })
-    }
-}
+use ciba_test::random::Broken;
 
 #[test]
 fn a_failing_random_source_is_an_error_not_a_weak_token() {

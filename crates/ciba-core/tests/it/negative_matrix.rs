@@ -5,14 +5,6 @@
 //! checklist IDs to these tests). Every matrix also checks a sound input is accepted, so a
 //! refusal is about the defect of its row.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::result_large_err
-)]
-
 use crate::support;
 
 use ciba_core::Limits;

@@ -1,14 +1,6 @@
 //! The client notification endpoint: ping and push requests, their authentication, the push
 //! payload checks, and the responses sent back.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::result_large_err
-)]
-
 use crate::support;
 
 use std::collections::HashMap;

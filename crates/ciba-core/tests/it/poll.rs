@@ -1,14 +1,6 @@
 //! The poll state machine (CIBA Core 10.1, 11) driven by a virtual clock against scripted
 //! token endpoint answers.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::result_large_err
-)]
-
 use crate::support;
 
 use std::time::{Duration, SystemTime};

@@ -34,18 +34,20 @@ fn member_value() -> impl Strategy<Value = Value> {
 }
 
 fn member_name() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just("issuer".to_owned()),
-        Just("token_endpoint".to_owned()),
-        Just("backchannel_authentication_endpoint".to_owned()),
-        Just("backchannel_token_delivery_modes_supported".to_owned()),
-        Just("backchannel_user_code_parameter_supported".to_owned()),
-        Just("mtls_endpoint_aliases".to_owned()),
-        Just("dpop_signing_alg_values_supported".to_owned()),
-        Just("keys".to_owned()),
-        Just("kty".to_owned()),
+    crate::support::names_or(
+        &[
+            "issuer",
+            "token_endpoint",
+            "backchannel_authentication_endpoint",
+            "backchannel_token_delivery_modes_supported",
+            "backchannel_user_code_parameter_supported",
+            "mtls_endpoint_aliases",
+            "dpop_signing_alg_values_supported",
+            "keys",
+            "kty",
+        ],
         "[a-z_]{1,12}",
-    ]
+    )
 }
 
 fn object() -> impl Strategy<Value = Map<String, Value>> {

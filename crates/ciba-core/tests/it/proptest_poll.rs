@@ -6,14 +6,6 @@
 //! per response, nothing is sent while the keys are awaited, and only a set holding the key
 //! can lead to `Done`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::result_large_err
-)]
-
 use crate::support;
 
 use std::time::{Duration, SystemTime};
@@ -78,17 +70,19 @@ fn retry_after() -> impl Strategy<Value = Option<String>> {
 }
 
 fn answer() -> impl Strategy<Value = Answer> {
-    let codes = prop_oneof![
-        Just("authorization_pending".to_owned()),
-        Just("slow_down".to_owned()),
-        Just("expired_token".to_owned()),
-        Just("access_denied".to_owned()),
-        Just("invalid_grant".to_owned()),
-        Just("invalid_request".to_owned()),
-        Just("invalid_client".to_owned()),
-        Just("use_dpop_nonce".to_owned()),
+    let codes = crate::support::names_or(
+        &[
+            "authorization_pending",
+            "slow_down",
+            "expired_token",
+            "access_denied",
+            "invalid_grant",
+            "invalid_request",
+            "invalid_client",
+            "use_dpop_nonce",
+        ],
         "[a-z_]{1,20}",
-    ];
+    );
     prop_oneof![
         12 => retry_after().prop_map(Answer::Pending),
         4 => Just(Answer::SlowDown),

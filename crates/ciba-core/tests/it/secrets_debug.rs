@@ -2,14 +2,6 @@
 //! holds one is built with a distinctive value and its formatted forms are searched for it
 //! (docs/security.md, "Secrets").
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::result_large_err
-)]
-
 use crate::support;
 
 use std::sync::Arc;

@@ -1,14 +1,6 @@
 //! Token responses (OIDC Core 3.1.3.3): what is accepted, what is refused, and validation of
 //! the ID token against the tokens actually delivered.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::result_large_err
-)]
-
 use crate::support;
 
 use std::time::Duration;

@@ -1,12 +1,6 @@
 //! The authorization server service over loopback (and through tower, without a socket), and
 //! the notification deliverer against a scripted endpoint and, over https, against a test
 //! CA's endpoint (`as_tls/`).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 // Notifications over https (feature `tls`).
 #[cfg(feature = "tls")]

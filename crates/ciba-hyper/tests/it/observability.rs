@@ -4,12 +4,6 @@
 //! one recording metrics recorder. The captured output must name the spans of every layer
 //! with their `client_id`, short-hashed `auth_req` and `outcome`, and hold none of the
 //! secrets, tokens, hints, binding messages or `auth_req_id`s.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

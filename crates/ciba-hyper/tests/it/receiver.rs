@@ -5,12 +5,6 @@
 //! flow completes. (ciba-client's scenarios test the body timeout too.)
 
 #![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::common;
 

@@ -3,13 +3,6 @@
 //! authorization-server side (pending requests, deliveries) (docs/security.md, "Secrets"). The
 //! client's types are ciba-client's, tested there through both transports.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 #[cfg(feature = "server")]
 use crate::common;
 

@@ -1,12 +1,6 @@
 //! Redis going away mid-test: the server answers 503 `temporarily_unavailable` with
 //! `Retry-After` (never a protocol answer it could not check), and recovers when Redis is
 //! back. Each test runs its own `redis-server` on its own free port, so it can stop it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

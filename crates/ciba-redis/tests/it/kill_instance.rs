@@ -7,12 +7,6 @@
 //! 200 flows, approves 100 of them, redeems 50 of those, reports each step on stdout, says
 //! `READY`, and then keeps polling the pending flows (so it dies in the middle of store
 //! operations) until the parent kills it with SIGKILL, or 60 s pass.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

@@ -1,12 +1,6 @@
 //! Two CibaServer instances, each with its own RedisStore (and connections) on the same
 //! Redis and key prefix: one deployment behind a load balancer. Every test runs on one
 //! Redis, on Redis over TLS and on a Redis Cluster.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

@@ -1,11 +1,5 @@
 //! What is particular to the Redis store: the key layout and its TTLs, typed errors when
 //! Redis cannot be reached, isolation by prefix, TLS trust, the eviction-policy check.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 
@@ -376,18 +370,7 @@ async fn a_burst_of_inserts_shares_script_calls() {
 }
 
 /// The captured log output of one test.
-#[derive(Clone, Default)]
-struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use ciba_test::logs::LogCapture as Capture;
 
 /// A poll flow on Redis under a capturing subscriber (this test's thread only: the runtime is
 /// current-thread): every store operation has its `ciba_redis` span inside ciba-server's
@@ -415,7 +398,7 @@ async fn store_operations_are_traced_without_identifiers_secrets_or_tokens() {
     let granted = token(&server, POLL, &id, t0() + secs(11)).await;
     let access = access_token(&granted);
     drop(guard);
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     for secret in [id.as_str(), access.as_str(), SECRET, "alice@example.com"] {
         assert!(
             !text.contains(secret),

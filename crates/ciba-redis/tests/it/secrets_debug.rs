@@ -4,13 +4,6 @@
 //! (docs/security.md, "Secrets"). No Redis server is needed: the connection errors come from
 //! a port nothing listens on.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::time::Duration;
 
 use ciba_redis::{RedisStore, RedisStoreConfig};

@@ -1,12 +1,6 @@
 //! ciba-server's store conformance suite (`ciba_server::store::conformance`, which
 //! ciba-server runs on its MemoryStore, the reference) on RedisStore: on one Redis, on Redis
 //! over TLS and on a three-master Redis Cluster, through `&dyn Store` only.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

@@ -9,12 +9,6 @@
 //! Every request the client sends is recorded, so that the rows also say how often it polled.
 
 #![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 /// ciba-hyper's harness: the authorization server and the notification receiver.
 #[path = "../../../ciba-hyper/tests/it/common/mod.rs"]
@@ -466,18 +460,7 @@ async fn a_push_client_without_a_registry_is_refused_at_once<A: Adapter>(a: A) {
 }
 
 /// The captured log output of this test binary.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use ciba_test::logs::LogCapture as Capture;
 
 /// A poll flow through this crate's adapter under the binary's one global subscriber (the
 /// other tests' lines land there too; this one looks for its own): each exchange has its
@@ -510,7 +493,7 @@ async fn reqwest_exchanges_are_traced_without_credentials_or_tokens() {
     let tokens = client.wait_for_tokens(&ack).await.unwrap();
     let issuer = env.issuer.clone();
     env.stop().await;
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     let mut secrets = vec![
         common::SECRET.to_owned(),
         ack.auth_req_id.as_str().to_owned(),

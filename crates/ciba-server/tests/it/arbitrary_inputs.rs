@@ -1,11 +1,5 @@
 //! Arbitrary bodies and headers never panic the endpoints, and every refusal is a
 //! well-formed OAuth error response.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

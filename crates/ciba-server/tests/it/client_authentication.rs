@@ -1,11 +1,5 @@
 //! Client authentication at both endpoints: every supported method, and the ways each can
 //! fail.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

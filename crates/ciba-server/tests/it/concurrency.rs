@@ -1,10 +1,4 @@
 //! Racing completions and redemptions against the MemoryStore: exactly one of each wins.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

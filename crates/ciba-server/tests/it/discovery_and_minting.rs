@@ -1,11 +1,5 @@
 //! Discovery output, the public JWKS, the signing key set (rotation by kid), and ID tokens
 //! signed with each client's registered algorithm.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

@@ -1,12 +1,6 @@
 //! End to end, in process: the ciba-core client (request builders, acknowledgement parsing,
 //! the Poller on a virtual clock, ID token validation, ping and push handling) against
 //! ciba-server, for poll, ping and push, each to tokens, to denial and to expiry.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

@@ -1,12 +1,6 @@
 //! Encrypted ID tokens: a client that registered `id_token_encrypted_response_alg` (and `_enc`)
 //! gets its ID token signed, then encrypted to its key, in poll, ping and push modes, for every
 //! supported alg/enc pair; registration validates the members; discovery lists the values.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

@@ -1,11 +1,5 @@
 //! Every CIBA section 13 (backchannel endpoint) and section 11 (token endpoint) error this
 //! server emits, with its status and a well-formed body.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

@@ -2,13 +2,6 @@
 //! gets sender-constrained tokens, and each request of the profile's negative list is refused
 //! with the error the profile and CIBA Core call for.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use crate::common;
 
 use std::sync::Arc;

@@ -1,12 +1,6 @@
 //! The inline path (`authenticate_request_inline`, then `issue_inline` or `fail_inline`):
 //! the same answers as the stored path for the same requests, no ticket in the store, and
 //! each inline ticket used once.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

@@ -1,10 +1,4 @@
 //! The embedded store: expiry sweeping and the per-client bound.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

@@ -7,12 +7,6 @@
 //! fails (a wrong answer, a malformed error body, a failed follow-up check or a panic), and
 //! reports them all at once with their section. A few rows expect acceptance: they prove a
 //! defect is *ignored* as the spec says (unknown parameters, a `user_code` nobody asked for).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 
@@ -2742,14 +2736,7 @@ fn token_endpoint_defects_get_their_section_11_answers() {
 // ---------------------------------------------------------------------------------------------
 
 /// A random source that repeats one byte: what it yields shows through in the identifiers.
-struct ConstantRng(u8);
-
-impl ciba_core::random::Random for ConstantRng {
-    fn fill(&self, dest: &mut [u8]) -> Result<(), ciba_core::random::RandomError> {
-        dest.fill(self.0);
-        Ok(())
-    }
-}
+use ciba_test::random::Constant as ConstantRng;
 
 /// S-ACK-1 and S-ACK-2 (CIBA 7.3): every `auth_req_id` is exactly `IDENTIFIER_BYTES` (at
 /// least 20, i.e. 160 bits) of the caller's random source, in unpadded base64url, so only

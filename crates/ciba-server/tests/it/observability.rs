@@ -4,12 +4,6 @@
 //! must be absent from the captured output; the endpoint and store
 //! spans, their `client_id`, short-hashed `auth_req` and `outcome` fields, and the counters
 //! must be present.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

@@ -1,11 +1,5 @@
 //! Validation of backchannel authentication requests: transport, limits, every parameter,
 //! and which error wins when several apply.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

@@ -1,10 +1,4 @@
 //! Ping mode on a virtual clock: the ping request, then tokens, denial or expiry.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

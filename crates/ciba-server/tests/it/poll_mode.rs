@@ -1,10 +1,4 @@
 //! Poll mode on a virtual clock: to tokens, to denial, to expiry, and the polling rules.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

@@ -1,11 +1,5 @@
 //! Push mode on a virtual clock: token delivery, the section 12 error payloads, and the
 //! token endpoint refusing push clients.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

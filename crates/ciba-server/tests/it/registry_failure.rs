@@ -2,12 +2,6 @@
 //! 503 `temporarily_unavailable` and `Retry-After` at both endpoints, whatever credentials
 //! the client presents: never 401 `invalid_client`, which would tell a legitimate client its
 //! credentials are wrong.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

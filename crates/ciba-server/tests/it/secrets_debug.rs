@@ -3,13 +3,6 @@
 //! the notification requests that carry them, and the signing key behind the server. None
 //! of these types implements `Display` (checked at compile time).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use crate::common;
 
 use ciba_server::store::{MemoryStoreConfig, Store, StoredRequest};

@@ -3,13 +3,6 @@
 //! `self_signed_tls_client_auth` (RFC 8705), RFC 9068 JWT access tokens carrying the binding,
 //! and the registration rule that push clients cannot ask for bound tokens.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use crate::common;
 
 use std::sync::Arc;

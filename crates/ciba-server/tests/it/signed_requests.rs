@@ -1,10 +1,4 @@
 //! Signed authentication requests (the `request` parameter, CIBA Core section 7.1.1).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

@@ -1,11 +1,5 @@
 //! A failing store backend (a shared store that is unreachable) is answered with 503
 //! `temporarily_unavailable` and `Retry-After`, never with a protocol answer.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

@@ -2,12 +2,6 @@
 //! is woken from another thread, as one across a network is) give exactly the answers of the
 //! MemoryStore, which is ready at once: the server awaits what its store and registry
 //! return, and assumes nothing about when they are ready.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use crate::common;
 

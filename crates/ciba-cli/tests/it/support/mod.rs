@@ -2,12 +2,6 @@
 //! on drop, read `ciba serve`'s start-up lines, and speak minimal HTTP/1.1 on loopback.
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 pub mod redis;
 

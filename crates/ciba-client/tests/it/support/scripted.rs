@@ -4,14 +4,7 @@
 //! `Retry-After` and a text body, numbers with fraction parts, `use_dpop_nonce`, ...
 //!
 //! Self-contained (ciba-core, tokio, serde_json, http) so that ciba-cli's tests include it too.
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

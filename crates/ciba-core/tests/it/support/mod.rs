@@ -2,25 +2,16 @@
 //! a virtual clock origin, a deterministic random source, an OP and its clients, and an ID
 //! token minter that signs with the test keys.
 
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(dead_code, unreachable_pub)]
 
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use ciba_core::id_token::{AUTH_REQ_ID_CLAIM, IdTokenValidator, RT_HASH_CLAIM};
 use ciba_core::jose::hash::left_half_hash;
 use ciba_core::jose::jws::sign_compact;
 use ciba_core::jose::{Jwk, JwkSet, JwkSigner, Signer};
-use ciba_core::random::RandomError;
 use ciba_core::{
-    AuthRequestAck, Client, ClientAuth, ClientConfig, ClientSecret, DeliveryMode, Limits, Random,
+    AuthRequestAck, Client, ClientAuth, ClientConfig, ClientSecret, DeliveryMode, Limits,
     ServerMetadata,
 };
 use serde_json::{Map, Value, json};
@@ -30,59 +21,28 @@ pub const CLIENT_ID: &str = "client-1";
 pub const TOKEN_ENDPOINT: &str = "https://op.example/token";
 pub const AUTH_REQ_ID: &str = "1c266114-a1be-4252-8ad1-04986c5b9ac1";
 
+pub use ciba_test::clock::{at, t0};
+pub use ciba_test::keys::{jwk as key, signer};
+pub use ciba_test::random::Counter;
+
 /// A deterministic random source: every call returns a different, predictable pattern.
-pub struct Counter(AtomicU8);
-
-impl Random for Counter {
-    fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
-        let start = self.0.fetch_add(1, Ordering::Relaxed);
-        for (i, b) in dest.iter_mut().enumerate() {
-            *b = start.wrapping_add(i as u8);
-        }
-        Ok(())
-    }
-}
-
 pub fn rng() -> Counter {
-    Counter(AtomicU8::new(1))
+    Counter::new(1)
 }
 
 /// A deterministic random source whose sequence differs from [`rng`]'s.
 #[allow(dead_code)] // Not every test binary uses it.
 pub fn other_rng() -> Counter {
-    Counter(AtomicU8::new(101))
-}
-
-/// The origin of the virtual clock.
-pub fn t0() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
-}
-
-pub fn at(secs: u64) -> SystemTime {
-    t0() + Duration::from_secs(secs)
+    Counter::new(101)
 }
 
 pub fn unix(t: SystemTime) -> i64 {
     ciba_core::wire::unix_seconds(t)
 }
 
-pub fn key(name: &str) -> Jwk {
-    let path = format!("{}/testdata/{name}.jwk.json", env!("CARGO_MANIFEST_DIR"));
-    Jwk::from_json(&std::fs::read(path).unwrap()).unwrap()
-}
-
-pub fn signer(name: &str) -> JwkSigner {
-    JwkSigner::from_jwk(&key(name), None).unwrap()
-}
-
 /// The OP's published keys: every test key but the attacker's.
 pub fn op_jwks() -> JwkSet {
-    JwkSet {
-        keys: ["rs256", "ps256", "es256", "es384", "eddsa"]
-            .iter()
-            .map(|n| key(n).to_public())
-            .collect(),
-    }
+    ciba_test::keys::public_set(&["rs256", "ps256", "es256", "es384", "eddsa"])
 }
 
 /// The OP's discovery document the tests share (every delivery mode).
@@ -242,4 +202,18 @@ pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
+}
+
+/// A proptest strategy over member names and codes: one of `names` (each as likely as any
+/// other string), or a string matching the regex `other`.
+pub fn names_or(
+    names: &'static [&'static str],
+    other: &'static str,
+) -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let weight = u32::try_from(names.len()).unwrap();
+    prop_oneof![
+        weight => proptest::sample::select(names).prop_map(str::to_owned),
+        1 => other,
+    ]
 }

@@ -167,33 +167,7 @@ impl Drop for TlsEndpoint {
 }
 
 /// A log capture: what a `tracing` subscriber wrote, as text.
-#[derive(Clone, Default)]
-pub struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
+pub use ciba_test::logs::LogCapture as Captured;
 
 /// The log of this test binary: every event (all levels, every crate, every thread), captured
 /// by the one global subscriber, installed on first use. (A per-thread subscriber would miss
@@ -203,8 +177,9 @@ pub fn capture_logs() -> Captured {
     static LOGS: OnceLock<Captured> = OnceLock::new();
     LOGS.get_or_init(|| {
         let captured = Captured::default();
+        let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt()
-            .with_writer(captured.clone())
+            .with_writer(move || writer.clone())
             .with_max_level(tracing::Level::TRACE)
             .with_ansi(false)
             .finish();

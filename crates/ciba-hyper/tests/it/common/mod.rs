@@ -1,14 +1,7 @@
 //! Test harness: the ciba-hyper authorization server and notification receiver on loopback,
 //! clients discovering them (over any transport adapter; ciba-reqwest's `as_flows` includes
 //! this file too).
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(dead_code, unreachable_pub)]
 
 pub mod slow_client;
 pub mod slow_store;

@@ -6,14 +6,7 @@
 //! a three-master Redis Cluster (`CIBA_TEST_REDIS_CLUSTER_NODES`, comma-separated);
 //! `cargo xtask ci` starts all three and sets them. Without them a test binary starts its
 //! own (see `services.rs`), unless `CI=true`: then a missing one fails loudly, never skips.
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(dead_code, unreachable_pub)]
 
 pub mod services;
 

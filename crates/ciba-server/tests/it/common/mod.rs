@@ -1,13 +1,6 @@
 //! Shared test harness: a server with registered clients, a virtual clock, a deterministic
 //! random source, and hand-built HTTP requests.
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::future::Future;
 use std::pin::Pin;
@@ -24,10 +17,7 @@ use ciba_core::Limits;
 use ciba_core::jose::hash::left_half_hash;
 use ciba_core::jose::jws::sign_compact;
 use ciba_core::jose::verify::verify_with_set;
-use ciba_core::jose::{
-    AlgorithmPolicy, CompactJws, HmacSigner, Jwk, JwkSet, JwkSigner, JwsAlgorithm, Signer,
-};
-use ciba_core::random::{Random, RandomError};
+use ciba_core::jose::{AlgorithmPolicy, CompactJws, HmacSigner, JwkSet, JwsAlgorithm, Signer};
 use ciba_core::wire::encode_form;
 use ciba_core::wire::unix_seconds;
 use ciba_server::Failure;
@@ -152,53 +142,9 @@ impl Future for OtherThread {
     }
 }
 
-/// A deterministic, thread-safe random source (splitmix64). Fine for tests only.
-#[derive(Debug)]
-pub struct TestRng(AtomicU64);
-
-impl TestRng {
-    pub fn new(seed: u64) -> TestRng {
-        TestRng(AtomicU64::new(seed))
-    }
-}
-
-impl Random for TestRng {
-    fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
-        for chunk in dest.chunks_mut(8) {
-            let mut z = self
-                .0
-                .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-                .wrapping_add(0x9E37_79B9_7F4A_7C15);
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            let bytes = z.to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-/// A random source that always fails.
-pub struct BrokenRng;
-
-impl Random for BrokenRng {
-    fn fill(&self, _dest: &mut [u8]) -> Result<(), RandomError> {
-        Err(RandomError { reason: "broken" })
-    }
-}
-
-pub fn jwk(name: &str) -> Jwk {
-    let path = format!(
-        "{}/../ciba-core/testdata/{name}.jwk.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    Jwk::from_json(&std::fs::read(path).unwrap()).unwrap()
-}
-
-pub fn signer(name: &str) -> JwkSigner {
-    JwkSigner::from_jwk(&jwk(name), None).unwrap()
-}
+pub use ciba_test::keys::{jwk, signer};
+/// A deterministic, thread-safe random source (splitmix64); one that always fails.
+pub use ciba_test::random::{Broken as BrokenRng, SplitMix as TestRng};
 
 /// The OP's signing key set: the RS256 test key (every set needs one) plus `names`.
 pub fn key_set(names: &[&str]) -> Arc<SigningKeySet> {
