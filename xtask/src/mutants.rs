@@ -180,12 +180,15 @@ fn out_dir(root: &Path, group: &str) -> PathBuf {
 fn run_group(root: &Path, group: &str, files: &[&str], iterate: bool) -> Result<(), String> {
     let started = Instant::now();
     println!("\n==> cargo mutants: {group} ({} files)", files.len());
+    // cargo-mutants creates `mutants.out` but not the folders above it.
+    let out = out_dir(root, group);
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let mut cmd = Command::new("cargo");
     cmd.current_dir(root)
         .args(["mutants", "--in-place", "--no-shuffle", "--all-features"])
         .args(["--cargo-test-arg=--tests", "--timeout-multiplier", "3"])
         .arg("--output")
-        .arg(out_dir(root, group))
+        .arg(&out)
         .env("PROPTEST_CASES", "32");
     if iterate {
         cmd.arg("--iterate");
