@@ -140,24 +140,5 @@ fn list_targets(dir: &Path) -> Result<Vec<String>, String> {
 
 /// Installs cargo-fuzz (`cargo install cargo-fuzz --locked`) when `cargo fuzz` is missing.
 pub(crate) fn ensure_cargo_fuzz() -> Result<(), String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let present = Command::new(&cargo)
-        .args(["fuzz", "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if present {
-        return Ok(());
-    }
-    println!("==> cargo install cargo-fuzz --locked");
-    let status = Command::new(&cargo)
-        .args(["install", "cargo-fuzz", "--locked"])
-        .status()
-        .map_err(|e| format!("cannot run cargo install: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err("cargo install cargo-fuzz failed".to_owned())
-    }
+    crate::cargo_tools::ensure_subcommand("fuzz", "cargo-fuzz", None)
 }

@@ -4,6 +4,7 @@
 
 mod api;
 mod bench;
+mod cargo_tools;
 mod ci;
 mod deny;
 mod fuzz;

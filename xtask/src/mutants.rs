@@ -10,7 +10,8 @@
 //!
 //! The run is long (every mutant is a build and a test run: an hour or more on two cores), so
 //! it is not part of `cargo xtask ci`. It works in place (cargo-mutants restores each file after
-//! its mutant, and the build reuses `target/`), which is why it refuses to start on a tree with
+//! its mutant; the builds go to `target/mutants/build`, without debug information, so each
+//! mutant costs an incremental compile and a link), which is why it refuses to start on a tree with
 //! uncommitted changes: should it be killed half-way, `git checkout -- crates` restores the
 //! sources. Doctests are not run (`--tests`): they document, the unit and integration tests
 //! prove. Proptests run 32 cases per property for the mutants (`PROPTEST_CASES`).
@@ -22,7 +23,7 @@
 //! A mutant that no test can catch because it does not change behaviour (an equivalent mutant)
 //! is listed in `xtask/mutants-equivalent.txt` with the reason; the report shows it as such.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -106,7 +107,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     let root = root();
     if !report_only {
-        ensure_cargo_mutants()?;
+        crate::cargo_tools::ensure_subcommand(
+            "mutants",
+            "cargo-mutants",
+            Some(CARGO_MUTANTS_VERSION),
+        )?;
         refuse_dirty_tree(&root)?;
         for (group, files) in GROUPS {
             if !only.is_empty() && !only.iter().any(|o| o == group) {
@@ -128,32 +133,6 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn ensure_cargo_mutants() -> Result<(), String> {
-    let version = Command::new("cargo")
-        .args(["mutants", "--version"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    if version
-        .as_deref()
-        .is_some_and(|v| v.ends_with(CARGO_MUTANTS_VERSION))
-    {
-        return Ok(());
-    }
-    println!("==> cargo install cargo-mutants --locked --version {CARGO_MUTANTS_VERSION}");
-    let status = Command::new("cargo")
-        .args(["install", "cargo-mutants", "--locked", "--version"])
-        .arg(CARGO_MUTANTS_VERSION)
-        .status()
-        .map_err(|e| format!("cannot run cargo install: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err("cargo install cargo-mutants failed".to_owned())
-    }
 }
 
 fn refuse_dirty_tree(root: &Path) -> Result<(), String> {
@@ -183,13 +162,18 @@ fn run_group(root: &Path, group: &str, files: &[&str], iterate: bool) -> Result<
     // cargo-mutants creates `mutants.out` but not the folders above it.
     let out = out_dir(root, group);
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    let mut cmd = Command::new("cargo");
+    let mut cmd = Command::new(crate::cargo_tools::cargo());
     cmd.current_dir(root)
         .args(["mutants", "--in-place", "--no-shuffle", "--all-features"])
         .args(["--cargo-test-arg=--tests", "--timeout-multiplier", "3"])
         .arg("--output")
         .arg(&out)
-        .env("PROPTEST_CASES", "32");
+        .env("PROPTEST_CASES", "32")
+        // Its own target directory, built without debug information: a mutant's rebuild is
+        // then an incremental compile and a link of seconds, and the usual `target/debug` is
+        // left as it was.
+        .env("CARGO_TARGET_DIR", root.join("target/mutants/build"))
+        .env("CARGO_PROFILE_DEV_DEBUG", "0");
     if iterate {
         cmd.arg("--iterate");
     }
@@ -206,7 +190,15 @@ fn run_group(root: &Path, group: &str, files: &[&str], iterate: bool) -> Result<
         status.code().map_or("signal".to_owned(), |c| c.to_string())
     );
     match status.code() {
-        Some(0 | 2 | 3) => update_record(root, group, iterate),
+        Some(0 | 2 | 3) => {
+            let current = if iterate {
+                Some(list_mutants(root, files)?)
+            } else {
+                None
+            };
+            update_record(root, group, current.as_ref())?;
+            note_run(root, group, iterate, started.elapsed().as_secs())
+        }
         _ => Err(format!(
             "cargo mutants failed for {group} (the unmutated tree must build and pass)"
         )),
@@ -321,6 +313,41 @@ impl Outcome {
     }
 }
 
+/// A group's runs, one line each (`full|iterate <commit> <UTC time> <seconds> s`): a full
+/// run starts the file afresh, an `--iterate` run adds a line. The report prints them, so it
+/// says which commit its figures come from and whether iterate runs are folded in.
+fn runs_path(root: &Path, group: &str) -> PathBuf {
+    out_dir(root, group).join("runs.txt")
+}
+
+fn command_line(program: &str, args: &[&str], root: &Path) -> String {
+    Command::new(program)
+        .args(args)
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn note_run(root: &Path, group: &str, iterate: bool, seconds: u64) -> Result<(), String> {
+    let line = format!(
+        "{} {} {} {seconds} s\n",
+        if iterate { "iterate" } else { "full" },
+        command_line("git", &["rev-parse", "--short", "HEAD"], root),
+        command_line("date", &["-u", "+%Y-%m-%dT%H:%MZ"], root),
+    );
+    let path = runs_path(root, group);
+    let mut text = if iterate {
+        std::fs::read_to_string(&path).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    text.push_str(&line);
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 /// A group's record: every mutant's latest outcome, one `outcome<TAB>mutant` line each.
 /// A full run replaces it; an `--iterate` run (which tests only what was not caught, and
 /// lists the rest as one `previously_caught.txt` without telling caught from unviable)
@@ -339,14 +366,56 @@ fn read_record(path: &Path) -> BTreeMap<String, Outcome> {
         .collect()
 }
 
-fn update_record(root: &Path, group: &str, iterate: bool) -> Result<(), String> {
-    let path = record_path(root, group);
-    let mut record = if iterate {
-        read_record(&path)
-    } else {
-        BTreeMap::new()
+/// Every mutant cargo-mutants would make of `files` today (`--list`), by name.
+fn list_mutants(root: &Path, files: &[&str]) -> Result<BTreeSet<String>, String> {
+    let mut cmd = Command::new(crate::cargo_tools::cargo());
+    cmd.current_dir(root).args(["mutants", "--list"]);
+    for file in files {
+        cmd.args(["--file", file]);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run cargo mutants --list: {e}"))?;
+    if !out.status.success() {
+        return Err("cargo mutants --list failed".to_owned());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// The record after a run: see [`update_record`].
+fn fold_run(
+    before: BTreeMap<String, Outcome>,
+    run: BTreeMap<String, Outcome>,
+    current: Option<&BTreeSet<String>>,
+) -> BTreeMap<String, Outcome> {
+    let Some(current) = current else {
+        return run;
     };
-    record.extend(run_outcomes(&out_dir(root, group).join("mutants.out")));
+    let mut record = before;
+    record.extend(run);
+    record.retain(|mutant, _| current.contains(mutant));
+    record
+}
+
+/// Folds a run's outcomes into the group's record. A full run (`current` is `None`) replaces
+/// it. An `--iterate` run updates the entries it tested and drops every entry that is no longer
+/// a mutant of today's sources (`current`): an edit above a mutant renames it, and the renamed
+/// one is tested afresh by that run.
+fn update_record(
+    root: &Path,
+    group: &str,
+    current: Option<&BTreeSet<String>>,
+) -> Result<(), String> {
+    let path = record_path(root, group);
+    let record = fold_run(
+        read_record(&path),
+        run_outcomes(&out_dir(root, group).join("mutants.out")),
+        current,
+    );
     let text: String = record
         .iter()
         .map(|(m, o)| format!("{}\t{m}\n", o.word()))
@@ -360,8 +429,12 @@ fn report(root: &Path) -> Result<Report, String> {
     );
     let mut rows: BTreeMap<String, FileRow> = BTreeMap::new();
     let mut missing_groups = Vec::new();
+    let mut runs = Vec::new();
     for (group, files) in GROUPS {
         let outcomes = read_record(&record_path(root, group));
+        for run in read_lines(&runs_path(root, group)) {
+            runs.push(format!("{group}: {run}"));
+        }
         if outcomes.is_empty() {
             missing_groups.push(*group);
         }
@@ -378,7 +451,15 @@ fn report(root: &Path) -> Result<Report, String> {
             }
         }
     }
-    Ok(render(&rows, &equivalents, &missing_groups))
+    let mut report = render(&rows, &equivalents, &missing_groups);
+    let _ = writeln!(report.text, "\n## Runs\n");
+    if runs.is_empty() {
+        let _ = writeln!(report.text, "None on record.");
+    }
+    for run in runs {
+        let _ = writeln!(report.text, "- {run}");
+    }
+    Ok(report)
 }
 
 fn percent(caught: usize, viable: usize) -> f64 {
@@ -553,6 +634,35 @@ mod tests {
         );
         assert!(report.text.contains("equivalent: same result"));
         assert!(report.text.contains("**not caught, no reason on record**"));
+    }
+
+    #[test]
+    fn an_iterate_run_updates_what_it_tested_and_forgets_renamed_mutants() {
+        let before = BTreeMap::from([
+            ("x.rs:1:1: a".to_owned(), Outcome::Caught),
+            ("x.rs:2:1: b".to_owned(), Outcome::Missed),
+            ("x.rs:3:1: c".to_owned(), Outcome::Missed),
+        ]);
+        // An edit moved `c` to line 4; the iterate run tested `b` and the renamed `c`.
+        let run = BTreeMap::from([
+            ("x.rs:2:1: b".to_owned(), Outcome::Caught),
+            ("x.rs:4:1: c".to_owned(), Outcome::Missed),
+        ]);
+        let current: BTreeSet<String> = ["x.rs:1:1: a", "x.rs:2:1: b", "x.rs:4:1: c"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let after = fold_run(before.clone(), run.clone(), Some(&current));
+        assert_eq!(
+            after.into_iter().collect::<Vec<_>>(),
+            vec![
+                ("x.rs:1:1: a".to_owned(), Outcome::Caught),
+                ("x.rs:2:1: b".to_owned(), Outcome::Caught),
+                ("x.rs:4:1: c".to_owned(), Outcome::Missed),
+            ]
+        );
+        // A full run replaces the record.
+        assert_eq!(fold_run(before, run.clone(), None), run);
     }
 
     #[test]
