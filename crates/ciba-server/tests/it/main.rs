@@ -12,6 +12,7 @@ mod discovery_and_minting;
 mod e2e_core_client;
 mod encrypted_id_tokens;
 mod error_catalogue;
+mod error_descriptions;
 mod fapi_profile;
 mod inline_ticket;
 mod memory_store;
