@@ -242,3 +242,23 @@ fn request_uri_is_not_supported() {
     assert!(matches!(r.error, BackchannelError::RequestUriNotSupported));
     assert_eq!(json_body(&r.response)["error"], "invalid_request");
 }
+
+#[test]
+fn empty_members_of_a_signed_request_count_as_absent() {
+    // RFC 6749 section 3.1 reads an empty parameter as an omitted one; a request object's
+    // members are read the same way, so an empty `login_hint` beside the real hint is not a
+    // second hint, and an empty `binding_message` is no binding message.
+    let h = Harness::new();
+    let mut c = claims("empty-1");
+    c["login_hint"] = json!("");
+    c["login_hint_token"] = json!("lht-1");
+    c["binding_message"] = json!("");
+    let t = h.ticket(&signed(&c, &[]), t0());
+    assert_eq!(
+        t.hint,
+        UserHint::LoginHintToken {
+            value: "lht-1".into()
+        }
+    );
+    assert_eq!(t.binding_message, None);
+}
