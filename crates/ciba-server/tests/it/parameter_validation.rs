@@ -52,6 +52,40 @@ fn only_post_with_a_form_body_is_accepted() {
 }
 
 #[test]
+fn parameter_lengths_are_bounded_exactly_at_their_limits() {
+    let h = Harness::new();
+    let accepted = |req: &Req| {
+        matches!(
+            h.backchannel(req, t0()),
+            BackchannelOutcome::UserIdentification(_)
+        )
+    };
+    let too_long = |req: &Req| {
+        matches!(
+            h.backchannel(req, t0()),
+            BackchannelOutcome::Respond(ref r)
+                if matches!(r.error, BackchannelError::ParameterTooLong { .. })
+        )
+    };
+    // An ordinary value may use the whole value limit (2,048 bytes), not a byte more.
+    let hint = "a".repeat(2048);
+    assert!(accepted(&bc_request(POLL, &[("login_hint", &hint)])));
+    let hint = "a".repeat(2049);
+    assert!(too_long(&bc_request(POLL, &[("login_hint", &hint)])));
+    // A parameter the server does not know is ignored, and may be as long as a JWT: an
+    // extension may carry one.
+    let extension = "e".repeat(3000);
+    assert!(accepted(&bc_request(POLL, &[("x_extension", &extension)])));
+    let extension = "e".repeat(16 * 1024 + 1);
+    assert!(too_long(&bc_request(POLL, &[("x_extension", &extension)])));
+    // A parameter name may be as long as a value, not a byte longer.
+    let name = "n".repeat(2048);
+    assert!(accepted(&bc_request(POLL, &[(&name, "v")])));
+    let name = "n".repeat(2049);
+    assert!(too_long(&bc_request(POLL, &[(&name, "v")])));
+}
+
+#[test]
 fn repeated_parameters_and_oversize_inputs_are_invalid_request() {
     let h = Harness::new();
     let mut repeated = bc_request(POLL, &[]);

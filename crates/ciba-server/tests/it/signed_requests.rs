@@ -253,6 +253,7 @@ fn empty_members_of_a_signed_request_count_as_absent() {
     c["login_hint"] = json!("");
     c["login_hint_token"] = json!("lht-1");
     c["binding_message"] = json!("");
+    c["requested_expiry"] = json!("");
     let t = h.ticket(&signed(&c, &[]), t0());
     assert_eq!(
         t.hint,
@@ -261,4 +262,5 @@ fn empty_members_of_a_signed_request_count_as_absent() {
         }
     );
     assert_eq!(t.binding_message, None);
+    assert_eq!(t.requested_expiry, None);
 }
