@@ -14,7 +14,8 @@
 //! mutant costs an incremental compile and a link), which is why it refuses to start on a tree with
 //! uncommitted changes: should it be killed half-way, `git checkout -- crates` restores the
 //! sources. Doctests are not run (`--tests`): they document, the unit and integration tests
-//! prove. Proptests run 32 cases per property for the mutants (`PROPTEST_CASES`).
+//! prove. Proptests run 32 cases per property for the mutants (`PROPTEST_CASES`), and the race
+//! stress test of ciba-server 50 rounds (`CIBA_STRESS_ROUNDS`).
 //!
 //! Results go to `target/mutants/<group>/mutants.out/` (cargo-mutants' own layout); `--iterate`
 //! retests only the mutants an earlier run of the group did not catch, which is the quick loop
@@ -169,6 +170,9 @@ fn run_group(root: &Path, group: &str, files: &[&str], iterate: bool) -> Result<
         .arg("--output")
         .arg(&out)
         .env("PROPTEST_CASES", "32")
+        // The race stress test of ciba-server runs 1,000 rounds by default; 50 still race
+        // sixteen threads per round, at a twentieth of the cost per mutant.
+        .env("CIBA_STRESS_ROUNDS", "50")
         // Its own target directory, built without debug information: a mutant's rebuild is
         // then an incremental compile and a link of seconds, and the usual `target/debug` is
         // left as it was.
