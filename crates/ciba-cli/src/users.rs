@@ -322,18 +322,90 @@ mod tests {
         }
     }
 
+    /// The names the directory of [`FILE`] knows, as login hints or subjects.
+    const KNOWN_NAMES: &[&str] = &[
+        "alice",
+        "alice@example.com",
+        "bob",
+        "bob-legacy",
+        "alice-0001",
+    ];
+
+    /// A `--users` document: mostly well-formed arrays of users (with the blank and repeated
+    /// values the parser must refuse mixed in), sometimes arbitrary bytes.
+    fn users_file() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let name =
+            prop_oneof![4 => "[a-c]{1,3}", 1 => Just(String::new()), 1 => Just(" ".to_owned())];
+        let user = (
+            name.clone(),
+            proptest::collection::vec(name.clone(), 0..3),
+            proptest::option::of(prop_oneof![3 => "[0-9]{1,4}", 1 => Just(String::new())]),
+            proptest::collection::vec(name, 0..2),
+        )
+            .prop_map(|(subject, hints, code, subjects)| {
+                let mut user = serde_json::json!({
+                    "subject": subject, "login_hints": hints, "id_token_hint_subjects": subjects,
+                });
+                if let Some(code) = code {
+                    user["user_code"] = serde_json::Value::String(code);
+                }
+                user
+            });
+        prop_oneof![
+            3 => proptest::collection::vec(user, 0..4)
+                .prop_map(|users| serde_json::to_vec(&users).unwrap()),
+            1 => proptest::collection::vec(any::<u8>(), 0..200),
+        ]
+    }
+
     proptest::proptest! {
         #[test]
-        fn arbitrary_users_files_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
-            let _ = parse(&bytes);
+        fn arbitrary_users_files_never_panic(bytes in users_file()) {
+            match parse(&bytes) {
+                Ok(listed) => {
+                    // Every user of the file is listed, each name leads to a listed user, and
+                    // each user's own subject names that user.
+                    let users: Vec<serde_json::Value> = serde_json::from_slice(&bytes).unwrap();
+                    proptest::prop_assert_eq!(listed.users.len(), users.len());
+                    for (i, user) in listed.users.iter().enumerate() {
+                        proptest::prop_assert!(!user.subject.trim().is_empty());
+                        proptest::prop_assert_eq!(listed.by_id_token_subject.get(&user.subject), Some(&i));
+                    }
+                    for (hint, &i) in &listed.by_login_hint {
+                        proptest::prop_assert!(i < listed.users.len() && !hint.trim().is_empty());
+                    }
+                }
+                Err(why) => proptest::prop_assert!(!why.is_empty()),
+            }
         }
 
         #[test]
-        fn arbitrary_hints_and_codes_never_panic(hint in "\\PC{0,40}", code in "\\PC{0,10}") {
+        fn arbitrary_hints_and_codes_never_panic(
+            hint in proptest::prop_oneof![
+                proptest::strategy::Strategy::prop_map(proptest::sample::select(KNOWN_NAMES), str::to_owned),
+                "\\PC{0,40}",
+            ],
+            code in proptest::prop_oneof![
+                proptest::strategy::Just("4711".to_owned()),
+                "\\PC{0,10}",
+            ],
+        ) {
             let d = directory();
-            let sent = Secret::new(code);
-            let _ = d.identify(&login_hint(&hint), Some(&sent), true);
-            let _ = d.identify(&id_token_hint(&hint), None, false);
+            let sent = Secret::new(code.clone());
+            // With a code required: only Alice has one, and only hers passes.
+            let by_login = match hint.as_str() {
+                "alice" | "alice@example.com" if code == "4711" => Ok("alice-0001".to_owned()),
+                "alice" | "alice@example.com" | "bob" => Err(FailReason::InvalidUserCode),
+                _ => Err(FailReason::UnknownUserId),
+            };
+            proptest::prop_assert_eq!(d.identify(&login_hint(&hint), Some(&sent), true), by_login);
+            let by_subject = match hint.as_str() {
+                "alice-0001" => Ok("alice-0001".to_owned()),
+                "bob-legacy" => Ok("bob-0002".to_owned()),
+                _ => Err(FailReason::UnknownUserId),
+            };
+            proptest::prop_assert_eq!(d.identify(&id_token_hint(&hint), None, false), by_subject);
         }
     }
 }
