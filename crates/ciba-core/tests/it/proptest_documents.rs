@@ -188,14 +188,16 @@ fn body_parsers_never_panic() {
         }
         match parse_json_object(&bytes, &limits) {
             Ok(map) => {
-                // What was serialized comes back; what was read serializes and reads back.
+                // Every member as written, none lost or added: what a plain JSON reader makes of
+                // the same bytes (numbers included, whatever their rounding), and for a
+                // serialized object, its members in its order.
+                let plain: Map<String, Value> = serde_json::from_slice(&bytes).unwrap();
+                prop_assert_eq!(&map, &plain);
                 match &sent {
-                    Sent::Object(m) => prop_assert_eq!(&map, m),
+                    Sent::Object(m) => prop_assert!(map.keys().eq(m.keys())),
                     Sent::Repeated => prop_assert!(false, "a repeated member was accepted"),
                     Sent::Bytes => {}
                 }
-                let again = Value::Object(map.clone()).to_string();
-                prop_assert_eq!(parse_json_object(again.as_bytes(), &limits).ok(), Some(map));
                 Ok(true)
             }
             Err(e) => {

