@@ -637,4 +637,5 @@ fn a_full_nonce_cache_updates_a_known_origin_without_forgetting_another() {
     assert!(one.insert(&b, "b-1"));
     assert_eq!(one.len(), 1);
     assert_eq!(one.get(&b), Some("b-1"));
+    assert!(format!("{one:?}").contains("max_origins: 1"), "{one:?}");
 }
