@@ -254,15 +254,25 @@ mod tests {
         let secret = || ClientSecret::new("a-client-secret-of-at-least-32-bytes!!");
         let cases = [
             (ClientAuth::None, "none", false),
-            (ClientAuth::SecretBasic(secret()), "client_secret_basic", false),
-            (ClientAuth::SecretPost(secret()), "client_secret_post", false),
+            (
+                ClientAuth::SecretBasic(secret()),
+                "client_secret_basic",
+                false,
+            ),
+            (
+                ClientAuth::SecretPost(secret()),
+                "client_secret_post",
+                false,
+            ),
             (
                 ClientAuth::secret_jwt(JwsAlgorithm::HS256, &secret()).unwrap(),
                 "client_secret_jwt",
                 false,
             ),
             (
-                ClientAuth::private_key_jwt(HmacSigner::new(JwsAlgorithm::HS256, &[7; 32]).unwrap()),
+                ClientAuth::private_key_jwt(
+                    HmacSigner::new(JwsAlgorithm::HS256, &[7; 32]).unwrap(),
+                ),
                 "private_key_jwt",
                 false,
             ),

@@ -560,8 +560,14 @@ mod tests {
         assert_eq!(with_ops(&["verify"]).check_usable(alg, true), refused(alg));
         assert_eq!(with_ops(&["sign"]).check_usable(alg, true), Ok(()));
         assert_eq!(with_ops(&["sign"]).check_usable(alg, false), refused(alg));
-        assert_eq!(with_ops(&["sign", "verify"]).check_usable(alg, false), Ok(()));
-        assert_eq!(with_ops(&["sign", "verify"]).check_usable(alg, true), Ok(()));
+        assert_eq!(
+            with_ops(&["sign", "verify"]).check_usable(alg, false),
+            Ok(())
+        );
+        assert_eq!(
+            with_ops(&["sign", "verify"]).check_usable(alg, true),
+            Ok(())
+        );
         assert_eq!(with_ops(&[]).check_usable(alg, false), refused(alg));
         assert_eq!(with_ops(&["encrypt"]).check_usable(alg, true), refused(alg));
         // Without key_ops, both operations are allowed.
@@ -619,7 +625,13 @@ mod tests {
             (JwsAlgorithm::ES256, "P-256", 32, 48),
             (JwsAlgorithm::ES384, "P-384", 48, 32),
         ] {
-            for (x, y) in [(good, bad), (bad, good), (bad, bad), (good, good + 1), (good - 1, good)] {
+            for (x, y) in [
+                (good, bad),
+                (bad, good),
+                (bad, bad),
+                (good, good + 1),
+                (good - 1, good),
+            ] {
                 assert_eq!(
                     ec_with(crv, x, y).decoding_key(alg).err(),
                     wrong,

@@ -577,7 +577,11 @@ fn verify_refuses_a_jwk_carrying_any_private_member() {
             json!("AQAB")
         };
         let p = custom_proof(name, json!({ "jwk": jwk }), json!({}));
-        assert_eq!(verify(&p), Err(DpopError::PrivateJwk), "{name} with {member}");
+        assert_eq!(
+            verify(&p),
+            Err(DpopError::PrivateJwk),
+            "{name} with {member}"
+        );
     }
     // The same proofs without the extra member verify.
     for name in ["es256", "rs256"] {

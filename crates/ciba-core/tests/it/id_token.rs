@@ -787,16 +787,19 @@ fn iat_age_boundary_with_and_without_clock_skew() {
 #[test]
 fn the_size_limit_admits_a_token_of_exactly_that_size() {
     let token = es256(&claims(t0()));
-    let at_limit = poll_validator().limits(ciba_core::Limits::DEFAULT.with_max_jwt_bytes(token.len()));
+    let at_limit =
+        poll_validator().limits(ciba_core::Limits::DEFAULT.with_max_jwt_bytes(token.len()));
     assert!(at_limit.validate(&token, &standalone(), t0()).is_ok());
     let below =
         poll_validator().limits(ciba_core::Limits::DEFAULT.with_max_jwt_bytes(token.len() - 1));
     assert_eq!(
         below.validate(&token, &standalone(), t0()),
-        Err(IdTokenError::Malformed(ciba_core::jose::JoseError::TooLarge {
-            limit: token.len() - 1,
-            actual: token.len(),
-        }))
+        Err(IdTokenError::Malformed(
+            ciba_core::jose::JoseError::TooLarge {
+                limit: token.len() - 1,
+                actual: token.len(),
+            }
+        ))
     );
 }
 
@@ -814,7 +817,12 @@ fn amr_is_an_optional_array_of_strings() {
         claim: "amr",
         reason: "not an array of strings",
     });
-    for bad in [json!("pwd"), json!(["pwd", 1]), json!([null]), json!({"pwd": true})] {
+    for bad in [
+        json!("pwd"),
+        json!(["pwd", 1]),
+        json!([null]),
+        json!({"pwd": true}),
+    ] {
         assert_eq!(amr(bad.clone()).map(|c| c.amr), refused.clone(), "{bad}");
     }
 }
@@ -832,8 +840,14 @@ fn an_hmac_token_must_use_exactly_the_registered_algorithm() {
     let v = poll_validator()
         .registered_alg(JwsAlgorithm::HS256)
         .hmac_secret(secret.clone())
-        .algorithms(AlgorithmPolicy::only([JwsAlgorithm::HS256, JwsAlgorithm::HS384]));
-    assert!(v.validate(&hs(JwsAlgorithm::HS256), &standalone(), t0()).is_ok());
+        .algorithms(AlgorithmPolicy::only([
+            JwsAlgorithm::HS256,
+            JwsAlgorithm::HS384,
+        ]));
+    assert!(
+        v.validate(&hs(JwsAlgorithm::HS256), &standalone(), t0())
+            .is_ok()
+    );
     assert_eq!(
         v.validate(&hs(JwsAlgorithm::HS384), &standalone(), t0()),
         Err(IdTokenError::AlgorithmNotAllowed {
@@ -844,8 +858,14 @@ fn an_hmac_token_must_use_exactly_the_registered_algorithm() {
     let v = poll_validator()
         .registered_alg(JwsAlgorithm::ES256)
         .hmac_secret(secret.clone())
-        .algorithms(AlgorithmPolicy::only([JwsAlgorithm::ES256, JwsAlgorithm::HS256]));
-    assert!(v.validate(&es256(&claims(t0())), &standalone(), t0()).is_ok());
+        .algorithms(AlgorithmPolicy::only([
+            JwsAlgorithm::ES256,
+            JwsAlgorithm::HS256,
+        ]));
+    assert!(
+        v.validate(&es256(&claims(t0())), &standalone(), t0())
+            .is_ok()
+    );
     assert_eq!(
         v.validate(&hs(JwsAlgorithm::HS256), &standalone(), t0()),
         Err(IdTokenError::AlgorithmNotAllowed {

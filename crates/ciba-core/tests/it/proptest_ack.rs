@@ -288,7 +288,11 @@ struct ProofCase {
 fn dpop_text() -> impl Strategy<Value = ProofCase> {
     // Half the signed proofs are made right (within the window, untouched), so that the
     // accepting branch is reached as often as the refusing one.
-    let right = (-300i64..=30, any::<proptest::sample::Index>(), any::<char>())
+    let right = (
+        -300i64..=30,
+        any::<proptest::sample::Index>(),
+        any::<char>(),
+    )
         .prop_map(|(offset, at, ch)| signed_proof((true, true, offset), (0, 0), (1, at, ch)));
     let any_proof = (
         (any::<bool>(), any::<bool>(), -400i64..100),
@@ -369,7 +373,10 @@ fn dpop_verification_of_arbitrary_text_never_panics() {
             Ok(v) => {
                 prop_assert!(case.sound, "an unsound proof was accepted: {:?}", case);
                 prop_assert_eq!(v.jkt.as_str(), key.thumbprint());
-                prop_assert_eq!(v.iat, UNIX_EPOCH + Duration::from_secs(case.iat.unsigned_abs()));
+                prop_assert_eq!(
+                    v.iat,
+                    UNIX_EPOCH + Duration::from_secs(case.iat.unsigned_abs())
+                );
                 prop_assert_eq!(v.nonce.as_deref(), Some("nonce"));
                 prop_assert_eq!(v.alg, ciba_core::jose::JwsAlgorithm::ES256);
                 prop_assert!(!v.jti.is_empty());
@@ -382,5 +389,9 @@ fn dpop_verification_of_arbitrary_text_never_panics() {
             }
         }
     });
-    assert_both_branches("dpop_verification_of_arbitrary_text_never_panics", CASES, counts);
+    assert_both_branches(
+        "dpop_verification_of_arbitrary_text_never_panics",
+        CASES,
+        counts,
+    );
 }

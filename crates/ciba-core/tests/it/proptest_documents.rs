@@ -132,8 +132,15 @@ fn discovery_parser_never_panics_and_checks_the_issuer() {
                 prop_assert!(json);
                 prop_assert_eq!(md.issuer.as_str(), "https://op.example");
                 let sent: Map<String, Value> = serde_json::from_slice(&body).unwrap();
-                for member in ["token_endpoint", "backchannel_authentication_endpoint", "jwks_uri"] {
-                    prop_assert_eq!(md.member_str(member), sent.get(member).and_then(Value::as_str));
+                for member in [
+                    "token_endpoint",
+                    "backchannel_authentication_endpoint",
+                    "jwks_uri",
+                ] {
+                    prop_assert_eq!(
+                        md.member_str(member),
+                        sent.get(member).and_then(Value::as_str)
+                    );
                 }
                 Ok(true)
             }
@@ -146,7 +153,11 @@ fn discovery_parser_never_panics_and_checks_the_issuer() {
             ))),
         }
     });
-    assert_both_branches("discovery_parser_never_panics_and_checks_the_issuer", CASES, counts);
+    assert_both_branches(
+        "discovery_parser_never_panics_and_checks_the_issuer",
+        CASES,
+        counts,
+    );
 }
 
 /// What a generated JSON body is.
@@ -165,7 +176,10 @@ enum Sent {
 fn json_body() -> impl Strategy<Value = (Vec<u8>, Sent)> {
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..300).prop_map(|b| (b, Sent::Bytes)),
-        object().prop_map(|m| (Value::Object(m.clone()).to_string().into_bytes(), Sent::Object(m))),
+        object().prop_map(|m| (
+            Value::Object(m.clone()).to_string().into_bytes(),
+            Sent::Object(m)
+        )),
         (object(), member_name(), member_value()).prop_map(|(m, name, value)| {
             let text = Value::Object(m).to_string();
             let inner = &text[1..text.len() - 1];
@@ -202,7 +216,9 @@ fn body_parsers_never_panic() {
             }
             Err(e) => {
                 match &sent {
-                    Sent::Object(_) => prop_assert!(false, "a serialized object was refused: {}", e),
+                    Sent::Object(_) => {
+                        prop_assert!(false, "a serialized object was refused: {}", e)
+                    }
                     Sent::Repeated => prop_assert!(
                         matches!(e.kind, ParseErrorKind::DuplicateMember { .. }),
                         "{:?}",

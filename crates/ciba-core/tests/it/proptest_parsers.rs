@@ -317,7 +317,11 @@ fn token_response_object() -> impl Strategy<Value = Map<String, Value>> {
     ];
     (
         (required(token()), required(token_type), member(expires_in)),
-        (member(token()), member("[a-z ]{0,20}".prop_map(Value::from)), member(token())),
+        (
+            member(token()),
+            member("[a-z ]{0,20}".prop_map(Value::from)),
+            member(token()),
+        ),
         prop::collection::vec((member_name(), json_value()), 0..4),
     )
         .prop_map(|((at, tt, exp), (rt, scope, idt), extra)| {
@@ -405,7 +409,8 @@ fn token_response_from_any_object_never_panics() {
     let objects = prop_oneof![1 => json_object(), 3 => token_response_object()];
     let counts = run_counting(CASES, (objects, expected_type()), |(map, expected)| {
         let raw = Value::Object(map.clone()).to_string();
-        let outcome = TokenResponse::from_members(map.clone(), raw.as_bytes(), expected, &Limits::DEFAULT);
+        let outcome =
+            TokenResponse::from_members(map.clone(), raw.as_bytes(), expected, &Limits::DEFAULT);
         check_token_response(&map, &outcome, expected)
     });
     assert_both_branches("token_response_from_any_object_never_panics", CASES, counts);
@@ -497,13 +502,21 @@ fn id_token_validator_never_panics_on_arbitrary_text() {
                 Ok(true)
             }
             Err(e) => {
-                prop_assert!(pristine.is_none(), "a token the OP signed was refused: {}", e);
+                prop_assert!(
+                    pristine.is_none(),
+                    "a token the OP signed was refused: {}",
+                    e
+                );
                 check_error_text(&e)?;
                 Ok(false)
             }
         }
     });
-    assert_both_branches("id_token_validator_never_panics_on_arbitrary_text", CASES, counts);
+    assert_both_branches(
+        "id_token_validator_never_panics_on_arbitrary_text",
+        CASES,
+        counts,
+    );
 }
 
 const MONTHS: [&str; 12] = [
@@ -541,13 +554,19 @@ fn http_date(secs: i64, format: u8) -> String {
     let weekday = usize::try_from((days + 3).rem_euclid(7)).unwrap();
     let mon = MONTHS[usize::try_from(month - 1).unwrap()];
     match format {
-        0 => format!("{}, {day:02} {mon} {year:04} {h:02}:{m:02}:{s:02} GMT", DAYS[weekday]),
+        0 => format!(
+            "{}, {day:02} {mon} {year:04} {h:02}:{m:02}:{s:02} GMT",
+            DAYS[weekday]
+        ),
         1 => format!(
             "{}, {day:02}-{mon}-{:02} {h:02}:{m:02}:{s:02} GMT",
             LONG_DAYS[weekday],
             year % 100
         ),
-        _ => format!("{} {mon} {day:>2} {h:02}:{m:02}:{s:02} {year:04}", DAYS[weekday]),
+        _ => format!(
+            "{} {mon} {day:>2} {h:02}:{m:02}:{s:02} {year:04}",
+            DAYS[weekday]
+        ),
     }
 }
 
@@ -558,8 +577,14 @@ fn http_date_writer_matches_known_dates() {
     assert_eq!(http_date(784_111_777, 1), "Sunday, 06-Nov-94 08:49:37 GMT");
     assert_eq!(http_date(784_111_777, 2), "Sun Nov  6 08:49:37 1994");
     assert_eq!(http_date(0, 0), "Thu, 01 Jan 1970 00:00:00 GMT");
-    assert_eq!(http_date(LAST_HTTP_DATE, 0), "Fri, 31 Dec 9999 23:59:59 GMT");
-    assert_eq!(http_date(FIRST_HTTP_DATE, 0), "Sat, 01 Jan 0000 00:00:00 GMT");
+    assert_eq!(
+        http_date(LAST_HTTP_DATE, 0),
+        "Fri, 31 Dec 9999 23:59:59 GMT"
+    );
+    assert_eq!(
+        http_date(FIRST_HTTP_DATE, 0),
+        "Sat, 01 Jan 0000 00:00:00 GMT"
+    );
 }
 
 #[test]
@@ -568,7 +593,10 @@ fn http_date_parser_never_panics() {
     // Arbitrary text, or a date written in one of the three formats (RFC 850 only where its
     // two-digit year reads back as the same century: 1970 to 2069).
     let written = prop_oneof![
-        (FIRST_HTTP_DATE..=LAST_HTTP_DATE, prop_oneof![Just(0u8), Just(2u8)]),
+        (
+            FIRST_HTTP_DATE..=LAST_HTTP_DATE,
+            prop_oneof![Just(0u8), Just(2u8)]
+        ),
         (0i64..3_155_760_000, Just(1u8)),
     ]
     .prop_map(|(secs, format)| (http_date(secs, format), Some(secs)));
@@ -582,7 +610,11 @@ fn http_date_parser_never_panics() {
             return Ok(false);
         };
         let secs = unix_seconds(t);
-        prop_assert!((FIRST_HTTP_DATE..=LAST_HTTP_DATE + 1).contains(&secs), "{}", text);
+        prop_assert!(
+            (FIRST_HTTP_DATE..=LAST_HTTP_DATE + 1).contains(&secs),
+            "{}",
+            text
+        );
         // Written back as an IMF-fixdate, it reads as the same instant.
         prop_assert_eq!(parse_http_date(&http_date(secs, 0)), Some(t));
         Ok(true)
