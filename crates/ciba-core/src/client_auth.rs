@@ -248,4 +248,79 @@ mod tests {
         assert_eq!(p, vec![("client_id".to_owned(), "c1".to_owned())]);
         assert!(ClientAuth::TlsClientAuth.uses_mtls());
     }
+
+    #[test]
+    fn each_method_has_its_registered_name_and_only_tls_ones_use_mtls() {
+        let secret = || ClientSecret::new("a-client-secret-of-at-least-32-bytes!!");
+        let cases = [
+            (ClientAuth::None, "none", false),
+            (
+                ClientAuth::SecretBasic(secret()),
+                "client_secret_basic",
+                false,
+            ),
+            (
+                ClientAuth::SecretPost(secret()),
+                "client_secret_post",
+                false,
+            ),
+            (
+                ClientAuth::secret_jwt(JwsAlgorithm::HS256, &secret()).unwrap(),
+                "client_secret_jwt",
+                false,
+            ),
+            (
+                ClientAuth::private_key_jwt(
+                    HmacSigner::new(JwsAlgorithm::HS256, &[7; 32]).unwrap(),
+                ),
+                "private_key_jwt",
+                false,
+            ),
+            (ClientAuth::TlsClientAuth, "tls_client_auth", true),
+            (
+                ClientAuth::SelfSignedTlsClientAuth,
+                "self_signed_tls_client_auth",
+                true,
+            ),
+        ];
+        for (auth, name, mtls) in cases {
+            assert_eq!(auth.method_name(), name);
+            assert_eq!(format!("{auth:?}"), format!("ClientAuth({name})"));
+            assert_eq!(auth.uses_mtls(), mtls, "{name}");
+        }
+    }
+
+    #[test]
+    fn expose_gives_the_secret_and_client_secret_post_sends_it() {
+        let secret = ClientSecret::new("p%ss w:rd");
+        assert_eq!(secret.expose(), "p%ss w:rd");
+        let mut h = http::HeaderMap::new();
+        let mut p = Vec::new();
+        ClientAuth::SecretPost(secret)
+            .apply(
+                "c1",
+                "https://op",
+                SystemTime::UNIX_EPOCH,
+                &ZeroRandom,
+                &mut h,
+                &mut p,
+            )
+            .unwrap();
+        assert_eq!(
+            p,
+            vec![
+                ("client_id".to_owned(), "c1".to_owned()),
+                ("client_secret".to_owned(), "p%ss w:rd".to_owned()),
+            ]
+        );
+        assert!(h.is_empty());
+    }
+
+    struct ZeroRandom;
+    impl Random for ZeroRandom {
+        fn fill(&self, d: &mut [u8]) -> Result<(), crate::random::RandomError> {
+            d.fill(0);
+            Ok(())
+        }
+    }
 }

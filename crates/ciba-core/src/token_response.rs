@@ -355,4 +355,19 @@ mod tests {
             ));
         }
     }
+
+    #[test]
+    fn token_types_have_their_canonical_spelling() {
+        for (t, name) in [(TokenType::Bearer, "Bearer"), (TokenType::DPoP, "DPoP")] {
+            assert_eq!(t.as_str(), name);
+            assert_eq!(t.to_string(), name);
+            assert_eq!(TokenType::parse(t.as_str()), Some(t));
+        }
+        // The mismatch error names both types by their spelling.
+        let e = TokenResponseError::TokenTypeMismatch {
+            expected: TokenType::DPoP,
+            found: TokenType::Bearer,
+        };
+        assert_eq!(e.to_string(), "expected a DPoP token, got Bearer");
+    }
 }

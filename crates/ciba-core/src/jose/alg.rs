@@ -204,4 +204,13 @@ mod tests {
             assert_eq!(a.as_str().parse::<JwsAlgorithm>().unwrap(), a);
         }
     }
+
+    #[test]
+    fn display_writes_the_alg_header_value() {
+        for a in JwsAlgorithm::ALL {
+            assert_eq!(a.to_string(), a.as_str());
+        }
+        assert_eq!(format!("{}", JwsAlgorithm::ES256), "ES256");
+        assert_eq!(format!("alg={}", JwsAlgorithm::EdDSA), "alg=EdDSA");
+    }
 }

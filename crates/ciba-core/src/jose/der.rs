@@ -145,4 +145,23 @@ mod tests {
         let out = tlv(OCTET_STRING, &content);
         assert_eq!(&out[..4], &[0x04, 0x82, 0x01, 0x2c]);
     }
+
+    #[test]
+    fn length_form_switches_at_128_and_grows_at_256() {
+        for (len, header) in [
+            (0usize, &[0x04u8, 0x00][..]),
+            (127, &[0x04, 0x7f]),
+            (128, &[0x04, 0x81, 0x80]),
+            (255, &[0x04, 0x81, 0xff]),
+            (256, &[0x04, 0x82, 0x01, 0x00]),
+            (65_535, &[0x04, 0x82, 0xff, 0xff]),
+            (65_536, &[0x04, 0x83, 0x01, 0x00, 0x00]),
+        ] {
+            let content = vec![0xA5u8; len];
+            let out = tlv(OCTET_STRING, &content);
+            assert_eq!(&out[..header.len()], header, "content of {len} bytes");
+            assert_eq!(&out[header.len()..], &content[..]);
+            assert_eq!(out.len(), header.len() + len);
+        }
+    }
 }

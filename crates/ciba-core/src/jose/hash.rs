@@ -50,6 +50,45 @@ mod tests {
     }
 
     #[test]
+    fn left_half_hash_follows_the_algorithms_hash() {
+        // The same access token as above: SHA-384 for the *384 algorithms (24 of 48 bytes),
+        // SHA-512 for the *512 ones and EdDSA (32 of 64 bytes).
+        let at = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+        for alg in [
+            JwsAlgorithm::RS384,
+            JwsAlgorithm::PS384,
+            JwsAlgorithm::ES384,
+            JwsAlgorithm::HS384,
+        ] {
+            assert_eq!(
+                left_half_hash(alg, at).unwrap(),
+                "jtAeDp945y1dDqU3nkIVGNZP1HjH_MFs",
+                "{alg}"
+            );
+        }
+        for alg in [
+            JwsAlgorithm::RS512,
+            JwsAlgorithm::PS512,
+            JwsAlgorithm::HS512,
+            JwsAlgorithm::EdDSA,
+        ] {
+            assert_eq!(
+                left_half_hash(alg, at).unwrap(),
+                "q7nS86GgvvFaZkzALLWqJYaJIKw2wCDAVfCAsm5CrBM",
+                "{alg}"
+            );
+        }
+        for alg in [
+            JwsAlgorithm::RS256,
+            JwsAlgorithm::PS256,
+            JwsAlgorithm::ES256,
+            JwsAlgorithm::HS256,
+        ] {
+            assert_eq!(left_half_hash(alg, at).unwrap(), "77QmUPtjPfzWtF2AnpK9RQ");
+        }
+    }
+
+    #[test]
     fn ath_is_sha256_base64url() {
         // RFC 9449 section 7.1 example.
         assert_eq!(

@@ -199,4 +199,41 @@ mod tests {
             Err(JoseError::TooLarge { .. })
         ));
     }
+
+    #[test]
+    fn a_token_exactly_at_the_size_limit_is_parsed() {
+        let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"ES256"}"#);
+        let token = format!("{h}.e30.AA");
+        let at_limit = Limits::DEFAULT.with_max_jwt_bytes(token.len());
+        let jws = CompactJws::parse(&token, &at_limit).unwrap();
+        assert_eq!(jws.header.alg, "ES256");
+        assert_eq!(jws.payload, b"{}");
+        let below = Limits::DEFAULT.with_max_jwt_bytes(token.len() - 1);
+        assert_eq!(
+            CompactJws::parse(&token, &below),
+            Err(JoseError::TooLarge {
+                limit: token.len() - 1,
+                actual: token.len(),
+            })
+        );
+    }
+
+    #[test]
+    fn a_crit_header_is_refused_whatever_its_shape() {
+        for (crit, name) in [
+            (r#"["exp"]"#, "exp"),
+            (r#"["b64","exp"]"#, "b64"),
+            ("[]", ""),
+            ("[1]", ""),
+            (r#""exp""#, ""),
+            ("null", ""),
+        ] {
+            let h = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"ES256","crit":{crit}}}"#));
+            assert_eq!(
+                CompactJws::parse(&format!("{h}.e30.AA"), &Limits::DEFAULT),
+                Err(JoseError::UnsupportedCritical { name: name.into() }),
+                "crit {crit}"
+            );
+        }
+    }
 }

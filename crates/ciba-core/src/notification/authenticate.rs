@@ -204,4 +204,21 @@ mod tests {
             Err(NotificationRefusal::MissingBearer)
         );
     }
+
+    #[test]
+    fn an_authorization_header_exactly_at_the_limit_is_read() {
+        let token = "t".repeat(93);
+        let value = format!("Bearer {token}");
+        assert_eq!(value.len(), 100);
+        let at_limit = Limits::DEFAULT.with_max_header_bytes(100);
+        assert_eq!(
+            bearer_token(&headers(&[&value]), &at_limit),
+            Ok(token.as_str())
+        );
+        let below = Limits::DEFAULT.with_max_header_bytes(99);
+        assert_eq!(
+            bearer_token(&headers(&[&value]), &below),
+            Err(NotificationRefusal::MalformedAuthorization)
+        );
+    }
 }

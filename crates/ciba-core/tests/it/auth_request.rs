@@ -548,7 +548,7 @@ fn generated_notification_token_is_a_b64token_with_160_bits() {
 
 #[test]
 fn requested_expiry_zero_is_unrepresentable_and_positive_values_are_sent_in_decimal() {
-    assert!(NonZeroU32::new(0).is_none());
+    // Zero cannot be asked for: `requested_expiry` takes a `NonZeroU32`.
     let req = login_hint()
         .requested_expiry(NonZeroU32::MAX)
         .build(&poll_client(), now(), &rng())
@@ -632,6 +632,8 @@ fn reserved_names_are_refused_as_extra_parameters() {
             }
         );
     }
+    // Names a client must never smuggle in, refused by the builder itself (not only by being
+    // listed).
     for name in [
         "grant_type",
         "client_assertion",
@@ -639,7 +641,16 @@ fn reserved_names_are_refused_as_extra_parameters() {
         "client_secret",
         "sub",
     ] {
-        assert!(RESERVED_PARAMETERS.contains(&name));
+        assert_eq!(
+            refusal(
+                login_hint()
+                    .extra(name, "x")
+                    .build(&poll_client(), now(), &rng())
+            ),
+            RequestError::ReservedParameter {
+                name: name.to_owned()
+            }
+        );
     }
 }
 

@@ -554,3 +554,92 @@ fn the_nonce_cache_is_bounded_and_its_debug_shows_no_nonce() {
     }
     assert!(!format!("{n:?}").contains("SECRET"));
 }
+
+#[test]
+fn verify_refuses_a_jwk_carrying_any_private_member() {
+    // One private member at a time, on the signer's own public key: the signature verifies,
+    // so only the private-member check can refuse it.
+    for (name, member) in [
+        ("es256", "d"),
+        ("rs256", "d"),
+        ("rs256", "p"),
+        ("rs256", "q"),
+        ("rs256", "dp"),
+        ("rs256", "dq"),
+        ("rs256", "qi"),
+        ("es256", "k"),
+        ("rs256", "oth"),
+    ] {
+        let mut jwk = serde_json::to_value(key(name).to_public()).unwrap();
+        jwk[member] = if member == "oth" {
+            json!([{"r": "AQ", "d": "AQ", "t": "AQ"}])
+        } else {
+            json!("AQAB")
+        };
+        let p = custom_proof(name, json!({ "jwk": jwk }), json!({}));
+        assert_eq!(
+            verify(&p),
+            Err(DpopError::PrivateJwk),
+            "{name} with {member}"
+        );
+    }
+    // The same proofs without the extra member verify.
+    for name in ["es256", "rs256"] {
+        verify(&custom_proof(name, json!({}), json!({}))).unwrap();
+    }
+}
+
+#[test]
+fn iat_window_edges_are_inclusive() {
+    let t: i64 = 1_700_000_000;
+    let run = |policy: &DpopPolicy, iat: i64| {
+        let p = custom_proof("es256", json!({}), json!({ "iat": iat }));
+        verify_proof(
+            &p,
+            &Method::POST,
+            &token_endpoint(),
+            now(),
+            policy,
+            None,
+            None,
+        )
+        .map(|v| v.iat)
+    };
+    let at = |s: i64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s as u64);
+    let out = |iat| Err(DpopError::IatOutOfWindow { iat });
+    // Default: 300 s old to 30 s ahead.
+    let default = DpopPolicy::default();
+    assert_eq!(run(&default, t - 300), Ok(at(t - 300)));
+    assert_eq!(run(&default, t - 301), out(t - 301));
+    assert_eq!(run(&default, t + 30), Ok(at(t + 30)));
+    assert_eq!(run(&default, t + 31), out(t + 31));
+    // No age and no leeway: only `now` itself.
+    let exact = DpopPolicy::default()
+        .with_max_age(std::time::Duration::ZERO)
+        .with_leeway(std::time::Duration::ZERO);
+    assert_eq!(run(&exact, t), Ok(at(t)));
+    assert_eq!(run(&exact, t - 1), out(t - 1));
+    assert_eq!(run(&exact, t + 1), out(t + 1));
+}
+
+#[test]
+fn a_full_nonce_cache_updates_a_known_origin_without_forgetting_another() {
+    use ciba_core::dpop::DpopNonces;
+    let a = Url::parse("https://a.example/token").unwrap();
+    let b = Url::parse("https://b.example/token").unwrap();
+    let mut n = DpopNonces::with_max_origins(2);
+    assert!(n.insert(&a, "a-1"));
+    assert!(n.insert(&b, "b-1"));
+    assert!(n.insert(&a, "a-2"));
+    assert_eq!(n.len(), 2);
+    assert_eq!(n.get(&a), Some("a-2"));
+    assert_eq!(n.get(&b), Some("b-1"));
+    // A cache for zero origins still keeps one.
+    let mut one = DpopNonces::with_max_origins(0);
+    assert!(one.insert(&a, "a-1"));
+    assert_eq!(one.get(&a), Some("a-1"));
+    assert!(one.insert(&b, "b-1"));
+    assert_eq!(one.len(), 1);
+    assert_eq!(one.get(&b), Some("b-1"));
+    assert!(format!("{one:?}").contains("max_origins: 1"), "{one:?}");
+}

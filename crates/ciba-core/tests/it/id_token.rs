@@ -697,3 +697,179 @@ fn a_registered_hs256_id_token_alg_is_verified_with_the_client_secret() {
     let v = IdTokenValidator::for_client(&c, op_jwks());
     assert!(v.validate(&token, &standalone(), t0()).is_err());
 }
+
+/// Validates `c`, signed with the OP's ES256 key, with `v` at `t0()`.
+fn check_with(v: &IdTokenValidator, c: &Map<String, Value>) -> Result<(), IdTokenError> {
+    v.validate(&es256(c), &standalone(), t0()).map(|_| ())
+}
+
+#[test]
+fn exp_boundary_with_and_without_clock_skew() {
+    let t = unix(t0());
+    let skewed = poll_validator();
+    let strict = poll_validator().clock_skew(Duration::ZERO);
+    let exp = |e: i64| with(claims(t0()), "exp", json!(e));
+    // Expired once exp + skew <= now.
+    assert_eq!(
+        check_with(&skewed, &exp(t - 60)),
+        Err(IdTokenError::Expired { exp: t - 60 })
+    );
+    assert_eq!(check_with(&skewed, &exp(t - 59)), Ok(()));
+    assert_eq!(
+        check_with(&strict, &exp(t)),
+        Err(IdTokenError::Expired { exp: t })
+    );
+    assert_eq!(check_with(&strict, &exp(t + 1)), Ok(()));
+}
+
+#[test]
+fn nbf_boundary_with_and_without_clock_skew() {
+    let t = unix(t0());
+    let skewed = poll_validator();
+    let strict = poll_validator().clock_skew(Duration::ZERO);
+    let nbf = |n: i64| with(claims(t0()), "nbf", json!(n));
+    assert_eq!(check_with(&skewed, &nbf(t + 60)), Ok(()));
+    assert_eq!(
+        check_with(&skewed, &nbf(t + 61)),
+        Err(IdTokenError::NotYetValid { nbf: t + 61 })
+    );
+    assert_eq!(check_with(&strict, &nbf(t)), Ok(()));
+    assert_eq!(
+        check_with(&strict, &nbf(t + 1)),
+        Err(IdTokenError::NotYetValid { nbf: t + 1 })
+    );
+    // A valid nbf is kept among the other claims.
+    let got = poll_validator()
+        .validate(&es256(&nbf(t - 5)), &standalone(), t0())
+        .unwrap();
+    assert_eq!(got.extra.get("nbf"), Some(&json!(t - 5)));
+}
+
+#[test]
+fn iat_future_boundary_with_and_without_clock_skew() {
+    let t = unix(t0());
+    let skewed = poll_validator();
+    let strict = poll_validator().clock_skew(Duration::ZERO);
+    let iat = |i: i64| with(claims(t0()), "iat", json!(i));
+    assert_eq!(check_with(&skewed, &iat(t + 60)), Ok(()));
+    assert_eq!(
+        check_with(&skewed, &iat(t + 61)),
+        Err(IdTokenError::IssuedInFuture { iat: t + 61 })
+    );
+    assert_eq!(check_with(&strict, &iat(t)), Ok(()));
+    assert_eq!(
+        check_with(&strict, &iat(t + 1)),
+        Err(IdTokenError::IssuedInFuture { iat: t + 1 })
+    );
+}
+
+#[test]
+fn iat_age_boundary_with_and_without_clock_skew() {
+    let t = unix(t0());
+    let iat = |i: i64| with(claims(t0()), "iat", json!(i));
+    // Default: 600 s of age plus 60 s of skew.
+    let skewed = poll_validator();
+    assert_eq!(check_with(&skewed, &iat(t - 660)), Ok(()));
+    assert_eq!(
+        check_with(&skewed, &iat(t - 661)),
+        Err(IdTokenError::IssuedTooLongAgo { iat: t - 661 })
+    );
+    let strict = poll_validator()
+        .clock_skew(Duration::ZERO)
+        .max_iat_age(Some(Duration::from_secs(100)));
+    assert_eq!(check_with(&strict, &iat(t - 100)), Ok(()));
+    assert_eq!(
+        check_with(&strict, &iat(t - 101)),
+        Err(IdTokenError::IssuedTooLongAgo { iat: t - 101 })
+    );
+}
+
+#[test]
+fn the_size_limit_admits_a_token_of_exactly_that_size() {
+    let token = es256(&claims(t0()));
+    let at_limit =
+        poll_validator().limits(ciba_core::Limits::DEFAULT.with_max_jwt_bytes(token.len()));
+    assert!(at_limit.validate(&token, &standalone(), t0()).is_ok());
+    let below =
+        poll_validator().limits(ciba_core::Limits::DEFAULT.with_max_jwt_bytes(token.len() - 1));
+    assert_eq!(
+        below.validate(&token, &standalone(), t0()),
+        Err(IdTokenError::Malformed(
+            ciba_core::jose::JoseError::TooLarge {
+                limit: token.len() - 1,
+                actual: token.len(),
+            }
+        ))
+    );
+}
+
+#[test]
+fn amr_is_an_optional_array_of_strings() {
+    let amr = |v: Value| check(&es256(&with(claims(t0()), "amr", v)));
+    assert_eq!(
+        amr(json!(["pwd", "otp"])).unwrap().amr,
+        Some(vec!["pwd".to_owned(), "otp".to_owned()])
+    );
+    assert_eq!(amr(json!([])).unwrap().amr, Some(Vec::new()));
+    assert_eq!(amr(Value::Null).unwrap().amr, None);
+    assert_eq!(check(&es256(&claims(t0()))).unwrap().amr, None);
+    let refused = Err(IdTokenError::InvalidClaim {
+        claim: "amr",
+        reason: "not an array of strings",
+    });
+    for bad in [
+        json!("pwd"),
+        json!(["pwd", 1]),
+        json!([null]),
+        json!({"pwd": true}),
+    ] {
+        assert_eq!(amr(bad.clone()).map(|c| c.amr), refused.clone(), "{bad}");
+    }
+}
+
+#[test]
+fn an_hmac_token_must_use_exactly_the_registered_algorithm() {
+    let secret = ClientSecret::new("a-client-secret-of-at-least-32-bytes!!");
+    let hs = |alg| {
+        sign(
+            &claims(t0()),
+            &HmacSigner::new(alg, secret.expose().as_bytes()).unwrap(),
+        )
+    };
+    // HS256 registered, HS384 listed too: an HS384 token under the same secret is refused.
+    let v = poll_validator()
+        .registered_alg(JwsAlgorithm::HS256)
+        .hmac_secret(secret.clone())
+        .algorithms(AlgorithmPolicy::only([
+            JwsAlgorithm::HS256,
+            JwsAlgorithm::HS384,
+        ]));
+    assert!(
+        v.validate(&hs(JwsAlgorithm::HS256), &standalone(), t0())
+            .is_ok()
+    );
+    assert_eq!(
+        v.validate(&hs(JwsAlgorithm::HS384), &standalone(), t0()),
+        Err(IdTokenError::AlgorithmNotAllowed {
+            alg: "HS384".into()
+        })
+    );
+    // ES256 registered, HS256 listed and the secret given: HS256 is still refused.
+    let v = poll_validator()
+        .registered_alg(JwsAlgorithm::ES256)
+        .hmac_secret(secret.clone())
+        .algorithms(AlgorithmPolicy::only([
+            JwsAlgorithm::ES256,
+            JwsAlgorithm::HS256,
+        ]));
+    assert!(
+        v.validate(&es256(&claims(t0())), &standalone(), t0())
+            .is_ok()
+    );
+    assert_eq!(
+        v.validate(&hs(JwsAlgorithm::HS256), &standalone(), t0()),
+        Err(IdTokenError::AlgorithmNotAllowed {
+            alg: "HS256".into()
+        })
+    );
+}

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use ciba_core::NotificationRefusal;
-use ciba_core::id_token::{AUTH_REQ_ID_CLAIM, IdTokenError, RT_HASH_CLAIM};
+use ciba_core::id_token::{AUTH_REQ_ID_CLAIM, IdTokenContext, IdTokenError};
 use ciba_core::jose::JwsAlgorithm;
 use ciba_core::jose::hash::left_half_hash;
 use ciba_core::notification::{
@@ -419,10 +419,39 @@ fn a_closure_can_serve_as_the_binding_lookup() {
 }
 
 #[test]
-fn ciba_claim_names_are_the_registered_urns() {
-    // A sanity check that the CIBA claim names are the registered URNs.
-    assert_eq!(RT_HASH_CLAIM, "urn:openid:params:jwt:claim:rt_hash");
-    assert_eq!(AUTH_REQ_ID_CLAIM, "urn:openid:params:jwt:claim:auth_req_id");
+fn ciba_claims_are_read_under_their_registered_urns() {
+    // The claims spelled out as CIBA Core section 10.3.1 registers them, not through the
+    // crate's constants, in a pushed ID token.
+    let v = validator(&client(DeliveryMode::Push));
+    let rt_hash = left_half_hash(JwsAlgorithm::ES256, "rt-1").unwrap();
+    let token = |names: [&str; 2]| {
+        let mut c = json!({
+            "iss": ISSUER,
+            "sub": "alice",
+            "aud": CLIENT_ID,
+            "exp": unix(t0()) + 300,
+            "iat": unix(t0()),
+            "at_hash": left_half_hash(JwsAlgorithm::ES256, "at-1").unwrap(),
+        });
+        c[names[0]] = json!(AUTH_REQ_ID);
+        c[names[1]] = json!(rt_hash);
+        sign(c.as_object().unwrap(), &signer("es256"))
+    };
+    let ctx = IdTokenContext::push(AUTH_REQ_ID, "at-1", Some("rt-1"));
+    let registered = token([
+        "urn:openid:params:jwt:claim:auth_req_id",
+        "urn:openid:params:jwt:claim:rt_hash",
+    ]);
+    let got = v.validate(&registered, &ctx, t0()).unwrap();
+    assert_eq!(got.auth_req_id.as_deref(), Some(AUTH_REQ_ID));
+    assert_eq!(got.rt_hash.as_deref(), Some(rt_hash.as_str()));
+    assert!(got.extra.is_empty(), "{:?}", got.extra);
+    // Under their bare names they are not the CIBA claims: a push needs the registered ones.
+    let bare = token(["auth_req_id", "rt_hash"]);
+    assert_eq!(
+        v.validate(&bare, &ctx, t0()),
+        Err(IdTokenError::MissingAuthReqId)
+    );
 }
 
 #[test]

@@ -10,7 +10,9 @@ use ciba_core::dpop::{DpopPolicy, nonce_from_response, verify_proof};
 use ciba_core::jose::CompactJws;
 use ciba_core::{AuthRequestAck, Error, Limits, OAuthError};
 use proptest::prelude::*;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
+
+use crate::support::{assert_both_branches, check_error_text, run_counting};
 use url::Url;
 
 fn content_type() -> impl Strategy<Value = Option<String>> {
@@ -149,28 +151,6 @@ proptest! {
     }
 
     #[test]
-    fn compact_jws_parsing_never_panics(token in ".{0,300}", bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let _ = CompactJws::parse(&token, &Limits::DEFAULT);
-        let lossy = String::from_utf8_lossy(&bytes);
-        if let Ok(jws) = CompactJws::parse(&lossy, &Limits::DEFAULT) {
-            let _ = jws.claims(&Limits::DEFAULT);
-        }
-    }
-
-    #[test]
-    fn dpop_verification_of_arbitrary_text_never_panics(proof in ".{0,300}") {
-        let _ = verify_proof(
-            &proof,
-            &http::Method::POST,
-            &Url::parse("https://op.example/token").unwrap(),
-            now(),
-            &DpopPolicy::default(),
-            Some("nonce"),
-            Some("token"),
-        );
-    }
-
-    #[test]
     fn dpop_verification_of_well_shaped_hostile_proofs_never_panics(
         alg in prop_oneof![Just("ES256".to_owned()), Just("RS256".to_owned()), Just("EdDSA".to_owned()), Just("HS256".to_owned()), Just("none".to_owned()), ".{0,8}"],
         typ in prop_oneof![Just(Value::from("dpop+jwt")), Just(Value::Null), any::<i64>().prop_map(Value::from)],
@@ -206,4 +186,212 @@ proptest! {
         // Nobody but the key holder can produce a valid signature.
         prop_assert!(r.is_err());
     }
+}
+
+const CASES: u32 = 256;
+
+/// Texts for the JWS parser: arbitrary text, lossy UTF-8 of arbitrary bytes, and
+/// three base64url parts whose header is a JSON object, sometimes with one character replaced.
+fn jws_text() -> impl Strategy<Value = String> {
+    let header = prop_oneof![
+        Just(json!({"alg": "ES256"})),
+        Just(json!({"alg": "RS256", "kid": "k1", "typ": "JWT"})),
+        Just(json!({"alg": "none"})),
+        Just(json!({"alg": "ES256", "crit": ["exp"]})),
+        Just(json!({"alg": "ES256", "jwk": {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}})),
+        Just(json!({"alg": "ES256", "jwk": "not a key"})),
+        Just(json!({"alg": 7})),
+        Just(json!({"typ": "JWT"})),
+        Just(json!(["alg"])),
+    ];
+    let shaped = (
+        header,
+        proptest::collection::vec(any::<u8>(), 0..64),
+        proptest::collection::vec(any::<u8>(), 0..96),
+        0u8..4,
+        any::<proptest::sample::Index>(),
+        any::<char>(),
+    )
+        .prop_map(|(h, payload, sig, edit, at, ch)| {
+            let token = format!(
+                "{}.{}.{}",
+                b64_json(&h),
+                URL_SAFE_NO_PAD.encode(payload),
+                URL_SAFE_NO_PAD.encode(sig)
+            );
+            if edit > 0 {
+                return token;
+            }
+            let mut chars: Vec<char> = token.chars().collect();
+            let i = at.index(chars.len());
+            chars[i] = ch;
+            chars.into_iter().collect()
+        });
+    prop_oneof![
+        1 => ".{0,300}",
+        1 => proptest::collection::vec(any::<u8>(), 0..300)
+            .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+        3 => shaped,
+    ]
+}
+
+#[test]
+fn compact_jws_parsing_never_panics() {
+    let limits = Limits::DEFAULT;
+    let counts = run_counting(CASES, jws_text(), |token| {
+        match CompactJws::parse(&token, &limits) {
+            Ok(jws) => {
+                // The decoded parts re-encode to the input, and the header is what was sent.
+                prop_assert!(token.len() <= limits.max_jwt_bytes);
+                let rejoined = format!(
+                    "{}.{}",
+                    String::from_utf8(jws.signing_input().to_vec()).unwrap(),
+                    URL_SAFE_NO_PAD.encode(&jws.signature)
+                );
+                prop_assert_eq!(&rejoined, &token);
+                let mut parts = token.split('.');
+                let (h, p) = (parts.next().unwrap(), parts.next().unwrap());
+                prop_assert_eq!(URL_SAFE_NO_PAD.encode(&jws.payload), p);
+                let raw: Map<String, Value> =
+                    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).unwrap()).unwrap();
+                prop_assert_eq!(&jws.header.raw, &raw);
+                prop_assert_eq!(raw.get("alg"), Some(&Value::from(jws.header.alg.as_str())));
+                prop_assert!(!raw.contains_key("crit"));
+                prop_assert_eq!(jws.header.jwk.is_some(), raw.contains_key("jwk"));
+                if let Err(e) = jws.claims(&limits) {
+                    check_error_text(&e)?;
+                }
+                Ok(true)
+            }
+            Err(e) => {
+                check_error_text(&e)?;
+                Ok(false)
+            }
+        }
+    });
+    assert_both_branches("compact_jws_parsing_never_panics", CASES, counts);
+}
+
+/// What a generated DPoP proof was made with, and whether `verify_proof` must accept it.
+#[derive(Debug, Clone)]
+struct ProofCase {
+    proof: String,
+    iat: i64,
+    /// The proof was signed for the expected method, URI, nonce and token, within the window,
+    /// and left untouched.
+    sound: bool,
+}
+
+/// Texts for DPoP verification: arbitrary text, and proofs signed by a client key with the
+/// right or a wrong method, URI, nonce or access token and an `iat` in or out of the window,
+/// sometimes with one character replaced.
+fn dpop_text() -> impl Strategy<Value = ProofCase> {
+    // Half the signed proofs are made right (within the window, untouched), so that the
+    // accepting branch is reached as often as the refusing one.
+    let right = (
+        -300i64..=30,
+        any::<proptest::sample::Index>(),
+        any::<char>(),
+    )
+        .prop_map(|(offset, at, ch)| signed_proof((true, true, offset), (0, 0), (1, at, ch)));
+    let any_proof = (
+        (any::<bool>(), any::<bool>(), -400i64..100),
+        (0u8..3, 0u8..3),
+        (0u8..4, any::<proptest::sample::Index>(), any::<char>()),
+    )
+        .prop_map(|(request, claims, edit)| signed_proof(request, claims, edit));
+    prop_oneof![
+        1 => ".{0,300}".prop_map(|proof| ProofCase { proof, iat: 0, sound: false }),
+        1 => right,
+        1 => any_proof,
+    ]
+}
+
+/// A proof for a POST (or a GET) to the token endpoint (or another URI), `offset` seconds
+/// from `now()`; nonce and access token 0 right, 1 wrong, 2 absent; `edit` 0 replaces the
+/// character at `at` with `ch` (or `~`).
+fn signed_proof(
+    (post, right_uri, offset): (bool, bool, i64),
+    (nonce, token): (u8, u8),
+    (edit, at, ch): (u8, proptest::sample::Index, char),
+) -> ProofCase {
+    let key = ciba_core::DpopKey::from_signer(ciba_test::keys::signer("es256")).unwrap();
+    let uri = if right_uri {
+        "https://op.example/token?q=1"
+    } else {
+        "https://op.example/other"
+    };
+    let method = if post {
+        http::Method::POST
+    } else {
+        http::Method::GET
+    };
+    let iat = 1_700_000_000 + offset;
+    let pick = |i: u8, good: &'static str| match i {
+        0 => Some(good),
+        1 => Some("other"),
+        _ => None,
+    };
+    let mut proof = key
+        .proof(
+            &method,
+            &Url::parse(uri).unwrap(),
+            UNIX_EPOCH + Duration::from_secs(iat.unsigned_abs()),
+            &ciba_test::random::Counter::new(1),
+            pick(nonce, "nonce"),
+            pick(token, "token"),
+        )
+        .unwrap();
+    if edit == 0 {
+        let mut chars: Vec<char> = proof.chars().collect();
+        let i = at.index(chars.len());
+        chars[i] = if chars[i] == ch { '~' } else { ch };
+        proof = chars.into_iter().collect();
+    }
+    let in_window = (-300..=30).contains(&offset);
+    ProofCase {
+        proof,
+        iat,
+        sound: post && right_uri && in_window && nonce == 0 && token == 0 && edit > 0,
+    }
+}
+
+#[test]
+fn dpop_verification_of_arbitrary_text_never_panics() {
+    let key = ciba_core::DpopKey::from_signer(ciba_test::keys::signer("es256")).unwrap();
+    let counts = run_counting(CASES, dpop_text(), |case| {
+        let outcome = verify_proof(
+            &case.proof,
+            &http::Method::POST,
+            &Url::parse("https://op.example/token").unwrap(),
+            now(),
+            &DpopPolicy::default(),
+            Some("nonce"),
+            Some("token"),
+        );
+        match outcome {
+            Ok(v) => {
+                prop_assert!(case.sound, "an unsound proof was accepted: {:?}", case);
+                prop_assert_eq!(v.jkt.as_str(), key.thumbprint());
+                prop_assert_eq!(
+                    v.iat,
+                    UNIX_EPOCH + Duration::from_secs(case.iat.unsigned_abs())
+                );
+                prop_assert_eq!(v.nonce.as_deref(), Some("nonce"));
+                prop_assert_eq!(v.alg, ciba_core::jose::JwsAlgorithm::ES256);
+                prop_assert!(!v.jti.is_empty());
+                Ok(true)
+            }
+            Err(e) => {
+                prop_assert!(!case.sound, "a sound proof was refused: {}", e);
+                check_error_text(&e)?;
+                Ok(false)
+            }
+        }
+    });
+    assert_both_branches(
+        "dpop_verification_of_arbitrary_text_never_panics",
+        CASES,
+        counts,
+    );
 }

@@ -7,9 +7,11 @@
 use ciba_core::jose::JwkSet;
 use ciba_core::wire::parse_challenges;
 use ciba_core::wire::{parse_form, parse_json_object};
-use ciba_core::{Error, Limits, ServerMetadata};
+use ciba_core::{Error, Limits, ParseErrorKind, ServerMetadata};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
+
+use crate::support::{assert_both_branches, check_error_text, run_counting};
 
 fn config() -> ProptestConfig {
     ProptestConfig {
@@ -76,20 +78,6 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn discovery_parser_never_panics_and_checks_the_issuer(
-        status in prop_oneof![Just(200u16), 100u16..600],
-        json in any::<bool>(),
-        body in body(),
-    ) {
-        let resp = response(status, json, body);
-        match ServerMetadata::from_response(&resp, "https://op.example", &Limits::DEFAULT) {
-            Ok(md) => prop_assert_eq!(md.issuer, "https://op.example"),
-            Err(Error::Parse(_) | Error::Config(_)) => {}
-            Err(other) => prop_assert!(false, "unexpected error kind: {other:?}"),
-        }
-    }
-
-    #[test]
     fn jwks_parser_never_panics_and_bounds_the_key_count(
         status in prop_oneof![Just(200u16), 100u16..600],
         json in any::<bool>(),
@@ -111,12 +99,138 @@ proptest! {
         }
     }
 
-    #[test]
-    fn body_parsers_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
-        let _ = parse_json_object(&bytes, &Limits::DEFAULT);
-        if let Ok(pairs) = parse_form(&bytes, 256, 8) {
+}
+
+const CASES: u32 = 512;
+
+/// Discovery documents that name the expected issuer (mostly) beside a few arbitrary members:
+/// without them, no generated document would ever be accepted.
+fn metadata_body() -> impl Strategy<Value = Vec<u8>> {
+    (
+        prop::collection::vec((member_name(), member_value()), 0..3),
+        prop_oneof![4 => Just(json!("https://op.example")), 1 => member_value()],
+    )
+        .prop_map(|(members, issuer)| {
+            let mut m: Map<String, Value> = members.into_iter().collect();
+            m.insert("issuer".into(), issuer);
+            Value::Object(m).to_string().into_bytes()
+        })
+}
+
+#[test]
+fn discovery_parser_never_panics_and_checks_the_issuer() {
+    let strategy = (
+        prop_oneof![3 => Just(200u16), 1 => 100u16..600],
+        prop_oneof![3 => Just(true), 1 => Just(false)],
+        prop_oneof![1 => body(), 2 => metadata_body()],
+    );
+    let counts = run_counting(CASES, strategy, |(status, json, body)| {
+        let resp = response(status, json, body.clone());
+        match ServerMetadata::from_response(&resp, "https://op.example", &Limits::DEFAULT) {
+            Ok(md) => {
+                prop_assert_eq!(status, 200);
+                prop_assert!(json);
+                prop_assert_eq!(md.issuer.as_str(), "https://op.example");
+                let sent: Map<String, Value> = serde_json::from_slice(&body).unwrap();
+                for member in [
+                    "token_endpoint",
+                    "backchannel_authentication_endpoint",
+                    "jwks_uri",
+                ] {
+                    prop_assert_eq!(
+                        md.member_str(member),
+                        sent.get(member).and_then(Value::as_str)
+                    );
+                }
+                Ok(true)
+            }
+            Err(e @ (Error::Parse(_) | Error::Config(_))) => {
+                check_error_text(&e)?;
+                Ok(false)
+            }
+            Err(other) => Err(proptest::test_runner::TestCaseError::fail(format!(
+                "unexpected error kind: {other:?}"
+            ))),
+        }
+    });
+    assert_both_branches(
+        "discovery_parser_never_panics_and_checks_the_issuer",
+        CASES,
+        counts,
+    );
+}
+
+/// What a generated JSON body is.
+#[derive(Debug, Clone)]
+enum Sent {
+    /// Arbitrary bytes.
+    Bytes,
+    /// This object, serialized.
+    Object(Map<String, Value>),
+    /// An object that repeats a member.
+    Repeated,
+}
+
+/// Bodies for the JSON object parser: arbitrary bytes, a serialized object, and an object
+/// whose first member is written twice.
+fn json_body() -> impl Strategy<Value = (Vec<u8>, Sent)> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..300).prop_map(|b| (b, Sent::Bytes)),
+        object().prop_map(|m| (
+            Value::Object(m.clone()).to_string().into_bytes(),
+            Sent::Object(m)
+        )),
+        (object(), member_name(), member_value()).prop_map(|(m, name, value)| {
+            let text = Value::Object(m).to_string();
+            let inner = &text[1..text.len() - 1];
+            let name = Value::from(name);
+            let sep = if inner.is_empty() { "" } else { "," };
+            let body = format!("{{{name}:{value},{name}:{value}{sep}{inner}}}");
+            (body.into_bytes(), Sent::Repeated)
+        }),
+    ]
+}
+
+#[test]
+fn body_parsers_never_panic() {
+    let limits = Limits::DEFAULT;
+    let strategy = (json_body(), prop::collection::vec(any::<u8>(), 0..300));
+    let counts = run_counting(CASES, strategy, |((bytes, sent), form)| {
+        if let Ok(pairs) = parse_form(&form, 256, 8) {
             prop_assert!(pairs.len() <= 8);
             prop_assert!(pairs.iter().all(|(_, v)| !v.is_empty()));
         }
-    }
+        match parse_json_object(&bytes, &limits) {
+            Ok(map) => {
+                // Every member as written, none lost or added: what a plain JSON reader makes of
+                // the same bytes (numbers included, whatever their rounding), and for a
+                // serialized object, its members in its order.
+                let plain: Map<String, Value> = serde_json::from_slice(&bytes).unwrap();
+                prop_assert_eq!(&map, &plain);
+                match &sent {
+                    Sent::Object(m) => prop_assert!(map.keys().eq(m.keys())),
+                    Sent::Repeated => prop_assert!(false, "a repeated member was accepted"),
+                    Sent::Bytes => {}
+                }
+                Ok(true)
+            }
+            Err(e) => {
+                match &sent {
+                    Sent::Object(_) => {
+                        prop_assert!(false, "a serialized object was refused: {}", e)
+                    }
+                    Sent::Repeated => prop_assert!(
+                        matches!(e.kind, ParseErrorKind::DuplicateMember { .. }),
+                        "{:?}",
+                        e
+                    ),
+                    Sent::Bytes => {}
+                }
+                prop_assert!(e.raw.len() <= bytes.len());
+                check_error_text(&e)?;
+                Ok(false)
+            }
+        }
+    });
+    assert_both_branches("body_parsers_never_panic", CASES, counts);
 }

@@ -217,3 +217,60 @@ pub fn names_or(
         1 => other,
     ]
 }
+
+/// The longest `Display` text an error may have in the property tests: a peer's text is
+/// clipped before it reaches an error, so no error grows with its input.
+pub const MAX_ERROR_DISPLAY_CHARS: usize = 2048;
+
+/// Fails the case unless `e` displays as a non-empty text of at most
+/// [`MAX_ERROR_DISPLAY_CHARS`] characters.
+pub fn check_error_text(
+    e: &dyn std::fmt::Display,
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    let text = e.to_string();
+    proptest::prop_assert!(!text.trim().is_empty(), "an error displays as nothing");
+    proptest::prop_assert!(
+        text.chars().count() <= MAX_ERROR_DISPLAY_CHARS,
+        "error text of {} chars",
+        text.chars().count()
+    );
+    Ok(())
+}
+
+/// Runs `property` on `cases` values drawn from `strategy`, as `proptest!` would (a failing
+/// case is shrunk and fails the test), and returns how many cases reached the parser's `Ok`
+/// branch (`property` returned `Ok(true)`) and how many its `Err` branch (`Ok(false)`).
+pub fn run_counting<S: proptest::strategy::Strategy>(
+    cases: u32,
+    strategy: S,
+    property: impl Fn(S::Value) -> Result<bool, proptest::test_runner::TestCaseError>,
+) -> (u32, u32) {
+    use std::cell::Cell;
+    let (ok, err) = (Cell::new(0u32), Cell::new(0u32));
+    let config = proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    };
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    let result = runner.run(&strategy, |v| {
+        let reached_ok = property(v)?;
+        let counter = if reached_ok { &ok } else { &err };
+        counter.set(counter.get() + 1);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    (ok.get(), err.get())
+}
+
+/// Asserts that each branch was reached by at least a twentieth of the cases. (The generators
+/// aim at 15 % or more for the rarer branch, so a random seed never misses this.)
+pub fn assert_both_branches(name: &str, cases: u32, (ok, err): (u32, u32)) {
+    eprintln!("{name}: {ok} cases reached Ok, {err} reached Err");
+    assert!(
+        ok >= cases / 20 && err >= cases / 20,
+        "{name}: {ok} cases reached Ok and {err} reached Err, out of {cases}"
+    );
+}
