@@ -110,55 +110,49 @@ fn transport_rows() -> Vec<Row> {
 }
 
 fn scope_rows() -> Vec<Row> {
-    let mut rows = bc_rows(
-        "CIBA 7.1",
-        POLL,
-        INVALID_REQUEST,
-        &[("scope missing", "no scope parameter", &[("scope", "")])],
-    );
+    let mut rows: Vec<Row> = [
+        ("CIBA 7.1", POLL, INVALID_REQUEST, "scope missing", ""),
+        (
+            "CIBA 7.1",
+            POLL,
+            INVALID_SCOPE,
+            "scope without openid",
+            "email profile",
+        ),
+        (
+            "RFC 6749 3.3",
+            POLL,
+            INVALID_SCOPE,
+            "scope only spaces",
+            "   ",
+        ),
+        (
+            "RFC 6749 3.3",
+            POLL,
+            INVALID_SCOPE,
+            "scope token malformed",
+            "openid a\"b",
+        ),
+        (
+            "CIBA 13",
+            SCOPED,
+            INVALID_SCOPE,
+            "scope not allowed for the client",
+            "openid admin",
+        ),
+    ]
+    .into_iter()
+    .map(|(section, client, expect, name, scope)| {
+        let pairs = [("scope", scope)];
+        bc_row(section, name, changes(&pairs), expect, client, &pairs)
+    })
+    .collect();
     rows.push(sends(
         "RFC 6749 3.1",
         "scope empty",
         "scope= without a value",
         INVALID_REQUEST,
         poll_form(&[("scope", ""), ("login_hint", "alice")]),
-    ));
-    rows.extend(bc_rows(
-        "CIBA 7.1",
-        POLL,
-        INVALID_SCOPE,
-        &[(
-            "scope without openid",
-            "scope=email profile",
-            &[("scope", "email profile")],
-        )],
-    ));
-    rows.extend(bc_rows(
-        "RFC 6749 3.3",
-        POLL,
-        INVALID_SCOPE,
-        &[
-            (
-                "scope only spaces",
-                "scope of three spaces",
-                &[("scope", "   ")],
-            ),
-            (
-                "scope token malformed",
-                "a quote in a scope token",
-                &[("scope", "openid a\"b")],
-            ),
-        ],
-    ));
-    rows.extend(bc_rows(
-        "CIBA 13",
-        SCOPED,
-        INVALID_SCOPE,
-        &[(
-            "scope not allowed for the client",
-            "scope admin beyond the registered openid profile",
-            &[("scope", "openid admin")],
-        )],
     ));
     rows.push(accepted(
         "RFC 6749 3.3",
@@ -176,20 +170,14 @@ fn hint_rows() -> Vec<Row> {
         POLL,
         INVALID_REQUEST,
         &[
-            ("no hint", "none of the three hints", &[("login_hint", "")]),
-            (
-                "two hints",
-                "login_hint and login_hint_token",
-                &[("login_hint_token", "eyJ.lht")],
-            ),
+            ("no hint", &[("login_hint", "")]),
+            ("two hints", &[("login_hint_token", "eyJ.lht")]),
             (
                 "two hints with id_token_hint",
-                "login_hint and id_token_hint",
                 &[("id_token_hint", "a.b.c")],
             ),
             (
                 "three hints",
-                "all three hints",
                 &[("id_token_hint", "a.b.c"), ("login_hint_token", "x")],
             ),
         ],
@@ -430,16 +418,15 @@ fn notification_token_rows() -> Vec<Row> {
 }
 
 fn other_parameter_rows() -> Vec<Row> {
-    let mut rows = bc_rows(
+    let request_uri = [("request_uri", "urn:example:req")];
+    let mut rows = vec![bc_row(
         "CIBA 7.1.1",
-        POLL,
+        "request_uri",
+        changes(&request_uri),
         INVALID_REQUEST,
-        &[(
-            "request_uri",
-            "request_uri=urn:x",
-            &[("request_uri", "urn:example:req")],
-        )],
-    );
+        POLL,
+        &request_uri,
+    )];
     rows.push(accepted(
         "CIBA 7.2",
         "unknown parameters are ignored",

@@ -303,75 +303,41 @@ fn assertion_rows() -> Vec<Row> {
             )
         })
         .collect();
-    let as_signed = [("iss", json!(SIGNED)), ("sub", json!(SIGNED))];
-    let as_nobody = [("iss", json!("nobody")), ("sub", json!("nobody"))];
-    for (name, defect, form_client_id, claims) in [
-        (
-            "assertion with a wrong aud",
-            "aud=https://other.example",
-            Some(PUSH),
-            vec![("aud", json!("https://other.example"))],
-        ),
-        (
-            "assertion iss of another client",
-            "iss/sub=signed-client, signed with the push client's key",
-            None,
-            as_signed.to_vec(),
-        ),
-        (
-            "assertion iss unknown",
-            "iss/sub=nobody",
-            None,
-            as_nobody.to_vec(),
-        ),
-        (
-            "assertion iss differs from form client_id",
-            "client_id=push, iss=signed-client",
-            Some(PUSH),
-            as_signed.to_vec(),
-        ),
-        (
-            "assertion sub differs from iss",
-            "sub=someone-else",
-            Some(PUSH),
-            vec![("sub", json!("someone-else"))],
-        ),
-        (
-            "assertion expired",
-            "exp 31 s ago (beyond the 30 s skew)",
-            Some(PUSH),
-            vec![("exp", json!(now - 31))],
-        ),
-        (
-            "assertion exp as a string",
-            "exp=\"...\"",
-            Some(PUSH),
-            vec![("exp", json!((now + 60).to_string()))],
-        ),
-        (
-            "assertion issued in the future",
-            "iat 2 min ahead",
-            Some(PUSH),
-            vec![("iat", json!(now + 120))],
-        ),
-        (
-            "assertion not yet valid",
-            "nbf 2 min ahead",
-            Some(PUSH),
-            vec![("nbf", json!(now + 120))],
-        ),
-        (
-            "assertion valid too long",
-            "exp one hour ahead (max 10 min)",
-            Some(PUSH),
-            vec![("exp", json!(now + 3600))],
-        ),
+    // iss and sub name another client, or nobody.
+    for (what, form_client_id, issuer) in [
+        ("iss of another client", None, SIGNED),
+        ("iss unknown", None, "nobody"),
+        ("iss differs from form client_id", Some(PUSH), SIGNED),
     ] {
-        rows.push(assertion_row(name, defect, form_client_id, move |c| {
-            for (claim, value) in &claims {
-                c[*claim] = value.clone();
-            }
-        }));
+        rows.push(assertion_row(
+            format!("assertion {what}"),
+            format!("iss/sub={issuer}, signed with the push client's key"),
+            form_client_id,
+            move |c| {
+                c["iss"] = json!(issuer);
+                c["sub"] = json!(issuer);
+            },
+        ));
+    }
+    let times = [
+        ("expired", "exp", -31),
+        ("issued in the future", "iat", 120),
+        ("not yet valid", "nbf", 120),
+        ("valid too long", "exp", 3600),
+    ]
+    .map(|(what, claim, offset)| (what, claim, json!(now + offset)));
+    let others = [
+        ("with a wrong aud", "aud", json!("https://other.example")),
+        ("sub differs from iss", "sub", json!("someone-else")),
+        ("exp as a string", "exp", json!((now + 60).to_string())),
+    ];
+    for (what, claim, value) in times.into_iter().chain(others) {
+        rows.push(assertion_row(
+            format!("assertion {what}"),
+            format!("{claim}: {value} (now is {now})"),
+            Some(PUSH),
+            move |c| c[claim] = value.clone(),
+        ));
     }
     rows.push(row(
         "RFC 7523 3",

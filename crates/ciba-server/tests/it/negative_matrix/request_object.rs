@@ -145,71 +145,41 @@ fn claim_rows() -> Vec<Row> {
             )
         })
         .collect();
-    for (name, defect, claim) in [
+    // Times, in seconds from now.
+    let times = [
+        ("CIBA 7.1.1", "expired", "exp", -60),
+        ("CIBA 7.1.1", "not yet valid", "nbf", 600),
+        ("CIBA 7.1.1", "issued in the future", "iat", 600),
+        ("FAPI-CIBA 5.2.2", "valid over 60 min (exp)", "exp", 70 * 60),
         (
-            "request object expired",
-            "exp one minute ago",
-            ("exp", json!(now - 60)),
-        ),
-        (
-            "request object not yet valid",
-            "nbf ten minutes ahead",
-            ("nbf", json!(now + 600)),
-        ),
-        (
-            "request object issued in the future",
-            "iat ten minutes ahead",
-            ("iat", json!(now + 600)),
-        ),
-        (
-            "request object with a wrong aud",
-            "aud=https://other.example",
-            ("aud", json!("https://other.example")),
-        ),
-        (
-            "request object aud is the token endpoint",
-            "aud=token endpoint URL",
-            ("aud", json!(TOKEN_ENDPOINT)),
-        ),
-        (
-            "request object iss is not the client",
-            "iss=poll-client",
-            ("iss", json!(POLL)),
-        ),
-        (
-            "request object client_id claim differs",
-            "client_id=poll-client inside",
-            ("client_id", json!(POLL)),
-        ),
-        (
-            "request object usable as an assertion",
-            "sub equals the client id",
-            ("sub", json!(SIGNED)),
-        ),
-    ] {
-        rows.push(claim_row(
-            "CIBA 7.1.1",
-            name,
-            defect,
-            INVALID_REQUEST,
-            claim,
-        ));
-    }
-    for (which, defect, claim) in [
-        ("exp", "exp 70 minutes ahead", ("exp", json!(now + 70 * 60))),
-        (
-            "old nbf",
-            "nbf 70 minutes ago",
-            ("nbf", json!(now - 70 * 60)),
-        ),
-    ] {
-        rows.push(claim_row(
             "FAPI-CIBA 5.2.2",
-            format!("request object valid over 60 min ({which})"),
-            defect,
-            INVALID_REQUEST,
-            claim,
-        ));
+            "valid over 60 min (old nbf)",
+            "nbf",
+            -70 * 60,
+        ),
+    ]
+    .map(|(section, what, claim, offset)| {
+        let defect = format!("{claim} {offset:+} s from now");
+        (section, what, defect, (claim, json!(now + offset)))
+    });
+    let parties = [
+        ("with a wrong aud", "aud", "https://other.example"),
+        ("aud is the token endpoint", "aud", TOKEN_ENDPOINT),
+        ("iss is not the client", "iss", POLL),
+        ("client_id claim differs", "client_id", POLL),
+        ("usable as an assertion", "sub", SIGNED),
+    ]
+    .map(|(what, claim, value)| {
+        (
+            "CIBA 7.1.1",
+            what,
+            format!("{claim}={value}"),
+            (claim, json!(value)),
+        )
+    });
+    for (section, what, defect, claim) in times.into_iter().chain(parties) {
+        let name = format!("request object {what}");
+        rows.push(claim_row(section, name, defect, INVALID_REQUEST, claim));
     }
     rows.push(row(
         "CIBA 7.1.1",

@@ -32,6 +32,33 @@ fn interval_of(h: &Harness, auth_req_id: &str, at: u64) -> Option<u64> {
         .map(|r| r.interval)
 }
 
+/// Starts a request of `client` and polls it at 5 s, which must find it pending (`what`).
+fn started_and_pending(h: &Harness, client: &str, what: &str) -> Result<String, String> {
+    let id = h.start(client, t0()).auth_req_id;
+    ensure(
+        is_error(&poll_at(h, client, &id, 5), "authorization_pending"),
+        what,
+    )?;
+    Ok(id)
+}
+
+/// Starts a request of `client` that the user answers at 1 s with `result`.
+fn answered(h: &Harness, client: &str, result: AuthenticationResult) -> Result<String, String> {
+    let id = h.start(client, t0()).auth_req_id;
+    h.complete(&id, result, t0() + secs(1))
+        .map_err(|e| format!("the answer failed: {e}"))?;
+    Ok(id)
+}
+
+/// Starts a request of `client` that the user approves at 1 s.
+fn approved(h: &Harness, client: &str) -> Result<String, String> {
+    answered(
+        h,
+        client,
+        AuthenticationResult::Authorized(Authorization::new("alice")),
+    )
+}
+
 fn grant_form(pairs: &[(&str, &str)]) -> Req {
     Req::form(pairs).basic(POLL, POLL_SECRET)
 }
@@ -72,10 +99,11 @@ fn mode_disabled_row(
     approved: bool,
 ) -> Row {
     row("CIBA 11", name, defect, UNAUTHORIZED_CLIENT, move |h| {
-        let id = h.start(client, t0()).auth_req_id;
-        if approved {
-            approve(h, &id, 1)?;
-        }
+        let id = if approved {
+            self::approved(h, client)?
+        } else {
+            h.start(client, t0()).auth_req_id
+        };
         let server = reconfigured(h, config_without(mode));
         let req = token_request(client, &id, t0());
         Ok(tok(block_on(server.token_request(
@@ -240,11 +268,7 @@ fn flow_rows() -> Vec<Row> {
             "ping client polls 1 s after the ping, 2 s after its last poll (control row)",
             Expect::Tokens,
             |h| {
-                let id = h.start(PING, t0()).auth_req_id;
-                ensure(
-                    is_error(&poll_at(h, PING, &id, 5), "authorization_pending"),
-                    "pending at 5 s",
-                )?;
+                let id = started_and_pending(h, PING, "pending at 5 s")?;
                 approve(h, &id, 6)?;
                 Ok(poll_at(h, PING, &id, 7))
             },
@@ -270,11 +294,7 @@ fn flow_rows() -> Vec<Row> {
             "scoped-client polls poll-client's request",
             INVALID_GRANT,
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
-                ensure(
-                    is_error(&poll_at(h, POLL, &id, 5), "authorization_pending"),
-                    "owner pending at 5 s",
-                )?;
+                let id = started_and_pending(h, POLL, "owner pending at 5 s")?;
                 let got = poll_at(h, SCOPED, &id, 7);
                 // The foreign poll did not count as the owner's poll: no slow_down at 10 s.
                 ensure(
@@ -296,8 +316,7 @@ fn flow_rows() -> Vec<Row> {
             "scoped-client redeems poll-client's approved request",
             INVALID_GRANT,
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
-                approve(h, &id, 1)?;
+                let id = approved(h, POLL)?;
                 let got = poll_at(h, SCOPED, &id, 5);
                 ensure(
                     matches!(poll_at(h, POLL, &id, 5), Got::Tokens),
@@ -312,8 +331,7 @@ fn flow_rows() -> Vec<Row> {
             "the same auth_req_id redeemed twice",
             INVALID_GRANT,
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
-                approve(h, &id, 1)?;
+                let id = approved(h, POLL)?;
                 let TokenOutcome::Issued(first) = h.poll(POLL, &id, t0() + secs(5)) else {
                     return Err("the first redemption did not issue tokens".into());
                 };
@@ -332,11 +350,7 @@ fn flow_rows() -> Vec<Row> {
             "second poll 1 s after the first, interval 5 s",
             err(400, "slow_down"),
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
-                ensure(
-                    is_error(&poll_at(h, POLL, &id, 5), "authorization_pending"),
-                    "first poll pending",
-                )?;
+                let id = started_and_pending(h, POLL, "first poll pending")?;
                 let got = poll_at(h, POLL, &id, 6);
                 ensure(interval_of(h, &id, 6) == Some(10), "interval 5 -> 10")?;
                 ensure(
@@ -386,9 +400,7 @@ fn flow_rows() -> Vec<Row> {
             "the user denied",
             err(400, "access_denied"),
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
-                h.complete(&id, AuthenticationResult::AccessDenied, t0() + secs(1))
-                    .map_err(|e| e.to_string())?;
+                let id = answered(h, POLL, AuthenticationResult::AccessDenied)?;
                 let got = poll_at(h, POLL, &id, 5);
                 ensure(
                     is_error(&poll_at(h, POLL, &id, 11), "invalid_grant"),
@@ -403,9 +415,7 @@ fn flow_rows() -> Vec<Row> {
             "the authentication device gave no result",
             err(400, "expired_token"),
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
-                h.complete(&id, AuthenticationResult::TransactionFailed, t0() + secs(1))
-                    .map_err(|e| e.to_string())?;
+                let id = answered(h, POLL, AuthenticationResult::TransactionFailed)?;
                 Ok(poll_at(h, POLL, &id, 5))
             },
         ),
@@ -415,8 +425,7 @@ fn flow_rows() -> Vec<Row> {
             "push client at the token endpoint",
             UNAUTHORIZED_CLIENT,
             |h| {
-                let id = h.start(PUSH, t0()).auth_req_id;
-                approve(h, &id, 1)?;
+                let id = approved(h, PUSH)?;
                 Ok(poll_at(h, PUSH, &id, 5))
             },
         ),
@@ -531,8 +540,7 @@ fn client_auth_rows() -> Vec<Row> {
             "wrong secret for a valid auth_req_id",
             INVALID_CLIENT_BASIC,
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
-                approve(h, &id, 1)?;
+                let id = approved(h, POLL)?;
                 let got = tok(h.token(
                     &token_request(POLL, &id, t0()).basic(POLL, "wrong"),
                     t0() + secs(5),
