@@ -102,6 +102,7 @@ fn huge_numbers_in_lifetimes_and_intervals_are_capped_or_refused_without_overflo
     }
 }
 
+/// A response with `body` as it is, and a JSON content type.
 fn raw_json(status: u16, body: &[u8]) -> http::Response<Vec<u8>> {
     http::Response::builder()
         .status(status)
@@ -119,131 +120,128 @@ fn deeply_nested(member: &str, depth: usize) -> String {
     )
 }
 
+/// A row: its name, the HTTP status and the body.
+type Row = (String, u16, Vec<u8>);
+
+/// A JSON object written member by member as raw text: each value is JSON text, so a number
+/// such as `1e999` reaches the parser as written.
+fn object(members: &[(&str, &str)]) -> Vec<u8> {
+    let members: Vec<String> = members
+        .iter()
+        .map(|(k, v)| format!("\"{k}\":{v}"))
+        .collect();
+    format!("{{{}}}", members.join(",")).into_bytes()
+}
+
+/// The row builder of one member: a row per `(what, value)`, named `"{member} {what}"`, whose
+/// body is `sound` with `member` set to the raw JSON `value` (added at the end when `sound`
+/// lacks it), or without `member` where `value` is `None`.
+fn member_rows(sound: &[(&str, &str)], member: &str, cases: &[(&str, Option<&str>)]) -> Vec<Row> {
+    cases
+        .iter()
+        .map(|(what, value)| {
+            let mut members: Vec<(&str, &str)> = sound
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != member)
+                .collect();
+            if let Some(value) = value {
+                match sound.iter().position(|(k, _)| *k == member) {
+                    Some(at) => members.insert(at, (member, value)),
+                    None => members.push((member, value)),
+                }
+            }
+            (format!("{member} {what}"), 200, object(&members))
+        })
+        .collect()
+}
+
+/// The rows every JSON response parser must refuse whatever its members: bodies that are not
+/// one JSON object (RFC 8259), a sound body with something after it, nesting meant to
+/// exhaust the stack under `member`, and the sound body with a status other than 200.
+fn not_one_object_rows(sound: &[(&str, &str)], member: &str) -> Vec<Row> {
+    let sound = object(sound);
+    let around = |before: &[u8], after: &[u8]| [before, &sound, after].concat();
+    let mut rows: Vec<Row> = [
+        ("empty body", Vec::new()),
+        ("not JSON", b"<html>ok</html>".to_vec()),
+        ("array", around(b"[", b"]")),
+        ("string", br#""auth_req_id""#.to_vec()),
+        ("null", b"null".to_vec()),
+        ("trailing garbage", around(b"", b"x")),
+        ("trailing comma", around(b"", b",")),
+        ("two objects", around(b"", b"{}")),
+        ("byte order mark", around(b"\xEF\xBB\xBF", b"")),
+        ("deep nesting", deeply_nested(member, 10_000).into_bytes()),
+    ]
+    .into_iter()
+    .map(|(name, body)| (name.to_owned(), 200, body))
+    .collect();
+    // Success only with 200 (CIBA 7.3, RFC 6749 5.1); a redirect is never followed.
+    for status in [201, 302] {
+        rows.push((format!("status {status}"), status, sound.clone()));
+    }
+    rows
+}
+
 #[test]
 fn hostile_acknowledgements_are_refused() {
     // CIBA Core 7.3 (auth_req_id: non-empty string; expires_in: positive integer; interval:
     // positive integer), 13 (errors), RFC 8259 (one JSON object, nothing after it). Checklist
     // C-ACK-1, C-ACK-2, C-ACK-3, C-ACK-4, C-ACK-8.
     let long_id = "a".repeat(Limits::DEFAULT.max_auth_req_id_bytes + 1);
-    let deep = deeply_nested("auth_req_id", 10_000);
-    let rows: &[(&str, u16, &[u8])] = &[
-        ("empty body", 200, b""),
-        ("not JSON", 200, b"<html>ok</html>"),
-        ("array", 200, br#"[{"auth_req_id":"x","expires_in":60}]"#),
-        ("string", 200, br#""auth_req_id""#),
-        ("null", 200, b"null"),
-        (
-            "trailing garbage",
-            200,
-            br#"{"auth_req_id":"x","expires_in":60}x"#,
-        ),
-        (
-            "two objects",
-            200,
-            br#"{"auth_req_id":"x","expires_in":60}{}"#,
-        ),
-        (
-            "byte order mark",
-            200,
-            b"\xEF\xBB\xBF{\"auth_req_id\":\"x\",\"expires_in\":60}",
-        ),
-        (
-            "invalid UTF-8",
-            200,
-            b"{\"auth_req_id\":\"\xFF\xFE\",\"expires_in\":60}",
-        ),
-        ("deep nesting", 200, deep.as_bytes()),
-        ("auth_req_id missing", 200, br#"{"expires_in":60}"#),
-        (
-            "auth_req_id null",
-            200,
-            br#"{"auth_req_id":null,"expires_in":60}"#,
-        ),
-        (
-            "auth_req_id number",
-            200,
-            br#"{"auth_req_id":42,"expires_in":60}"#,
-        ),
-        (
-            "auth_req_id array",
-            200,
-            br#"{"auth_req_id":["x"],"expires_in":60}"#,
-        ),
-        (
-            "auth_req_id object",
-            200,
-            br#"{"auth_req_id":{"id":"x"},"expires_in":60}"#,
-        ),
-        (
-            "auth_req_id bool",
-            200,
-            br#"{"auth_req_id":true,"expires_in":60}"#,
-        ),
-        (
-            "auth_req_id empty",
-            200,
-            br#"{"auth_req_id":"","expires_in":60}"#,
-        ),
-        ("expires_in missing", 200, br#"{"auth_req_id":"x"}"#),
-        (
-            "expires_in null",
-            200,
-            br#"{"auth_req_id":"x","expires_in":null}"#,
-        ),
-        (
-            "expires_in string",
-            200,
-            br#"{"auth_req_id":"x","expires_in":"60"}"#,
-        ),
-        (
-            "expires_in bool",
-            200,
-            br#"{"auth_req_id":"x","expires_in":true}"#,
-        ),
-        (
-            "expires_in zero",
-            200,
-            br#"{"auth_req_id":"x","expires_in":0}"#,
-        ),
-        (
-            "expires_in fraction below a second",
-            200,
-            br#"{"auth_req_id":"x","expires_in":0.5}"#,
-        ),
-        (
-            "expires_in exponent",
-            200,
-            br#"{"auth_req_id":"x","expires_in":1e999}"#,
-        ),
-        (
-            "interval zero",
-            200,
-            br#"{"auth_req_id":"x","expires_in":60,"interval":0}"#,
-        ),
-        (
-            "interval negative",
-            200,
-            br#"{"auth_req_id":"x","expires_in":60,"interval":-5}"#,
-        ),
-        (
-            "interval string",
-            200,
-            br#"{"auth_req_id":"x","expires_in":60,"interval":"5"}"#,
-        ),
-        (
-            "interval null",
-            200,
-            br#"{"auth_req_id":"x","expires_in":60,"interval":null}"#,
-        ),
-        // Success only with 200 (CIBA 7.3); a redirect is never followed.
-        ("status 201", 201, br#"{"auth_req_id":"x","expires_in":60}"#),
-        ("status 302", 302, br#"{"auth_req_id":"x","expires_in":60}"#),
-        // An error body with a 200 status is not an acknowledgement.
-        ("error with 200", 200, br#"{"error":"access_denied"}"#),
-    ];
+    let ack = [("auth_req_id", r#""x""#), ("expires_in", "60")];
+    let mut rows = not_one_object_rows(&ack, "auth_req_id");
+    rows.extend(member_rows(
+        &ack,
+        "auth_req_id",
+        &[
+            ("missing", None),
+            ("null", Some("null")),
+            ("number", Some("42")),
+            ("array", Some(r#"["x"]"#)),
+            ("object", Some(r#"{"id":"x"}"#)),
+            ("bool", Some("true")),
+            ("empty", Some(r#""""#)),
+        ],
+    ));
+    rows.extend(member_rows(
+        &ack,
+        "expires_in",
+        &[
+            ("missing", None),
+            ("null", Some("null")),
+            ("string", Some(r#""60""#)),
+            ("bool", Some("true")),
+            ("zero", Some("0")),
+            ("fraction below a second", Some("0.5")),
+            ("exponent", Some("1e999")),
+        ],
+    ));
+    rows.extend(member_rows(
+        &ack,
+        "interval",
+        &[
+            ("zero", Some("0")),
+            ("negative", Some("-5")),
+            ("string", Some(r#""5""#)),
+            ("null", Some("null")),
+        ],
+    ));
+    rows.push((
+        "invalid UTF-8".into(),
+        200,
+        b"{\"auth_req_id\":\"\xFF\xFE\",\"expires_in\":60}".to_vec(),
+    ));
+    // An error body with a 200 status is not an acknowledgement.
+    rows.push((
+        "error with 200".into(),
+        200,
+        br#"{"error":"access_denied"}"#.to_vec(),
+    ));
     let sound = raw_json(200, br#"{"auth_req_id":"x","expires_in":60,"interval":5}"#);
     assert!(AuthRequestAck::from_response(&sound, t0(), &Limits::DEFAULT).is_ok());
-    for (row, status, body) in rows {
+    for (row, status, body) in &rows {
         let r = AuthRequestAck::from_response(&raw_json(*status, body), t0(), &Limits::DEFAULT);
         assert!(r.is_err(), "{row} was accepted: {r:?}");
     }
@@ -277,100 +275,39 @@ fn hostile_token_responses_are_refused() {
     // OIDC Core 3.1.3.3 / RFC 6749 5.1 (access_token and token_type REQUIRED strings,
     // expires_in a positive number), CIBA 10.1.1 and RFC 9449 7.1 (token_type matching the
     // proof). Checklist C-TOK-14, C-TOK-15.
-    let deep = deeply_nested("access_token", 10_000);
-    let rows: &[(&str, u16, &[u8])] = &[
-        ("empty body", 200, b""),
-        (
-            "array",
-            200,
-            br#"[{"access_token":"a","token_type":"Bearer"}]"#,
-        ),
-        ("null", 200, b"null"),
-        (
-            "trailing garbage",
-            200,
-            br#"{"access_token":"a","token_type":"Bearer"},"#,
-        ),
-        ("deep nesting", 200, deep.as_bytes()),
-        ("access_token missing", 200, br#"{"token_type":"Bearer"}"#),
-        (
-            "access_token empty",
-            200,
-            br#"{"access_token":"","token_type":"Bearer"}"#,
-        ),
-        (
-            "access_token number",
-            200,
-            br#"{"access_token":1,"token_type":"Bearer"}"#,
-        ),
-        (
-            "access_token null",
-            200,
-            br#"{"access_token":null,"token_type":"Bearer"}"#,
-        ),
-        (
-            "access_token object",
-            200,
-            br#"{"access_token":{},"token_type":"Bearer"}"#,
-        ),
-        ("token_type missing", 200, br#"{"access_token":"a"}"#),
-        (
-            "token_type empty",
-            200,
-            br#"{"access_token":"a","token_type":""}"#,
-        ),
-        (
-            "token_type unknown",
-            200,
-            br#"{"access_token":"a","token_type":"mac"}"#,
-        ),
-        (
-            "token_type number",
-            200,
-            br#"{"access_token":"a","token_type":1}"#,
-        ),
-        (
-            "refresh_token empty",
-            200,
-            br#"{"access_token":"a","token_type":"Bearer","refresh_token":""}"#,
-        ),
-        (
-            "refresh_token number",
-            200,
-            br#"{"access_token":"a","token_type":"Bearer","refresh_token":7}"#,
-        ),
-        (
-            "id_token number",
-            200,
-            br#"{"access_token":"a","token_type":"Bearer","id_token":7}"#,
-        ),
-        (
-            "id_token empty",
-            200,
-            br#"{"access_token":"a","token_type":"Bearer","id_token":""}"#,
-        ),
-        (
-            "scope number",
-            200,
-            br#"{"access_token":"a","token_type":"Bearer","scope":7}"#,
-        ),
-        (
-            "status 201",
-            201,
-            br#"{"access_token":"a","token_type":"Bearer"}"#,
-        ),
-        (
-            "status 302",
-            302,
-            br#"{"access_token":"a","token_type":"Bearer"}"#,
-        ),
+    let tokens = [("access_token", r#""a""#), ("token_type", r#""Bearer""#)];
+    let mut rows = not_one_object_rows(&tokens, "access_token");
+    let absent_empty_number = [
+        ("missing", None),
+        ("empty", Some(r#""""#)),
+        ("number", Some("1")),
     ];
+    rows.extend(member_rows(&tokens, "access_token", &absent_empty_number));
+    rows.extend(member_rows(
+        &tokens,
+        "access_token",
+        &[("null", Some("null")), ("object", Some("{}"))],
+    ));
+    rows.extend(member_rows(&tokens, "token_type", &absent_empty_number));
+    rows.extend(member_rows(
+        &tokens,
+        "token_type",
+        &[("unknown", Some(r#""mac""#))],
+    ));
+    for optional in ["refresh_token", "id_token"] {
+        rows.extend(member_rows(
+            &tokens,
+            optional,
+            &[("empty", Some(r#""""#)), ("number", Some("7"))],
+        ));
+    }
+    rows.extend(member_rows(&tokens, "scope", &[("number", Some("7"))]));
     let sound = raw_json(
         200,
         br#"{"access_token":"a","token_type":"Bearer","expires_in":60}"#,
     );
     assert!(TokenResponse::from_response(&sound, None, &Limits::DEFAULT).is_ok());
-    for (row, status, body) in rows {
+    for (row, status, body) in &rows {
         let r = TokenResponse::from_response(&raw_json(*status, body), None, &Limits::DEFAULT);
         assert!(r.is_err(), "{row} was accepted: {r:?}");
     }
