@@ -158,7 +158,7 @@ fn scope_rows() -> Vec<Row> {
         "RFC 6749 3.3",
         "scope order is irrelevant",
         "scope=email openid (openid last)",
-        || bc_request(POLL, &[("scope", "email openid")]),
+        bc_request(POLL, &[("scope", "email openid")]),
         |_, t| ensure(t.scopes == ["email", "openid"], "scopes kept in order"),
     ));
     rows
@@ -245,20 +245,18 @@ fn requested_expiry_rows() -> Vec<Row> {
         "RFC 6749 3.1",
         "requested_expiry empty is absent",
         "requested_expiry= without a value",
-        || {
-            poll_form(&[
-                ("scope", "openid"),
-                ("login_hint", "a"),
-                ("requested_expiry", ""),
-            ])
-        },
+        poll_form(&[
+            ("scope", "openid"),
+            ("login_hint", "a"),
+            ("requested_expiry", ""),
+        ]),
         |_, t| ensure(t.requested_expiry.is_none(), "no requested_expiry"),
     ));
     rows.push(accepted(
         "CIBA 7.3",
         "huge requested_expiry is capped",
         "requested_expiry=9999999999999999999 (fits u64)",
-        || bc_request(POLL, &[("requested_expiry", "9999999999999999999")]),
+        bc_request(POLL, &[("requested_expiry", "9999999999999999999")]),
         |h, t| {
             ensure(
                 h.issue(t, t0()).expires_in == 1800,
@@ -298,7 +296,7 @@ fn binding_message_rows() -> Vec<Row> {
         "CIBA 7.1",
         "binding_message at the limit",
         "128 non-ASCII characters, kept verbatim",
-        || bc_request(POLL, &[("binding_message", &"é".repeat(128))]),
+        bc_request(POLL, &[("binding_message", &"é".repeat(128))]),
         |_, t| {
             ensure(
                 t.binding_message.as_deref() == Some("é".repeat(128).as_str()),
@@ -331,7 +329,7 @@ fn user_code_rows() -> Vec<Row> {
             "CIBA 7.1.2",
             "user_code from a client that does not use one",
             "poll client sends user_code",
-            || bc_request(POLL, &[("user_code", "1234")]),
+            bc_request(POLL, &[("user_code", "1234")]),
             |_, t| {
                 ensure(
                     t.user_code.is_none() && !t.user_code_required,
@@ -411,7 +409,7 @@ fn notification_token_rows() -> Vec<Row> {
         "CIBA 7.1",
         "notification token from a poll client",
         "poll client sends one",
-        || bc_request(POLL, &[(CNT_PARAM, CNT)]),
+        bc_request(POLL, &[(CNT_PARAM, CNT)]),
         |_, t| ensure(t.client_notification_token.is_none(), "token ignored"),
     ));
     rows
@@ -431,7 +429,7 @@ fn other_parameter_rows() -> Vec<Row> {
         "CIBA 7.2",
         "unknown parameters are ignored",
         "foo=bar and request_context",
-        || bc_request(POLL, &[("foo", "bar"), ("request_context", "{}")]),
+        bc_request(POLL, &[("foo", "bar"), ("request_context", "{}")]),
         |_, t| {
             ensure(
                 t.extra.get("foo") == Some(&json!("bar")),

@@ -202,17 +202,17 @@ fn changes(pairs: &[(&str, &str)]) -> String {
     changes.join(", ")
 }
 
-/// A row whose backchannel request (what `request` builds) must be accepted, after which
-/// `check` looks at the ticket: the defect is one the spec says to ignore.
+/// A row whose backchannel request `req` must be accepted, after which `check` looks at the
+/// ticket: the defect is one the spec says to ignore.
 fn accepted(
     section: &'static str,
     name: &'static str,
     defect: &'static str,
-    request: impl Fn() -> Req + 'static,
+    req: Req,
     check: impl Fn(&Harness, &Ticket) -> Result<(), String> + 'static,
 ) -> Row {
     row(section, name, defect, Expect::Ticket, move |h| {
-        let got = bc(h.backchannel(&request(), t0()));
+        let got = bc(h.backchannel(&req, t0()));
         if let Got::Ticket(t) = &got {
             check(h, t)?;
         }

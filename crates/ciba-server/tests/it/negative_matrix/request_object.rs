@@ -295,7 +295,7 @@ fn parameter_rows() -> Vec<Row> {
         "CIBA 7.1",
         "request object requested_expiry as a string",
         "requested_expiry: \"90\" (allowed)",
-        || ps256_request(|c| c["requested_expiry"] = json!("90")),
+        ps256_request(|c| c["requested_expiry"] = json!("90")),
         |_, t| {
             ensure(t.requested_expiry == Some(90), "requested_expiry 90")?;
             ensure(t.signed_request, "marked as signed")
