@@ -2,7 +2,9 @@
 //! point at a test that was renamed or removed.
 //!
 //! A name is a backquoted path `crate::file::test` (an integration test,
-//! `crates/<crate>/tests/it/<file>.rs`) or `crate::module::tests::test` (a unit test in
+//! `crates/<crate>/tests/it/<file>.rs` or `tests/it/<file>/mod.rs`), `crate::folder::file::test`
+//! (an integration test in a folder module, `tests/it/<folder>/<file>.rs`, and so on for
+//! deeper folders) or `crate::module::tests::test` (a unit test in
 //! `crates/<crate>/src/**/<module>.rs`); `NM::test` and `CM` are the document's aliases for
 //! the two negative matrices. Paths to types' items and constants
 //! (`ciba_core::Limits::max_body_bytes`) are skipped: a test name is all lowercase; a
@@ -73,16 +75,29 @@ fn resolve(root: &Path, name: &str) -> Option<Vec<PathBuf>> {
     let krate = parts.first()?.replace('_', "-");
     let base = root.join("crates").join(krate);
     let module = parts.get(1)?;
-    // Each crate's integration tests are one binary: a module per file in tests/it.
-    let integration = base.join("tests/it").join(format!("{module}.rs"));
-    if parts.len() == 3 && integration.is_file() {
-        return Some(vec![integration]);
+    // Each crate's integration tests are one binary: a module per file in tests/it, and a
+    // folder module's files below its folder.
+    if let Some(file) = integration_module(&base.join("tests/it"), parts.get(1..parts.len() - 1)?) {
+        return Some(vec![file]);
     }
     // crate::module::tests::name: a unit test in src/**/module.rs or src/**/module/mod.rs
     // (and crate::module::function, an API function the document names).
     let mut found = Vec::new();
     collect(&base.join("src"), module, &mut found);
     Some(found)
+}
+
+/// The file of the integration-test module `path` (`a`, or `a::b` for the module `b` of the
+/// folder module `a`): `a.rs` or `a/mod.rs` below `it`, `a/b.rs` or `a/b/mod.rs`.
+fn integration_module(it: &Path, path: &[&str]) -> Option<PathBuf> {
+    let (last, folders) = path.split_last()?;
+    let dir = folders.iter().fold(it.to_path_buf(), |dir, f| dir.join(f));
+    [
+        dir.join(format!("{last}.rs")),
+        dir.join(last).join("mod.rs"),
+    ]
+    .into_iter()
+    .find(|f| f.is_file())
 }
 
 fn collect(dir: &Path, module: &str, found: &mut Vec<PathBuf>) {
@@ -221,6 +236,26 @@ mod tests {
         assert!(!is_test_in(text, "rea"));
         // A call inside an indented macro (an assertion) does not make a test.
         assert!(!is_test_in(text, "other_helper"));
+    }
+
+    #[test]
+    fn tests_of_folder_modules_are_found_in_their_files() {
+        let root = root();
+        let it = root.join("crates/ciba-server/tests/it");
+        let nested = "ciba_server::negative_matrix::token::token_endpoint_defects_get_their_section_11_answers";
+        let files = resolve(&root, nested).unwrap_or_default();
+        assert_eq!(files, [it.join("negative_matrix/token.rs")]);
+        assert!(files.iter().any(|f| defines(f, leaf(nested))));
+        // A test of the folder module itself lives in its mod.rs.
+        let top = "ciba_server::negative_matrix::the_matrix_covers_every_area";
+        let files = resolve(&root, top).unwrap_or_default();
+        assert_eq!(files, [it.join("negative_matrix/mod.rs")]);
+        assert!(files.iter().any(|f| defines(f, leaf(top))));
+        // A test cited at the folder while it lives in one of the folder's files is missing.
+        let misplaced =
+            "ciba_server::negative_matrix::token_endpoint_defects_get_their_section_11_answers";
+        let files = resolve(&root, misplaced).unwrap_or_default();
+        assert!(!files.iter().any(|f| defines(f, leaf(misplaced))));
     }
 
     #[test]
