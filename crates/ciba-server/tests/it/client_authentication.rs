@@ -511,3 +511,118 @@ fn configured_auth_methods_and_algorithms_govern_both_endpoints() {
         );
     }
 }
+
+#[test]
+fn tls_client_auth_matches_each_registered_alternative_name_exactly() {
+    // RFC 8705 section 2.1.2: the client registers one name, and a certificate matches when
+    // one of its names of that type is exactly it.
+    type Set = fn(&mut ClientMetadata, &str);
+    type Put = fn(&mut TlsClientCertificate, Vec<String>);
+    let cases: [(&str, Set, Put); 3] = [
+        (
+            "https://rp.example/client",
+            |m, v| m.tls_client_auth_san_uri = Some(v.into()),
+            |c, v| c.san_uri = v,
+        ),
+        (
+            "192.0.2.7",
+            |m, v| m.tls_client_auth_san_ip = Some(v.into()),
+            |c, v| c.san_ip = v,
+        ),
+        (
+            "client@rp.example",
+            |m, v| m.tls_client_auth_san_email = Some(v.into()),
+            |c, v| c.san_email = v,
+        ),
+    ];
+    for (name, set, put) in cases {
+        let h = Harness::with_clients(base_config(), Default::default(), "eddsa", |list| {
+            let tls = list.iter_mut().find(|c| c.client_id == TLS).unwrap();
+            tls.tls_client_auth_subject_dn = None;
+            set(tls, name);
+        });
+        let presenting = |names: &[&str]| {
+            let mut cert = TlsClientCertificate::default();
+            put(&mut cert, names.iter().map(|n| (*n).to_owned()).collect());
+            let mut req = bc_request(TLS, &[]);
+            req.cert = Some(cert);
+            h.backchannel(&req, t0())
+        };
+        assert!(
+            matches!(
+                presenting(&["other.example", name]),
+                BackchannelOutcome::UserIdentification(_)
+            ),
+            "{name}: one matching name among others is enough"
+        );
+        assert!(
+            matches!(
+                auth_error(presenting(&["other.example"])),
+                ClientAuthError::CertificateMismatch
+            ),
+            "{name}: a certificate without the name is refused"
+        );
+        assert!(
+            matches!(
+                auth_error(presenting(&[])),
+                ClientAuthError::CertificateMismatch
+            ),
+            "{name}: a certificate without names of that type is refused"
+        );
+    }
+}
+
+#[test]
+fn a_bare_assertion_member_beside_basic_credentials_is_two_methods() {
+    // Either half of the JWT assertion method announces it: with HTTP Basic beside it the
+    // request uses two methods (RFC 6749 section 2.3), whichever half came.
+    let h = Harness::new();
+    for half in [
+        ("client_assertion_type", JWT_BEARER_ASSERTION_TYPE),
+        ("client_assertion", "eyJhbGciOiJFUzI1NiJ9.e30.c2ln"),
+    ] {
+        let req = bc_request(POLL, &[half]);
+        assert!(
+            matches!(
+                auth_error(h.backchannel(&req, t0())),
+                ClientAuthError::MultipleMethods
+            ),
+            "{}",
+            half.0
+        );
+    }
+}
+
+#[test]
+fn the_authorization_header_may_fill_its_limit_and_not_a_byte_more() {
+    // The default limit is 8 KiB. A header of exactly that size is read (and its secret found
+    // wrong); one byte more is refused unread.
+    let h = Harness::new();
+    let header_of = |len: usize| {
+        let prefix = "Basic ";
+        // Unpadded base64 of n bytes is ceil(4n/3) characters; pick n to land on `len`.
+        let encoded_len = len - prefix.len();
+        let raw_len = encoded_len * 3 / 4;
+        let raw = format!("{POLL}:{}", "x".repeat(raw_len - POLL.len() - 1));
+        let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw);
+        assert_eq!(
+            encoded.len(),
+            encoded_len,
+            "choose a length base64 can reach"
+        );
+        format!("{prefix}{encoded}")
+    };
+    let sent = |len: usize| {
+        let mut req = bc_request(POLL, &[]);
+        req.headers.insert(
+            "authorization",
+            HeaderValue::from_str(&header_of(len)).unwrap(),
+        );
+        auth_error(h.backchannel(&req, t0()))
+    };
+    assert!(matches!(sent(8192), ClientAuthError::InvalidSecret));
+    assert!(matches!(
+        sent(8193),
+        ClientAuthError::MalformedAuthorization
+    ));
+}
