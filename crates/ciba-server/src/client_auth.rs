@@ -480,12 +480,12 @@ impl CibaServer {
         };
         let verified = match used {
             AuthMethod::ClientSecretJwt => match &client.client_secret {
+                // `used` is client_secret_jwt only for an HMAC `alg`, whose minimum length
+                // also refuses an empty secret here.
                 Some(secret) if !hmac_secret_long_enough(alg, secret) => {
                     return Err(ClientAuthError::SecretTooShort { alg });
                 }
-                Some(secret) if !secret.expose().is_empty() => {
-                    verify_with_secret(&jws, secret.expose().as_bytes(), &policy)
-                }
+                Some(secret) => verify_with_secret(&jws, secret.expose().as_bytes(), &policy),
                 _ => Err(JoseError::InvalidKey {
                     reason: "the client has no secret",
                 }),

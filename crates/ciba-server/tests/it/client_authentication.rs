@@ -626,3 +626,31 @@ fn the_authorization_header_may_fill_its_limit_and_not_a_byte_more() {
         ClientAuthError::MalformedAuthorization
     ));
 }
+
+#[test]
+fn assertion_lifetime_and_jti_length_are_bounded_exactly_at_their_limits() {
+    // The longest lifetime accepted is max_assertion_lifetime (600 s here) from now, and the
+    // longest jti is a parameter value's limit (2,048 bytes).
+    let h = Harness::new();
+    let s = signer("es256");
+    let now = ciba_core::wire::unix_seconds(t0());
+    let send = |exp: i64, jti: &str| {
+        let claims = json!({"iss": PUSH, "sub": PUSH, "aud": ISSUER, "exp": exp, "jti": jti});
+        h.backchannel(&with_assertion(PUSH, &claims_assertion(&s, claims)), t0())
+    };
+    let accepted = |o: BackchannelOutcome| matches!(o, BackchannelOutcome::UserIdentification(_));
+    assert!(accepted(send(now + 600, "lifetime-at-limit")));
+    assert!(matches!(
+        auth_error(send(now + 601, "lifetime-over")),
+        ClientAuthError::AssertionClaims {
+            source: ClaimError::LifetimeTooLong { max_secs: 600 }
+        }
+    ));
+    assert!(accepted(send(now + 60, &"j".repeat(2048))));
+    assert!(matches!(
+        auth_error(send(now + 60, &"k".repeat(2049))),
+        ClientAuthError::AssertionClaims {
+            source: ClaimError::Malformed { claim: "jti" }
+        }
+    ));
+}
