@@ -647,6 +647,13 @@ fn assertion_lifetime_and_jti_length_are_bounded_exactly_at_their_limits() {
         }
     ));
     assert!(accepted(send(now + 60, &"j".repeat(2048))));
+    // An empty jti is no jti: a string claim must have content.
+    assert!(matches!(
+        auth_error(send(now + 60, "")),
+        ClientAuthError::AssertionClaims {
+            source: ClaimError::Malformed { claim: "jti" }
+        }
+    ));
     assert!(matches!(
         auth_error(send(now + 60, &"k".repeat(2049))),
         ClientAuthError::AssertionClaims {

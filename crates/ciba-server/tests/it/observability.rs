@@ -246,6 +246,27 @@ fn flows(h: &Harness) -> Vec<String> {
         }
     }
     block_on(h.server.push_undelivered(&tokens, t0() + secs(11))).unwrap();
+    // A push request approved after it expired, then answered again.
+    let start = bc_request(PUSH, &[("requested_expiry", "10")]);
+    keep(&start, &mut secrets);
+    let ack = h.issue(&h.ticket(&start, t0()), t0());
+    secrets.push(ack.auth_req_id.clone());
+    let done = h
+        .complete(
+            &ack.auth_req_id,
+            AuthenticationResult::Authorized(Authorization::new("alice")),
+            t0() + secs(10),
+        )
+        .unwrap();
+    assert!(matches!(done, CompleteOutcome::PushError { .. }));
+    assert!(
+        h.complete(
+            &ack.auth_req_id,
+            AuthenticationResult::AccessDenied,
+            t0() + secs(11)
+        )
+        .is_err()
+    );
 
     // Poll, denied; and poll, expired.
     let start = bc_request(POLL, &[]);
@@ -390,6 +411,14 @@ fn traces_name_the_endpoint_client_outcome_and_short_hash() {
         has(&["endpoint=\"push_undelivered\"", "outcome=\"ok\""]),
         "{text}"
     );
+    assert!(
+        has(&["endpoint=\"complete\"", "outcome=\"push_expired\""]),
+        "{text}"
+    );
+    assert!(
+        has(&["endpoint=\"complete\"", "outcome=\"already_completed\""]),
+        "{text}"
+    );
     // Store operations nest in the endpoint spans.
     assert!(
         has(&[
@@ -438,7 +467,7 @@ fn metrics_count_endpoints_results_expiries_and_store_latency() {
             observe::REQUESTS
         ))
     };
-    assert_eq!(r("backchannel", "ok"), 5);
+    assert_eq!(r("backchannel", "ok"), 6);
     assert_eq!(r("backchannel", "invalid_client"), 1);
     assert_eq!(r("token", "authorization_pending"), 1);
     assert_eq!(r("token", "slow_down"), 1);
@@ -448,6 +477,8 @@ fn metrics_count_endpoints_results_expiries_and_store_latency() {
     assert_eq!(r("token", "expired_token"), 1);
     assert_eq!(r("complete", "ping"), 1);
     assert_eq!(r("complete", "push_tokens"), 1);
+    assert_eq!(r("complete", "push_expired"), 1);
+    assert_eq!(r("complete", "already_completed"), 1);
     let results = |result: &str| {
         m.get(&format!(
             "{}{{result={result}}}",
@@ -457,6 +488,10 @@ fn metrics_count_endpoints_results_expiries_and_store_latency() {
     assert_eq!(results("approved"), 3);
     assert_eq!(results("denied"), 1);
     assert_eq!(m.get(&format!("{}{{seen_at=token}}", observe::EXPIRIES)), 1);
+    assert_eq!(
+        m.get(&format!("{}{{seen_at=complete}}", observe::EXPIRIES)),
+        1
+    );
     let polls = m.get(&format!(
         "{}{{operation=poll}}",
         observe::STORE_OPERATION_SECONDS

@@ -212,3 +212,115 @@ fn pushed_id_tokens_use_the_clients_registered_algorithm() {
     assert_eq!(jws.header.kid, jwk("es256").kid);
     check_token_response(&h.op_keys, &body, PUSH, t0());
 }
+
+/// A minter that counts its calls and, with `forever_refresh`, issues refresh tokens
+/// without a lifetime (as an AS's own minter may).
+struct CountingMinter {
+    inner: ciba_server::DefaultTokenMinter,
+    calls: std::sync::atomic::AtomicUsize,
+    forever_refresh: bool,
+}
+
+impl ciba_server::TokenMinter for CountingMinter {
+    fn mint(
+        &self,
+        request: &ciba_server::MintRequest<'_>,
+        now: std::time::SystemTime,
+        rng: &dyn ciba_core::Random,
+    ) -> Result<ciba_server::MintedTokens, ciba_server::MintError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut minted = self.inner.mint(request, now, rng)?;
+        if self.forever_refresh {
+            minted.refresh_token_expires_in = None;
+        }
+        Ok(minted)
+    }
+
+    fn public_jwks(&self, now: std::time::SystemTime) -> ciba_core::jose::JwkSet {
+        self.inner.public_jwks(now)
+    }
+
+    fn id_token_signing_algs(&self) -> Vec<ciba_core::jose::JwsAlgorithm> {
+        self.inner.id_token_signing_algs()
+    }
+}
+
+/// A harness whose server mints through a [`CountingMinter`].
+fn counting_harness(forever_refresh: bool) -> (Harness, std::sync::Arc<CountingMinter>) {
+    let mut config = base_config();
+    config.id_token_signing_algs = key_set(&["eddsa"]).algorithms();
+    let mut registry = ciba_server::StaticClientRegistry::new();
+    for c in clients() {
+        registry.register(c, &config).unwrap();
+    }
+    let minter = std::sync::Arc::new(CountingMinter {
+        inner: minter(&["eddsa"]),
+        calls: Default::default(),
+        forever_refresh,
+    });
+    let store = std::sync::Arc::new(ciba_server::MemoryStore::new());
+    let server = ciba_server::CibaServer::new(
+        config,
+        std::sync::Arc::new(registry),
+        store.clone(),
+        minter.clone(),
+    );
+    let h = Harness {
+        server,
+        store,
+        op_keys: public_set(&["eddsa"]),
+        rng: TestRng::new(7),
+    };
+    (h, minter)
+}
+
+#[test]
+fn no_tokens_are_minted_for_a_push_request_completed_after_expiry() {
+    let (h, minter) = counting_harness(false);
+    let minted = || minter.calls.load(std::sync::atomic::Ordering::SeqCst);
+    let approve = AuthenticationResult::Authorized(Authorization::new("alice"));
+    let late = h.issue(
+        &h.ticket(&bc_request(PUSH, &[("requested_expiry", "10")]), t0()),
+        t0(),
+    );
+    let done = h.complete(&late.auth_req_id, approve.clone(), t0() + secs(10));
+    assert!(matches!(
+        done,
+        Ok(CompleteOutcome::PushError {
+            error: ErrorCode::ExpiredToken,
+            ..
+        })
+    ));
+    assert_eq!(minted(), 0, "tokens nobody may receive are not minted");
+    // The same server mints for a request still in time: the count above means something.
+    let on_time = h.start(PUSH, t0());
+    let done = h.complete(&on_time.auth_req_id, approve, t0() + secs(10));
+    assert!(matches!(done, Ok(CompleteOutcome::PushTokens { .. })));
+    assert_eq!(minted(), 1);
+}
+
+#[test]
+fn an_undelivered_refresh_token_without_a_lifetime_stays_revoked() {
+    // The minter gives the refresh token no lifetime: its revocation must outlive any
+    // plausible use of it, not lapse with some short default.
+    let (h, _) = counting_harness(true);
+    let ack = h.start(PUSH, t0());
+    let at = t0() + secs(20);
+    let done = h
+        .complete(
+            &ack.auth_req_id,
+            AuthenticationResult::Authorized(Authorization::new("alice")),
+            at,
+        )
+        .unwrap();
+    let CompleteOutcome::PushTokens { request, tokens } = &done else {
+        panic!("expected a push, got {done:?}")
+    };
+    let refresh = push_body(request)["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    block_on(h.server.push_undelivered(tokens, at + secs(1))).unwrap();
+    let ten_years = secs(10 * 365 * 24 * 3600);
+    assert!(h.is_revoked(&refresh, at + ten_years).unwrap());
+}
