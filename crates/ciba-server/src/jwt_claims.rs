@@ -231,4 +231,26 @@ mod tests {
         assert_eq!(req_time(&m, "c"), Ok(7));
         assert_eq!(req_time(&m, "d"), Err(ClaimError::Missing { claim: "d" }));
     }
+
+    #[test]
+    fn fractional_dates_must_lie_within_a_quadrillion_seconds() {
+        // Floats are accepted below 10^15 in magnitude (about 31 million years), which keeps
+        // every accepted value exact in an i64 after truncation.
+        let m = map(json!({
+            "inside": 999_999_999_999_999.5, "edge": 1e15, "negative_edge": -1e15,
+            "huge": 1e20, "negative_inside": -999_999_999_999_999.5,
+        }));
+        assert_eq!(opt_time(&m, "inside"), Ok(Some(999_999_999_999_999)));
+        assert_eq!(
+            opt_time(&m, "negative_inside"),
+            Ok(Some(-999_999_999_999_999))
+        );
+        for claim in ["edge", "negative_edge", "huge"] {
+            assert_eq!(
+                opt_time(&m, claim),
+                Err(ClaimError::Malformed { claim }),
+                "{claim}"
+            );
+        }
+    }
 }
