@@ -208,6 +208,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn secrets_are_equal_exactly_when_their_bytes_are() {
+        let a = ClientSecret::new("s3cret-value");
+        assert_eq!(a, ClientSecret::new("s3cret-value"));
+        assert_ne!(a, ClientSecret::new("s3cret-valuE"));
+        assert_ne!(a, ClientSecret::new("s3cret-value-and-more"));
+        assert_ne!(a, ClientSecret::new(""));
+    }
+
+    #[test]
     fn client_secret_basic_encodes_colon_and_percent_in_credentials() {
         let v = basic_authorization("my:client", "p%ss:w rd").unwrap();
         let b64 = v.to_str().unwrap().strip_prefix("Basic ").unwrap();

@@ -163,6 +163,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fractional_dates_must_lie_within_a_quadrillion_seconds() {
+        let mut m = serde_json::json!({
+            "inside": 999_999_999_999_999.5, "edge": 1e15, "negative_edge": -1e15, "huge": 1e20,
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+        assert_eq!(
+            take_date(&mut m, "inside").ok(),
+            Some(Some(999_999_999_999_999))
+        );
+        for claim in ["edge", "negative_edge", "huge"] {
+            assert!(
+                matches!(
+                    take_date(&mut m, claim),
+                    Err(IdTokenError::InvalidClaim { claim: c, .. }) if c == claim
+                ),
+                "{claim}"
+            );
+        }
+    }
+
+    #[test]
     fn audience_accepts_a_string_or_a_non_empty_array() {
         let mut m = Map::new();
         m.insert("aud".into(), Value::from("c"));

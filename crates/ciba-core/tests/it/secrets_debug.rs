@@ -169,6 +169,12 @@ fn token_responses_and_notifications_never_print_tokens() {
     let ctx = ciba_core::id_token::IdTokenContext::token_endpoint(AUTH_REQ_ID, "", None);
     let v = r.validate(&validator(&c), &ctx, t0()).unwrap();
     assert_hidden("ValidatedTokens", &format!("{v:?}"), &secrets);
+    // Hidden, not blank: the claims still show what a reader needs, the secrets their place.
+    let shown = format!("{v:?}");
+    assert!(
+        shown.contains("IdTokenClaims {") && shown.contains("auth_req_id: Some(\"<redacted>\")"),
+        "{shown}"
+    );
 
     // Ping and push receivers: the outcome (result and response) shows neither the bearer
     // token nor the delivered tokens.
@@ -218,6 +224,21 @@ fn token_responses_and_notifications_never_print_tokens() {
     assert!(out.result.is_ok(), "{out:?}");
     secrets.push(&claims_token);
     assert_hidden("push outcome", &format!("{out:?}"), &secrets);
+}
+
+#[test]
+fn redacted_values_still_say_what_they_are() {
+    assert_eq!(
+        format!("{:?}", ClientSecret::new(CLIENT_SECRET)),
+        "ClientSecret(<redacted>)"
+    );
+    let ctx =
+        ciba_core::id_token::IdTokenContext::token_endpoint(AUTH_REQ_ID, ACCESS, Some(REFRESH));
+    assert_eq!(
+        format!("{ctx:?}"),
+        "IdTokenContext { delivery: TokenEndpoint, auth_req_id: Some(\"<redacted>\"), \
+         access_token: Some(\"<redacted>\"), refresh_token: Some(\"<redacted>\") }"
+    );
 }
 
 #[test]
