@@ -496,4 +496,21 @@ mod tests {
             &[JwsAlgorithm::RS256]
         );
     }
+
+    #[test]
+    fn the_validator_reports_what_it_checks_against() {
+        let v = IdTokenValidator::new("https://op.example", "client-1", JwkSet::default());
+        assert_eq!(v.issuer(), "https://op.example");
+        assert_eq!(v.client_id(), "client-1");
+        let shown = format!("{v:?}");
+        for part in [
+            "IdTokenValidator {",
+            "issuer: \"https://op.example\"",
+            "client_id: \"client-1\"",
+            "keys: 0",
+            "algorithms: [RS256]",
+        ] {
+            assert!(shown.contains(part), "{part} in {shown}");
+        }
+    }
 }
