@@ -264,3 +264,79 @@ fn empty_members_of_a_signed_request_count_as_absent() {
     assert_eq!(t.binding_message, None);
     assert_eq!(t.requested_expiry, None);
 }
+
+/// A registry that hands out its clients without validating them.
+struct Unvalidated(Vec<std::sync::Arc<ciba_server::ClientMetadata>>);
+
+impl ciba_server::ClientRegistry for Unvalidated {
+    fn client<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> ciba_server::BoxFuture<
+        'a,
+        Result<Option<std::sync::Arc<ciba_server::ClientMetadata>>, ciba_server::RegistryError>,
+    > {
+        let found = self.0.iter().find(|c| c.client_id == client_id).cloned();
+        Box::pin(std::future::ready(Ok(found)))
+    }
+}
+
+#[test]
+fn the_registered_signing_algorithm_must_be_asymmetric_and_enabled() {
+    // The registry does not validate, so the endpoint's own check must hold: an algorithm
+    // the server does not enable (ES384), or a symmetric one even when the server's list
+    // holds it, is no registered algorithm.
+    for (registered, server_extra) in [
+        ("ES384", None),
+        ("HS256", Some(ciba_core::jose::JwsAlgorithm::HS256)),
+    ] {
+        let mut client = clients()
+            .into_iter()
+            .find(|c| c.client_id == SIGNED)
+            .unwrap();
+        client.backchannel_authentication_request_signing_alg = Some(registered.into());
+        let mut config = base_config();
+        config.id_token_signing_algs = key_set(&["eddsa"]).algorithms();
+        config.request_signing_algs.extend(server_extra);
+        let store = std::sync::Arc::new(ciba_server::MemoryStore::new());
+        let server = ciba_server::CibaServer::new(
+            config,
+            std::sync::Arc::new(Unvalidated(vec![std::sync::Arc::new(client)])),
+            store.clone(),
+            std::sync::Arc::new(minter(&["eddsa"])),
+        );
+        let h = Harness {
+            server,
+            store,
+            op_keys: public_set(&["eddsa"]),
+            rng: TestRng::new(7),
+        };
+        assert!(
+            matches!(
+                object_error(&h, &signed(&claims(&format!("reg-{registered}")), &[])),
+                RequestObjectError::NotRegistered
+            ),
+            "{registered}"
+        );
+    }
+}
+
+#[test]
+fn a_request_object_may_live_exactly_an_hour() {
+    let h = Harness::new();
+    let now = unix_seconds(t0());
+    let mut c = claims("hour-1");
+    c["exp"] = json!(now + 3600);
+    assert!(matches!(
+        h.backchannel(&signed(&c, &[]), t0()),
+        BackchannelOutcome::UserIdentification(_)
+    ));
+    let mut c = claims("hour-2");
+    c["exp"] = json!(now + 3601);
+    assert!(matches!(
+        object_error(&h, &signed(&c, &[])),
+        RequestObjectError::Claims {
+            source: ClaimError::LifetimeTooLong { max_secs: 3600 }
+        }
+    ));
+}
