@@ -344,3 +344,24 @@ fn fapi_registration_refuses_push_secrets_and_weak_algorithms() {
     }
     assert!(register(fapi_client()).is_ok());
 }
+
+#[test]
+fn fapi_request_object_nbf_may_be_exactly_60_minutes_old() {
+    let now = unix_seconds(t0());
+    let f = fapi();
+    let aged = |jti: &str, age: i64| {
+        let mut c = object_claims(jti);
+        c["exp"] = json!(now - 20);
+        c["nbf"] = json!(now - age);
+        c["iat"] = json!(now - age);
+        f.backchannel(&signed_with("ps256", &c))
+    };
+    assert!(matches!(
+        aged("nbf-3600", 3600),
+        BackchannelOutcome::UserIdentification(_)
+    ));
+    assert_eq!(
+        bc_error(&aged("nbf-3601", 3601)),
+        (400, "invalid_request".into())
+    );
+}

@@ -340,3 +340,20 @@ fn a_request_object_may_live_exactly_an_hour() {
         }
     ));
 }
+
+#[test]
+fn a_request_object_jti_may_fill_the_value_limit_and_no_more() {
+    let h = Harness::new();
+    let mut c = claims(&"j".repeat(2048));
+    assert!(matches!(
+        h.backchannel(&signed(&c, &[]), t0()),
+        BackchannelOutcome::UserIdentification(_)
+    ));
+    c["jti"] = json!("k".repeat(2049));
+    assert!(matches!(
+        object_error(&h, &signed(&c, &[])),
+        RequestObjectError::Claims {
+            source: ClaimError::Malformed { claim: "jti" }
+        }
+    ));
+}
