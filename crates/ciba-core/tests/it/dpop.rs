@@ -643,3 +643,30 @@ fn a_full_nonce_cache_updates_a_known_origin_without_forgetting_another() {
     assert_eq!(one.get(&b), Some("b-1"));
     assert!(format!("{one:?}").contains("max_origins: 1"), "{one:?}");
 }
+
+#[test]
+fn a_dpop_key_shows_its_public_half_and_thumbprint() {
+    for name in ["es256", "rs256", "eddsa"] {
+        let k = dpop_key(name);
+        let full = key(name);
+        let public = k.public_jwk();
+        // Exactly the members RFC 7638 hashes, equal to the key's own.
+        assert_eq!(public.kty, full.kty, "{name}");
+        assert_eq!(
+            (&public.crv, &public.x, &public.y, &public.n, &public.e),
+            (&full.crv, &full.x, &full.y, &full.n, &full.e),
+            "{name}"
+        );
+        assert!(public.d.is_none() && public.kid.is_none(), "{name}");
+        assert_eq!(public.thumbprint().unwrap(), k.thumbprint(), "{name}");
+        assert_eq!(
+            format!("{k:?}"),
+            format!(
+                "DpopKey {{ alg: {:?}, jkt: {:?}, .. }}",
+                k.algorithm(),
+                k.thumbprint()
+            ),
+            "{name}"
+        );
+    }
+}
