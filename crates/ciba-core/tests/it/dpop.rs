@@ -670,3 +670,26 @@ fn a_dpop_key_shows_its_public_half_and_thumbprint() {
         );
     }
 }
+
+#[test]
+fn the_policy_size_limit_bounds_the_proof() {
+    let proof = dpop_key("es256")
+        .proof(&Method::POST, &token_endpoint(), now(), &rng(), None, None)
+        .unwrap();
+    let with_limit = |bytes: usize| {
+        verify_proof(
+            &proof,
+            &Method::POST,
+            &token_endpoint(),
+            now(),
+            &DpopPolicy::default().with_limits(Limits::DEFAULT.with_max_jwt_bytes(bytes)),
+            None,
+            None,
+        )
+    };
+    assert!(with_limit(proof.len()).is_ok());
+    assert!(matches!(
+        with_limit(proof.len() - 1),
+        Err(DpopError::Malformed(_))
+    ));
+}
