@@ -182,6 +182,16 @@ fn second_redemption_is_invalid_grant_and_revokes_tokens() {
     assert!(!h.is_revoked(&at, t0() + secs(7)).unwrap());
     let again = h.poll(POLL, &ack.auth_req_id, t0() + secs(12));
     assert_eq!(token_error(&again), (400, "invalid_grant".into()));
+    // It says why: the request was used, not that it is unknown.
+    let TokenOutcome::Respond(r) = &again else {
+        panic!("expected a refusal")
+    };
+    assert!(matches!(
+        r.error,
+        ciba_server::TokenError::InvalidGrant {
+            reason: ciba_server::InvalidGrantReason::AlreadyUsed
+        }
+    ));
     assert!(h.is_revoked(&at, t0() + secs(13)).unwrap());
     assert!(h.is_revoked(&rt, t0() + secs(13)).unwrap());
     assert!(!h.is_revoked("some-other-token", t0() + secs(13)).unwrap());
@@ -340,4 +350,29 @@ fn a_burst_of_early_polls_never_pushes_the_interval_past_the_expiry() {
     assert!(shown.windows(2).all(|w| w[0] <= w[1]), "{shown:?}");
     let stored = h.pending_request(id, t0() + secs(7)).unwrap().unwrap();
     assert_eq!(stored.interval, 294);
+}
+
+#[test]
+fn token_request_parameters_are_bounded_exactly_at_their_limits() {
+    // Values may be as long as a JWT (16 KiB: an assertion or a DPoP-bound value), names as
+    // long as an ordinary value (2 KiB); a byte more of either is refused.
+    let h = Harness::new();
+    let ack = h.start(POLL, t0());
+    let with = |name: &str, value: &str| {
+        let mut req = token_request(POLL, &ack.auth_req_id, t0() + secs(5));
+        req.body
+            .extend_from_slice(format!("&{name}={value}").as_bytes());
+        h.token(&req, t0() + secs(5))
+    };
+    let too_long = |outcome: &TokenOutcome| {
+        matches!(
+            outcome,
+            TokenOutcome::Respond(r)
+                if matches!(r.error, ciba_server::TokenError::ParameterTooLong { .. })
+        )
+    };
+    assert!(!too_long(&with("x_extension", &"v".repeat(16 * 1024))));
+    assert!(too_long(&with("x_extension", &"v".repeat(16 * 1024 + 1))));
+    assert!(!too_long(&with(&"n".repeat(2048), "v")));
+    assert!(too_long(&with(&"n".repeat(2049), "v")));
 }
