@@ -16,10 +16,9 @@ use ciba_hyper::tls::{client_config, rustls};
 use ciba_server::Store;
 #[cfg(feature = "tls")]
 use std::time::SystemTime;
-/// ciba-client's scripted provider (a raw HTTP/1.1 server answering from scripts), here as a
+/// The scripted provider (a raw HTTP/1.1 server answering from scripts), here as a
 /// notification endpoint for the deliverer: the script of `POST /token` answers.
-#[path = "../../../ciba-client/tests/it/support/scripted.rs"]
-mod scripted;
+use ciba_test::scripted;
 
 use std::sync::Arc;
 use std::time::Duration;
