@@ -1,5 +1,6 @@
 //! Support of the https tests: the test CA and the https endpoint (ciba-test's `tls`), and
 //! the log of this test binary.
+#![allow(unreachable_pub)]
 
 use std::sync::OnceLock;
 
