@@ -16,11 +16,13 @@
 //!   `on_both_transports!`, and the standard clients of the scripted provider;
 //! - `harness` (`harness`): ciba-hyper's authorization server over ciba-server, and a
 //!   notification receiver, on loopback, with a client per delivery mode;
-//! - `tls` (`tls`): a test CA and an https endpoint that records what it receives.
+//! - `tls` (`tls`): a test CA and an https endpoint that records what it receives;
+//! - `pair` (`pair`): ciba-core's `Poller` and ciba-server's `CibaServer` on one virtual
+//!   clock, without sockets, and a whole poll-mode flow between them.
 //!
 //! ciba-core's own unit tests (in `src/`) cannot use these types: a dev-dependency cycle
 //! builds a second copy of ciba-core for them. Integration tests can. The features that
-//! depend on the crates above ciba-core (`client`, `harness`, `tls`) are for the tests of
+//! depend on the crates above ciba-core (`client`, `harness`, `tls`, `pair`) are for the tests of
 //! those crates.
 // Test support: a key that does not load, or a socket that does not bind, is a failed test,
 // so it panics with the reason.
@@ -39,6 +41,8 @@ pub mod harness;
 #[cfg(feature = "core")]
 pub mod keys;
 pub mod logs;
+#[cfg(feature = "pair")]
+pub mod pair;
 #[cfg(feature = "core")]
 pub mod random;
 #[cfg(feature = "scripted")]

@@ -6,4 +6,5 @@
 /// The scripted provider, the two adapters behind one trait, the standard clients.
 use ciba_test::client as support;
 
+mod pair_flow;
 mod scenarios;
