@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use ciba_core::RandomError;
 use ciba_core::jose::JoseError;
+use ciba_core::RandomError;
 use ciba_core::wire::FormError;
 use ciba_server::store::StoreError;
 use ciba_server::{
@@ -74,22 +74,14 @@ fn check<E: ProtocolError>(error: E, want: &Row) {
             .get(name)
             .map(|v| v.to_str().unwrap().to_owned())
     };
-    assert_eq!(
-        header("retry-after").as_deref(),
-        want.retry_after,
-        "{label}"
-    );
+    assert_eq!(header("retry-after").as_deref(), want.retry_after, "{label}");
     assert_eq!(header("allow").as_deref(), want.allow, "{label}");
     assert_eq!(
         header("www-authenticate").as_deref(),
         (want.status == 401).then_some("Basic realm=\"https://as.example\""),
         "{label}"
     );
-    assert_eq!(
-        header("cache-control").as_deref(),
-        Some("no-store"),
-        "{label}"
-    );
+    assert_eq!(header("cache-control").as_deref(), Some("no-store"), "{label}");
 }
 
 fn backend_down() -> StoreError {
@@ -251,9 +243,7 @@ fn every_backchannel_error_says_what_it_should() {
             E::RequestObject(RequestObjectError::ParameterOutside {
                 name: "scope".to_owned(),
             }),
-            bad_request(
-                "invalid request object: parameter scope must be inside the signed request",
-            ),
+            bad_request("invalid request object: parameter scope must be inside the signed request"),
         ),
         (
             E::RequestObject(RequestObjectError::Store(backend_down())),
@@ -332,10 +322,7 @@ fn every_backchannel_error_says_what_it_should() {
             E::Store(StoreError::DuplicateKey),
             row(500, "server_error", SERVER_TROUBLE),
         ),
-        (
-            E::Random(random()),
-            row(500, "server_error", SERVER_TROUBLE),
-        ),
+        (E::Random(random()), row(500, "server_error", SERVER_TROUBLE)),
     ];
     for (error, want) in table {
         check(error, &want);
@@ -593,20 +580,12 @@ fn every_issue_error_and_failure_says_what_it_should() {
 
     // A failure says what the AS wrote (cleaned), or nothing.
     let table = [
-        (
-            FailReason::ExpiredLoginHintToken,
-            400,
-            "expired_login_hint_token",
-        ),
+        (FailReason::ExpiredLoginHintToken, 400, "expired_login_hint_token"),
         (FailReason::UnknownUserId, 400, "unknown_user_id"),
         (FailReason::UnauthorizedClient, 400, "unauthorized_client"),
         (FailReason::MissingUserCode, 400, "missing_user_code"),
         (FailReason::InvalidUserCode, 400, "invalid_user_code"),
-        (
-            FailReason::InvalidBindingMessage,
-            400,
-            "invalid_binding_message",
-        ),
+        (FailReason::InvalidBindingMessage, 400, "invalid_binding_message"),
         (FailReason::InvalidTarget, 400, "invalid_target"),
         (FailReason::AccessDenied, 403, "access_denied"),
         (FailReason::ServerError, 500, "server_error"),
@@ -638,11 +617,7 @@ fn every_body_error_says_what_it_should() {
     );
     check(
         BodyError::TimedOut,
-        &row(
-            408,
-            "invalid_request",
-            "the request body did not arrive in time",
-        ),
+        &row(408, "invalid_request", "the request body did not arrive in time"),
     );
     check(
         BodyError::Unreadable,
