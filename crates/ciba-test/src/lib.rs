@@ -8,6 +8,7 @@
 //! - `keys` (`core`): the test keys of `crates/ciba-core/testdata` as JWKs and signers;
 //! - `clock` (always): the origin of the virtual clock the tests run on;
 //! - `logs` (always): a writer that captures what a `tracing` subscriber logs;
+//! - `block` (always): `block_on`, which runs a future on the calling thread, no runtime;
 //! - `services` (`services`, std only): a plain, a TLS and a clustered `redis-server` on free
 //!   loopback ports, and a test CA made with `openssl`; xtask takes this module alone;
 //! - `scripted` (`scripted`): a scripted OpenID provider on loopback that misbehaves the way
@@ -33,6 +34,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod block;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod clock;

@@ -14,11 +14,7 @@
 //! crates above ciba-core (a dev-dependency of ciba-core on this feature would build
 //! ciba-server into ciba-core's tests).
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
 use std::time::{Duration, SystemTime};
 
 use ciba_core::id_token::IdTokenValidator;
@@ -35,6 +31,7 @@ use ciba_server::{
     TokenOutcome,
 };
 
+use crate::block::block_on;
 use crate::clock::t0;
 use crate::keys::signer;
 use crate::random::SplitMix;
@@ -49,30 +46,6 @@ pub const CLIENT_SECRET: &str = "a-long-random-client-secret-for-the-pair";
 pub const SUBJECT: &str = "alice";
 /// The bound on the steps of one flow: a flow that has not finished by then is a failed test.
 const MAX_STEPS: usize = 10_000;
-
-/// Wakes the thread parked in [`block_on`].
-struct Unpark(Thread);
-
-impl Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-/// Runs `future` to completion on the calling thread: polls it, and parks the thread while it
-/// is pending until its waker is called.
-pub fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let waker = Waker::from(Arc::new(Unpark(thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        match future.as_mut().poll(&mut cx) {
-            Poll::Ready(output) => return output,
-            // A wake-up before `park` makes it return at once; a spurious return polls again.
-            Poll::Pending => thread::park(),
-        }
-    }
-}
 
 /// What happens during a [`Pair::run_poll_flow`], in time since the flow started.
 #[derive(Clone, Debug, Default)]
