@@ -96,8 +96,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     load_ours(&release, &plan, tmp.path(), &mut results, None)?;
     load_growth(&release, &plan, tmp.path(), &mut results)?;
     // The same runs through Redis, in the same run, so the two read as a ratio.
-    crate::services::ensure_debian_binary(crate::redis::services::REDIS_SERVER, "redis-server")?;
-    let redis = crate::redis::services::start_single()?;
+    crate::services::ensure_debian_binary(ciba_test::services::REDIS_SERVER, "redis-server")?;
+    let redis = ciba_test::services::start_single()?;
     load_ours(&release, &plan, tmp.path(), &mut results, Some(&redis.url))?;
     drop(redis);
     match check_node() {

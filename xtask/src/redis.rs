@@ -4,16 +4,12 @@
 //! `CIBA_TEST_REDIS_URL`). Installed from Debian's packages when missing and running as
 //! root; stopped again when the guard is dropped, whether the run passed or failed.
 //!
-//! The starters themselves live in ciba-redis's test support (`services.rs`), included here
-//! so that the tests and CI start the very same set-ups.
+//! The starters themselves live in ciba-test's `services` module (std only), shared with the
+//! tests so that they and CI start the very same set-ups.
 
 use std::path::Path;
 
-#[allow(unreachable_pub)]
-#[path = "../../crates/ciba-redis/tests/it/common/services.rs"]
-pub(crate) mod services;
-
-use services::Service;
+use ciba_test::services::{self, Service};
 
 /// The environment variables the tests read.
 pub(crate) const URL_VAR: &str = "CIBA_TEST_REDIS_URL";

@@ -1,4 +1,4 @@
-//! `ciba login` against a scripted provider that behaves like real ones (ciba-client's test
+//! `ciba login` against a scripted provider that behaves like real ones (ciba-test's scripted
 //! provider): a signing key rotated mid-flow, a transient 502 with an OAuth body, a 429 with
 //! `Retry-After` and a text body, numbers with fraction parts; both transports, the secret
 //! from a file or the environment; and a refused push said at once, then named by the error.
@@ -7,8 +7,7 @@
 
 use crate::support;
 
-#[path = "../../../ciba-client/tests/it/support/scripted.rs"]
-mod scripted;
+use ciba_test::scripted;
 
 use std::process::{Output, Stdio};
 use std::time::Duration;

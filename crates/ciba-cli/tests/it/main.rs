@@ -4,10 +4,8 @@
 #![allow(missing_docs, clippy::indexing_slicing)]
 
 mod support;
-/// ciba-hyper's TLS test support: a test CA, certificates for `localhost` / 127.0.0.1, https
-/// endpoints, and (as `tls_support::services`) the Redis services of ciba-redis's tests.
-#[path = "../../../ciba-hyper/tests/it/as_tls/support.rs"]
-mod tls_support;
+/// The TLS test support: a test CA, certificates for `localhost` / 127.0.0.1, https endpoints.
+use ciba_test::tls as tls_support;
 
 mod demo;
 mod device_page_browser;

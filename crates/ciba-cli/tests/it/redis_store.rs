@@ -8,7 +8,7 @@
 
 use crate::support;
 
-use crate::tls_support::services;
+use ciba_test::services;
 
 use std::path::Path;
 use std::process::Command;

@@ -3,7 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(missing_docs, clippy::indexing_slicing)]
 
-#[macro_use]
-mod support;
+/// The scripted provider, the two adapters behind one trait, the standard clients.
+use ciba_test::client as support;
 
+mod pair_flow;
 mod scenarios;

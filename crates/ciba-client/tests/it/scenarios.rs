@@ -16,6 +16,7 @@ use ciba_core::jose::{JwkSigner, JwsAlgorithm};
 use ciba_core::poll::PollError;
 use ciba_core::random::OsRandom;
 use ciba_core::{DeliveryMode, DpopKey};
+use ciba_test::on_both_transports;
 use serde_json::json;
 use support::{Adapter, Scripted, Step, alice, client, notify, poll_client, progress, receiver};
 

@@ -14,12 +14,11 @@ use as_tls::{CNT, Op, TLS_SECRET, trusting};
 use ciba_hyper::tls::{client_config, rustls};
 #[cfg(feature = "tls")]
 use ciba_server::Store;
+/// The scripted provider (a raw HTTP/1.1 server answering from scripts), here as a
+/// notification endpoint for the deliverer: the script of `POST /token` answers.
+use ciba_test::scripted;
 #[cfg(feature = "tls")]
 use std::time::SystemTime;
-/// ciba-client's scripted provider (a raw HTTP/1.1 server answering from scripts), here as a
-/// notification endpoint for the deliverer: the script of `POST /token` answers.
-#[path = "../../../ciba-client/tests/it/support/scripted.rs"]
-mod scripted;
 
 use std::sync::Arc;
 use std::time::Duration;

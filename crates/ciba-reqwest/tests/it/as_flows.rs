@@ -10,14 +10,10 @@
 
 #![allow(missing_docs)]
 
-/// ciba-hyper's harness: the authorization server and the notification receiver.
-#[path = "../../../ciba-hyper/tests/it/common/mod.rs"]
-mod common;
-/// ciba-client's: the two adapters behind one trait, `on_both_transports!`.
-#[macro_use]
-#[allow(unused_imports)]
-#[path = "../../../ciba-client/tests/it/support/mod.rs"]
-mod support;
+/// The harness: ciba-hyper's authorization server and the notification receiver.
+use ciba_test::harness as common;
+/// The two adapters behind one trait, `on_both_transports!`.
+use ciba_test::{client as support, on_both_transports};
 
 use std::future::IntoFuture;
 use std::num::NonZeroU32;

@@ -5,10 +5,10 @@
 //! (`CIBA_TEST_REDIS_TLS_URL`, trusting the CA certificate at `CIBA_TEST_REDIS_TLS_CA`) and
 //! a three-master Redis Cluster (`CIBA_TEST_REDIS_CLUSTER_NODES`, comma-separated);
 //! `cargo xtask ci` starts all three and sets them. Without them a test binary starts its
-//! own (see `services.rs`), unless `CI=true`: then a missing one fails loudly, never skips.
+//! own (ciba-test's `services`), unless `CI=true`: then a missing one fails loudly, never skips.
 #![allow(dead_code, unreachable_pub)]
 
-pub mod services;
+pub use ciba_test::services;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -3,8 +3,9 @@
 //! way real providers misbehave: key rotation mid-flow, a transient 502, a 429 with
 //! `Retry-After` and a text body, numbers with fraction parts, `use_dpop_nonce`, ...
 //!
-//! Self-contained (ciba-core, tokio, serde_json, http) so that ciba-cli's tests include it too.
-#![allow(dead_code, unreachable_pub)]
+//! Used by ciba-client's scenarios (through the `client` module), by ciba-hyper's
+//! authorization-server tests, and by ciba-cli's `ciba login` tests. Needs a tokio runtime
+//! with I/O and time enabled.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+/// The `client_id` the provider's ID tokens name as their audience.
 pub const CLIENT_ID: &str = "scripted-rp";
+/// The client secret a client of the provider sends (the provider does not check it).
 pub const CLIENT_SECRET: &str = "a-long-random-client-secret-for-tests";
 
 /// One answer of a scripted endpoint.
@@ -39,6 +42,7 @@ pub enum Step {
 }
 
 impl Step {
+    /// `status` with `body` as JSON.
     pub fn json(status: u16, body: Value) -> Step {
         Step::Raw(
             status,
@@ -47,6 +51,7 @@ impl Step {
         )
     }
 
+    /// A 400 `authorization_pending`, the token endpoint's answer once its script is done.
     pub fn pending() -> Step {
         Step::json(400, json!({"error": "authorization_pending"}))
     }
@@ -62,6 +67,7 @@ impl Step {
 pub struct Seen {
     /// `"METHOD /path"`.
     pub line: String,
+    /// When it arrived, on tokio's clock (which a paused runtime drives).
     pub at: Instant,
     /// The request head, as received.
     pub head: String,
@@ -105,6 +111,7 @@ struct State {
 
 /// The scripted provider. Stops when dropped.
 pub struct Scripted {
+    /// `http://127.0.0.1:PORT`, the issuer and the base of every endpoint.
     pub base: String,
     state: Arc<Mutex<State>>,
     task: JoinHandle<()>,

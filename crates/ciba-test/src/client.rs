@@ -1,9 +1,9 @@
-//! Support for the scenarios: the scripted provider, the two adapters behind one trait (and
-//! `on_both_transports!`, which runs a scenario through each), and a client of the provider
-//! over either. ciba-reqwest's `as_flows` includes this file too.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-pub mod scripted;
+//! The standard clients: the two transport adapters (ciba-reqwest's and ciba-hyper's) behind
+//! one trait, [`on_both_transports!`](crate::on_both_transports), which runs a scenario as a
+//! test through each, and clients of the scripted provider over either, in each delivery mode.
+//!
+//! ciba-client's scenarios take it as their `support` module (`use ciba_test::client as
+//! support;`); ciba-reqwest's flows against the authorization server use its adapters.
 
 use std::time::Duration;
 
@@ -12,17 +12,20 @@ use ciba_core::{ClientAuth, ClientConfig, ClientSecret, DeliveryMode, EndpointPo
 use ciba_hyper::NotificationReceiver;
 use tokio::sync::watch;
 
-pub use scripted::{CLIENT_ID, CLIENT_SECRET, Scripted, Step};
+pub use crate::scripted::{self, CLIENT_ID, CLIENT_SECRET, Scripted, Step};
 
-/// Runs each named scenario (`async fn name<A: Adapter>(a: A)` in the including file, which
-/// names this module `support`) as a test through each adapter.
+/// Runs each named scenario (`async fn name<A: Adapter>(a: A)` in the calling module) as a
+/// test through each adapter: two modules, `over_reqwest` and `over_hyper`, with one
+/// `#[tokio::test]` per scenario (the calling crate needs tokio with its `macros` and
+/// `rt-multi-thread` features).
+#[macro_export]
 macro_rules! on_both_transports {
     ($($name:ident),* $(,)?) => {
         mod over_reqwest {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(super::support::Reqwest).await
+                    super::$name($crate::client::Reqwest).await
                 }
             )*
         }
@@ -30,7 +33,7 @@ macro_rules! on_both_transports {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(super::support::Hyper).await
+                    super::$name($crate::client::Hyper).await
                 }
             )*
         }
@@ -39,6 +42,7 @@ macro_rules! on_both_transports {
 
 /// A transport adapter, as the scenarios build it.
 pub trait Adapter: Copy + Send + Sync + 'static {
+    /// The adapter's client.
     type Http: HttpSend;
     /// With this timeout and body cap.
     fn http(self, timeout: Duration, max_body_bytes: usize) -> Self::Http;
@@ -48,7 +52,8 @@ pub trait Adapter: Copy + Send + Sync + 'static {
     }
 }
 
-#[derive(Clone, Copy)]
+/// ciba-reqwest's `HttpClient`.
+#[derive(Clone, Copy, Debug)]
 pub struct Reqwest;
 
 impl Adapter for Reqwest {
@@ -62,7 +67,8 @@ impl Adapter for Reqwest {
     }
 }
 
-#[derive(Clone, Copy)]
+/// ciba-hyper's `HttpClient`, plain http.
+#[derive(Clone, Copy, Debug)]
 pub struct Hyper;
 
 impl Adapter for Hyper {
@@ -114,9 +120,13 @@ pub async fn poll_client<A: Adapter>(a: A, op: &Scripted) -> CibaClient<A::Http>
 /// A ping or push request under way: the client, its receiver, the acknowledgement, and the
 /// `client_notification_token` the client sent.
 pub struct Notified<S> {
+    /// The client that started the request.
     pub client: CibaClient<S>,
+    /// The receiver its notifications arrive at.
     pub receiver: NotificationReceiver,
+    /// The provider's acknowledgement.
     pub ack: ciba_core::AuthRequestAck,
+    /// The `client_notification_token` the client sent.
     pub token: String,
 }
 

@@ -2,15 +2,14 @@
 //! server certificate made with the `openssl` command), and a three-master Redis Cluster,
 //! each on free loopback ports, stopped when the returned [`Service`] drops.
 //!
-//! Shared by ciba-redis's tests (which start their own when the environment names none)
-//! and by xtask (`#[path]`-included), which starts them for `cargo xtask ci` and passes them
-//! on as `CIBA_TEST_REDIS_URL`, `CIBA_TEST_REDIS_TLS_URL` with `CIBA_TEST_REDIS_TLS_CA`, and
-//! `CIBA_TEST_REDIS_CLUSTER_NODES`.
+//! Used by ciba-redis's and ciba-cli's tests (which start their own when the environment
+//! names none), by the `tls` module's test CA, and by xtask, which starts them for
+//! `cargo xtask ci` and passes them on as `CIBA_TEST_REDIS_URL`, `CIBA_TEST_REDIS_TLS_URL`
+//! with `CIBA_TEST_REDIS_TLS_CA`, and `CIBA_TEST_REDIS_CLUSTER_NODES`.
 //!
 //! The certificates are made with the `openssl` command rather than a Rust crate: it is on
-//! every Debian machine that has redis-server's TLS support, and xtask stays free of
-//! dependencies.
-#![allow(dead_code)]
+//! every Debian machine that has redis-server's TLS support, and xtask (which takes this
+//! module alone, without default features) stays free of dependencies.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
