@@ -693,3 +693,39 @@ fn the_policy_size_limit_bounds_the_proof() {
         Err(DpopError::Malformed(_))
     ));
 }
+
+#[test]
+fn a_nonce_is_reported_only_when_it_has_nonce_syntax() {
+    // Without an expected nonce any proof verifies; the nonce it carries is handed on only
+    // if it is one (RFC 9449 section 8: 1*NQCHAR).
+    let p = custom_proof("es256", json!({}), json!({"nonce": "n-0S_.~"}));
+    assert_eq!(verify(&p).unwrap().nonce.as_deref(), Some("n-0S_.~"));
+    for bad in ["a b", "quote\"d", ""] {
+        let p = custom_proof("es256", json!({}), json!({"nonce": bad}));
+        assert_eq!(verify(&p).unwrap().nonce, None, "{bad:?}");
+    }
+}
+
+#[test]
+fn string_claims_must_have_content_and_dates_may_be_fractional_within_bounds() {
+    for claim in ["jti", "htm", "htu"] {
+        let p = custom_proof("es256", json!({}), json!({ claim: "" }));
+        assert!(
+            matches!(verify(&p), Err(DpopError::InvalidClaim { claim: c, .. }) if c == claim),
+            "{claim}"
+        );
+    }
+    let now_secs = ciba_core::wire::unix_seconds(now());
+    let p = custom_proof("es256", json!({}), json!({"iat": now_secs as f64 + 0.5}));
+    assert_eq!(verify(&p).unwrap().iat, now());
+    for iat in [1e15, -1e15, 1e20] {
+        let p = custom_proof("es256", json!({}), json!({ "iat": iat }));
+        assert!(
+            matches!(
+                verify(&p),
+                Err(DpopError::InvalidClaim { claim: "iat", .. })
+            ),
+            "{iat}"
+        );
+    }
+}
