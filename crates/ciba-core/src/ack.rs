@@ -225,6 +225,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ids_hash_by_their_value() {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let hash = |h: &dyn Fn(&mut DefaultHasher)| {
+            let mut state = DefaultHasher::new();
+            h(&mut state);
+            state.finish()
+        };
+        let a = AuthReqId::new("1c266114-a1be-4252-8ad1-04986c5b9ac1");
+        let b = AuthReqId::new("1c266114-a1be-4252-8ad1-04986c5b9ac2");
+        // The same hash as the text itself, so equal ids (equal text) always hash alike, and
+        // ids that differ land apart.
+        assert_eq!(
+            hash(&|s| a.hash(s)),
+            hash(&|s| "1c266114-a1be-4252-8ad1-04986c5b9ac1".hash(s))
+        );
+        assert_ne!(hash(&|s| a.hash(s)), hash(&|s| b.hash(s)));
+    }
+
+    #[test]
     fn debug_hides_short_ids_and_most_of_long_ones() {
         let short = AuthReqId::new("abcdefgh");
         assert!(!format!("{short:?}").contains("abcd"));
