@@ -1085,3 +1085,15 @@ fn pings_are_counted_for_ping_clients_only() {
     poll.ping_received();
     assert_eq!(poll.pings_received(), 0);
 }
+
+#[test]
+fn the_poller_shows_its_state() {
+    let mut p = poller(Some(5));
+    assert!(format!("{p:?}").contains("state: Idle"), "{p:?}");
+    let _ = send(&mut p, t0() + Duration::from_secs(5));
+    let shown = format!("{p:?}");
+    assert!(
+        shown.contains("state: InFlight { sent_at: ") && shown.contains("nonce_retry: false }"),
+        "{shown}"
+    );
+}
