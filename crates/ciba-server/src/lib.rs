@@ -232,6 +232,7 @@
 
 #![forbid(unsafe_code)]
 
+mod auth_req_id;
 mod backchannel;
 mod binding;
 mod certificate;
@@ -261,6 +262,7 @@ pub mod store;
 mod ticket;
 mod token_endpoint;
 
+pub use auth_req_id::{AuthReqId, AuthReqIdError};
 pub use backchannel::{
     BackchannelError, BackchannelOutcome, InlineBackchannelOutcome, UnauthorizedReason,
 };

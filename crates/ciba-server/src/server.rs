@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use ciba_core::jose::JwsAlgorithm;
 use ciba_core::jose::hash::sha256_b64;
 
+use crate::auth_req_id::AuthReqId;
 use crate::config::ServerConfig;
 use crate::minter::TokenMinter;
 use crate::observe::{self, LatencyClock};
@@ -112,7 +113,7 @@ impl CibaServer {
     /// scopes, acr values), or `None` once forgotten.
     pub async fn pending_request(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         now: SystemTime,
     ) -> Result<Option<StoredRequest>, StoreError> {
         self.store.request(auth_req_id, now).await
