@@ -80,9 +80,11 @@ impl AuthReqId {
         Ok(AuthReqId(value.to_owned()))
     }
 
-    /// Wraps a value the server minted earlier, as a store kept it (no checks).
-    pub(crate) fn unchecked(value: String) -> AuthReqId {
-        AuthReqId(value)
+    /// Wraps a value read back from storage (a store's row or key), without checks: only for
+    /// values the server minted and stored earlier. A value received from a peer goes
+    /// through [`AuthReqId::parse`].
+    pub fn from_stored(value: impl Into<String>) -> AuthReqId {
+        AuthReqId(value.into())
     }
 
     /// The value, for the wire and for store keys.

@@ -193,9 +193,10 @@ mod tests {
             }
             let _ = issue_inline_is_send;
             let denied = AuthenticationResult::AccessDenied;
-            is_send(&server.complete("id", denied, now, rng));
+            let id = crate::AuthReqId::from_stored("id");
+            is_send(&server.complete(&id, denied, now, rng));
             is_send(&server.token_request(request, now, rng));
-            is_send(&server.pending_request("id", now));
+            is_send(&server.pending_request(&id, now));
             is_send(&server.pending_requests(None, 10, now));
             is_send(&server.is_revoked("token", now));
             is_send(&server.push_undelivered(&[], now));

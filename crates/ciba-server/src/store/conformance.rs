@@ -162,7 +162,7 @@ fn ticket(id: &str, client: &str, ttl: u64) -> Ticket {
 
 /// The identifier `id` (test identifiers are not minted).
 fn rid(id: &str) -> AuthReqId {
-    AuthReqId::unchecked(id.to_owned())
+    AuthReqId::from_stored(id.to_owned())
 }
 
 fn request(id: &str, client: &str, mode: DeliveryMode, expires_in: u64) -> StoredRequest {

@@ -333,7 +333,7 @@ impl Record {
     fn to_stored(&self, auth_req_id: &str) -> StoredRequest {
         let cold = self.cold.as_deref();
         StoredRequest {
-            auth_req_id: AuthReqId::unchecked(auth_req_id.to_owned()),
+            auth_req_id: AuthReqId::from_stored(auth_req_id.to_owned()),
             client_id: self.client_id.as_ref().to_owned(),
             subject: self.subject.as_ref().to_owned(),
             delivery_mode: self.delivery_mode,
@@ -1214,7 +1214,7 @@ mod tests {
 
     fn pending(id: &str, client: &str) -> StoredRequest {
         StoredRequest {
-            auth_req_id: id.into(),
+            auth_req_id: AuthReqId::from_stored(id),
             client_id: client.into(),
             subject: "alice".into(),
             delivery_mode: DeliveryMode::Poll,
@@ -1301,6 +1301,7 @@ mod tests {
         let store = MemoryStore::new();
         let id = minted(3);
         let request = pending(&id, "client-a");
+        let id = AuthReqId::from_stored(id);
         store.insert_request_now(&request, t(900), t(0)).unwrap();
         let grant = Box::new(Grant {
             subject: "alice".into(),
@@ -1348,7 +1349,7 @@ mod tests {
         }
         // The shared parts of each record, read under its own shard's lock.
         let get = |r: &StoredRequest| {
-            let key = RequestKey::of(&r.auth_req_id);
+            let key = RequestKey::of(r.auth_req_id.as_str());
             let inner = store.lock_shard(store.request_shard(&key));
             let record = inner.requests.get(&key).unwrap();
             assert!(record.cold.is_none() && record.state.is_none());
@@ -1387,7 +1388,7 @@ mod tests {
             all.push((n, r));
         }
         assert!(matches!(
-            RequestKey::of(&all[0].1.auth_req_id),
+            RequestKey::of(all[0].1.auth_req_id.as_str()),
             RequestKey::Minted(_)
         ));
         for (n, r) in &all {
@@ -1407,7 +1408,7 @@ mod tests {
                 .collect();
             // Stable: equal expiries stay in insertion order.
             v.sort_by_key(|(_, r)| r.expires_at);
-            v.into_iter().map(|(_, r)| r.auth_req_id.clone()).collect()
+            v.into_iter().map(|(_, r)| r.auth_req_id.as_str().to_owned()).collect()
         };
         for subject in [None, Some("alice"), Some("bob")] {
             let full = expected(subject);

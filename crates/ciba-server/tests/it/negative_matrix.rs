@@ -462,7 +462,7 @@ fn reconfigured(h: &Harness, config: ServerConfig) -> CibaServer {
     CibaServer::new(config, Arc::new(registry), h.store.clone(), op_minter())
 }
 
-fn approve(h: &Harness, auth_req_id: &str, at: u64) -> Result<(), String> {
+fn approve(h: &Harness, auth_req_id: &(impl IdArg + ?Sized), at: u64) -> Result<(), String> {
     h.complete(
         auth_req_id,
         AuthenticationResult::Authorized(Authorization::new("alice")),
@@ -472,7 +472,7 @@ fn approve(h: &Harness, auth_req_id: &str, at: u64) -> Result<(), String> {
     .map_err(|e| format!("approval failed: {e}"))
 }
 
-fn poll_at(h: &Harness, client_id: &str, auth_req_id: &str, at: u64) -> Got {
+fn poll_at(h: &Harness, client_id: &str, auth_req_id: &(impl IdArg + ?Sized), at: u64) -> Got {
     tok(h.poll(client_id, auth_req_id, t0() + secs(at)))
 }
 
@@ -480,7 +480,7 @@ fn is_error(got: &Got, code: &str) -> bool {
     matches!(got, Got::Error { error, .. } if error == code)
 }
 
-fn interval_of(h: &Harness, auth_req_id: &str, at: u64) -> Option<u64> {
+fn interval_of(h: &Harness, auth_req_id: &(impl IdArg + ?Sized), at: u64) -> Option<u64> {
     h.pending_request(auth_req_id, t0() + secs(at))
         .ok()
         .flatten()
@@ -2320,13 +2320,13 @@ fn token_rows() -> Vec<Row> {
             "auth_req_id repeated",
             INVALID_REQUEST,
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
+                let id = h.start(POLL, t0()).auth_req_id.into_string();
                 send_tok(
                     h,
                     &grant_form(&[
                         ("grant_type", CIBA_GRANT_TYPE),
-                        ("auth_req_id", &id),
-                        ("auth_req_id", &id),
+                        ("auth_req_id", id.as_str()),
+                        ("auth_req_id", id.as_str()),
                     ]),
                     5,
                 )
@@ -2362,7 +2362,7 @@ fn token_rows() -> Vec<Row> {
             "polled before the user answered",
             err(400, "authorization_pending"),
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
+                let id = h.start(POLL, t0()).auth_req_id.into_string();
                 Ok(poll_at(h, POLL, &id, 5))
             },
         ),
@@ -2402,7 +2402,7 @@ fn token_rows() -> Vec<Row> {
             "scoped-client polls poll-client's request",
             INVALID_GRANT,
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
+                let id = h.start(POLL, t0()).auth_req_id.into_string();
                 ensure(
                     is_error(&poll_at(h, POLL, &id, 5), "authorization_pending"),
                     "owner pending at 5 s",
@@ -2428,7 +2428,7 @@ fn token_rows() -> Vec<Row> {
             "scoped-client redeems poll-client's approved request",
             INVALID_GRANT,
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
+                let id = h.start(POLL, t0()).auth_req_id.into_string();
                 approve(h, &id, 1)?;
                 let got = poll_at(h, SCOPED, &id, 5);
                 ensure(
@@ -2444,7 +2444,7 @@ fn token_rows() -> Vec<Row> {
             "the same auth_req_id redeemed twice",
             INVALID_GRANT,
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
+                let id = h.start(POLL, t0()).auth_req_id.into_string();
                 approve(h, &id, 1)?;
                 let TokenOutcome::Issued(first) = h.poll(POLL, &id, t0() + secs(5)) else {
                     return Err("the first redemption did not issue tokens".into());
@@ -2464,7 +2464,7 @@ fn token_rows() -> Vec<Row> {
             "second poll 1 s after the first, interval 5 s",
             err(400, "slow_down"),
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
+                let id = h.start(POLL, t0()).auth_req_id.into_string();
                 ensure(
                     is_error(&poll_at(h, POLL, &id, 5), "authorization_pending"),
                     "first poll pending",
@@ -2518,7 +2518,7 @@ fn token_rows() -> Vec<Row> {
             "the user denied",
             err(400, "access_denied"),
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
+                let id = h.start(POLL, t0()).auth_req_id.into_string();
                 h.complete(&id, AuthenticationResult::AccessDenied, t0() + secs(1))
                     .map_err(|e| e.to_string())?;
                 let got = poll_at(h, POLL, &id, 5);
@@ -2535,7 +2535,7 @@ fn token_rows() -> Vec<Row> {
             "the authentication device gave no result",
             err(400, "expired_token"),
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
+                let id = h.start(POLL, t0()).auth_req_id.into_string();
                 h.complete(&id, AuthenticationResult::TransactionFailed, t0() + secs(1))
                     .map_err(|e| e.to_string())?;
                 Ok(poll_at(h, POLL, &id, 5))
@@ -2579,7 +2579,7 @@ fn token_rows() -> Vec<Row> {
             "pending poll request, server reconfigured to ping and push",
             UNAUTHORIZED_CLIENT,
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
+                let id = h.start(POLL, t0()).auth_req_id.into_string();
                 approve(h, &id, 1)?;
                 let server = reconfigured(h, config_without(DeliveryMode::Poll));
                 let req = token_request(POLL, &id, t0());
@@ -2710,7 +2710,7 @@ fn token_rows() -> Vec<Row> {
             "wrong secret for a valid auth_req_id",
             INVALID_CLIENT_BASIC,
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
+                let id = h.start(POLL, t0()).auth_req_id.into_string();
                 approve(h, &id, 1)?;
                 let got = tok(h.token(
                     &token_request(POLL, &id, t0()).basic(POLL, "wrong"),
@@ -2760,20 +2760,20 @@ fn auth_req_ids_are_160_random_bits_in_unpadded_base64url() {
             panic!("not issued")
         };
         assert_eq!(
-            ack.auth_req_id,
+            ack.auth_req_id.as_str(),
             URL_SAFE_NO_PAD.encode(vec![fill; bytes]),
             "the id is the random bytes, nothing else"
         );
         assert!(
-            ack.auth_req_id.contains(alphabet_edge),
+            ack.auth_req_id.as_str().contains(alphabet_edge),
             "{}",
-            ack.auth_req_id
+            ack.auth_req_id.as_str()
         );
     }
     let h = Harness::new();
     let mut seen = std::collections::HashSet::new();
     for _ in 0..200 {
-        let id = h.start(POLL, t0()).auth_req_id;
+        let id = h.start(POLL, t0()).auth_req_id.into_string();
         assert!(
             id.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
