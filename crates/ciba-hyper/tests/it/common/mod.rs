@@ -257,3 +257,9 @@ pub fn op_key_set(ed_kid: &str) -> Arc<SigningKeySet> {
         Arc::new(JwkSigner::generate_ed25519(&OsRandom, Some(ed_kid.into())).unwrap());
     Arc::new(SigningKeySet::new([rsa, ed]).unwrap())
 }
+
+/// ciba-server's typed identifier for `text` (an `auth_req_id` as the client side or a
+/// response body holds it).
+pub fn sid(text: &str) -> ciba_server::AuthReqId {
+    ciba_server::AuthReqId::from_stored(text)
+}
