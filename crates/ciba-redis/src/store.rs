@@ -292,7 +292,8 @@ impl RedisStore {
         let mut all = redis::cmd("ZREM");
         all.arg(self.keys.pending()).arg(auth_req_id.as_str());
         let mut own = redis::cmd("ZREM");
-        own.arg(self.keys.subject(subject)).arg(auth_req_id.as_str());
+        own.arg(self.keys.subject(subject))
+            .arg(auth_req_id.as_str());
         let (a, b) = futures_util::future::join(
             self.link.query::<i64>("complete", &all),
             self.link.query::<i64>("complete", &own),

@@ -253,7 +253,10 @@ mod tests {
         for id in &ids {
             assert_eq!(id.as_str().len(), AuthReqId::MINTED_LEN);
             // A minted id passes the check the token endpoint applies.
-            assert_eq!(&AuthReqId::parse(id.as_str(), AuthReqId::MINTED_LEN).unwrap(), id);
+            assert_eq!(
+                &AuthReqId::parse(id.as_str(), AuthReqId::MINTED_LEN).unwrap(),
+                id
+            );
             assert!(!id.as_str().contains('='));
         }
         assert!(AuthReqId::mint(&Failing).is_err());

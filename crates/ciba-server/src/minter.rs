@@ -285,7 +285,10 @@ impl TokenMinter for DefaultTokenMinter {
             claims.insert(RT_HASH_CLAIM.into(), left_half_hash(alg, rt)?.into());
         }
         if request.delivery_mode == DeliveryMode::Push {
-            claims.insert(AUTH_REQ_ID_CLAIM.into(), request.auth_req_id.as_str().into());
+            claims.insert(
+                AUTH_REQ_ID_CLAIM.into(),
+                request.auth_req_id.as_str().into(),
+            );
         }
         let mut header = Map::new();
         header.insert("typ".into(), Value::String("JWT".into()));

@@ -10,9 +10,7 @@ use std::time::SystemTime;
 use ciba_core::observe::short_hash;
 use ciba_core::random::Random;
 use ciba_server::store::StoreError;
-use ciba_server::{
-    AuthReqId, AuthenticationResult, CibaServer, CompleteError, CompleteOutcome,
-};
+use ciba_server::{AuthReqId, AuthenticationResult, CibaServer, CompleteError, CompleteOutcome};
 use tracing::Instrument as _;
 
 use crate::server::deliver::{DeliveryOutcome, NotificationDeliverer};
@@ -93,7 +91,8 @@ impl AsHandle {
         result: AuthenticationResult,
     ) -> Result<DeliveryOutcome, CompleteError> {
         // The decision and its notification share one span, named by the request's short hash.
-        let span = tracing::info_span!("ciba_decision", auth_req = %short_hash(auth_req_id.as_str()));
+        let span =
+            tracing::info_span!("ciba_decision", auth_req = %short_hash(auth_req_id.as_str()));
         async {
             let shared = &*self.shared;
             let outcome = shared

@@ -115,10 +115,7 @@ where
     out
 }
 
-async fn complete_on_both(
-    p: &Pair,
-    id: &AuthReqId,
-) -> Vec<Result<CompleteOutcome, CompleteError>> {
+async fn complete_on_both(p: &Pair, id: &AuthReqId) -> Vec<Result<CompleteOutcome, CompleteError>> {
     on_both(p, |server| {
         let id = id.clone();
         async move { approve(&server, &id, t0() + secs(3)).await }

@@ -203,7 +203,10 @@ async fn fingerprints_that_cannot_be_stored_are_refused_without_changing_anythin
         fingerprint: "has space".into(),
         expires_at: t0() + secs(60),
     }];
-    let e = store.attach_tokens(&aid("r"), &bad, t0()).await.unwrap_err();
+    let e = store
+        .attach_tokens(&aid("r"), &bad, t0())
+        .await
+        .unwrap_err();
     let StoreError::Backend { source } = e else {
         panic!("expected a backend error");
     };

@@ -284,7 +284,10 @@ pub async fn a_request_is_visible_as_stored_until_its_tombstone_goes(make: MakeS
         .insert_request(&r, t0() + secs(660), t0())
         .await
         .unwrap();
-    assert_eq!(store.request(&rid("r"), t0()).await.unwrap(), Some(r.clone()));
+    assert_eq!(
+        store.request(&rid("r"), t0()).await.unwrap(),
+        Some(r.clone())
+    );
     assert_eq!(store.request(&rid("other"), t0()).await.unwrap(), None);
     assert!(matches!(
         store
@@ -297,13 +300,19 @@ pub async fn a_request_is_visible_as_stored_until_its_tombstone_goes(make: MakeS
         store.request(&rid("r"), t0() + secs(659)).await.unwrap(),
         Some(r.clone())
     );
-    assert_eq!(store.request(&rid("r"), t0() + secs(660)).await.unwrap(), None);
+    assert_eq!(
+        store.request(&rid("r"), t0() + secs(660)).await.unwrap(),
+        None
+    );
     // Once forgotten, the id may be stored again.
     store
         .insert_request(&r, t0() + secs(1000), t0() + secs(660))
         .await
         .unwrap();
-    assert_eq!(store.request(&rid("r"), t0() + secs(661)).await.unwrap(), Some(r));
+    assert_eq!(
+        store.request(&rid("r"), t0() + secs(661)).await.unwrap(),
+        Some(r)
+    );
 }
 
 /// Checks that a request in any state round trips.
@@ -367,7 +376,11 @@ pub async fn a_request_is_completed_once(make: MakeStore<'_>) {
             .unwrap(),
         CompleteStatus::Unknown
     );
-    let now = store.request(&rid("r"), t0() + secs(5)).await.unwrap().unwrap();
+    let now = store
+        .request(&rid("r"), t0() + secs(5))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(now.state, RequestState::Authorized(Box::new(grant())));
 }
 
@@ -379,12 +392,19 @@ pub async fn polling_a_pending_request_records_the_poll(make: MakeStore<'_>) {
         store.poll(&rid("r"), "c", 5, t0() + secs(5)).await.unwrap(),
         PollStatus::Pending
     );
-    let r = store.request(&rid("r"), t0() + secs(5)).await.unwrap().unwrap();
+    let r = store
+        .request(&rid("r"), t0() + secs(5))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r.last_poll, Some(t0() + secs(5)));
     assert_eq!(r.interval, 5);
     // Exactly one interval later is on time.
     assert_eq!(
-        store.poll(&rid("r"), "c", 5, t0() + secs(10)).await.unwrap(),
+        store
+            .poll(&rid("r"), "c", 5, t0() + secs(10))
+            .await
+            .unwrap(),
         PollStatus::Pending
     );
 }
@@ -468,11 +488,18 @@ pub async fn an_expired_request_answers_expired_until_its_tombstone_goes_then_un
         PollStatus::Pending
     );
     assert_eq!(
-        store.poll(&rid("r"), "c", 5, t0() + secs(10)).await.unwrap(),
+        store
+            .poll(&rid("r"), "c", 5, t0() + secs(10))
+            .await
+            .unwrap(),
         PollStatus::Expired
     );
     // A result that comes too late leaves a poll request answering expired_token.
-    let before = store.request(&rid("r"), t0() + secs(12)).await.unwrap().unwrap();
+    let before = store
+        .request(&rid("r"), t0() + secs(12))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         store
             .complete(
@@ -485,11 +512,17 @@ pub async fn an_expired_request_answers_expired_until_its_tombstone_goes_then_un
         CompleteStatus::Expired(Box::new(before))
     );
     assert_eq!(
-        store.poll(&rid("r"), "c", 5, t0() + secs(19)).await.unwrap(),
+        store
+            .poll(&rid("r"), "c", 5, t0() + secs(19))
+            .await
+            .unwrap(),
         PollStatus::Expired
     );
     assert_eq!(
-        store.poll(&rid("r"), "c", 5, t0() + secs(20)).await.unwrap(),
+        store
+            .poll(&rid("r"), "c", 5, t0() + secs(20))
+            .await
+            .unwrap(),
         PollStatus::Unknown
     );
     assert_eq!(
@@ -523,7 +556,11 @@ pub async fn an_expired_push_request_reports_its_expiry_once(make: MakeStore<'_>
             .unwrap(),
         CompleteStatus::AlreadyCompleted
     );
-    let now = store.request(&rid("p"), t0() + secs(11)).await.unwrap().unwrap();
+    let now = store
+        .request(&rid("p"), t0() + secs(11))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(now.state, RequestState::Delivered { tokens: vec![] });
 }
 
@@ -532,8 +569,14 @@ pub async fn a_denial_is_reported_once(make: MakeStore<'_>) {
     let store = make(ROOMY).await;
     insert(&*store, "d").await;
     insert(&*store, "f").await;
-    store.complete(&rid("d"), Completion::Denied, t0()).await.unwrap();
-    store.complete(&rid("f"), Completion::Failed, t0()).await.unwrap();
+    store
+        .complete(&rid("d"), Completion::Denied, t0())
+        .await
+        .unwrap();
+    store
+        .complete(&rid("f"), Completion::Failed, t0())
+        .await
+        .unwrap();
     assert_eq!(
         store.poll(&rid("d"), "c", 5, t0()).await.unwrap(),
         PollStatus::Denied
@@ -576,10 +619,17 @@ pub async fn an_approved_request_is_redeemed_once(make: MakeStore<'_>) {
         PollStatus::Authorized(Box::new(expected))
     );
     assert_eq!(
-        store.poll(&rid("r"), "c", 5, t0() + secs(30)).await.unwrap(),
+        store
+            .poll(&rid("r"), "c", 5, t0() + secs(30))
+            .await
+            .unwrap(),
         PollStatus::AlreadyUsed
     );
-    let now = store.request(&rid("r"), t0() + secs(30)).await.unwrap().unwrap();
+    let now = store
+        .request(&rid("r"), t0() + secs(30))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         now.state,
         RequestState::Redeemed {
@@ -612,7 +662,11 @@ pub async fn another_clients_request_is_unknown_and_untouched(make: MakeStore<'_
             .unwrap(),
         PollStatus::Unknown
     );
-    let now = store.request(&rid("r"), t0() + secs(1)).await.unwrap().unwrap();
+    let now = store
+        .request(&rid("r"), t0() + secs(1))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(now.last_poll, r.last_poll);
     assert!(matches!(now.state, RequestState::Authorized(_)));
 }
@@ -759,7 +813,10 @@ pub async fn a_replay_after_redemption_revokes_the_attached_tokens(make: MakeSto
     );
     assert!(!store.is_revoked("at-1", t0() + secs(1)).await.unwrap());
     assert_eq!(
-        store.poll(&rid("r"), "c", 5, t0() + secs(10)).await.unwrap(),
+        store
+            .poll(&rid("r"), "c", 5, t0() + secs(10))
+            .await
+            .unwrap(),
         PollStatus::AlreadyUsed
     );
     assert!(store.is_revoked("at-1", t0() + secs(10)).await.unwrap());
@@ -804,7 +861,10 @@ pub async fn attaching_tokens_to_an_unredeemed_or_unknown_request_does_nothing(
     insert(&*store, "r").await;
     let tokens = [fingerprint("x", t0() + secs(3600))];
     store.attach_tokens(&rid("r"), &tokens, t0()).await.unwrap();
-    store.attach_tokens(&rid("unknown"), &tokens, t0()).await.unwrap();
+    store
+        .attach_tokens(&rid("unknown"), &tokens, t0())
+        .await
+        .unwrap();
     let now = store.request(&rid("r"), t0()).await.unwrap().unwrap();
     assert_eq!(now.state, RequestState::Pending);
     assert!(!store.is_revoked("x", t0()).await.unwrap());
@@ -1041,7 +1101,12 @@ pub async fn concurrent_inserts_each_get_their_own_answer(make: MakeStore<'_>) {
         if a.is_ok() {
             assert_eq!(stored.as_ref(), Some(r));
         } else if r.client_id == "greedy" {
-            assert_eq!(stored, None, "{} was refused but stored", r.auth_req_id.as_str());
+            assert_eq!(
+                stored,
+                None,
+                "{} was refused but stored",
+                r.auth_req_id.as_str()
+            );
         }
     }
     let alice = store
@@ -1091,7 +1156,9 @@ pub async fn pending_requests_lists_what_waits_for_the_user_soonest_expiry_first
         .await
         .unwrap();
     let ids = |list: Vec<StoredRequest>| -> Vec<String> {
-        list.into_iter().map(|r| r.auth_req_id.into_string()).collect()
+        list.into_iter()
+            .map(|r| r.auth_req_id.into_string())
+            .collect()
     };
     let now = t0() + secs(11); // e has expired
     let all = store.pending_requests(None, 10, now).await.unwrap();

@@ -705,7 +705,10 @@ impl MemoryStore {
     ) -> Result<Option<StoredRequest>, StoreError> {
         let key = RequestKey::of(auth_req_id.as_str());
         let inner = self.locked(self.request_shard(&key), now);
-        Ok(inner.requests.get(&key).map(|r| r.to_stored(auth_req_id.as_str())))
+        Ok(inner
+            .requests
+            .get(&key)
+            .map(|r| r.to_stored(auth_req_id.as_str())))
     }
 
     fn complete_now(
@@ -1408,7 +1411,9 @@ mod tests {
                 .collect();
             // Stable: equal expiries stay in insertion order.
             v.sort_by_key(|(_, r)| r.expires_at);
-            v.into_iter().map(|(_, r)| r.auth_req_id.as_str().to_owned()).collect()
+            v.into_iter()
+                .map(|(_, r)| r.auth_req_id.as_str().to_owned())
+                .collect()
         };
         for subject in [None, Some("alice"), Some("bob")] {
             let full = expected(subject);

@@ -19,7 +19,10 @@ fn assert_is_ping(outcome: &CompleteOutcome, auth_req_id: &(impl IdArg + ?Sized)
     );
     assert_eq!(req.headers()["content-type"], "application/json");
     let body: serde_json::Value = serde_json::from_slice(req.body()).unwrap();
-    assert_eq!(body, serde_json::json!({ "auth_req_id": auth_req_id.text() }));
+    assert_eq!(
+        body,
+        serde_json::json!({ "auth_req_id": auth_req_id.text() })
+    );
 }
 
 #[test]

@@ -118,7 +118,11 @@ fn tickets_requests_notifications_and_grants_never_print_secrets() {
         )
         .unwrap();
     assert!(matches!(done, CompleteOutcome::Ping(_)));
-    assert_hidden("CompleteOutcome::Ping", &format!("{done:?}"), &[CNT, id.as_str()]);
+    assert_hidden(
+        "CompleteOutcome::Ping",
+        &format!("{done:?}"),
+        &[CNT, id.as_str()],
+    );
 
     let TokenOutcome::Issued(grant) = h.poll(PING, &id, now + secs(2)) else {
         panic!("expected tokens")
@@ -217,7 +221,12 @@ fn server_store_registry_minter_and_config_never_print_keys_or_request_ids() {
     assert_hidden(
         "MemoryStore",
         &store,
-        &[ack.auth_req_id.as_str(), &uc.id, "SECRET-user-code-1999", CNT],
+        &[
+            ack.auth_req_id.as_str(),
+            &uc.id,
+            "SECRET-user-code-1999",
+            CNT,
+        ],
     );
     assert!(
         store.contains("requests: 1"),

@@ -287,7 +287,12 @@ impl Both {
         self.token(&token_request(client_id, auth_req_id, t0() + secs(at)), at)
     }
 
-    fn complete(&self, auth_req_id: &(impl IdArg + ?Sized), result: AuthenticationResult, at: u64) -> bool {
+    fn complete(
+        &self,
+        auth_req_id: &(impl IdArg + ?Sized),
+        result: AuthenticationResult,
+        at: u64,
+    ) -> bool {
         let now = t0() + secs(at);
         let a = self.ready.complete(auth_req_id, result.clone(), now);
         let b = self.waiting.complete(auth_req_id, result, now);

@@ -99,7 +99,10 @@ impl Op {
 
     pub async fn approve(&self, auth_req_id: &str) -> DeliveryOutcome {
         let approval = AuthenticationResult::Authorized(Authorization::new("alice"));
-        self.handle.complete(&crate::common::sid(auth_req_id), approval).await.unwrap()
+        self.handle
+            .complete(&crate::common::sid(auth_req_id), approval)
+            .await
+            .unwrap()
     }
 
     /// The fingerprints of the tokens pushed for `auth_req_id`, as the store keeps them.
