@@ -48,6 +48,7 @@ macro_rules! assert_no_display {
 fn no_type_holding_a_secret_implements_display() {
     assert_no_display!(
         Secret,
+        AuthReqId,
         ClientMetadata,
         Ticket,
         StoredRequest,
