@@ -7,9 +7,9 @@
 //! Each operation takes the caller's `now`. Stores use it both to decide (has this request
 //! expired? is this poll too early?) and to forget what has expired.
 //!
-//! Requests are named by an [`AuthReqId`](crate::AuthReqId): a store keys them by
-//! [`AuthReqId::as_str`](crate::AuthReqId::as_str) and rebuilds the identifier it reads back
-//! with [`AuthReqId::from_stored`](crate::AuthReqId::from_stored) (or serde, which reads and
+//! Requests are named by an [`AuthReqId`]: a store keys them by
+//! [`AuthReqId::as_str`] and rebuilds the identifier it reads back
+//! with [`AuthReqId::from_stored`] (or serde, which reads and
 //! writes it as a plain string).
 
 #[cfg(feature = "conformance")]
