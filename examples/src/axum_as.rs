@@ -27,7 +27,7 @@ use axum::{Json, Router};
 use ciba_core::random::{IDENTIFIER_BYTES, OsRandom, random_identifier};
 use ciba_core::wire::ct_eq;
 use ciba_hyper::server::{AsHandle, AuthorizationHooks, AuthorizationServer, BoxFuture};
-use ciba_server::{AuthenticationResult, Authorization, FailReason, Ticket};
+use ciba_server::{AuthReqId, AuthenticationResult, Authorization, FailReason, Ticket};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -219,6 +219,8 @@ async fn decide(
         .devices
         .user(&headers)
         .ok_or(StatusCode::UNAUTHORIZED)?;
+    // A text the server never mints names no request.
+    let auth_req_id: AuthReqId = auth_req_id.parse().map_err(|_| StatusCode::NOT_FOUND)?;
     let request = state
         .ciba
         .pending_request(&auth_req_id)

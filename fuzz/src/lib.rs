@@ -50,7 +50,7 @@ pub fn seeded_server() -> &'static (CibaServer, String, String) {
         let pending = start(&server);
         let approved = start(&server);
         ready(server.complete(
-            &approved,
+            &ciba_server::AuthReqId::from_stored(approved.as_str()),
             AuthenticationResult::Authorized(Authorization::new("alice")),
             now(),
             &OsRandom,
@@ -94,7 +94,7 @@ fn start(server: &CibaServer) -> String {
         BackchannelOutcome::Respond(r) => panic!("seed request refused: {}", r.error),
     };
     match ready(server.issue(&*ticket, "alice", now(), &OsRandom)) {
-        IssueOutcome::Issued(ack) => ack.auth_req_id,
+        IssueOutcome::Issued(ack) => ack.auth_req_id.into_string(),
         IssueOutcome::InvalidTicket(r) | IssueOutcome::Refused(r) => {
             panic!("seed request not issued: {}", r.error)
         }

@@ -112,12 +112,14 @@ pub fn backchannel_request() -> Result<http::Request<Vec<u8>>, BenchError> {
 }
 
 /// The client's token request (the CIBA grant) for `auth_req_id`.
-pub fn token_request(auth_req_id: &str) -> Result<http::Request<Vec<u8>>, BenchError> {
+pub fn token_request(
+    auth_req_id: &ciba_server::AuthReqId,
+) -> Result<http::Request<Vec<u8>>, BenchError> {
     form_post(
         TOKEN_ENDPOINT,
         &[
             ("grant_type", CIBA_GRANT_TYPE),
-            ("auth_req_id", auth_req_id),
+            ("auth_req_id", auth_req_id.as_str()),
         ],
     )
 }
@@ -145,7 +147,7 @@ pub fn start(
     request: &http::Request<Vec<u8>>,
     now: SystemTime,
     rng: &dyn Random,
-) -> Result<String, BenchError> {
+) -> Result<ciba_server::AuthReqId, BenchError> {
     let ticket = ticket(server, request, now, rng)?;
     match ready(server.issue(&ticket, SUBJECT, now, rng)) {
         IssueOutcome::Issued(ack) => Ok(ack.auth_req_id),

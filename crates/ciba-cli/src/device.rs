@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ciba_hyper::server::{AsHandle, PendingRequest};
 use ciba_server::store::StoreError;
 use ciba_server::{
-    AuthenticationResult, Authorization, CompleteError, FailReason, Ticket, UserHint,
+    AuthReqId, AuthenticationResult, Authorization, CompleteError, FailReason, Ticket, UserHint,
 };
 use tokio::sync::broadcast;
 
@@ -161,7 +161,7 @@ impl Device {
     /// Records the user's decision for `auth_req_id` and notifies the client (ping, push).
     pub(crate) async fn decide(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         decision: Decision,
     ) -> Result<(), DecisionError> {
         let request = self
@@ -201,7 +201,7 @@ impl Device {
     }
 
     /// Answers `auth_req_id` as `auto` says, after its delay.
-    pub(crate) async fn answer_automatically(&self, auth_req_id: &str, auto: Automatic) {
+    pub(crate) async fn answer_automatically(&self, auth_req_id: &AuthReqId, auto: Automatic) {
         let Some((decision, after)) = auto else {
             return;
         };

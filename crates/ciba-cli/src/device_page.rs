@@ -23,6 +23,7 @@
 
 use ciba_core::wire::unix_seconds;
 use ciba_hyper::server::PendingRequest;
+use ciba_server::AuthReqId;
 use http::{HeaderMap, Method, Response, StatusCode, Uri, header};
 use serde_json::{Value, json};
 
@@ -82,7 +83,7 @@ pub(crate) async fn handle(
 /// (for `ciba serve`, the `login_hint` itself).
 fn view(r: &PendingRequest) -> Value {
     json!({
-        "auth_req_id": r.auth_req_id,
+        "auth_req_id": r.auth_req_id.as_str(),
         "client_id": r.client_id,
         "subject": r.subject,
         "scope": r.scopes.join(" "),
@@ -111,18 +112,27 @@ async fn decide(device: &Device, id: &str, decision: Decision) -> Response<Vec<u
         Decision::Approve => "approved",
         Decision::Deny => "denied",
     };
-    match device.decide(id, decision).await {
+    // A text the server never mints names no request.
+    let Ok(auth_req_id) = id.parse::<AuthReqId>() else {
+        return not_pending();
+    };
+    match device.decide(&auth_req_id, decision).await {
         Ok(()) => json_response(
             StatusCode::OK,
             &json!({"auth_req_id": id, "decision": label}),
         ),
-        Err(DecisionError::NotPending) => error(
-            StatusCode::NOT_FOUND,
-            "no pending request with this auth_req_id (unknown, decided or expired)",
-        ),
+        Err(DecisionError::NotPending) => not_pending(),
         Err(DecisionError::Unavailable(why)) => unavailable(&why),
         Err(DecisionError::Failed(why)) => error(StatusCode::INTERNAL_SERVER_ERROR, &why),
     }
+}
+
+/// 404: no request with this `auth_req_id` waits for a decision.
+fn not_pending() -> Response<Vec<u8>> {
+    error(
+        StatusCode::NOT_FOUND,
+        "no pending request with this auth_req_id (unknown, decided or expired)",
+    )
 }
 
 /// 503 with `Retry-After`: the store did not answer.

@@ -111,8 +111,9 @@
 //!
 //! ## Logs
 //!
-//! Through `tracing`. `auth_req_id`s appear only truncated (as ciba-core's `AuthReqId`
-//! `Debug` shows them); tokens, secrets, assertions and notification tokens never appear.
+//! Through `tracing`. `auth_req_id`s appear only as their short hash (and ciba-server's
+//! `AuthReqId` `Debug` shows only their length); tokens, secrets, assertions and notification
+//! tokens never appear.
 
 #![forbid(unsafe_code)]
 

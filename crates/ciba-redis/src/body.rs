@@ -8,7 +8,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ciba_server::store::{RequestState, StoredRequest};
-use ciba_server::{DeliveryMode, Secret};
+use ciba_server::{AuthReqId, DeliveryMode, Secret};
 use serde::{Deserialize, Serialize};
 
 use crate::error::RedisStoreError;
@@ -72,7 +72,7 @@ fn system_time((secs, nanos): Instant) -> Result<SystemTime, RedisStoreError> {
 /// The fixed part of `request`.
 pub(crate) fn encode_body(request: &StoredRequest) -> Result<String, RedisStoreError> {
     serde_json::to_string(&Out(
-        &request.auth_req_id,
+        request.auth_req_id.as_str(),
         &request.client_id,
         &request.subject,
         request.delivery_mode.as_str(),
@@ -104,7 +104,7 @@ pub(crate) fn decode_body(text: &str) -> Result<StoredRequest, RedisStoreError> 
         expires_at,
     ) = serde_json::from_str(text).map_err(|source| RedisStoreError::Decode { source })?;
     Ok(StoredRequest {
-        auth_req_id,
+        auth_req_id: AuthReqId::from_stored(auth_req_id),
         client_id,
         subject,
         delivery_mode: delivery_mode.parse::<DeliveryMode>().map_err(|_| {
@@ -132,7 +132,7 @@ mod tests {
 
     fn request() -> StoredRequest {
         StoredRequest {
-            auth_req_id: "id-\"quoted\"".to_owned(),
+            auth_req_id: AuthReqId::from_stored("id-\"quoted\""),
             client_id: "client".to_owned(),
             subject: "alice\u{e9}".to_owned(),
             delivery_mode: DeliveryMode::Ping,

@@ -12,6 +12,7 @@
 //! early (two identifiers always get two keys, and the keys of one client one slot); the
 //! empty identifier's tag is `%`.
 
+use ciba_server::AuthReqId;
 use ciba_server::store::{ReplayKey, ReplayPurpose};
 
 pub(crate) struct Keys {
@@ -43,8 +44,8 @@ impl Keys {
     }
 
     /// `{prefix}req:{auth_req_id}`: a hash.
-    pub(crate) fn request(&self, auth_req_id: &str) -> String {
-        self.tagged("req", auth_req_id, "")
+    pub(crate) fn request(&self, auth_req_id: &AuthReqId) -> String {
+        self.tagged("req", auth_req_id.as_str(), "")
     }
 
     /// `{prefix}jti:{client_id}:{ca|ro}:{jti}`: a string, in its client's slot. The client
@@ -110,8 +111,8 @@ pub(crate) fn ticket_member(id: &str) -> String {
 }
 
 /// The member of a request in its client's set.
-pub(crate) fn request_member(auth_req_id: &str) -> String {
-    format!("r:{auth_req_id}")
+pub(crate) fn request_member(auth_req_id: &AuthReqId) -> String {
+    format!("r:{}", auth_req_id.as_str())
 }
 
 /// The member of a replay-cache entry in its client's set.

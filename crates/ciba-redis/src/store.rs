@@ -10,7 +10,7 @@ use ciba_server::store::{
     BoxFuture, CompleteStatus, Completion, PollStatus, ReplayKey, RequestState, Store, StoreError,
     StoredRequest, TokenFingerprint,
 };
-use ciba_server::{Confirmation, Ticket};
+use ciba_server::{AuthReqId, Confirmation, Ticket};
 use futures_util::future::join_all;
 use tracing::Instrument as _;
 
@@ -288,11 +288,12 @@ impl RedisStore {
 
     /// Removes a request from the pending indexes (best effort: listings skip and remove
     /// what is no longer pending, and entries go at their expiry).
-    async fn unindex(&self, auth_req_id: &str, subject: &str) {
+    async fn unindex(&self, auth_req_id: &AuthReqId, subject: &str) {
         let mut all = redis::cmd("ZREM");
-        all.arg(self.keys.pending()).arg(auth_req_id);
+        all.arg(self.keys.pending()).arg(auth_req_id.as_str());
         let mut own = redis::cmd("ZREM");
-        own.arg(self.keys.subject(subject)).arg(auth_req_id);
+        own.arg(self.keys.subject(subject))
+            .arg(auth_req_id.as_str());
         let (a, b) = futures_util::future::join(
             self.link.query::<i64>("complete", &all),
             self.link.query::<i64>("complete", &own),
@@ -430,7 +431,7 @@ impl RedisStore {
                 ttl(keep).to_string(),
                 expiry_text,
                 if listed { ttl(expiry) } else { 0 }.to_string(),
-                request.auth_req_id.clone(),
+                request.auth_req_id.as_str().to_owned(),
                 body,
                 client,
                 interval,
@@ -555,7 +556,10 @@ impl RedisStore {
                 .arg(want);
             let ids: Vec<String> = self.link.query("pending_requests", &range).await?;
             offset += ids.len();
-            let keys: Vec<String> = ids.iter().map(|id| self.keys.request(id)).collect();
+            let keys: Vec<String> = ids
+                .iter()
+                .map(|id| self.keys.request(&AuthReqId::from_stored(id.as_str())))
+                .collect();
             let read = join_all(
                 keys.iter()
                     .map(|key| self.read_request("pending_requests", key, now)),
@@ -584,14 +588,16 @@ impl RedisStore {
                 tracing::debug!(target: "ciba_redis", error = %e, "stale pending-index entries stay until their expiry");
             }
         }
-        found.sort_by(|a, b| (a.expires_at, &a.auth_req_id).cmp(&(b.expires_at, &b.auth_req_id)));
+        found.sort_by(|a, b| {
+            (a.expires_at, a.auth_req_id.as_str()).cmp(&(b.expires_at, b.auth_req_id.as_str()))
+        });
         found.truncate(limit);
         Ok(found)
     }
 
     async fn complete_async(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         result: Completion,
         now: SystemTime,
     ) -> Result<CompleteStatus, StoreError> {
@@ -613,7 +619,7 @@ impl RedisStore {
         .arg(&state.grant)
         .arg(&state.tokens)
         .arg(&nonce)
-        .arg(auth_req_id);
+        .arg(auth_req_id.as_str());
         let reply: Vec<String> = match call.run(&self.link, "complete").await {
             Err(e) if retry_safe(&e) => call.run(&self.link, "complete").await?,
             other => other?,
@@ -641,7 +647,7 @@ impl RedisStore {
 
     async fn poll_async(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         client_id: &str,
         interval_increment: u64,
         now: SystemTime,
@@ -684,7 +690,7 @@ impl RedisStore {
 
     async fn attach_tokens_async(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         tokens: &[TokenFingerprint],
         now: SystemTime,
     ) -> Result<(), StoreError> {
@@ -854,7 +860,7 @@ impl Store for RedisStore {
 
     fn request<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<StoredRequest>, StoreError>> {
         traced("request", async move {
@@ -874,7 +880,7 @@ impl Store for RedisStore {
 
     fn complete<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         result: Completion,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<CompleteStatus, StoreError>> {
@@ -883,7 +889,7 @@ impl Store for RedisStore {
 
     fn poll<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         client_id: &'a str,
         interval_increment: u64,
         now: SystemTime,
@@ -896,7 +902,7 @@ impl Store for RedisStore {
 
     fn attach_tokens<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         tokens: &'a [TokenFingerprint],
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {

@@ -8,6 +8,7 @@ use ciba_core::random::Random;
 use serde_json::{Map, Value};
 use tracing::Instrument as _;
 
+use crate::auth_req_id::AuthReqId;
 use crate::binding::Confirmation;
 use crate::client::DeliveryMode;
 use crate::id_token_encryption::encrypt_id_token;
@@ -282,13 +283,13 @@ impl CibaServer {
     /// [`CibaServer::push_undelivered`], which revokes them.
     pub async fn complete(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         result: AuthenticationResult,
         now: SystemTime,
         rng: &dyn Random,
     ) -> Result<CompleteOutcome, CompleteError> {
         let span = endpoint_span("complete");
-        record_auth_req(&span, auth_req_id);
+        record_auth_req(&span, auth_req_id.as_str());
         let outcome = self
             .complete_observed(auth_req_id, &result, now, rng)
             .instrument(span.clone())
@@ -326,7 +327,7 @@ impl CibaServer {
 
     async fn complete_observed(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         result: &AuthenticationResult,
         now: SystemTime,
         rng: &dyn Random,
@@ -384,7 +385,7 @@ impl CibaServer {
         now: SystemTime,
         rng: &dyn Random,
     ) -> Result<CompleteOutcome, CompleteError> {
-        let id = current.auth_req_id.as_str();
+        let id = &current.auth_req_id;
         let expired = || -> Result<CompleteOutcome, CompleteError> {
             let error = ErrorCode::ExpiredToken;
             let request = target.push_error(id, &error, "the request has expired")?;

@@ -7,21 +7,22 @@ use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use ciba_core::ErrorCode;
-use ciba_core::random::{IDENTIFIER_BYTES, Random, RandomError, random_identifier};
+use ciba_core::random::{Random, RandomError};
 use http::StatusCode;
 use tracing::Instrument as _;
 
+use crate::auth_req_id::AuthReqId;
 use crate::observe::{code_label, endpoint_span, finish, record_auth_req, record_client};
 use crate::response::{ProtocolError, Rejection, sanitize_description, serialized_response};
 use crate::server::CibaServer;
 use crate::store::{RequestState, StoreError, StoredRequest};
 use crate::ticket::{InlineTicket, Ticket};
 
-/// A successful acknowledgement. Its `Debug` form shows neither the `auth_req_id` nor the
-/// response body.
+/// A successful acknowledgement. Its `Debug` form shows neither the `auth_req_id` (an
+/// [`AuthReqId`]) nor the response body, which holds it.
 pub struct Acknowledgement {
     /// The minted `auth_req_id` (160 random bits, base64url).
-    pub auth_req_id: String,
+    pub auth_req_id: AuthReqId,
     /// Its lifetime in seconds.
     pub expires_in: u64,
     /// The polling interval, for poll and ping clients.
@@ -42,7 +43,7 @@ struct AcknowledgementBody<'a> {
 impl std::fmt::Debug for Acknowledgement {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Acknowledgement")
-            .field("auth_req_id", &"<redacted>")
+            .field("auth_req_id", &self.auth_req_id)
             .field("expires_in", &self.expires_in)
             .field("interval", &self.interval)
             .field(
@@ -304,7 +305,7 @@ impl CibaServer {
         if subject.is_empty() {
             return IssueOutcome::Refused(reject(IssueError::EmptySubject));
         }
-        let auth_req_id = match random_identifier(rng, IDENTIFIER_BYTES) {
+        let auth_req_id = match AuthReqId::mint(rng) {
             Ok(id) => id,
             Err(e) => return IssueOutcome::Refused(reject(IssueError::Random(e))),
         };
@@ -342,11 +343,11 @@ impl CibaServer {
             }
             Err(e) => return IssueOutcome::Refused(reject(IssueError::Store(e))),
         }
-        record_auth_req(&span, &auth_req_id);
+        record_auth_req(&span, auth_req_id.as_str());
         let response = serialized_response(
             StatusCode::OK,
             &AcknowledgementBody {
-                auth_req_id: &auth_req_id,
+                auth_req_id: auth_req_id.as_str(),
                 expires_in,
                 interval,
             },

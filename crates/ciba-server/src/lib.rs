@@ -87,6 +87,7 @@
 //! use ciba_core::jose::{Jwk, JwkSigner, Signer};
 //! use ciba_core::random::{OsRandom, Random};
 //! use ciba_server::{
+//!     AuthReqId,
 //!     AuthenticationResult, Authorization, BackchannelOutcome, CIBA_GRANT_TYPE, CibaServer,
 //!     ClientMetadata, CompleteOutcome, DefaultTokenMinter, DeliveryMode, FailReason,
 //!     IncomingRequest, IssueOutcome, MemoryStore, ServerConfig, SigningKeySet,
@@ -104,7 +105,7 @@
 //!     req: &http::Request<Vec<u8>>,
 //!     now: SystemTime,
 //!     rng: &dyn Random,
-//!     device_queue: &mut Vec<String>,
+//!     device_queue: &mut Vec<AuthReqId>,
 //! ) -> http::Response<Vec<u8>> {
 //!     match server.authenticate_request(&IncomingRequest::from_http(req), now, rng).await {
 //!         BackchannelOutcome::Respond(rejection) => rejection.response,
@@ -171,7 +172,7 @@
 //!         Arc::new(MemoryStore::new()),
 //!         Arc::new(DefaultTokenMinter::new(Arc::new(keys))),
 //!     );
-//!     let mut device_queue: Vec<String> = Vec::new();
+//!     let mut device_queue: Vec<AuthReqId> = Vec::new();
 //!     // A virtual clock: the AS passes its real clock here.
 //!     let mut now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
 //!     let rng = OsRandom;
@@ -232,6 +233,7 @@
 
 #![forbid(unsafe_code)]
 
+mod auth_req_id;
 mod backchannel;
 mod binding;
 mod certificate;
@@ -261,6 +263,7 @@ pub mod store;
 mod ticket;
 mod token_endpoint;
 
+pub use auth_req_id::{AuthReqId, AuthReqIdError};
 pub use backchannel::{
     BackchannelError, BackchannelOutcome, InlineBackchannelOutcome, UnauthorizedReason,
 };

@@ -11,6 +11,7 @@ use ciba_core::random::{Random, RandomError, random_identifier};
 use ciba_core::wire::unix_seconds;
 use serde_json::{Map, Value};
 
+use crate::auth_req_id::AuthReqId;
 use crate::binding::Confirmation;
 use crate::client::DeliveryMode;
 use crate::key_set::SigningKeySet;
@@ -50,7 +51,7 @@ pub struct MintRequest<'a> {
     /// The client the tokens are for (the ID token audience).
     pub client_id: &'a str,
     /// The request's `auth_req_id`.
-    pub auth_req_id: &'a str,
+    pub auth_req_id: &'a AuthReqId,
     /// How the tokens reach the client. Push ID tokens carry the `auth_req_id` claim.
     pub delivery_mode: DeliveryMode,
     /// What the user granted.
@@ -284,7 +285,10 @@ impl TokenMinter for DefaultTokenMinter {
             claims.insert(RT_HASH_CLAIM.into(), left_half_hash(alg, rt)?.into());
         }
         if request.delivery_mode == DeliveryMode::Push {
-            claims.insert(AUTH_REQ_ID_CLAIM.into(), request.auth_req_id.into());
+            claims.insert(
+                AUTH_REQ_ID_CLAIM.into(),
+                request.auth_req_id.as_str().into(),
+            );
         }
         let mut header = Map::new();
         header.insert("typ".into(), Value::String("JWT".into()));

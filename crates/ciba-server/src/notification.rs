@@ -7,6 +7,7 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Method};
 use serde_json::{Map, Value};
 
+use crate::auth_req_id::AuthReqId;
 use crate::minter::MintedTokens;
 use crate::secret::Secret;
 
@@ -56,21 +57,21 @@ impl Target<'_> {
     /// The ping: a body with only `auth_req_id`.
     pub(crate) fn ping(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
     ) -> Result<http::Request<Vec<u8>>, NotificationError> {
         let mut body = Map::new();
-        body.insert("auth_req_id".into(), auth_req_id.into());
+        body.insert("auth_req_id".into(), auth_req_id.as_str().into());
         self.request(&Value::Object(body))
     }
 
     /// The push of a successful token response.
     pub(crate) fn push_tokens(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         tokens: &MintedTokens,
     ) -> Result<http::Request<Vec<u8>>, NotificationError> {
         let mut body = Map::new();
-        body.insert("auth_req_id".into(), auth_req_id.into());
+        body.insert("auth_req_id".into(), auth_req_id.as_str().into());
         body.insert("access_token".into(), tokens.access_token.expose().into());
         body.insert("token_type".into(), tokens.token_type.clone().into());
         if let Some(rt) = &tokens.refresh_token {
@@ -84,12 +85,12 @@ impl Target<'_> {
     /// The push error payload.
     pub(crate) fn push_error(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         error: &ErrorCode,
         description: &str,
     ) -> Result<http::Request<Vec<u8>>, NotificationError> {
         let mut body = Map::new();
-        body.insert("auth_req_id".into(), auth_req_id.into());
+        body.insert("auth_req_id".into(), auth_req_id.as_str().into());
         body.insert("error".into(), error.as_str().into());
         body.insert("error_description".into(), description.into());
         self.request(&Value::Object(body))

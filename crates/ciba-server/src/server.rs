@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use ciba_core::jose::JwsAlgorithm;
 use ciba_core::jose::hash::sha256_b64;
 
+use crate::auth_req_id::AuthReqId;
 use crate::config::ServerConfig;
 use crate::minter::TokenMinter;
 use crate::observe::{self, LatencyClock};
@@ -112,7 +113,7 @@ impl CibaServer {
     /// scopes, acr values), or `None` once forgotten.
     pub async fn pending_request(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         now: SystemTime,
     ) -> Result<Option<StoredRequest>, StoreError> {
         self.store.request(auth_req_id, now).await
@@ -192,9 +193,10 @@ mod tests {
             }
             let _ = issue_inline_is_send;
             let denied = AuthenticationResult::AccessDenied;
-            is_send(&server.complete("id", denied, now, rng));
+            let id = crate::AuthReqId::from_stored("id");
+            is_send(&server.complete(&id, denied, now, rng));
             is_send(&server.token_request(request, now, rng));
-            is_send(&server.pending_request("id", now));
+            is_send(&server.pending_request(&id, now));
             is_send(&server.pending_requests(None, 10, now));
             is_send(&server.is_revoked("token", now));
             is_send(&server.push_undelivered(&[], now));

@@ -29,6 +29,7 @@ use http::StatusCode;
 use serde_json::{Map, Value};
 use tracing::Instrument as _;
 
+use crate::auth_req_id::AuthReqId;
 use crate::binding::Confirmation;
 use crate::client::{CIBA_GRANT_TYPE, ClientMetadata, DeliveryMode};
 use crate::client_auth::{ClientAuthError, Endpoint};
@@ -48,13 +49,13 @@ use crate::store::{PollStatus, RequestState, StoreError};
 /// The seconds added to a request's interval at each `slow_down` (CIBA Core section 11).
 pub const SLOW_DOWN_INCREMENT: u64 = 5;
 
-/// Tokens issued at the token endpoint. Its `Debug` form shows neither the `auth_req_id`,
-/// the tokens nor the response body.
+/// Tokens issued at the token endpoint. Its `Debug` form shows neither the `auth_req_id` (an
+/// [`AuthReqId`]), the tokens nor the response body.
 pub struct TokenGrant {
     /// The client the tokens went to.
     pub client_id: String,
     /// The redeemed `auth_req_id`.
-    pub auth_req_id: String,
+    pub auth_req_id: AuthReqId,
     /// The tokens.
     pub tokens: MintedTokens,
     /// The 200 response: `{access_token, token_type, expires_in, refresh_token?, id_token,
@@ -66,7 +67,7 @@ impl std::fmt::Debug for TokenGrant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenGrant")
             .field("client_id", &self.client_id)
-            .field("auth_req_id", &"<redacted>")
+            .field("auth_req_id", &self.auth_req_id)
             .field("tokens", &self.tokens)
             .field(
                 "response",
@@ -447,11 +448,13 @@ impl CibaServer {
         let confirmation = self.confirmation(request, &client, now).await?;
         let auth_req_id = find("auth_req_id").ok_or(TokenError::MissingAuthReqId)?;
         record_auth_req(&span, auth_req_id);
-        if auth_req_id.len() > limits.max_value_bytes {
+        // Too long or with a character the server never mints: no request has it.
+        let Ok(auth_req_id) = AuthReqId::parse(auth_req_id, limits.max_value_bytes) else {
             return Err(TokenError::InvalidGrant {
                 reason: InvalidGrantReason::Unknown,
             });
-        }
+        };
+        let auth_req_id = &auth_req_id;
         let stored = match self
             .store
             .poll(auth_req_id, &client.client_id, SLOW_DOWN_INCREMENT, now)
@@ -529,7 +532,7 @@ impl CibaServer {
         }
         Ok(TokenOutcome::Issued(Box::new(TokenGrant {
             client_id: stored.client_id.clone(),
-            auth_req_id: auth_req_id.to_owned(),
+            auth_req_id: auth_req_id.clone(),
             tokens,
             response,
         })))

@@ -228,10 +228,12 @@ impl Pair {
     /// The user approves `auth_req_id` now.
     pub fn approve(&self, auth_req_id: &str) -> Result<CompleteOutcome, CompleteError> {
         let result = AuthenticationResult::Authorized(Authorization::new(SUBJECT));
-        block_on(
-            self.server
-                .complete(auth_req_id, result, self.now, &self.rng),
-        )
+        block_on(self.server.complete(
+            &ciba_server::AuthReqId::from_stored(auth_req_id),
+            result,
+            self.now,
+            &self.rng,
+        ))
     }
 
     /// A poller of the request `ack` acknowledges, its first poll due one interval from now.

@@ -134,7 +134,8 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let mut poller = Poller::new(&client, &ack, PollConfig::new(validator), now)?;
     loop {
         if !approved && now >= approve_at {
-            let id = poller.auth_req_id().as_str().to_owned();
+            // The device side learns the id from the server; here, from the client's copy.
+            let id: ciba_server::AuthReqId = poller.auth_req_id().as_str().parse()?;
             server
                 .complete(
                     &id,

@@ -329,10 +329,8 @@ async fn flow(
     tokio::time::sleep_until(acknowledged + approve_after).await;
     let approved_at = Instant::now();
     let approval = AuthenticationResult::Authorized(Authorization::new(SUBJECT));
-    let delivery = env
-        .handle
-        .complete(ack.auth_req_id.as_str(), approval)
-        .await;
+    let id: ciba_server::AuthReqId = ack.auth_req_id.as_str().parse()?;
+    let delivery = env.handle.complete(&id, approval).await;
     let (tokens, got_at) = waiting.await?;
     let tokens = tokens?;
     match delivery? {

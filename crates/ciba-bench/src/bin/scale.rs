@@ -27,11 +27,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use ciba_bench::server_side::ready;
-use ciba_core::random::{IDENTIFIER_BYTES, Random, RandomError, random_identifier};
-use ciba_server::DeliveryMode;
+use ciba_core::random::{Random, RandomError};
 use ciba_server::store::{
     MemoryStore, MemoryStoreConfig, PollStatus, RequestState, Store, StoredRequest,
 };
+use ciba_server::{AuthReqId, DeliveryMode};
 use serde::Serialize;
 
 const DEFAULT_COUNT: u64 = 1_000_000;
@@ -64,8 +64,8 @@ impl Random for CounterRandom {
     }
 }
 
-fn auth_req_id(n: u64) -> Result<String, RandomError> {
-    random_identifier(&CounterRandom(n), IDENTIFIER_BYTES)
+fn auth_req_id(n: u64) -> Result<AuthReqId, RandomError> {
+    AuthReqId::mint(&CounterRandom(n))
 }
 
 /// Every tenth request is short-lived.
@@ -217,7 +217,8 @@ fn run(count: u64) -> Result<Report, String> {
         if first_short_deadline <= now {
             return Err("empty sweeps ran into the first deadline".into());
         }
-        ready(store.request("no-such-request", now)).map_err(|e| format!("empty sweep: {e}"))?;
+        ready(store.request(&AuthReqId::from_stored("no-such-request"), now))
+            .map_err(|e| format!("empty sweep: {e}"))?;
     }
     let empty_sweep = started.elapsed() / EMPTY_SWEEPS;
 
@@ -227,7 +228,8 @@ fn run(count: u64) -> Result<Report, String> {
     let expired = count.div_ceil(10);
     let sweep_at = last_short_deadline;
     let started = Instant::now();
-    ready(store.request("no-such-request", sweep_at)).map_err(|e| format!("sweep: {e}"))?;
+    ready(store.request(&AuthReqId::from_stored("no-such-request"), sweep_at))
+        .map_err(|e| format!("sweep: {e}"))?;
     let sweep_pause = started.elapsed();
     let remaining = store.len(sweep_at) as u64;
     let sweep = started.elapsed();

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use ciba_core::observe::short_hash;
 use ciba_core::random::Random;
 use ciba_server::store::StoreError;
-use ciba_server::{AuthenticationResult, CibaServer, CompleteError, CompleteOutcome};
+use ciba_server::{AuthReqId, AuthenticationResult, CibaServer, CompleteError, CompleteOutcome};
 use tracing::Instrument as _;
 
 use crate::server::deliver::{DeliveryOutcome, NotificationDeliverer};
@@ -72,7 +72,7 @@ impl AsHandle {
     /// The request `auth_req_id`, if it still waits for the user's decision.
     pub async fn pending_request(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
     ) -> Result<Option<PendingRequest>, StoreError> {
         let now = SystemTime::now();
         let stored = self.shared.server.pending_request(auth_req_id, now).await?;
@@ -87,11 +87,12 @@ impl AsHandle {
     /// notification.
     pub async fn complete(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         result: AuthenticationResult,
     ) -> Result<DeliveryOutcome, CompleteError> {
         // The decision and its notification share one span, named by the request's short hash.
-        let span = tracing::info_span!("ciba_decision", auth_req = %short_hash(auth_req_id));
+        let span =
+            tracing::info_span!("ciba_decision", auth_req = %short_hash(auth_req_id.as_str()));
         async {
             let shared = &*self.shared;
             let outcome = shared

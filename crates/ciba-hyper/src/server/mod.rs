@@ -412,7 +412,7 @@ impl AuthorizationServer {
             IssueOutcome::Issued(ack) => {
                 tracing::info!(
                     client_id = %pending.client_id,
-                    auth_req = %short_hash(&ack.auth_req_id),
+                    auth_req = %short_hash(ack.auth_req_id.as_str()),
                     mode = %pending.delivery_mode.as_str(),
                     "authentication request issued"
                 );
@@ -451,7 +451,7 @@ impl AuthorizationServer {
             TokenOutcome::Issued(grant) => {
                 tracing::info!(
                     client_id = %grant.client_id,
-                    auth_req = %short_hash(&grant.auth_req_id),
+                    auth_req = %short_hash(grant.auth_req_id.as_str()),
                     "tokens issued"
                 );
                 grant.response

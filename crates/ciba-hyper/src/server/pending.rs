@@ -2,25 +2,24 @@
 //! device shows it. Built from what the store keeps (`ciba_server::store::StoredRequest`),
 //! so every instance sharing a store shows the same requests.
 
-use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use ciba_core::AuthReqId;
-use ciba_core::wire::ct_eq;
 use ciba_server::store::{RequestState, StoredRequest};
-use ciba_server::{DeliveryMode, Ticket};
+use ciba_server::{AuthReqId, DeliveryMode, Ticket};
 
-/// A request waiting for the user's decision. Equality compares the `auth_req_id` in
-/// constant time; `Debug` shows it truncated.
+/// A request waiting for the user's decision. Equality compares the `auth_req_id` first, in
+/// constant time, whatever the other fields hold; `Debug` shows only its length (see
+/// [`AuthReqId`]).
 ///
 /// The hint the client sent is not kept: once the application identified the user, the
 /// `subject` is what names them (and a `login_hint` may be personal data the store need not
 /// hold).
-#[derive(Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PendingRequest {
-    /// The `auth_req_id` (a bearer-like secret: not shown by `Debug`).
-    pub auth_req_id: String,
+    /// The `auth_req_id` (a bearer-like secret: not shown by `Debug`). It stays the first
+    /// field, so the derived `==` always compares it in full.
+    pub auth_req_id: AuthReqId,
     /// The client that asked.
     pub client_id: String,
     /// The user identified from the hint.
@@ -64,7 +63,7 @@ impl PendingRequest {
     /// (the same fields as the store's, without a store round trip).
     pub(crate) fn issuing(ticket: &Ticket, subject: &str, now: SystemTime) -> PendingRequest {
         PendingRequest {
-            auth_req_id: String::new(),
+            auth_req_id: AuthReqId::from_stored(String::new()),
             client_id: ticket.client_id.clone(),
             subject: subject.to_owned(),
             scopes: ticket.scopes.clone(),
@@ -77,8 +76,12 @@ impl PendingRequest {
     }
 
     /// This request, acknowledged with `auth_req_id` for `expires_in` seconds.
-    pub(crate) fn acknowledged(mut self, auth_req_id: &str, expires_in: u64) -> PendingRequest {
-        self.auth_req_id = auth_req_id.to_owned();
+    pub(crate) fn acknowledged(
+        mut self,
+        auth_req_id: &AuthReqId,
+        expires_in: u64,
+    ) -> PendingRequest {
+        self.auth_req_id = auth_req_id.clone();
         self.expires_at = self
             .issued_at
             .checked_add(Duration::from_secs(expires_in))
@@ -86,39 +89,6 @@ impl PendingRequest {
         self
     }
 }
-
-impl fmt::Debug for PendingRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PendingRequest")
-            .field("auth_req_id", &AuthReqId::new(self.auth_req_id.clone()))
-            .field("client_id", &self.client_id)
-            .field("subject", &self.subject)
-            .field("scopes", &self.scopes)
-            .field("acr_values", &self.acr_values)
-            .field("binding_message", &self.binding_message)
-            .field("delivery_mode", &self.delivery_mode)
-            .field("issued_at", &self.issued_at)
-            .field("expires_at", &self.expires_at)
-            .finish()
-    }
-}
-
-impl PartialEq for PendingRequest {
-    fn eq(&self, other: &Self) -> bool {
-        // `&`, not `&&`: the secret is compared in full whatever the other fields hold.
-        ct_eq(self.auth_req_id.as_bytes(), other.auth_req_id.as_bytes())
-            & (self.client_id == other.client_id
-                && self.subject == other.subject
-                && self.scopes == other.scopes
-                && self.acr_values == other.acr_values
-                && self.binding_message == other.binding_message
-                && self.delivery_mode == other.delivery_mode
-                && self.issued_at == other.issued_at
-                && self.expires_at == other.expires_at)
-    }
-}
-
-impl Eq for PendingRequest {}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -131,7 +101,7 @@ mod tests {
     fn stored(state: RequestState) -> StoredRequest {
         let issued_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
         StoredRequest {
-            auth_req_id: "id-1".into(),
+            auth_req_id: AuthReqId::from_stored("id-1"),
             client_id: "rp".into(),
             subject: "alice".into(),
             delivery_mode: DeliveryMode::Poll,

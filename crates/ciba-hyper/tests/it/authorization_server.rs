@@ -179,7 +179,7 @@ async fn slow_clients_are_cut_off_while_a_normal_client_completes_a_flow() {
     let ack = client.initiate(alice()).await.unwrap();
     let approval = AuthenticationResult::Authorized(Authorization::new("alice"));
     env.handle
-        .complete(ack.auth_req_id.as_str(), approval)
+        .complete(&sid(ack.auth_req_id.as_str()), approval)
         .await
         .unwrap();
     let tokens = client.wait_for_tokens(&ack).await.unwrap();
@@ -451,7 +451,7 @@ async fn completing_an_unknown_request_is_refused() {
     let env = TestAs::start().await;
     let result = env
         .handle
-        .complete("no-such-request", AuthenticationResult::AccessDenied)
+        .complete(&sid("no-such-request"), AuthenticationResult::AccessDenied)
         .await;
     assert!(
         matches!(result, Err(CompleteError::UnknownRequest)),
@@ -539,7 +539,7 @@ async fn a_stalled_store_holds_only_the_requests_that_need_it() {
     store.stall(secs(0));
     let approval = AuthenticationResult::Authorized(Authorization::new("alice"));
     env.handle
-        .complete(ids[0].as_str(), approval)
+        .complete(&sid(ids[0].as_str()), approval)
         .await
         .unwrap();
     tokio::time::sleep(ms(1100)).await; // the interval (1 s) since the last poll
@@ -1045,7 +1045,7 @@ async fn the_default_deliverer_enforces_the_servers_egress_policy() {
         let ack: Value = serde_json::from_slice(answer.body()).unwrap();
         let id = ack["auth_req_id"].as_str().unwrap();
         let approval = AuthenticationResult::Authorized(Authorization::new("alice"));
-        let delivery = service.handle().complete(id, approval).await.unwrap();
+        let delivery = service.handle().complete(&sid(id), approval).await.unwrap();
         assert_eq!(
             delivery.is_delivered(),
             delivered,

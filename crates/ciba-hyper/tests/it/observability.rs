@@ -104,7 +104,7 @@ async fn flow(env: &TestAs, mode: DeliveryMode, notification_token: &str) -> Vec
     let ack = client.initiate(request).await.unwrap();
     let approval = AuthenticationResult::Authorized(Authorization::new("alice"));
     env.handle
-        .complete(ack.auth_req_id.as_str(), approval)
+        .complete(&crate::common::sid(ack.auth_req_id.as_str()), approval)
         .await
         .unwrap();
     let tokens = client.wait_for_tokens(&ack).await.unwrap();

@@ -160,7 +160,7 @@ async fn slow_notifications_are_cut_off_while_a_ping_flow_completes() {
     // Meanwhile the AS pings and the client redeems.
     let delivery = env
         .handle
-        .complete(ack.auth_req_id.as_str(), approve())
+        .complete(&sid(ack.auth_req_id.as_str()), approve())
         .await
         .unwrap();
     assert!(
@@ -250,7 +250,7 @@ async fn duplicate_push_is_refused_and_harmless() {
         .handle
         .server()
         .complete(
-            ack.auth_req_id.as_str(),
+            &sid(ack.auth_req_id.as_str()),
             approve(),
             SystemTime::now(),
             &OsRandom,
@@ -283,7 +283,7 @@ async fn duplicate_ping_redeems_once() {
         .handle
         .server()
         .complete(
-            ack.auth_req_id.as_str(),
+            &sid(ack.auth_req_id.as_str()),
             approve(),
             SystemTime::now(),
             &OsRandom,
@@ -375,7 +375,7 @@ async fn a_push_expected_by_another_client_is_validated_by_its_waiter() {
     let id = second_ack.auth_req_id.as_str().to_owned();
     let complete = async move {
         tokio::time::sleep(ms(200)).await;
-        handle.complete(&id, approve()).await.unwrap()
+        handle.complete(&sid(&id), approve()).await.unwrap()
     };
     let (tokens, delivery) =
         tokio::join!(second.wait_for_tokens(&second_ack).into_future(), complete);
@@ -393,7 +393,7 @@ async fn a_push_expected_by_another_client_is_validated_by_its_waiter() {
     assert_eq!(registry.len(), 1);
     env.handle
         .complete(
-            first_ack.auth_req_id.as_str(),
+            &sid(first_ack.auth_req_id.as_str()),
             AuthenticationResult::AccessDenied,
         )
         .await

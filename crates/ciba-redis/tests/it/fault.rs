@@ -135,7 +135,7 @@ async fn a_hung_redis_is_answered_with_503_within_the_response_timeout_and_keeps
 /// A request stored as the backchannel endpoint would, for the concurrent-insert test.
 fn pending(id: &str) -> ciba_server::store::StoredRequest {
     ciba_server::store::StoredRequest {
-        auth_req_id: id.to_owned(),
+        auth_req_id: aid(id),
         client_id: POLL.to_owned(),
         subject: "alice".to_owned(),
         delivery_mode: ciba_server::DeliveryMode::Poll,

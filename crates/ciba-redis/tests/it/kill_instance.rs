@@ -44,15 +44,15 @@ async fn instance_a_process() {
         ids.push(start(&a, POLL, t0()).await);
     }
     for id in &ids {
-        writeln!(out, "FLOW {id}").unwrap();
+        writeln!(out, "FLOW {}", id.as_str()).unwrap();
     }
     for id in &ids[..APPROVED_BY_A] {
         approve(&a, id, t0() + secs(1)).await.unwrap();
-        writeln!(out, "APPROVED {id}").unwrap();
+        writeln!(out, "APPROVED {}", id.as_str()).unwrap();
     }
     for id in &ids[..REDEEMED_BY_A] {
         let tokens = token(&a, POLL, id, t0() + secs(2)).await;
-        writeln!(out, "REDEEMED {id} {}", access_token(&tokens)).unwrap();
+        writeln!(out, "REDEEMED {} {}", id.as_str(), access_token(&tokens)).unwrap();
     }
     writeln!(out, "READY").unwrap();
     out.flush().unwrap();
@@ -155,12 +155,12 @@ async fn kill_minus_nine_of_an_instance_loses_no_flow(setup: Setup) {
     let mut issued_by_b = HashSet::new();
     for id in &flows {
         // Nothing A did is lost, and nothing is done twice: A's approvals hold.
-        match approve(&b, id, now).await {
+        match approve(&b, &aid(id), now).await {
             Ok(_) => assert!(!approved.contains(id), "{id} approved twice"),
             Err(CompleteError::AlreadyCompleted) => assert!(approved.contains(id), "{id}"),
             Err(e) => panic!("{id}: {e:?}"),
         }
-        match token(&b, POLL, id, now + secs(1)).await {
+        match token(&b, POLL, &aid(id), now + secs(1)).await {
             TokenOutcome::Issued(g) => {
                 assert!(!redeemed.contains_key(id), "{id} redeemed twice");
                 issued_by_b.insert(g.tokens.access_token.expose().to_owned());
@@ -177,7 +177,7 @@ async fn kill_minus_nine_of_an_instance_loses_no_flow(setup: Setup) {
     // Every flow is now used up: a second round gets nothing anywhere.
     for id in &flows {
         assert_eq!(
-            token_error(&token(&b, POLL, id, now + secs(10)).await),
+            token_error(&token(&b, POLL, &aid(id), now + secs(10)).await),
             (400, "invalid_grant".into())
         );
     }

@@ -115,9 +115,9 @@ where
     out
 }
 
-async fn complete_on_both(p: &Pair, id: &str) -> Vec<Result<CompleteOutcome, CompleteError>> {
+async fn complete_on_both(p: &Pair, id: &AuthReqId) -> Vec<Result<CompleteOutcome, CompleteError>> {
     on_both(p, |server| {
-        let id = id.to_owned();
+        let id = id.clone();
         async move { approve(&server, &id, t0() + secs(3)).await }
     })
     .await

@@ -91,7 +91,7 @@ async fn every_key_is_under_the_prefix_and_expires_after_its_lifetime_plus_the_m
     for kind in ["req", "tkt", "jti", "rev", "cli"] {
         assert!(kinds.contains(&kind), "no {kind} key in {keys:?}");
     }
-    near(&mut c, &format!("{prefix}req:{{{id}}}"), 900.0).await;
+    near(&mut c, &format!("{prefix}req:{{{}}}", id.as_str()), 900.0).await;
     near(&mut c, &format!("{prefix}jti:{{{POLL}}}:ca:j-1"), 90.0).await;
     near(&mut c, &format!("{prefix}cli:{{{POLL}}}"), 900.0).await;
     for key in keys
@@ -158,7 +158,7 @@ async fn a_store_whose_redis_went_away_answers_backend_errors_with_retry_after()
     let store = store_at(&redis.url(), "ciba:", 10_000).await;
     redis.stop();
     let asked = Instant::now();
-    let e = store.poll("id", "c", 5, t0()).await.unwrap_err();
+    let e = store.poll(&aid("id"), "c", 5, t0()).await.unwrap_err();
     let StoreError::Backend { source } = &e else {
         panic!("expected a backend error, got {e:?}");
     };
@@ -170,7 +170,7 @@ async fn a_store_whose_redis_went_away_answers_backend_errors_with_retry_after()
     );
     assert_eq!(e.retry_after(), Some(5));
     assert!(matches!(
-        store.complete("id", Completion::Denied, t0()).await,
+        store.complete(&aid("id"), Completion::Denied, t0()).await,
         Err(StoreError::Backend { .. })
     ));
     assert!(matches!(
@@ -203,7 +203,10 @@ async fn fingerprints_that_cannot_be_stored_are_refused_without_changing_anythin
         fingerprint: "has space".into(),
         expires_at: t0() + secs(60),
     }];
-    let e = store.attach_tokens("r", &bad, t0()).await.unwrap_err();
+    let e = store
+        .attach_tokens(&aid("r"), &bad, t0())
+        .await
+        .unwrap_err();
     let StoreError::Backend { source } = e else {
         panic!("expected a backend error");
     };
@@ -212,7 +215,7 @@ async fn fingerprints_that_cannot_be_stored_are_refused_without_changing_anythin
         Some(RedisStoreError::InvalidFingerprint)
     ));
     assert_eq!(
-        store.poll("r", "c", 5, t0()).await.unwrap(),
+        store.poll(&aid("r"), "c", 5, t0()).await.unwrap(),
         PollStatus::Unknown
     );
 }
@@ -324,7 +327,7 @@ async fn a_burst_of_inserts_shares_script_calls() {
     );
     let requests: Vec<StoredRequest> = (0..200)
         .map(|i| StoredRequest {
-            auth_req_id: format!("burst-{i}"),
+            auth_req_id: aid(&format!("burst-{i}")),
             client_id: POLL.into(),
             subject: "alice".into(),
             delivery_mode: DeliveryMode::Poll,

@@ -334,7 +334,10 @@ async fn a_push_for_another_request_leaves_the_wait_alone<A: Adapter>(a: A) {
     let approved = s
         .env
         .handle
-        .complete(second.auth_req_id.as_str(), approve())
+        .complete(
+            &ciba_server::AuthReqId::from_stored(second.auth_req_id.as_str()),
+            approve(),
+        )
         .await
         .unwrap();
     assert!(approved.is_delivered(), "{approved:?}");
@@ -343,7 +346,7 @@ async fn a_push_for_another_request_leaves_the_wait_alone<A: Adapter>(a: A) {
         s.env
             .handle
             .complete(
-                first.auth_req_id.as_str(),
+                &ciba_server::AuthReqId::from_stored(first.auth_req_id.as_str()),
                 AuthenticationResult::AccessDenied,
             )
             .await
@@ -481,7 +484,7 @@ async fn reqwest_exchanges_are_traced_without_credentials_or_tokens() {
     let ack = client.initiate(alice()).await.unwrap();
     env.handle
         .complete(
-            ack.auth_req_id.as_str(),
+            &ciba_server::AuthReqId::from_stored(ack.auth_req_id.as_str()),
             AuthenticationResult::Authorized(Authorization::new("alice")),
         )
         .await

@@ -89,7 +89,7 @@ use crate::store::{
     CompleteStatus, Completion, Grant, PollStatus, ReplayKey, ReplayPurpose, RequestState, Store,
     StoreError, StoredRequest, TokenFingerprint,
 };
-use crate::{Confirmation, DeliveryMode, Ticket, UserHint};
+use crate::{AuthReqId, Confirmation, DeliveryMode, Ticket, UserHint};
 
 /// The suite's clock starts here.
 fn t0() -> SystemTime {
@@ -160,9 +160,14 @@ fn ticket(id: &str, client: &str, ttl: u64) -> Ticket {
     }
 }
 
+/// The identifier `id` (test identifiers are not minted).
+fn rid(id: &str) -> AuthReqId {
+    AuthReqId::from_stored(id.to_owned())
+}
+
 fn request(id: &str, client: &str, mode: DeliveryMode, expires_in: u64) -> StoredRequest {
     StoredRequest {
-        auth_req_id: id.into(),
+        auth_req_id: rid(id),
         client_id: client.into(),
         subject: "alice".into(),
         delivery_mode: mode,
@@ -279,8 +284,11 @@ pub async fn a_request_is_visible_as_stored_until_its_tombstone_goes(make: MakeS
         .insert_request(&r, t0() + secs(660), t0())
         .await
         .unwrap();
-    assert_eq!(store.request("r", t0()).await.unwrap(), Some(r.clone()));
-    assert_eq!(store.request("other", t0()).await.unwrap(), None);
+    assert_eq!(
+        store.request(&rid("r"), t0()).await.unwrap(),
+        Some(r.clone())
+    );
+    assert_eq!(store.request(&rid("other"), t0()).await.unwrap(), None);
     assert!(matches!(
         store
             .insert_request(&r, t0() + secs(660), t0() + secs(1))
@@ -289,16 +297,22 @@ pub async fn a_request_is_visible_as_stored_until_its_tombstone_goes(make: MakeS
     ));
     // Past its expiry it is still kept (a tombstone), until keep-until.
     assert_eq!(
-        store.request("r", t0() + secs(659)).await.unwrap(),
+        store.request(&rid("r"), t0() + secs(659)).await.unwrap(),
         Some(r.clone())
     );
-    assert_eq!(store.request("r", t0() + secs(660)).await.unwrap(), None);
+    assert_eq!(
+        store.request(&rid("r"), t0() + secs(660)).await.unwrap(),
+        None
+    );
     // Once forgotten, the id may be stored again.
     store
         .insert_request(&r, t0() + secs(1000), t0() + secs(660))
         .await
         .unwrap();
-    assert_eq!(store.request("r", t0() + secs(661)).await.unwrap(), Some(r));
+    assert_eq!(
+        store.request(&rid("r"), t0() + secs(661)).await.unwrap(),
+        Some(r)
+    );
 }
 
 /// Checks that a request in any state round trips.
@@ -341,7 +355,7 @@ pub async fn a_request_is_completed_once(make: MakeStore<'_>) {
     let r = insert(&*store, "r").await;
     let done = store
         .complete(
-            "r",
+            &rid("r"),
             Completion::Authorized(Box::new(grant())),
             t0() + secs(3),
         )
@@ -350,19 +364,23 @@ pub async fn a_request_is_completed_once(make: MakeStore<'_>) {
     assert_eq!(done, CompleteStatus::Completed(Box::new(r.clone())));
     assert_eq!(
         store
-            .complete("r", Completion::Denied, t0() + secs(4))
+            .complete(&rid("r"), Completion::Denied, t0() + secs(4))
             .await
             .unwrap(),
         CompleteStatus::AlreadyCompleted
     );
     assert_eq!(
         store
-            .complete("nope", Completion::Denied, t0())
+            .complete(&rid("nope"), Completion::Denied, t0())
             .await
             .unwrap(),
         CompleteStatus::Unknown
     );
-    let now = store.request("r", t0() + secs(5)).await.unwrap().unwrap();
+    let now = store
+        .request(&rid("r"), t0() + secs(5))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(now.state, RequestState::Authorized(Box::new(grant())));
 }
 
@@ -371,15 +389,22 @@ pub async fn polling_a_pending_request_records_the_poll(make: MakeStore<'_>) {
     let store = make(ROOMY).await;
     insert(&*store, "r").await;
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(5)).await.unwrap(),
+        store.poll(&rid("r"), "c", 5, t0() + secs(5)).await.unwrap(),
         PollStatus::Pending
     );
-    let r = store.request("r", t0() + secs(5)).await.unwrap().unwrap();
+    let r = store
+        .request(&rid("r"), t0() + secs(5))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r.last_poll, Some(t0() + secs(5)));
     assert_eq!(r.interval, 5);
     // Exactly one interval later is on time.
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(10)).await.unwrap(),
+        store
+            .poll(&rid("r"), "c", 5, t0() + secs(10))
+            .await
+            .unwrap(),
         PollStatus::Pending
     );
 }
@@ -390,27 +415,27 @@ pub async fn slow_down_adds_five_seconds_cumulatively(make: MakeStore<'_>) {
     insert(&*store, "r").await;
     let at = |s| t0() + secs(s);
     assert_eq!(
-        store.poll("r", "c", 5, at(1)).await.unwrap(),
+        store.poll(&rid("r"), "c", 5, at(1)).await.unwrap(),
         PollStatus::Pending
     );
     assert_eq!(
-        store.poll("r", "c", 5, at(2)).await.unwrap(),
+        store.poll(&rid("r"), "c", 5, at(2)).await.unwrap(),
         PollStatus::SlowDown { interval: 10 }
     );
     assert_eq!(
-        store.poll("r", "c", 5, at(11)).await.unwrap(),
+        store.poll(&rid("r"), "c", 5, at(11)).await.unwrap(),
         PollStatus::SlowDown { interval: 15 }
     );
     // The interval counts from the last poll, early or not.
     assert_eq!(
-        store.poll("r", "c", 5, at(26)).await.unwrap(),
+        store.poll(&rid("r"), "c", 5, at(26)).await.unwrap(),
         PollStatus::Pending
     );
-    let r = store.request("r", at(26)).await.unwrap().unwrap();
+    let r = store.request(&rid("r"), at(26)).await.unwrap().unwrap();
     assert_eq!((r.interval, r.last_poll), (15, Some(at(26))));
     // The increment is the caller's.
     assert_eq!(
-        store.poll("r", "c", 7, at(27)).await.unwrap(),
+        store.poll(&rid("r"), "c", 7, at(27)).await.unwrap(),
         PollStatus::SlowDown { interval: 22 }
     );
 }
@@ -423,12 +448,12 @@ pub async fn slow_down_stops_at_the_remaining_lifetime(make: MakeStore<'_>) {
     insert(&*store, "r").await;
     let at = |ms: u64| t0() + std::time::Duration::from_millis(ms);
     assert_eq!(
-        store.poll("r", "c", 5, at(1_000)).await.unwrap(),
+        store.poll(&rid("r"), "c", 5, at(1_000)).await.unwrap(),
         PollStatus::Pending
     );
     let mut last = 5;
     for i in 0..40 {
-        match store.poll("r", "c", 5, at(1_500 + i)).await.unwrap() {
+        match store.poll(&rid("r"), "c", 5, at(1_500 + i)).await.unwrap() {
             PollStatus::SlowDown { interval } => {
                 assert!(interval >= last, "lowered from {last} to {interval}");
                 assert!(interval <= 59, "{interval} s is past the 58.5 s left");
@@ -441,10 +466,10 @@ pub async fn slow_down_stops_at_the_remaining_lifetime(make: MakeStore<'_>) {
     assert_eq!(last, 59);
     // Near the end, the interval is not lowered to what is left.
     assert_eq!(
-        store.poll("r", "c", 5, at(59_500)).await.unwrap(),
+        store.poll(&rid("r"), "c", 5, at(59_500)).await.unwrap(),
         PollStatus::SlowDown { interval: 59 }
     );
-    let r = store.request("r", at(59_500)).await.unwrap().unwrap();
+    let r = store.request(&rid("r"), at(59_500)).await.unwrap().unwrap();
     assert_eq!(r.interval, 59);
 }
 
@@ -459,19 +484,26 @@ pub async fn an_expired_request_answers_expired_until_its_tombstone_goes_then_un
         .await
         .unwrap();
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(9)).await.unwrap(),
+        store.poll(&rid("r"), "c", 5, t0() + secs(9)).await.unwrap(),
         PollStatus::Pending
     );
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(10)).await.unwrap(),
+        store
+            .poll(&rid("r"), "c", 5, t0() + secs(10))
+            .await
+            .unwrap(),
         PollStatus::Expired
     );
     // A result that comes too late leaves a poll request answering expired_token.
-    let before = store.request("r", t0() + secs(12)).await.unwrap().unwrap();
+    let before = store
+        .request(&rid("r"), t0() + secs(12))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         store
             .complete(
-                "r",
+                &rid("r"),
                 Completion::Authorized(Box::new(grant())),
                 t0() + secs(12)
             )
@@ -480,16 +512,22 @@ pub async fn an_expired_request_answers_expired_until_its_tombstone_goes_then_un
         CompleteStatus::Expired(Box::new(before))
     );
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(19)).await.unwrap(),
+        store
+            .poll(&rid("r"), "c", 5, t0() + secs(19))
+            .await
+            .unwrap(),
         PollStatus::Expired
     );
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(20)).await.unwrap(),
+        store
+            .poll(&rid("r"), "c", 5, t0() + secs(20))
+            .await
+            .unwrap(),
         PollStatus::Unknown
     );
     assert_eq!(
         store
-            .complete("r", Completion::Denied, t0() + secs(20))
+            .complete(&rid("r"), Completion::Denied, t0() + secs(20))
             .await
             .unwrap(),
         CompleteStatus::Unknown
@@ -506,19 +544,23 @@ pub async fn an_expired_push_request_reports_its_expiry_once(make: MakeStore<'_>
         .unwrap();
     assert_eq!(
         store
-            .complete("p", Completion::Delivered(vec![]), t0() + secs(10))
+            .complete(&rid("p"), Completion::Delivered(vec![]), t0() + secs(10))
             .await
             .unwrap(),
         CompleteStatus::Expired(Box::new(r))
     );
     assert_eq!(
         store
-            .complete("p", Completion::Delivered(vec![]), t0() + secs(11))
+            .complete(&rid("p"), Completion::Delivered(vec![]), t0() + secs(11))
             .await
             .unwrap(),
         CompleteStatus::AlreadyCompleted
     );
-    let now = store.request("p", t0() + secs(11)).await.unwrap().unwrap();
+    let now = store
+        .request(&rid("p"), t0() + secs(11))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(now.state, RequestState::Delivered { tokens: vec![] });
 }
 
@@ -527,25 +569,31 @@ pub async fn a_denial_is_reported_once(make: MakeStore<'_>) {
     let store = make(ROOMY).await;
     insert(&*store, "d").await;
     insert(&*store, "f").await;
-    store.complete("d", Completion::Denied, t0()).await.unwrap();
-    store.complete("f", Completion::Failed, t0()).await.unwrap();
+    store
+        .complete(&rid("d"), Completion::Denied, t0())
+        .await
+        .unwrap();
+    store
+        .complete(&rid("f"), Completion::Failed, t0())
+        .await
+        .unwrap();
     assert_eq!(
-        store.poll("d", "c", 5, t0()).await.unwrap(),
+        store.poll(&rid("d"), "c", 5, t0()).await.unwrap(),
         PollStatus::Denied
     );
     assert_eq!(
-        store.poll("d", "c", 5, t0()).await.unwrap(),
+        store.poll(&rid("d"), "c", 5, t0()).await.unwrap(),
         PollStatus::AlreadyUsed
     );
     assert_eq!(
-        store.poll("f", "c", 5, t0()).await.unwrap(),
+        store.poll(&rid("f"), "c", 5, t0()).await.unwrap(),
         PollStatus::Failed
     );
     assert_eq!(
-        store.poll("f", "c", 5, t0()).await.unwrap(),
+        store.poll(&rid("f"), "c", 5, t0()).await.unwrap(),
         PollStatus::AlreadyUsed
     );
-    let d = store.request("d", t0()).await.unwrap().unwrap();
+    let d = store.request(&rid("d"), t0()).await.unwrap().unwrap();
     assert_eq!(d.state, RequestState::Consumed);
 }
 
@@ -555,7 +603,7 @@ pub async fn an_approved_request_is_redeemed_once(make: MakeStore<'_>) {
     let r = insert(&*store, "r").await;
     store
         .complete(
-            "r",
+            &rid("r"),
             Completion::Authorized(Box::new(grant())),
             t0() + secs(1),
         )
@@ -567,14 +615,21 @@ pub async fn an_approved_request_is_redeemed_once(make: MakeStore<'_>) {
     };
     // Even a poll that comes early gets the tokens.
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(2)).await.unwrap(),
+        store.poll(&rid("r"), "c", 5, t0() + secs(2)).await.unwrap(),
         PollStatus::Authorized(Box::new(expected))
     );
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(30)).await.unwrap(),
+        store
+            .poll(&rid("r"), "c", 5, t0() + secs(30))
+            .await
+            .unwrap(),
         PollStatus::AlreadyUsed
     );
-    let now = store.request("r", t0() + secs(30)).await.unwrap().unwrap();
+    let now = store
+        .request(&rid("r"), t0() + secs(30))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         now.state,
         RequestState::Redeemed {
@@ -591,23 +646,27 @@ pub async fn another_clients_request_is_unknown_and_untouched(make: MakeStore<'_
     let r = insert(&*store, "r").await;
     assert_eq!(
         store
-            .poll("r", "intruder", 5, t0() + secs(1))
+            .poll(&rid("r"), "intruder", 5, t0() + secs(1))
             .await
             .unwrap(),
         PollStatus::Unknown
     );
     store
-        .complete("r", Completion::Authorized(Box::new(grant())), t0())
+        .complete(&rid("r"), Completion::Authorized(Box::new(grant())), t0())
         .await
         .unwrap();
     assert_eq!(
         store
-            .poll("r", "intruder", 5, t0() + secs(1))
+            .poll(&rid("r"), "intruder", 5, t0() + secs(1))
             .await
             .unwrap(),
         PollStatus::Unknown
     );
-    let now = store.request("r", t0() + secs(1)).await.unwrap().unwrap();
+    let now = store
+        .request(&rid("r"), t0() + secs(1))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(now.last_poll, r.last_poll);
     assert!(matches!(now.state, RequestState::Authorized(_)));
 }
@@ -732,19 +791,19 @@ pub async fn a_replay_after_redemption_revokes_the_attached_tokens(make: MakeSto
     let store = make(ROOMY).await;
     insert(&*store, "r").await;
     store
-        .complete("r", Completion::Authorized(Box::new(grant())), t0())
+        .complete(&rid("r"), Completion::Authorized(Box::new(grant())), t0())
         .await
         .unwrap();
     assert!(matches!(
-        store.poll("r", "c", 5, t0()).await.unwrap(),
+        store.poll(&rid("r"), "c", 5, t0()).await.unwrap(),
         PollStatus::Authorized(_)
     ));
     let tokens = [
         fingerprint("at-1", t0() + secs(3600)),
         fingerprint("rt-1", t0() + secs(86_400)),
     ];
-    store.attach_tokens("r", &tokens, t0()).await.unwrap();
-    let now = store.request("r", t0()).await.unwrap().unwrap();
+    store.attach_tokens(&rid("r"), &tokens, t0()).await.unwrap();
+    let now = store.request(&rid("r"), t0()).await.unwrap().unwrap();
     assert_eq!(
         now.state,
         RequestState::Redeemed {
@@ -754,7 +813,10 @@ pub async fn a_replay_after_redemption_revokes_the_attached_tokens(make: MakeSto
     );
     assert!(!store.is_revoked("at-1", t0() + secs(1)).await.unwrap());
     assert_eq!(
-        store.poll("r", "c", 5, t0() + secs(10)).await.unwrap(),
+        store
+            .poll(&rid("r"), "c", 5, t0() + secs(10))
+            .await
+            .unwrap(),
         PollStatus::AlreadyUsed
     );
     assert!(store.is_revoked("at-1", t0() + secs(10)).await.unwrap());
@@ -770,23 +832,23 @@ pub async fn tokens_attached_after_a_replay_are_revoked_at_once(make: MakeStore<
     let store = make(ROOMY).await;
     insert(&*store, "r").await;
     store
-        .complete("r", Completion::Authorized(Box::new(grant())), t0())
+        .complete(&rid("r"), Completion::Authorized(Box::new(grant())), t0())
         .await
         .unwrap();
     assert!(matches!(
-        store.poll("r", "c", 5, t0()).await.unwrap(),
+        store.poll(&rid("r"), "c", 5, t0()).await.unwrap(),
         PollStatus::Authorized(_)
     ));
     // The replay races ahead of the winner attaching its tokens.
     assert_eq!(
-        store.poll("r", "c", 5, t0()).await.unwrap(),
+        store.poll(&rid("r"), "c", 5, t0()).await.unwrap(),
         PollStatus::AlreadyUsed
     );
     let tokens = [
         fingerprint("late-at", t0() + secs(3600)),
         fingerprint("already-expired", t0()),
     ];
-    store.attach_tokens("r", &tokens, t0()).await.unwrap();
+    store.attach_tokens(&rid("r"), &tokens, t0()).await.unwrap();
     assert!(store.is_revoked("late-at", t0()).await.unwrap());
     assert!(!store.is_revoked("already-expired", t0()).await.unwrap());
 }
@@ -798,9 +860,12 @@ pub async fn attaching_tokens_to_an_unredeemed_or_unknown_request_does_nothing(
     let store = make(ROOMY).await;
     insert(&*store, "r").await;
     let tokens = [fingerprint("x", t0() + secs(3600))];
-    store.attach_tokens("r", &tokens, t0()).await.unwrap();
-    store.attach_tokens("unknown", &tokens, t0()).await.unwrap();
-    let now = store.request("r", t0()).await.unwrap().unwrap();
+    store.attach_tokens(&rid("r"), &tokens, t0()).await.unwrap();
+    store
+        .attach_tokens(&rid("unknown"), &tokens, t0())
+        .await
+        .unwrap();
+    let now = store.request(&rid("r"), t0()).await.unwrap().unwrap();
     assert_eq!(now.state, RequestState::Pending);
     assert!(!store.is_revoked("x", t0()).await.unwrap());
 }
@@ -859,15 +924,15 @@ pub async fn a_delivered_push_request_is_already_used(make: MakeStore<'_>) {
     let tokens = vec![fingerprint("pushed", t0() + secs(3600))];
     assert_eq!(
         store
-            .complete("p", Completion::Delivered(tokens.clone()), t0())
+            .complete(&rid("p"), Completion::Delivered(tokens.clone()), t0())
             .await
             .unwrap(),
         CompleteStatus::Completed(Box::new(r))
     );
-    let now = store.request("p", t0()).await.unwrap().unwrap();
+    let now = store.request(&rid("p"), t0()).await.unwrap().unwrap();
     assert_eq!(now.state, RequestState::Delivered { tokens });
     assert_eq!(
-        store.poll("p", "c", 5, t0()).await.unwrap(),
+        store.poll(&rid("p"), "c", 5, t0()).await.unwrap(),
         PollStatus::AlreadyUsed
     );
     assert!(!store.is_revoked("pushed", t0()).await.unwrap());
@@ -1036,7 +1101,12 @@ pub async fn concurrent_inserts_each_get_their_own_answer(make: MakeStore<'_>) {
         if a.is_ok() {
             assert_eq!(stored.as_ref(), Some(r));
         } else if r.client_id == "greedy" {
-            assert_eq!(stored, None, "{} was refused but stored", r.auth_req_id);
+            assert_eq!(
+                stored,
+                None,
+                "{} was refused but stored",
+                r.auth_req_id.as_str()
+            );
         }
     }
     let alice = store
@@ -1082,11 +1152,13 @@ pub async fn pending_requests_lists_what_waits_for_the_user_soonest_expiry_first
         .await
         .unwrap();
     store
-        .complete("d", Completion::Denied, t0() + secs(1))
+        .complete(&rid("d"), Completion::Denied, t0() + secs(1))
         .await
         .unwrap();
     let ids = |list: Vec<StoredRequest>| -> Vec<String> {
-        list.into_iter().map(|r| r.auth_req_id).collect()
+        list.into_iter()
+            .map(|r| r.auth_req_id.into_string())
+            .collect()
     };
     let now = t0() + secs(11); // e has expired
     let all = store.pending_requests(None, 10, now).await.unwrap();
@@ -1121,14 +1193,14 @@ pub async fn pending_requests_lists_what_waits_for_the_user_soonest_expiry_first
     );
     // A poll leaves it pending, and the listing shows the poll.
     assert_eq!(
-        store.poll("a", "c", 5, now).await.unwrap(),
+        store.poll(&rid("a"), "c", 5, now).await.unwrap(),
         PollStatus::Pending
     );
     let a = store.pending_requests(Some("alice"), 1, now).await.unwrap();
     assert_eq!(a[0].last_poll, Some(now));
     // Approved or expired requests leave the list.
     store
-        .complete("a", Completion::Authorized(Box::new(grant())), now)
+        .complete(&rid("a"), Completion::Authorized(Box::new(grant())), now)
         .await
         .unwrap();
     let later = t0() + secs(30); // b has expired

@@ -18,6 +18,7 @@ use super::records::{
     TokenFingerprint,
 };
 use super::{BoxFuture, Store, StoreError};
+use crate::auth_req_id::AuthReqId;
 use crate::binding::Confirmation;
 use crate::client::DeliveryMode;
 use crate::secret::Secret;
@@ -332,7 +333,7 @@ impl Record {
     fn to_stored(&self, auth_req_id: &str) -> StoredRequest {
         let cold = self.cold.as_deref();
         StoredRequest {
-            auth_req_id: auth_req_id.to_owned(),
+            auth_req_id: AuthReqId::from_stored(auth_req_id.to_owned()),
             client_id: self.client_id.as_ref().to_owned(),
             subject: self.subject.as_ref().to_owned(),
             delivery_mode: self.delivery_mode,
@@ -681,7 +682,7 @@ impl MemoryStore {
         keep_until: SystemTime,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        let key = RequestKey::of(&request.auth_req_id);
+        let key = RequestKey::of(request.auth_req_id.as_str());
         let limit = self.config.max_entries_per_client;
         self.charged(self.request_shard(&key), now, |inner, clients| {
             if inner.requests.get(&key).is_some() {
@@ -699,21 +700,24 @@ impl MemoryStore {
 
     fn request_now(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         now: SystemTime,
     ) -> Result<Option<StoredRequest>, StoreError> {
-        let key = RequestKey::of(auth_req_id);
+        let key = RequestKey::of(auth_req_id.as_str());
         let inner = self.locked(self.request_shard(&key), now);
-        Ok(inner.requests.get(&key).map(|r| r.to_stored(auth_req_id)))
+        Ok(inner
+            .requests
+            .get(&key)
+            .map(|r| r.to_stored(auth_req_id.as_str())))
     }
 
     fn complete_now(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         result: Completion,
         now: SystemTime,
     ) -> Result<CompleteStatus, StoreError> {
-        let key = RequestKey::of(auth_req_id);
+        let key = RequestKey::of(auth_req_id.as_str());
         let mut inner = self.locked(self.request_shard(&key), now);
         let Some(record) = inner.requests.get_mut(&key) else {
             return Ok(CompleteStatus::Unknown);
@@ -721,7 +725,7 @@ impl MemoryStore {
         if !record.is_pending() {
             return Ok(CompleteStatus::AlreadyCompleted);
         }
-        let before = Box::new(record.to_stored(auth_req_id));
+        let before = Box::new(record.to_stored(auth_req_id.as_str()));
         if record.is_expired(now) {
             if record.delivery_mode == DeliveryMode::Push {
                 record.set_state(RequestState::Delivered { tokens: Vec::new() });
@@ -739,12 +743,12 @@ impl MemoryStore {
 
     fn poll_now(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         client_id: &str,
         interval_increment: u64,
         now: SystemTime,
     ) -> Result<PollStatus, StoreError> {
-        let key = RequestKey::of(auth_req_id);
+        let key = RequestKey::of(auth_req_id.as_str());
         let mut inner = self.locked(self.request_shard(&key), now);
         let Some(record) = inner.requests.get_mut(&key) else {
             return Ok(PollStatus::Unknown);
@@ -782,7 +786,7 @@ impl MemoryStore {
                 }
             }
             Some(RequestState::Authorized(_)) => {
-                let before = Box::new(record.to_stored(auth_req_id));
+                let before = Box::new(record.to_stored(auth_req_id.as_str()));
                 record.set_state(RequestState::Redeemed {
                     tokens: Vec::new(),
                     replayed: false,
@@ -806,11 +810,11 @@ impl MemoryStore {
 
     fn attach_tokens_now(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         tokens: &[TokenFingerprint],
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        let key = RequestKey::of(auth_req_id);
+        let key = RequestKey::of(auth_req_id.as_str());
         let mut inner = self.locked(self.request_shard(&key), now);
         let Some(record) = inner.requests.get_mut(&key) else {
             // Forgotten already: nothing can replay it any more.
@@ -1080,7 +1084,7 @@ impl Store for MemoryStore {
 
     fn request<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<StoredRequest>, StoreError>> {
         Box::pin(ready(self.request_now(auth_req_id, now)))
@@ -1097,7 +1101,7 @@ impl Store for MemoryStore {
 
     fn complete<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         result: Completion,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<CompleteStatus, StoreError>> {
@@ -1106,7 +1110,7 @@ impl Store for MemoryStore {
 
     fn poll<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         client_id: &'a str,
         interval_increment: u64,
         now: SystemTime,
@@ -1121,7 +1125,7 @@ impl Store for MemoryStore {
 
     fn attach_tokens<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         tokens: &'a [TokenFingerprint],
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
@@ -1213,7 +1217,7 @@ mod tests {
 
     fn pending(id: &str, client: &str) -> StoredRequest {
         StoredRequest {
-            auth_req_id: id.into(),
+            auth_req_id: AuthReqId::from_stored(id),
             client_id: client.into(),
             subject: "alice".into(),
             delivery_mode: DeliveryMode::Poll,
@@ -1300,6 +1304,7 @@ mod tests {
         let store = MemoryStore::new();
         let id = minted(3);
         let request = pending(&id, "client-a");
+        let id = AuthReqId::from_stored(id);
         store.insert_request_now(&request, t(900), t(0)).unwrap();
         let grant = Box::new(Grant {
             subject: "alice".into(),
@@ -1347,7 +1352,7 @@ mod tests {
         }
         // The shared parts of each record, read under its own shard's lock.
         let get = |r: &StoredRequest| {
-            let key = RequestKey::of(&r.auth_req_id);
+            let key = RequestKey::of(r.auth_req_id.as_str());
             let inner = store.lock_shard(store.request_shard(&key));
             let record = inner.requests.get(&key).unwrap();
             assert!(record.cold.is_none() && record.state.is_none());
@@ -1386,7 +1391,7 @@ mod tests {
             all.push((n, r));
         }
         assert!(matches!(
-            RequestKey::of(&all[0].1.auth_req_id),
+            RequestKey::of(all[0].1.auth_req_id.as_str()),
             RequestKey::Minted(_)
         ));
         for (n, r) in &all {
@@ -1406,7 +1411,9 @@ mod tests {
                 .collect();
             // Stable: equal expiries stay in insertion order.
             v.sort_by_key(|(_, r)| r.expires_at);
-            v.into_iter().map(|(_, r)| r.auth_req_id.clone()).collect()
+            v.into_iter()
+                .map(|(_, r)| r.auth_req_id.as_str().to_owned())
+                .collect()
         };
         for subject in [None, Some("alice"), Some("bob")] {
             let full = expected(subject);

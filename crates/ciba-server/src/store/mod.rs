@@ -6,6 +6,11 @@
 //!
 //! Each operation takes the caller's `now`. Stores use it both to decide (has this request
 //! expired? is this poll too early?) and to forget what has expired.
+//!
+//! Requests are named by an [`AuthReqId`]: a store keys them by
+//! [`AuthReqId::as_str`] and rebuilds the identifier it reads back
+//! with [`AuthReqId::from_stored`] (or serde, which reads and
+//! writes it as a plain string).
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -26,6 +31,7 @@ pub use records::{
     StoredRequest, TokenFingerprint,
 };
 
+use crate::auth_req_id::AuthReqId;
 use crate::binding::Confirmation;
 use crate::ticket::Ticket;
 
@@ -130,7 +136,7 @@ pub trait Store: Send + Sync {
     /// A copy of the request `auth_req_id`, if still kept.
     fn request<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<StoredRequest>, StoreError>>;
 
@@ -152,7 +158,7 @@ pub trait Store: Send + Sync {
     /// ping request that has expired is left as it is, still answering `expired_token`.
     fn complete<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         result: Completion,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<CompleteStatus, StoreError>>;
@@ -165,7 +171,7 @@ pub trait Store: Send + Sync {
     /// never lowers it.
     fn poll<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         client_id: &'a str,
         interval_increment: u64,
         now: SystemTime,
@@ -175,7 +181,7 @@ pub trait Store: Send + Sync {
     /// replay revokes them. When a replay was already seen, the tokens are revoked at once.
     fn attach_tokens<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         tokens: &'a [TokenFingerprint],
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>>;

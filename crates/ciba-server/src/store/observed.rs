@@ -11,6 +11,7 @@ use super::{
     BoxFuture, CompleteStatus, Completion, PollStatus, ReplayKey, Store, StoreError, StoredRequest,
     TokenFingerprint,
 };
+use crate::auth_req_id::AuthReqId;
 use crate::binding::Confirmation;
 use crate::observe::{LatencyClock, STORE_OPERATION_SECONDS};
 use crate::ticket::Ticket;
@@ -86,7 +87,7 @@ impl ObservedStore {
 
     pub(crate) async fn request(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         now: SystemTime,
     ) -> Result<Option<StoredRequest>, StoreError> {
         self.run("request", self.inner.request(auth_req_id, now), found)
@@ -105,7 +106,7 @@ impl ObservedStore {
 
     pub(crate) async fn complete(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         result: Completion,
         now: SystemTime,
     ) -> Result<CompleteStatus, StoreError> {
@@ -121,7 +122,7 @@ impl ObservedStore {
 
     pub(crate) async fn poll(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         client_id: &str,
         interval_increment: u64,
         now: SystemTime,
@@ -144,7 +145,7 @@ impl ObservedStore {
 
     pub(crate) async fn attach_tokens(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &AuthReqId,
         tokens: &[TokenFingerprint],
         now: SystemTime,
     ) -> Result<(), StoreError> {

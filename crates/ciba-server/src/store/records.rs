@@ -5,6 +5,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::auth_req_id::AuthReqId;
 use crate::client::DeliveryMode;
 use crate::secret::Secret;
 
@@ -63,11 +64,12 @@ pub enum RequestState {
 }
 
 /// A backchannel authentication request, from `issue` until it is forgotten. Its `Debug` form
-/// redacts the `auth_req_id` (the notification token is a [`Secret`]).
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+/// shows neither the `auth_req_id` (an [`AuthReqId`]) nor the notification token (a
+/// [`Secret`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredRequest {
     /// The `auth_req_id`.
-    pub auth_req_id: String,
+    pub auth_req_id: AuthReqId,
     /// The client that made the request.
     pub client_id: String,
     /// The user the AS identified from the hint.
@@ -94,27 +96,6 @@ pub struct StoredRequest {
     pub last_poll: Option<SystemTime>,
     /// Where the request stands.
     pub state: RequestState,
-}
-
-impl std::fmt::Debug for StoredRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredRequest")
-            .field("auth_req_id", &"<redacted>")
-            .field("client_id", &self.client_id)
-            .field("subject", &self.subject)
-            .field("delivery_mode", &self.delivery_mode)
-            .field("notification_endpoint", &self.notification_endpoint)
-            .field("client_notification_token", &self.client_notification_token)
-            .field("scopes", &self.scopes)
-            .field("acr_values", &self.acr_values)
-            .field("binding_message", &self.binding_message)
-            .field("issued_at", &self.issued_at)
-            .field("expires_at", &self.expires_at)
-            .field("interval", &self.interval)
-            .field("last_poll", &self.last_poll)
-            .field("state", &self.state)
-            .finish()
-    }
 }
 
 impl StoredRequest {

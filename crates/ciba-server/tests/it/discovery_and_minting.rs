@@ -173,7 +173,7 @@ fn id_tokens_are_signed_with_the_clients_registered_algorithm() {
             &client_id,
             &[
                 ("grant_type", ciba_server::CIBA_GRANT_TYPE),
-                ("auth_req_id", &ack.auth_req_id),
+                ("auth_req_id", ack.auth_req_id.as_str()),
             ],
         );
         let TokenOutcome::Issued(g) = h.token(&poll, t0()) else {
@@ -326,7 +326,7 @@ fn a_retired_key_stays_published_until_its_tokens_expire() {
     let request = MintRequest {
         issuer: ISSUER,
         client_id: POLL,
-        auth_req_id: "req-1",
+        auth_req_id: &aid("req-1"),
         delivery_mode: DeliveryMode::Poll,
         grant: &grant,
         confirmation: &ciba_server::Confirmation::bearer(),
@@ -375,7 +375,7 @@ fn tokens_may_not_outlive_the_key_sets_retention() {
     let request = MintRequest {
         issuer: ISSUER,
         client_id: POLL,
-        auth_req_id: "req-1",
+        auth_req_id: &aid("req-1"),
         delivery_mode: DeliveryMode::Poll,
         grant: &grant,
         confirmation: &ciba_server::Confirmation::bearer(),
@@ -425,7 +425,7 @@ fn without_refresh_tokens_there_is_no_rt_hash() {
             &MintRequest {
                 issuer: ISSUER,
                 client_id: PUSH,
-                auth_req_id: "req-1",
+                auth_req_id: &aid("req-1"),
                 delivery_mode: DeliveryMode::Push,
                 grant: &grant,
                 confirmation: &ciba_server::Confirmation::bearer(),
@@ -493,7 +493,7 @@ fn jwt_access_tokens_use_the_id_token_key_and_the_key_sets_lifetime_bound() {
     let request = MintRequest {
         issuer: ISSUER,
         client_id: POLL,
-        auth_req_id: "req-1",
+        auth_req_id: &aid("req-1"),
         delivery_mode: DeliveryMode::Poll,
         grant: &grant,
         confirmation: &ciba_server::Confirmation::bearer(),

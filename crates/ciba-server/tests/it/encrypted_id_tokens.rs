@@ -86,7 +86,11 @@ fn decrypt_in_place(
     body.insert("id_token".into(), inner.into());
 }
 
-fn approve(h: &Harness, auth_req_id: &str, at: std::time::SystemTime) -> CompleteOutcome {
+fn approve(
+    h: &Harness,
+    auth_req_id: &(impl IdArg + ?Sized),
+    at: std::time::SystemTime,
+) -> CompleteOutcome {
     h.complete(
         auth_req_id,
         AuthenticationResult::Authorized(Authorization::new("alice")),

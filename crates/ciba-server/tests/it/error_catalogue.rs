@@ -38,7 +38,7 @@ fn failed(h: &Harness, reason: FailReason) -> http::Response<Vec<u8>> {
 fn completed(h: &Harness, result: AuthenticationResult) -> String {
     let ack = h.start(POLL, t0());
     h.complete(&ack.auth_req_id, result, t0()).unwrap();
-    ack.auth_req_id
+    ack.auth_req_id.into_string()
 }
 
 fn cases() -> Vec<(&'static str, u16, &'static str, Make)> {

@@ -101,7 +101,7 @@ impl Fapi {
                 .complete(&ack.auth_req_id, approval, t0(), &self.rng),
         )
         .unwrap();
-        ack.auth_req_id.clone()
+        ack.auth_req_id.into_string()
     }
 
     fn token(&self, req: &Req) -> TokenOutcome {
@@ -112,12 +112,12 @@ impl Fapi {
     }
 }
 
-fn token_req(auth_req_id: &str, aud: &str) -> Req {
+fn token_req(auth_req_id: &(impl IdArg + ?Sized), aud: &str) -> Req {
     authed(
         SIGNED,
         &[
             ("grant_type", CIBA_GRANT_TYPE),
-            ("auth_req_id", auth_req_id),
+            ("auth_req_id", auth_req_id.text()),
         ],
         aud,
         t0() + secs(5),

@@ -11,7 +11,7 @@ use common::*;
 
 fn request(id: &str, client: &str, expires_in: u64) -> StoredRequest {
     StoredRequest {
-        auth_req_id: id.into(),
+        auth_req_id: aid(id),
         client_id: client.into(),
         subject: "alice".into(),
         delivery_mode: DeliveryMode::Poll,
@@ -62,15 +62,15 @@ fn expiry_uses_the_callers_clock_only() {
     let store = MemoryStore::new();
     block_on(store.insert_request(&request("r", "c", 10), t0() + secs(20), t0())).unwrap();
     assert_eq!(
-        block_on(store.poll("r", "c", 5, t0() + secs(9))).unwrap(),
+        block_on(store.poll(&aid("r"), "c", 5, t0() + secs(9))).unwrap(),
         PollStatus::Pending
     );
     assert_eq!(
-        block_on(store.poll("r", "c", 5, t0() + secs(15))).unwrap(),
+        block_on(store.poll(&aid("r"), "c", 5, t0() + secs(15))).unwrap(),
         PollStatus::Expired
     );
     assert_eq!(
-        block_on(store.poll("r", "c", 5, t0() + secs(20))).unwrap(),
+        block_on(store.poll(&aid("r"), "c", 5, t0() + secs(20))).unwrap(),
         PollStatus::Unknown
     );
 }
@@ -135,23 +135,23 @@ fn complete_and_poll_are_single_step_transitions() {
     let store = MemoryStore::new();
     block_on(store.insert_request(&request("r", "c", 60), t0() + secs(60), t0())).unwrap();
     assert!(matches!(
-        block_on(store.complete("r", Completion::Denied, t0())).unwrap(),
+        block_on(store.complete(&aid("r"), Completion::Denied, t0())).unwrap(),
         ciba_server::store::CompleteStatus::Completed(_)
     ));
     assert!(matches!(
-        block_on(store.complete("r", Completion::Failed, t0())).unwrap(),
+        block_on(store.complete(&aid("r"), Completion::Failed, t0())).unwrap(),
         ciba_server::store::CompleteStatus::AlreadyCompleted
     ));
     assert_eq!(
-        block_on(store.poll("r", "other", 5, t0())).unwrap(),
+        block_on(store.poll(&aid("r"), "other", 5, t0())).unwrap(),
         PollStatus::Unknown
     );
     assert_eq!(
-        block_on(store.poll("r", "c", 5, t0())).unwrap(),
+        block_on(store.poll(&aid("r"), "c", 5, t0())).unwrap(),
         PollStatus::Denied
     );
     assert_eq!(
-        block_on(store.poll("r", "c", 5, t0())).unwrap(),
+        block_on(store.poll(&aid("r"), "c", 5, t0())).unwrap(),
         PollStatus::AlreadyUsed
     );
 }
@@ -187,7 +187,7 @@ fn pending_requests_lists_the_waiting_ones_soonest_expiry_first() {
         block_on(store.insert_request(r, kept(r), t0())).unwrap();
     }
     // Denied: no longer waiting for the user, though still kept.
-    block_on(store.complete("a-30", Completion::Denied, t0() + secs(1))).unwrap();
+    block_on(store.complete(&aid("a-30"), Completion::Denied, t0() + secs(1))).unwrap();
 
     // At +20, a-10 has expired (its tombstone is still kept) and a-30 is finished.
     let all = list(None, 10, 20);
@@ -203,7 +203,7 @@ fn pending_requests_lists_the_waiting_ones_soonest_expiry_first() {
 
     // Completed or expired, a request leaves the list.
     block_on(store.complete(
-        "b-50",
+        &aid("b-50"),
         Completion::Authorized(Box::new(ciba_server::store::Grant {
             subject: "bob".into(),
             scopes: vec!["openid".into()],

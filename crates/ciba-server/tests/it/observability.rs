@@ -163,7 +163,7 @@ fn flows(h: &Harness) -> Vec<String> {
     );
     keep(&start, &mut secrets);
     let ack = h.issue(&h.ticket(&start, t0()), t0());
-    secrets.push(ack.auth_req_id.clone());
+    secrets.push(ack.auth_req_id.as_str().to_owned());
     let poll = token_request(USER_CODE, &ack.auth_req_id, t0() + secs(5));
     keep(&poll, &mut secrets);
     assert_eq!(
@@ -189,7 +189,7 @@ fn flows(h: &Harness) -> Vec<String> {
     let start = bc_request(PING, &[]);
     keep(&start, &mut secrets);
     let ack = h.issue(&h.ticket(&start, t0()), t0());
-    secrets.push(ack.auth_req_id.clone());
+    secrets.push(ack.auth_req_id.as_str().to_owned());
     let done = h
         .complete(
             &ack.auth_req_id,
@@ -228,7 +228,7 @@ fn flows(h: &Harness) -> Vec<String> {
     let start = bc_request(PUSH, &[]);
     keep(&start, &mut secrets);
     let ack = h.issue(&h.ticket(&start, t0()), t0());
-    secrets.push(ack.auth_req_id.clone());
+    secrets.push(ack.auth_req_id.as_str().to_owned());
     let done = h
         .complete(
             &ack.auth_req_id,
@@ -250,7 +250,7 @@ fn flows(h: &Harness) -> Vec<String> {
     let start = bc_request(PUSH, &[("requested_expiry", "10")]);
     keep(&start, &mut secrets);
     let ack = h.issue(&h.ticket(&start, t0()), t0());
-    secrets.push(ack.auth_req_id.clone());
+    secrets.push(ack.auth_req_id.as_str().to_owned());
     let done = h
         .complete(
             &ack.auth_req_id,
@@ -272,7 +272,7 @@ fn flows(h: &Harness) -> Vec<String> {
     let start = bc_request(POLL, &[]);
     keep(&start, &mut secrets);
     let ack = h.issue(&h.ticket(&start, t0()), t0());
-    secrets.push(ack.auth_req_id.clone());
+    secrets.push(ack.auth_req_id.as_str().to_owned());
     h.complete(
         &ack.auth_req_id,
         AuthenticationResult::AccessDenied,
@@ -286,7 +286,7 @@ fn flows(h: &Harness) -> Vec<String> {
         "access_denied"
     );
     let ack = h.start(POLL, t0());
-    secrets.push(ack.auth_req_id.clone());
+    secrets.push(ack.auth_req_id.as_str().to_owned());
     let late = t0() + secs(310);
     let poll = token_request(POLL, &ack.auth_req_id, late);
     keep(&poll, &mut secrets);

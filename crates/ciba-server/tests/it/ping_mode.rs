@@ -7,7 +7,7 @@ use ciba_server::{
 };
 use common::*;
 
-fn assert_is_ping(outcome: &CompleteOutcome, auth_req_id: &str) {
+fn assert_is_ping(outcome: &CompleteOutcome, auth_req_id: &(impl IdArg + ?Sized)) {
     let CompleteOutcome::Ping(req) = outcome else {
         panic!("expected a ping, got {outcome:?}")
     };
@@ -19,7 +19,10 @@ fn assert_is_ping(outcome: &CompleteOutcome, auth_req_id: &str) {
     );
     assert_eq!(req.headers()["content-type"], "application/json");
     let body: serde_json::Value = serde_json::from_slice(req.body()).unwrap();
-    assert_eq!(body, serde_json::json!({ "auth_req_id": auth_req_id }));
+    assert_eq!(
+        body,
+        serde_json::json!({ "auth_req_id": auth_req_id.text() })
+    );
 }
 
 #[test]

@@ -24,14 +24,15 @@ fn poll_client_gets_tokens_with_a_verifiable_id_token() {
         String::from_utf8(ack.response.body().clone()).unwrap(),
         format!(
             "{{\"auth_req_id\":\"{}\",\"expires_in\":300,\"interval\":5}}",
-            ack.auth_req_id
+            ack.auth_req_id.as_str()
         )
     );
     assert!(
         ack.auth_req_id
+            .as_str()
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            && ack.auth_req_id.len() >= 27
+            && ack.auth_req_id.as_str().len() >= 27
     );
 
     let (status, error) = token_error(&h.poll(POLL, &ack.auth_req_id, now + secs(5)));
@@ -248,7 +249,7 @@ fn completion_happens_exactly_once() {
         again,
         Err(ciba_server::CompleteError::AlreadyCompleted)
     ));
-    let unknown = h.complete("no-such-id", AuthenticationResult::AccessDenied, t0());
+    let unknown = h.complete(&aid("no-such-id"), AuthenticationResult::AccessDenied, t0());
     assert!(matches!(
         unknown,
         Err(ciba_server::CompleteError::UnknownRequest)

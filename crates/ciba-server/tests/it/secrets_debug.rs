@@ -48,6 +48,7 @@ macro_rules! assert_no_display {
 fn no_type_holding_a_secret_implements_display() {
     assert_no_display!(
         Secret,
+        AuthReqId,
         ClientMetadata,
         Ticket,
         StoredRequest,
@@ -106,9 +107,9 @@ fn tickets_requests_notifications_and_grants_never_print_secrets() {
     assert_hidden("Ticket", &format!("{ticket:?}"), &[CNT, PING_SECRET]);
     let ack = h.issue(&ticket, now);
     let id = ack.auth_req_id.clone();
-    assert_hidden("Acknowledgement", &format!("{ack:?}"), &[&id, CNT]);
+    assert_hidden("Acknowledgement", &format!("{ack:?}"), &[id.as_str(), CNT]);
     let stored = block_on(h.store.request(&id, now)).unwrap().unwrap();
-    assert_hidden("StoredRequest", &format!("{stored:?}"), &[&id, CNT]);
+    assert_hidden("StoredRequest", &format!("{stored:?}"), &[id.as_str(), CNT]);
 
     let done = h
         .complete(
@@ -118,7 +119,11 @@ fn tickets_requests_notifications_and_grants_never_print_secrets() {
         )
         .unwrap();
     assert!(matches!(done, CompleteOutcome::Ping(_)));
-    assert_hidden("CompleteOutcome::Ping", &format!("{done:?}"), &[CNT, &id]);
+    assert_hidden(
+        "CompleteOutcome::Ping",
+        &format!("{done:?}"),
+        &[CNT, id.as_str()],
+    );
 
     let TokenOutcome::Issued(grant) = h.poll(PING, &id, now + secs(2)) else {
         panic!("expected tokens")
@@ -178,7 +183,7 @@ fn push_notifications_never_print_the_tokens_they_carry() {
     assert_hidden(
         "CompleteOutcome::PushTokens",
         &printed,
-        &[at, rt, id_token, &id, CNT],
+        &[at, rt, id_token, id.as_str(), CNT],
     );
     assert!(
         printed.contains(PUSH_ENDPOINT),
@@ -197,7 +202,7 @@ fn push_notifications_never_print_the_tokens_they_carry() {
     assert_hidden(
         "CompleteOutcome::PushError",
         &format!("{denied:?}"),
-        &[&ack.auth_req_id, CNT],
+        &[ack.auth_req_id.as_str(), CNT],
     );
 }
 
@@ -217,7 +222,12 @@ fn server_store_registry_minter_and_config_never_print_keys_or_request_ids() {
     assert_hidden(
         "MemoryStore",
         &store,
-        &[&ack.auth_req_id, &uc.id, "SECRET-user-code-1999", CNT],
+        &[
+            ack.auth_req_id.as_str(),
+            &uc.id,
+            "SECRET-user-code-1999",
+            CNT,
+        ],
     );
     assert!(
         store.contains("requests: 1"),

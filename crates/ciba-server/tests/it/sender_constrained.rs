@@ -107,7 +107,7 @@ impl Bench {
                 .complete(&ack.auth_req_id, approval, now, &self.rng),
         )
         .unwrap();
-        ack.auth_req_id.clone()
+        ack.auth_req_id.into_string()
     }
 
     fn token(&self, req: &Req, now: SystemTime) -> TokenOutcome {
@@ -128,13 +128,13 @@ fn dpop_bc(now: SystemTime) -> Req {
     )
 }
 
-fn dpop_token_req(auth_req_id: &str) -> Req {
+fn dpop_token_req(auth_req_id: &(impl IdArg + ?Sized)) -> Req {
     basic_form(
         DPOP_CLIENT,
         DPOP_SECRET,
         &[
             ("grant_type", CIBA_GRANT_TYPE),
-            ("auth_req_id", auth_req_id),
+            ("auth_req_id", auth_req_id.text()),
         ],
     )
 }
@@ -460,10 +460,10 @@ fn a_required_nonce_is_asked_for_then_accepted() {
     assert!(grant.response.headers().contains_key("dpop-nonce"));
 }
 
-fn cert_token_req(auth_req_id: &str, der: Option<Vec<u8>>) -> Req {
+fn cert_token_req(auth_req_id: &(impl IdArg + ?Sized), der: Option<Vec<u8>>) -> Req {
     let mut req = Req::form(&[
         ("grant_type", CIBA_GRANT_TYPE),
-        ("auth_req_id", auth_req_id),
+        ("auth_req_id", auth_req_id.text()),
         ("client_id", CERT_CLIENT),
     ]);
     req.cert = der.map(TlsClientCertificate::from_der);

@@ -54,7 +54,7 @@ impl Store for DownStore {
     }
     fn request<'a>(
         &'a self,
-        _: &'a str,
+        _: &'a AuthReqId,
         _: SystemTime,
     ) -> BoxFuture<'a, Result<Option<StoredRequest>, StoreError>> {
         down()
@@ -69,7 +69,7 @@ impl Store for DownStore {
     }
     fn complete<'a>(
         &'a self,
-        _: &'a str,
+        _: &'a AuthReqId,
         _: Completion,
         _: SystemTime,
     ) -> BoxFuture<'a, Result<CompleteStatus, StoreError>> {
@@ -77,7 +77,7 @@ impl Store for DownStore {
     }
     fn poll<'a>(
         &'a self,
-        _: &'a str,
+        _: &'a AuthReqId,
         _: &'a str,
         _: u64,
         _: SystemTime,
@@ -86,7 +86,7 @@ impl Store for DownStore {
     }
     fn attach_tokens<'a>(
         &'a self,
-        _: &'a str,
+        _: &'a AuthReqId,
         _: &'a [TokenFingerprint],
         _: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {

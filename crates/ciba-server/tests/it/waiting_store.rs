@@ -59,7 +59,7 @@ impl Store for WaitingStore {
     }
     fn request<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<StoredRequest>, StoreError>> {
         self.wait(self.inner.request(auth_req_id, now))
@@ -74,7 +74,7 @@ impl Store for WaitingStore {
     }
     fn complete<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         result: Completion,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<CompleteStatus, StoreError>> {
@@ -82,7 +82,7 @@ impl Store for WaitingStore {
     }
     fn poll<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         client_id: &'a str,
         interval_increment: u64,
         now: SystemTime,
@@ -94,7 +94,7 @@ impl Store for WaitingStore {
     }
     fn attach_tokens<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         tokens: &'a [TokenFingerprint],
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
@@ -263,7 +263,7 @@ impl Both {
         );
         assert_eq!(issue_answer(&a), issue_answer(&b), "issue at +{at}");
         match a {
-            IssueOutcome::Issued(ack) => ack.auth_req_id,
+            IssueOutcome::Issued(ack) => ack.auth_req_id.into_string(),
             other => panic!("issue failed: {other:?}"),
         }
     }
@@ -283,11 +283,16 @@ impl Both {
         a
     }
 
-    fn poll(&self, client_id: &str, auth_req_id: &str, at: u64) -> TokenOutcome {
+    fn poll(&self, client_id: &str, auth_req_id: &(impl IdArg + ?Sized), at: u64) -> TokenOutcome {
         self.token(&token_request(client_id, auth_req_id, t0() + secs(at)), at)
     }
 
-    fn complete(&self, auth_req_id: &str, result: AuthenticationResult, at: u64) -> bool {
+    fn complete(
+        &self,
+        auth_req_id: &(impl IdArg + ?Sized),
+        result: AuthenticationResult,
+        at: u64,
+    ) -> bool {
         let now = t0() + secs(at);
         let a = self.ready.complete(auth_req_id, result.clone(), now);
         let b = self.waiting.complete(auth_req_id, result, now);
@@ -304,7 +309,7 @@ impl Both {
         let a = self.ready.pending_requests(subject, 10, now).unwrap();
         let b = self.waiting.pending_requests(subject, 10, now).unwrap();
         assert_eq!(a, b, "pending requests at +{at}");
-        a.into_iter().map(|r| r.auth_req_id).collect()
+        a.into_iter().map(|r| r.auth_req_id.into_string()).collect()
     }
 
     fn is_revoked(&self, token: &str, at: u64) -> bool {

@@ -265,7 +265,7 @@ async fn flow(
     let approval = AuthenticationResult::Authorized(Authorization::new("alice"));
     op.service
         .handle()
-        .complete(ack.auth_req_id.as_str(), approval)
+        .complete(&crate::common::sid(ack.auth_req_id.as_str()), approval)
         .await
         .unwrap();
     let tokens = client.wait_for_tokens(&ack).await.unwrap();

@@ -99,14 +99,17 @@ impl Op {
 
     pub async fn approve(&self, auth_req_id: &str) -> DeliveryOutcome {
         let approval = AuthenticationResult::Authorized(Authorization::new("alice"));
-        self.handle.complete(auth_req_id, approval).await.unwrap()
+        self.handle
+            .complete(&crate::common::sid(auth_req_id), approval)
+            .await
+            .unwrap()
     }
 
     /// The fingerprints of the tokens pushed for `auth_req_id`, as the store keeps them.
     pub async fn pushed_fingerprints(&self, auth_req_id: &str) -> Vec<String> {
         let stored = self
             .store
-            .request(auth_req_id, SystemTime::now())
+            .request(&crate::common::sid(auth_req_id), SystemTime::now())
             .await
             .unwrap()
             .unwrap();

@@ -6,3 +6,9 @@ pub use ciba_test::harness::*;
 
 pub mod slow_client;
 pub mod slow_store;
+
+/// ciba-server's typed identifier for `text` (an `auth_req_id` as the client side or a
+/// response body holds it).
+pub fn sid(text: &str) -> ciba_server::AuthReqId {
+    ciba_server::AuthReqId::from_stored(text)
+}

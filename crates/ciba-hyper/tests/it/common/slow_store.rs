@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use ciba_server::store::{
     CompleteStatus, Completion, PollStatus, ReplayKey, StoreError, StoredRequest, TokenFingerprint,
 };
-use ciba_server::{BoxFuture, Confirmation, MemoryStore, Store, Ticket};
+use ciba_server::{AuthReqId, BoxFuture, Confirmation, MemoryStore, Store, Ticket};
 
 /// A `MemoryStore` behind an adjustable delay. Cheap to clone (shared state).
 #[derive(Clone, Default)]
@@ -89,7 +89,7 @@ impl Store for SlowStore {
 
     fn request<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<StoredRequest>, StoreError>> {
         self.slow(move |s| s.request(auth_req_id, now))
@@ -106,7 +106,7 @@ impl Store for SlowStore {
 
     fn complete<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         result: Completion,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<CompleteStatus, StoreError>> {
@@ -115,7 +115,7 @@ impl Store for SlowStore {
 
     fn poll<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         client_id: &'a str,
         interval_increment: u64,
         now: SystemTime,
@@ -125,7 +125,7 @@ impl Store for SlowStore {
 
     fn attach_tokens<'a>(
         &'a self,
-        auth_req_id: &'a str,
+        auth_req_id: &'a AuthReqId,
         tokens: &'a [TokenFingerprint],
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {

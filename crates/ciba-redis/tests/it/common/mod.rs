@@ -19,6 +19,7 @@ use ciba_core::jose::{Jwk, JwkSigner};
 use ciba_core::random::{IDENTIFIER_BYTES, OsRandom, Random, random_identifier};
 use ciba_core::wire::encode_form;
 use ciba_redis::{RedisStore, RedisStoreConfig};
+pub use ciba_server::AuthReqId;
 use ciba_server::store::Store;
 use ciba_server::{
     AuthenticationResult, Authorization, BackchannelOutcome, CIBA_GRANT_TYPE, CibaServer,
@@ -391,7 +392,7 @@ pub fn token_request(client_id: &str, auth_req_id: &str) -> http::Request<Vec<u8
 
 /// Starts a flow on `server`: the backchannel request, then `issue`. Returns the
 /// `auth_req_id`.
-pub async fn start(server: &CibaServer, client_id: &str, now: SystemTime) -> String {
+pub async fn start(server: &CibaServer, client_id: &str, now: SystemTime) -> AuthReqId {
     let rng = OsRandom;
     let ticket = match server
         .authenticate_request(
@@ -417,12 +418,12 @@ pub async fn start(server: &CibaServer, client_id: &str, now: SystemTime) -> Str
 pub async fn token(
     server: &CibaServer,
     client_id: &str,
-    auth_req_id: &str,
+    auth_req_id: &AuthReqId,
     now: SystemTime,
 ) -> TokenOutcome {
     server
         .token_request(
-            &IncomingRequest::from_http(&token_request(client_id, auth_req_id)),
+            &IncomingRequest::from_http(&token_request(client_id, auth_req_id.as_str())),
             now,
             &OsRandom,
         )
@@ -431,7 +432,7 @@ pub async fn token(
 
 pub async fn approve(
     server: &CibaServer,
-    auth_req_id: &str,
+    auth_req_id: &AuthReqId,
     now: SystemTime,
 ) -> Result<CompleteOutcome, CompleteError> {
     server
@@ -475,4 +476,10 @@ pub fn access_token(outcome: &TokenOutcome) -> String {
 /// A random source for code that needs one by reference.
 pub fn rng() -> impl Random {
     OsRandom
+}
+
+/// The typed identifier of `text`, as a store reads it back (tests name identifiers the
+/// server never minted).
+pub fn aid(text: &str) -> AuthReqId {
+    AuthReqId::from_stored(text)
 }

@@ -20,6 +20,7 @@ use ciba_core::jose::verify::verify_with_set;
 use ciba_core::jose::{AlgorithmPolicy, CompactJws, HmacSigner, JwkSet, JwsAlgorithm, Signer};
 use ciba_core::wire::encode_form;
 use ciba_core::wire::unix_seconds;
+pub use ciba_server::AuthReqId;
 use ciba_server::Failure;
 use ciba_server::store::{MemoryStoreConfig, StoreError, StoredRequest};
 use ciba_server::{
@@ -332,18 +333,26 @@ impl Harness {
     }
 
     /// A CIBA token request by `client_id` for `auth_req_id`.
-    pub fn poll(&self, client_id: &str, auth_req_id: &str, now: SystemTime) -> TokenOutcome {
-        self.token(&token_request(client_id, auth_req_id, now), now)
+    pub fn poll<I: IdArg + ?Sized>(
+        &self,
+        client_id: &str,
+        auth_req_id: &I,
+        now: SystemTime,
+    ) -> TokenOutcome {
+        self.token(&token_request(client_id, auth_req_id.text(), now), now)
     }
 
     /// The authentication device's result for `auth_req_id`.
-    pub fn complete(
+    pub fn complete<I: IdArg + ?Sized>(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &I,
         result: AuthenticationResult,
         now: SystemTime,
     ) -> Result<CompleteOutcome, CompleteError> {
-        block_on(self.server.complete(auth_req_id, result, now, &self.rng))
+        block_on(
+            self.server
+                .complete(&auth_req_id.id(), result, now, &self.rng),
+        )
     }
 
     /// Refuses the request behind `ticket`.
@@ -357,12 +366,12 @@ impl Harness {
     }
 
     /// The request `auth_req_id` as stored.
-    pub fn pending_request(
+    pub fn pending_request<I: IdArg + ?Sized>(
         &self,
-        auth_req_id: &str,
+        auth_req_id: &I,
         now: SystemTime,
     ) -> Result<Option<StoredRequest>, StoreError> {
-        block_on(self.server.pending_request(auth_req_id, now))
+        block_on(self.server.pending_request(&auth_req_id.id(), now))
     }
 
     /// Up to `limit` requests waiting for the user, soonest expiry first.
@@ -538,12 +547,12 @@ pub fn bc_request_at(client_id: &str, extra: &[(&str, &str)], now: SystemTime) -
     authed(client_id, &pairs, ISSUER, now)
 }
 
-pub fn token_request(client_id: &str, auth_req_id: &str, now: SystemTime) -> Req {
+pub fn token_request<I: IdArg + ?Sized>(client_id: &str, auth_req_id: &I, now: SystemTime) -> Req {
     authed(
         client_id,
         &[
             ("grant_type", CIBA_GRANT_TYPE),
-            ("auth_req_id", auth_req_id),
+            ("auth_req_id", auth_req_id.text()),
         ],
         TOKEN_ENDPOINT,
         now,
@@ -618,4 +627,44 @@ pub fn assert_no_store_json(resp: &http::Response<Vec<u8>>) {
     assert_eq!(resp.headers()["cache-control"], "no-store");
     assert_eq!(resp.headers()["pragma"], "no-cache");
     assert_eq!(resp.headers()["content-type"], "application/json");
+}
+
+/// An `auth_req_id` as the tests hold it: the typed identifier, or text (a literal, or one
+/// read from a response body).
+pub trait IdArg {
+    /// The text.
+    fn text(&self) -> &str;
+
+    /// The typed identifier (as a store would read it back: unchecked, so that tests can
+    /// name identifiers the server never mints).
+    fn id(&self) -> AuthReqId {
+        AuthReqId::from_stored(self.text())
+    }
+}
+
+impl IdArg for str {
+    fn text(&self) -> &str {
+        self
+    }
+}
+
+impl IdArg for String {
+    fn text(&self) -> &str {
+        self
+    }
+}
+
+impl IdArg for AuthReqId {
+    fn text(&self) -> &str {
+        self.as_str()
+    }
+
+    fn id(&self) -> AuthReqId {
+        self.clone()
+    }
+}
+
+/// The typed identifier of `text` (unchecked, see [`IdArg::id`]).
+pub fn aid(text: &str) -> AuthReqId {
+    AuthReqId::from_stored(text)
 }

@@ -30,20 +30,20 @@ fn auth_req_ids_are_160_random_bits_in_unpadded_base64url() {
             panic!("not issued")
         };
         assert_eq!(
-            ack.auth_req_id,
+            ack.auth_req_id.as_str(),
             URL_SAFE_NO_PAD.encode(vec![fill; bytes]),
             "the id is the random bytes, nothing else"
         );
         assert!(
-            ack.auth_req_id.contains(alphabet_edge),
+            ack.auth_req_id.as_str().contains(alphabet_edge),
             "{}",
-            ack.auth_req_id
+            ack.auth_req_id.as_str()
         );
     }
     let h = Harness::new();
     let mut seen = std::collections::HashSet::new();
     for _ in 0..200 {
-        let id = h.start(POLL, t0()).auth_req_id;
+        let id = h.start(POLL, t0()).auth_req_id.into_string();
         assert!(
             id.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
@@ -61,12 +61,12 @@ fn id_tokens_name_their_key_and_carry_no_nonce_c_hash_or_s_hash() {
     let h = Harness::new();
     // The test clients registered no id_token_signed_response_alg: RS256, the default.
     let kid = jwk("rs256").kid.expect("the test key has a kid");
-    let poll_id = h.start(POLL, t0()).auth_req_id;
+    let poll_id = h.start(POLL, t0()).auth_req_id.into_string();
     approve(&h, &poll_id, 1).unwrap();
     let TokenOutcome::Issued(grant) = h.poll(POLL, &poll_id, t0() + secs(5)) else {
         panic!("no tokens")
     };
-    let push_id = h.start(PUSH, t0()).auth_req_id;
+    let push_id = h.start(PUSH, t0()).auth_req_id.into_string();
     let pushed = h
         .complete(
             &push_id,

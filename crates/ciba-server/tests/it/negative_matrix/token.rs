@@ -34,7 +34,7 @@ fn interval_of(h: &Harness, auth_req_id: &str, at: u64) -> Option<u64> {
 
 /// Starts a request of `client` and polls it at 5 s, which must find it pending (`what`).
 fn started_and_pending(h: &Harness, client: &str, what: &str) -> Result<String, String> {
-    let id = h.start(client, t0()).auth_req_id;
+    let id = h.start(client, t0()).auth_req_id.into_string();
     ensure(
         is_error(&poll_at(h, client, &id, 5), "authorization_pending"),
         what,
@@ -44,7 +44,7 @@ fn started_and_pending(h: &Harness, client: &str, what: &str) -> Result<String, 
 
 /// Starts a request of `client` that the user answers at 1 s with `result`.
 fn answered(h: &Harness, client: &str, result: AuthenticationResult) -> Result<String, String> {
-    let id = h.start(client, t0()).auth_req_id;
+    let id = h.start(client, t0()).auth_req_id.into_string();
     h.complete(&id, result, t0() + secs(1))
         .map_err(|e| format!("the answer failed: {e}"))?;
     Ok(id)
@@ -102,7 +102,7 @@ fn mode_disabled_row(
         let id = if approved {
             self::approved(h, client)?
         } else {
-            h.start(client, t0()).auth_req_id
+            h.start(client, t0()).auth_req_id.into_string()
         };
         let server = reconfigured(h, config_without(mode));
         let req = token_request(client, &id, t0());
@@ -214,7 +214,7 @@ fn request_rows() -> Vec<Row> {
             "auth_req_id repeated",
             INVALID_REQUEST,
             move |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
+                let id = h.start(POLL, t0()).auth_req_id.into_string();
                 send_tok(
                     h,
                     &grant_form(&[grant, ("auth_req_id", &id), ("auth_req_id", &id)]),
@@ -258,7 +258,7 @@ fn flow_rows() -> Vec<Row> {
             "polled before the user answered",
             err(400, "authorization_pending"),
             |h| {
-                let id = h.start(POLL, t0()).auth_req_id;
+                let id = h.start(POLL, t0()).auth_req_id.into_string();
                 Ok(poll_at(h, POLL, &id, 5))
             },
         ),
@@ -279,8 +279,8 @@ fn flow_rows() -> Vec<Row> {
             "two requests of one client polled in the same second (control row)",
             err(400, "authorization_pending"),
             |h| {
-                let a = h.start(POLL, t0()).auth_req_id;
-                let b = h.start(POLL, t0()).auth_req_id;
+                let a = h.start(POLL, t0()).auth_req_id.into_string();
+                let b = h.start(POLL, t0()).auth_req_id.into_string();
                 ensure(
                     is_error(&poll_at(h, POLL, &a, 5), "authorization_pending"),
                     "first request pending",
@@ -376,7 +376,7 @@ fn flow_rows() -> Vec<Row> {
             err(400, "expired_token"),
             |h| {
                 let ticket = h.ticket(&bc_request(POLL, &[("requested_expiry", "30")]), t0());
-                let id = h.issue(&ticket, t0()).auth_req_id;
+                let id = h.issue(&ticket, t0()).auth_req_id.into_string();
                 let got = poll_at(h, POLL, &id, 30);
                 let late = h.complete(
                     &id,
