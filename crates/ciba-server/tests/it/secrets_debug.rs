@@ -137,6 +137,14 @@ fn tickets_requests_notifications_and_grants_never_print_secrets() {
     }
     assert_hidden("MintedTokens", &format!("{tokens:?}"), &secrets);
     assert_hidden("TokenGrant", &format!("{grant:?}"), &secrets);
+    // Hidden, not blank: the grant still says whose it is and what it holds.
+    let shown = format!("{grant:?}");
+    for part in [
+        "TokenGrant { client_id: \"ping-client\", auth_req_id: AuthReqId(<redacted>, 27 bytes), tokens: ",
+        "response: Response { status: 200",
+    ] {
+        assert!(shown.contains(part), "{part} in {shown}");
+    }
     let outcome = TokenOutcome::Issued(grant);
     assert_hidden("TokenOutcome", &format!("{outcome:?}"), &secrets);
 }
