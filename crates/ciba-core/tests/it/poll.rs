@@ -340,6 +340,26 @@ fn service_unavailable_honours_retry_after_seconds() {
 }
 
 #[test]
+fn a_retry_after_of_up_to_64_characters_is_read() {
+    // Leading zeros make a long but valid delay-seconds: 64 characters are read, 65 are
+    // ignored (then the poller backs off as after a transport error).
+    let sent = |value: String| {
+        let mut p = poller(Some(5));
+        send(&mut p, at(5));
+        let resp = http::Response::builder()
+            .status(503)
+            .header("retry-after", value)
+            .body(Vec::new())
+            .unwrap();
+        p.on_response(resp, at(5));
+        wait(&mut p, at(5))
+    };
+    assert_eq!(sent(format!("{}42", "0".repeat(62))), at(47));
+    assert_eq!(sent(format!("{}42", "0".repeat(63))), at(10));
+    assert_eq!(sent(String::new()), at(10));
+}
+
+#[test]
 fn service_unavailable_honours_retry_after_as_an_http_date() {
     let mut p = poller(Some(5));
     send(&mut p, at(5));
@@ -692,6 +712,7 @@ fn use_dpop_nonce_is_retried_with_the_nonce_after_the_interval() {
     p.on_response(use_dpop_nonce("nonce-1"), at(6));
     // CIBA 7.3: never faster than the interval, measured from the rejected request.
     assert_eq!(wait(&mut p, at(6)), at(10));
+    assert_eq!(p.dpop_retries(), 0, "none made yet");
     let retry = send(&mut p, at(10));
     assert_eq!(dpop_claims(&retry)["nonce"], "nonce-1");
     assert_eq!(p.polls_sent(), 1);
