@@ -17,6 +17,8 @@
 //!   `on_both_transports!`, and the standard clients of the scripted provider;
 //! - `harness` (`harness`): ciba-hyper's authorization server over ciba-server, and a
 //!   notification receiver, on loopback, with a client per delivery mode;
+//! - `store` (`store`): a MemoryStore whose every operation goes through a layer (one that
+//!   waits for another thread, stalls or fails), so a test store is one layer;
 //! - `tls` (`tls`): a test CA and an https endpoint that records what it receives;
 //! - `pair` (`pair`): ciba-core's `Poller` and ciba-server's `CibaServer` on one virtual
 //!   clock, without sockets, and a whole poll-mode flow between them.
@@ -51,5 +53,7 @@ pub mod random;
 pub mod scripted;
 #[cfg(feature = "services")]
 pub mod services;
+#[cfg(feature = "store")]
+pub mod store;
 #[cfg(feature = "tls")]
 pub mod tls;

@@ -485,7 +485,7 @@ fn error_code(response: &http::Response<Vec<u8>>) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_store_holds_only_the_requests_that_need_it() {
     const IN_FLIGHT: usize = 16;
-    let store = SlowStore::new();
+    let store = SlowStore::default();
     let env = TestAs::with_parts(AsOptions::default(), Arc::new(store.clone()), TestHooks).await;
     let client = env.client(DeliveryMode::Poll).await;
     let mut ids = Vec::new();
@@ -493,7 +493,7 @@ async fn a_stalled_store_holds_only_the_requests_that_need_it() {
         ids.push(client.initiate(alice()).await.unwrap().auth_req_id);
     }
 
-    store.stall(secs(3));
+    store.layer.stall(secs(3));
     let http = HttpClient::http().timeout(secs(30));
     let polls: Vec<_> = ids
         .iter()
@@ -503,7 +503,7 @@ async fn a_stalled_store_holds_only_the_requests_that_need_it() {
         })
         .collect();
     let deadline = tokio::time::Instant::now() + secs(10);
-    while store.waiting() < IN_FLIGHT {
+    while store.layer.waiting() < IN_FLIGHT {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the polls never reached the store"
@@ -524,7 +524,7 @@ async fn a_stalled_store_holds_only_the_requests_that_need_it() {
         "discovery and JWKS took {answered_in:?}"
     );
     assert_eq!(
-        store.waiting(),
+        store.layer.waiting(),
         IN_FLIGHT,
         "the polls are still waiting on the store"
     );
@@ -536,7 +536,7 @@ async fn a_stalled_store_holds_only_the_requests_that_need_it() {
     }
 
     // Once the store answers promptly again, the flow ends as usual.
-    store.stall(secs(0));
+    store.layer.stall(secs(0));
     let approval = AuthenticationResult::Authorized(Authorization::new("alice"));
     env.handle
         .complete(&sid(ids[0].as_str()), approval)

@@ -80,52 +80,65 @@ const CLIENTS: [&str; 9] = [
     "unknown", // client_id only
 ];
 
-#[test]
-fn a_failing_registry_is_answered_with_503_at_the_backchannel_endpoint() {
+/// The error and response of an outcome that refuses, or the description of any other.
+macro_rules! refusal {
+    ($outcome:expr, $kind:ident) => {
+        match $outcome {
+            $kind::Respond(r) => Ok((r.error, r.response)),
+            other => Err(format!("{other:?}")),
+        }
+    };
+}
+
+/// Sends one request per client of [`CLIENTS`] through `send`, which answers with the
+/// refusal's error and response (or, when the outcome is no refusal, its description), and
+/// checks each is a registry failure answered 503 after one lookup per request.
+fn assert_each_client_refused_503<E: std::fmt::Debug>(
+    send: impl Fn(&CibaServer, &str, &TestRng) -> Result<(E, http::Response<Vec<u8>>), String>,
+    is_registry_failure: impl Fn(&E) -> bool,
+) {
     let (server, registry) = server_over_a_down_registry();
     let rng = TestRng::new(1);
     for client in CLIENTS {
-        let req = bc_request(client, &[]);
-        match block_on(server.authenticate_request(&req.incoming(), t0(), &rng)) {
-            BackchannelOutcome::Respond(r) => {
-                assert!(
-                    matches!(
-                        r.error,
-                        BackchannelError::ClientAuth(ClientAuthError::Registry(_))
-                    ),
-                    "{client}: {:?}",
-                    r.error
-                );
-                assert_unavailable(client, &r.response);
-            }
-            other => panic!("{client}: expected 503, got {other:?}"),
-        }
+        let (error, response) = send(&server, client, &rng)
+            .unwrap_or_else(|other| panic!("{client}: expected 503, got {other}"));
+        assert!(is_registry_failure(&error), "{client}: {error:?}");
+        assert_unavailable(client, &response);
     }
     assert_eq!(registry.lookups.load(Ordering::Relaxed), CLIENTS.len());
 }
 
 #[test]
+fn a_failing_registry_is_answered_with_503_at_the_backchannel_endpoint() {
+    assert_each_client_refused_503(
+        |server, client, rng| {
+            let req = bc_request(client, &[]);
+            refusal!(
+                block_on(server.authenticate_request(&req.incoming(), t0(), rng)),
+                BackchannelOutcome
+            )
+        },
+        |e| {
+            matches!(
+                e,
+                BackchannelError::ClientAuth(ClientAuthError::Registry(_))
+            )
+        },
+    );
+}
+
+#[test]
 fn a_failing_registry_is_answered_with_503_at_the_token_endpoint() {
-    let (server, registry) = server_over_a_down_registry();
-    let rng = TestRng::new(1);
-    for client in CLIENTS {
-        let req = token_request(client, "some-auth-req-id", t0());
-        match block_on(server.token_request(&req.incoming(), t0(), &rng)) {
-            TokenOutcome::Respond(r) => {
-                assert!(
-                    matches!(
-                        r.error,
-                        TokenError::ClientAuth(ClientAuthError::Registry(_))
-                    ),
-                    "{client}: {:?}",
-                    r.error
-                );
-                assert_unavailable(client, &r.response);
-            }
-            other => panic!("{client}: expected 503, got {other:?}"),
-        }
-    }
-    assert_eq!(registry.lookups.load(Ordering::Relaxed), CLIENTS.len());
+    assert_each_client_refused_503(
+        |server, client, rng| {
+            let req = token_request(client, "some-auth-req-id", t0());
+            refusal!(
+                block_on(server.token_request(&req.incoming(), t0(), rng)),
+                TokenOutcome
+            )
+        },
+        |e| matches!(e, TokenError::ClientAuth(ClientAuthError::Registry(_))),
+    );
 }
 
 #[test]

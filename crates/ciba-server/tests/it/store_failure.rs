@@ -4,134 +4,29 @@
 use crate::common;
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use ciba_server::store::{
-    CompleteStatus, Completion, PollStatus, ReplayKey, Store, StoreError, StoredRequest,
-    TokenFingerprint,
-};
+use ciba_server::store::StoreError;
 use ciba_server::{
-    BackchannelOutcome, BoxFuture, CibaServer, Confirmation, IssueOutcome, StaticClientRegistry,
-    Ticket, TokenOutcome,
+    BackchannelOutcome, BoxFuture, CibaServer, IssueOutcome, StaticClientRegistry, TokenOutcome,
 };
+use ciba_test::store::{Layer, LayeredStore};
 use common::*;
 
 #[derive(Debug, thiserror::Error)]
 #[error("backend unreachable")]
 struct Unreachable;
 
-/// Fails every operation, as a store whose backend is down does.
-struct DownStore;
+/// Fails every operation (never starting it), as a store whose backend is down does.
+struct Down;
 
-fn down<'a, T: Send + 'a>() -> BoxFuture<'a, Result<T, StoreError>> {
-    Box::pin(std::future::ready(Err(StoreError::Backend {
-        source: Arc::new(Unreachable),
-    })))
-}
-
-impl Store for DownStore {
-    fn insert_ticket<'a>(
+impl Layer for Down {
+    fn around<'a, T: Send + 'a>(
         &'a self,
-        _: &'a Ticket,
-        _: SystemTime,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        down()
-    }
-    fn take_ticket<'a>(
-        &'a self,
-        _: &'a str,
-        _: SystemTime,
-    ) -> BoxFuture<'a, Result<Option<Ticket>, StoreError>> {
-        down()
-    }
-    fn insert_request<'a>(
-        &'a self,
-        _: &'a StoredRequest,
-        _: SystemTime,
-        _: SystemTime,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        down()
-    }
-    fn request<'a>(
-        &'a self,
-        _: &'a AuthReqId,
-        _: SystemTime,
-    ) -> BoxFuture<'a, Result<Option<StoredRequest>, StoreError>> {
-        down()
-    }
-    fn pending_requests<'a>(
-        &'a self,
-        _: Option<&'a str>,
-        _: usize,
-        _: SystemTime,
-    ) -> BoxFuture<'a, Result<Vec<StoredRequest>, StoreError>> {
-        down()
-    }
-    fn complete<'a>(
-        &'a self,
-        _: &'a AuthReqId,
-        _: Completion,
-        _: SystemTime,
-    ) -> BoxFuture<'a, Result<CompleteStatus, StoreError>> {
-        down()
-    }
-    fn poll<'a>(
-        &'a self,
-        _: &'a AuthReqId,
-        _: &'a str,
-        _: u64,
-        _: SystemTime,
-    ) -> BoxFuture<'a, Result<PollStatus, StoreError>> {
-        down()
-    }
-    fn attach_tokens<'a>(
-        &'a self,
-        _: &'a AuthReqId,
-        _: &'a [TokenFingerprint],
-        _: SystemTime,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        down()
-    }
-    fn revoke_tokens<'a>(
-        &'a self,
-        _: &'a [TokenFingerprint],
-        _: SystemTime,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        down()
-    }
-    fn is_revoked<'a>(
-        &'a self,
-        _: &'a str,
-        _: SystemTime,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        down()
-    }
-    fn record_confirmation<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a Confirmation,
-        _: SystemTime,
-        _: SystemTime,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        down()
-    }
-    fn confirmation<'a>(
-        &'a self,
-        _: &'a str,
-        _: SystemTime,
-    ) -> BoxFuture<'a, Result<Option<Confirmation>, StoreError>> {
-        down()
-    }
-    fn remember_jti<'a>(
-        &'a self,
-        _: &'a ReplayKey,
-        _: SystemTime,
-        _: SystemTime,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        down()
-    }
-    fn remove_ticket<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
-        down()
+        _: impl FnOnce() -> BoxFuture<'a, Result<T, StoreError>> + Send + 'a,
+    ) -> BoxFuture<'a, Result<T, StoreError>> {
+        Box::pin(std::future::ready(Err(StoreError::Backend {
+            source: Arc::new(Unreachable),
+        })))
     }
 }
 
@@ -145,7 +40,7 @@ fn server_over_a_down_store() -> CibaServer {
     CibaServer::new(
         config,
         Arc::new(registry),
-        Arc::new(DownStore),
+        Arc::new(LayeredStore::new(Down)),
         Arc::new(minter),
     )
 }

@@ -7,144 +7,35 @@ use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
-use std::time::SystemTime;
 
-use ciba_server::store::{
-    CompleteStatus, Completion, PollStatus, ReplayKey, Store, StoreError, StoredRequest,
-    TokenFingerprint,
-};
+use ciba_server::store::StoreError;
 use ciba_server::{
     AuthenticationResult, Authorization, BackchannelOutcome, BoxFuture, CibaServer, ClientMetadata,
-    ClientRegistry, CompleteError, CompleteOutcome, Confirmation, FailReason, IssueOutcome,
-    MemoryStore, RegistryError, StaticClientRegistry, Ticket, TokenOutcome,
+    ClientRegistry, CompleteError, CompleteOutcome, FailReason, IssueOutcome, RegistryError,
+    StaticClientRegistry, Ticket, TokenOutcome,
 };
+use ciba_test::store::{Layer, LayeredStore};
 use common::*;
 use http::HeaderMap;
 
-/// A MemoryStore behind futures that wait for another thread first; counts the operations.
-struct WaitingStore {
-    inner: Arc<MemoryStore>,
+/// Operations that wait for another thread first; counts them.
+#[derive(Default)]
+struct Waiting {
     calls: AtomicUsize,
 }
 
-impl WaitingStore {
-    fn wait<'a, T: 'a>(&self, answer: BoxFuture<'a, T>) -> BoxFuture<'a, T> {
+impl Layer for Waiting {
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        op: impl FnOnce() -> BoxFuture<'a, Result<T, StoreError>> + Send + 'a,
+    ) -> BoxFuture<'a, Result<T, StoreError>> {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        after_another_thread(answer)
+        after_another_thread(op())
     }
 }
 
-impl Store for WaitingStore {
-    fn insert_ticket<'a>(
-        &'a self,
-        ticket: &'a Ticket,
-        now: SystemTime,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.wait(self.inner.insert_ticket(ticket, now))
-    }
-    fn take_ticket<'a>(
-        &'a self,
-        id: &'a str,
-        now: SystemTime,
-    ) -> BoxFuture<'a, Result<Option<Ticket>, StoreError>> {
-        self.wait(self.inner.take_ticket(id, now))
-    }
-    fn insert_request<'a>(
-        &'a self,
-        request: &'a StoredRequest,
-        keep_until: SystemTime,
-        now: SystemTime,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.wait(self.inner.insert_request(request, keep_until, now))
-    }
-    fn request<'a>(
-        &'a self,
-        auth_req_id: &'a AuthReqId,
-        now: SystemTime,
-    ) -> BoxFuture<'a, Result<Option<StoredRequest>, StoreError>> {
-        self.wait(self.inner.request(auth_req_id, now))
-    }
-    fn pending_requests<'a>(
-        &'a self,
-        subject: Option<&'a str>,
-        limit: usize,
-        now: SystemTime,
-    ) -> BoxFuture<'a, Result<Vec<StoredRequest>, StoreError>> {
-        self.wait(self.inner.pending_requests(subject, limit, now))
-    }
-    fn complete<'a>(
-        &'a self,
-        auth_req_id: &'a AuthReqId,
-        result: Completion,
-        now: SystemTime,
-    ) -> BoxFuture<'a, Result<CompleteStatus, StoreError>> {
-        self.wait(self.inner.complete(auth_req_id, result, now))
-    }
-    fn poll<'a>(
-        &'a self,
-        auth_req_id: &'a AuthReqId,
-        client_id: &'a str,
-        interval_increment: u64,
-        now: SystemTime,
-    ) -> BoxFuture<'a, Result<PollStatus, StoreError>> {
-        self.wait(
-            self.inner
-                .poll(auth_req_id, client_id, interval_increment, now),
-        )
-    }
-    fn attach_tokens<'a>(
-        &'a self,
-        auth_req_id: &'a AuthReqId,
-        tokens: &'a [TokenFingerprint],
-        now: SystemTime,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.wait(self.inner.attach_tokens(auth_req_id, tokens, now))
-    }
-    fn revoke_tokens<'a>(
-        &'a self,
-        tokens: &'a [TokenFingerprint],
-        now: SystemTime,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.wait(self.inner.revoke_tokens(tokens, now))
-    }
-    fn is_revoked<'a>(
-        &'a self,
-        fingerprint: &'a str,
-        now: SystemTime,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        self.wait(self.inner.is_revoked(fingerprint, now))
-    }
-    fn record_confirmation<'a>(
-        &'a self,
-        fingerprint: &'a str,
-        confirmation: &'a Confirmation,
-        expires_at: SystemTime,
-        now: SystemTime,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.wait(
-            self.inner
-                .record_confirmation(fingerprint, confirmation, expires_at, now),
-        )
-    }
-    fn confirmation<'a>(
-        &'a self,
-        fingerprint: &'a str,
-        now: SystemTime,
-    ) -> BoxFuture<'a, Result<Option<Confirmation>, StoreError>> {
-        self.wait(self.inner.confirmation(fingerprint, now))
-    }
-    fn remember_jti<'a>(
-        &'a self,
-        key: &'a ReplayKey,
-        expires_at: SystemTime,
-        now: SystemTime,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        self.wait(self.inner.remember_jti(key, expires_at, now))
-    }
-    fn remove_ticket<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
-        self.wait(self.inner.remove_ticket(id))
-    }
-}
+/// A MemoryStore behind futures that wait for another thread first.
+type WaitingStore = LayeredStore<Waiting>;
 
 /// The standard clients behind lookups that wait for another thread first.
 struct WaitingRegistry {
@@ -174,11 +65,8 @@ fn waiting_harness() -> (Harness, Arc<WaitingStore>, Arc<WaitingRegistry>) {
         inner: clients_registry,
         calls: AtomicUsize::new(0),
     });
-    let memory = Arc::new(MemoryStore::new());
-    let store = Arc::new(WaitingStore {
-        inner: memory.clone(),
-        calls: AtomicUsize::new(0),
-    });
+    let store = Arc::new(WaitingStore::new(Waiting::default()));
+    let memory = store.memory.clone();
     let minter = minter(&["eddsa"]);
     let h = Harness {
         server: CibaServer::new(config, registry.clone(), store.clone(), Arc::new(minter)),
@@ -384,10 +272,10 @@ fn a_store_and_registry_that_wait_give_the_same_answers_as_ready_ones() {
     assert_eq!(token_error(&unknown), (400, "invalid_grant".into()));
 
     // Every call above went through the waiting store and registry.
-    assert!(store.calls.load(Ordering::Relaxed) >= 30);
+    assert!(store.layer.calls.load(Ordering::Relaxed) >= 30);
     // (One registry lookup per request: 6 at the backchannel endpoint, 7 at the token one,
     // and 1 when a push is completed, for the client's ID token algorithm.)
-    assert!(store.calls.load(Ordering::Relaxed) >= 30);
+    assert!(store.layer.calls.load(Ordering::Relaxed) >= 30);
     assert_eq!(registry.calls.load(Ordering::Relaxed), 14);
 }
 
