@@ -17,15 +17,16 @@
 //!   `on_both_transports!`, and the standard clients of the scripted provider;
 //! - `harness` (`harness`): ciba-hyper's authorization server over ciba-server, and a
 //!   notification receiver, on loopback, with a client per delivery mode;
-//! - `store` (`store`): a MemoryStore whose every operation goes through a layer (one that
-//!   waits for another thread, stalls or fails), so a test store is one layer;
+//! - `store` and `outcome` (`server`): a MemoryStore whose every operation goes through a
+//!   layer (one that waits for another thread, stalls or fails), so a test store is one
+//!   layer; and readers of ciba-server's outcomes (a JSON body, a token error);
 //! - `tls` (`tls`): a test CA and an https endpoint that records what it receives;
 //! - `pair` (`pair`): ciba-core's `Poller` and ciba-server's `CibaServer` on one virtual
 //!   clock, without sockets, and a whole poll-mode flow between them.
 //!
 //! ciba-core's own unit tests (in `src/`) cannot use these types: a dev-dependency cycle
 //! builds a second copy of ciba-core for them. Integration tests can. The features that
-//! depend on the crates above ciba-core (`client`, `harness`, `tls`, `pair`) are for the tests of
+//! depend on the crates above ciba-core (`client`, `harness`, `tls`, `pair`, `server`) are for the tests of
 //! those crates.
 // Test support: a key that does not load, or a socket that does not bind, is a failed test,
 // so it panics with the reason.
@@ -45,6 +46,8 @@ pub mod harness;
 #[cfg(feature = "core")]
 pub mod keys;
 pub mod logs;
+#[cfg(feature = "server")]
+pub mod outcome;
 #[cfg(feature = "pair")]
 pub mod pair;
 #[cfg(feature = "core")]
@@ -53,7 +56,7 @@ pub mod random;
 pub mod scripted;
 #[cfg(feature = "services")]
 pub mod services;
-#[cfg(feature = "store")]
+#[cfg(feature = "server")]
 pub mod store;
 #[cfg(feature = "tls")]
 pub mod tls;

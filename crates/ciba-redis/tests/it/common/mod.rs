@@ -26,7 +26,7 @@ use ciba_server::{
     ClientMetadata, CompleteError, CompleteOutcome, DefaultTokenMinter, DeliveryMode,
     IncomingRequest, IssueOutcome, ServerConfig, StaticClientRegistry, TokenOutcome,
 };
-use serde_json::{Map, Value};
+
 use services::{Service, answers_ping, free_port};
 
 pub const REDIS_SERVER: &str = services::REDIS_SERVER;
@@ -445,25 +445,7 @@ pub async fn approve(
         .await
 }
 
-/// The JSON body of a response.
-pub fn json_body(resp: &http::Response<Vec<u8>>) -> Map<String, Value> {
-    serde_json::from_slice::<Value>(resp.body())
-        .unwrap()
-        .as_object()
-        .unwrap()
-        .clone()
-}
-
-/// The status and `error` of a token endpoint refusal.
-pub fn token_error(outcome: &TokenOutcome) -> (u16, String) {
-    match outcome {
-        TokenOutcome::Respond(r) => (
-            r.response.status().as_u16(),
-            json_body(&r.response)["error"].as_str().unwrap().to_owned(),
-        ),
-        other => panic!("expected an error, got {other:?}"),
-    }
-}
+pub use ciba_test::outcome::{json_body, token_error};
 
 /// The access token of a successful token response.
 pub fn access_token(outcome: &TokenOutcome) -> String {

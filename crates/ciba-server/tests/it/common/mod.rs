@@ -4,12 +4,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::task::{Context, Poll, Waker};
+use std::thread;
+use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -56,40 +55,12 @@ pub const USER_CODE: &str = "user-code-client";
 pub const SCOPED: &str = "scoped-client";
 pub const PUBLIC: &str = "public-client";
 
-/// The instant every test starts at.
-pub fn t0() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
-}
+/// The instant every test starts at, and a future run to completion on the calling thread
+/// (the server is runtime-agnostic, so its tests need no runtime).
+pub use ciba_test::{block::block_on, clock::t0};
 
 pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
-}
-
-/// Wakes the thread that waits in [`block_on`].
-struct Unpark(Thread);
-
-impl Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-/// Runs `future` to completion on the calling thread: polls it, and while it is pending
-/// parks the thread until its waker is called (no spinning). The server is
-/// runtime-agnostic, so its tests need no runtime; the MemoryStore's futures are ready on
-/// their first poll, and a store that really waits wakes this thread when it is done.
-pub fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let waker = Waker::from(Arc::new(Unpark(thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        match future.as_mut().poll(&mut cx) {
-            Poll::Ready(output) => return output,
-            // A wake-up that came before `park` makes it return at once; a spurious
-            // return only polls again.
-            Poll::Pending => thread::park(),
-        }
-    }
 }
 
 /// `inner`, after a real wait: the first poll answers `Pending` and starts a thread that
@@ -559,25 +530,7 @@ pub fn token_request<I: IdArg + ?Sized>(client_id: &str, auth_req_id: &I, now: S
     )
 }
 
-/// The JSON body of a response.
-pub fn json_body(resp: &http::Response<Vec<u8>>) -> Map<String, Value> {
-    serde_json::from_slice::<Value>(resp.body())
-        .unwrap()
-        .as_object()
-        .unwrap()
-        .clone()
-}
-
-/// The `error` of an error outcome, with its status.
-pub fn token_error(outcome: &TokenOutcome) -> (u16, String) {
-    match outcome {
-        TokenOutcome::Respond(r) => (
-            r.response.status().as_u16(),
-            json_body(&r.response)["error"].as_str().unwrap().to_owned(),
-        ),
-        other => panic!("expected an error, got {other:?}"),
-    }
-}
+pub use ciba_test::outcome::{json_body, token_error};
 
 pub fn bc_error(outcome: &BackchannelOutcome) -> (u16, String) {
     match outcome {
