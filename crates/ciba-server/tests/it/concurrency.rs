@@ -4,7 +4,7 @@ use crate::common;
 
 use std::sync::Barrier;
 
-use ciba_server::{AuthenticationResult, Authorization, CompleteError, TokenOutcome};
+use ciba_server::{CompleteError, TokenOutcome};
 use common::*;
 
 const THREADS: usize = 16;
@@ -42,11 +42,7 @@ fn sixteen_threads_racing_to_complete_and_redeem_get_exactly_one_token_response(
                 .map(|_| {
                     s.spawn(|| {
                         barrier.wait();
-                        let completed = match h.complete(
-                            id,
-                            AuthenticationResult::Authorized(Authorization::new("alice")),
-                            now,
-                        ) {
+                        let completed = match h.approve(id, now) {
                             Ok(_) => true,
                             Err(CompleteError::AlreadyCompleted) => false,
                             Err(e) => panic!("unexpected completion error {e:?}"),

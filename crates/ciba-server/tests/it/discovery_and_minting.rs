@@ -12,9 +12,8 @@ use ciba_core::jose::{CompactJws, HmacSigner, JwkSet, JwkSigner, JwsAlgorithm, S
 use ciba_core::random::OsRandom;
 use ciba_server::store::Grant;
 use ciba_server::{
-    AccessTokenFormat, AuthenticationResult, Authorization, CibaServer, ClientMetadata,
-    DefaultTokenMinter, DeliveryMode, KeySetError, MemoryStore, ServerSetupError, SigningKeySet,
-    StaticClientRegistry, TokenOutcome,
+    AccessTokenFormat, CibaServer, ClientMetadata, DefaultTokenMinter, DeliveryMode, KeySetError,
+    MemoryStore, ServerSetupError, SigningKeySet, StaticClientRegistry, TokenOutcome,
 };
 use ciba_server::{MintError, MintRequest, TokenMinter};
 use common::*;
@@ -163,12 +162,7 @@ fn id_tokens_are_signed_with_the_clients_registered_algorithm() {
         );
         let ticket = h.ticket(&start, t0());
         let ack = h.issue(&ticket, t0());
-        h.complete(
-            &ack.auth_req_id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            t0(),
-        )
-        .unwrap();
+        h.approve(&ack.auth_req_id, t0()).unwrap();
         let poll = basic_form(
             &client_id,
             &[
@@ -202,12 +196,7 @@ fn id_tokens_are_signed_with_the_clients_registered_algorithm() {
 fn a_client_without_a_registered_algorithm_gets_rs256() {
     let h = Harness::with(base_config(), Default::default(), "es256");
     let ack = h.start(POLL, t0());
-    h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::Authorized(Authorization::new("alice")),
-        t0(),
-    )
-    .unwrap();
+    h.approve(&ack.auth_req_id, t0()).unwrap();
     let TokenOutcome::Issued(g) = h.poll(POLL, &ack.auth_req_id, t0()) else {
         panic!("expected tokens")
     };

@@ -287,11 +287,7 @@ fn core_ping_client_expires_without_a_ping() {
     let (result, _) = drive(&h, &rp, &mut poller, t0(), late);
     assert!(matches!(result, Err(PollError::ExpiredLocally { .. })));
     let id = ack.auth_req_id.as_str();
-    let late = h.complete(
-        id,
-        AuthenticationResult::Authorized(Authorization::new("alice")),
-        t0() + secs(30),
-    );
+    let late = h.approve(id, t0() + secs(30));
     assert!(matches!(late, Err(CompleteError::Expired)));
 }
 

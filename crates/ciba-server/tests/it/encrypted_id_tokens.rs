@@ -13,10 +13,7 @@ use ciba_core::jose::jwe::{
 use ciba_server::MintError;
 use ciba_server::TokenOutcome;
 use ciba_server::store::MemoryStoreConfig;
-use ciba_server::{
-    AuthenticationResult, Authorization, ClientMetadata, ClientMetadataError, CompleteOutcome,
-    validate_client_metadata,
-};
+use ciba_server::{ClientMetadata, ClientMetadataError, CompleteOutcome, validate_client_metadata};
 use common::*;
 use serde_json::{Map, Value};
 
@@ -91,12 +88,7 @@ fn approve(
     auth_req_id: &(impl IdArg + ?Sized),
     at: std::time::SystemTime,
 ) -> CompleteOutcome {
-    h.complete(
-        auth_req_id,
-        AuthenticationResult::Authorized(Authorization::new("alice")),
-        at,
-    )
-    .unwrap()
+    h.approve(auth_req_id, at).unwrap()
 }
 
 #[test]

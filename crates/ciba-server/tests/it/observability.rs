@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ciba_core::observe::short_hash;
-use ciba_server::{AuthenticationResult, Authorization, CompleteOutcome, TokenOutcome, observe};
+use ciba_server::{AuthenticationResult, CompleteOutcome, TokenOutcome, observe};
 use common::*;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use tracing_subscriber::fmt::format::FmtSpan;
@@ -171,12 +171,7 @@ fn flows(h: &Harness) -> Vec<String> {
         "authorization_pending"
     );
     assert_eq!(token_error(&h.token(&poll, t0() + secs(6))).1, "slow_down");
-    h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::Authorized(Authorization::new("alice")),
-        t0() + secs(20),
-    )
-    .unwrap();
+    h.approve(&ack.auth_req_id, t0() + secs(20)).unwrap();
     let tokens = h.token(&poll, t0() + secs(30));
     token_values(&tokens, &mut secrets);
     assert!(matches!(tokens, TokenOutcome::Issued(_)));
@@ -190,13 +185,7 @@ fn flows(h: &Harness) -> Vec<String> {
     keep(&start, &mut secrets);
     let ack = h.issue(&h.ticket(&start, t0()), t0());
     secrets.push(ack.auth_req_id.as_str().to_owned());
-    let done = h
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            t0() + secs(10),
-        )
-        .unwrap();
+    let done = h.approve(&ack.auth_req_id, t0() + secs(10)).unwrap();
     assert!(matches!(done, CompleteOutcome::Ping(_)));
     // The token request carries a DPoP proof: the tokens are bound to its key.
     let mut poll = token_request(PING, &ack.auth_req_id, t0() + secs(11));
@@ -229,13 +218,7 @@ fn flows(h: &Harness) -> Vec<String> {
     keep(&start, &mut secrets);
     let ack = h.issue(&h.ticket(&start, t0()), t0());
     secrets.push(ack.auth_req_id.as_str().to_owned());
-    let done = h
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            t0() + secs(10),
-        )
-        .unwrap();
+    let done = h.approve(&ack.auth_req_id, t0() + secs(10)).unwrap();
     let CompleteOutcome::PushTokens { request, tokens } = done else {
         panic!("expected pushed tokens")
     };
@@ -251,13 +234,7 @@ fn flows(h: &Harness) -> Vec<String> {
     keep(&start, &mut secrets);
     let ack = h.issue(&h.ticket(&start, t0()), t0());
     secrets.push(ack.auth_req_id.as_str().to_owned());
-    let done = h
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            t0() + secs(10),
-        )
-        .unwrap();
+    let done = h.approve(&ack.auth_req_id, t0() + secs(10)).unwrap();
     assert!(matches!(done, CompleteOutcome::PushError { .. }));
     assert!(
         h.complete(

@@ -3,10 +3,7 @@
 
 use crate::common;
 
-use ciba_server::{
-    AuthenticationResult, Authorization, BackchannelError, BackchannelOutcome, IssueOutcome,
-    TokenOutcome, UserHint,
-};
+use ciba_server::{BackchannelError, BackchannelOutcome, IssueOutcome, TokenOutcome, UserHint};
 use common::*;
 use http::{HeaderValue, Method};
 
@@ -288,12 +285,7 @@ fn id_token_hint_must_be_an_id_token_we_issued_to_this_client() {
     let h = Harness::new();
     // Get a real ID token for the poll client.
     let ack = h.start(POLL, t0());
-    h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::Authorized(Authorization::new("alice")),
-        t0(),
-    )
-    .unwrap();
+    h.approve(&ack.auth_req_id, t0()).unwrap();
     let TokenOutcome::Issued(g) = h.poll(POLL, &ack.auth_req_id, t0()) else {
         panic!("expected tokens")
     };

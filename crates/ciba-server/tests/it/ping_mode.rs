@@ -2,9 +2,7 @@
 
 use crate::common;
 
-use ciba_server::{
-    AuthenticationResult, Authorization, CompleteError, CompleteOutcome, TokenOutcome,
-};
+use ciba_server::{AuthenticationResult, CompleteError, CompleteOutcome, TokenOutcome};
 use common::*;
 
 fn assert_is_ping(outcome: &CompleteOutcome, auth_req_id: &(impl IdArg + ?Sized)) {
@@ -39,13 +37,7 @@ fn ping_client_is_pinged_then_redeems_tokens_at_once() {
     // The client may poll before the ping, like a poll client.
     let early = h.poll(PING, &ack.auth_req_id, t0() + secs(5));
     assert_eq!(token_error(&early).1, "authorization_pending");
-    let done = h
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            t0() + secs(6),
-        )
-        .unwrap();
+    let done = h.approve(&ack.auth_req_id, t0() + secs(6)).unwrap();
     assert_is_ping(&done, &ack.auth_req_id);
     assert_eq!(done.notification().unwrap().uri(), PING_ENDPOINT);
     // Right after the ping, even within the interval, the result is available.
@@ -81,11 +73,7 @@ fn ping_request_that_expires_is_not_pinged_and_answers_expired_token() {
         &h.ticket(&bc_request(PING, &[("requested_expiry", "60")]), t0()),
         t0(),
     );
-    let late = h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::Authorized(Authorization::new("alice")),
-        t0() + secs(61),
-    );
+    let late = h.approve(&ack.auth_req_id, t0() + secs(61));
     assert!(matches!(late, Err(CompleteError::Expired)));
     assert_eq!(
         token_error(&h.poll(PING, &ack.auth_req_id, t0() + secs(62))),

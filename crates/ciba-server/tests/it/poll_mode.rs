@@ -100,11 +100,7 @@ fn expired_request_answers_expired_token_then_invalid_grant_after_tombstone() {
     let later = h.poll(POLL, &ack.auth_req_id, t0() + secs(600));
     assert_eq!(token_error(&later).1, "expired_token");
     // ...and the user's late approval changes nothing.
-    let late = h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::Authorized(Authorization::new("alice")),
-        t0() + secs(601),
-    );
+    let late = h.approve(&ack.auth_req_id, t0() + secs(601));
     assert!(matches!(late, Err(ciba_server::CompleteError::Expired)));
     // After the tombstone is gone the id is simply unknown.
     let gone = h.poll(POLL, &ack.auth_req_id, t0() + secs(30 + 600));
@@ -163,12 +159,7 @@ fn slow_down_adds_five_seconds_to_the_stored_interval() {
 fn second_redemption_is_invalid_grant_and_revokes_tokens() {
     let h = Harness::new();
     let ack = h.start(POLL, t0());
-    h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::Authorized(Authorization::new("alice")),
-        t0() + secs(1),
-    )
-    .unwrap();
+    h.approve(&ack.auth_req_id, t0() + secs(1)).unwrap();
     let TokenOutcome::Issued(first) = h.poll(POLL, &ack.auth_req_id, t0() + secs(6)) else {
         panic!("expected tokens")
     };
@@ -204,12 +195,7 @@ fn second_redemption_is_invalid_grant_and_revokes_tokens() {
 fn auth_req_id_of_another_client_is_invalid_grant_and_leaves_the_request_alone() {
     let h = Harness::new();
     let ack = h.start(POLL, t0());
-    h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::Authorized(Authorization::new("alice")),
-        t0() + secs(1),
-    )
-    .unwrap();
+    h.approve(&ack.auth_req_id, t0() + secs(1)).unwrap();
     let stolen = h.poll(SCOPED, &ack.auth_req_id, t0() + secs(6));
     assert_eq!(token_error(&stolen), (400, "invalid_grant".into()));
     assert!(matches!(
@@ -240,11 +226,7 @@ fn completion_happens_exactly_once() {
     let ack = h.start(POLL, t0());
     h.complete(&ack.auth_req_id, AuthenticationResult::AccessDenied, t0())
         .unwrap();
-    let again = h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::Authorized(Authorization::new("alice")),
-        t0(),
-    );
+    let again = h.approve(&ack.auth_req_id, t0());
     assert!(matches!(
         again,
         Err(ciba_server::CompleteError::AlreadyCompleted)

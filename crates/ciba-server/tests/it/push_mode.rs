@@ -31,13 +31,7 @@ fn push_client_receives_tokens_bound_to_the_request() {
     assert_eq!(ack.interval, None, "push clients do not poll");
     assert!(json_body(&ack.response).get("interval").is_none());
     let at = t0() + secs(20);
-    let done = h
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            at,
-        )
-        .unwrap();
+    let done = h.approve(&ack.auth_req_id, at).unwrap();
     let CompleteOutcome::PushTokens { request: req, .. } = &done else {
         panic!("expected a push, got {done:?}")
     };
@@ -58,11 +52,7 @@ fn push_client_receives_tokens_bound_to_the_request() {
         .unwrap()
     );
     // Delivered once: a second completion is refused.
-    let again = h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::Authorized(Authorization::new("alice")),
-        at,
-    );
+    let again = h.approve(&ack.auth_req_id, at);
     assert!(matches!(again, Err(CompleteError::AlreadyCompleted)));
 }
 
@@ -117,13 +107,7 @@ fn push_request_completed_after_expiry_pushes_expired_token_once() {
         &h.ticket(&bc_request(PUSH, &[("requested_expiry", "10")]), t0()),
         t0(),
     );
-    let done = h
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            t0() + secs(10),
-        )
-        .unwrap();
+    let done = h.approve(&ack.auth_req_id, t0() + secs(10)).unwrap();
     let CompleteOutcome::PushError { request, error } = &done else {
         panic!("expected a push error, got {done:?}")
     };
@@ -143,12 +127,7 @@ fn push_request_completed_after_expiry_pushes_expired_token_once() {
 fn push_client_at_the_token_endpoint_is_unauthorized_client() {
     let h = Harness::new();
     let ack = h.start(PUSH, t0());
-    h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::Authorized(Authorization::new("alice")),
-        t0(),
-    )
-    .unwrap();
+    h.approve(&ack.auth_req_id, t0()).unwrap();
     let outcome = h.poll(PUSH, &ack.auth_req_id, t0() + secs(5));
     assert_eq!(token_error(&outcome), (400, "unauthorized_client".into()));
 }
@@ -158,13 +137,7 @@ fn undelivered_push_revokes_the_access_and_refresh_token() {
     let h = Harness::new();
     let ack = h.start(PUSH, t0());
     let at = t0() + secs(20);
-    let done = h
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            at,
-        )
-        .unwrap();
+    let done = h.approve(&ack.auth_req_id, at).unwrap();
     let CompleteOutcome::PushTokens { request, tokens } = &done else {
         panic!("expected a push, got {done:?}")
     };
@@ -195,13 +168,7 @@ fn pushed_id_tokens_use_the_clients_registered_algorithm() {
         }
     });
     let ack = h.start(PUSH, t0());
-    let done = h
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            t0(),
-        )
-        .unwrap();
+    let done = h.approve(&ack.auth_req_id, t0()).unwrap();
     let CompleteOutcome::PushTokens { request: req, .. } = &done else {
         panic!("expected a push, got {done:?}")
     };
@@ -306,13 +273,7 @@ fn an_undelivered_refresh_token_without_a_lifetime_stays_revoked() {
     let (h, _) = counting_harness(true);
     let ack = h.start(PUSH, t0());
     let at = t0() + secs(20);
-    let done = h
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            at,
-        )
-        .unwrap();
+    let done = h.approve(&ack.auth_req_id, at).unwrap();
     let CompleteOutcome::PushTokens { request, tokens } = &done else {
         panic!("expected a push, got {done:?}")
     };

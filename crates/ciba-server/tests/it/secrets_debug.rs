@@ -7,9 +7,9 @@ use crate::common;
 
 use ciba_server::store::{MemoryStoreConfig, Store, StoredRequest};
 use ciba_server::{
-    Acknowledgement, AuthenticationResult, Authorization, CibaServer, ClientMetadata,
-    CompleteOutcome, DefaultTokenMinter, DpopNonceKey, MemoryStore, MintedTokens, Secret,
-    ServerConfig, StaticClientRegistry, Ticket, TokenGrant, TokenOutcome,
+    Acknowledgement, AuthenticationResult, CibaServer, ClientMetadata, CompleteOutcome,
+    DefaultTokenMinter, DpopNonceKey, MemoryStore, MintedTokens, Secret, ServerConfig,
+    StaticClientRegistry, Ticket, TokenGrant, TokenOutcome,
 };
 use common::*;
 
@@ -111,13 +111,7 @@ fn tickets_requests_notifications_and_grants_never_print_secrets() {
     let stored = block_on(h.store.request(&id, now)).unwrap().unwrap();
     assert_hidden("StoredRequest", &format!("{stored:?}"), &[id.as_str(), CNT]);
 
-    let done = h
-        .complete(
-            &id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            now + secs(1),
-        )
-        .unwrap();
+    let done = h.approve(&id, now + secs(1)).unwrap();
     assert!(matches!(done, CompleteOutcome::Ping(_)));
     assert_hidden(
         "CompleteOutcome::Ping",
@@ -173,13 +167,7 @@ fn push_notifications_never_print_the_tokens_they_carry() {
     let now = t0();
     let ack = h.start(PUSH, now);
     let id = ack.auth_req_id.clone();
-    let done = h
-        .complete(
-            &id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            now + secs(1),
-        )
-        .unwrap();
+    let done = h.approve(&id, now + secs(1)).unwrap();
     let CompleteOutcome::PushTokens { request, .. } = &done else {
         panic!("expected a push, got {done:?}")
     };

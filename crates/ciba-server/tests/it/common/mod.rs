@@ -23,8 +23,8 @@ pub use ciba_server::AuthReqId;
 use ciba_server::Failure;
 use ciba_server::store::{MemoryStoreConfig, StoreError, StoredRequest};
 use ciba_server::{
-    Acknowledgement, AuthMethod, AuthenticationResult, BackchannelOutcome, BoxFuture,
-    CIBA_GRANT_TYPE, CibaServer, ClientMetadata, CompleteError, CompleteOutcome,
+    Acknowledgement, AuthMethod, AuthenticationResult, Authorization, BackchannelOutcome,
+    BoxFuture, CIBA_GRANT_TYPE, CibaServer, ClientMetadata, CompleteError, CompleteOutcome,
     DefaultTokenMinter, DeliveryMode, FailReason, IncomingRequest, IssueOutcome, MemoryStore,
     Rejection, ServerConfig, SigningKeySet, StaticClientRegistry, Ticket, TlsClientCertificate,
     TokenOutcome,
@@ -323,6 +323,19 @@ impl Harness {
         block_on(
             self.server
                 .complete(&auth_req_id.id(), result, now, &self.rng),
+        )
+    }
+
+    /// The user `alice` approves `auth_req_id`.
+    pub fn approve<I: IdArg + ?Sized>(
+        &self,
+        auth_req_id: &I,
+        now: SystemTime,
+    ) -> Result<CompleteOutcome, CompleteError> {
+        self.complete(
+            auth_req_id,
+            AuthenticationResult::Authorized(Authorization::new("alice")),
+            now,
         )
     }
 

@@ -67,13 +67,7 @@ fn id_tokens_name_their_key_and_carry_no_nonce_c_hash_or_s_hash() {
         panic!("no tokens")
     };
     let push_id = h.start(PUSH, t0()).auth_req_id.into_string();
-    let pushed = h
-        .complete(
-            &push_id,
-            AuthenticationResult::Authorized(Authorization::new("alice")),
-            t0() + secs(1),
-        )
-        .unwrap();
+    let pushed = h.approve(&push_id, t0() + secs(1)).unwrap();
     let pushed: Value = serde_json::from_slice(pushed.notification().unwrap().body()).unwrap();
     for id_token in [
         grant.tokens.id_token.as_str(),

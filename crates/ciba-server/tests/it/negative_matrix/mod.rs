@@ -459,13 +459,9 @@ fn config_without(mode: DeliveryMode) -> ServerConfig {
 }
 
 fn approve(h: &Harness, auth_req_id: &str, at: u64) -> Result<(), String> {
-    h.complete(
-        auth_req_id,
-        AuthenticationResult::Authorized(Authorization::new("alice")),
-        t0() + secs(at),
-    )
-    .map(|_| ())
-    .map_err(|e| format!("approval failed: {e}"))
+    h.approve(auth_req_id, t0() + secs(at))
+        .map(|_| ())
+        .map_err(|e| format!("approval failed: {e}"))
 }
 
 /// The matrix is as large as the report says: a guard against rows silently dropped.

@@ -378,11 +378,7 @@ fn flow_rows() -> Vec<Row> {
                 let ticket = h.ticket(&bc_request(POLL, &[("requested_expiry", "30")]), t0());
                 let id = h.issue(&ticket, t0()).auth_req_id.into_string();
                 let got = poll_at(h, POLL, &id, 30);
-                let late = h.complete(
-                    &id,
-                    AuthenticationResult::Authorized(Authorization::new("alice")),
-                    t0() + secs(31),
-                );
+                let late = h.approve(&id, t0() + secs(31));
                 ensure(
                     matches!(late, Err(CompleteError::Expired)),
                     "a late approval is refused",
