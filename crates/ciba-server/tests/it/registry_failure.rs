@@ -6,7 +6,7 @@
 use crate::common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use ciba_server::BackchannelError;
 use ciba_server::ClientAuthError;
@@ -21,27 +21,24 @@ use common::*;
 #[error("client database unreachable")]
 struct Unreachable;
 
-/// Fails every lookup, after a real wait (as a database that times out does), and counts
-/// the lookups.
-#[derive(Default)]
-struct DownRegistry {
-    lookups: AtomicUsize,
-}
+/// Fails every lookup.
+struct Down;
 
-impl ClientRegistry for DownRegistry {
+impl ClientRegistry for Down {
     fn client<'a>(
         &'a self,
         _: &'a str,
     ) -> BoxFuture<'a, Result<Option<Arc<ClientMetadata>>, RegistryError>> {
-        self.lookups.fetch_add(1, Ordering::Relaxed);
-        after_another_thread(Box::pin(std::future::ready(Err(RegistryError::new(
-            Unreachable,
-        )))))
+        Box::pin(std::future::ready(Err(RegistryError::new(Unreachable))))
     }
 }
 
+/// Fails every lookup, after a real wait (as a database that times out does), and counts
+/// the lookups.
+type DownRegistry = WaitingRegistry<Down>;
+
 fn server_over_a_down_registry() -> (CibaServer, Arc<DownRegistry>) {
-    let registry = Arc::new(DownRegistry::default());
+    let registry = Arc::new(WaitingRegistry::new(Down));
     let minter = minter(&["eddsa"]);
     let server = CibaServer::new(
         base_config(),

@@ -10,9 +10,8 @@ use std::sync::{Arc, Barrier};
 
 use ciba_server::store::StoreError;
 use ciba_server::{
-    AuthenticationResult, Authorization, BackchannelOutcome, BoxFuture, CibaServer, ClientMetadata,
-    ClientRegistry, CompleteError, CompleteOutcome, FailReason, IssueOutcome, RegistryError,
-    StaticClientRegistry, Ticket, TokenOutcome,
+    AuthenticationResult, Authorization, BackchannelOutcome, BoxFuture, CibaServer, CompleteError,
+    CompleteOutcome, FailReason, IssueOutcome, StaticClientRegistry, Ticket, TokenOutcome,
 };
 use ciba_test::store::{Layer, LayeredStore};
 use common::*;
@@ -37,34 +36,19 @@ impl Layer for Waiting {
 /// A MemoryStore behind futures that wait for another thread first.
 type WaitingStore = LayeredStore<Waiting>;
 
-/// The standard clients behind lookups that wait for another thread first.
-struct WaitingRegistry {
-    inner: StaticClientRegistry,
-    calls: AtomicUsize,
-}
-
-impl ClientRegistry for WaitingRegistry {
-    fn client<'a>(
-        &'a self,
-        client_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Arc<ClientMetadata>>, RegistryError>> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        after_another_thread(self.inner.client(client_id))
-    }
-}
-
 /// A harness like [`Harness::new`] (same clients, keys and random sequence) whose server
 /// waits on every store and registry call. `h.store` is the MemoryStore inside.
-fn waiting_harness() -> (Harness, Arc<WaitingStore>, Arc<WaitingRegistry>) {
+fn waiting_harness() -> (
+    Harness,
+    Arc<WaitingStore>,
+    Arc<WaitingRegistry<StaticClientRegistry>>,
+) {
     let config = base_config();
     let mut clients_registry = StaticClientRegistry::new();
     for c in clients() {
         clients_registry.register(c, &config).unwrap();
     }
-    let registry = Arc::new(WaitingRegistry {
-        inner: clients_registry,
-        calls: AtomicUsize::new(0),
-    });
+    let registry = Arc::new(WaitingRegistry::new(clients_registry));
     let store = Arc::new(WaitingStore::new(Waiting::default()));
     let memory = store.memory.clone();
     let minter = minter(&["eddsa"]);
@@ -276,7 +260,7 @@ fn a_store_and_registry_that_wait_give_the_same_answers_as_ready_ones() {
     // (One registry lookup per request: 6 at the backchannel endpoint, 7 at the token one,
     // and 1 when a push is completed, for the client's ID token algorithm.)
     assert!(store.layer.calls.load(Ordering::Relaxed) >= 30);
-    assert_eq!(registry.calls.load(Ordering::Relaxed), 14);
+    assert_eq!(registry.lookups.load(Ordering::Relaxed), 14);
 }
 
 impl Both {

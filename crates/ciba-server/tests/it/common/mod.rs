@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::thread;
@@ -24,10 +24,10 @@ use ciba_server::Failure;
 use ciba_server::store::{MemoryStoreConfig, StoreError, StoredRequest};
 use ciba_server::{
     Acknowledgement, AuthMethod, AuthenticationResult, Authorization, BackchannelOutcome,
-    BoxFuture, CIBA_GRANT_TYPE, CibaServer, ClientMetadata, CompleteError, CompleteOutcome,
-    DefaultTokenMinter, DeliveryMode, FailReason, IncomingRequest, IssueOutcome, MemoryStore,
-    Rejection, ServerConfig, SigningKeySet, StaticClientRegistry, Ticket, TlsClientCertificate,
-    TokenOutcome,
+    BoxFuture, CIBA_GRANT_TYPE, CibaServer, ClientMetadata, ClientRegistry, CompleteError,
+    CompleteOutcome, DefaultTokenMinter, DeliveryMode, FailReason, IncomingRequest, IssueOutcome,
+    MemoryStore, RegistryError, Rejection, ServerConfig, SigningKeySet, StaticClientRegistry,
+    Ticket, TlsClientCertificate, TokenOutcome,
 };
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method};
@@ -71,6 +71,32 @@ pub fn after_another_thread<'a, T: 'a>(inner: BoxFuture<'a, T>) -> BoxFuture<'a,
         OtherThread::default().await;
         inner.await
     })
+}
+
+/// A registry whose lookups wait for another thread first (see [`after_another_thread`]),
+/// as one across a network does; counts them.
+pub struct WaitingRegistry<R> {
+    pub inner: R,
+    pub lookups: AtomicUsize,
+}
+
+impl<R> WaitingRegistry<R> {
+    pub fn new(inner: R) -> WaitingRegistry<R> {
+        WaitingRegistry {
+            inner,
+            lookups: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl<R: ClientRegistry> ClientRegistry for WaitingRegistry<R> {
+    fn client<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<ClientMetadata>>, RegistryError>> {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
+        after_another_thread(self.inner.client(client_id))
+    }
 }
 
 /// Ready once another thread says so (see [`after_another_thread`]).
@@ -161,51 +187,36 @@ fn client(id: &str, method: AuthMethod, mode: Option<DeliveryMode>) -> ClientMet
         Some(DeliveryMode::Push) => Some(PUSH_ENDPOINT.into()),
         _ => None,
     };
+    let secret = secret_of(id);
+    m.client_secret = (!secret.is_empty()).then(|| secret.into());
     m
 }
 
 /// Every client the tests use.
 pub fn clients() -> Vec<ClientMetadata> {
-    let mut poll = client(
-        POLL,
-        AuthMethod::ClientSecretBasic,
-        Some(DeliveryMode::Poll),
-    );
-    poll.client_secret = Some(POLL_SECRET.into());
-    let mut ping = client(PING, AuthMethod::ClientSecretPost, Some(DeliveryMode::Ping));
-    ping.client_secret = Some(PING_SECRET.into());
+    let poll = Some(DeliveryMode::Poll);
     let mut push = client(PUSH, AuthMethod::PrivateKeyJwt, Some(DeliveryMode::Push));
     push.jwks = Some(public_set(&["es256"]));
-    let mut secret_jwt = client(
-        SECRET_JWT,
-        AuthMethod::ClientSecretJwt,
-        Some(DeliveryMode::Poll),
-    );
-    secret_jwt.client_secret = Some(SECRET_JWT_SECRET.into());
-    let mut signed = client(SIGNED, AuthMethod::PrivateKeyJwt, Some(DeliveryMode::Poll));
+    let mut signed = client(SIGNED, AuthMethod::PrivateKeyJwt, poll);
     signed.jwks = Some(public_set(&["ps256"]));
     signed.backchannel_authentication_request_signing_alg = Some("PS256".into());
-    let mut tls = client(TLS, AuthMethod::TlsClientAuth, Some(DeliveryMode::Poll));
+    let mut tls = client(TLS, AuthMethod::TlsClientAuth, poll);
     tls.tls_client_auth_subject_dn = Some(TLS_DN.into());
-    let mut no_ciba = client(NO_CIBA, AuthMethod::ClientSecretBasic, None);
-    no_ciba.client_secret = Some("no-ciba-secret".into());
-    let mut user_code = client(
-        USER_CODE,
-        AuthMethod::ClientSecretBasic,
-        Some(DeliveryMode::Poll),
-    );
-    user_code.client_secret = Some("user-code-secret".into());
+    let mut user_code = client(USER_CODE, AuthMethod::ClientSecretBasic, poll);
     user_code.backchannel_user_code_parameter = true;
-    let mut scoped = client(
-        SCOPED,
-        AuthMethod::ClientSecretBasic,
-        Some(DeliveryMode::Poll),
-    );
-    scoped.client_secret = Some("scoped-secret".into());
+    let mut scoped = client(SCOPED, AuthMethod::ClientSecretBasic, poll);
     scoped.scope = Some("openid profile".into());
-    let public = client(PUBLIC, AuthMethod::None, None);
     vec![
-        poll, ping, push, secret_jwt, signed, tls, no_ciba, user_code, scoped, public,
+        client(POLL, AuthMethod::ClientSecretBasic, poll),
+        client(PING, AuthMethod::ClientSecretPost, Some(DeliveryMode::Ping)),
+        push,
+        client(SECRET_JWT, AuthMethod::ClientSecretJwt, poll),
+        signed,
+        tls,
+        client(NO_CIBA, AuthMethod::ClientSecretBasic, None),
+        user_code,
+        scoped,
+        client(PUBLIC, AuthMethod::None, None),
     ]
 }
 
