@@ -20,7 +20,8 @@
 //! - `store` and `outcome` (`server`): a MemoryStore whose every operation goes through a
 //!   layer (one that waits for another thread, stalls or fails), so a test store is one
 //!   layer; and readers of ciba-server's outcomes (a JSON body, a token error);
-//! - `tls` (`tls`): a test CA and an https endpoint that records what it receives;
+//! - `tls` (`tls`): a test CA, a client certificate, and an https endpoint that records what
+//!   it receives;
 //! - `pair` (`pair`): ciba-core's `Poller` and ciba-server's `CibaServer` on one virtual
 //!   clock, without sockets, and a whole poll-mode flow between them.
 //!

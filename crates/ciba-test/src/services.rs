@@ -192,7 +192,8 @@ pub fn start_single() -> Result<Service, String> {
     Err(last)
 }
 
-fn openssl(dir: &Path, args: &[&str]) -> Result<(), String> {
+/// Runs `openssl ARGS` in `dir`.
+pub(crate) fn openssl(dir: &Path, args: &[&str]) -> Result<(), String> {
     let out = Command::new("openssl")
         .args(args)
         .current_dir(dir)
@@ -210,21 +211,37 @@ fn openssl(dir: &Path, args: &[&str]) -> Result<(), String> {
     }
 }
 
+/// Runs `openssl req` in `dir` with a new, unencrypted P-256 key written to `key_file`:
+/// `before` comes right after `req` (`-x509` for a self-signed certificate), `after` last.
+pub(crate) fn new_p256_key(
+    dir: &Path,
+    before: &[&str],
+    key_file: &str,
+    after: &[&str],
+) -> Result<(), String> {
+    let mut args = vec!["req"];
+    args.extend_from_slice(before);
+    args.extend_from_slice(&[
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key_file,
+    ]);
+    args.extend_from_slice(after);
+    openssl(dir, &args)
+}
+
 /// A CA, and a server certificate it signed for `localhost` and 127.0.0.1, in `dir`:
 /// `ca.pem`, `server.pem`, `server.key`.
 pub fn make_certificates(dir: &Path) -> Result<(), String> {
-    openssl(
+    new_p256_key(
         dir,
+        &["-x509"],
+        "ca.key",
         &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ca.key",
             "-out",
             "ca.pem",
             "-days",
@@ -237,22 +254,11 @@ pub fn make_certificates(dir: &Path) -> Result<(), String> {
             "keyUsage=critical,keyCertSign,cRLSign",
         ],
     )?;
-    openssl(
+    new_p256_key(
         dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
+        &[],
+        "server.key",
+        &["-out", "server.csr", "-subj", "/CN=localhost"],
     )?;
     std::fs::write(
         dir.join("server.ext"),

@@ -6,11 +6,14 @@
 //! Used by ciba-hyper's deliverer tests and ciba-cli's `ciba serve` tests. Needs a tokio
 //! runtime with I/O enabled.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
+use ciba_core::jose::Jwk;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -23,6 +26,70 @@ use tokio::task::JoinHandle;
 use ciba_hyper::tls::rustls;
 
 use crate::services;
+
+/// A client's self-signed P-256 certificate and key, and its public key as a JWK.
+pub struct ClientCertificate {
+    /// The certificate (`/CN=fapi-client`), alone in its chain.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// Its private key.
+    pub key: PrivateKeyDer<'static>,
+    /// Its public key (the last 64 bytes of the SubjectPublicKeyInfo: x then y).
+    pub jwk: Jwk,
+}
+
+impl ClientCertificate {
+    /// A new certificate and key, made with `openssl` in `dir` (`client.pem`, `client.key`).
+    ///
+    /// # Panics
+    /// When `openssl` fails: the test cannot run.
+    pub fn new(dir: &Path) -> ClientCertificate {
+        let made = services::new_p256_key(
+            dir,
+            &["-x509"],
+            "client.key",
+            &[
+                "-out",
+                "client.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=fapi-client",
+            ],
+        )
+        .and_then(|()| {
+            services::openssl(
+                dir,
+                &[
+                    "pkey",
+                    "-in",
+                    "client.key",
+                    "-pubout",
+                    "-outform",
+                    "DER",
+                    "-out",
+                    "client.spki",
+                ],
+            )
+        });
+        made.unwrap_or_else(|e| panic!("client certificate: {e}"));
+        let spki = std::fs::read(dir.join("client.spki")).unwrap();
+        let point = &spki[spki.len() - 64..];
+        ClientCertificate {
+            chain: CertificateDer::pem_file_iter(dir.join("client.pem"))
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap(),
+            key: PrivateKeyDer::from_pem_file(dir.join("client.key")).unwrap(),
+            jwk: Jwk {
+                kty: "EC".into(),
+                crv: Some("P-256".into()),
+                x: Some(URL_SAFE_NO_PAD.encode(&point[..32])),
+                y: Some(URL_SAFE_NO_PAD.encode(&point[32..])),
+                ..Jwk::default()
+            },
+        }
+    }
+}
 
 /// A directory holding `ca.pem`, `server.pem` and `server.key`, removed on drop.
 #[derive(Debug)]

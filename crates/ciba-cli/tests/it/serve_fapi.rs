@@ -11,7 +11,6 @@
 use crate::support;
 use crate::tls_support;
 
-use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -23,13 +22,11 @@ use ciba_core::jose::{CompactJws, Jwk, JwkSigner};
 use ciba_core::{
     AuthRequest, ClientAuth, ClientConfig, DeliveryMode, Hint, Limits, Profile, TokenType,
 };
-use ciba_hyper::tls::rustls::pki_types::pem::PemObject as _;
-use ciba_hyper::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use ciba_hyper::tls::{client_config, client_config_with_certificate};
 use ciba_hyper::{ClientOptions, HttpClient, NotificationReceiver, NotificationRegistry};
 use serde_json::{Value, json};
 use support::{Served, ciba, serve_at};
-use tls_support::TestCa;
+use tls_support::{ClientCertificate, TestCa};
 
 const DPOP_POLL: &str = "fapi-dpop-poll";
 const DPOP_PING: &str = "fapi-dpop-ping";
@@ -57,79 +54,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl is needed for the FAPI serve tests");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The client's self-signed P-256 certificate and key, and its public key as a JWK (the
-/// last 64 bytes of the SubjectPublicKeyInfo: x then y).
-struct ClientCertificate {
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-    jwk: Jwk,
-}
-
-fn client_certificate(dir: &Path) -> ClientCertificate {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "client.key",
-            "-out",
-            "client.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=fapi-client",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "pkey",
-            "-in",
-            "client.key",
-            "-pubout",
-            "-outform",
-            "DER",
-            "-out",
-            "client.spki",
-        ],
-    );
-    let spki = std::fs::read(dir.join("client.spki")).unwrap();
-    let point = &spki[spki.len() - 64..];
-    ClientCertificate {
-        chain: CertificateDer::pem_file_iter(dir.join("client.pem"))
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap(),
-        key: PrivateKeyDer::from_pem_file(dir.join("client.key")).unwrap(),
-        jwk: Jwk {
-            kty: "EC".into(),
-            crv: Some("P-256".into()),
-            x: Some(URL_SAFE_NO_PAD.encode(&point[..32])),
-            y: Some(URL_SAFE_NO_PAD.encode(&point[32..])),
-            ..Jwk::default()
-        },
-    }
-}
-
 /// A `ciba serve --fapi` with the four FAPI clients, its CA, the client's certificate and
 /// the ping clients' notification receiver (stopped with the runtime).
 struct FapiServe {
@@ -141,7 +65,7 @@ struct FapiServe {
 
 fn fapi_serve(rt: &tokio::runtime::Runtime) -> FapiServe {
     let ca = TestCa::new();
-    let cert = client_certificate(&ca.dir);
+    let cert = ClientCertificate::new(&ca.dir);
     let receiver = rt.block_on(async {
         NotificationReceiver::serve_with(
             tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),

@@ -3,11 +3,11 @@
 //! drop. Under `CI=true` without `CIBA_TEST_REDIS_URL`, and when `/usr/bin/redis-server` is
 //! missing, the test fails loudly: it never skips. (The same rules as ciba-redis's tests.)
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use ciba_test::services::answers_ping;
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
@@ -103,15 +103,4 @@ fn start_on(port: u16) -> Result<(Child, u16), String> {
     Err(format!(
         "redis-server on port {port} did not answer PING in 10 s"
     ))
-}
-
-fn answers_ping(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    let mut reply = [0u8; 7];
-    stream.write_all(b"PING\r\n").is_ok()
-        && stream.read_exact(&mut reply).is_ok()
-        && &reply == b"+PONG\r\n"
 }

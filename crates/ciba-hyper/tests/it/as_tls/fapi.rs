@@ -31,7 +31,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-use super::support::TestCa;
+use super::support::{ClientCertificate, TestCa};
 use crate::common::{TestHooks, secs};
 
 const DPOP_POLL: &str = "fapi-dpop-poll";
@@ -49,82 +49,6 @@ fn testdata_jwk(name: &str) -> Jwk {
 
 fn testdata_signer(name: &str) -> JwkSigner {
     JwkSigner::from_jwk(&testdata_jwk(name), None).unwrap()
-}
-
-/// The client's self-signed certificate and key (made with openssl in the CA's directory),
-/// and its public key as a JWK, read from openssl's SubjectPublicKeyInfo (a P-256 key is
-/// the last 64 bytes: x then y).
-struct ClientCertificate {
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-    jwk: Jwk,
-}
-
-fn run_openssl(dir: &std::path::Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl is needed for the mutual-TLS tests");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn client_certificate(ca: &TestCa) -> ClientCertificate {
-    let dir = &ca.dir;
-    run_openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "client.key",
-            "-out",
-            "client.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=fapi-client",
-        ],
-    );
-    run_openssl(
-        dir,
-        &[
-            "pkey",
-            "-in",
-            "client.key",
-            "-pubout",
-            "-outform",
-            "DER",
-            "-out",
-            "client.spki",
-        ],
-    );
-    let spki = std::fs::read(dir.join("client.spki")).unwrap();
-    let point = &spki[spki.len() - 64..];
-    let jwk = Jwk {
-        kty: "EC".into(),
-        crv: Some("P-256".into()),
-        x: Some(URL_SAFE_NO_PAD.encode(&point[..32])),
-        y: Some(URL_SAFE_NO_PAD.encode(&point[32..])),
-        ..Jwk::default()
-    };
-    ClientCertificate {
-        chain: CertificateDer::pem_file_iter(dir.join("client.pem"))
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap(),
-        key: PrivateKeyDer::from_pem_file(dir.join("client.key")).unwrap(),
-        jwk,
-    }
 }
 
 struct FapiAs {
@@ -281,7 +205,7 @@ async fn flow(
 /// Poll and ping with DPoP-bound tokens over https.
 pub async fn dpop_bound_flows() {
     let ca = TestCa::new();
-    let cert = client_certificate(&ca);
+    let cert = ClientCertificate::new(&ca.dir);
     let op = fapi_as(&ca, &cert.jwk).await;
     let key = DpopKey::from_signer(testdata_signer("es256")).unwrap();
     for (id, mode) in [
@@ -300,7 +224,7 @@ pub async fn dpop_bound_flows() {
 /// Poll and ping with certificate-bound tokens over mutual TLS.
 pub async fn certificate_bound_flows() {
     let ca = TestCa::new();
-    let cert = client_certificate(&ca);
+    let cert = ClientCertificate::new(&ca.dir);
     let op = fapi_as(&ca, &cert.jwk).await;
     let x5t = URL_SAFE_NO_PAD.encode(sha256(cert.chain[0].as_ref()).unwrap());
     for (id, mode) in [
@@ -322,7 +246,7 @@ pub async fn certificate_bound_flows() {
 /// A self-signed mTLS client without its certificate, or with another one, is refused.
 pub async fn refused_without_its_certificate() {
     let ca = TestCa::new();
-    let cert = client_certificate(&ca);
+    let cert = ClientCertificate::new(&ca.dir);
     let op = fapi_as(&ca, &cert.jwk).await;
     let http = HttpClient::https_with_config(client_config(ca.roots()).unwrap());
     let mut config = ClientConfig::new(
