@@ -13,7 +13,10 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
+use ciba_core::dpop::DpopKey;
 use ciba_core::jose::Jwk;
+use ciba_core::{ClientAuth, ClientConfig, DeliveryMode, EndpointPolicy, Profile, TokenType};
+use ciba_hyper::{CibaClient, ClientOptions, HttpClient, NotificationReceiver};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -88,6 +91,66 @@ impl ClientCertificate {
                 ..Jwk::default()
             },
         }
+    }
+}
+
+/// The FAPI-CIBA test client `id` of the authorization server `issuer`, over `http`, found
+/// by discovery. A `fapi-mtls-*` client authenticates with its self-signed certificate, any
+/// other with `private_key_jwt` over the test key `ps256`. A ping client is notified at
+/// `receiver` (plain http on loopback, the development opt-in); with `dpop`, the tokens are
+/// bound to that key.
+///
+/// # Panics
+/// When discovery fails.
+pub async fn fapi_client(
+    http: HttpClient,
+    issuer: &str,
+    id: &str,
+    mode: DeliveryMode,
+    receiver: &NotificationReceiver,
+    dpop: Option<DpopKey>,
+) -> CibaClient {
+    let auth = if id.starts_with("fapi-mtls") {
+        ClientAuth::SelfSignedTlsClientAuth
+    } else {
+        ClientAuth::private_key_jwt(crate::keys::signer("ps256"))
+    };
+    let mut config = ClientConfig::new(id, auth, mode);
+    config.profile = Profile::FapiCiba;
+    config.endpoint_policy = EndpointPolicy::ALLOW_HTTP_LOOPBACK;
+    if mode == DeliveryMode::Ping {
+        config.notification_endpoint = Some(receiver.url().to_string());
+    }
+    let mut options = ClientOptions::default().notifications(receiver.registry().clone());
+    if let Some(key) = dpop {
+        options = options.dpop(key);
+    }
+    CibaClient::discover(http, issuer, config, options)
+        .await
+        .unwrap()
+}
+
+/// What one FAPI flow gives: the access token's claims and its `token_type`.
+pub type FlowTokens = (serde_json::Map<String, serde_json::Value>, TokenType);
+
+/// Runs `flow` (over `http`, for client `id` in `mode`, with `dpop`) for the poll and the
+/// ping client of `ids`, each over a new `http()`, and checks the tokens are of
+/// `token_type` and bound as `cnf` says (the member of the `cnf` claim, its value).
+pub async fn poll_and_ping(
+    ids: [&str; 2],
+    http: impl Fn() -> HttpClient,
+    dpop: Option<DpopKey>,
+    token_type: TokenType,
+    (member, value): (&str, &str),
+    flow: impl AsyncFn(HttpClient, &str, DeliveryMode, Option<DpopKey>) -> FlowTokens,
+) {
+    for (id, mode) in ids
+        .into_iter()
+        .zip([DeliveryMode::Poll, DeliveryMode::Ping])
+    {
+        let (claims, got) = flow(http(), id, mode, dpop.clone()).await;
+        assert_eq!(got, token_type, "{id}");
+        assert_eq!(claims["cnf"][member], value, "{id}");
     }
 }
 

@@ -15,36 +15,23 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ciba_core::EndpointPolicy;
 use ciba_core::dpop::DpopKey;
+use ciba_core::jose::CompactJws;
 use ciba_core::jose::hash::sha256;
-use ciba_core::jose::{CompactJws, Jwk, JwkSigner};
-use ciba_core::{
-    AuthRequest, ClientAuth, ClientConfig, DeliveryMode, Hint, Limits, Profile, TokenType,
-};
+use ciba_core::{AuthRequest, ClientAuth, ClientConfig, DeliveryMode, Hint, Limits, TokenType};
 use ciba_hyper::tls::{client_config, client_config_with_certificate};
 use ciba_hyper::{ClientOptions, HttpClient, NotificationReceiver, NotificationRegistry};
 use serde_json::{Value, json};
 use support::{Served, ciba, serve_at};
-use tls_support::{ClientCertificate, TestCa};
+use tls_support::{ClientCertificate, TestCa, poll_and_ping};
+
+use ciba_test::keys::{jwk as testdata_jwk, signer as testdata_signer};
 
 const DPOP_POLL: &str = "fapi-dpop-poll";
 const DPOP_PING: &str = "fapi-dpop-ping";
 const MTLS_POLL: &str = "fapi-mtls-poll";
 const MTLS_PING: &str = "fapi-mtls-ping";
 const LOGIN_HINT: &str = "alice@example.com";
-
-fn testdata_jwk(name: &str) -> Jwk {
-    let path = format!(
-        "{}/../ciba-core/testdata/{name}.jwk.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    Jwk::from_json(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn testdata_signer(name: &str) -> JwkSigner {
-    JwkSigner::from_jwk(&testdata_jwk(name), None).unwrap()
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -150,25 +137,7 @@ async fn fapi_client(
     mode: DeliveryMode,
     dpop: Option<DpopKey>,
 ) -> ciba_hyper::CibaClient {
-    let auth = if id.starts_with("fapi-mtls") {
-        ClientAuth::SelfSignedTlsClientAuth
-    } else {
-        ClientAuth::private_key_jwt(testdata_signer("ps256"))
-    };
-    let mut config = ClientConfig::new(id, auth, mode);
-    config.profile = Profile::FapiCiba;
-    // The notification receiver is plain http on loopback (the development opt-in).
-    config.endpoint_policy = EndpointPolicy::ALLOW_HTTP_LOOPBACK;
-    if mode == DeliveryMode::Ping {
-        config.notification_endpoint = Some(op.receiver.url().to_string());
-    }
-    let mut options = ClientOptions::default().notifications(op.receiver.registry().clone());
-    if let Some(key) = dpop {
-        options = options.dpop(key);
-    }
-    ciba_hyper::CibaClient::discover(http, &op.served.issuer, config, options)
-        .await
-        .unwrap()
+    tls_support::fapi_client(http, &op.served.issuer, id, mode, &op.receiver, dpop).await
 }
 
 /// One flow: a signed request, the device's approval, the tokens; returns the access
@@ -204,15 +173,19 @@ fn fapi_serve_dpop_bound_poll_and_ping() {
     let op = fapi_serve(&rt);
     let key = DpopKey::from_signer(testdata_signer("es256")).unwrap();
     rt.block_on(async {
-        for (id, mode) in [
-            (DPOP_POLL, DeliveryMode::Poll),
-            (DPOP_PING, DeliveryMode::Ping),
-        ] {
-            let http = HttpClient::https_with_config(client_config(op.ca.roots()).unwrap());
-            let (claims, token_type) = flow(&op, http, id, mode, Some(key.clone())).await;
-            assert_eq!(token_type, TokenType::DPoP, "{id}");
-            assert_eq!(claims["cnf"]["jkt"], key.thumbprint(), "{id}");
-        }
+        let https = || HttpClient::https_with_config(client_config(op.ca.roots()).unwrap());
+        let jkt = key.thumbprint();
+        let ids = [DPOP_POLL, DPOP_PING];
+        let run = async |http, id: &str, mode, dpop| flow(&op, http, id, mode, dpop).await;
+        poll_and_ping(
+            ids,
+            https,
+            Some(key.clone()),
+            TokenType::DPoP,
+            ("jkt", &jkt),
+            run,
+        )
+        .await;
     });
 }
 
@@ -222,21 +195,16 @@ fn fapi_serve_certificate_bound_poll_and_ping() {
     let op = fapi_serve(&rt);
     let x5t = URL_SAFE_NO_PAD.encode(sha256(op.cert.chain[0].as_ref()).unwrap());
     rt.block_on(async {
-        for (id, mode) in [
-            (MTLS_POLL, DeliveryMode::Poll),
-            (MTLS_PING, DeliveryMode::Ping),
-        ] {
-            let tls = client_config_with_certificate(
-                op.ca.roots(),
-                op.cert.chain.clone(),
-                op.cert.key.clone_key(),
+        let mutual_tls = || {
+            let (chain, key) = (op.cert.chain.clone(), op.cert.key.clone_key());
+            HttpClient::https_with_config(
+                client_config_with_certificate(op.ca.roots(), chain, key).unwrap(),
             )
-            .unwrap();
-            let (claims, token_type) =
-                flow(&op, HttpClient::https_with_config(tls), id, mode, None).await;
-            assert_eq!(token_type, TokenType::Bearer, "{id}");
-            assert_eq!(claims["cnf"]["x5t#S256"], x5t.as_str(), "{id}");
-        }
+        };
+        let cnf = ("x5t#S256", x5t.as_str());
+        let run = async |http, id: &str, mode, dpop| flow(&op, http, id, mode, dpop).await;
+        let ids = [MTLS_POLL, MTLS_PING];
+        poll_and_ping(ids, mutual_tls, None, TokenType::Bearer, cnf, run).await;
     });
 }
 

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ciba_core::EndpointPolicy;
 use ciba_core::dpop::DpopKey;
 use ciba_core::jose::hash::sha256;
-use ciba_core::jose::{CompactJws, Jwk, JwkSet, JwkSigner, JwsAlgorithm, Signer};
+use ciba_core::jose::{CompactJws, Jwk, JwkSet, JwsAlgorithm, Signer};
 use ciba_core::{
     AuthRequest, ClientAuth, ClientConfig, DeliveryMode, Hint, Limits, Profile, TokenType,
 };
@@ -31,25 +31,15 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-use super::support::{ClientCertificate, TestCa};
+use super::support::{ClientCertificate, TestCa, fapi_client, poll_and_ping};
 use crate::common::{TestHooks, secs};
+
+use ciba_test::keys::{jwk as testdata_jwk, signer as testdata_signer};
 
 const DPOP_POLL: &str = "fapi-dpop-poll";
 const DPOP_PING: &str = "fapi-dpop-ping";
 const MTLS_POLL: &str = "fapi-mtls-poll";
 const MTLS_PING: &str = "fapi-mtls-ping";
-
-fn testdata_jwk(name: &str) -> Jwk {
-    let path = format!(
-        "{}/../ciba-core/testdata/{name}.jwk.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    Jwk::from_json(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn testdata_signer(name: &str) -> JwkSigner {
-    JwkSigner::from_jwk(&testdata_jwk(name), None).unwrap()
-}
 
 struct FapiAs {
     issuer: String,
@@ -164,24 +154,7 @@ async fn flow(
     mode: DeliveryMode,
     dpop: Option<DpopKey>,
 ) -> (serde_json::Map<String, Value>, TokenType) {
-    let auth = if id.starts_with("fapi-mtls") {
-        ClientAuth::SelfSignedTlsClientAuth
-    } else {
-        ClientAuth::private_key_jwt(testdata_signer("ps256"))
-    };
-    let mut config = ClientConfig::new(id, auth, mode);
-    config.profile = Profile::FapiCiba;
-    config.endpoint_policy = EndpointPolicy::ALLOW_HTTP_LOOPBACK;
-    if mode == DeliveryMode::Ping {
-        config.notification_endpoint = Some(op.receiver.url().to_string());
-    }
-    let mut options = ClientOptions::default().notifications(op.receiver.registry().clone());
-    if let Some(key) = dpop {
-        options = options.dpop(key);
-    }
-    let client = ciba_hyper::CibaClient::discover(http, &op.issuer, config, options)
-        .await
-        .unwrap();
+    let client = fapi_client(http, &op.issuer, id, mode, &op.receiver, dpop).await;
     let ack = client
         .initiate_signed(alice(), &testdata_signer("ps256"))
         .await
@@ -208,15 +181,19 @@ pub async fn dpop_bound_flows() {
     let cert = ClientCertificate::new(&ca.dir);
     let op = fapi_as(&ca, &cert.jwk).await;
     let key = DpopKey::from_signer(testdata_signer("es256")).unwrap();
-    for (id, mode) in [
-        (DPOP_POLL, DeliveryMode::Poll),
-        (DPOP_PING, DeliveryMode::Ping),
-    ] {
-        let http = HttpClient::https_with_config(client_config(ca.roots()).unwrap());
-        let (claims, token_type) = flow(&op, http, id, mode, Some(key.clone())).await;
-        assert_eq!(token_type, TokenType::DPoP, "{id}");
-        assert_eq!(claims["cnf"]["jkt"], key.thumbprint(), "{id}");
-    }
+    let https = || HttpClient::https_with_config(client_config(ca.roots()).unwrap());
+    let jkt = key.thumbprint();
+    let ids = [DPOP_POLL, DPOP_PING];
+    let run = async |http, id: &str, mode, dpop| flow(&op, http, id, mode, dpop).await;
+    poll_and_ping(
+        ids,
+        https,
+        Some(key.clone()),
+        TokenType::DPoP,
+        ("jkt", &jkt),
+        run,
+    )
+    .await;
     op.server.shutdown().await;
     op.receiver.shutdown().await;
 }
@@ -227,28 +204,21 @@ pub async fn certificate_bound_flows() {
     let cert = ClientCertificate::new(&ca.dir);
     let op = fapi_as(&ca, &cert.jwk).await;
     let x5t = URL_SAFE_NO_PAD.encode(sha256(cert.chain[0].as_ref()).unwrap());
-    for (id, mode) in [
-        (MTLS_POLL, DeliveryMode::Poll),
-        (MTLS_PING, DeliveryMode::Ping),
-    ] {
+    let mutual_tls = || {
         let tls =
-            client_config_with_certificate(ca.roots(), cert.chain.clone(), cert.key.clone_key())
-                .unwrap();
-        let (claims, token_type) =
-            flow(&op, HttpClient::https_with_config(tls), id, mode, None).await;
-        assert_eq!(token_type, TokenType::Bearer, "{id}");
-        assert_eq!(claims["cnf"]["x5t#S256"], x5t.as_str(), "{id}");
-    }
+            client_config_with_certificate(ca.roots(), cert.chain.clone(), cert.key.clone_key());
+        HttpClient::https_with_config(tls.unwrap())
+    };
+    let cnf = ("x5t#S256", x5t.as_str());
+    let run = async |http, id: &str, mode, dpop| flow(&op, http, id, mode, dpop).await;
+    let ids = [MTLS_POLL, MTLS_PING];
+    poll_and_ping(ids, mutual_tls, None, TokenType::Bearer, cnf, run).await;
     op.server.shutdown().await;
     op.receiver.shutdown().await;
 }
 
-/// A self-signed mTLS client without its certificate, or with another one, is refused.
-pub async fn refused_without_its_certificate() {
-    let ca = TestCa::new();
-    let cert = ClientCertificate::new(&ca.dir);
-    let op = fapi_as(&ca, &cert.jwk).await;
-    let http = HttpClient::https_with_config(client_config(ca.roots()).unwrap());
+/// The self-signed mTLS poll client, over `http`, is refused with `invalid_client`.
+async fn assert_refused(op: &FapiAs, http: HttpClient) {
     let mut config = ClientConfig::new(
         MTLS_POLL,
         ClientAuth::SelfSignedTlsClientAuth,
@@ -264,6 +234,15 @@ pub async fn refused_without_its_certificate() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("invalid_client"), "{err}");
+}
+
+/// A self-signed mTLS client without its certificate, or with another one, is refused.
+pub async fn refused_without_its_certificate() {
+    let ca = TestCa::new();
+    let cert = ClientCertificate::new(&ca.dir);
+    let op = fapi_as(&ca, &cert.jwk).await;
+    let http = HttpClient::https_with_config(client_config(ca.roots()).unwrap());
+    assert_refused(&op, http).await;
     // Another certificate (the server's own key is not registered) is refused too.
     let other = client_config_with_certificate(
         ca.roots(),
@@ -274,25 +253,7 @@ pub async fn refused_without_its_certificate() {
         PrivateKeyDer::from_pem_file(ca.dir.join("server.key")).unwrap(),
     )
     .unwrap();
-    let mut config = ClientConfig::new(
-        MTLS_POLL,
-        ClientAuth::SelfSignedTlsClientAuth,
-        DeliveryMode::Poll,
-    );
-    config.profile = Profile::FapiCiba;
-    let client = ciba_hyper::CibaClient::discover(
-        HttpClient::https_with_config(other),
-        &op.issuer,
-        config,
-        ClientOptions::default(),
-    )
-    .await
-    .unwrap();
-    let err = client
-        .initiate_signed(alice(), &testdata_signer("ps256"))
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("invalid_client"), "{err}");
+    assert_refused(&op, HttpClient::https_with_config(other)).await;
     op.server.shutdown().await;
     op.receiver.shutdown().await;
 }

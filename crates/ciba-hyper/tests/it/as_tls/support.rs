@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-pub use ciba_test::tls::{ClientCertificate, TestCa, TlsEndpoint};
+pub use ciba_test::tls::{ClientCertificate, TestCa, TlsEndpoint, fapi_client, poll_and_ping};
 
 /// A log capture: what a `tracing` subscriber wrote, as text.
 pub use ciba_test::logs::LogCapture as Captured;
