@@ -175,17 +175,9 @@ fn fapi_serve_dpop_bound_poll_and_ping() {
     rt.block_on(async {
         let https = || HttpClient::https_with_config(client_config(op.ca.roots()).unwrap());
         let jkt = key.thumbprint();
-        let ids = [DPOP_POLL, DPOP_PING];
         let run = async |http, id: &str, mode, dpop| flow(&op, http, id, mode, dpop).await;
-        poll_and_ping(
-            ids,
-            https,
-            Some(key.clone()),
-            TokenType::DPoP,
-            ("jkt", &jkt),
-            run,
-        )
-        .await;
+        let (ids, dpop) = ([DPOP_POLL, DPOP_PING], Some(key.clone()));
+        poll_and_ping(ids, https, dpop, TokenType::DPoP, ("jkt", &jkt), run).await;
     });
 }
 

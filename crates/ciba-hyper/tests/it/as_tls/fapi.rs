@@ -183,17 +183,9 @@ pub async fn dpop_bound_flows() {
     let key = DpopKey::from_signer(testdata_signer("es256")).unwrap();
     let https = || HttpClient::https_with_config(client_config(ca.roots()).unwrap());
     let jkt = key.thumbprint();
-    let ids = [DPOP_POLL, DPOP_PING];
     let run = async |http, id: &str, mode, dpop| flow(&op, http, id, mode, dpop).await;
-    poll_and_ping(
-        ids,
-        https,
-        Some(key.clone()),
-        TokenType::DPoP,
-        ("jkt", &jkt),
-        run,
-    )
-    .await;
+    let (ids, dpop) = ([DPOP_POLL, DPOP_PING], Some(key.clone()));
+    poll_and_ping(ids, https, dpop, TokenType::DPoP, ("jkt", &jkt), run).await;
     op.server.shutdown().await;
     op.receiver.shutdown().await;
 }
