@@ -1,4 +1,4 @@
-//! A [`Store`] that runs every operation of a `MemoryStore` through a [`Layer`]: the tests'
+//! A pending request as a store holds it, and a [`Store`] that runs every operation of a `MemoryStore` through a [`Layer`]: the tests'
 //! stores that wait for another thread, stall, or fail are each one layer, not a copy of the
 //! fourteen operations.
 
@@ -6,9 +6,36 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use ciba_server::store::{
-    CompleteStatus, Completion, PollStatus, ReplayKey, StoreError, StoredRequest, TokenFingerprint,
+    CompleteStatus, Completion, PollStatus, ReplayKey, RequestState, StoreError, StoredRequest,
+    TokenFingerprint,
 };
-use ciba_server::{AuthReqId, BoxFuture, Confirmation, MemoryStore, Store, Ticket};
+use ciba_server::{AuthReqId, BoxFuture, Confirmation, DeliveryMode, MemoryStore, Store, Ticket};
+
+/// A request as a store holds it while it waits for the user: `alice`'s, by `client`, in
+/// poll mode, for `openid`, with an interval of 5 s, never polled yet.
+pub fn pending_request(
+    auth_req_id: AuthReqId,
+    client: &str,
+    issued_at: SystemTime,
+    expires_at: SystemTime,
+) -> StoredRequest {
+    StoredRequest {
+        auth_req_id,
+        client_id: client.into(),
+        subject: "alice".into(),
+        delivery_mode: DeliveryMode::Poll,
+        notification_endpoint: None,
+        client_notification_token: None,
+        scopes: vec!["openid".into()],
+        acr_values: vec![],
+        binding_message: None,
+        issued_at,
+        expires_at,
+        interval: 5,
+        last_poll: None,
+        state: RequestState::Pending,
+    }
+}
 
 /// What a [`LayeredStore`] does around each operation.
 pub trait Layer: Send + Sync {

@@ -8,17 +8,24 @@ use std::time::{Duration, Instant};
 
 use support::run_ciba;
 
-#[test]
-fn demo_finishes_poll_ping_and_push_with_the_default_settings() {
-    let started = Instant::now();
-    let out = run_ciba(&["demo"], Duration::from_secs(60));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+/// `ciba ARGS`, run to its end (at most `timeout`), which must succeed: its stdout and
+/// stderr.
+fn succeeds(args: &[&str], timeout: Duration) -> (String, String) {
+    let out = run_ciba(args, timeout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(
         out.status.code(),
         Some(0),
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
+    (stdout, stderr)
+}
+
+#[test]
+fn demo_finishes_poll_ping_and_push_with_the_default_settings() {
+    let started = Instant::now();
+    let (stdout, stderr) = succeeds(&["demo"], Duration::from_secs(60));
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "the demo took {:?}",
@@ -61,16 +68,9 @@ fn demo_finishes_poll_ping_and_push_with_the_default_settings() {
 
 #[test]
 fn demo_with_deny_succeeds_when_every_flow_ends_with_access_denied() {
-    let out = run_ciba(
+    let (stdout, _) = succeeds(
         &["demo", "--deny", "--approve-after", "1"],
         Duration::from_secs(60),
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert_eq!(
         stdout
@@ -85,12 +85,10 @@ fn demo_with_deny_succeeds_when_every_flow_ends_with_access_denied() {
 
 #[test]
 fn demo_runs_a_single_mode_when_asked() {
-    let out = run_ciba(
+    let (stdout, _) = succeeds(
         &["demo", "--mode", "push", "--approve-after", "0"],
         Duration::from_secs(30),
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("| push mode"), "{stdout}");
     assert!(!stdout.contains("| poll mode"), "{stdout}");
     assert!(stdout.contains("1/1 flows ended as expected"), "{stdout}");

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use support::{ChildGuard, ciba, eventually, form_post, http, login_args, serve};
+use support::{ChildGuard, bc_authorize, eventually, http, login_args, serve};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Where the screenshot goes (committed, shown in the README).
@@ -327,13 +327,7 @@ fn clicking_approve_completes_the_flow_and_deny_yields_access_denied() {
     // Approve: a poll client waits while the request shows up on the page.
     let mut args = login_args(&served, "poll", "browser-alice");
     args.extend(["--binding-message".into(), "BRW-42".into()]);
-    let login = ChildGuard::spawn(
-        ciba()
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-    );
+    let login = ChildGuard::ciba(&args);
     let row = browser.wait_for_row("browser-alice");
     assert!(row.contains("BRW-42"), "binding message not shown: {row}");
     assert!(row.contains("demo-poll"), "client not shown: {row}");
@@ -345,13 +339,12 @@ fn clicking_approve_completes_the_flow_and_deny_yields_access_denied() {
 
     // A hint with a right-to-left override (U+202E) is shown escaped, not reordered.
     let poll = served.client("poll");
-    let (status, body) = form_post(
-        &format!("{}/bc-authorize", served.issuer),
+    bc_authorize(
+        &served.issuer,
         &poll.client_id,
         &poll.client_secret,
         "scope=openid&login_hint=eve%E2%80%AEgnp.exe&binding_message=EVE-1",
     );
-    assert_eq!(status, 200, "{body}");
     let escaped = r"eve\u{202e}gnp.exe";
     let row = browser.wait_for_row(escaped);
     assert!(
@@ -381,13 +374,7 @@ fn clicking_approve_completes_the_flow_and_deny_yields_access_denied() {
     });
 
     // Deny: a push client this time, so the denial travels to the client's receiver.
-    let login = ChildGuard::spawn(
-        ciba()
-            .args(login_args(&served, "push", "browser-bob"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-    );
+    let login = ChildGuard::ciba(login_args(&served, "push", "browser-bob"));
     browser.wait_for_row("browser-bob");
     browser.click("browser-bob", "deny");
     let out = login.output(Duration::from_secs(30));

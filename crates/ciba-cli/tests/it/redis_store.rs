@@ -17,17 +17,14 @@ use std::time::{Duration, Instant};
 use ciba_core::Limits;
 use ciba_core::jose::verify::verify_with_set;
 use ciba_core::jose::{AlgorithmPolicy, CompactJws, JwkSet, JwsAlgorithm};
-use serde_json::Value;
 use support::redis::TestRedis;
-use support::{form_post, free_port, http, poll_clients_file, run_ciba, serve, two_instances};
+use support::{
+    CIBA_GRANT, bc_authorize, form_post, free_port, http, json, poll_clients_file, run_ciba, serve,
+    two_instances,
+};
 
 const CLIENT: &str = "shared-poll";
 const SECRET: &str = "a-long-secret-shared-by-both-instances";
-const CIBA_GRANT: &str = "urn%3Aopenid%3Aparams%3Agrant-type%3Aciba";
-
-fn json(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
-}
 
 #[test]
 fn two_instances_on_one_redis_serve_one_issuer() {
@@ -45,14 +42,12 @@ fn two_instances_on_one_redis_serve_one_issuer() {
     }
 
     // Started on A.
-    let (status, body) = form_post(
-        &format!("{}/bc-authorize", a.issuer),
+    let id = bc_authorize(
+        &a.issuer,
         CLIENT,
         SECRET,
         "scope=openid&login_hint=alice&binding_message=SHARED",
     );
-    assert_eq!(status, 200, "{body}");
-    let id = json(&body)["auth_req_id"].as_str().unwrap().to_owned();
     let token_form = format!("grant_type={CIBA_GRANT}&auth_req_id={id}");
 
     // B knows the request: still pending.
@@ -113,14 +108,12 @@ fn serve_reports_an_unreachable_redis_in_one_line() {
 
 /// Starts a poll-mode request on `issuer`; returns its `auth_req_id`.
 fn start_request(issuer: &str, hint: &str) -> String {
-    let (status, body) = form_post(
-        &format!("{issuer}/bc-authorize"),
+    bc_authorize(
+        issuer,
         CLIENT,
         SECRET,
         &format!("scope=openid&login_hint={hint}"),
-    );
-    assert_eq!(status, 200, "{body}");
-    json(&body)["auth_req_id"].as_str().unwrap().to_owned()
+    )
 }
 
 fn poll(issuer: &str, id: &str) -> (u16, String) {

@@ -611,15 +611,12 @@ fn serve_delivers_ping_and_push_over_https_trusting_ssl_cert_file() {
     );
     let mut ids = Vec::new();
     for id in ["rp-ping", "rp-push"] {
-        let (status, body) = support::form_post(
-            &format!("{}/bc-authorize", served.issuer),
+        ids.push(support::bc_authorize(
+            &served.issuer,
             id,
             &format!("a-long-secret-for-{id}"),
             "scope=openid&login_hint=alice&client_notification_token=cnt-of-the-https-test",
-        );
-        assert_eq!(status, 200, "{body}");
-        let ack: Value = serde_json::from_str(&body).unwrap();
-        ids.push(ack["auth_req_id"].as_str().unwrap().to_owned());
+        ));
     }
     let seen = eventually(
         Duration::from_secs(20),

@@ -9,7 +9,7 @@ use crate::support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Served, eventually, form_post, http, serve};
+use support::{Served, bc_authorize, eventually, form_post, http, serve};
 
 /// Reads the `metrics: URL` start-up line.
 fn metrics_url(served: &Served) -> String {
@@ -62,15 +62,12 @@ fn metrics_endpoint_counts_a_poll_flow() {
     );
     let client = served.client("poll").clone();
 
-    let (status, body) = form_post(
-        &format!("{}/bc-authorize", served.issuer),
+    let auth_req_id = bc_authorize(
+        &served.issuer,
         &client.client_id,
         &client.client_secret,
         "scope=openid&login_hint=alice&binding_message=W4SCT",
     );
-    assert_eq!(status, 200, "{body}");
-    let ack: Value = serde_json::from_str(&body).unwrap();
-    let auth_req_id = ack["auth_req_id"].as_str().unwrap().to_owned();
 
     // Right after the request, before the device's answer: one pending request, one
     // authorization_pending poll.

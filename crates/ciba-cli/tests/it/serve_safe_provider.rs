@@ -9,13 +9,12 @@ use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
 use support::{
-    ChildGuard, ciba, eventually, exchange, form_post, free_port_block, http, http_with,
+    ChildGuard, bc_authorize, eventually, exchange, form_post, free_port_block, http, http_with,
     login_args, run_ciba, serve,
 };
 
@@ -63,13 +62,7 @@ fn a_foreign_host_with_a_matching_origin_sees_no_request_and_cannot_approve() {
     let served = serve(&["--auto", "manual", "--interval", "1"], 3);
     let mut args = login_args(&served, "poll", "rebind-victim");
     args.extend(["--binding-message".into(), "RB-7".into()]);
-    let login = ChildGuard::spawn(
-        ciba()
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-    );
+    let login = ChildGuard::ciba(&args);
     let id = eventually(Duration::from_secs(15), "a pending request", || {
         let first = pending(&served.issuer, &[]).first()?.clone();
         Some(first["auth_req_id"].as_str().unwrap().to_owned())
@@ -381,13 +374,12 @@ fn without_users_every_hint_is_a_user_and_user_codes_are_not_advertised() {
         false
     );
     let client = served.client("poll");
-    let (status, body) = form_post(
-        &format!("{}/bc-authorize", served.issuer),
+    bc_authorize(
+        &served.issuer,
         &client.client_id,
         &client.client_secret,
         "scope=openid&login_hint=anyone-at-all",
     );
-    assert_eq!(status, 200, "{body}");
     // A clients file asking for user codes cannot be registered.
     let dir = TempDir::new("no-users");
     let clients = dir.file("clients.json", CLIENTS);
@@ -404,13 +396,7 @@ fn without_users_every_hint_is_a_user_and_user_codes_are_not_advertised() {
 fn hidden_characters_in_a_binding_message_are_refused_and_hints_are_printed_escaped() {
     let port = free_port_block(3);
     let addr = format!("127.0.0.1:{port}");
-    let mut guard = ChildGuard::spawn(
-        ciba()
-            .args(["serve", "--addr", &addr, "--auto", "deny"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-    );
+    let mut guard = ChildGuard::ciba(["serve", "--addr", &addr, "--auto", "deny"]);
     let stdout = BufReader::new(guard.child.stdout.take().unwrap());
     let stderr = guard.child.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();

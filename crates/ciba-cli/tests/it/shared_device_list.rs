@@ -12,15 +12,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::redis::TestRedis;
-use support::{form_post, http, poll_clients_file, serve, two_instances};
+use support::{
+    CIBA_GRANT, bc_authorize, form_post, http, json, poll_clients_file, serve, two_instances,
+};
 
 const CLIENT: &str = "shared-list-poll";
 const SECRET: &str = "a-long-secret-for-the-shared-device-list";
-const CIBA_GRANT: &str = "urn%3Aopenid%3Aparams%3Agrant-type%3Aciba";
-
-fn json(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
-}
 
 /// The device API's list at `base`: the entries of this test's client.
 fn listed(base: &str) -> Vec<Value> {
@@ -38,14 +35,12 @@ fn listed(base: &str) -> Vec<Value> {
 /// Starts a request on `a`, lists and approves it through `b`'s device API, redeems it on
 /// `a`; then neither lists it and it cannot be decided again.
 fn start_on_a_approve_on_b_redeem_on_a(a: &str, b: &str) {
-    let (status, body) = form_post(
-        &format!("{a}/bc-authorize"),
+    let id = bc_authorize(
+        a,
         CLIENT,
         SECRET,
         "scope=openid&login_hint=carol&binding_message=ONE-LIST",
     );
-    assert_eq!(status, 200, "{body}");
-    let id = json(&body)["auth_req_id"].as_str().unwrap().to_owned();
     let token_form = format!("grant_type={CIBA_GRANT}&auth_req_id={id}");
 
     let on_b = listed(b);

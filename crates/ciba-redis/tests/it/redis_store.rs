@@ -11,6 +11,7 @@ use ciba_server::TokenOutcome;
 use ciba_server::store::{
     Completion, PollStatus, ReplayKey, ReplayPurpose, Store, StoreError, TokenFingerprint,
 };
+use ciba_test::store::pending_request;
 use common::*;
 use redis::aio::MultiplexedConnection;
 
@@ -326,22 +327,7 @@ async fn a_burst_of_inserts_shares_script_calls() {
             .unwrap(),
     );
     let requests: Vec<StoredRequest> = (0..200)
-        .map(|i| StoredRequest {
-            auth_req_id: aid(&format!("burst-{i}")),
-            client_id: POLL.into(),
-            subject: "alice".into(),
-            delivery_mode: DeliveryMode::Poll,
-            notification_endpoint: None,
-            client_notification_token: None,
-            scopes: vec!["openid".into()],
-            acr_values: vec![],
-            binding_message: None,
-            issued_at: t0(),
-            expires_at: t0() + secs(60),
-            interval: 5,
-            last_poll: None,
-            state: RequestState::Pending,
-        })
+        .map(|i| pending_request(aid(&format!("burst-{i}")), POLL, t0(), t0() + secs(60)))
         .collect();
     let answers = futures_util::future::join_all(
         requests

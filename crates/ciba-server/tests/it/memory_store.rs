@@ -7,25 +7,11 @@ use ciba_server::store::{
     StoreError, StoredRequest,
 };
 use ciba_server::{BackchannelOutcome, DeliveryMode, IssueOutcome, MemoryStore};
+use ciba_test::store::pending_request;
 use common::*;
 
 fn request(id: &str, client: &str, expires_in: u64) -> StoredRequest {
-    StoredRequest {
-        auth_req_id: aid(id),
-        client_id: client.into(),
-        subject: "alice".into(),
-        delivery_mode: DeliveryMode::Poll,
-        notification_endpoint: None,
-        client_notification_token: None,
-        scopes: vec!["openid".into()],
-        acr_values: vec![],
-        binding_message: None,
-        issued_at: t0(),
-        expires_at: t0() + secs(expires_in),
-        interval: 5,
-        last_poll: None,
-        state: RequestState::Pending,
-    }
+    pending_request(aid(id), client, t0(), t0() + secs(expires_in))
 }
 
 #[test]

@@ -29,6 +29,21 @@ impl ChildGuard {
         ChildGuard { child }
     }
 
+    /// `ciba ARGS`, with no input and its output piped.
+    pub fn ciba<I, S>(args: I) -> ChildGuard
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        ChildGuard::spawn(
+            ciba()
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )
+    }
+
     /// Waits for the process to exit, at most `timeout`; kills it and panics after that.
     pub fn wait_timeout(&mut self, timeout: Duration) -> ExitStatus {
         let deadline = Instant::now() + timeout;
@@ -80,14 +95,23 @@ impl Drop for ChildGuard {
 
 /// Runs `ciba` with `args` to completion (at most `timeout`).
 pub fn run_ciba(args: &[&str], timeout: Duration) -> Output {
-    let guard = ChildGuard::spawn(
-        ciba()
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-    );
-    guard.output(timeout)
+    ChildGuard::ciba(args).output(timeout)
+}
+
+/// A backchannel authentication request at `issuer` by the `client_secret_basic` client
+/// `client_id`, with the form `params`, which must be accepted: its `auth_req_id`.
+pub fn bc_authorize(issuer: &str, client_id: &str, secret: &str, params: &str) -> String {
+    let (status, body) = form_post(&format!("{issuer}/bc-authorize"), client_id, secret, params);
+    assert_eq!(status, 200, "{body}");
+    json(&body)["auth_req_id"].as_str().unwrap().to_owned()
+}
+
+/// The CIBA grant type, form-encoded.
+pub const CIBA_GRANT: &str = "urn%3Aopenid%3Aparams%3Agrant-type%3Aciba";
+
+/// `body` as JSON; a panic that shows it when it is not.
+pub fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
 /// A demo client `ciba serve` printed.
