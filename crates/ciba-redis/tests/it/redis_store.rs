@@ -308,8 +308,7 @@ fn the_default_settings_are_documented_ones() {
 /// gets its own answer and record.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_inserts_shares_script_calls() {
-    use ciba_server::DeliveryMode;
-    use ciba_server::store::{RequestState, StoredRequest};
+    use ciba_server::store::StoredRequest;
 
     let redis = RedisServer::start();
     let store = store_at(&redis.url(), "ciba:", 10_000).await;

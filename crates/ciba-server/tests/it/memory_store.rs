@@ -3,10 +3,10 @@
 use crate::common;
 
 use ciba_server::store::{
-    Completion, MemoryStoreConfig, PollStatus, ReplayKey, ReplayPurpose, RequestState, Store,
-    StoreError, StoredRequest,
+    Completion, MemoryStoreConfig, PollStatus, ReplayKey, ReplayPurpose, Store, StoreError,
+    StoredRequest,
 };
-use ciba_server::{BackchannelOutcome, DeliveryMode, IssueOutcome, MemoryStore};
+use ciba_server::{BackchannelOutcome, IssueOutcome, MemoryStore};
 use ciba_test::store::pending_request;
 use common::*;
 
