@@ -250,12 +250,7 @@ fn flows(h: &Harness) -> Vec<String> {
     keep(&start, &mut secrets);
     let ack = h.issue(&h.ticket(&start, t0()), t0());
     secrets.push(ack.auth_req_id.as_str().to_owned());
-    h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::AccessDenied,
-        t0() + secs(3),
-    )
-    .unwrap();
+    h.deny(&ack.auth_req_id, t0() + secs(3)).unwrap();
     let poll = token_request(POLL, &ack.auth_req_id, t0() + secs(5));
     keep(&poll, &mut secrets);
     assert_eq!(
@@ -484,8 +479,7 @@ fn pending_gauge_is_the_store_count() {
         h.start(POLL, t0());
         h.start(PING, t0());
         let done = h.start(POLL, t0());
-        h.complete(&done.auth_req_id, AuthenticationResult::AccessDenied, t0())
-            .unwrap();
+        h.deny(&done.auth_req_id, t0()).unwrap();
         let counted = block_on(h.server.record_pending_requests(100, t0() + secs(1))).unwrap();
         assert_eq!(counted, 2);
     });

@@ -2,7 +2,7 @@
 
 use crate::common;
 
-use ciba_server::{AuthenticationResult, CompleteError, CompleteOutcome, TokenOutcome};
+use ciba_server::{CompleteError, CompleteOutcome, TokenOutcome};
 use common::*;
 
 fn assert_is_ping(outcome: &CompleteOutcome, auth_req_id: &(impl IdArg + ?Sized)) {
@@ -52,13 +52,7 @@ fn ping_client_is_pinged_then_redeems_tokens_at_once() {
 fn ping_client_denied_is_pinged_and_gets_access_denied() {
     let h = Harness::new();
     let ack = h.start(PING, t0());
-    let done = h
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::AccessDenied,
-            t0() + secs(4),
-        )
-        .unwrap();
+    let done = h.deny(&ack.auth_req_id, t0() + secs(4)).unwrap();
     assert_is_ping(&done, &ack.auth_req_id);
     assert_eq!(
         token_error(&h.poll(PING, &ack.auth_req_id, t0() + secs(5))),

@@ -73,12 +73,7 @@ fn poll_client_gets_tokens_with_a_verifiable_id_token() {
 fn poll_client_denied_gets_access_denied_once_then_invalid_grant() {
     let h = Harness::new();
     let ack = h.start(POLL, t0());
-    h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::AccessDenied,
-        t0() + secs(3),
-    )
-    .unwrap();
+    h.deny(&ack.auth_req_id, t0() + secs(3)).unwrap();
     let first = h.poll(POLL, &ack.auth_req_id, t0() + secs(6));
     assert_eq!(token_error(&first), (400, "access_denied".into()));
     let second = h.poll(POLL, &ack.auth_req_id, t0() + secs(12));
@@ -208,12 +203,7 @@ fn auth_req_id_of_another_client_is_invalid_grant_and_leaves_the_request_alone()
 fn transaction_failure_is_expired_token_for_poll_clients() {
     let h = Harness::new();
     let ack = h.start(POLL, t0());
-    h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::TransactionFailed,
-        t0(),
-    )
-    .unwrap();
+    h.fail_transaction(&ack.auth_req_id, t0()).unwrap();
     assert_eq!(
         token_error(&h.poll(POLL, &ack.auth_req_id, t0() + secs(5))),
         (400, "expired_token".into())
@@ -224,14 +214,13 @@ fn transaction_failure_is_expired_token_for_poll_clients() {
 fn completion_happens_exactly_once() {
     let h = Harness::new();
     let ack = h.start(POLL, t0());
-    h.complete(&ack.auth_req_id, AuthenticationResult::AccessDenied, t0())
-        .unwrap();
+    h.deny(&ack.auth_req_id, t0()).unwrap();
     let again = h.approve(&ack.auth_req_id, t0());
     assert!(matches!(
         again,
         Err(ciba_server::CompleteError::AlreadyCompleted)
     ));
-    let unknown = h.complete(&aid("no-such-id"), AuthenticationResult::AccessDenied, t0());
+    let unknown = h.deny(&aid("no-such-id"), t0());
     assert!(matches!(
         unknown,
         Err(ciba_server::CompleteError::UnknownRequest)

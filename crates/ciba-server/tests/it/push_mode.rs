@@ -60,13 +60,7 @@ fn push_client_receives_tokens_bound_to_the_request() {
 fn push_client_denied_receives_an_access_denied_payload() {
     let h = Harness::new();
     let ack = h.start(PUSH, t0());
-    let done = h
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::AccessDenied,
-            t0() + secs(5),
-        )
-        .unwrap();
+    let done = h.deny(&ack.auth_req_id, t0() + secs(5)).unwrap();
     let CompleteOutcome::PushError { request, error } = &done else {
         panic!("expected a push error, got {done:?}")
     };
@@ -86,13 +80,7 @@ fn push_client_denied_receives_an_access_denied_payload() {
 fn transaction_failure_is_pushed_as_transaction_failed() {
     let h = Harness::new();
     let ack = h.start(PUSH, t0());
-    let done = h
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::TransactionFailed,
-            t0(),
-        )
-        .unwrap();
+    let done = h.fail_transaction(&ack.auth_req_id, t0()).unwrap();
     let CompleteOutcome::PushError { request, error } = &done else {
         panic!("expected a push error")
     };
@@ -115,11 +103,7 @@ fn push_request_completed_after_expiry_pushes_expired_token_once() {
     let body = push_body(request);
     assert_eq!(body["error"], "expired_token");
     assert!(body.get("access_token").is_none());
-    let again = h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::AccessDenied,
-        t0() + secs(11),
-    );
+    let again = h.deny(&ack.auth_req_id, t0() + secs(11));
     assert!(matches!(again, Err(CompleteError::AlreadyCompleted)));
 }
 

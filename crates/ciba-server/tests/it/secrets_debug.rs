@@ -7,9 +7,9 @@ use crate::common;
 
 use ciba_server::store::{MemoryStoreConfig, Store, StoredRequest};
 use ciba_server::{
-    Acknowledgement, AuthenticationResult, CibaServer, ClientMetadata, CompleteOutcome,
-    DefaultTokenMinter, DpopNonceKey, MemoryStore, MintedTokens, Secret, ServerConfig,
-    StaticClientRegistry, Ticket, TokenGrant, TokenOutcome,
+    Acknowledgement, CibaServer, ClientMetadata, CompleteOutcome, DefaultTokenMinter, DpopNonceKey,
+    MemoryStore, MintedTokens, Secret, ServerConfig, StaticClientRegistry, Ticket, TokenGrant,
+    TokenOutcome,
 };
 use common::*;
 
@@ -187,13 +187,7 @@ fn push_notifications_never_print_the_tokens_they_carry() {
     );
 
     let ack = h.start(PUSH, now);
-    let denied = h
-        .complete(
-            &ack.auth_req_id,
-            AuthenticationResult::AccessDenied,
-            now + secs(1),
-        )
-        .unwrap();
+    let denied = h.deny(&ack.auth_req_id, now + secs(1)).unwrap();
     assert!(matches!(denied, CompleteOutcome::PushError { .. }));
     assert_hidden(
         "CompleteOutcome::PushError",

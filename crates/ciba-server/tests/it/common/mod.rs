@@ -233,6 +233,9 @@ pub fn secret_of(client_id: &str) -> &'static str {
     }
 }
 
+/// What the server answers the authentication device.
+pub type Completed = Result<CompleteOutcome, CompleteError>;
+
 pub struct Harness {
     pub server: CibaServer,
     pub store: Arc<MemoryStore>,
@@ -338,16 +341,26 @@ impl Harness {
     }
 
     /// The user `alice` approves `auth_req_id`.
-    pub fn approve<I: IdArg + ?Sized>(
-        &self,
-        auth_req_id: &I,
-        now: SystemTime,
-    ) -> Result<CompleteOutcome, CompleteError> {
+    pub fn approve<I: IdArg + ?Sized>(&self, auth_req_id: &I, now: SystemTime) -> Completed {
         self.complete(
             auth_req_id,
             AuthenticationResult::Authorized(Authorization::new("alice")),
             now,
         )
+    }
+
+    /// The user denies `auth_req_id`.
+    pub fn deny<I: IdArg + ?Sized>(&self, auth_req_id: &I, now: SystemTime) -> Completed {
+        self.complete(auth_req_id, AuthenticationResult::AccessDenied, now)
+    }
+
+    /// The authentication of `auth_req_id` fails (`transaction_failed`).
+    pub fn fail_transaction<I: IdArg + ?Sized>(
+        &self,
+        auth_req_id: &I,
+        now: SystemTime,
+    ) -> Completed {
+        self.complete(auth_req_id, AuthenticationResult::TransactionFailed, now)
     }
 
     /// Refuses the request behind `ticket`.
