@@ -2,7 +2,9 @@
 
 use crate::common;
 
-use ciba_server::{AuthenticationResult, Authorization, CompleteOutcome, TokenOutcome};
+use ciba_server::{
+    AuthenticationResult, Authorization, CompleteError, CompleteOutcome, TokenOutcome,
+};
 use common::*;
 
 #[test]
@@ -96,7 +98,7 @@ fn expired_request_answers_expired_token_then_invalid_grant_after_tombstone() {
     assert_eq!(token_error(&later).1, "expired_token");
     // ...and the user's late approval changes nothing.
     let late = h.approve(&ack.auth_req_id, t0() + secs(601));
-    assert!(matches!(late, Err(ciba_server::CompleteError::Expired)));
+    assert!(matches!(late, Err(CompleteError::Expired)));
     // After the tombstone is gone the id is simply unknown.
     let gone = h.poll(POLL, &ack.auth_req_id, t0() + secs(30 + 600));
     assert_eq!(token_error(&gone), (400, "invalid_grant".into()));
@@ -108,46 +110,24 @@ fn slow_down_adds_five_seconds_to_the_stored_interval() {
     let h = Harness::new();
     let ack = h.start(POLL, t0());
     let id = ack.auth_req_id.as_str();
-    assert_eq!(
-        token_error(&h.poll(POLL, id, t0() + secs(5))).1,
-        "authorization_pending"
-    );
-    // 3 s later: too early for a 5 s interval.
-    assert_eq!(
-        token_error(&h.poll(POLL, id, t0() + secs(8))).1,
-        "slow_down"
-    );
-    assert_eq!(
-        h.pending_request(id, t0() + secs(8))
-            .unwrap()
-            .unwrap()
-            .interval,
-        10
-    );
-    // 9 s later is fine for 5 s but not for the new 10 s interval: the increase is cumulative.
-    assert_eq!(
-        token_error(&h.poll(POLL, id, t0() + secs(17))).1,
-        "slow_down"
-    );
-    assert_eq!(
-        h.pending_request(id, t0() + secs(17))
-            .unwrap()
-            .unwrap()
-            .interval,
-        15
-    );
-    // Waiting the full 15 s gives a normal answer again.
-    assert_eq!(
-        token_error(&h.poll(POLL, id, t0() + secs(32))).1,
-        "authorization_pending"
-    );
-    assert_eq!(
-        h.pending_request(id, t0() + secs(32))
-            .unwrap()
-            .unwrap()
-            .interval,
-        15
-    );
+    // (seconds after the start, the answer to a poll then, the stored interval after it)
+    for (at, answer, interval) in [
+        (5, "authorization_pending", None),
+        // 3 s later: too early for a 5 s interval.
+        (8, "slow_down", Some(10)),
+        // 9 s later is fine for 5 s but not for the new 10 s interval: the increase is
+        // cumulative.
+        (17, "slow_down", Some(15)),
+        // Waiting the full 15 s gives a normal answer again.
+        (32, "authorization_pending", Some(15)),
+    ] {
+        let now = t0() + secs(at);
+        assert_eq!(token_error(&h.poll(POLL, id, now)).1, answer, "at {at} s");
+        if let Some(interval) = interval {
+            let stored = h.pending_request(id, now).unwrap().unwrap();
+            assert_eq!(stored.interval, interval, "at {at} s");
+        }
+    }
 }
 
 #[test]
@@ -216,65 +196,40 @@ fn completion_happens_exactly_once() {
     let ack = h.start(POLL, t0());
     h.deny(&ack.auth_req_id, t0()).unwrap();
     let again = h.approve(&ack.auth_req_id, t0());
-    assert!(matches!(
-        again,
-        Err(ciba_server::CompleteError::AlreadyCompleted)
-    ));
+    assert!(matches!(again, Err(CompleteError::AlreadyCompleted)));
     let unknown = h.deny(&aid("no-such-id"), t0());
-    assert!(matches!(
-        unknown,
-        Err(ciba_server::CompleteError::UnknownRequest)
-    ));
+    assert!(matches!(unknown, Err(CompleteError::UnknownRequest)));
 }
 
 #[test]
 fn approval_by_another_subject_or_with_unrequested_scopes_is_refused() {
     let h = Harness::new();
     let ack = h.start(POLL, t0());
-    let mallory = h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::Authorized(Authorization::new("mallory")),
-        t0(),
-    );
-    assert!(matches!(
-        mallory,
-        Err(ciba_server::CompleteError::SubjectMismatch)
-    ));
+    let authorize = |approval| {
+        h.complete(
+            &ack.auth_req_id,
+            AuthenticationResult::Authorized(approval),
+            t0(),
+        )
+    };
+    let with_claim = |name: &str, value: &str| {
+        let mut approval = Authorization::new("alice");
+        approval.claims.insert(name.into(), value.into());
+        approval
+    };
+    let mallory = authorize(Authorization::new("mallory"));
+    assert!(matches!(mallory, Err(CompleteError::SubjectMismatch)));
     let mut wider = Authorization::new("alice");
     wider.scopes = Some(vec!["openid".into(), "admin".into()]);
-    let wider = h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::Authorized(wider),
-        t0(),
-    );
+    let wider = authorize(wider);
     assert!(matches!(
         wider,
-        Err(ciba_server::CompleteError::ScopeNotRequested { .. })
+        Err(CompleteError::ScopeNotRequested { .. })
     ));
-    let mut reserved = Authorization::new("alice");
-    reserved
-        .claims
-        .insert("iss".into(), "https://evil.example".into());
-    let reserved = h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::Authorized(reserved),
-        t0(),
-    );
-    assert!(matches!(
-        reserved,
-        Err(ciba_server::CompleteError::ReservedClaim { .. })
-    ));
+    let reserved = authorize(with_claim("iss", "https://evil.example"));
+    assert!(matches!(reserved, Err(CompleteError::ReservedClaim { .. })));
     // None of the refusals used up the request.
-    let mut narrower = Authorization::new("alice");
-    narrower
-        .claims
-        .insert("email".into(), "alice@example.com".into());
-    h.complete(
-        &ack.auth_req_id,
-        AuthenticationResult::Authorized(narrower),
-        t0(),
-    )
-    .unwrap();
+    authorize(with_claim("email", "alice@example.com")).unwrap();
     let TokenOutcome::Issued(g) = h.poll(POLL, &ack.auth_req_id, t0() + secs(5)) else {
         panic!("expected tokens")
     };
