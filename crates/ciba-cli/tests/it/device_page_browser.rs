@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use support::{ChildGuard, bc_authorize, eventually, http, login_args, serve};
+use support::{ChildGuard, MANUAL, bc_authorize, eventually, http, login_args, serve};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Where the screenshot goes (committed, shown in the README).
@@ -296,17 +296,7 @@ fn clicking_approve_completes_the_flow_and_deny_yields_access_denied() {
     if !chromium_available() {
         return;
     }
-    let served = serve(
-        &[
-            "--auto",
-            "manual",
-            "--interval",
-            "1",
-            "--device-secret",
-            "generate",
-        ],
-        3,
-    );
+    let served = serve(&[&MANUAL[..], &["--device-secret", "generate"]].concat(), 3);
     // Without the secret the page is refused; the printed URL carries it.
     assert_eq!(
         http("GET", &format!("{}/device", served.issuer), None).0,

@@ -19,8 +19,8 @@ use ciba_core::jose::verify::verify_with_set;
 use ciba_core::jose::{AlgorithmPolicy, CompactJws, JwkSet, JwsAlgorithm};
 use support::redis::TestRedis;
 use support::{
-    CIBA_GRANT, bc_authorize, form_post, free_port, http, json, poll_clients_file, run_ciba, serve,
-    two_instances,
+    CIBA_GRANT, MANUAL, bc_authorize, form_post, free_port, http, json, poll_clients_file,
+    run_ciba, serve, two_instances,
 };
 
 const CLIENT: &str = "shared-poll";
@@ -156,21 +156,16 @@ fn a_stalled_redis_costs_token_requests_a_503_within_the_store_timeout_and_nothi
     let redis = Stoppable(services::start_single().unwrap());
     let pid = redis.0.pids()[0];
     let (dir, clients) = poll_clients_file("stall", CLIENT, SECRET);
-    let served = serve(
-        &[
-            "--store",
-            &redis.0.url,
-            "--store-timeout",
-            "2s",
-            "--clients",
-            clients.to_str().unwrap(),
-            "--auto",
-            "manual",
-            "--interval",
-            "1",
-        ],
-        0,
-    );
+    let clients = clients.to_str().unwrap();
+    let store = [
+        "--store",
+        &redis.0.url,
+        "--store-timeout",
+        "2s",
+        "--clients",
+        clients,
+    ];
+    let served = serve(&[&store[..], &MANUAL].concat(), 0);
     let issuer = served.issuer.clone();
     let ids: Vec<String> = (0..4)
         .map(|i| start_request(&issuer, &format!("user{i}")))

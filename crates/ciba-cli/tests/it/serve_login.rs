@@ -149,7 +149,7 @@ fn login_exits_3_when_the_user_denies() {
 
 #[test]
 fn login_exits_4_when_the_request_expires() {
-    let served = serve(&["--auto", "manual", "--interval", "1"], 3);
+    let served = serve(&support::MANUAL, 3);
     let mut args = login_args(&served, "poll", "dave");
     args.extend(["--requested-expiry".into(), "2".into()]);
     let out = login(&args);
@@ -160,7 +160,7 @@ fn login_exits_4_when_the_request_expires() {
 
 #[test]
 fn the_device_api_lists_pending_requests_and_lets_a_script_approve() {
-    let served = serve(&["--auto", "manual", "--interval", "1"], 3);
+    let served = serve(&support::MANUAL, 3);
     let mut args = login_args(&served, "poll", "erin");
     args.extend(["--binding-message".into(), "API-1".into()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();

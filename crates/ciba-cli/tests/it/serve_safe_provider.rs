@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::{
-    ChildGuard, bc_authorize, eventually, exchange, form_post, free_port_block, http, http_with,
-    login_args, run_ciba, serve,
+    ChildGuard, MANUAL, bc_authorize, eventually, exchange, form_post, free_port_block, http,
+    http_with, login_args, run_ciba, serve,
 };
 
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(40);
@@ -59,7 +59,7 @@ impl Drop for TempDir {
 
 #[test]
 fn a_foreign_host_with_a_matching_origin_sees_no_request_and_cannot_approve() {
-    let served = serve(&["--auto", "manual", "--interval", "1"], 3);
+    let served = serve(&MANUAL, 3);
     let mut args = login_args(&served, "poll", "rebind-victim");
     args.extend(["--binding-message".into(), "RB-7".into()]);
     let login = ChildGuard::ciba(&args);

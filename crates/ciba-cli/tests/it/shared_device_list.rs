@@ -13,7 +13,8 @@ use std::time::Duration;
 use serde_json::Value;
 use support::redis::TestRedis;
 use support::{
-    CIBA_GRANT, bc_authorize, form_post, http, json, poll_clients_file, serve, two_instances,
+    CIBA_GRANT, MANUAL, bc_authorize, form_post, http, json, poll_clients_file, serve,
+    two_instances,
 };
 
 const CLIENT: &str = "shared-list-poll";
@@ -85,14 +86,7 @@ fn two_instances_on_one_redis_share_the_device_list() {
 fn one_instance_over_the_memory_store_lists_approves_and_redeems() {
     let (dir, clients) = poll_clients_file("memory-list", CLIENT, SECRET);
     let served = serve(
-        &[
-            "--clients",
-            clients.to_str().unwrap(),
-            "--auto",
-            "manual",
-            "--interval",
-            "1",
-        ],
+        &[&["--clients", clients.to_str().unwrap()][..], &MANUAL].concat(),
         0,
     );
     start_on_a_approve_on_b_redeem_on_a(&served.issuer, &served.issuer);

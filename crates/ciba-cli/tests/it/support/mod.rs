@@ -106,6 +106,10 @@ pub fn bc_authorize(issuer: &str, client_id: &str, secret: &str, params: &str) -
     json(&body)["auth_req_id"].as_str().unwrap().to_owned()
 }
 
+/// `ciba serve` options: every request waits for the device page's decision, and clients
+/// poll every second.
+pub const MANUAL: [&str; 4] = ["--auto", "manual", "--interval", "1"];
+
 /// The CIBA grant type, form-encoded.
 pub const CIBA_GRANT: &str = "urn%3Aopenid%3Aparams%3Agrant-type%3Aciba";
 
@@ -203,20 +207,17 @@ pub fn serve_at_with_env(
             }
         }
     });
-    let first = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("ciba serve printed no first line");
-    let issuer = first
-        .strip_prefix("issuer: ")
-        .unwrap_or_else(|| panic!("first line is not `issuer: URL`: {first:?}"))
-        .to_owned();
-    let second = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("ciba serve printed no device page line");
-    let device_page = second
-        .strip_prefix("device page: ")
-        .unwrap_or_else(|| panic!("second line is not `device page: URL`: {second:?}"))
-        .to_owned();
+    // The next line, within `wait` seconds: `PREFIX URL`; the URL.
+    let url_after = |prefix: &str, wait: u64, which: &str| {
+        let line = rx
+            .recv_timeout(Duration::from_secs(wait))
+            .unwrap_or_else(|_| panic!("ciba serve printed no {which} line"));
+        line.strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{which} line is not `{prefix}URL`: {line:?}"))
+            .to_owned()
+    };
+    let issuer = url_after("issuer: ", 30, "first");
+    let device_page = url_after("device page: ", 10, "second");
     let mut clients = Vec::new();
     while clients.len() < expected_clients {
         let line = rx

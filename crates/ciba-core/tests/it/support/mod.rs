@@ -139,6 +139,11 @@ pub fn error_response(status: u16, code: &str) -> http::Response<Vec<u8>> {
 
 /// A 200 token response with a valid ID token for `now`.
 pub fn tokens_response(now: SystemTime, token_type: &str) -> http::Response<Vec<u8>> {
+    tokens_with_id_token(token_type, id_token_for(now, "at-123", Some("rt-456")))
+}
+
+/// A 200 token response (access token `at-123`, refresh token `rt-456`) with `id_token`.
+fn tokens_with_id_token(token_type: &str, id_token: String) -> http::Response<Vec<u8>> {
     json_response(
         200,
         &json!({
@@ -146,7 +151,7 @@ pub fn tokens_response(now: SystemTime, token_type: &str) -> http::Response<Vec<
             "token_type": token_type,
             "expires_in": 3600,
             "refresh_token": "rt-456",
-            "id_token": id_token_for(now, "at-123", Some("rt-456")),
+            "id_token": id_token,
         }),
     )
 }
@@ -169,15 +174,9 @@ pub fn rotated_jwks() -> JwkSet {
 /// [`tokens_response`] with the ID token signed by [`rotated_key`].
 pub fn rotated_tokens_response(now: SystemTime, token_type: &str) -> http::Response<Vec<u8>> {
     let s = JwkSigner::from_jwk(&rotated_key(), None).unwrap();
-    json_response(
-        200,
-        &json!({
-            "access_token": "at-123",
-            "token_type": token_type,
-            "expires_in": 3600,
-            "refresh_token": "rt-456",
-            "id_token": id_token_signed_by(&s, now, "at-123", Some("rt-456")),
-        }),
+    tokens_with_id_token(
+        token_type,
+        id_token_signed_by(&s, now, "at-123", Some("rt-456")),
     )
 }
 
