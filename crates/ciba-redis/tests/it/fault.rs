@@ -47,6 +47,20 @@ fn signal(server: &RedisServer, name: &str) {
     assert!(status.success(), "kill {name} {pid}");
 }
 
+/// The poll flow `id` goes on: at the first of `at` (seconds after t0) it is still pending,
+/// at the second the user approves, at the third the client gets its tokens.
+async fn pending_then_tokens(server: &CibaServer, id: &AuthReqId, at: [u64; 3]) {
+    assert_eq!(
+        token_error(&token(server, POLL, id, t0() + secs(at[0])).await),
+        (400, "authorization_pending".into())
+    );
+    approve(server, id, t0() + secs(at[1])).await.unwrap();
+    assert!(matches!(
+        token(server, POLL, id, t0() + secs(at[2])).await,
+        TokenOutcome::Issued(_)
+    ));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_redis_is_answered_with_503_and_retry_after_and_service_recovers_on_restart() {
     let mut redis = own_redis();
@@ -84,15 +98,7 @@ async fn a_stopped_redis_is_answered_with_503_and_retry_after_and_service_recove
     redis.restart();
     // The same server (and pool) works again at once: new flows go end to end.
     let id = start(&server, POLL, t0() + secs(10)).await;
-    assert_eq!(
-        token_error(&token(&server, POLL, &id, t0() + secs(15)).await),
-        (400, "authorization_pending".into())
-    );
-    approve(&server, &id, t0() + secs(16)).await.unwrap();
-    assert!(matches!(
-        token(&server, POLL, &id, t0() + secs(20)).await,
-        TokenOutcome::Issued(_)
-    ));
+    pending_then_tokens(&server, &id, [15, 16, 20]).await;
     // This Redis keeps nothing across restarts (no persistence): the old flow is gone.
     assert_eq!(
         token_error(&token(&server, POLL, &before, t0() + secs(20)).await),
@@ -121,15 +127,7 @@ async fn a_hung_redis_is_answered_with_503_within_the_response_timeout_and_keeps
     assert!(waited < Duration::from_secs(3), "waited {waited:?}");
 
     // Redis kept everything: the flow goes on where it was.
-    assert_eq!(
-        token_error(&token(&server, POLL, &id, t0() + secs(30)).await),
-        (400, "authorization_pending".into())
-    );
-    approve(&server, &id, t0() + secs(31)).await.unwrap();
-    assert!(matches!(
-        token(&server, POLL, &id, t0() + secs(40)).await,
-        TokenOutcome::Issued(_)
-    ));
+    pending_then_tokens(&server, &id, [30, 31, 40]).await;
 }
 
 /// A request stored as the backchannel endpoint would, for the concurrent-insert test.

@@ -79,35 +79,29 @@ fn request_object_with_parameters_outside_is_refused() {
 #[test]
 fn request_object_must_use_the_registered_algorithm_and_key() {
     let h = Harness::new();
+    // The signed client's request object, signed with `key` for `alg`.
+    let sent_with = |key: ciba_core::jose::Jwk, alg, jti| {
+        let signer = ciba_core::jose::JwkSigner::from_jwk(&key, Some(alg)).unwrap();
+        let jwt = claims_assertion(&signer, claims(jti));
+        object_error(&h, &authed(SIGNED, &[("request", &jwt)], ISSUER, t0()))
+    };
     // RS256 with the same RSA key: a valid signature, but not the registered PS256.
-    let rs256 = ciba_core::jose::JwkSigner::from_jwk(
-        &ciba_core::jose::Jwk {
-            alg: None,
-            ..jwk("ps256")
-        },
-        Some(ciba_core::jose::JwsAlgorithm::RS256),
-    )
-    .unwrap();
-    let jwt = claims_assertion(&rs256, claims("alg-1"));
-    let req = authed(SIGNED, &[("request", &jwt)], ISSUER, t0());
+    let same_key = ciba_core::jose::Jwk {
+        alg: None,
+        ..jwk("ps256")
+    };
     assert!(matches!(
-        object_error(&h, &req),
+        sent_with(same_key, ciba_core::jose::JwsAlgorithm::RS256, "alg-1"),
         RequestObjectError::AlgorithmMismatch { .. }
     ));
     // PS256 by another party's key.
-    let attacker = ciba_core::jose::JwkSigner::from_jwk(
-        &ciba_core::jose::Jwk {
-            alg: None,
-            kid: jwk("ps256").kid,
-            ..jwk("attacker_rs256")
-        },
-        Some(ciba_core::jose::JwsAlgorithm::PS256),
-    )
-    .unwrap();
-    let jwt = claims_assertion(&attacker, claims("alg-2"));
-    let req = authed(SIGNED, &[("request", &jwt)], ISSUER, t0());
+    let attackers = ciba_core::jose::Jwk {
+        alg: None,
+        kid: jwk("ps256").kid,
+        ..jwk("attacker_rs256")
+    };
     assert!(matches!(
-        object_error(&h, &req),
+        sent_with(attackers, ciba_core::jose::JwsAlgorithm::PS256, "alg-2"),
         RequestObjectError::Signature { .. }
     ));
     // A client that registered no signing algorithm cannot send signed requests.
