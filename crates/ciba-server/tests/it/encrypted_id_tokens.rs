@@ -83,6 +83,23 @@ fn decrypt_in_place(
     body.insert("id_token".into(), inner.into());
 }
 
+/// Redeems `auth_req_id` for `client` at `at`, and checks the token response once its ID
+/// token is decrypted (`alg`, `enc`).
+fn redeem_decrypted(
+    h: &Harness,
+    client: &str,
+    auth_req_id: &AuthReqId,
+    at: std::time::SystemTime,
+    (alg, enc): (KeyManagementAlgorithm, ContentEncryption),
+) {
+    let TokenOutcome::Issued(grant) = h.poll(client, auth_req_id, at) else {
+        panic!("expected tokens ({alg} {enc})")
+    };
+    let mut body = json_body(&grant.response);
+    decrypt_in_place(&mut body, alg, enc);
+    check_token_response(&h.op_keys, &body, client, at);
+}
+
 fn approve(
     h: &Harness,
     auth_req_id: &(impl IdArg + ?Sized),
@@ -97,13 +114,7 @@ fn poll_mode_delivers_encrypted_id_tokens_for_every_pair() {
         let h = harness(alg, Some(enc));
         let ack = h.start(POLL, t0());
         approve(&h, &ack.auth_req_id, t0() + secs(3));
-        let at = t0() + secs(5);
-        let TokenOutcome::Issued(grant) = h.poll(POLL, &ack.auth_req_id, at) else {
-            panic!("expected tokens ({alg} {enc})")
-        };
-        let mut body = json_body(&grant.response);
-        decrypt_in_place(&mut body, alg, enc);
-        check_token_response(&h.op_keys, &body, POLL, at);
+        redeem_decrypted(&h, POLL, &ack.auth_req_id, t0() + secs(5), (alg, enc));
     }
 }
 
@@ -114,13 +125,7 @@ fn ping_mode_delivers_encrypted_id_tokens_for_every_pair() {
         let ack = h.start(PING, t0());
         let done = approve(&h, &ack.auth_req_id, t0() + secs(3));
         assert!(matches!(done, CompleteOutcome::Ping(_)));
-        let at = t0() + secs(4);
-        let TokenOutcome::Issued(grant) = h.poll(PING, &ack.auth_req_id, at) else {
-            panic!("expected tokens ({alg} {enc})")
-        };
-        let mut body = json_body(&grant.response);
-        decrypt_in_place(&mut body, alg, enc);
-        check_token_response(&h.op_keys, &body, PING, at);
+        redeem_decrypted(&h, PING, &ack.auth_req_id, t0() + secs(4), (alg, enc));
     }
 }
 
