@@ -108,44 +108,50 @@ fn approve(
     h.approve(auth_req_id, at).unwrap()
 }
 
-#[test]
-fn poll_mode_delivers_encrypted_id_tokens_for_every_pair() {
+/// For every pair of algorithms: a server that encrypts the ID tokens of its clients with
+/// it, and a request of `client` the user approved at 3 s; `check` gets the harness, the
+/// request's id, the server's answer to the approval and the pair.
+fn for_every_pair(
+    client: &str,
+    check: impl Fn(&Harness, &AuthReqId, CompleteOutcome, (KeyManagementAlgorithm, ContentEncryption)),
+) {
     for (alg, enc) in pairs() {
         let h = harness(alg, Some(enc));
-        let ack = h.start(POLL, t0());
-        approve(&h, &ack.auth_req_id, t0() + secs(3));
-        redeem_decrypted(&h, POLL, &ack.auth_req_id, t0() + secs(5), (alg, enc));
+        let ack = h.start(client, t0());
+        let done = approve(&h, &ack.auth_req_id, t0() + secs(3));
+        check(&h, &ack.auth_req_id, done, (alg, enc));
     }
+}
+
+#[test]
+fn poll_mode_delivers_encrypted_id_tokens_for_every_pair() {
+    for_every_pair(POLL, |h, id, _, pair| {
+        redeem_decrypted(h, POLL, id, t0() + secs(5), pair);
+    });
 }
 
 #[test]
 fn ping_mode_delivers_encrypted_id_tokens_for_every_pair() {
-    for (alg, enc) in pairs() {
-        let h = harness(alg, Some(enc));
-        let ack = h.start(PING, t0());
-        let done = approve(&h, &ack.auth_req_id, t0() + secs(3));
+    for_every_pair(PING, |h, id, done, pair| {
         assert!(matches!(done, CompleteOutcome::Ping(_)));
-        redeem_decrypted(&h, PING, &ack.auth_req_id, t0() + secs(4), (alg, enc));
-    }
+        redeem_decrypted(h, PING, id, t0() + secs(4), pair);
+    });
 }
 
 #[test]
 fn push_mode_delivers_encrypted_id_tokens_for_every_pair() {
-    for (alg, enc) in pairs() {
-        let h = harness(alg, Some(enc));
-        let ack = h.start(PUSH, t0());
-        let at = t0() + secs(3);
-        let CompleteOutcome::PushTokens { request, .. } = approve(&h, &ack.auth_req_id, at) else {
+    for_every_pair(PUSH, |h, id, done, (alg, enc)| {
+        let CompleteOutcome::PushTokens { request, .. } = done else {
             panic!("expected a push ({alg} {enc})")
         };
         let mut body: Map<String, Value> = serde_json::from_slice(request.body()).unwrap();
         decrypt_in_place(&mut body, alg, enc);
-        let claims = check_token_response(&h.op_keys, &body, PUSH, at);
+        let claims = check_token_response(&h.op_keys, &body, PUSH, t0() + secs(3));
         assert_eq!(
             claims["urn:openid:params:jwt:claim:auth_req_id"],
-            ack.auth_req_id.as_str()
+            id.as_str()
         );
-    }
+    });
 }
 
 #[test]
