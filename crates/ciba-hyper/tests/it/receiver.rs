@@ -12,12 +12,12 @@ use std::future::IntoFuture;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use ciba_core::DeliveryMode;
 use ciba_core::random::OsRandom;
+use ciba_core::{AuthRequestAck, DeliveryMode};
 use ciba_hyper::server::DeliveryOutcome;
 use ciba_hyper::{
-    HttpClient, NotificationReceiver, NotificationRegistry, NotificationService, ReceiverOptions,
-    ServeOptions,
+    CibaClient, HttpClient, NotificationReceiver, NotificationRegistry, NotificationService,
+    ReceiverOptions, ServeOptions,
 };
 use ciba_server::{AuthenticationResult, Authorization, CompleteOutcome};
 use common::slow_client::{post_head, trickle};
@@ -134,11 +134,7 @@ async fn slow_notifications_are_cut_off_while_a_ping_flow_completes() {
         ..AsOptions::default()
     })
     .await;
-    let client = env.client(DeliveryMode::Ping).await;
-    let ack = client
-        .initiate(alice().client_notification_token(CALLER_TOKEN))
-        .await
-        .unwrap();
+    let (client, ack) = ping_with_caller_token(&env).await;
     // Another flow that stays pending: its bearer token lets the slow connections' bodies
     // be read, for as long as the test runs.
     const SLOW_TOKEN: &str = "the-token-of-a-flow-that-stays-pending-0123456789";
@@ -189,17 +185,38 @@ fn approve() -> AuthenticationResult {
     AuthenticationResult::Authorized(Authorization::new("alice"))
 }
 
+/// The server's answer to the user's approval of `ack`'s request, now (the notification it
+/// would send, not sent).
+async fn approved_now(env: &TestAs, ack: &AuthRequestAck) -> CompleteOutcome {
+    env.handle
+        .server()
+        .complete(
+            &sid(ack.auth_req_id.as_str()),
+            approve(),
+            SystemTime::now(),
+            &OsRandom,
+        )
+        .await
+        .unwrap()
+}
+
 /// A token the caller chose for its request.
 const CALLER_TOKEN: &str = "caller-chosen-notification-token-0123456789";
 
-#[tokio::test]
-async fn bad_notifications_for_a_registered_flow_get_core_answers_and_leave_it_waiting() {
-    let env = TestAs::start().await;
+/// A ping client of `env`, and the acknowledgement of its request with [`CALLER_TOKEN`].
+async fn ping_with_caller_token(env: &TestAs) -> (CibaClient, AuthRequestAck) {
     let client = env.client(DeliveryMode::Ping).await;
     let ack = client
         .initiate(alice().client_notification_token(CALLER_TOKEN))
         .await
         .unwrap();
+    (client, ack)
+}
+
+#[tokio::test]
+async fn bad_notifications_for_a_registered_flow_get_core_answers_and_leave_it_waiting() {
+    let env = TestAs::start().await;
+    let (client, ack) = ping_with_caller_token(&env).await;
     let url = env.receiver.url().to_string();
     let caller = format!("Bearer {CALLER_TOKEN}");
     let http = HttpClient::http();
@@ -246,17 +263,7 @@ async fn duplicate_push_is_refused_and_harmless() {
     let env = TestAs::start().await;
     let client = env.client(DeliveryMode::Push).await;
     let ack = client.initiate(alice()).await.unwrap();
-    let outcome = env
-        .handle
-        .server()
-        .complete(
-            &sid(ack.auth_req_id.as_str()),
-            approve(),
-            SystemTime::now(),
-            &OsRandom,
-        )
-        .await
-        .unwrap();
+    let outcome = approved_now(&env, &ack).await;
     let CompleteOutcome::PushTokens { request: push, .. } = outcome else {
         panic!("{outcome:?}");
     };
@@ -279,17 +286,7 @@ async fn duplicate_ping_redeems_once() {
     .await;
     let client = env.client(DeliveryMode::Ping).await;
     let ack = client.initiate(alice()).await.unwrap();
-    let outcome = env
-        .handle
-        .server()
-        .complete(
-            &sid(ack.auth_req_id.as_str()),
-            approve(),
-            SystemTime::now(),
-            &OsRandom,
-        )
-        .await
-        .unwrap();
+    let outcome = approved_now(&env, &ack).await;
     let CompleteOutcome::Ping(ping) = outcome else {
         panic!("{outcome:?}");
     };
@@ -308,11 +305,7 @@ async fn duplicate_ping_redeems_once() {
 #[tokio::test]
 async fn bare_service_answers_through_tower() {
     let env = TestAs::start().await;
-    let client = env.client(DeliveryMode::Ping).await;
-    let ack = client
-        .initiate(alice().client_notification_token(CALLER_TOKEN))
-        .await
-        .unwrap();
+    let (client, ack) = ping_with_caller_token(&env).await;
     let mut service = NotificationService::new(env.receiver.registry().clone());
     let request = http::Request::post("/anywhere")
         .header("content-type", "application/json")
