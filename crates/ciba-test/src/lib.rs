@@ -8,6 +8,7 @@
 //! - `keys` (`core`): the test keys of `crates/ciba-core/testdata` as JWKs and signers;
 //! - `clock` (always): the origin of the virtual clock the tests run on;
 //! - `logs` (always): a writer that captures what a `tracing` subscriber logs;
+//! - `metrics` (`metrics`): a `metrics` recorder that keeps what is recorded;
 //! - `block` (always): `block_on`, which runs a future on the calling thread, no runtime;
 //! - `services` (`services`, std only): a plain, a TLS and a clustered `redis-server` on free
 //!   loopback ports, and a test CA made with `openssl`; xtask takes this module alone;
@@ -47,6 +48,8 @@ pub mod harness;
 #[cfg(feature = "core")]
 pub mod keys;
 pub mod logs;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 #[cfg(feature = "server")]
 pub mod outcome;
 #[cfg(feature = "pair")]

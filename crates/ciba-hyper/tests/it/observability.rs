@@ -7,91 +7,17 @@
 
 use crate::common;
 
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-
 use ciba_core::DeliveryMode;
 use ciba_core::observe::short_hash;
 use ciba_hyper::server::NOTIFICATIONS;
 use ciba_server::{AuthenticationResult, Authorization};
 use common::{SECRET, TestAs, alice};
-use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use tracing_subscriber::fmt::format::FmtSpan;
 
 /// The captured log output.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
+use ciba_test::logs::LogCapture as Capture;
 /// Counters by `name{label=value,...}`.
-#[derive(Default, Clone)]
-struct Counters(Arc<Mutex<BTreeMap<String, Arc<AtomicU64>>>>);
-
-struct Cell(Arc<AtomicU64>);
-
-impl metrics::CounterFn for Cell {
-    fn increment(&self, value: u64) {
-        self.0.fetch_add(value, Ordering::Relaxed);
-    }
-    fn absolute(&self, value: u64) {
-        self.0.store(value, Ordering::Relaxed);
-    }
-}
-
-impl metrics::GaugeFn for Cell {
-    fn increment(&self, _: f64) {}
-    fn decrement(&self, _: f64) {}
-    fn set(&self, _: f64) {}
-}
-
-impl metrics::HistogramFn for Cell {
-    fn record(&self, _: f64) {}
-}
-
-impl Counters {
-    fn cell(&self, key: &Key) -> Arc<AtomicU64> {
-        let labels: Vec<String> = key
-            .labels()
-            .map(|l| format!("{}={}", l.key(), l.value()))
-            .collect();
-        let name = format!("{}{{{}}}", key.name(), labels.join(","));
-        self.0.lock().unwrap().entry(name).or_default().clone()
-    }
-
-    fn get(&self, name: &str) -> u64 {
-        self.0
-            .lock()
-            .unwrap()
-            .get(name)
-            .map_or(0, |v| v.load(Ordering::Relaxed))
-    }
-}
-
-impl Recorder for Counters {
-    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        Counter::from_arc(Arc::new(Cell(self.cell(key))))
-    }
-    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
-        Gauge::from_arc(Arc::new(Cell(self.cell(key))))
-    }
-    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
-        Histogram::from_arc(Arc::new(Cell(self.cell(key))))
-    }
-}
+use ciba_test::metrics::Recorded as Counters;
 
 /// One flow of `mode`: initiate, approve on the device, wait for the tokens. Returns what
 /// must never be logged.
@@ -176,7 +102,7 @@ async fn flows_and_checks(capture: Capture, counters: &Counters) {
     secrets.extend(flow(&env, DeliveryMode::Push, push_token).await);
     env.stop().await;
 
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     for secret in &secrets {
         assert!(
             !text.contains(secret.as_str()),

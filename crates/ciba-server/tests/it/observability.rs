@@ -7,103 +7,16 @@
 
 use crate::common;
 
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-
 use ciba_core::observe::short_hash;
 use ciba_server::{AuthenticationResult, CompleteOutcome, TokenOutcome, observe};
 use common::*;
-use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use tracing_subscriber::fmt::format::FmtSpan;
 
 /// The captured log output.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
+use ciba_test::logs::LogCapture as Capture;
 /// A recorder that keeps every counter's value and every histogram's sample count by
 /// `name{label=value,...}`.
-#[derive(Default)]
-struct Recorded {
-    values: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
-}
-
-struct Cell(Arc<AtomicU64>);
-
-impl metrics::CounterFn for Cell {
-    fn increment(&self, value: u64) {
-        self.0.fetch_add(value, Ordering::Relaxed);
-    }
-    fn absolute(&self, value: u64) {
-        self.0.store(value, Ordering::Relaxed);
-    }
-}
-
-impl metrics::GaugeFn for Cell {
-    fn increment(&self, _: f64) {}
-    fn decrement(&self, _: f64) {}
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    fn set(&self, value: f64) {
-        self.0.store(value as u64, Ordering::Relaxed);
-    }
-}
-
-impl metrics::HistogramFn for Cell {
-    fn record(&self, _: f64) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-impl Recorded {
-    fn cell(&self, key: &Key) -> Arc<AtomicU64> {
-        let labels: Vec<String> = key
-            .labels()
-            .map(|l| format!("{}={}", l.key(), l.value()))
-            .collect();
-        let name = format!("{}{{{}}}", key.name(), labels.join(","));
-        self.values.lock().unwrap().entry(name).or_default().clone()
-    }
-
-    fn get(&self, name: &str) -> u64 {
-        self.values
-            .lock()
-            .unwrap()
-            .get(name)
-            .map_or(0, |v| v.load(Ordering::Relaxed))
-    }
-}
-
-impl Recorder for Recorded {
-    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        Counter::from_arc(Arc::new(Cell(self.cell(key))))
-    }
-    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
-        Gauge::from_arc(Arc::new(Cell(self.cell(key))))
-    }
-    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
-        Histogram::from_arc(Arc::new(Cell(self.cell(key))))
-    }
-}
+use ciba_test::metrics::Recorded;
 
 /// Form values and the `Authorization` header of `req`: what the client sent.
 fn sent_values(req: &Req, names: &[&str]) -> Vec<String> {
@@ -326,97 +239,52 @@ fn traces_name_the_endpoint_client_outcome_and_short_hash() {
     }
     let lines: Vec<&str> = text.lines().collect();
     let has = |parts: &[&str]| lines.iter().any(|l| parts.iter().all(|p| l.contains(p)));
-    assert!(
-        has(&[
+    // Each line that must be there, by parts of it.
+    let wanted: [&[&str]; 17] = [
+        &[
             "ciba_endpoint",
             "endpoint=\"token\"",
             "client_id=\"user-code-client\"",
-            "outcome=\"authorization_pending\""
-        ]),
-        "{text}"
-    );
-    assert!(
-        has(&["endpoint=\"token\"", "outcome=\"slow_down\""]),
-        "{text}"
-    );
-    assert!(
-        has(&[
+            "outcome=\"authorization_pending\"",
+        ],
+        &["endpoint=\"token\"", "outcome=\"slow_down\""],
+        &[
             "endpoint=\"token\"",
             "client_id=\"ping-client\"",
-            "outcome=\"ok\""
-        ]),
-        "{text}"
-    );
-    assert!(
-        has(&["endpoint=\"token\"", "outcome=\"expired_token\""]),
-        "{text}"
-    );
-    assert!(
-        has(&["endpoint=\"token\"", "outcome=\"access_denied\""]),
-        "{text}"
-    );
-    assert!(
-        has(&["endpoint=\"backchannel\"", "outcome=\"invalid_client\""]),
-        "{text}"
-    );
-    assert!(
-        has(&[
+            "outcome=\"ok\"",
+        ],
+        &["endpoint=\"token\"", "outcome=\"expired_token\""],
+        &["endpoint=\"token\"", "outcome=\"access_denied\""],
+        &["endpoint=\"backchannel\"", "outcome=\"invalid_client\""],
+        &[
             "endpoint=\"issue\"",
             "client_id=\"push-client\"",
-            "outcome=\"ok\""
-        ]),
-        "{text}"
-    );
-    assert!(
-        has(&[
+            "outcome=\"ok\"",
+        ],
+        &[
             "endpoint=\"complete\"",
             "client_id=\"ping-client\"",
-            "outcome=\"ping\""
-        ]),
-        "{text}"
-    );
-    assert!(
-        has(&["endpoint=\"complete\"", "outcome=\"push_tokens\""]),
-        "{text}"
-    );
-    assert!(
-        has(&["endpoint=\"push_undelivered\"", "outcome=\"ok\""]),
-        "{text}"
-    );
-    assert!(
-        has(&["endpoint=\"complete\"", "outcome=\"push_expired\""]),
-        "{text}"
-    );
-    assert!(
-        has(&["endpoint=\"complete\"", "outcome=\"already_completed\""]),
-        "{text}"
-    );
-    // Store operations nest in the endpoint spans.
-    assert!(
-        has(&[
+            "outcome=\"ping\"",
+        ],
+        &["endpoint=\"complete\"", "outcome=\"push_tokens\""],
+        &["endpoint=\"push_undelivered\"", "outcome=\"ok\""],
+        &["endpoint=\"complete\"", "outcome=\"push_expired\""],
+        &["endpoint=\"complete\"", "outcome=\"already_completed\""],
+        // Store operations nest in the endpoint spans.
+        &[
             "ciba_endpoint",
             "ciba_store",
             "op=\"poll\"",
-            "outcome=\"pending\""
-        ]),
-        "{text}"
-    );
-    assert!(
-        has(&["ciba_store", "op=\"insert_request\"", "outcome=\"ok\""]),
-        "{text}"
-    );
-    assert!(
-        has(&["ciba_store", "op=\"complete\"", "outcome=\"completed\""]),
-        "{text}"
-    );
-    assert!(
-        has(&["ciba_store", "op=\"remember_jti\"", "outcome=\"fresh\""]),
-        "{text}"
-    );
-    assert!(
-        has(&["ciba_store", "op=\"record_confirmation\"", "outcome=\"ok\""]),
-        "{text}"
-    );
+            "outcome=\"pending\"",
+        ],
+        &["ciba_store", "op=\"insert_request\"", "outcome=\"ok\""],
+        &["ciba_store", "op=\"complete\"", "outcome=\"completed\""],
+        &["ciba_store", "op=\"remember_jti\"", "outcome=\"fresh\""],
+        &["ciba_store", "op=\"record_confirmation\"", "outcome=\"ok\""],
+    ];
+    for parts in wanted {
+        assert!(has(parts), "{parts:?} in {text}");
+    }
     // The auth_req_id appears only as its short hash.
     let hashed = lines.iter().filter(|l| l.contains("auth_req=")).count();
     assert!(hashed > 5, "{text}");
