@@ -26,6 +26,26 @@ fn set_of(jwks: &[&Jwk]) -> JwkSet {
     }
 }
 
+/// The standard claims, signed by `jwk` (its own algorithm).
+fn signed_by(jwk: &Jwk) -> String {
+    sign_compact(
+        Map::new(),
+        &claims(),
+        &JwkSigner::from_jwk(jwk, None).unwrap(),
+    )
+    .unwrap()
+}
+
+/// `token` (a well-formed JWS) verified against `keys` under `policy`.
+fn verified(
+    token: &str,
+    keys: &[&Jwk],
+    policy: &AlgorithmPolicy,
+) -> Result<JwsAlgorithm, JoseError> {
+    let jws = CompactJws::parse(token, &Limits::DEFAULT).unwrap();
+    verify_with_set(&jws, &set_of(keys), policy)
+}
+
 #[test]
 fn every_asymmetric_algorithm_signs_and_verifies() {
     for name in ["rs256", "ps256", "es256", "es384", "eddsa"] {
@@ -107,12 +127,7 @@ fn tampered_signature_is_rejected() {
 #[test]
 fn tampered_payload_is_rejected() {
     let jwk = key("rs256");
-    let token = sign_compact(
-        Map::new(),
-        &claims(),
-        &JwkSigner::from_jwk(&jwk, None).unwrap(),
-    )
-    .unwrap();
+    let token = signed_by(&jwk);
     let mut parts: Vec<&str> = token.split('.').collect();
     let evil = URL_SAFE_NO_PAD.encode(br#"{"iss":"https://op.example","sub":"mallory"}"#);
     parts[1] = &evil;
@@ -125,33 +140,17 @@ fn tampered_payload_is_rejected() {
 fn a_key_with_the_right_kid_but_from_another_party_fails() {
     let good = key("rs256");
     let attacker = key("attacker_rs256"); // same kid "rsa-1"
-    let token = sign_compact(
-        Map::new(),
-        &claims(),
-        &JwkSigner::from_jwk(&attacker, None).unwrap(),
-    )
-    .unwrap();
-    let jws = CompactJws::parse(&token, &Limits::DEFAULT).unwrap();
-    let err = verify_with_set(&jws, &set_of(&[&good]), &AlgorithmPolicy::default()).unwrap_err();
+    let token = signed_by(&attacker);
+    let err = verified(&token, &[&good], &AlgorithmPolicy::default()).unwrap_err();
     assert_eq!(err, JoseError::BadSignature);
 }
 
 #[test]
 fn algorithm_outside_the_policy_is_rejected() {
     let jwk = key("rs256");
-    let token = sign_compact(
-        Map::new(),
-        &claims(),
-        &JwkSigner::from_jwk(&jwk, None).unwrap(),
-    )
-    .unwrap();
-    let jws = CompactJws::parse(&token, &Limits::DEFAULT).unwrap();
-    let err = verify_with_set(
-        &jws,
-        &set_of(&[&jwk]),
-        &AlgorithmPolicy::only([JwsAlgorithm::ES256]),
-    )
-    .unwrap_err();
+    let token = signed_by(&jwk);
+    let policy = AlgorithmPolicy::only([JwsAlgorithm::ES256]);
+    let err = verified(&token, &[&jwk], &policy).unwrap_err();
     assert!(matches!(err, JoseError::AlgorithmNotAllowed { .. }));
 }
 

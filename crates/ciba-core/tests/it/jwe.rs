@@ -10,7 +10,9 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ciba_core::DeliveryMode;
-use ciba_core::id_token::{DecryptError, IdTokenContext, IdTokenError};
+use ciba_core::id_token::{
+    DecryptError, IdTokenClaims, IdTokenContext, IdTokenError, IdTokenValidator,
+};
 use ciba_core::jose::jwe::{
     CompactJwe, ContentEncryption, JweDecrypter, JweError, KeyManagementAlgorithm, encrypt_compact,
     select_encryption_key,
@@ -89,6 +91,27 @@ fn with_header(token: &str, header: &serde_json::Value) -> String {
     parts.join(".")
 }
 
+/// `token` with `name` set to `value` in its protected header (the rest as it was).
+fn with_header_member(token: &str, name: &str, value: &str) -> String {
+    let mut header = CompactJwe::parse(token, 1 << 16).unwrap().header.raw;
+    header.insert(name.into(), value.into());
+    with_header(token, &serde_json::Value::Object(header))
+}
+
+/// `token` validated by `v` as the token endpoint's answer to the request [`AUTH_REQ_ID`]
+/// with the access token `at-1`.
+fn at_token_endpoint(
+    v: &IdTokenValidator,
+    token: &str,
+    now: std::time::SystemTime,
+) -> Result<IdTokenClaims, IdTokenError> {
+    v.validate(
+        token,
+        &IdTokenContext::token_endpoint(AUTH_REQ_ID, "at-1", None),
+        now,
+    )
+}
+
 #[test]
 fn every_supported_pair_round_trips() {
     for (alg, enc) in pairs() {
@@ -112,21 +135,11 @@ fn encrypted_id_tokens_validate_for_every_pair() {
         let inner = id_token_for(now, "at-1", None);
         let token = encrypt(inner.as_bytes(), alg, enc);
         let v = validator(&client).decrypter(Arc::new(decrypter(alg, enc)));
-        let claims = v
-            .validate(
-                &token,
-                &IdTokenContext::token_endpoint(AUTH_REQ_ID, "at-1", None),
-                now,
-            )
-            .unwrap();
+        let claims = at_token_endpoint(&v, &token, now).unwrap();
         assert_eq!(claims.sub, "alice", "{alg} {enc}");
         // With decryption configured, the plain signed token is refused.
         assert_eq!(
-            v.validate(
-                &inner,
-                &IdTokenContext::token_endpoint(AUTH_REQ_ID, "at-1", None),
-                now
-            ),
+            at_token_endpoint(&v, &inner, now),
             Err(IdTokenError::NotEncrypted)
         );
     }
@@ -190,10 +203,7 @@ fn tampered_ciphertext_tag_iv_key_or_header_fail_cleanly() {
             );
         }
         // The header is the AAD: a changed (still valid) header breaks the tag.
-        let parsed = CompactJwe::parse(&token, 1 << 16).unwrap();
-        let mut header = parsed.header.raw.clone();
-        header.insert("typ".into(), "JWT".into());
-        let forged = with_header(&token, &serde_json::Value::Object(header));
+        let forged = with_header_member(&token, "typ", "JWT");
         assert_eq!(d.decrypt(&forged), Err(JweError::DecryptionFailed));
     }
 }
@@ -201,21 +211,14 @@ fn tampered_ciphertext_tag_iv_key_or_header_fail_cleanly() {
 #[test]
 fn compressed_payloads_are_refused() {
     let token = encrypt(b"x", RSA, GCM);
-    let parsed = CompactJwe::parse(&token, 1 << 16).unwrap();
-    let mut header = parsed.header.raw.clone();
-    header.insert("zip".into(), "DEF".into());
-    let zipped = with_header(&token, &serde_json::Value::Object(header));
+    let zipped = with_header_member(&token, "zip", "DEF");
     assert_eq!(
         decrypter(RSA, GCM).decrypt(&zipped),
         Err(JweError::Compressed)
     );
     let v = validator(&client(DeliveryMode::Poll)).decrypter(Arc::new(decrypter(RSA, GCM)));
     assert_eq!(
-        v.validate(
-            &zipped,
-            &IdTokenContext::token_endpoint(AUTH_REQ_ID, "at-1", None),
-            at(0)
-        ),
+        at_token_endpoint(&v, &zipped, at(0)),
         Err(IdTokenError::Decryption(DecryptError::Jwe(
             JweError::Compressed
         )))
@@ -230,11 +233,7 @@ fn nested_jws_with_a_bad_signature_is_refused_after_decryption() {
     let token = encrypt(inner.as_bytes(), ECDH, CBC);
     let v = validator(&client(DeliveryMode::Poll)).decrypter(Arc::new(decrypter(ECDH, CBC)));
     assert_eq!(
-        v.validate(
-            &token,
-            &IdTokenContext::token_endpoint(AUTH_REQ_ID, "at-1", None),
-            now
-        ),
+        at_token_endpoint(&v, &token, now),
         Err(IdTokenError::BadSignature)
     );
     // And a nested token whose signature bytes were altered.
@@ -245,11 +244,7 @@ fn nested_jws_with_a_bad_signature_is_refused_after_decryption() {
     parts[2] = URL_SAFE_NO_PAD.encode(sig);
     let token = encrypt(parts.join(".").as_bytes(), ECDH, CBC);
     assert_eq!(
-        v.validate(
-            &token,
-            &IdTokenContext::token_endpoint(AUTH_REQ_ID, "at-1", None),
-            now
-        ),
+        at_token_endpoint(&v, &token, now),
         Err(IdTokenError::BadSignature)
     );
 }
@@ -267,11 +262,7 @@ fn a_non_jwt_cty_is_refused_by_the_id_token_decrypter() {
     .unwrap();
     let v = validator(&client(DeliveryMode::Poll)).decrypter(Arc::new(decrypter(RSA, GCM)));
     assert!(matches!(
-        v.validate(
-            &token,
-            &IdTokenContext::token_endpoint(AUTH_REQ_ID, "at-1", None),
-            at(0)
-        ),
+        at_token_endpoint(&v, &token, at(0)),
         Err(IdTokenError::Decryption(DecryptError::Jwe(
             JweError::Malformed { .. }
         )))
@@ -283,10 +274,7 @@ fn oversized_tokens_and_unknown_kids_are_refused() {
     let token = encrypt(b"x", RSA, GCM);
     let d = decrypter(RSA, GCM).max_bytes(100);
     assert!(matches!(d.decrypt(&token), Err(JweError::TooLarge { .. })));
-    let parsed = CompactJwe::parse(&token, 1 << 16).unwrap();
-    let mut header = parsed.header.raw.clone();
-    header.insert("kid".into(), "somebody-else".into());
-    let forged = with_header(&token, &serde_json::Value::Object(header));
+    let forged = with_header_member(&token, "kid", "somebody-else");
     assert_eq!(
         decrypter(RSA, GCM).decrypt(&forged),
         Err(JweError::NoMatchingKey {
