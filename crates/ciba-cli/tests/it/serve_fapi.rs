@@ -177,7 +177,7 @@ fn fapi_serve_dpop_bound_poll_and_ping() {
         let jkt = key.thumbprint();
         let run = async |http, id: &str, mode, dpop| flow(&op, http, id, mode, dpop).await;
         let (ids, dpop) = ([DPOP_POLL, DPOP_PING], Some(key.clone()));
-        poll_and_ping(ids, https, dpop, TokenType::DPoP, ("jkt", &jkt), run).await;
+        poll_and_ping(ids, https, dpop, TokenType::DPoP, ("jkt", jkt), run).await;
     });
 }
 

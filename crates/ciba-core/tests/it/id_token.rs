@@ -215,11 +215,7 @@ fn key_of_another_party_with_the_same_kid_is_rejected() {
 #[test]
 fn embedded_jwk_and_jku_headers_are_never_trusted() {
     let attacker = key("attacker_rs256");
-    let mut header = Map::new();
-    header.insert(
-        "jwk".into(),
-        serde_json::to_value(attacker.to_public()).unwrap(),
-    );
+    let mut header = embedding_key(&attacker);
     header.insert("jku".into(), json!("https://attacker.example/jwks"));
     header.insert("kid".into(), json!("not-in-the-op-set"));
     let token = sign_compact(

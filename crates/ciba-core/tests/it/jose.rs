@@ -158,13 +158,8 @@ fn algorithm_outside_the_policy_is_rejected() {
 fn embedded_jwk_header_is_never_trusted_for_ordinary_tokens() {
     // Signed by the attacker, who embeds their own key in the header.
     let attacker = key("attacker_rs256");
-    let mut extra = Map::new();
-    extra.insert(
-        "jwk".into(),
-        serde_json::to_value(attacker.to_public()).unwrap(),
-    );
     let token = sign_compact(
-        extra,
+        crate::support::embedding_key(&attacker),
         &claims(),
         &JwkSigner::from_jwk(&attacker, None).unwrap(),
     )

@@ -156,6 +156,14 @@ fn tokens_with_id_token(token_type: &str, id_token: String) -> http::Response<Ve
     )
 }
 
+/// A JWS header that embeds the public part of `jwk` (the trick of an attacker who hopes
+/// the verifier trusts the key the token brings).
+pub fn embedding_key(jwk: &Jwk) -> Map<String, Value> {
+    let mut header = Map::new();
+    header.insert("jwk".into(), serde_json::to_value(jwk.to_public()).unwrap());
+    header
+}
+
 /// The OP's new signing key after a rotation: kid `ec-2`, which [`op_jwks`] lacks.
 pub fn rotated_key() -> Jwk {
     Jwk {

@@ -185,7 +185,7 @@ pub async fn dpop_bound_flows() {
     let jkt = key.thumbprint();
     let run = async |http, id: &str, mode, dpop| flow(&op, http, id, mode, dpop).await;
     let (ids, dpop) = ([DPOP_POLL, DPOP_PING], Some(key.clone()));
-    poll_and_ping(ids, https, dpop, TokenType::DPoP, ("jkt", &jkt), run).await;
+    poll_and_ping(ids, https, dpop, TokenType::DPoP, ("jkt", jkt), run).await;
     op.server.shutdown().await;
     op.receiver.shutdown().await;
 }
