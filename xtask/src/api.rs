@@ -26,16 +26,12 @@ use crate::json::Json;
 
 /// The crates whose public API is snapshotted.
 const CRATES: &[&str] = &["ciba-core", "ciba-server"];
-/// The features of [`CRATES`] the snapshot is taken with: all of them but `aws-lc-rs`
+/// The features each crate's snapshot is taken with: all of them but `aws-lc-rs`
 /// ([`LEFT_OUT`]), whose code is private (`jose::backend` picks the provider) and whose C
-/// library would be compiled once more for this check alone. A test keeps the list complete.
-const FEATURES: &[&str] = &[
-    "ciba-core/rust-crypto",
-    "ciba-core/os-rng",
-    "ciba-core/jwe",
-    "ciba-server/rust-crypto",
-    "ciba-server/os-rng",
-    "ciba-server/conformance",
+/// library would be compiled once more for this check alone. A test keeps the lists complete.
+const FEATURES: &[(&str, &[&str])] = &[
+    ("ciba-core", &["rust-crypto", "os-rng", "jwe"]),
+    ("ciba-server", &["rust-crypto", "os-rng", "conformance"]),
 ];
 /// The features deliberately left out of [`FEATURES`].
 const LEFT_OUT: &[&str] = &["aws-lc-rs"];
@@ -99,33 +95,34 @@ fn snapshot_file(krate: &str) -> PathBuf {
     root().join(SNAPSHOT_DIR).join(format!("{krate}.txt"))
 }
 
-/// Builds the rustdoc JSON of every crate in [`CRATES`], in one cargo run (the crates are
-/// documented in parallel).
+/// Builds the rustdoc JSON of every crate in [`CRATES`], one cargo run each (each with its
+/// own features; the second reuses the dependencies the first checked).
 fn build_json() -> Result<(), String> {
     let target = api_target_dir()?;
     let target = target.to_str().ok_or("the target directory is not UTF-8")?;
-    let features = FEATURES.join(",");
-    let mut args = vec![
-        "doc",
-        "--locked",
-        "--no-deps",
-        "--no-default-features",
-        "--features",
-        &features,
-        "--target-dir",
-        target,
-    ];
-    for krate in CRATES {
-        args.extend(["-p", krate]);
+    for (krate, features) in FEATURES {
+        let features = features.join(",");
+        cargo(
+            &[
+                "doc",
+                "--locked",
+                "--no-deps",
+                "-p",
+                krate,
+                "--no-default-features",
+                "--features",
+                &features,
+                "--target-dir",
+                target,
+            ],
+            // rustdoc's JSON output is unstable; see the module docs.
+            &[
+                ("RUSTC_BOOTSTRAP", "1"),
+                ("RUSTDOCFLAGS", "-Z unstable-options --output-format json"),
+            ],
+        )?;
     }
-    cargo(
-        &args,
-        // rustdoc's JSON output is unstable; see the module docs.
-        &[
-            ("RUSTC_BOOTSTRAP", "1"),
-            ("RUSTDOCFLAGS", "-Z unstable-options --output-format json"),
-        ],
-    )
+    Ok(())
 }
 
 /// `<target>/api`: the JSON build's own target directory. `RUSTC_BOOTSTRAP` changes every
