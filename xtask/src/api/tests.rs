@@ -291,3 +291,49 @@ fn types_render_as_rust() {
         "Iter<Item = u8>"
     );
 }
+
+/// The feature names of `krate`'s Cargo.toml (`[features]` keys), `default` excluded.
+fn declared_features(krate: &str) -> Vec<String> {
+    let manifest = crate::ci::root()
+        .join("crates")
+        .join(krate)
+        .join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let mut in_features = false;
+    let mut names = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_features = line == "[features]";
+            continue;
+        }
+        if in_features
+            && let Some((name, _)) = line.split_once('=')
+            && !line.starts_with('#')
+        {
+            let name = name.trim();
+            if name != "default" {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn the_snapshot_features_are_every_feature_but_the_ones_left_out() {
+    assert_eq!(
+        super::FEATURES.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        super::CRATES
+    );
+    for (krate, features) in super::FEATURES {
+        let mut want: Vec<String> = declared_features(krate)
+            .into_iter()
+            .filter(|f| !super::LEFT_OUT.contains(&f.as_str()))
+            .collect();
+        want.sort();
+        let mut used: Vec<String> = features.iter().map(|f| (*f).to_owned()).collect();
+        used.sort();
+        assert!(!want.is_empty(), "{krate} declares features");
+        assert_eq!(used, want, "{krate}: update api::FEATURES");
+    }
+}
