@@ -173,6 +173,9 @@ fn run_group(root: &Path, group: &str, files: &[&str], iterate: bool) -> Result<
         // The race stress test of ciba-server runs 1,000 rounds by default; 50 still race
         // sixteen threads per round, at a twentieth of the cost per mutant.
         .env("CIBA_STRESS_ROUNDS", "50")
+        // A mutant makes proptests fail on purpose; their failures must not be saved as
+        // regression files in the tree (the next run would find crates/ changed and refuse).
+        .env("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "1")
         // Its own target directory, built without debug information: a mutant's rebuild is
         // then an incremental compile and a link of seconds, and the usual `target/debug` is
         // left as it was.
