@@ -16,6 +16,7 @@ mod package;
 mod redis;
 mod security_doc;
 mod services;
+mod test_binaries;
 mod test_build;
 mod tidy;
 mod timings;

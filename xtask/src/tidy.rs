@@ -5,6 +5,8 @@
 //!   trait, and the transports are its adapters.
 //! - Their library code never reads the clock or sleeps, and carries no `todo!`/`unimplemented!`.
 //! - Every test docs/security.md names exists (xtask/src/security_doc.rs).
+//! - Every crate builds at most two test binaries, and no target built without tests holds
+//!   test code (xtask/src/test_binaries.rs).
 //!
 //! `cargo xtask tidy` runs them; they are also ordinary `#[test]`s of this crate, so
 //! `cargo test --workspace` enforces them too.
@@ -73,6 +75,7 @@ pub(crate) fn run() -> Result<(), String> {
         problems.extend(forbidden_direct_dependencies(krate, banned)?);
     }
     problems.extend(crate::security_doc::check()?);
+    problems.extend(crate::test_binaries::check()?);
     if problems.is_empty() {
         println!("<== tidy: ok");
         Ok(())

@@ -61,6 +61,9 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "test-internals")]
+#[doc(hidden)]
+pub mod __internals;
 mod client;
 mod clock;
 mod error;

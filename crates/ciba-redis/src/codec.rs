@@ -30,7 +30,7 @@ pub(crate) fn exact(t: SystemTime) -> String {
     format!("{} {}", d.as_secs(), d.subsec_nanos())
 }
 
-fn parse_exact(text: &str) -> Option<SystemTime> {
+pub(crate) fn parse_exact(text: &str) -> Option<SystemTime> {
     let mut parts = text.split(' ');
     let secs: u64 = parts.next()?.parse().ok()?;
     let nanos: u32 = parts.next()?.parse().ok()?;
@@ -80,7 +80,7 @@ pub(crate) fn revocations(text: &str) -> Result<Vec<(&str, u64)>, RedisStoreErro
         .collect()
 }
 
-fn decode_tokens(text: &str) -> Result<Vec<TokenFingerprint>, RedisStoreError> {
+pub(crate) fn decode_tokens(text: &str) -> Result<Vec<TokenFingerprint>, RedisStoreError> {
     let corrupt = || RedisStoreError::Corrupt {
         what: "token list of a request",
     };
@@ -232,49 +232,4 @@ pub(crate) fn decode_request(pairs: &[String]) -> Result<StoredRequest, RedisSto
         _ => return Err(corrupt("state of a request")),
     };
     Ok(request)
-}
-
-#[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn instants_round_trip_exactly_and_clamp_in_milliseconds() {
-        let t = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
-        assert_eq!(parse_exact(&exact(t)), Some(t));
-        assert_eq!(millis(t), 1_700_000_000_123);
-        assert_eq!(millis(UNIX_EPOCH - Duration::from_secs(1)), 0);
-        let far = UNIX_EPOCH + Duration::from_secs(u64::MAX / 4);
-        assert_eq!(millis(far), MAX_MILLIS);
-        assert_eq!(parse_exact(&exact(far)), Some(far));
-    }
-
-    #[test]
-    fn token_lists_round_trip_and_refuse_separators() {
-        let tokens = vec![
-            TokenFingerprint {
-                fingerprint: "abc-_1".into(),
-                expires_at: UNIX_EPOCH + Duration::new(5, 7),
-            },
-            TokenFingerprint {
-                fingerprint: "def".into(),
-                expires_at: UNIX_EPOCH + Duration::from_secs(u64::MAX / 4),
-            },
-        ];
-        let text = encode_tokens(&tokens).unwrap();
-        assert_eq!(decode_tokens(&text).unwrap(), tokens);
-        assert!(decode_tokens("").unwrap().is_empty());
-        let bad = TokenFingerprint {
-            fingerprint: "a b".into(),
-            expires_at: UNIX_EPOCH,
-        };
-        assert!(encode_tokens(&[bad]).is_err());
-        assert!(decode_tokens("fp 1 x y;").is_err());
-    }
 }

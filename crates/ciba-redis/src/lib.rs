@@ -238,6 +238,9 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "test-internals")]
+#[doc(hidden)]
+pub mod __internals;
 mod batch;
 mod body;
 mod codec;

@@ -209,32 +209,3 @@ fn stripped(url: &url::Url) -> url::Url {
     let _ = u.set_password(None);
     u
 }
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn an_unsendable_request_is_a_transport_error() {
-        let t = HttpClient::new().unwrap();
-        let request = http::Request::get("/relative").body(Vec::new()).unwrap();
-        let e = t.send(request).await.unwrap_err();
-        assert_eq!(e.kind, TransportErrorKind::Other);
-    }
-
-    #[tokio::test]
-    async fn transport_errors_never_name_credentials_or_queries_of_the_url() {
-        let t = HttpClient::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap();
-        let request = http::Request::get("http://user:SECRET-pw@127.0.0.1:9/p?key=SECRET-q")
-            .body(Vec::new())
-            .unwrap();
-        let e = t.send(request).await.unwrap_err();
-        let shown = format!("{e} {e:?} {:?}", std::error::Error::source(&e));
-        assert!(!shown.contains("SECRET"), "{shown}");
-        assert!(shown.contains("http://127.0.0.1:9/p"), "{shown}");
-    }
-}

@@ -8,3 +8,4 @@ use ciba_test::client as support;
 
 mod pair_flow;
 mod scenarios;
+mod unit;

@@ -11,3 +11,4 @@ mod multi_instance;
 mod redis_store;
 mod secrets_debug;
 mod store_suite;
+mod unit;

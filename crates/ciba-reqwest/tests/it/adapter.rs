@@ -5,6 +5,8 @@
 #![allow(missing_docs)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::time::Duration;
+
 use ciba_reqwest::{HttpClient, HttpSend, TransportErrorKind};
 use http_body_util::Full;
 use tokio::net::TcpListener;
@@ -61,4 +63,27 @@ async fn bodies_past_the_cap_are_refused() {
     let e = capped.send(get(format!("{base}/big"))).await.unwrap_err();
     assert_eq!(e.kind, TransportErrorKind::BodyTooLarge);
     assert_eq!(e.limit, Some(1024));
+}
+
+#[tokio::test]
+async fn an_unsendable_request_is_a_transport_error() {
+    let t = HttpClient::new().unwrap();
+    let request = http::Request::get("/relative").body(Vec::new()).unwrap();
+    let e = t.send(request).await.unwrap_err();
+    assert_eq!(e.kind, TransportErrorKind::Other);
+}
+
+#[tokio::test]
+async fn transport_errors_never_name_credentials_or_queries_of_the_url() {
+    let t = HttpClient::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let request = http::Request::get("http://user:SECRET-pw@127.0.0.1:9/p?key=SECRET-q")
+        .body(Vec::new())
+        .unwrap();
+    let e = t.send(request).await.unwrap_err();
+    let shown = format!("{e} {e:?} {:?}", std::error::Error::source(&e));
+    assert!(!shown.contains("SECRET"), "{shown}");
+    assert!(shown.contains("http://127.0.0.1:9/p"), "{shown}");
 }
