@@ -1,0 +1,15 @@
+//! The tests of `src/wire.rs`, moved here from its `#[cfg(test)]` module.
+
+use ciba_core::wire::ct_eq;
+
+#[test]
+fn equal_strings_compare_equal() {
+    assert!(ct_eq(b"secret-token", b"secret-token"));
+}
+
+#[test]
+fn different_strings_or_lengths_compare_unequal() {
+    assert!(!ct_eq(b"secret-token", b"secret-tokeN"));
+    assert!(!ct_eq(b"secret", b"secret-token"));
+    assert!(!ct_eq(b"", b"x"));
+}
