@@ -80,9 +80,7 @@ fn each_method_has_its_registered_name_and_only_tls_ones_use_mtls() {
             false,
         ),
         (
-            ClientAuth::private_key_jwt(
-                HmacSigner::new(JwsAlgorithm::HS256, &[7; 32]).unwrap(),
-            ),
+            ClientAuth::private_key_jwt(HmacSigner::new(JwsAlgorithm::HS256, &[7; 32]).unwrap()),
             "private_key_jwt",
             false,
         ),

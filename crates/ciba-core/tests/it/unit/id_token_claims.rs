@@ -1,7 +1,7 @@
 //! The tests of `src/id_token/claims.rs`, moved here from its `#[cfg(test)]` module.
 
-use ciba_core::IdTokenError;
 use ciba_core::__internals::{take_audience, take_date};
+use ciba_core::IdTokenError;
 use serde_json::{Map, Value};
 
 #[test]

@@ -1,7 +1,7 @@
 //! The tests of `src/id_token/validator.rs`, moved here from its `#[cfg(test)]` module.
 
-use ciba_core::IdTokenValidator;
 use ciba_core::__internals::advertised_policy;
+use ciba_core::IdTokenValidator;
 use ciba_core::jose::{JwkSet, JwsAlgorithm};
 
 #[test]

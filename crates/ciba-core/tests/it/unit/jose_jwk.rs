@@ -2,8 +2,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ciba_core::Limits;
 use ciba_core::__internals::decoding_key;
+use ciba_core::Limits;
 use ciba_core::jose::{JoseError, Jwk, JwkSet, JwsAlgorithm, Zeroizing};
 
 #[test]

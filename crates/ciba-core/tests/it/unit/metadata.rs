@@ -20,8 +20,8 @@ const DOC: &str = r#"{
 
 #[test]
 fn parses_every_ciba_member_and_keeps_unknown_ones() {
-    let md = ServerMetadata::from_json(DOC.as_bytes(), "https://op.example", &Limits::DEFAULT)
-        .unwrap();
+    let md =
+        ServerMetadata::from_json(DOC.as_bytes(), "https://op.example", &Limits::DEFAULT).unwrap();
     assert_eq!(
         md.delivery_modes(),
         vec![DeliveryMode::Poll, DeliveryMode::Ping]
@@ -40,9 +40,8 @@ fn parses_every_ciba_member_and_keeps_unknown_ones() {
 
 #[test]
 fn issuer_mismatch_is_refused() {
-    let err =
-        ServerMetadata::from_json(DOC.as_bytes(), "https://op.example/", &Limits::DEFAULT)
-            .unwrap_err();
+    let err = ServerMetadata::from_json(DOC.as_bytes(), "https://op.example/", &Limits::DEFAULT)
+        .unwrap_err();
     assert!(matches!(
         err,
         Error::Config(ConfigError::IssuerMismatch { .. })
@@ -51,8 +50,8 @@ fn issuer_mismatch_is_refused() {
 
 #[test]
 fn mtls_aliases_are_used_only_for_mtls() {
-    let md = ServerMetadata::from_json(DOC.as_bytes(), "https://op.example", &Limits::DEFAULT)
-        .unwrap();
+    let md =
+        ServerMetadata::from_json(DOC.as_bytes(), "https://op.example", &Limits::DEFAULT).unwrap();
     let p = EndpointPolicy::HTTPS_ONLY;
     assert_eq!(
         md.endpoint("token_endpoint", true, &p).unwrap().as_str(),

@@ -2,9 +2,9 @@
 
 #[cfg(feature = "os-rng")]
 use ciba_core::__internals::with_batched_pool;
+use ciba_core::random::{IDENTIFIER_BYTES, random_identifier};
 #[cfg(feature = "os-rng")]
 use ciba_core::{BatchedOsRandom, OsRandom};
-use ciba_core::random::{IDENTIFIER_BYTES, random_identifier};
 use ciba_core::{Random, RandomError};
 
 #[cfg(feature = "os-rng")]
