@@ -1,4 +1,4 @@
-//! The tests of `src/ack.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/ack.rs`, one by one.
 
 use ciba_core::{AuthReqId, Limits, ParseErrorKind};
 

@@ -1,4 +1,4 @@
-//! The tests of `src/auth_request.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/auth_request.rs`, one by one.
 
 use ciba_core::__internals::split_tokens;
 use ciba_core::wire::is_b64token;

@@ -1,4 +1,4 @@
-//! The tests of `src/body.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/body.rs`, one by one.
 
 use ciba_core::__internals::whole_seconds;
 use ciba_core::wire::{

@@ -1,4 +1,4 @@
-//! The tests of `src/client_auth.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/client_auth.rs`, one by one.
 
 use std::time::SystemTime;
 

@@ -1,4 +1,4 @@
-//! The tests of `src/dpop.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/dpop.rs`, one by one.
 
 use ciba_core::__internals::strip_query;
 use ciba_core::dpop::is_nonce;

@@ -1,4 +1,4 @@
-//! The tests of `src/dpop/nonces.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/dpop/nonces.rs`, one by one.
 
 use ciba_core::DpopNonces;
 use url::Url;

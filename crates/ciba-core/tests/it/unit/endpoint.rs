@@ -1,4 +1,4 @@
-//! The tests of `src/endpoint.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/endpoint.rs`, one by one.
 
 use ciba_core::{ConfigError, EndpointPolicy};
 

@@ -1,4 +1,4 @@
-//! The tests of `src/id_token/claims.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/id_token/claims.rs`, one by one.
 
 use ciba_core::__internals::{take_audience, take_date};
 use ciba_core::IdTokenError;

@@ -1,4 +1,4 @@
-//! The tests of `src/id_token/validator.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/id_token/validator.rs`, one by one.
 
 use ciba_core::__internals::advertised_policy;
 use ciba_core::IdTokenValidator;

@@ -1,4 +1,4 @@
-//! The tests of `src/jose/alg.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/jose/alg.rs`, one by one.
 
 use ciba_core::jose::JwsAlgorithm;
 

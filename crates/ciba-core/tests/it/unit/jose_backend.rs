@@ -1,4 +1,4 @@
-//! The tests of `src/jose/backend.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/jose/backend.rs`, one by one.
 
 use ciba_core::__internals::provider;
 use ciba_core::jose::backend::backend_name;

@@ -1,4 +1,4 @@
-//! The tests of `src/jose/der.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/jose/der.rs`, one by one.
 
 use ciba_core::__internals::{OCTET_STRING, ed25519_pkcs8, tlv, uint};
 

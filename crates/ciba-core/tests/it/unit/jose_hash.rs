@@ -1,4 +1,4 @@
-//! The tests of `src/jose/hash.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/jose/hash.rs`, one by one.
 
 use ciba_core::jose::JwsAlgorithm;
 use ciba_core::jose::hash::{left_half_hash, sha256_b64};

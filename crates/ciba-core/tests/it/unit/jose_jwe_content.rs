@@ -1,4 +1,4 @@
-//! The tests of `src/jose/jwe/content.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/jose/jwe/content.rs`, one by one.
 
 use ciba_core::__internals::{open, seal};
 use ciba_core::jose::jwe::{ContentEncryption, JweError};

@@ -1,4 +1,4 @@
-//! The tests of `src/jose/jws.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/jose/jws.rs`, one by one.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,4 +1,4 @@
-//! The tests of `src/metadata.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/metadata.rs`, one by one.
 
 use ciba_core::{
     ConfigError, DeliveryMode, DiscoveryDocument, EndpointPolicy, Error, Limits, ServerMetadata,

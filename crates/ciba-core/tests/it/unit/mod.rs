@@ -1,6 +1,6 @@
-//! The tests that were `#[cfg(test)]` modules in src/: one file per source file, named after
-//! its module path (`src/jose/jwk.rs` is `jose_jwk`). Private items come from
-//! `ciba_core::__internals` (feature `test-internals`).
+//! Tests of single items of src/ (what were `#[cfg(test)]` modules there): one file per
+//! source file, named after its module path (`src/jose/jwk.rs` is `jose_jwk`). Private items
+//! come from `ciba_core::__internals` (feature `test-internals`).
 
 mod ack;
 mod auth_request;

@@ -1,4 +1,4 @@
-//! The tests of `src/notification/authenticate.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/notification/authenticate.rs`, one by one.
 
 use ciba_core::notification::bearer_token;
 use ciba_core::{Limits, NotificationRefusal};

@@ -1,4 +1,4 @@
-//! The tests of `src/oauth_error.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/oauth_error.rs`, one by one.
 
 use ciba_core::__internals::is_bidi_control;
 use ciba_core::wire::{parse_challenges, sanitize_text};

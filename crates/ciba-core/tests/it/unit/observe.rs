@@ -1,4 +1,4 @@
-//! The tests of `src/observe.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/observe.rs`, one by one.
 
 use ciba_core::observe::short_hash;
 

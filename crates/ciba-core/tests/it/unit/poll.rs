@@ -1,4 +1,4 @@
-//! The tests of `src/poll.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/poll.rs`, one by one.
 
 use std::time::Duration;
 

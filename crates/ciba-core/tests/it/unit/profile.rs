@@ -1,4 +1,4 @@
-//! The tests of `src/profile.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/profile.rs`, one by one.
 
 use ciba_core::Profile;
 use ciba_core::jose::JwsAlgorithm;

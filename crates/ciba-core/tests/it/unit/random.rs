@@ -1,4 +1,4 @@
-//! The tests of `src/random.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/random.rs`, one by one.
 
 #[cfg(feature = "os-rng")]
 use ciba_core::__internals::with_batched_pool;

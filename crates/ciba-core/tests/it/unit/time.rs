@@ -1,4 +1,4 @@
-//! The tests of `src/time.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/time.rs`, one by one.
 
 use std::time::{Duration, UNIX_EPOCH};
 

@@ -1,4 +1,4 @@
-//! The tests of `src/token_response.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/token_response.rs`, one by one.
 
 use ciba_core::{Limits, TokenResponse, TokenResponseError, TokenType};
 use serde_json::Value;

@@ -1,4 +1,4 @@
-//! The tests of `src/wire.rs`, moved here from its `#[cfg(test)]` module.
+//! Tests of the items of `src/wire.rs`, one by one.
 
 use ciba_core::wire::ct_eq;
 
