@@ -268,7 +268,8 @@ fn truncated(s: &str) -> String {
 }
 
 /// Splits each item on spaces, so `["openid email"]` and `["openid", "email"]` are the same.
-fn split_tokens<I, S>(items: I) -> Vec<String>
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub fn split_tokens<I, S>(items: I) -> Vec<String>
 where
     I: IntoIterator<Item = S>,
     S: Into<String>,
@@ -676,37 +677,5 @@ impl AuthRequest {
             now,
             rng,
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn b64token_follows_rfc6750() {
-        assert!(is_b64token("abc-._~+/XYZ019=="));
-        assert!(!is_b64token(""));
-        assert!(!is_b64token("=="));
-        assert!(!is_b64token("a=b"));
-        assert!(!is_b64token("a b"));
-        assert!(!is_b64token("é"));
-    }
-
-    #[test]
-    fn scope_items_are_split_on_spaces() {
-        assert_eq!(
-            split_tokens(["openid email", "profile"]),
-            vec!["openid", "email", "profile"]
-        );
-    }
-
-    #[test]
-    fn debug_redacts_secrets() {
-        let r = AuthRequest::new(Hint::LoginHintToken("tok-secret".into()))
-            .client_notification_token("cnt-secret")
-            .user_code("code-secret");
-        let s = format!("{r:?}");
-        assert!(!s.contains("secret"), "{s}");
     }
 }

@@ -248,3 +248,58 @@ pub use token_request::{CibaGrant, TokenRequestError};
 pub use token_response::{
     MAX_TOKEN_EXPIRES_IN, TokenResponse, TokenResponseError, TokenType, ValidatedTokens,
 };
+
+/// Internals for this crate's own tests (feature `test-internals`); not part of the API.
+#[cfg(feature = "test-internals")]
+#[doc(hidden)]
+pub mod __internals {
+    pub use crate::auth_request::split_tokens;
+    pub use crate::body::whole_seconds;
+    pub use crate::id_token::claims::{take_audience, take_date};
+    pub use crate::id_token::validator::advertised_policy;
+    pub use crate::jose::der::{OCTET_STRING, ed25519_pkcs8, tlv, uint};
+    #[cfg(feature = "jwe")]
+    pub use crate::jose::jwe::concat_kdf::derive;
+    #[cfg(feature = "jwe")]
+    pub use crate::jose::jwe::content::{Sealed, open, seal};
+    pub use crate::oauth_error::is_bidi_control;
+
+    // Private items of public modules: forwarded, so that the modules' public surface stays
+    // what it is.
+
+    /// `url` without its query and fragment (`dpop::strip_query`).
+    pub fn strip_query(url: &url::Url) -> url::Url {
+        crate::dpop::strip_query(url)
+    }
+
+    /// The wait a `Retry-After` header asks for at `now` (`poll::retry_after`).
+    pub fn retry_after(
+        headers: &http::HeaderMap,
+        now: std::time::SystemTime,
+    ) -> Option<std::time::Duration> {
+        crate::poll::retry_after(headers, now)
+    }
+
+    /// The jsonwebtoken provider ciba-core signs and verifies with (`jose::backend::provider`).
+    pub fn provider() -> &'static jsonwebtoken::crypto::CryptoProvider {
+        crate::jose::backend::provider()
+    }
+
+    /// Whether `Jwk::decoding_key` turns `jwk` into a verification key for `alg`.
+    pub fn decoding_key(
+        jwk: &crate::jose::Jwk,
+        alg: crate::jose::JwsAlgorithm,
+    ) -> Result<(), crate::jose::JoseError> {
+        jwk.decoding_key(alg).map(drop)
+    }
+
+    /// Calls `f` with this thread's `BatchedOsRandom` pool: its bytes and how many of them
+    /// were handed out.
+    #[cfg(feature = "os-rng")]
+    pub fn with_batched_pool<R>(f: impl FnOnce(&[u8], usize) -> R) -> R {
+        crate::random::POOL.with(|pool| {
+            let pool = pool.borrow();
+            f(pool.bytes.as_slice(), pool.used)
+        })
+    }
+}

@@ -782,7 +782,7 @@ fn is_transient_status(status: StatusCode) -> bool {
 
 /// The wait a `Retry-After` header asks for at `now`: delay-seconds or an HTTP-date (a date in
 /// the past means no wait). `None` when absent or unusable.
-fn retry_after(headers: &http::HeaderMap, now: SystemTime) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &http::HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers
         .get(http::header::RETRY_AFTER)?
         .to_str()
@@ -799,31 +799,4 @@ fn retry_after(headers: &http::HeaderMap, now: SystemTime) -> Option<Duration> {
     }
     let at = parse_http_date(value)?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-mod tests {
-    use super::*;
-    use crate::time::from_unix_seconds;
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let now = from_unix_seconds(784_111_700);
-        let mut h = http::HeaderMap::new();
-        h.insert(http::header::RETRY_AFTER, "120".parse().unwrap());
-        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(120)));
-        h.insert(
-            http::header::RETRY_AFTER,
-            "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(77)));
-        h.insert(http::header::RETRY_AFTER, "-5".parse().unwrap());
-        assert_eq!(retry_after(&h, now), None);
-        h.insert(
-            http::header::RETRY_AFTER,
-            "99999999999999999999999".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(u64::MAX)));
-    }
 }

@@ -68,15 +68,15 @@ impl BatchedOsRandom {
 }
 
 #[cfg(feature = "os-rng")]
-struct Pool {
-    bytes: zeroize::Zeroizing<[u8; BatchedOsRandom::BLOCK]>,
+pub(crate) struct Pool {
+    pub(crate) bytes: zeroize::Zeroizing<[u8; BatchedOsRandom::BLOCK]>,
     /// How many of `bytes` were handed out (and wiped) already.
-    used: usize,
+    pub(crate) used: usize,
 }
 
 #[cfg(feature = "os-rng")]
 thread_local! {
-    static POOL: std::cell::RefCell<Pool> = std::cell::RefCell::new(Pool {
+    pub(crate) static POOL: std::cell::RefCell<Pool> = std::cell::RefCell::new(Pool {
         bytes: zeroize::Zeroizing::new([0u8; BatchedOsRandom::BLOCK]),
         // Empty: the first use fills it.
         used: BatchedOsRandom::BLOCK,
@@ -108,68 +108,5 @@ impl Random for BatchedOsRandom {
             pool.used = end;
             Ok(())
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[cfg(feature = "os-rng")]
-    #[test]
-    fn batched_random_never_repeats_and_wipes_what_it_handed_out() {
-        use std::collections::HashSet;
-        // Several blocks' worth, in sizes that do not divide the block.
-        let mut seen = HashSet::new();
-        for _ in 0..200 {
-            let mut id = [0u8; IDENTIFIER_BYTES];
-            BatchedOsRandom.fill(&mut id).unwrap();
-            assert!(seen.insert(id), "a repeated identifier");
-        }
-        // What was handed out is zero in the pool; the rest is not all zero.
-        POOL.with(|pool| {
-            let pool = pool.borrow();
-            assert!(pool.bytes[..pool.used].iter().all(|&b| b == 0));
-            assert!(
-                pool.used == BatchedOsRandom::BLOCK
-                    || pool.bytes[pool.used..].iter().any(|&b| b != 0)
-            );
-        });
-        // Larger requests bypass the pool, and are filled.
-        let mut big = [0u8; BatchedOsRandom::BLOCK];
-        BatchedOsRandom.fill(&mut big).unwrap();
-        assert!(big.iter().any(|&b| b != 0));
-        let a = random_identifier(&BatchedOsRandom, IDENTIFIER_BYTES).unwrap();
-        let b = random_identifier(&BatchedOsRandom, IDENTIFIER_BYTES).unwrap();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 27);
-    }
-
-    struct Counter;
-    impl Random for Counter {
-        fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
-            for (i, b) in dest.iter_mut().enumerate() {
-                *b = i as u8;
-            }
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn identifier_is_base64url_of_the_requested_length() {
-        let id = random_identifier(&Counter, IDENTIFIER_BYTES).unwrap();
-        assert_eq!(id.len(), 27);
-        assert!(
-            id.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-        );
-    }
-
-    #[cfg(feature = "os-rng")]
-    #[test]
-    fn os_random_gives_distinct_identifiers() {
-        let a = random_identifier(&OsRandom, IDENTIFIER_BYTES).unwrap();
-        let b = random_identifier(&OsRandom, IDENTIFIER_BYTES).unwrap();
-        assert_ne!(a, b);
     }
 }

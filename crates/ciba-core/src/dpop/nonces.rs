@@ -116,22 +116,3 @@ impl DpopNonces {
         self.by_origin.is_empty()
     }
 }
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_cache_counts_the_origins_it_holds() {
-        let mut nonces = DpopNonces::new();
-        assert!(nonces.is_empty());
-        assert_eq!(nonces.len(), 0);
-        let token = Url::parse("https://op.example/token").unwrap();
-        assert!(nonces.insert(&token, "n-1"));
-        assert!(!nonces.is_empty());
-        assert_eq!(nonces.len(), 1);
-        nonces.remove(&token);
-        assert!(nonces.is_empty());
-    }
-}

@@ -13,10 +13,10 @@
 //! fetched or trusted. `none` cannot be allowed, and HMAC algorithms are accepted only when the
 //! client registered one explicitly as `id_token_signed_response_alg` and configured its secret.
 
-mod claims;
+pub(crate) mod claims;
 mod context;
 mod error;
-mod validator;
+pub(crate) mod validator;
 
 use std::time::Duration;
 

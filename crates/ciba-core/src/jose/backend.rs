@@ -31,21 +31,3 @@ pub fn backend_name() -> &'static str {
         "rust-crypto"
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_name_is_that_of_the_provider_in_use() {
-        #[cfg(feature = "aws-lc-rs")]
-        let (name, expected) = ("aws-lc-rs", &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER);
-        #[cfg(not(feature = "aws-lc-rs"))]
-        let (name, expected) = (
-            "rust-crypto",
-            &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER,
-        );
-        assert_eq!(backend_name(), name);
-        assert!(std::ptr::eq(provider(), expected));
-    }
-}

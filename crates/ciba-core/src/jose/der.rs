@@ -5,7 +5,9 @@ use zeroize::Zeroizing;
 
 const SEQUENCE: u8 = 0x30;
 const INTEGER: u8 = 0x02;
-const OCTET_STRING: u8 = 0x04;
+/// The DER tag of an OCTET STRING.
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub const OCTET_STRING: u8 = 0x04;
 const BIT_STRING: u8 = 0x03;
 const OID_EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
 const OID_P256: &[u8] = &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
@@ -25,7 +27,9 @@ fn concat(parts: &[&[u8]]) -> Der {
     out
 }
 
-fn tlv(tag: u8, content: &[u8]) -> Der {
+/// A DER tag-length-value: `tag`, the length of `content` (short or long form), `content`.
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub fn tlv(tag: u8, content: &[u8]) -> Der {
     let mut header = vec![tag];
     let len = content.len();
     if len < 0x80 {
@@ -44,7 +48,8 @@ fn tlv(tag: u8, content: &[u8]) -> Der {
 }
 
 /// A non-negative INTEGER from big-endian magnitude bytes.
-fn uint(magnitude: &[u8]) -> Der {
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub fn uint(magnitude: &[u8]) -> Der {
     let first = magnitude.iter().position(|b| *b != 0);
     let trimmed = first.and_then(|i| magnitude.get(i..)).unwrap_or(&[0u8][..]);
     let pad: &[u8] = if trimmed.first().is_some_and(|b| b & 0x80 != 0) {
@@ -106,7 +111,8 @@ pub(crate) fn ec_pkcs8(curve: Curve, d: &[u8], public: Option<&[u8]>) -> Der {
 }
 
 /// PKCS#8 v1 `PrivateKeyInfo` for an Ed25519 seed (RFC 8410).
-pub(crate) fn ed25519_pkcs8(seed: &[u8]) -> Der {
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub fn ed25519_pkcs8(seed: &[u8]) -> Der {
     let version = uint(&[0]);
     let alg_id = tlv(SEQUENCE, OID_ED25519);
     let private = tlv(OCTET_STRING, &tlv(OCTET_STRING, seed));
@@ -114,54 +120,4 @@ pub(crate) fn ed25519_pkcs8(seed: &[u8]) -> Der {
         SEQUENCE,
         &concat(&[version.as_slice(), alg_id.as_slice(), private.as_slice()]),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ed25519_document_has_the_rfc8410_layout() {
-        let seed = [7u8; 32];
-        let doc = ed25519_pkcs8(&seed);
-        let mut expected = vec![
-            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
-            0x04, 0x20,
-        ];
-        expected.extend_from_slice(&seed);
-        assert_eq!(*doc, expected);
-    }
-
-    #[test]
-    fn integers_are_minimal_and_positive() {
-        assert_eq!(*uint(&[0, 0, 5]), vec![0x02, 0x01, 0x05]);
-        assert_eq!(*uint(&[0x80]), vec![0x02, 0x02, 0x00, 0x80]);
-        assert_eq!(*uint(&[]), vec![0x02, 0x01, 0x00]);
-    }
-
-    #[test]
-    fn long_lengths_use_the_long_form() {
-        let content = vec![0u8; 300];
-        let out = tlv(OCTET_STRING, &content);
-        assert_eq!(&out[..4], &[0x04, 0x82, 0x01, 0x2c]);
-    }
-
-    #[test]
-    fn length_form_switches_at_128_and_grows_at_256() {
-        for (len, header) in [
-            (0usize, &[0x04u8, 0x00][..]),
-            (127, &[0x04, 0x7f]),
-            (128, &[0x04, 0x81, 0x80]),
-            (255, &[0x04, 0x81, 0xff]),
-            (256, &[0x04, 0x82, 0x01, 0x00]),
-            (65_535, &[0x04, 0x82, 0xff, 0xff]),
-            (65_536, &[0x04, 0x83, 0x01, 0x00, 0x00]),
-        ] {
-            let content = vec![0xA5u8; len];
-            let out = tlv(OCTET_STRING, &content);
-            assert_eq!(&out[..header.len()], header, "content of {len} bytes");
-            assert_eq!(&out[header.len()..], &content[..]);
-            assert_eq!(out.len(), header.len() + len);
-        }
-    }
 }

@@ -14,7 +14,7 @@
 
 pub mod alg;
 pub mod backend;
-mod der;
+pub(crate) mod der;
 pub mod hash;
 pub mod jwe;
 pub mod jwk;

@@ -21,3 +21,4 @@ mod proptest_parsers;
 mod proptest_poll;
 mod secrets_debug;
 mod token_response;
+mod unit;

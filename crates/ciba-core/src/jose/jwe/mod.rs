@@ -38,9 +38,9 @@ mod error;
 mod header;
 
 #[cfg(feature = "jwe")]
-mod concat_kdf;
+pub(crate) mod concat_kdf;
 #[cfg(feature = "jwe")]
-mod content;
+pub(crate) mod content;
 #[cfg(feature = "jwe")]
 mod decrypt;
 #[cfg(feature = "jwe")]
