@@ -267,9 +267,8 @@ fn requests_spread_over_the_shards() {
 
 #[test]
 fn a_full_client_is_refused_only_after_every_shard_is_swept() {
-    let store = MemoryStore::with_config(MemoryStoreConfig {
-        max_entries_per_client: 100,
-    });
+    let store =
+        MemoryStore::with_config(MemoryStoreConfig::default().with_max_entries_per_client(100));
     for n in 0..100u32 {
         let r = pending(&format!("req-{n}"), "client-a");
         block_on(store.insert_request(&r, t(10), t(0))).unwrap();
