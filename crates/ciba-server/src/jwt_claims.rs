@@ -99,10 +99,7 @@ pub fn opt_time(
 
 /// A required NumericDate claim.
 #[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
-pub fn req_time(
-    claims: &Map<String, Value>,
-    claim: &'static str,
-) -> Result<i64, ClaimError> {
+pub fn req_time(claims: &Map<String, Value>, claim: &'static str) -> Result<i64, ClaimError> {
     opt_time(claims, claim)?.ok_or(ClaimError::Missing { claim })
 }
 

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use ciba_server::DpopNonceKey;
 use ciba_server::__internals::hmac_sha256;
+use ciba_server::DpopNonceKey;
 
 #[test]
 fn hmac_matches_rfc4231_test_case_2() {

@@ -1,7 +1,7 @@
 //! The claim checks shared by every JWT the server reads (src/jwt_claims.rs).
 
-use ciba_server::ClaimError;
 use ciba_server::__internals::{Clock, audience_ok, opt_time, req_time};
+use ciba_server::ClaimError;
 use serde_json::{Map, Value, json};
 
 fn map(v: Value) -> Map<String, Value> {

@@ -13,8 +13,7 @@ use ciba_server::__internals::{
     shared_parts,
 };
 use ciba_server::store::{
-    CompleteStatus, Completion, Grant, PollStatus, RequestState, Store, StoreError,
-    StoredRequest,
+    CompleteStatus, Completion, Grant, PollStatus, RequestState, Store, StoreError, StoredRequest,
 };
 use ciba_server::{AuthReqId, DeliveryMode, MemoryStore, MemoryStoreConfig, Secret};
 use ciba_test::block::block_on;
@@ -105,7 +104,9 @@ fn requests_come_back_exactly_as_stored_under_either_kind_of_identifier() {
     }
     for r in &requests {
         assert_eq!(
-            block_on(store.request(&r.auth_req_id, t(1))).unwrap().as_ref(),
+            block_on(store.request(&r.auth_req_id, t(1)))
+                .unwrap()
+                .as_ref(),
             Some(r)
         );
     }
