@@ -74,7 +74,7 @@ pub(crate) fn sanitize_description(text: &str) -> String {
     sanitized(text).into_owned()
 }
 
-/// [`sanitize_description`], borrowing `text` when it is clean already (as the server's own
+/// `sanitize_description`, borrowing `text` when it is clean already (as the server's own
 /// descriptions are): no copy, no per-character filter.
 #[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
 pub fn sanitized(text: &str) -> Cow<'_, str> {
