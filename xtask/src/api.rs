@@ -33,9 +33,10 @@ const FEATURES: &[(&str, &[&str])] = &[
     ("ciba-core", &["rust-crypto", "os-rng", "jwe"]),
     ("ciba-server", &["rust-crypto", "os-rng", "conformance"]),
 ];
-/// The features deliberately left out of [`FEATURES`] (read by the test that keeps it complete).
+/// The features deliberately left out of [`FEATURES`] (read by the test that keeps it complete),
+/// in every crate. `test-internals` only exposes the `#[doc(hidden)]` `__internals` module to
+/// the crate's own tests: it is not API.
 #[cfg(test)]
-// `test-internals` (any crate's): a door for the crate's own tests, not API.
 const LEFT_OUT: &[&str] = &["aws-lc-rs", "test-internals"];
 /// The snapshots' folder, relative to the workspace root.
 const SNAPSHOT_DIR: &str = "api";

@@ -145,3 +145,26 @@ pub use transport::{DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, HttpClient};
 
 /// The CIBA client over hyper: [`ciba_client::CibaClient`] with this crate's [`HttpClient`].
 pub type CibaClient = ciba_client::CibaClient<HttpClient>;
+
+/// Internals for this crate's own tests (feature `test-internals`); not part of the API.
+#[cfg(feature = "test-internals")]
+#[doc(hidden)]
+pub mod __internals {
+    #[cfg(feature = "server")]
+    pub use crate::server::egress::{GuardedResolver, Lookup};
+
+    /// `NotificationDeliverer::over`: a deliverer over `http`, enforcing `egress`.
+    #[cfg(feature = "server")]
+    pub fn deliverer_over(
+        http: crate::HttpClient,
+        egress: ciba_server::EgressPolicy,
+    ) -> crate::server::NotificationDeliverer {
+        crate::server::NotificationDeliverer::over(http, egress)
+    }
+
+    /// `HttpClient::http_resolving_with`: plain `http`, resolving names with `resolver`.
+    #[cfg(feature = "server")]
+    pub fn http_resolving_with(resolver: GuardedResolver) -> crate::HttpClient {
+        crate::HttpClient::http_resolving_with(resolver)
+    }
+}

@@ -305,3 +305,22 @@ pub use token_endpoint::{
     GrantUnauthorizedReason, InvalidGrantReason, SLOW_DOWN_INCREMENT, TokenError, TokenGrant,
     TokenOutcome,
 };
+
+/// Internals for this crate's own tests (feature `test-internals`); not part of the API.
+#[cfg(feature = "test-internals")]
+#[doc(hidden)]
+pub mod __internals {
+    pub use crate::certificate::{certificate_key_matches, strip_zeros};
+    pub use crate::dpop::hmac_sha256;
+    pub use crate::jwt_claims::{Clock, audience_ok, opt_time, req_time};
+    pub use crate::params::{
+        form_decode, is_scope_token, is_valid_notification_token, parse_requested_expiry,
+        split_list,
+    };
+    pub use crate::response::{ErrorBody, MAX_DESCRIPTION, sanitized};
+    pub use crate::store::expiry_queue::{ExpiryQueue, MIN_CAPACITY};
+    pub use crate::store::memory::{
+        MINTED_ID_LEN, MintedId, Record, RequestKey, SHARDS, SharedParts, Slot, minted_id,
+        requests_per_shard, shared_parts,
+    };
+}

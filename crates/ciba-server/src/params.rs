@@ -3,7 +3,8 @@
 use ciba_core::MAX_CLIENT_NOTIFICATION_TOKEN_CHARS;
 
 /// True for an RFC 6749 section 3.3 `scope-token` (`1*NQCHAR`).
-pub(crate) fn is_scope_token(token: &str) -> bool {
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub fn is_scope_token(token: &str) -> bool {
     !token.is_empty()
         && token
             .bytes()
@@ -12,7 +13,8 @@ pub(crate) fn is_scope_token(token: &str) -> bool {
 
 /// Splits a space-delimited `scope` (or `acr_values`) value, dropping empty items and
 /// repeats while keeping the order.
-pub(crate) fn split_list(value: &str) -> Vec<String> {
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub fn split_list(value: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for item in value.split(' ').filter(|t| !t.is_empty()) {
         if !out.iter().any(|o| o == item) {
@@ -24,7 +26,8 @@ pub(crate) fn split_list(value: &str) -> Vec<String> {
 
 /// True for a valid `client_notification_token`: RFC 6750 `b64token` syntax and at most
 /// 1024 characters (CIBA Core section 7.1).
-pub(crate) fn is_valid_notification_token(token: &str) -> bool {
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub fn is_valid_notification_token(token: &str) -> bool {
     if token.is_empty() || token.len() > MAX_CLIENT_NOTIFICATION_TOKEN_CHARS {
         return false;
     }
@@ -36,7 +39,8 @@ pub(crate) fn is_valid_notification_token(token: &str) -> bool {
 }
 
 /// Parses `requested_expiry` given as text: a positive decimal integer, digits only.
-pub(crate) fn parse_requested_expiry(text: &str) -> Option<u64> {
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub fn parse_requested_expiry(text: &str) -> Option<u64> {
     if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -45,7 +49,8 @@ pub(crate) fn parse_requested_expiry(text: &str) -> Option<u64> {
 
 /// Decodes one `application/x-www-form-urlencoded` component (`+` is a space, `%XX` a byte),
 /// as RFC 6749 section 2.3.1 requires for the Basic client id and secret.
-pub(crate) fn form_decode(component: &str) -> Option<String> {
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub fn form_decode(component: &str) -> Option<String> {
     let bytes = component.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -63,62 +68,4 @@ pub(crate) fn form_decode(component: &str) -> Option<String> {
         i += 1;
     }
     String::from_utf8(out).ok()
-}
-
-#[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scope_tokens_exclude_quotes_backslashes_and_spaces() {
-        assert!(is_scope_token("openid"));
-        assert!(is_scope_token("https://api.example/read"));
-        assert!(!is_scope_token("a\"b"));
-        assert!(!is_scope_token("a\\b"));
-        assert!(!is_scope_token("a b"));
-        assert!(!is_scope_token(""));
-        assert!(!is_scope_token("é"));
-    }
-
-    #[test]
-    fn lists_drop_repeats_and_empty_items() {
-        assert_eq!(split_list("openid  email openid"), ["openid", "email"]);
-    }
-
-    #[test]
-    fn notification_tokens_follow_b64token_syntax() {
-        assert!(is_valid_notification_token(
-            "8d67dc78-7faa-4d41-aabd-67707b374255"
-        ));
-        assert!(is_valid_notification_token("abc+/=="));
-        assert!(!is_valid_notification_token("=="));
-        assert!(!is_valid_notification_token("a b"));
-        assert!(!is_valid_notification_token("a=b"));
-        assert!(!is_valid_notification_token(&"a".repeat(1025)));
-        assert!(is_valid_notification_token(&"a".repeat(1024)));
-    }
-
-    #[test]
-    fn requested_expiry_is_a_positive_integer() {
-        assert_eq!(parse_requested_expiry("120"), Some(120));
-        assert_eq!(parse_requested_expiry("0"), None);
-        assert_eq!(parse_requested_expiry("-5"), None);
-        assert_eq!(parse_requested_expiry("+5"), None);
-        assert_eq!(parse_requested_expiry("1.5"), None);
-        assert_eq!(parse_requested_expiry("99999999999999999999"), None);
-    }
-
-    #[test]
-    fn form_decoding_handles_plus_and_percent() {
-        assert_eq!(form_decode("a+b%3Ac%25").unwrap(), "a b:c%");
-        assert_eq!(form_decode("%zz"), None);
-        assert_eq!(form_decode("%4"), None);
-        assert_eq!(form_decode("%FF"), None);
-    }
 }

@@ -74,9 +74,10 @@ pub(crate) fn sanitize_description(text: &str) -> String {
     sanitized(text).into_owned()
 }
 
-/// [`sanitize_description`], borrowing `text` when it is clean already (as the server's own
+/// `sanitize_description`, borrowing `text` when it is clean already (as the server's own
 /// descriptions are): no copy, no per-character filter.
-fn sanitized(text: &str) -> Cow<'_, str> {
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub fn sanitized(text: &str) -> Cow<'_, str> {
     if text.len() <= MAX_DESCRIPTION && is_valid_error_text(text) {
         return Cow::Borrowed(text);
     }
@@ -89,18 +90,22 @@ fn sanitized(text: &str) -> Cow<'_, str> {
 }
 
 /// The most characters of an `error_description` we send.
-const MAX_DESCRIPTION: usize = 200;
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub const MAX_DESCRIPTION: usize = 200;
 
 /// An OAuth error body, serialized as [`error_body`]'s object is.
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
 #[derive(serde::Serialize)]
-struct ErrorBody<'a> {
+pub struct ErrorBody<'a> {
     error: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_description: Option<Cow<'a, str>>,
 }
 
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
 impl<'a> ErrorBody<'a> {
-    fn new(code: &'a ErrorCode, description: Option<&'a str>) -> ErrorBody<'a> {
+    /// The body of the error `code` with `description`, sanitized (dropped when it is empty).
+    pub fn new(code: &'a ErrorCode, description: Option<&'a str>) -> ErrorBody<'a> {
         ErrorBody {
             error: code.as_str(),
             error_description: description.map(sanitized).filter(|d| !d.is_empty()),
@@ -184,66 +189,5 @@ impl std::fmt::Debug for RedactedResponse<'_> {
             .field("headers", self.0.headers())
             .field("body_bytes", &self.0.body().len())
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug)]
-    struct Unauthorized;
-    impl ProtocolError for Unauthorized {
-        fn code(&self) -> ErrorCode {
-            ErrorCode::InvalidClient
-        }
-        fn status(&self) -> StatusCode {
-            StatusCode::UNAUTHORIZED
-        }
-        fn description(&self) -> Cow<'static, str> {
-            Cow::Borrowed("bad \"client\"\n\\ credentials")
-        }
-    }
-
-    #[test]
-    fn unauthorized_rejections_carry_a_challenge_and_a_clean_description() {
-        let r = Rejection::new(Unauthorized, "https://op.example");
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(
-            r.response.headers().get(WWW_AUTHENTICATE).unwrap(),
-            "Basic realm=\"https://op.example\""
-        );
-        assert_eq!(r.response.headers().get(CACHE_CONTROL).unwrap(), "no-store");
-        let v: Value = serde_json::from_slice(r.response.body()).unwrap();
-        assert_eq!(v["error"], "invalid_client");
-        assert_eq!(v["error_description"], "bad client credentials");
-    }
-
-    #[test]
-    fn typed_error_bodies_are_the_bytes_of_the_error_object() {
-        let long = "x".repeat(300);
-        for description in [
-            None,
-            Some(""),
-            Some("the user has not answered yet"),
-            Some("quote \" and backslash \\ and é and \n dropped"),
-            Some(long.as_str()),
-            Some(&long[..200]),
-        ] {
-            let code = ErrorCode::AuthorizationPending;
-            let typed = serde_json::to_vec(&ErrorBody::new(&code, description)).unwrap();
-            let object = serde_json::to_vec(&error_body(&code, description)).unwrap();
-            assert_eq!(typed, object, "{description:?}");
-        }
-        // A clean description is borrowed; one needing cleaning is not.
-        assert!(matches!(sanitized("clean text"), Cow::Borrowed(_)));
-        assert!(matches!(sanitized("not \"clean\""), Cow::Owned(_)));
-        assert_eq!(sanitized(&long).len(), MAX_DESCRIPTION);
     }
 }

@@ -22,7 +22,8 @@ use hyper_util::client::legacy::connect::dns::Name;
 use url::Host;
 
 /// How names become addresses: the system resolver, or (in this crate's tests) a stand-in.
-pub(crate) type Lookup = Arc<
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub type Lookup = Arc<
     dyn Fn(String) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>
         + Send
         + Sync,
@@ -32,14 +33,18 @@ pub(crate) type Lookup = Arc<
 /// refuses the name when any of its addresses is refused by the policy; otherwise the
 /// connector gets exactly the addresses that were checked.
 #[derive(Clone)]
-pub(crate) struct GuardedResolver {
-    pub(crate) policy: EgressPolicy,
-    pub(crate) lookup: Option<Lookup>,
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub struct GuardedResolver {
+    /// What the addresses are checked against.
+    pub policy: EgressPolicy,
+    /// The resolver; `None` for the system resolver.
+    pub lookup: Option<Lookup>,
 }
 
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
 impl GuardedResolver {
     /// Over the system resolver.
-    pub(crate) fn new(policy: EgressPolicy) -> GuardedResolver {
+    pub fn new(policy: EgressPolicy) -> GuardedResolver {
         GuardedResolver {
             policy,
             lookup: None,

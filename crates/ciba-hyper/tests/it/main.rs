@@ -15,3 +15,4 @@ mod observability;
 #[cfg(feature = "server")]
 mod receiver;
 mod secrets_debug;
+mod unit;

@@ -88,7 +88,8 @@ pub struct MemoryStore {
 }
 
 /// How many shards a [`MemoryStore`] has (a power of two).
-pub(crate) const SHARDS: usize = 64;
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub const SHARDS: usize = 64;
 
 impl Default for MemoryStore {
     fn default() -> Self {
@@ -124,12 +125,19 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// What an expiry-queue deadline removes. Small (24 bytes): a request under a minted
 /// identifier is named by the identifier's 20 bytes, not by a second copy of its text.
-enum Slot {
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub enum Slot {
+    /// A ticket, by its id.
     Ticket(Box<str>),
+    /// A request under a minted identifier.
     Request(MintedId),
+    /// A request under any other identifier.
     OtherRequest(Box<str>),
+    /// A replay-cache entry.
     Jti(Box<ReplayKey>),
+    /// A revoked token's fingerprint.
     Revoked(Box<str>),
+    /// A token confirmation, by the token's fingerprint.
     Confirmation(Box<str>),
 }
 
@@ -166,15 +174,18 @@ struct ClientEntry {
 
 /// The 20 random bytes behind an identifier the server minted (27 characters of canonical
 /// base64url, see [`ciba_core::random::random_identifier`]).
-type MintedId = [u8; IDENTIFIER_BYTES];
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub type MintedId = [u8; IDENTIFIER_BYTES];
 
 /// Length of the base64url text of a [`MintedId`].
-const MINTED_ID_LEN: usize = 27;
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub const MINTED_ID_LEN: usize = 27;
 
 /// The bytes behind `id` when `id` is the canonical base64url text of [`IDENTIFIER_BYTES`]
 /// bytes; `None` for any other text. Only one text maps to given bytes, so keying by the
 /// bytes never merges two identifiers.
-fn minted_id(id: &str) -> Option<MintedId> {
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub fn minted_id(id: &str) -> Option<MintedId> {
     if id.len() != MINTED_ID_LEN {
         return None;
     }
@@ -191,13 +202,18 @@ fn minted_id(id: &str) -> Option<MintedId> {
 }
 
 /// How a request identifier is looked up.
-enum RequestKey<'a> {
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub enum RequestKey<'a> {
+    /// An identifier the server minted, by its bytes.
     Minted(MintedId),
+    /// Any other identifier, by its text.
     Other(&'a str),
 }
 
 impl RequestKey<'_> {
-    fn of(id: &str) -> RequestKey<'_> {
+    /// The key of the identifier `id`.
+    #[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+    pub fn of(id: &str) -> RequestKey<'_> {
         match minted_id(id) {
             Some(bytes) => RequestKey::Minted(bytes),
             None => RequestKey::Other(id),
@@ -268,7 +284,8 @@ impl Requests {
 /// identifier is the map key, the `client_id` and the scope list are shared with the
 /// client's other requests, the state is boxed only once it leaves `Pending`, and the parts
 /// a poll-mode request rarely has are boxed together and absent when empty.
-struct Record {
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub struct Record {
     /// The expiry-queue scheduling that removes this record.
     seq: u64,
     client_id: Arc<str>,
@@ -1185,307 +1202,43 @@ impl Store for MemoryStore {
     }
 }
 
-#[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-mod tests {
-    use super::*;
-    use crate::store::Grant;
-    use ciba_core::random::{Random, RandomError, random_identifier};
-    use serde_json::Map;
-    use std::time::UNIX_EPOCH;
+/// What a kept request shares with its client's other requests, and whether it is kept in
+/// the compact form of a pending request (for this crate's tests, `__internals`).
+#[cfg(feature = "test-internals")]
+#[derive(Debug)]
+pub struct SharedParts {
+    /// The interned `client_id`.
+    pub client_id: Arc<str>,
+    /// The (possibly shared) scope list.
+    pub scopes: Arc<[String]>,
+    /// Whether the record holds a boxed state (it has left `Pending`).
+    pub has_state: bool,
+    /// Whether the record holds the boxed parts a poll-mode request rarely has.
+    pub has_cold_parts: bool,
+}
 
-    struct Fixed(u8);
-    impl Random for Fixed {
-        fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
-            dest.fill(self.0);
-            Ok(())
-        }
-    }
+/// The shared parts of the request `auth_req_id` kept in `store`, read under its shard's
+/// lock (for this crate's tests, `__internals`).
+#[cfg(feature = "test-internals")]
+pub fn shared_parts(store: &MemoryStore, auth_req_id: &str) -> Option<SharedParts> {
+    let key = RequestKey::of(auth_req_id);
+    let inner = store.lock_shard(store.request_shard(&key));
+    let record = inner.requests.get(&key)?;
+    Some(SharedParts {
+        client_id: Arc::clone(&record.client_id),
+        scopes: Arc::clone(&record.scopes),
+        has_state: record.state.is_some(),
+        has_cold_parts: record.cold.is_some(),
+    })
+}
 
-    fn minted(byte: u8) -> String {
-        random_identifier(&Fixed(byte), IDENTIFIER_BYTES).unwrap()
-    }
-
-    fn t(s: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(1_700_000_000 + s)
-    }
-
-    fn pending(id: &str, client: &str) -> StoredRequest {
-        StoredRequest {
-            auth_req_id: AuthReqId::from_stored(id),
-            client_id: client.into(),
-            subject: "alice".into(),
-            delivery_mode: DeliveryMode::Poll,
-            notification_endpoint: None,
-            client_notification_token: None,
-            scopes: vec!["openid".into()],
-            acr_values: vec![],
-            binding_message: None,
-            issued_at: t(0),
-            expires_at: t(300),
-            interval: 5,
-            last_poll: None,
-            state: RequestState::Pending,
-        }
-    }
-
-    fn with_every_part(id: &str) -> StoredRequest {
-        StoredRequest {
-            delivery_mode: DeliveryMode::Ping,
-            notification_endpoint: Some("https://rp.example/cb".into()),
-            client_notification_token: Some(Secret::new("cnt")),
-            scopes: vec!["openid".into(), "email".into()],
-            acr_values: vec!["urn:acr:2fa".into()],
-            binding_message: Some("W4SCT".into()),
-            last_poll: Some(t(7)),
-            ..pending(id, "client-b")
-        }
-    }
-
-    #[test]
-    fn minted_identifiers_are_keyed_by_their_bytes_and_others_by_their_text() {
-        let id = minted(0xab);
-        assert_eq!(id.len(), MINTED_ID_LEN);
-        assert_eq!(minted_id(&id), Some([0xab; IDENTIFIER_BYTES]));
-        // The last of the 27 characters carries 2 spare bits, zero in the canonical text
-        // ('s' here); with one set ('t') a lenient decoder yields the same bytes, so that
-        // text must not share the key.
-        assert!(id.ends_with('s'));
-        let mut bent = id.clone();
-        bent.pop();
-        bent.push('t');
-        assert_eq!(minted_id(&bent), None);
-        assert_eq!(minted_id("req-1"), None);
-        assert_eq!(minted_id(&format!("{}=", &id[..26])), None);
-        assert_eq!(minted_id(&id.replace('q', "+")), None);
-        assert!(matches!(RequestKey::of(&id), RequestKey::Minted(_)));
-        assert!(matches!(
-            RequestKey::of("req-1"),
-            RequestKey::Other("req-1")
-        ));
-    }
-
-    #[test]
-    fn requests_come_back_exactly_as_stored_under_either_kind_of_identifier() {
-        let store = MemoryStore::new();
-        let requests = [
-            pending(&minted(1), "client-a"),
-            with_every_part(&minted(2)),
-            pending("req-1", "client-a"),
-            with_every_part("req-2"),
-        ];
-        for r in &requests {
-            store.insert_request_now(r, t(900), t(0)).unwrap();
-        }
-        for r in &requests {
-            assert_eq!(
-                store.request_now(&r.auth_req_id, t(1)).unwrap().as_ref(),
-                Some(r)
-            );
-        }
-        let twin = pending(&minted(1), "client-a");
-        assert!(matches!(
-            store.insert_request_now(&twin, t(900), t(0)),
-            Err(StoreError::DuplicateKey)
-        ));
-        assert_eq!(store.len(t(1)), 4);
-        assert_eq!(store.client_entries("client-a", t(1)), 2);
-        assert_eq!(store.len(t(900)), 0);
-        assert_eq!(store.client_entries("client-a", t(900)), 0);
-    }
-
-    #[test]
-    fn states_other_than_pending_survive_the_compact_form() {
-        let store = MemoryStore::new();
-        let id = minted(3);
-        let request = pending(&id, "client-a");
-        let id = AuthReqId::from_stored(id);
-        store.insert_request_now(&request, t(900), t(0)).unwrap();
-        let grant = Box::new(Grant {
-            subject: "alice".into(),
-            scopes: vec!["openid".into()],
-            acr: None,
-            amr: vec!["pwd".into()],
-            auth_time: Some(t(2)),
-            claims: Map::new(),
-        });
-        let status = store
-            .complete_now(&id, Completion::Authorized(grant.clone()), t(3))
-            .unwrap();
-        assert_eq!(status, CompleteStatus::Completed(Box::new(request.clone())));
-        let stored = store.request_now(&id, t(4)).unwrap().unwrap();
-        assert_eq!(stored.state, RequestState::Authorized(grant.clone()));
-        let PollStatus::Authorized(before) = store.poll_now(&id, "client-a", 5, t(10)).unwrap()
-        else {
-            panic!("not authorized");
-        };
-        assert_eq!(before.state, RequestState::Authorized(grant));
-        assert_eq!(
-            store.request_now(&id, t(11)).unwrap().unwrap().state,
-            RequestState::Redeemed {
-                tokens: vec![],
-                replayed: false
-            }
-        );
-        assert_eq!(
-            store.poll_now(&id, "client-b", 5, t(20)).unwrap(),
-            PollStatus::Unknown
-        );
-    }
-
-    #[test]
-    fn a_clients_requests_share_its_id_and_a_repeated_scope_list() {
-        let store = MemoryStore::new();
-        let a = pending(&minted(4), "client-a");
-        let b = pending(&minted(5), "client-a");
-        let c = StoredRequest {
-            scopes: vec!["openid".into(), "profile".into()],
-            ..pending(&minted(6), "client-a")
-        };
-        for r in [&a, &b, &c] {
-            store.insert_request_now(r, t(900), t(0)).unwrap();
-        }
-        // The shared parts of each record, read under its own shard's lock.
-        let get = |r: &StoredRequest| {
-            let key = RequestKey::of(r.auth_req_id.as_str());
-            let inner = store.lock_shard(store.request_shard(&key));
-            let record = inner.requests.get(&key).unwrap();
-            assert!(record.cold.is_none() && record.state.is_none());
-            (Arc::clone(&record.client_id), Arc::clone(&record.scopes))
-        };
-        let (ra, rb, rc) = (get(&a), get(&b), get(&c));
-        assert!(Arc::ptr_eq(&ra.0, &rb.0));
-        assert!(Arc::ptr_eq(&ra.0, &rc.0));
-        assert!(Arc::ptr_eq(&ra.1, &rb.1));
-        assert!(!Arc::ptr_eq(&ra.1, &rc.1));
-    }
-
-    #[test]
-    fn the_pending_list_keeps_the_soonest_without_sorting_everything() {
-        // 2 000 requests under both kinds of identifier, expiries shuffled and repeated,
-        // some finished, some expired, two subjects: every limit gives the first `limit`
-        // of the full list, sorted by expiry then insertion.
-        let store = MemoryStore::new();
-        let mut all = Vec::new();
-        for n in 0..2_000u32 {
-            let id = if n % 2 == 0 {
-                // A minted identifier: the text of 20 bytes that spell `n`.
-                let mut bytes = [0u8; IDENTIFIER_BYTES];
-                bytes[..4].copy_from_slice(&n.to_be_bytes());
-                URL_SAFE_NO_PAD.encode(bytes)
-            } else {
-                format!("req-{n}")
-            };
-            let expires_in = u64::from((n * 7_919) % 500) + 1;
-            let r = StoredRequest {
-                subject: if n % 3 == 0 { "bob" } else { "alice" }.into(),
-                expires_at: t(expires_in),
-                ..pending(&id, "client-a")
-            };
-            store.insert_request_now(&r, t(900), t(0)).unwrap();
-            all.push((n, r));
-        }
-        assert!(matches!(
-            RequestKey::of(all[0].1.auth_req_id.as_str()),
-            RequestKey::Minted(_)
-        ));
-        for (n, r) in &all {
-            if n % 5 == 0 {
-                store
-                    .complete_now(&r.auth_req_id, Completion::Denied, t(1))
-                    .unwrap();
-            }
-        }
-        let now = t(100);
-        let expected = |subject: Option<&str>| -> Vec<String> {
-            let mut v: Vec<&(u32, StoredRequest)> = all
-                .iter()
-                .filter(|(n, r)| {
-                    n % 5 != 0 && r.expires_at > now && subject.is_none_or(|s| r.subject == s)
-                })
-                .collect();
-            // Stable: equal expiries stay in insertion order.
-            v.sort_by_key(|(_, r)| r.expires_at);
-            v.into_iter()
-                .map(|(_, r)| r.auth_req_id.as_str().to_owned())
-                .collect()
-        };
-        for subject in [None, Some("alice"), Some("bob")] {
-            let full = expected(subject);
-            assert!(full.len() > 300);
-            for limit in [0, 1, 2, 10, 100, full.len() - 1, full.len(), full.len() + 5] {
-                let listed = store.pending_now(subject, limit, now);
-                let ids: Vec<&str> = listed.iter().map(|r| r.auth_req_id.as_str()).collect();
-                let want: Vec<&str> = full.iter().take(limit).map(String::as_str).collect();
-                assert_eq!(ids, want, "{subject:?} {limit}");
-            }
-        }
-        // Each comes back as stored.
-        let first = &store.pending_now(None, 1, now)[0];
-        let stored = &all
-            .iter()
-            .find(|(_, r)| r.auth_req_id == first.auth_req_id)
-            .unwrap()
-            .1;
-        assert_eq!(first, stored);
-    }
-
-    #[test]
-    fn requests_spread_over_the_shards() {
-        // No shard holds much more than its share, so no resize or sweep touches more.
-        let store = MemoryStore::new();
-        let total = SHARDS * 64;
-        for _ in 0..total {
-            let id = random_identifier(&ciba_core::random::OsRandom, IDENTIFIER_BYTES).unwrap();
-            store
-                .insert_request_now(&pending(&id, "client-a"), t(900), t(0))
-                .unwrap();
-        }
-        let sizes: Vec<usize> = store
-            .shards
-            .iter()
-            .map(|s| lock(s).requests.len())
-            .collect();
-        assert_eq!(sizes.iter().sum::<usize>(), total);
-        assert!(sizes.iter().all(|&n| n > 0 && n < 64 * 3), "{sizes:?}");
-    }
-
-    #[test]
-    fn a_full_client_is_refused_only_after_every_shard_is_swept() {
-        let store = MemoryStore::with_config(MemoryStoreConfig {
-            max_entries_per_client: 100,
-        });
-        for n in 0..100u32 {
-            let r = pending(&format!("req-{n}"), "client-a");
-            store.insert_request_now(&r, t(10), t(0)).unwrap();
-        }
-        let next = pending("req-next", "client-a");
-        assert!(matches!(
-            store.insert_request_now(&next, t(30), t(5)),
-            Err(StoreError::ClientLimitReached { limit: 100, .. })
-        ));
-        // At t(20) the 100 are gone, though most of their shards were never touched since:
-        // 100 new ones fit.
-        for n in 0..100u32 {
-            let r = pending(&format!("new-{n}"), "client-a");
-            store.insert_request_now(&r, t(30), t(20)).unwrap();
-        }
-        assert_eq!(store.client_entries("client-a", t(20)), 100);
-        assert_eq!(store.len(t(20)), 100);
-    }
-
-    #[cfg(target_pointer_width = "64")]
-    #[test]
-    fn a_pending_request_stays_small() {
-        // What one pending request costs besides its subject: a map bucket, the record, a
-        // queue slot. Growing any of these shows in `cargo run -p ciba-bench --bin scale`.
-        assert_eq!(std::mem::size_of::<(MintedId, Box<Record>)>(), 32);
-        assert!(std::mem::size_of::<Record>() <= 136);
-        assert_eq!(std::mem::size_of::<Slot>(), 24);
-    }
+/// How many requests each shard of `store` keeps, expired or not (for this crate's tests,
+/// `__internals`).
+#[cfg(feature = "test-internals")]
+pub fn requests_per_shard(store: &MemoryStore) -> Vec<usize> {
+    store
+        .shards
+        .iter()
+        .map(|s| lock(s).requests.len())
+        .collect()
 }

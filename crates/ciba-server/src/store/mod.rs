@@ -14,8 +14,10 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
-mod expiry_queue;
-mod memory;
+// `pub(crate)`, and `pub` items in them, for `__internals` (feature `test-internals`).
+#[cfg_attr(not(feature = "test-internals"), allow(unreachable_pub))]
+pub(crate) mod expiry_queue;
+pub(crate) mod memory;
 mod observed;
 mod records;
 

@@ -29,4 +29,5 @@ mod sender_constrained;
 mod signed_requests;
 mod store_conformance;
 mod store_failure;
+mod unit;
 mod waiting_store;

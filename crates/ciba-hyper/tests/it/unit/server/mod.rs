@@ -1,0 +1,4 @@
+//! `src/server/`.
+
+mod deliver;
+mod pending;

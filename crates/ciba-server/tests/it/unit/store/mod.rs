@@ -1,0 +1,4 @@
+//! `src/store/`.
+
+mod expiry_queue;
+mod memory;
