@@ -36,22 +36,7 @@ fn t(s: u64) -> SystemTime {
 }
 
 fn pending(id: &str, client: &str) -> StoredRequest {
-    StoredRequest {
-        auth_req_id: AuthReqId::from_stored(id),
-        client_id: client.into(),
-        subject: "alice".into(),
-        delivery_mode: DeliveryMode::Poll,
-        notification_endpoint: None,
-        client_notification_token: None,
-        scopes: vec!["openid".into()],
-        acr_values: vec![],
-        binding_message: None,
-        issued_at: t(0),
-        expires_at: t(300),
-        interval: 5,
-        last_poll: None,
-        state: RequestState::Pending,
-    }
+    ciba_test::store::pending_request(AuthReqId::from_stored(id), client, t(0), t(300))
 }
 
 fn with_every_part(id: &str) -> StoredRequest {
