@@ -35,13 +35,12 @@ pub fn tlv(tag: u8, content: &[u8]) -> Der {
     if len < 0x80 {
         header.push(len as u8);
     } else {
+        // Long form: 0x80 plus the count of the length's significant big-endian bytes (at
+        // most 8), then those bytes. `len` is at least 0x80 here, so its top byte is non-zero.
         let bytes = len.to_be_bytes();
-        let first = bytes
-            .iter()
-            .position(|b| *b != 0)
-            .unwrap_or(bytes.len() - 1);
-        let significant = bytes.get(first..).unwrap_or_default();
-        header.push(0x80 | significant.len() as u8);
+        let leading_zero_bytes = (len.leading_zeros() / 8) as usize;
+        let significant = bytes.get(leading_zero_bytes..).unwrap_or_default();
+        header.push(0x80 + significant.len() as u8);
         header.extend_from_slice(significant);
     }
     concat(&[&header, content])

@@ -104,11 +104,10 @@ fn header_from_map(raw: Map<String, Value>) -> Result<JwsHeader, JoseError> {
     let kid = text("kid")?;
     let typ = text("typ")?;
     if let Some(crit) = raw.get("crit") {
-        let name = match crit {
-            Value::Array(items) if !items.is_empty() => match items.first() {
-                Some(Value::String(s)) => s.chars().take(64).collect(),
-                _ => String::new(),
-            },
+        // Name the first extension when it is a string (bounded); any other `crit` is refused
+        // without a name.
+        let name = match crit.as_array().and_then(|items| items.first()) {
+            Some(Value::String(s)) => s.chars().take(64).collect(),
             _ => String::new(),
         };
         return Err(JoseError::UnsupportedCritical { name });

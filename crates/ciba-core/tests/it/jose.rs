@@ -204,6 +204,8 @@ fn generated_ed25519_keys_sign() {
     let signer = JwkSigner::generate_ed25519(&fixed, Some("gen".into())).unwrap();
     let public = signer.public_jwk().unwrap();
     assert!(!public.is_private());
+    assert_eq!(signer.key_id(), Some("gen"));
+    assert_eq!(public.kid.as_deref(), Some("gen"));
     let token = sign_compact(Map::new(), &claims(), &signer).unwrap();
     let jws = CompactJws::parse(&token, &Limits::DEFAULT).unwrap();
     verify_with_set(
@@ -275,4 +277,87 @@ fn jwk_set_from_response_refuses_other_statuses_and_content_types() {
     )
     .unwrap_err();
     assert_eq!(e.kind, ParseErrorKind::MissingMember { member: "keys" });
+}
+
+/// `jwk` with `member` replaced by `bytes` (base64url).
+fn with_member(mut jwk: Jwk, member: &str, bytes: &[u8]) -> Jwk {
+    let value = Some(URL_SAFE_NO_PAD.encode(bytes));
+    match member {
+        "x" => jwk.x = value,
+        "y" => jwk.y = value,
+        "n" => jwk.n = value,
+        _ => panic!("no such member in this test: {member}"),
+    }
+    jwk
+}
+
+fn decoded(member: &Option<String>) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(member.as_deref().unwrap()).unwrap()
+}
+
+#[test]
+fn a_signing_key_with_one_ec_coordinate_of_the_wrong_length_is_refused() {
+    let wrong_length = Some(JoseError::InvalidKey {
+        reason: "EC key members have the wrong length",
+    });
+    for member in ["x", "y"] {
+        let good = key("es256");
+        let coordinate = decoded(if member == "x" { &good.x } else { &good.y });
+        let short = with_member(good, member, &coordinate[1..]);
+        assert_eq!(
+            JwkSigner::from_jwk(&short, None).err(),
+            wrong_length,
+            "{member} one byte short"
+        );
+    }
+}
+
+#[test]
+fn an_rsa_signing_key_under_2048_bits_is_refused() {
+    let good = key("rs256");
+    let modulus = decoded(&good.n);
+    assert_eq!(modulus.len(), 256, "the test key is RSA-2048");
+    let short = with_member(good, "n", &modulus[1..]);
+    assert_eq!(
+        JwkSigner::from_jwk(&short, None).err(),
+        Some(JoseError::InvalidKey {
+            reason: "RSA modulus shorter than 2048 bits",
+        })
+    );
+}
+
+#[test]
+fn a_signers_public_key_names_its_algorithm_and_use_even_when_the_jwk_does_not() {
+    let mut bare = key("es256");
+    bare.alg = None;
+    bare.use_ = None;
+    let signer = JwkSigner::from_jwk(&bare, Some(JwsAlgorithm::ES256)).unwrap();
+    let public = signer.public_jwk().unwrap();
+    assert_eq!(public.alg.as_deref(), Some("ES256"));
+    assert_eq!(public.use_.as_deref(), Some("sig"));
+    assert!(!public.is_private());
+}
+
+#[test]
+fn signers_show_their_algorithm_and_key_id_but_no_key_material() {
+    let jwk = key("es256");
+    let signer = JwkSigner::from_jwk(&jwk, None).unwrap();
+    let shown = format!("{signer:?}");
+    assert_eq!(
+        shown,
+        format!("JwkSigner {{ alg: ES256, kid: {:?}, .. }}", jwk.kid)
+    );
+    let d = jwk.d.as_deref().map(String::as_str).unwrap_or_default();
+    assert!(!d.is_empty() && !shown.contains(d), "{shown}");
+
+    let hmac = HmacSigner::new(JwsAlgorithm::HS256, &[7u8; 32]).unwrap();
+    assert_eq!(format!("{hmac:?}"), "HmacSigner { alg: HS256, .. }");
+}
+
+#[test]
+fn an_hmac_signer_names_no_key_and_publishes_none() {
+    let hmac = HmacSigner::new(JwsAlgorithm::HS256, &[7u8; 32]).unwrap();
+    assert_eq!(hmac.algorithm(), JwsAlgorithm::HS256);
+    assert_eq!(hmac.key_id(), None);
+    assert!(hmac.public_jwk().is_none());
 }

@@ -335,6 +335,7 @@ fn push_error_payloads_end_the_request() {
             PushErrorCode::Other("something_else".into()),
         ),
     ] {
+        assert_eq!(want.to_string(), code);
         let body = json!({
             "auth_req_id": AUTH_REQ_ID,
             "error": code,
@@ -499,8 +500,22 @@ fn a_push_is_authenticated_before_any_key_set_is_needed() {
     let n = authenticate_notification(&req, &Pending::new(), &Limits::DEFAULT).unwrap();
     assert!(!n.is_token_delivery());
 
-    // A ping the same way.
+    // An error payload that also carries a token member is still no token delivery.
+    let mixed =
+        json!({"auth_req_id": AUTH_REQ_ID, "error": "access_denied", "access_token": "at-1"});
+    let req = request("POST", Some(&bearer()), &mixed);
+    let n = authenticate_notification(&req, &Pending::new(), &Limits::DEFAULT).unwrap();
+    assert!(!n.is_token_delivery());
+
+    // A ping the same way; it delivers no tokens, and its `Debug` names the members only.
     let req = request("POST", Some(&bearer()), &ping_body());
     let n = authenticate_notification(&req, &Pending::new(), &Limits::DEFAULT).unwrap();
+    assert!(!n.is_token_delivery());
+    let shown = format!("{n:?}");
+    assert!(
+        shown.starts_with("AuthenticatedNotification { auth_req_id: AuthReqId(")
+            && shown.ends_with(r#"members: ["auth_req_id"], .. }"#),
+        "{shown}"
+    );
     assert_eq!(n.ping().auth_req_id.as_str(), AUTH_REQ_ID);
 }
