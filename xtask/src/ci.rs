@@ -43,6 +43,12 @@ const CI_FUZZ_SECONDS: u64 = 15;
 /// The workspace test step's arguments (the interop matrix asks the same build for `ciba`).
 const WORKSPACE_TESTS: [&str; 4] = ["test", "--workspace", "--locked", "--no-fail-fast"];
 
+/// The environment of every build in the main target directory (and the packaging's). CI
+/// compiles each workspace crate once, from a fresh clone: incremental compilation would only
+/// write caches that nothing reads. Builds sharing a target directory must agree on it, or
+/// cargo would compile the workspace crates again.
+pub(crate) const BUILD_ENV: [(&str, &str); 1] = [("CARGO_INCREMENTAL", "0")];
+
 /// `cargo xtask ci`: every step, then the timing table (also when a step failed).
 pub(crate) fn run() -> Result<(), String> {
     let mut timings = Timings::new();
@@ -92,7 +98,7 @@ fn run_steps(t: &mut Timings) -> Result<(), String> {
                 "-D",
                 "warnings",
             ],
-            &[],
+            &BUILD_ENV,
         )
     })?;
     t.time("tidy", crate::tidy::run)?;
@@ -102,13 +108,13 @@ fn run_steps(t: &mut Timings) -> Result<(), String> {
     // ciba-redis's tests need a Redis: CIBA_TEST_REDIS_URL, or one started (and stopped
     // when `redis` drops, on success or failure) here.
     let redis = t.time("redis (single, TLS, cluster)", crate::redis::ensure)?;
+    let test_env: Vec<(&str, &str)> = redis.env().into_iter().chain(BUILD_ENV).collect();
     failed_lane(&lanes, t)?;
-    t.time("cargo test --workspace", || {
-        cargo(&WORKSPACE_TESTS, &redis.env())
-    })?;
+    t.time("cargo test --workspace", || cargo(&WORKSPACE_TESTS, &test_env))?;
     let ciba = t.time("ciba binary of the test build", || {
-        crate::test_build::ciba_binary(&WORKSPACE_TESTS, &redis.env())
+        crate::test_build::ciba_binary(&WORKSPACE_TESTS, &test_env)
     })?;
+    drop(test_env);
     drop(redis);
     failed_lane(&lanes, t)?;
     // The pure-Rust JOSE backend must work as well as the default one. Then the docs.
@@ -125,9 +131,11 @@ fn run_steps(t: &mut Timings) -> Result<(), String> {
                 "--no-default-features",
                 "--features",
                 "rust-crypto,os-rng",
-            ]),
+            ])
+            .envs(&BUILD_ENV),
             Step::cargo(&["doc", "--workspace", "--no-deps", "--locked"])
-                .env("RUSTDOCFLAGS", "-D warnings"),
+                .env("RUSTDOCFLAGS", "-D warnings")
+                .envs(&BUILD_ENV),
         ],
         &logs,
     )?;

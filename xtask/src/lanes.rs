@@ -56,6 +56,11 @@ impl Step {
         self
     }
 
+    /// With each `key=value` of `vars` in its environment.
+    pub(crate) fn envs(self, vars: &[(&str, &str)]) -> Step {
+        vars.iter().fold(self, |step, (k, v)| step.env(k, v))
+    }
+
     /// This xtask binary again with `args` (`cargo xtask ARGS` without cargo's build lock).
     pub(crate) fn xtask(args: &[&str]) -> Step {
         let program = std::env::current_exe()

@@ -48,7 +48,8 @@ pub(crate) fn ci_step(target_dir: &Path) -> Result<Step, String> {
     // and runs nothing: debug info would only cost time.
     Ok(Step::cargo(&args)
         .env("CARGO_TARGET_DIR", &target_dir.display().to_string())
-        .env("CARGO_PROFILE_DEV_DEBUG", "0"))
+        .env("CARGO_PROFILE_DEV_DEBUG", "0")
+        .envs(&crate::ci::BUILD_ENV))
 }
 
 /// Checks the manifests, forgets what earlier verifications unpacked, and returns the
