@@ -110,7 +110,9 @@ fn run_steps(t: &mut Timings) -> Result<(), String> {
     let redis = t.time("redis (single, TLS, cluster)", crate::redis::ensure)?;
     let test_env: Vec<(&str, &str)> = redis.env().into_iter().chain(BUILD_ENV).collect();
     failed_lane(&lanes, t)?;
-    t.time("cargo test --workspace", || cargo(&WORKSPACE_TESTS, &test_env))?;
+    t.time("cargo test --workspace", || {
+        cargo(&WORKSPACE_TESTS, &test_env)
+    })?;
     let ciba = t.time("ciba binary of the test build", || {
         crate::test_build::ciba_binary(&WORKSPACE_TESTS, &test_env)
     })?;
