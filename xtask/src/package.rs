@@ -10,7 +10,7 @@
 //! from its `.crate` contents alone, so a file outside the package, a missing `version` on
 //! a dependency or a dev-dependency cycle fails here rather than at publication.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::json::Json;
@@ -29,6 +29,20 @@ pub(crate) struct Member {
     pub(crate) categories: Vec<String>,
     pub(crate) repository: Option<String>,
     pub(crate) rust_version: Option<String>,
+    /// Its build targets (library, programs, tests, benches, ...).
+    pub(crate) targets: Vec<Target>,
+}
+
+/// One build target of a workspace member, as `cargo metadata` describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Target {
+    pub(crate) name: String,
+    pub(crate) kinds: Vec<String>,
+    pub(crate) src_path: PathBuf,
+    /// Whether `cargo test` builds this target's tests (`test = true`).
+    pub(crate) test: bool,
+    /// Whether `cargo test` runs this target's doctests.
+    pub(crate) doctest: bool,
 }
 
 pub(crate) fn run() -> Result<(), String> {
@@ -187,6 +201,25 @@ pub(crate) fn parse_members(text: &str) -> Result<Vec<Member>, String> {
                 categories: strings(p, "categories"),
                 repository: field("repository"),
                 rust_version: field("rust_version"),
+                targets: p
+                    .get("targets")
+                    .and_then(Json::as_array)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|t| Target {
+                        name: t
+                            .get("name")
+                            .and_then(Json::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                        kinds: strings(t, "kind"),
+                        src_path: PathBuf::from(
+                            t.get("src_path").and_then(Json::as_str).unwrap_or(""),
+                        ),
+                        test: t.get("test").and_then(Json::as_bool).unwrap_or(false),
+                        doctest: t.get("doctest").and_then(Json::as_bool).unwrap_or(false),
+                    })
+                    .collect(),
             })
         })
         .collect()

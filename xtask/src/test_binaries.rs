@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::json::Json;
+use crate::package::{Target, cargo_output, parse_members};
 
 /// Most test binaries a crate may build.
 const MAX_TEST_BINARIES: usize = 2;
@@ -14,29 +14,14 @@ const MAX_TEST_BINARIES: usize = 2;
 /// Crates exempt from the count (their programs keep their own tests).
 const EXEMPT: &[&str] = &["ciba-bench"];
 
-/// One target of a workspace member, as `cargo metadata` describes it.
-#[derive(Debug, PartialEq)]
-struct Target {
-    name: String,
-    kinds: Vec<String>,
-    src_path: PathBuf,
-    test: bool,
-    doctest: bool,
-}
-
 /// The problems of the workspace, read from `cargo metadata --no-deps`.
 pub(crate) fn check() -> Result<Vec<String>, String> {
-    let text = crate::package::cargo_output(&[
-        "metadata",
-        "--no-deps",
-        "--format-version",
-        "1",
-        "--locked",
-    ])?;
+    let text = cargo_output(&["metadata", "--no-deps", "--format-version", "1", "--locked"])?;
     let mut problems = Vec::new();
-    for (package, targets) in members(&text)? {
-        problems.extend(too_many(&package, &targets));
-        for target in targets.iter().filter(|t| !t.test) {
+    for member in parse_members(&text)? {
+        let package = &member.name;
+        problems.extend(too_many(package, &member.targets));
+        for target in member.targets.iter().filter(|t| !t.test) {
             for path in sources(target) {
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -52,49 +37,6 @@ pub(crate) fn check() -> Result<Vec<String>, String> {
         }
     }
     Ok(problems)
-}
-
-/// Every workspace member's name and targets.
-fn members(metadata: &str) -> Result<Vec<(String, Vec<Target>)>, String> {
-    let doc = Json::parse(metadata)?;
-    let packages = doc
-        .get("packages")
-        .and_then(Json::as_array)
-        .ok_or("cargo metadata: no packages")?;
-    packages
-        .iter()
-        .map(|p| {
-            let name = p
-                .get("name")
-                .and_then(Json::as_str)
-                .ok_or("cargo metadata: package without name")?;
-            let targets = p
-                .get("targets")
-                .and_then(Json::as_array)
-                .unwrap_or_default()
-                .iter()
-                .map(|t| Target {
-                    name: t
-                        .get("name")
-                        .and_then(Json::as_str)
-                        .unwrap_or("")
-                        .to_owned(),
-                    kinds: t
-                        .get("kind")
-                        .and_then(Json::as_array)
-                        .unwrap_or_default()
-                        .iter()
-                        .filter_map(Json::as_str)
-                        .map(str::to_owned)
-                        .collect(),
-                    src_path: PathBuf::from(t.get("src_path").and_then(Json::as_str).unwrap_or("")),
-                    test: t.get("test").and_then(Json::as_bool).unwrap_or(false),
-                    doctest: t.get("doctest").and_then(Json::as_bool).unwrap_or(false),
-                })
-                .collect();
-            Ok((name.to_owned(), targets))
-        })
-        .collect()
 }
 
 /// The test binaries `cargo test` builds for one crate: a unit-test binary for each library
@@ -202,14 +144,13 @@ mod tests {
 
     #[test]
     fn targets_are_read_from_cargo_metadata() {
-        let text = r#"{"packages":[{"name":"a","targets":[
+        let text = r#"{"packages":[{"name":"a","manifest_path":"/w/a/Cargo.toml","targets":[
             {"name":"a","kind":["lib"],"src_path":"/w/a/src/lib.rs","test":false,"doctest":true},
             {"name":"it","kind":["test"],"src_path":"/w/a/tests/it/main.rs","test":true,"doctest":false}
         ]}]}"#;
-        let members = members(text).unwrap_or_default();
+        let members = parse_members(text).unwrap_or_default();
         assert_eq!(members.len(), 1);
-        let (name, targets) = &members[0];
-        assert_eq!(name, "a");
+        let targets = &members[0].targets;
         assert_eq!(
             targets[0],
             Target {
